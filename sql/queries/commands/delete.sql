@@ -1,0 +1,1 @@
+delete from pgdag.command where id = $1

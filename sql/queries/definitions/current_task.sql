@@ -1,0 +1,1 @@
+select version, spec_hash from pgdag.task_definition where code = $1

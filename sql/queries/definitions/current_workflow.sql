@@ -1,0 +1,1 @@
+select version, spec_hash from pgdag.workflow_definition where code = $1

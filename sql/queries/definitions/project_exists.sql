@@ -1,0 +1,1 @@
+select id from pgdag.project where name = $1

@@ -1,0 +1,7 @@
+select wi.id, wi.state, wi.workflow_code, wi.workflow_version, wi.params, wi.schedule_time,
+       wi.started_at, wi.priority, wi.failure_strategy
+from pgdag.workflow_instance wi
+where wi.id in (select e.workflow_instance_id from pgdag.instance_event e where e.due_at <= now())
+order by wi.id
+limit 1
+for update skip locked

@@ -1,0 +1,4 @@
+insert into pgdag.workflow_instance
+    (id, project_id, workflow_code, workflow_version, state, command_type, params, schedule_time,
+     priority, failure_strategy, host, started_at)
+values ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10, now())

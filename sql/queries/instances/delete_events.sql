@@ -1,0 +1,1 @@
+delete from pgdag.instance_event where workflow_instance_id = $1 and due_at <= now()

@@ -1,0 +1,12 @@
+select wi.id, p.name as project, wd.name as workflow, wi.workflow_version, wi.state,
+       wi.command_type, wi.schedule_time, wi.started_at, wi.ended_at, wi.params, wi.priority,
+       wi.parent_instance_id, wi.error, wi.created_at
+from pgdag.workflow_instance wi
+join pgdag.project p on p.id = wi.project_id
+join pgdag.workflow_definition_log wd on wd.code = wi.workflow_code and wd.version = wi.workflow_version
+where ($1::text is null or p.name = $1)
+  and ($2::text is null or wd.name = $2)
+  and ($3::text is null or wi.state = $3)
+  and ($4::bigint is null or wi.id < $4)
+order by wi.id desc
+limit $5

@@ -1,0 +1,1 @@
+select extract(epoch from (min(due_at) - now())) * 1000 from pgdag.instance_event

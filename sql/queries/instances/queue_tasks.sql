@@ -1,0 +1,14 @@
+with q as (
+    select * from unnest($1::bigint[], $2::jsonb[]) as q(id, payload)
+), upd as (
+    update pgdag.task_instance t
+    set state = 'queued', attempt = t.attempt + 1, payload = q.payload, queued_at = now(),
+        claim_token = null, host = null, server_id = null, kill_requested = false,
+        exit_code = null, error = null, retry_at = null, wait_until = null,
+        started_at = null, ended_at = null
+    from q
+    where t.id = q.id
+    returning t.id, t.workflow_instance_id, t.priority, t.worker_group
+)
+insert into pgdag.task_queue (task_instance_id, workflow_instance_id, workflow_priority, task_priority, worker_group)
+select upd.id, upd.workflow_instance_id, $3, upd.priority, upd.worker_group from upd

@@ -1,0 +1,4 @@
+select seq, text from pgdag.task_log
+where task_instance_id = $1 and seq >= $2
+order by seq
+limit $3

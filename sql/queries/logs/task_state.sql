@@ -1,0 +1,1 @@
+select state from pgdag.task_instance where id = $1

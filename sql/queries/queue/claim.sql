@@ -1,0 +1,20 @@
+with picked as materialized (
+    select task_instance_id
+    from pgdag.task_queue
+    where worker_group = any($1::text[])
+    order by workflow_priority, workflow_instance_id, task_priority, task_instance_id
+    limit $2
+    for update skip locked
+), taken as (
+    delete from pgdag.task_queue q
+    using picked
+    where q.task_instance_id = picked.task_instance_id
+    returning q.task_instance_id, q.workflow_priority, q.workflow_instance_id, q.task_priority
+)
+update pgdag.task_instance t
+set state = 'dispatched', host = $3, server_id = $4, claim_token = gen_random_uuid()
+from taken
+where t.id = taken.task_instance_id
+returning t.id, t.workflow_instance_id, t.name, t.task_type, t.attempt, t.claim_token, t.payload,
+    (select coalesce(max(l.seq) + 1, 0) from pgdag.task_log l where l.task_instance_id = t.id) as next_seq,
+    taken.workflow_priority, taken.task_priority

@@ -1,0 +1,29 @@
+with done as (
+    select *
+    from unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::jsonb[], $6::text[])
+        as d(id, token, outcome, exit_code, out_params, error)
+), upd as (
+    update pgdag.task_instance t
+    set state = case
+            when d.outcome = 'succeeded' then 'succeeded'
+            when d.outcome = 'killed' or t.kill_requested then 'killed'
+            when t.attempt <= t.max_retries then 'retrying'
+            else 'failed'
+        end,
+        retry_at = case
+            when d.outcome = 'failed' and not t.kill_requested and t.attempt <= t.max_retries
+            then now() + t.retry_interval_ms * interval '1 millisecond'
+        end,
+        exit_code = d.exit_code,
+        out_params = d.out_params,
+        error = d.error,
+        started_at = coalesce(t.started_at, now()),
+        ended_at = now()
+    from done d
+    where t.id = d.id and t.claim_token = d.token and t.state in ('dispatched', 'running')
+    returning t.id, t.workflow_instance_id
+), events as (
+    insert into pgdag.instance_event (workflow_instance_id)
+    select distinct workflow_instance_id from upd
+)
+select id from upd

@@ -1,0 +1,3 @@
+insert into pgdag.server (name, roles, host, pid, worker_groups, version)
+values ($1, $2, $3, $4, $5, $6)
+returning id

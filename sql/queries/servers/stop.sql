@@ -1,0 +1,1 @@
+update pgdag.server set stopped_at = now() where id = $1

@@ -1,0 +1,1 @@
+select count(*) from pgdag.app_user

@@ -1,0 +1,335 @@
+//! REST handlers. One dispatcher matches method and path segments; each handler loads
+//! data through `store` and returns JSON. Shapes are DESIGN §6's.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use warp::http::{Method, Response, StatusCode};
+
+use super::error::ApiError;
+use crate::model::CommandType;
+use crate::store::{commands, definitions, instances, logs, users, Store};
+
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+type Reply = Response<String>;
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(value.to_string())
+        .expect("a valid response")
+}
+
+pub async fn handle(store: &Store, request: Request) -> Reply {
+    match route(store, &request).await {
+        Ok((status, value)) => json(status, &value),
+        Err(e) => json(e.status, &e.body()),
+    }
+}
+
+fn query_map(query: &str) -> HashMap<String, String> {
+    url_decode_pairs(query)
+}
+
+/// Decode `a=1&b=x%20y` (form encoding) into a map; the last value of a key wins.
+fn url_decode_pairs(query: &str) -> HashMap<String, String> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn authenticate(store: &Store, request: &Request) -> Result<users::User, ApiError> {
+    let header = request
+        .authorization
+        .as_deref()
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token> header"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be 'Bearer <token>'"))?;
+    let client = store.client().await?;
+    users::verify_token(&client, token.trim())
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid API token"))
+}
+
+async fn route(store: &Store, request: &Request) -> Result<(StatusCode, serde_json::Value), ApiError> {
+    let segments: Vec<String> = request.path.trim_matches('/').split('/').map(percent_decode).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = &request.method;
+
+    if segments == ["healthz"] && method == Method::GET {
+        let client = store.client().await?;
+        client.query_one("select 1", &[]).await.map_err(crate::store::StoreError::from)?;
+        return Ok((StatusCode::OK, serde_json::json!({"status": "ok"})));
+    }
+    let ["api", "v1", rest @ ..] = segments.as_slice() else {
+        return Err(ApiError::not_found(format!("no route for {}", request.path)));
+    };
+    authenticate(store, request).await?;
+    let client = store.client().await?;
+    let ok = |v: serde_json::Value| Ok((StatusCode::OK, v));
+    match (method.clone(), rest) {
+        (Method::GET, ["projects"]) => {
+            let projects = definitions::list_projects(&client).await?;
+            ok(serde_json::json!({"projects": projects}))
+        }
+        (Method::GET, ["projects", project]) => {
+            let projects = definitions::list_projects(&client).await?;
+            let found = projects
+                .into_iter()
+                .find(|p| p.name == *project)
+                .ok_or_else(|| ApiError::not_found(format!("project {project} does not exist")))?;
+            ok(serde_json::to_value(found).unwrap_or_default())
+        }
+        (Method::GET, ["projects", project, "workflows"]) => {
+            if !definitions::project_exists(&client, project).await? {
+                return Err(ApiError::not_found(format!("project {project} does not exist")));
+            }
+            let workflows = definitions::list_workflows(&client, project).await?;
+            ok(serde_json::json!({"workflows": workflows}))
+        }
+        (Method::POST, ["projects", project, "workflows"]) => {
+            drop(client);
+            post_workflow(store, request, project).await
+        }
+        (Method::GET, ["projects", project, "workflows", workflow]) => {
+            let (spec, version) = definitions::get_spec(&client, project, workflow, None)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("workflow {project}/{workflow} does not exist")))?;
+            ok(serde_json::json!({"project": project, "name": workflow, "version": version, "definition": spec}))
+        }
+        (Method::GET, ["projects", project, "workflows", workflow, "versions"]) => {
+            let versions = definitions::list_versions(&client, project, workflow).await?;
+            if versions.is_empty() {
+                return Err(ApiError::not_found(format!("workflow {project}/{workflow} does not exist")));
+            }
+            ok(serde_json::json!({"versions": versions}))
+        }
+        (Method::GET, ["projects", project, "workflows", workflow, "versions", version]) => {
+            let number: i32 = version
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("version {version:?} is not a number")))?;
+            let (spec, version) = definitions::get_spec(&client, project, workflow, Some(number))
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("workflow {project}/{workflow} has no version {number}")))?;
+            ok(serde_json::json!({"project": project, "name": workflow, "version": version, "definition": spec}))
+        }
+        (Method::POST, ["projects", project, "workflows", workflow, "runs"]) => {
+            start_run(&client, request, project, workflow).await
+        }
+        (Method::GET, ["instances"]) => {
+            let q = query_map(&request.query);
+            let limit = match q.get("limit") {
+                None => 50,
+                Some(l) => l
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| ApiError::bad_request("limit must be a number from 1 to 1000"))?,
+            };
+            let before_id = match q.get("before") {
+                None => None,
+                Some(b) => Some(b.parse::<i64>().map_err(|_| ApiError::bad_request("before must be an instance id"))?),
+            };
+            if let Some(state) = q.get("state") {
+                state
+                    .parse::<crate::model::WorkflowState>()
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            }
+            let filter = instances::InstanceFilter {
+                project: q.get("project").cloned(),
+                workflow: q.get("workflow").cloned(),
+                state: q.get("state").cloned(),
+                before_id,
+                limit,
+            };
+            let list = instances::list(&client, &filter).await?;
+            ok(serde_json::json!({"instances": list}))
+        }
+        (Method::GET, ["instances", id]) => {
+            let id = parse_id(id)?;
+            match instances::get(&client, id).await? {
+                Some(detail) => ok(serde_json::to_value(detail).unwrap_or_default()),
+                None => Err(missing_instance(&client, id).await),
+            }
+        }
+        (Method::GET, ["instances", id, "tasks"]) => {
+            let id = parse_id(id)?;
+            if instances::get(&client, id).await?.is_none() {
+                return Err(missing_instance(&client, id).await);
+            }
+            let tasks = instances::get_tasks(&client, id).await?;
+            ok(serde_json::json!({"tasks": tasks}))
+        }
+        (Method::GET, ["task-instances", id, "log"]) => {
+            let id = parse_id(id)?;
+            let q = query_map(&request.query);
+            let after = match q.get("after") {
+                None => 0,
+                Some(a) => a
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|a| *a >= 0)
+                    .ok_or_else(|| ApiError::bad_request(format!("after={a} is not a sequence number")))?,
+            };
+            let page = logs::read(&client, id, after, logs::DEFAULT_PAGE_CHUNKS).await?;
+            ok(serde_json::to_value(page).unwrap_or_default())
+        }
+        _ => Err(ApiError::not_found(format!("no route for {} {}", request.method, request.path))),
+    }
+}
+
+fn parse_id(text: &str) -> Result<i64, ApiError> {
+    text.parse().map_err(|_| ApiError::bad_request(format!("{text:?} is not an id")))
+}
+
+/// A 404 that says why: the start command may still be pending or may have failed.
+async fn missing_instance(client: &deadpool_postgres::Object, id: i64) -> ApiError {
+    match commands::state_for_instance(client, id).await {
+        Ok(Some((state, error))) if state == "failed" => ApiError::unprocessable(format!(
+            "the command for instance {id} failed: {}",
+            error.unwrap_or_default()
+        )),
+        Ok(Some(_)) => ApiError::not_found(format!("instance {id} is not created yet (its command is pending)")),
+        _ => ApiError::not_found(format!("instance {id} does not exist")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunBody {
+    #[serde(default)]
+    params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    start_nodes: Option<Vec<String>>,
+    #[serde(default)]
+    backfill: Option<serde_json::Value>,
+}
+
+async fn start_run(
+    client: &deadpool_postgres::Object,
+    request: &Request,
+    project: &str,
+    workflow: &str,
+) -> Result<(StatusCode, serde_json::Value), ApiError> {
+    let body: RunBody = if request.body.iter().all(u8::is_ascii_whitespace) {
+        RunBody { params: Default::default(), start_nodes: None, backfill: None }
+    } else {
+        serde_json::from_slice(&request.body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
+    };
+    if body.start_nodes.is_some() {
+        return Err(ApiError::unprocessable("start_nodes is not available yet"));
+    }
+    if body.backfill.is_some() {
+        return Err(ApiError::unprocessable("backfill is not available yet"));
+    }
+    let current = definitions::find_workflow(client, project, workflow)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("workflow {project}/{workflow} does not exist")))?;
+    if current.release == crate::model::Release::Offline {
+        return Err(ApiError::new(StatusCode::CONFLICT, "offline", format!("workflow {project}/{workflow} is offline")));
+    }
+    let params = serde_json::Value::Object(body.params);
+    let (_, instance_id) = commands::insert(
+        client,
+        CommandType::Start,
+        Some(project),
+        Some(workflow),
+        &params,
+        &serde_json::json!({}),
+        None,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, serde_json::json!({"instance_ids": [instance_id]})))
+}
+
+async fn post_workflow(store: &Store, request: &Request, project: &str) -> Result<(StatusCode, serde_json::Value), ApiError> {
+    let text = std::str::from_utf8(&request.body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    let is_json = request.content_type.as_deref().is_some_and(|c| c.contains("json"));
+    let specs = if is_json {
+        let spec = crate::spec::parse_workflow_json("request", text).map_err(spec_errors)?;
+        let document = crate::spec::Document::Workflow(spec.clone());
+        let errors = crate::spec::unavailable_features("request", &document);
+        if !errors.is_empty() {
+            return Err(spec_errors(errors));
+        }
+        vec![spec]
+    } else {
+        crate::apply::check_text("request", text).map_err(spec_errors)?
+    };
+    if specs.is_empty() {
+        return Err(ApiError::unprocessable("the body holds no workflow"));
+    }
+    if let Some(other) = specs.iter().find(|s| s.project != project) {
+        return Err(ApiError::unprocessable(format!(
+            "workflow {} belongs to project {}, not {project}",
+            other.name, other.project
+        )));
+    }
+    let mut client = store.client().await?;
+    let applied = definitions::apply_all(&mut client, &specs).await?;
+    let status = if applied.iter().any(|a| a.outcome == definitions::ApplyOutcome::Created) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, serde_json::json!({"applied": applied})))
+}
+
+fn spec_errors(errors: Vec<crate::spec::SpecError>) -> ApiError {
+    let message = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+    ApiError::unprocessable(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_decoded() {
+        let q = url_decode_pairs("after=3&name=a%20b+c&x=%zz&empty");
+        assert_eq!(q["after"], "3");
+        assert_eq!(q["name"], "a b c");
+        assert_eq!(q["x"], "%zz");
+        assert_eq!(q["empty"], "");
+    }
+}

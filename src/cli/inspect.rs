@@ -1,0 +1,172 @@
+//! Commands that start and look at runs: run, status, logs, export.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use super::{connect, CliError, CliResult};
+use crate::config::Config;
+use crate::model::{CommandType, WorkflowState};
+use crate::store::{commands, definitions, instances, logs};
+
+pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    if !definitions::project_exists(&client, project).await? {
+        return Err(CliError::usage(format!("project {project} does not exist")));
+    }
+    let names: Vec<String> = match workflow {
+        Some(w) => vec![w.to_string()],
+        None => definitions::list_workflows(&client, project).await?.into_iter().map(|w| w.name).collect(),
+    };
+    let mut out = String::new();
+    for name in names {
+        let (spec, _) = definitions::get_spec(&client, project, &name, None)
+            .await?
+            .ok_or_else(|| CliError::usage(format!("workflow {project}/{name} does not exist")))?;
+        if !out.is_empty() {
+            out.push_str("---\n");
+        }
+        out.push_str(&crate::spec::to_yaml(&spec));
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+fn parse_target(target: &str) -> Result<(&str, &str), CliError> {
+    match target.split_once('/') {
+        Some((p, w)) if !p.is_empty() && !w.is_empty() && !w.contains('/') => Ok((p, w)),
+        _ => Err(CliError::usage(format!("{target:?} is not PROJECT/WORKFLOW"))),
+    }
+}
+
+pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
+    let (project, workflow) = parse_target(target)?;
+    let mut map = serde_json::Map::new();
+    for param in params {
+        let (name, value) = param
+            .split_once('=')
+            .filter(|(n, _)| !n.trim().is_empty())
+            .ok_or_else(|| CliError::usage(format!("--param {param:?} is not NAME=VALUE")))?;
+        map.insert(name.trim().to_string(), serde_json::Value::String(value.to_string()));
+    }
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    let current = definitions::find_workflow(&client, project, workflow)
+        .await?
+        .ok_or_else(|| CliError::usage(format!("workflow {project}/{workflow} does not exist")))?;
+    if current.release == crate::model::Release::Offline {
+        return Err(CliError::usage(format!("workflow {project}/{workflow} is offline")));
+    }
+    let (_, id) = commands::insert(
+        &client,
+        CommandType::Start,
+        Some(project),
+        Some(workflow),
+        &serde_json::Value::Object(map),
+        &serde_json::json!({}),
+        None,
+    )
+    .await?;
+    println!("{id}");
+    let _ = std::io::stdout().flush();
+    if !wait {
+        return Ok(0);
+    }
+    // Progress on stderr: one line per task state change, then the final state.
+    let mut seen: HashMap<i64, String> = HashMap::new();
+    loop {
+        match instances::get(&client, id).await? {
+            Some(detail) => {
+                for task in detail.tasks.iter().flatten() {
+                    if seen.get(&task.id) != Some(&task.state) {
+                        eprintln!("  {:<24} {}", task.name, task.state);
+                        seen.insert(task.id, task.state.clone());
+                    }
+                }
+                let state: WorkflowState = detail
+                    .state
+                    .parse()
+                    .map_err(|e: crate::model::ParseEnumError| CliError::runtime(e.to_string()))?;
+                if state.is_final() {
+                    eprintln!("instance {id}: {state}");
+                    return Ok(if state == WorkflowState::Succeeded { 0 } else { 1 });
+                }
+            }
+            None => {
+                if let Some((state, error)) = commands::state_for_instance(&client, id).await? {
+                    if state == "failed" {
+                        return Err(CliError::runtime(format!(
+                            "the start command failed: {}",
+                            error.unwrap_or_default()
+                        )));
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn status(id: i64, json: bool) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    let Some(detail) = instances::get(&client, id).await? else {
+        return match commands::state_for_instance(&client, id).await? {
+            Some((state, error)) if state == "failed" => Err(CliError::runtime(format!(
+                "instance {id} was never created: its command failed: {}",
+                error.unwrap_or_default()
+            ))),
+            Some(_) => Err(CliError::runtime(format!("instance {id} is not created yet (its command is pending)"))),
+            None => Err(CliError::usage(format!("instance {id} does not exist"))),
+        };
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&detail).unwrap_or_default());
+        return Ok(0);
+    }
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()).unwrap_or_else(|| "-".into());
+    println!("instance {}  {}/{} v{}  {}", detail.id, detail.project, detail.workflow, detail.version, detail.state);
+    println!("started {}  ended {}", time(detail.started_at), time(detail.ended_at));
+    println!();
+    println!("{:<10} {:<24} {:<8} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}", "TASK ID", "NAME", "TYPE", "STATE", "ATTEMPT", "HOST", "STARTED", "ENDED", "EXIT");
+    for t in detail.tasks.iter().flatten() {
+        println!(
+            "{:<10} {:<24} {:<8} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}",
+            t.id,
+            t.name,
+            t.task_type,
+            t.state,
+            t.attempt,
+            t.host.as_deref().unwrap_or("-"),
+            time(t.started_at),
+            time(t.ended_at),
+            t.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into())
+        );
+    }
+    Ok(0)
+}
+
+pub async fn logs(task_instance_id: i64, follow: bool) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    let mut after = 0;
+    let mut stdout = std::io::stdout();
+    loop {
+        let page = logs::read(&client, task_instance_id, after, logs::DEFAULT_PAGE_CHUNKS).await?;
+        let _ = stdout.write_all(page.text.as_bytes());
+        let _ = stdout.flush();
+        let got_some = page.next_seq != after;
+        after = page.next_seq;
+        if page.finished || (!follow && !got_some) {
+            return Ok(0);
+        }
+        if !got_some {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Command-line interface (DESIGN §6). Commands talk to Postgres directly through `store`;
+//! none needs the API to be running.
+
+mod inspect;
+mod setup;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::store::StoreError;
+
+#[derive(Parser, Debug)]
+#[command(name = "pgdag", version, about = "A workflow scheduler coordinated by PostgreSQL")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create or upgrade the schema (idempotent); creates the database if missing.
+    Migrate,
+    /// Run every role in one process, after migrating and applying the bundled examples.
+    Standalone,
+    /// Run the given roles.
+    Server {
+        /// Comma-separated roles: api, master, worker.
+        #[arg(long, default_value = "api,master,worker")]
+        roles: String,
+        /// Comma-separated worker groups this worker serves (default: PGDAG_WORKER_GROUPS).
+        #[arg(long)]
+        worker_groups: Option<String>,
+    },
+    /// Create or update definitions from YAML files or directories.
+    Apply {
+        #[arg(short = 'f', long = "file", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+    },
+    /// Write a project's workflows as YAML that `apply` accepts.
+    Export {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        workflow: Option<String>,
+    },
+    /// Start a workflow; prints the instance id.
+    Run {
+        /// PROJECT/WORKFLOW
+        target: String,
+        /// A startup parameter, NAME=VALUE (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Wait for the end; exit 0 only if the instance succeeded.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show an instance and its task instances.
+    Status {
+        instance_id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a task instance's log.
+    Logs {
+        task_instance_id: i64,
+        /// Keep printing until the task ends.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user.
+    Add {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token for a user; prints only the token.
+    Create {
+        #[arg(long)]
+        user: String,
+    },
+}
+
+/// A failure with its exit code: 2 for usage and validation errors, 1 for the rest.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError { code: 2, message: message.into() }
+    }
+    pub fn runtime(message: impl Into<String>) -> CliError {
+        CliError { code: 1, message: message.into() }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> CliError {
+        match e {
+            StoreError::NotFound(_) | StoreError::Invalid(_) | StoreError::Conflict(_) => CliError::usage(e.to_string()),
+            other => CliError::runtime(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::config::ConfigError> for CliError {
+    fn from(e: crate::config::ConfigError) -> CliError {
+        CliError::usage(e.to_string())
+    }
+}
+
+pub type CliResult = Result<i32, CliError>;
+
+pub async fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Migrate => setup::migrate().await,
+        Command::Standalone => setup::standalone().await,
+        Command::Server { roles, worker_groups } => setup::server(&roles, worker_groups.as_deref()).await,
+        Command::Apply { files } => setup::apply(&files).await,
+        Command::Export { project, workflow } => inspect::export(&project, workflow.as_deref()).await,
+        Command::Run { target, params, wait } => inspect::run(&target, &params, wait).await,
+        Command::Status { instance_id, json } => inspect::status(instance_id, json).await,
+        Command::Logs { task_instance_id, follow } => inspect::logs(task_instance_id, follow).await,
+        Command::User { command: UserCommand::Add { name, admin, password_stdin } } => {
+            setup::user_add(&name, admin, password_stdin).await
+        }
+        Command::Token { command: TokenCommand::Create { user } } => setup::token_create(&user).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            e.code
+        }
+    }
+}
+
+/// A small pool for one CLI command.
+fn connect(config: &crate::config::Config) -> Result<crate::store::Store, CliError> {
+    Ok(crate::store::Store::connect(&config.database_url, "pgdag:cli", 2)?)
+}

@@ -1,0 +1,137 @@
+//! Commands that set things up: migrate, standalone, server, apply, users and tokens.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use super::{connect, CliError, CliResult};
+use crate::config::{parse_groups, Config};
+use crate::server::{self, Role};
+use crate::store::{self, definitions, users, Store};
+
+/// The bundled example workflows, applied by `standalone`.
+pub const EXAMPLES: &[(&str, &str)] = &[("examples/hello_pipeline.yaml", include_str!("../../examples/hello_pipeline.yaml"))];
+
+async fn migrate_database(config: &Config) -> Result<Store, CliError> {
+    store::ensure_database(&config.database_url).await?;
+    let store = connect(config)?;
+    store.migrate().await?;
+    let client = store.client().await?;
+    if users::count(&client).await? == 0 {
+        let (password, generated) = match std::env::var("PGDAG_ADMIN_PASSWORD") {
+            Ok(p) if !p.is_empty() => (p, false),
+            _ => (users::random_secret()[..20].to_string(), true),
+        };
+        users::add(&client, "admin", Some(&password), true).await?;
+        if generated {
+            eprintln!("created user admin with password {password} (shown once)");
+        } else {
+            eprintln!("created user admin with the password from PGDAG_ADMIN_PASSWORD");
+        }
+    }
+    Ok(store)
+}
+
+pub async fn migrate() -> CliResult {
+    let config = Config::from_env()?;
+    migrate_database(&config).await?;
+    eprintln!("schema is up to date");
+    Ok(0)
+}
+
+pub async fn standalone() -> CliResult {
+    let config = Config::from_env()?;
+    let store = migrate_database(&config).await?;
+    let mut specs = Vec::new();
+    for (file, text) in EXAMPLES {
+        let found = crate::apply::check_text(file, text).map_err(|errors| {
+            CliError::runtime(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+        })?;
+        specs.extend(found);
+    }
+    let mut client = store.client().await?;
+    for applied in definitions::apply_all(&mut client, &specs).await? {
+        eprintln!("example {}/{}: version {}", applied.project, applied.workflow, applied.version);
+    }
+    drop(client);
+    serve(config, &Role::ALL).await
+}
+
+pub async fn server(roles: &str, worker_groups: Option<&str>) -> CliResult {
+    let roles = server::parse_roles(roles).map_err(CliError::usage)?;
+    let mut config = Config::from_env()?;
+    if let Some(groups) = worker_groups {
+        config.worker_groups = parse_groups(groups);
+        if config.worker_groups.is_empty() {
+            return Err(CliError::usage("--worker-groups names no group"));
+        }
+    }
+    serve(config, &roles).await
+}
+
+async fn serve(config: Config, roles: &[Role]) -> CliResult {
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    let running = server::start(config.clone(), roles).await?;
+    eprintln!(
+        "pgdag {} running as {} (server id {}, roles {})",
+        env!("CARGO_PKG_VERSION"),
+        config.server_name,
+        running.server_id,
+        names.join(",")
+    );
+    if let Some(addr) = running.api_addr {
+        // stdout, so scripts can read where the API listens.
+        println!("pgdag api listening on http://{addr}");
+    }
+    server::shutdown_signal().await;
+    eprintln!("shutting down");
+    running.stop().await;
+    Ok(0)
+}
+
+pub async fn apply(files: &[PathBuf]) -> CliResult {
+    let specs = crate::apply::load_paths(files).map_err(|errors| CliError::usage(errors.join("\n")))?;
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let mut client = store.client().await?;
+    for applied in definitions::apply_all(&mut client, &specs).await? {
+        let what = match applied.outcome {
+            definitions::ApplyOutcome::Created => "created",
+            definitions::ApplyOutcome::Updated => "updated",
+            definitions::ApplyOutcome::Unchanged => "unchanged",
+        };
+        println!("{}/{}: {what} (version {})", applied.project, applied.workflow, applied.version);
+    }
+    Ok(0)
+}
+
+pub async fn user_add(name: &str, admin: bool, password_stdin: bool) -> CliResult {
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::runtime(format!("reading the password: {e}")))?;
+        let password = line.trim_end_matches(['\n', '\r']).to_string();
+        if password.is_empty() {
+            return Err(CliError::usage("the password on standard input is empty"));
+        }
+        Some(password)
+    } else {
+        None
+    };
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    users::add(&client, name, password.as_deref(), admin).await?;
+    eprintln!("user {name} added{}", if admin { " (admin)" } else { "" });
+    Ok(0)
+}
+
+pub async fn token_create(user: &str) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    let token = users::create_token(&client, user).await?;
+    println!("{token}");
+    Ok(0)
+}

@@ -1,0 +1,104 @@
+//! The LISTEN connection. Owns one dedicated connection (outside the pool) that listens on
+//! every pgdag channel and turns notifications into `Notify` wake-ups for the loops of this
+//! process. A notification is only a hint: each loop also polls, and after every
+//! (re)connect every loop is woken once, so a lost notification costs latency, never
+//! correctness. On connection loss it reconnects with backoff, forever, until cancelled.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio::sync::Notify;
+use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+
+pub const CHANNELS: [&str; 4] = ["pgdag_command", "pgdag_task", "pgdag_eval", "pgdag_control"];
+
+/// One wake-up per channel. `Notify` keeps a permit, so a wake-up between two waits is
+/// not lost.
+#[derive(Default, Clone)]
+pub struct Wakeups {
+    pub command: Arc<Notify>,
+    pub task: Arc<Notify>,
+    pub eval: Arc<Notify>,
+    pub control: Arc<Notify>,
+}
+
+impl Wakeups {
+    pub fn all(&self) {
+        self.command.notify_one();
+        self.task.notify_one();
+        self.eval.notify_one();
+        self.control.notify_one();
+    }
+    fn channel(&self, name: &str) -> Option<&Notify> {
+        match name {
+            "pgdag_command" => Some(&self.command),
+            "pgdag_task" => Some(&self.task),
+            "pgdag_eval" => Some(&self.eval),
+            "pgdag_control" => Some(&self.control),
+            _ => None,
+        }
+    }
+}
+
+/// Run the listener until `cancel` fires.
+pub async fn run(store: Store, wakeups: Wakeups, cancel: CancellationToken) {
+    let mut failures = 0u32;
+    while !cancel.is_cancelled() {
+        match listen_once(&store, &wakeups, &cancel).await {
+            Ok(()) => failures = 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "listener connection lost; reconnecting");
+                failures += 1;
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(super::backoff(failures)) => {}
+        }
+    }
+}
+
+async fn listen_once(store: &Store, wakeups: &Wakeups, cancel: &CancellationToken) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = store.config.connect(NoTls).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx.send(n.channel().to_string()).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "listener connection error");
+                    break;
+                }
+            }
+        }
+    });
+    let listen: String = CHANNELS.iter().map(|c| format!("LISTEN {c};")).collect();
+    client.batch_execute(&listen).await?;
+    // Poll once after every (re)connect: notifications sent while we were away are gone.
+    wakeups.all();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            message = rx.recv() => match message {
+                Some(channel) => {
+                    if let Some(notify) = wakeups.channel(&channel) {
+                        notify.notify_one();
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! Process configuration from the environment (DESIGN §6), parsed once at start-up.
+
+use std::net::SocketAddr;
+
+use crate::model::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/pgdag";
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration { millis: 2_000 };
+pub const DEFAULT_DEAD_AFTER: Duration = Duration { millis: 10_000 };
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration { millis: 1_000 };
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub http_addr: SocketAddr,
+    pub worker_groups: Vec<String>,
+    pub max_tasks: usize,
+    pub heartbeat_interval: Duration,
+    pub dead_after: Duration,
+    /// Fallback poll of every loop when no notification arrives (jittered ±20 %).
+    pub poll_interval: Duration,
+    /// `<hostname>:<pid>` unless `PGDAG_SERVER_NAME` sets one; a task instance's `host`.
+    pub server_name: String,
+    /// Interpreter for `python` tasks.
+    pub python: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn duration_var(name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|e: crate::model::ParseDurationError| ConfigError {
+            var: name,
+            message: e.to_string(),
+        }),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let http_addr = var("PGDAG_HTTP_ADDR").unwrap_or_else(|| DEFAULT_HTTP_ADDR.to_string());
+        let http_addr = http_addr.parse().map_err(|_| ConfigError {
+            var: "PGDAG_HTTP_ADDR",
+            message: format!("{http_addr:?} is not an address like 127.0.0.1:8080"),
+        })?;
+        let worker_groups = parse_groups(&var("PGDAG_WORKER_GROUPS").unwrap_or_else(|| "default".into()));
+        if worker_groups.is_empty() {
+            return Err(ConfigError { var: "PGDAG_WORKER_GROUPS", message: "names no group".into() });
+        }
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let max_tasks = match var("PGDAG_MAX_TASKS") {
+            None => cpus * 2,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(ConfigError {
+                        var: "PGDAG_MAX_TASKS",
+                        message: format!("{text:?} is not a positive number"),
+                    })
+                }
+            },
+        };
+        let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
+        let config = Config {
+            database_url: var("PGDAG_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            http_addr,
+            worker_groups,
+            max_tasks,
+            heartbeat_interval: duration_var("PGDAG_HEARTBEAT_INTERVAL", DEFAULT_HEARTBEAT_INTERVAL)?,
+            dead_after: duration_var("PGDAG_DEAD_AFTER", DEFAULT_DEAD_AFTER)?,
+            poll_interval: duration_var("PGDAG_POLL_INTERVAL", DEFAULT_POLL_INTERVAL)?,
+            server_name: var("PGDAG_SERVER_NAME").unwrap_or_else(|| format!("{host}:{}", std::process::id())),
+            python: var("PGDAG_PYTHON").unwrap_or_else(|| "python3".into()),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.heartbeat_interval.millis == 0 {
+            return Err(ConfigError { var: "PGDAG_HEARTBEAT_INTERVAL", message: "must be more than 0".into() });
+        }
+        if self.dead_after <= self.heartbeat_interval {
+            return Err(ConfigError {
+                var: "PGDAG_DEAD_AFTER",
+                message: format!("must be longer than the heartbeat interval ({})", self.heartbeat_interval),
+            });
+        }
+        if self.poll_interval.millis < 10 {
+            return Err(ConfigError { var: "PGDAG_POLL_INTERVAL", message: "must be at least 10ms".into() });
+        }
+        Ok(())
+    }
+}
+
+pub fn parse_groups(text: &str) -> Vec<String> {
+    text.split(',').map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect()
+}

@@ -1,0 +1,11 @@
+//! The workflow graph and its evaluation, as pure functions (no I/O).
+//!
+//! `graph` checks the shape of a DAG (cycles, unknown edges); `plan` decides, from the
+//! current task states of one instance, what the master must do next. The master loads the
+//! data, calls [`plan::plan`], and applies the returned actions in the same transaction.
+
+pub mod graph;
+pub mod plan;
+
+pub use graph::find_cycle;
+pub use plan::{plan, Action, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView};

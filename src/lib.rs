@@ -1,0 +1,16 @@
+//! pgdag: a distributed workflow (DAG) scheduler in which PostgreSQL is the only
+//! coordinator. See `docs/architecture.md`.
+
+pub mod api;
+pub mod apply;
+pub mod cli;
+pub mod cluster;
+pub mod config;
+pub mod dag;
+pub mod master;
+pub mod model;
+pub mod params;
+pub mod server;
+pub mod spec;
+pub mod store;
+pub mod worker;

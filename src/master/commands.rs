@@ -1,0 +1,138 @@
+//! The command consumer: claims rows of `pgdag.command` one at a time with `SKIP LOCKED`,
+//! acts on them, and deletes them in the same transaction. A command that cannot be
+//! carried out (unknown workflow, offline, bad params...) is kept with `state = 'failed'`
+//! and a readable `error`; it never stops the master. A database error rolls the claim
+//! back, so the command is retried by this or another master.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use tokio_util::sync::CancellationToken;
+
+use super::compiled::Cache;
+use super::evaluator;
+use crate::cluster::{backoff, jittered, Wakeups};
+use crate::config::Config;
+use crate::model::{CommandType, Release};
+use crate::store::commands::{self, Command};
+use crate::store::instances::{self, NewInstance, NewTask};
+use crate::store::{definitions, Result, Store, StoreError};
+
+pub async fn run(store: Store, config: Config, wakeups: Wakeups, cache: Cache, cancel: CancellationToken) {
+    let mut failures = 0u32;
+    while !cancel.is_cancelled() {
+        match drain(&store, &config, &cache, &cancel).await {
+            Ok(()) => {
+                failures = 0;
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = wakeups.command.notified() => {}
+                    _ = tokio::time::sleep(jittered(config.poll_interval.as_std())) => {}
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, "command consumer round failed");
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(backoff(failures)) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn drain(store: &Store, config: &Config, cache: &Cache, cancel: &CancellationToken) -> Result<()> {
+    let mut client = store.client().await?;
+    while !cancel.is_cancelled() {
+        let mut tx = client.transaction().await?;
+        let Some(command) = commands::claim(&tx).await? else {
+            tx.commit().await?;
+            return Ok(());
+        };
+        let savepoint = tx.transaction().await?;
+        match handle(&savepoint, config, cache, &command).await {
+            Ok(()) => {
+                savepoint.commit().await?;
+                commands::delete(&tx, command.id).await?;
+            }
+            Err(e) if e.is_unavailable() => return Err(e),
+            Err(e) => {
+                savepoint.rollback().await?;
+                tracing::info!(command = command.id, error = %e, "command failed");
+                commands::fail(&tx, command.id, &e.to_string()).await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn handle(tx: &impl GenericClient, config: &Config, cache: &Cache, command: &Command) -> Result<()> {
+    match commands::parse_type(&command.command_type)? {
+        CommandType::Start => start(tx, config, cache, command).await,
+        other => Err(StoreError::Invalid(format!("command type {other} is not available yet"))),
+    }
+}
+
+async fn start(tx: &impl GenericClient, config: &Config, cache: &Cache, command: &Command) -> Result<()> {
+    let (Some(project), Some(workflow)) = (command.project.as_deref(), command.workflow.as_deref()) else {
+        return Err(StoreError::Invalid("a start command needs project and workflow".into()));
+    };
+    if !command.params.is_object() {
+        return Err(StoreError::Invalid(format!("params must be a JSON object, not {}", command.params)));
+    }
+    let current = definitions::find_workflow(tx, project, workflow)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("workflow {project}/{workflow} does not exist")))?;
+    if current.release == Release::Offline {
+        return Err(StoreError::Invalid(format!("workflow {project}/{workflow} is offline")));
+    }
+    let schedule_time = match command.options.get("schedule_time") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value) => Some(
+            value
+                .as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| StoreError::Invalid(format!("options.schedule_time {value} is not an RFC 3339 time")))?,
+        ),
+    };
+    let compiled = cache.get(tx, current.code, current.version).await?;
+    let spec = &compiled.version.spec;
+    let tasks: Vec<NewTask> = spec
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| NewTask {
+            code: compiled.version.task_codes[i],
+            version: compiled.version.task_versions[i],
+            name: task.name.clone(),
+            task_type: task.task_type().as_str().to_string(),
+            retries: task.retries as i32,
+            retry_interval_ms: task.retry_interval.map(|d| d.millis as i64).unwrap_or(0),
+            priority: task.priority.unwrap_or_default().rank(),
+            worker_group: task.worker_group.clone().unwrap_or_else(|| spec.worker_group.clone()),
+        })
+        .collect();
+    let instance = NewInstance {
+        id: command.workflow_instance_id,
+        project_id: current.project_id,
+        workflow_code: current.code,
+        workflow_version: current.version,
+        command_type: command.command_type.clone(),
+        params: command.params.clone(),
+        schedule_time,
+        priority: spec.priority.rank(),
+        failure_strategy: spec.failure_strategy,
+        host: config.server_name.clone(),
+    };
+    instances::create(tx, &instance, &tasks).await.map_err(|e| match e.code() {
+        Some(code) if *code == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
+            StoreError::Invalid(format!("workflow instance {} already exists", instance.id))
+        }
+        _ => e,
+    })?;
+    // Evaluate at once: the entry tasks are queued in the transaction that creates the run.
+    let row = instances::lock(tx, instance.id).await?;
+    evaluator::evaluate(tx, cache, &row).await
+}

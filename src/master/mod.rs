@@ -1,0 +1,24 @@
+//! The master role: turns commands into instances and advances instances.
+//!
+//! Stateless between transactions: everything it knows is re-read from Postgres in the
+//! transaction that acts on it (the compiled-DAG cache holds immutable definition versions
+//! only). Any number of masters share the work through `SKIP LOCKED`; a master that dies
+//! mid-transaction leaves nothing behind but a rolled-back transaction.
+
+pub mod commands;
+pub mod compiled;
+pub mod evaluator;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::Wakeups;
+use crate::config::Config;
+use crate::store::Store;
+
+/// Start the command consumer and the evaluator; they stop when `cancel` fires.
+pub fn start(set: &mut JoinSet<()>, store: Store, config: Config, wakeups: Wakeups, cancel: CancellationToken) {
+    let cache = compiled::Cache::default();
+    set.spawn(commands::run(store.clone(), config.clone(), wakeups.clone(), cache.clone(), cancel.clone()));
+    set.spawn(evaluator::run(store, config, wakeups, cache, cancel));
+}

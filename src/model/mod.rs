@@ -1,0 +1,404 @@
+//! Domain types shared by every layer: states, priorities, durations, relation conditions.
+//!
+//! No I/O here. Every enum is parsed once at the boundary (YAML, JSON, SQL text) and its
+//! `as_str` is the one spelling used in SQL CHECK constraints, JSON, the CLI and the UI.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A value that is not one of an enum's spellings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a valid {what} (expected one of: {expected})")]
+pub struct ParseEnumError {
+    pub what: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "&'static str")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl FromStr for $name {
+            type Err = ParseEnumError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(ParseEnumError {
+                        what: $what,
+                        value: s.to_string(),
+                        expected: [$($text),+].join(", "),
+                    }),
+                }
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = ParseEnumError;
+            fn try_from(s: String) -> Result<Self, Self::Error> { s.parse() }
+        }
+        impl From<$name> for &'static str {
+            fn from(v: $name) -> &'static str { v.as_str() }
+        }
+    };
+}
+
+string_enum!(
+    /// State of a workflow instance. Mirrored by the CHECK constraint on
+    /// `pgdag.workflow_instance.state`; transitions are listed in `docs/lifecycle.md`.
+    WorkflowState, "workflow instance state", {
+    Submitted => "submitted",
+    Waiting => "waiting",
+    Running => "running",
+    Pausing => "pausing",
+    Paused => "paused",
+    Stopping => "stopping",
+    Stopped => "stopped",
+    Failed => "failed",
+    Succeeded => "succeeded",
+});
+
+impl WorkflowState {
+    /// An instance in a final state is never evaluated again (until a rerun command).
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Paused | Self::Stopped | Self::Failed | Self::Succeeded)
+    }
+}
+
+string_enum!(
+    /// State of a task instance. Mirrored by the CHECK constraint on
+    /// `pgdag.task_instance.state`; transitions are listed in `docs/lifecycle.md`.
+    TaskState, "task instance state", {
+    Pending => "pending",
+    Queued => "queued",
+    Dispatched => "dispatched",
+    Running => "running",
+    Retrying => "retrying",
+    Waiting => "waiting",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Skipped => "skipped",
+    Killed => "killed",
+    Paused => "paused",
+    ForcedSuccess => "forced_success",
+    NeedFailover => "need_failover",
+});
+
+impl TaskState {
+    /// The task will not change again without a control command.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded
+                | Self::Failed
+                | Self::Skipped
+                | Self::Killed
+                | Self::Paused
+                | Self::ForcedSuccess
+        )
+    }
+    /// The attempt is in the hands of a worker (or in the queue for one).
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Queued | Self::Dispatched | Self::Running)
+    }
+    /// Counts as success for `on: success` edges and the instance result.
+    pub fn is_success(self) -> bool {
+        matches!(self, Self::Succeeded | Self::ForcedSuccess)
+    }
+}
+
+string_enum!(
+    /// Five priority levels; `highest` sorts first. Stored as a smallint (its rank).
+    Priority, "priority", {
+    Highest => "highest",
+    High => "high",
+    Medium => "medium",
+    Low => "low",
+    Lowest => "lowest",
+});
+
+impl Priority {
+    /// Sort key used by the queues: 0 = highest.
+    pub fn rank(self) -> i16 {
+        self as i16
+    }
+    pub fn from_rank(rank: i16) -> Priority {
+        match rank {
+            i16::MIN..=0 => Priority::Highest,
+            1 => Priority::High,
+            2 => Priority::Medium,
+            3 => Priority::Low,
+            _ => Priority::Lowest,
+        }
+    }
+}
+
+impl Default for Priority {
+    fn default() -> Self {
+        Priority::Medium
+    }
+}
+
+string_enum!(
+    /// What to do when a task fails for good.
+    FailureStrategy, "failure strategy", {
+    Continue => "continue",
+    End => "end",
+});
+
+impl Default for FailureStrategy {
+    fn default() -> Self {
+        FailureStrategy::Continue
+    }
+}
+
+string_enum!(
+    /// The condition on a relation `pre -> post`.
+    Condition, "relation condition", {
+    Success => "success",
+    Failure => "failure",
+    Always => "always",
+});
+
+impl Default for Condition {
+    fn default() -> Self {
+        Condition::Success
+    }
+}
+
+string_enum!(
+    /// How instances of one workflow run side by side.
+    ExecutionType, "execution type", {
+    Parallel => "parallel",
+    SerialWait => "serial_wait",
+    SerialDiscard => "serial_discard",
+    SerialPriority => "serial_priority",
+});
+
+impl Default for ExecutionType {
+    fn default() -> Self {
+        ExecutionType::Parallel
+    }
+}
+
+string_enum!(
+    /// Whether a workflow may be started and scheduled.
+    Release, "release state", {
+    Online => "online",
+    Offline => "offline",
+});
+
+impl Default for Release {
+    fn default() -> Self {
+        Release::Online
+    }
+}
+
+string_enum!(
+    /// What happens to an attempt whose worker died.
+    OnWorkerLoss, "on_worker_loss", {
+    Retry => "retry",
+    Fail => "fail",
+});
+
+impl Default for OnWorkerLoss {
+    fn default() -> Self {
+        OnWorkerLoss::Retry
+    }
+}
+
+string_enum!(
+    /// Kinds of rows in `pgdag.command`.
+    CommandType, "command type", {
+    Start => "start",
+    Pause => "pause",
+    Resume => "resume",
+    Stop => "stop",
+    Rerun => "rerun",
+    StartFailed => "start_failed",
+    Backfill => "backfill",
+    Schedule => "schedule",
+});
+
+string_enum!(
+    /// Task types of the workflow format. Which ones run today is `TaskType::is_available`.
+    TaskType, "task type", {
+    Shell => "shell",
+    Python => "python",
+    Sql => "sql",
+    Procedure => "procedure",
+    Http => "http",
+    SubProcess => "sub_process",
+    Dependent => "dependent",
+    Conditions => "conditions",
+    Switch => "switch",
+    Spark => "spark",
+    Mr => "mr",
+    Empty => "empty",
+});
+
+impl TaskType {
+    /// Types that this build can run. `apply` rejects the others.
+    pub fn is_available(self) -> bool {
+        matches!(self, Self::Shell | Self::Python | Self::Empty)
+    }
+    /// Types the master completes itself, never dispatched to a worker.
+    pub fn runs_on_master(self) -> bool {
+        matches!(
+            self,
+            Self::Empty | Self::SubProcess | Self::Dependent | Self::Conditions | Self::Switch
+        )
+    }
+}
+
+/// A duration written `500ms`, `30s`, `10m`, `2h` or `1d` (DESIGN §6). Several parts may be
+/// concatenated (`1h30m`). Stored as whole milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration {
+    pub millis: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a duration (write e.g. 500ms, 30s, 10m, 2h, 1d)")]
+pub struct ParseDurationError(pub String);
+
+impl Duration {
+    pub const ZERO: Duration = Duration { millis: 0 };
+    pub fn from_millis(millis: u64) -> Self {
+        Duration { millis }
+    }
+    pub fn from_secs(secs: u64) -> Self {
+        Duration { millis: secs * 1000 }
+    }
+    pub fn as_std(self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.millis)
+    }
+    pub fn as_chrono(self) -> chrono::Duration {
+        chrono::Duration::milliseconds(self.millis as i64)
+    }
+}
+
+impl FromStr for Duration {
+    type Err = ParseDurationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ParseDurationError(s.to_string());
+        let text = s.trim();
+        if text.is_empty() {
+            return Err(err());
+        }
+        let mut total: u64 = 0;
+        let mut rest = text;
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 {
+                return Err(err());
+            }
+            let number: u64 = rest[..digits].parse().map_err(|_| err())?;
+            rest = &rest[digits..];
+            let unit_len = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
+            let factor: u64 = match &rest[..unit_len] {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(err()),
+            };
+            rest = &rest[unit_len..];
+            total = number
+                .checked_mul(factor)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(err)?;
+        }
+        Ok(Duration { millis: total })
+    }
+}
+
+impl fmt::Display for Duration {
+    /// The shortest exact spelling, so that export round-trips.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.millis;
+        for (factor, unit) in [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")] {
+            if ms != 0 && ms % factor == 0 {
+                return write!(f, "{}{}", ms / factor, unit);
+            }
+        }
+        write!(f, "{ms}ms")
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_every_unit_and_round_trip() {
+        for (text, ms) in [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("10m", 600_000),
+            ("2h", 7_200_000),
+            ("1d", 86_400_000),
+            ("1h30m", 5_400_000),
+            ("0s", 0),
+        ] {
+            let d: Duration = text.parse().unwrap();
+            assert_eq!(d.millis, ms, "{text}");
+            let again: Duration = d.to_string().parse().unwrap();
+            assert_eq!(again, d);
+        }
+    }
+
+    #[test]
+    fn durations_reject_garbage() {
+        for text in ["", "10", "s", "10x", "-5s", "1.5h", "10 m"] {
+            assert!(text.parse::<Duration>().is_err(), "{text} should be rejected");
+        }
+    }
+
+    #[test]
+    fn every_state_spelling_round_trips() {
+        for s in TaskState::ALL {
+            assert_eq!(s.as_str().parse::<TaskState>().unwrap(), *s);
+        }
+        for s in WorkflowState::ALL {
+            assert_eq!(s.as_str().parse::<WorkflowState>().unwrap(), *s);
+        }
+        assert!("done".parse::<TaskState>().is_err());
+    }
+
+    #[test]
+    fn priority_rank_orders_highest_first() {
+        let ranks: Vec<i16> = Priority::ALL.iter().map(|p| p.rank()).collect();
+        assert_eq!(ranks, vec![0, 1, 2, 3, 4]);
+        for p in Priority::ALL {
+            assert_eq!(Priority::from_rank(p.rank()), *p);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The `pgdag.command` queue: requests to act, inserted by anyone, claimed by masters.
+
+use deadpool_postgres::GenericClient;
+
+use super::{Result, StoreError};
+use crate::model::CommandType;
+
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub id: i64,
+    pub command_type: String,
+    pub project: Option<String>,
+    pub workflow: Option<String>,
+    pub params: serde_json::Value,
+    pub workflow_instance_id: i64,
+    pub options: serde_json::Value,
+}
+
+/// Insert a command; returns `(command id, workflow instance id)`.
+pub async fn insert(
+    client: &impl GenericClient,
+    command_type: CommandType,
+    project: Option<&str>,
+    workflow: Option<&str>,
+    params: &serde_json::Value,
+    options: &serde_json::Value,
+    workflow_instance_id: Option<i64>,
+) -> Result<(i64, i64)> {
+    let row = client
+        .query_one(
+            include_str!("../../sql/queries/commands/insert.sql"),
+            &[&command_type.as_str(), &project, &workflow, params, options, &workflow_instance_id],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Lock the oldest pending command (skipping ones other masters hold).
+pub async fn claim(client: &impl GenericClient) -> Result<Option<Command>> {
+    let row = client.query_opt(include_str!("../../sql/queries/commands/claim.sql"), &[]).await?;
+    Ok(row.map(|r| Command {
+        id: r.get("id"),
+        command_type: r.get("command_type"),
+        project: r.get("project"),
+        workflow: r.get("workflow"),
+        params: r.get("params"),
+        workflow_instance_id: r.get("workflow_instance_id"),
+        options: r.get("options"),
+    }))
+}
+
+/// A processed command leaves the queue (the instance records its type).
+pub async fn delete(client: &impl GenericClient, id: i64) -> Result<()> {
+    client.execute(include_str!("../../sql/queries/commands/delete.sql"), &[&id]).await?;
+    Ok(())
+}
+
+/// An invalid command is kept, `failed`, with a readable error.
+pub async fn fail(client: &impl GenericClient, id: i64, error: &str) -> Result<()> {
+    client.execute(include_str!("../../sql/queries/commands/fail.sql"), &[&id, &error]).await?;
+    Ok(())
+}
+
+/// The state and error of the newest command for an instance id, if it is still there.
+pub async fn state_for_instance(client: &impl GenericClient, instance_id: i64) -> Result<Option<(String, Option<String>)>> {
+    let row = client.query_opt(include_str!("../../sql/queries/commands/get.sql"), &[&instance_id]).await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+pub fn parse_type(text: &str) -> Result<CommandType> {
+    text.parse().map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))
+}

@@ -1,0 +1,339 @@
+//! Workflow and task definitions with their version history.
+//!
+//! Codes are derived from names (`project/workflow`, `project/workflow/task`), so they are
+//! stable across versions and across export and re-import into another database.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use deadpool_postgres::GenericClient;
+
+use super::{Result, StoreError};
+use crate::model::Release;
+use crate::spec::WorkflowSpec;
+
+/// The 63-bit code of a workflow or task: the first 8 bytes of SHA-256 of its path.
+pub fn code_for(path: &str) -> i64 {
+    let digest = Sha256::digest(path.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(bytes) & (i64::MAX as u64)) as i64
+}
+
+pub fn workflow_code(project: &str, workflow: &str) -> i64 {
+    code_for(&format!("{project}/{workflow}"))
+}
+
+pub fn task_code(project: &str, workflow: &str, task: &str) -> i64 {
+    code_for(&format!("{project}/{workflow}/{task}"))
+}
+
+fn hash_json(value: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(value.to_string().as_bytes()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub project: String,
+    pub workflow: String,
+    pub version: i32,
+    pub outcome: ApplyOutcome,
+}
+
+/// Store one workflow: a new version when anything changed, nothing when it did not.
+/// Runs inside the caller's transaction so that a multi-document apply is all or nothing.
+pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Result<Applied> {
+    let project_id: i64 = tx
+        .query_one(include_str!("../../sql/queries/definitions/upsert_project.sql"), &[&spec.project])
+        .await?
+        .get(0);
+    let code = workflow_code(&spec.project, &spec.name);
+    tx.execute(include_str!("../../sql/queries/definitions/lock_code.sql"), &[&code]).await?;
+
+    let spec_json = serde_json::to_value(spec).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let spec_hash = hash_json(&spec_json);
+    let current = tx
+        .query_opt(include_str!("../../sql/queries/definitions/current_workflow.sql"), &[&code])
+        .await?;
+    let (version, outcome) = match &current {
+        Some(row) if row.get::<_, String>(1) == spec_hash => {
+            return Ok(Applied {
+                project: spec.project.clone(),
+                workflow: spec.name.clone(),
+                version: row.get(0),
+                outcome: ApplyOutcome::Unchanged,
+            });
+        }
+        Some(row) => (row.get::<_, i32>(0) + 1, ApplyOutcome::Updated),
+        None => (1, ApplyOutcome::Created),
+    };
+
+    // Tasks: a new task version only where that task changed.
+    let mut versions: HashMap<&str, (i64, i32)> = HashMap::new();
+    for task in &spec.tasks {
+        let tcode = task_code(&spec.project, &spec.name, &task.name);
+        let task_json = serde_json::to_value(task).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let task_hash = hash_json(&task_json);
+        let current = tx
+            .query_opt(include_str!("../../sql/queries/definitions/current_task.sql"), &[&tcode])
+            .await?;
+        let (tversion, changed) = match current {
+            Some(row) if row.get::<_, String>(1) == task_hash => (row.get(0), false),
+            Some(row) => (row.get::<_, i32>(0) + 1, true),
+            None => (1, true),
+        };
+        if changed {
+            tx.execute(
+                include_str!("../../sql/queries/definitions/upsert_task.sql"),
+                &[&tcode, &tversion, &project_id, &task.name, &task.task_type().as_str(), &task_json, &task_hash],
+            )
+            .await?;
+        }
+        versions.insert(task.name.as_str(), (tcode, tversion));
+    }
+
+    tx.execute(
+        include_str!("../../sql/queries/definitions/upsert_workflow.sql"),
+        &[
+            &code,
+            &version,
+            &project_id,
+            &spec.name,
+            &spec.description,
+            &spec.release.as_str(),
+            &spec_json,
+            &spec_hash,
+        ],
+    )
+    .await?;
+
+    let (mut pre_codes, mut pre_versions, mut post_codes, mut post_versions) = (vec![], vec![], vec![], vec![]);
+    let (mut conditions, mut delays) = (vec![], vec![]);
+    for task in &spec.tasks {
+        let (tcode, tversion) = versions[task.name.as_str()];
+        if task.depends_on.is_empty() {
+            pre_codes.push(0i64);
+            pre_versions.push(0i32);
+            post_codes.push(tcode);
+            post_versions.push(tversion);
+            conditions.push("success".to_string());
+            delays.push(0i64);
+        }
+        for dep in &task.depends_on {
+            let (pcode, pversion) = *versions.get(dep.task.as_str()).ok_or_else(|| {
+                StoreError::Invalid(format!("task {} depends on unknown task {}", task.name, dep.task))
+            })?;
+            pre_codes.push(pcode);
+            pre_versions.push(pversion);
+            post_codes.push(tcode);
+            post_versions.push(tversion);
+            conditions.push(dep.on.as_str().to_string());
+            delays.push(dep.delay.map(|d| d.millis as i64).unwrap_or(0));
+        }
+    }
+    tx.execute(include_str!("../../sql/queries/definitions/delete_relations.sql"), &[&code]).await?;
+    tx.execute(
+        include_str!("../../sql/queries/definitions/insert_relations.sql"),
+        &[&code, &version, &pre_codes, &pre_versions, &post_codes, &post_versions, &conditions, &delays],
+    )
+    .await?;
+    Ok(Applied { project: spec.project.clone(), workflow: spec.name.clone(), version, outcome })
+}
+
+/// One stored version of a workflow, with the versions of its tasks (index-aligned with
+/// `spec.tasks`). Immutable once written, so masters may cache it.
+#[derive(Debug, Clone)]
+pub struct WorkflowVersion {
+    pub code: i64,
+    pub version: i32,
+    pub project: String,
+    pub spec: WorkflowSpec,
+    pub task_codes: Vec<i64>,
+    pub task_versions: Vec<i32>,
+}
+
+pub async fn load_version(client: &impl GenericClient, code: i64, version: i32) -> Result<WorkflowVersion> {
+    let row = client
+        .query_opt(include_str!("../../sql/queries/definitions/load_version.sql"), &[&code, &version])
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("workflow code {code} version {version} does not exist")))?;
+    let project: String = row.get("project");
+    let spec: WorkflowSpec = serde_json::from_value(row.get("spec"))
+        .map_err(|e| StoreError::Invalid(format!("stored workflow {code} v{version} does not parse: {e}")))?;
+    let rows = client
+        .query(include_str!("../../sql/queries/definitions/task_versions.sql"), &[&code, &version])
+        .await?;
+    let by_code: HashMap<i64, i32> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut task_codes = Vec::with_capacity(spec.tasks.len());
+    let mut task_versions = Vec::with_capacity(spec.tasks.len());
+    for task in &spec.tasks {
+        let tcode = task_code(&project, &spec.name, &task.name);
+        let tversion = *by_code.get(&tcode).ok_or_else(|| {
+            StoreError::Invalid(format!("workflow {code} v{version}: no relation for task {}", task.name))
+        })?;
+        task_codes.push(tcode);
+        task_versions.push(tversion);
+    }
+    Ok(WorkflowVersion { code, version, project, spec, task_codes, task_versions })
+}
+
+/// The current version of `project/workflow`, for starting it.
+#[derive(Debug, Clone)]
+pub struct CurrentWorkflow {
+    pub code: i64,
+    pub version: i32,
+    pub project_id: i64,
+    pub release: Release,
+}
+
+pub async fn find_workflow(client: &impl GenericClient, project: &str, workflow: &str) -> Result<Option<CurrentWorkflow>> {
+    let row = client
+        .query_opt(include_str!("../../sql/queries/definitions/find_workflow.sql"), &[&project, &workflow])
+        .await?;
+    Ok(match row {
+        None => None,
+        Some(row) => Some(CurrentWorkflow {
+            code: row.get("code"),
+            version: row.get("version"),
+            project_id: row.get("project_id"),
+            release: row
+                .get::<_, String>("release")
+                .parse()
+                .map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))?,
+        }),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectSummary {
+    pub name: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub workflows: i64,
+}
+
+pub async fn list_projects(client: &impl GenericClient) -> Result<Vec<ProjectSummary>> {
+    let rows = client.query(include_str!("../../sql/queries/definitions/list_projects.sql"), &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| ProjectSummary {
+            name: r.get("name"),
+            description: r.get("description"),
+            created_at: r.get("created_at"),
+            workflows: r.get("workflows"),
+        })
+        .collect())
+}
+
+pub async fn project_exists(client: &impl GenericClient, project: &str) -> Result<bool> {
+    Ok(client
+        .query_opt(include_str!("../../sql/queries/definitions/project_exists.sql"), &[&project])
+        .await?
+        .is_some())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowSummary {
+    pub code: String,
+    pub name: String,
+    pub version: i32,
+    pub description: String,
+    pub release: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn list_workflows(client: &impl GenericClient, project: &str) -> Result<Vec<WorkflowSummary>> {
+    let rows = client.query(include_str!("../../sql/queries/definitions/list_workflows.sql"), &[&project]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| WorkflowSummary {
+            code: r.get::<_, i64>("code").to_string(),
+            name: r.get("name"),
+            version: r.get("version"),
+            description: r.get("description"),
+            release: r.get("release"),
+            updated_at: r.get("updated_at"),
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionSummary {
+    pub version: i32,
+    pub spec_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub current: bool,
+}
+
+pub async fn list_versions(client: &impl GenericClient, project: &str, workflow: &str) -> Result<Vec<VersionSummary>> {
+    let rows = client
+        .query(include_str!("../../sql/queries/definitions/list_versions.sql"), &[&project, &workflow])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| VersionSummary {
+            version: r.get("version"),
+            spec_hash: r.get("spec_hash"),
+            created_at: r.get("created_at"),
+            current: r.get("current"),
+        })
+        .collect())
+}
+
+/// A stored version's spec (the current one when `version` is None).
+pub async fn get_spec(
+    client: &impl GenericClient,
+    project: &str,
+    workflow: &str,
+    version: Option<i32>,
+) -> Result<Option<(WorkflowSpec, i32)>> {
+    let row = client
+        .query_opt(
+            include_str!("../../sql/queries/definitions/get_version_spec.sql"),
+            &[&project, &workflow, &version],
+        )
+        .await?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let spec = serde_json::from_value(row.get(0))
+                .map_err(|e| StoreError::Invalid(format!("stored workflow does not parse: {e}")))?;
+            Ok(Some((spec, row.get(1))))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_positive_and_distinct() {
+        let a = workflow_code("demo", "hello");
+        assert_eq!(a, workflow_code("demo", "hello"));
+        assert!(a > 0);
+        assert_ne!(a, workflow_code("demo", "hello2"));
+        assert_ne!(task_code("demo", "hello", "a"), task_code("demo", "hello", "b"));
+    }
+}
+
+/// Apply several workflows in one transaction: all of them or none.
+pub async fn apply_all(client: &mut deadpool_postgres::Object, specs: &[WorkflowSpec]) -> Result<Vec<Applied>> {
+    let tx = client.transaction().await?;
+    let mut applied = Vec::with_capacity(specs.len());
+    for spec in specs {
+        applied.push(apply_workflow(&tx, spec).await?);
+    }
+    tx.commit().await?;
+    Ok(applied)
+}

@@ -1,0 +1,318 @@
+//! Workflow and task instances: creation, evaluation locking, state changes, reads.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use deadpool_postgres::GenericClient;
+
+use super::{Result, StoreError};
+use crate::model::{FailureStrategy, TaskState, WorkflowState};
+
+/// One task instance row to create, as decided from a workflow version.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub code: i64,
+    pub version: i32,
+    pub name: String,
+    pub task_type: String,
+    pub retries: i32,
+    pub retry_interval_ms: i64,
+    pub priority: i16,
+    pub worker_group: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInstance {
+    pub id: i64,
+    pub project_id: i64,
+    pub workflow_code: i64,
+    pub workflow_version: i32,
+    pub command_type: String,
+    pub params: serde_json::Value,
+    pub schedule_time: Option<DateTime<Utc>>,
+    pub priority: i16,
+    pub failure_strategy: FailureStrategy,
+    pub host: String,
+}
+
+pub async fn create(client: &impl GenericClient, instance: &NewInstance, tasks: &[NewTask]) -> Result<()> {
+    client
+        .execute(
+            include_str!("../../sql/queries/instances/create.sql"),
+            &[
+                &instance.id,
+                &instance.project_id,
+                &instance.workflow_code,
+                &instance.workflow_version,
+                &instance.command_type,
+                &instance.params,
+                &instance.schedule_time,
+                &instance.priority,
+                &instance.failure_strategy.as_str(),
+                &instance.host,
+            ],
+        )
+        .await?;
+    let codes: Vec<i64> = tasks.iter().map(|t| t.code).collect();
+    let versions: Vec<i32> = tasks.iter().map(|t| t.version).collect();
+    let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+    let types: Vec<&str> = tasks.iter().map(|t| t.task_type.as_str()).collect();
+    let retries: Vec<i32> = tasks.iter().map(|t| t.retries).collect();
+    let intervals: Vec<i64> = tasks.iter().map(|t| t.retry_interval_ms).collect();
+    let priorities: Vec<i16> = tasks.iter().map(|t| t.priority).collect();
+    let groups: Vec<&str> = tasks.iter().map(|t| t.worker_group.as_str()).collect();
+    client
+        .execute(
+            include_str!("../../sql/queries/instances/create_tasks.sql"),
+            &[&instance.id, &codes, &versions, &names, &types, &retries, &intervals, &priorities, &groups],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The instance row as the evaluator needs it.
+#[derive(Debug, Clone)]
+pub struct InstanceRow {
+    pub id: i64,
+    pub state: WorkflowState,
+    pub workflow_code: i64,
+    pub workflow_version: i32,
+    pub params: serde_json::Value,
+    pub schedule_time: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub priority: i16,
+    pub failure_strategy: FailureStrategy,
+}
+
+fn parse<T: std::str::FromStr<Err = crate::model::ParseEnumError>>(text: &str) -> Result<T> {
+    text.parse().map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))
+}
+
+fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
+    Ok(InstanceRow {
+        id: r.get("id"),
+        state: parse(r.get("state"))?,
+        workflow_code: r.get("workflow_code"),
+        workflow_version: r.get("workflow_version"),
+        params: r.get("params"),
+        schedule_time: r.get("schedule_time"),
+        started_at: r.get("started_at"),
+        priority: r.get("priority"),
+        failure_strategy: parse(r.get("failure_strategy"))?,
+    })
+}
+
+/// Lock one instance that has due evaluation events (skipping ones other masters hold)
+/// and consume its due events. Must run inside a transaction.
+pub async fn claim_for_evaluation(client: &impl GenericClient) -> Result<Option<InstanceRow>> {
+    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/claim_eval.sql")).await?;
+    let Some(row) = client.query_opt(&stmt, &[]).await? else { return Ok(None) };
+    let instance = instance_row(&row)?;
+    // Delete events before reading task states: an event committed after this statement
+    // survives and causes another evaluation, so no state change is ever missed.
+    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/delete_events.sql")).await?;
+    client.execute(&stmt, &[&instance.id]).await?;
+    Ok(Some(instance))
+}
+
+/// Lock a given instance (the master that just created it evaluates it at once).
+pub async fn lock(client: &impl GenericClient, id: i64) -> Result<InstanceRow> {
+    let row = client
+        .query_opt(include_str!("../../sql/queries/instances/lock.sql"), &[&id])
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("workflow instance {id} does not exist")))?;
+    instance_row(&row)
+}
+
+/// Milliseconds until the next evaluation event is due (negative: overdue), if any.
+pub async fn next_due_ms(client: &impl GenericClient) -> Result<Option<f64>> {
+    let row = client.query_one(include_str!("../../sql/queries/instances/next_due.sql"), &[]).await?;
+    let value: Option<f64> = row.try_get::<_, Option<f64>>(0).ok().flatten();
+    Ok(value)
+}
+
+pub async fn insert_event(client: &impl GenericClient, id: i64, due_at: Option<DateTime<Utc>>) -> Result<()> {
+    client.execute(include_str!("../../sql/queries/instances/insert_event.sql"), &[&id, &due_at]).await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskRow {
+    pub id: i64,
+    pub task_code: i64,
+    pub state: TaskState,
+    pub attempt: i32,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub retry_at: Option<DateTime<Utc>>,
+    pub wait_until: Option<DateTime<Utc>>,
+    pub kill_requested: bool,
+    pub out_params: serde_json::Value,
+}
+
+pub async fn load_tasks(client: &impl GenericClient, instance_id: i64) -> Result<Vec<TaskRow>> {
+    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/load_tasks.sql")).await?;
+    let rows = client.query(&stmt, &[&instance_id]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TaskRow {
+                id: r.get("id"),
+                task_code: r.get("task_code"),
+                state: parse(r.get("state"))?,
+                attempt: r.get("attempt"),
+                ended_at: r.get("ended_at"),
+                retry_at: r.get("retry_at"),
+                wait_until: r.get("wait_until"),
+                kill_requested: r.get("kill_requested"),
+                out_params: r.get("out_params"),
+            })
+        })
+        .collect()
+}
+
+/// Queue attempts with their expanded payloads; wakes workers of the instance's groups.
+pub async fn queue_tasks(
+    client: &impl GenericClient,
+    ids: &[i64],
+    payloads: &[serde_json::Value],
+    workflow_priority: i16,
+) -> Result<()> {
+    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/queue_tasks.sql")).await?;
+    client.execute(&stmt, &[&ids, &payloads, &workflow_priority]).await?;
+    Ok(())
+}
+
+/// Plain state changes decided by the master: skipped, succeeded (master-side), waiting.
+pub async fn set_states(
+    client: &impl GenericClient,
+    ids: &[i64],
+    states: &[&str],
+    wait_until: &[Option<DateTime<Utc>>],
+    errors: &[Option<String>],
+) -> Result<()> {
+    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/set_states.sql")).await?;
+    client.execute(&stmt, &[&ids, &states, &wait_until, &errors]).await?;
+    Ok(())
+}
+
+/// Queued attempts are taken out of the queue and killed at once; dispatched or running
+/// ones are flagged for their worker.
+pub async fn request_kill(client: &impl GenericClient, ids: &[i64]) -> Result<()> {
+    client.execute(include_str!("../../sql/queries/instances/request_kill.sql"), &[&ids]).await?;
+    Ok(())
+}
+
+pub async fn finish(client: &impl GenericClient, id: i64, state: WorkflowState) -> Result<()> {
+    client.execute(include_str!("../../sql/queries/instances/finish.sql"), &[&id, &state.as_str()]).await?;
+    Ok(())
+}
+
+pub async fn notify(client: &impl GenericClient, channel: &str, payload: &str) -> Result<()> {
+    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/notify.sql")).await?;
+    client.execute(&stmt, &[&channel, &payload]).await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskDetail {
+    pub id: i64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub task_type: String,
+    pub state: String,
+    pub attempt: i32,
+    pub host: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub exit_code: Option<i32>,
+    pub out_params: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceDetail {
+    pub id: i64,
+    pub project: String,
+    pub workflow: String,
+    pub version: i32,
+    pub state: String,
+    pub command_type: String,
+    pub schedule_time: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub params: serde_json::Value,
+    pub priority: String,
+    pub parent_instance_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Vec<TaskDetail>>,
+}
+
+fn detail_row(r: &tokio_postgres::Row) -> InstanceDetail {
+    InstanceDetail {
+        id: r.get("id"),
+        project: r.get("project"),
+        workflow: r.get("workflow"),
+        version: r.get("workflow_version"),
+        state: r.get("state"),
+        command_type: r.get("command_type"),
+        schedule_time: r.get("schedule_time"),
+        started_at: r.get("started_at"),
+        ended_at: r.get("ended_at"),
+        params: r.get("params"),
+        priority: crate::model::Priority::from_rank(r.get("priority")).as_str().to_string(),
+        parent_instance_id: r.get("parent_instance_id"),
+        error: r.get("error"),
+        tasks: None,
+    }
+}
+
+pub async fn get_tasks(client: &impl GenericClient, id: i64) -> Result<Vec<TaskDetail>> {
+    let rows = client.query(include_str!("../../sql/queries/instances/get_tasks.sql"), &[&id]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| TaskDetail {
+            id: r.get("id"),
+            name: r.get("name"),
+            task_type: r.get("task_type"),
+            state: r.get("state"),
+            attempt: r.get("attempt"),
+            host: r.get("host"),
+            started_at: r.get("started_at"),
+            ended_at: r.get("ended_at"),
+            exit_code: r.get("exit_code"),
+            out_params: r.get("out_params"),
+            error: r.get("error"),
+        })
+        .collect())
+}
+
+/// An instance with its tasks (the shape of `GET /api/v1/instances/{id}`), if it exists.
+pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<InstanceDetail>> {
+    let Some(row) = client.query_opt(include_str!("../../sql/queries/instances/get.sql"), &[&id]).await? else {
+        return Ok(None);
+    };
+    let mut detail = detail_row(&row);
+    detail.tasks = Some(get_tasks(client, id).await?);
+    Ok(Some(detail))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InstanceFilter {
+    pub project: Option<String>,
+    pub workflow: Option<String>,
+    pub state: Option<String>,
+    /// Only ids below this one (keyset pagination, newest first).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+pub async fn list(client: &impl GenericClient, filter: &InstanceFilter) -> Result<Vec<InstanceDetail>> {
+    let rows = client
+        .query(
+            include_str!("../../sql/queries/instances/list.sql"),
+            &[&filter.project, &filter.workflow, &filter.state, &filter.before_id, &filter.limit],
+        )
+        .await?;
+    Ok(rows.iter().map(detail_row).collect())
+}

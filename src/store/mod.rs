@@ -1,0 +1,148 @@
+//! All SQL access. Queries live in `sql/queries/<area>/<name>.sql`, one per file, and are
+//! run by one typed function each in the module of their area. Nothing outside this module
+//! writes SQL text.
+
+pub mod commands;
+pub mod definitions;
+pub mod instances;
+pub mod logs;
+pub mod queue;
+pub mod servers;
+pub mod users;
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+mod embedded {
+    refinery::embed_migrations!("sql/migrations");
+}
+
+/// Advisory lock key under which migrations run, so two processes cannot migrate at once.
+const MIGRATION_LOCK_KEY: i64 = 0x7067_6461_675f_6d67; // "pgdag_mg"
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    #[error("database pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("migration: {0}")]
+    Migration(String),
+}
+
+impl StoreError {
+    /// True when the database could not be reached (the API answers 503 then).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Pool(_) => true,
+            StoreError::Db(e) => e.is_closed() || e.code().is_none() && e.as_db_error().is_none(),
+            _ => false,
+        }
+    }
+    pub fn code(&self) -> Option<&SqlState> {
+        match self {
+            StoreError::Db(e) => e.code(),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A pool of connections to the pgdag database.
+#[derive(Clone)]
+pub struct Store {
+    pub pool: Pool,
+    pub config: tokio_postgres::Config,
+}
+
+impl Store {
+    /// A pool of at most `size` connections, each named `application_name` in pg_stat_activity.
+    pub fn connect(url: &str, application_name: &str, size: usize) -> Result<Store> {
+        let mut config = pg_config(url)?;
+        config.application_name(application_name);
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(size)
+            .wait_timeout(Some(std::time::Duration::from_secs(30)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Invalid(format!("database pool: {e}")))?;
+        Ok(Store { pool, config })
+    }
+
+    pub async fn client(&self) -> Result<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Open a connection outside the pool (listeners, lock holders), driving it on a task.
+    pub async fn dedicated(&self) -> Result<tokio_postgres::Client> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "dedicated connection ended");
+            }
+        });
+        Ok(client)
+    }
+
+    /// Create or upgrade the schema. Idempotent; safe to run from many processes at once.
+    pub async fn migrate(&self) -> Result<()> {
+        let (mut client, connection) = self.config.connect(NoTls).await?;
+        let driver = tokio::spawn(connection);
+        client.execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+        let outcome = embedded::migrations::runner()
+            .set_migration_table_name("pgdag_schema_history")
+            .run_async(&mut client)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()));
+        let _ = client.execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
+        drop(client);
+        let _ = driver.await;
+        outcome.map(|_| ())
+    }
+}
+
+pub fn pg_config(url: &str) -> Result<tokio_postgres::Config> {
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| StoreError::Invalid(format!("database URL {url:?}: {e}")))?;
+    config.keepalives(true);
+    config.keepalives_idle(std::time::Duration::from_secs(10));
+    config.connect_timeout(std::time::Duration::from_secs(10));
+    Ok(config)
+}
+
+/// Create the database named in `url` when it does not exist (connects to `postgres`).
+pub async fn ensure_database(url: &str) -> Result<()> {
+    let config = pg_config(url)?;
+    let name = config.get_dbname().unwrap_or("postgres").to_string();
+    match config.connect(NoTls).await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut admin = config.clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin.connect(NoTls).await?;
+    tokio::spawn(connection);
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    match client.batch_execute(&format!("create database {quoted}")).await {
+        Ok(()) => Ok(()),
+        // Another process created it at the same moment.
+        Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,142 @@
+//! The worker side of the task queue: claim attempts, report progress, logs and outcomes.
+//! Every write about an attempt is fenced by `(task_instance_id, claim_token)`.
+
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::Result;
+
+#[derive(Debug, Clone)]
+pub struct ClaimedTask {
+    pub id: i64,
+    pub workflow_instance_id: i64,
+    pub name: String,
+    pub task_type: String,
+    pub attempt: i32,
+    pub claim_token: Uuid,
+    pub payload: serde_json::Value,
+    /// The next log sequence number for this task instance.
+    pub next_seq: i32,
+    /// (instance priority, instance id, task priority, task id): the seed's queue order.
+    pub order_key: (i16, i64, i16, i64),
+}
+
+/// Claim up to `limit` attempts for these worker groups, in queue order.
+pub async fn claim(
+    client: &impl GenericClient,
+    worker_groups: &[String],
+    limit: i64,
+    host: &str,
+    server_id: i64,
+) -> Result<Vec<ClaimedTask>> {
+    let rows = client
+        .query(include_str!("../../sql/queries/queue/claim.sql"), &[&worker_groups, &limit, &host, &server_id])
+        .await?;
+    let mut tasks: Vec<ClaimedTask> = rows
+        .iter()
+        .map(|r| ClaimedTask {
+            id: r.get("id"),
+            workflow_instance_id: r.get("workflow_instance_id"),
+            name: r.get("name"),
+            task_type: r.get("task_type"),
+            attempt: r.get("attempt"),
+            claim_token: r.get("claim_token"),
+            payload: r.get::<_, Option<serde_json::Value>>("payload").unwrap_or(serde_json::Value::Null),
+            next_seq: r.get("next_seq"),
+            order_key: (
+                r.get("workflow_priority"),
+                r.get("workflow_instance_id"),
+                r.get("task_priority"),
+                r.get("id"),
+            ),
+        })
+        .collect();
+    // RETURNING does not keep the ORDER BY of the claim; start them in queue order.
+    tasks.sort_by_key(|t| t.order_key);
+    Ok(tasks)
+}
+
+#[derive(Debug, Clone)]
+pub struct LogChunk {
+    pub task_instance_id: i64,
+    pub claim_token: Uuid,
+    pub seq: i32,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub task_instance_id: i64,
+    pub claim_token: Uuid,
+    /// `succeeded`, `failed` or `killed`; the database turns `failed` into `retrying` while
+    /// retries remain.
+    pub outcome: &'static str,
+    pub exit_code: Option<i32>,
+    pub out_params: serde_json::Value,
+    pub error: Option<String>,
+}
+
+/// What one flush wrote; writes from a fenced-out (zombie) claim are counted as rejected.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FlushReport {
+    pub started: usize,
+    pub log_chunks: usize,
+    pub completed: usize,
+    pub rejected: usize,
+}
+
+/// Write a batch of progress in one transaction: attempts started, log chunks, outcomes.
+/// Logs go before outcomes so that a finished task's log is complete when it is seen.
+pub async fn flush(
+    client: &mut deadpool_postgres::Object,
+    started: &[(i64, Uuid)],
+    logs: &[LogChunk],
+    completions: &[Completion],
+) -> Result<FlushReport> {
+    let tx = client.transaction().await?;
+    let mut report = FlushReport::default();
+    if !started.is_empty() {
+        let ids: Vec<i64> = started.iter().map(|s| s.0).collect();
+        let tokens: Vec<Uuid> = started.iter().map(|s| s.1).collect();
+        let stmt = tx.prepare_cached(include_str!("../../sql/queries/queue/mark_running.sql")).await?;
+        report.started = tx.query(&stmt, &[&ids, &tokens]).await?.len();
+    }
+    if !logs.is_empty() {
+        let ids: Vec<i64> = logs.iter().map(|c| c.task_instance_id).collect();
+        let tokens: Vec<Uuid> = logs.iter().map(|c| c.claim_token).collect();
+        let seqs: Vec<i32> = logs.iter().map(|c| c.seq).collect();
+        let texts: Vec<&str> = logs.iter().map(|c| c.text.as_str()).collect();
+        let stmt = tx.prepare_cached(include_str!("../../sql/queries/queue/append_logs.sql")).await?;
+        report.log_chunks = tx.query(&stmt, &[&ids, &tokens, &seqs, &texts]).await?.len();
+        report.rejected += logs.len() - report.log_chunks;
+    }
+    if !completions.is_empty() {
+        let ids: Vec<i64> = completions.iter().map(|c| c.task_instance_id).collect();
+        let tokens: Vec<Uuid> = completions.iter().map(|c| c.claim_token).collect();
+        let outcomes: Vec<&str> = completions.iter().map(|c| c.outcome).collect();
+        let exit_codes: Vec<Option<i32>> = completions.iter().map(|c| c.exit_code).collect();
+        let outs: Vec<&serde_json::Value> = completions.iter().map(|c| &c.out_params).collect();
+        let errors: Vec<Option<&str>> = completions.iter().map(|c| c.error.as_deref()).collect();
+        let stmt = tx.prepare_cached(include_str!("../../sql/queries/queue/complete.sql")).await?;
+        let done = tx.query(&stmt, &[&ids, &tokens, &outcomes, &exit_codes, &outs, &errors]).await?;
+        report.completed = done.len();
+        report.rejected += completions.len() - done.len();
+        if !done.is_empty() {
+            tx.execute(include_str!("../../sql/queries/instances/notify.sql"), &[&"pgdag_eval", &""]).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Attempts on this server whose kill was requested.
+pub async fn kill_requests(client: &impl GenericClient, server_id: i64) -> Result<Vec<(i64, Uuid)>> {
+    let rows = client.query(include_str!("../../sql/queries/queue/kill_requests.sql"), &[&server_id]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Queued attempts per worker group.
+pub async fn depth(client: &impl GenericClient) -> Result<Vec<(String, i64)>> {
+    let rows = client.query(include_str!("../../sql/queries/queue/depth.sql"), &[]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}

@@ -1,0 +1,88 @@
+//! Users (argon2 password hashes) and API tokens (stored as SHA-256, shown once).
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use sha2::{Digest, Sha256};
+use tokio_postgres::error::SqlState;
+use deadpool_postgres::GenericClient;
+
+use super::{Result, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub is_admin: bool,
+}
+
+pub fn hash_password(password: &str) -> Result<String> {
+    // 16 random bytes from a v4 UUID (the OS random source).
+    let salt = SaltString::encode_b64(uuid::Uuid::new_v4().as_bytes())
+        .map_err(|e| StoreError::Invalid(format!("cannot make a salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Invalid(format!("cannot hash password: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new random secret: 32 bytes from two v4 UUIDs' randomness, hex-encoded.
+pub fn random_secret() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
+
+pub async fn add(client: &impl GenericClient, name: &str, password: Option<&str>, is_admin: bool) -> Result<i64> {
+    if name.trim().is_empty() {
+        return Err(StoreError::Invalid("user name must not be empty".into()));
+    }
+    let hash = password.map(hash_password).transpose()?;
+    match client
+        .query_one(include_str!("../../sql/queries/users/insert.sql"), &[&name, &hash, &is_admin])
+        .await
+    {
+        Ok(row) => Ok(row.get(0)),
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            Err(StoreError::Conflict(format!("user {name} already exists")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn count(client: &impl GenericClient) -> Result<i64> {
+    Ok(client.query_one(include_str!("../../sql/queries/users/count.sql"), &[]).await?.get(0))
+}
+
+pub async fn find(client: &impl GenericClient, name: &str) -> Result<Option<(User, Option<String>)>> {
+    let row = client.query_opt(include_str!("../../sql/queries/users/find.sql"), &[&name]).await?;
+    Ok(row.map(|r| {
+        (User { id: r.get("id"), name: r.get("name"), is_admin: r.get("is_admin") }, r.get("password_hash"))
+    }))
+}
+
+/// Create a token for the user and return it; only its hash is stored.
+pub async fn create_token(client: &impl GenericClient, user_name: &str) -> Result<String> {
+    let (user, _) = find(client, user_name)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("user {user_name} does not exist")))?;
+    let token = format!("pgdag_{}", random_secret());
+    client
+        .execute(include_str!("../../sql/queries/users/insert_token.sql"), &[&user.id, &token_hash(&token)])
+        .await?;
+    Ok(token)
+}
+
+pub async fn verify_token(client: &impl GenericClient, token: &str) -> Result<Option<User>> {
+    let row = client
+        .query_opt(include_str!("../../sql/queries/users/verify_token.sql"), &[&token_hash(token)])
+        .await?;
+    Ok(row.map(|r| User { id: r.get(0), name: r.get(1), is_admin: r.get(2) }))
+}

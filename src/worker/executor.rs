@@ -1,0 +1,176 @@
+//! Runs one attempt: a shell or python script in its own process group, its stdout and
+//! stderr streamed to the shipper line by line, `${setValue(k=v)}` lines collected as out
+//! params, the exit code deciding the outcome. A kill request terminates the whole process
+//! group (SIGTERM, then SIGKILL after a grace period). When the script exits, whatever it
+//! left running in its group is killed too, so no task leaves processes behind.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+use super::shipper::Shipper;
+use crate::config::Config;
+use crate::params;
+use crate::store::queue::{ClaimedTask, Completion};
+
+/// Time between SIGTERM and SIGKILL when a task is killed.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+
+pub async fn run(config: &Config, task: ClaimedTask, shipper: &Shipper, kill: CancellationToken) {
+    shipper.started(&task);
+    shipper.log(
+        &task,
+        format!("[pgdag] attempt {} of task {} on {}\n", task.attempt, task.name, config.server_name),
+    );
+    let outcome = match task.task_type.as_str() {
+        "shell" => run_script(&task, shipper, &kill, "bash", "sh").await,
+        "python" => run_script(&task, shipper, &kill, &config.python, "py").await,
+        other => Err(format!("this worker cannot run task type {other}")),
+    };
+    let completion = match outcome {
+        Ok(done) => done,
+        Err(message) => {
+            shipper.log(&task, format!("[pgdag] error: {message}\n"));
+            Completion {
+                task_instance_id: task.id,
+                claim_token: task.claim_token,
+                outcome: "failed",
+                exit_code: None,
+                out_params: serde_json::json!({}),
+                error: Some(message),
+            }
+        }
+    };
+    shipper.complete(completion);
+}
+
+async fn run_script(
+    task: &ClaimedTask,
+    shipper: &Shipper,
+    kill: &CancellationToken,
+    interpreter: &str,
+    extension: &str,
+) -> Result<Completion, String> {
+    let script = task
+        .payload
+        .get("script")
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| "the task has no script".to_string())?;
+    let workdir = work_dir(task);
+    std::fs::create_dir_all(&workdir).map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
+    let script_path = workdir.join(format!("task.{extension}"));
+    std::fs::write(&script_path, script).map_err(|e| format!("cannot write {}: {e}", script_path.display()))?;
+
+    let mut command = Command::new(interpreter);
+    command
+        .arg(&script_path)
+        .current_dir(&workdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .env("PGDAG_TASK_INSTANCE_ID", task.id.to_string())
+        .env("PGDAG_WORKFLOW_INSTANCE_ID", task.workflow_instance_id.to_string())
+        .env("PGDAG_ATTEMPT", task.attempt.to_string());
+    if let Some(params) = task.payload.get("params").and_then(|p| p.as_object()) {
+        for (name, value) in params {
+            if let Some(value) = value.as_str() {
+                if is_env_name(name) {
+                    command.env(format!("PGDAG_PARAM_{}", name.to_uppercase()), value);
+                }
+            }
+        }
+    }
+    let mut child = command.spawn().map_err(|e| format!("cannot start {interpreter}: {e}"))?;
+    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let out_reader = tokio::spawn(pump(stdout, task.clone(), shipper.clone(), true));
+    let err_reader = tokio::spawn(pump(stderr, task.clone(), shipper.clone(), false));
+
+    let mut killed = false;
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = kill.cancelled() => {
+            killed = true;
+            shipper.log(task, "[pgdag] kill requested: terminating the process group\n".to_string());
+            if let Some(pgid) = pgid { let _ = killpg(pgid, Signal::SIGTERM); }
+            match tokio::time::timeout(KILL_GRACE, child.wait()).await {
+                Ok(status) => status,
+                Err(_) => {
+                    if let Some(pgid) = pgid { let _ = killpg(pgid, Signal::SIGKILL); }
+                    child.wait().await
+                }
+            }
+        }
+    };
+    // Whatever the script left in its process group dies with it (and closes the pipes).
+    if let Some(pgid) = pgid {
+        let _ = killpg(pgid, Signal::SIGKILL);
+    }
+    let out_params = out_reader.await.unwrap_or_default();
+    let _ = err_reader.await;
+    let _ = std::fs::remove_dir_all(&workdir);
+    let status = status.map_err(|e| format!("waiting for the task process failed: {e}"))?;
+    let exit_code = status.code().or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal().map(|s| 128 + s)
+    });
+    let outcome = if killed {
+        "killed"
+    } else if status.success() {
+        "succeeded"
+    } else {
+        "failed"
+    };
+    shipper.log(task, format!("[pgdag] exit code {} ({outcome})\n", exit_code.unwrap_or(-1)));
+    Ok(Completion {
+        task_instance_id: task.id,
+        claim_token: task.claim_token,
+        outcome,
+        exit_code,
+        out_params: serde_json::to_value(out_params).unwrap_or_default(),
+        error: None,
+    })
+}
+
+/// Forward lines to the shipper; on stdout, collect `${setValue(k=v)}` out params.
+async fn pump(
+    stream: impl AsyncRead + Unpin,
+    task: ClaimedTask,
+    shipper: Shipper,
+    collect: bool,
+) -> params::ParamMap {
+    let mut out = params::ParamMap::new();
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                if collect && text.contains("${setValue(") {
+                    out.extend(params::parse_set_value(&text));
+                }
+                shipper.log(&task, text);
+            }
+        }
+    }
+    out
+}
+
+fn work_dir(task: &ClaimedTask) -> PathBuf {
+    std::env::temp_dir().join("pgdag").join(format!("{}-{}-{}", task.id, task.attempt, std::process::id()))
+}
+
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

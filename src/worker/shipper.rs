@@ -1,0 +1,150 @@
+//! The shipper: the only writer of a worker's task progress. Collects "started", output
+//! lines and outcomes from the running attempts and writes whatever has accumulated in one
+//! transaction (`store::queue::flush`): no fixed delay when idle, natural batching when
+//! busy. Log sequence numbers are assigned here, per task instance. A failed flush is
+//! retried with backoff, keeping the batch, so nothing is lost while the database is away;
+//! writes rejected by fencing (a newer claim exists) are counted and logged, not retried.
+
+use std::collections::HashMap;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::cluster::backoff;
+use crate::store::queue::{self, ClaimedTask, Completion, LogChunk};
+use crate::store::Store;
+
+/// Largest log chunk written as one row.
+const MAX_CHUNK_BYTES: usize = 64 * 1024;
+/// Most messages taken into one flush.
+const MAX_BATCH: usize = 5_000;
+
+enum Message {
+    Started { id: i64, token: Uuid, next_seq: i32 },
+    Log { id: i64, token: Uuid, text: String },
+    Complete(Completion),
+}
+
+#[derive(Clone)]
+pub struct Shipper {
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl Shipper {
+    pub fn start(store: Store, cancel: CancellationToken) -> (Shipper, impl std::future::Future<Output = ()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Shipper { tx }, run(store, rx, cancel))
+    }
+    pub fn started(&self, task: &ClaimedTask) {
+        let _ = self.tx.send(Message::Started { id: task.id, token: task.claim_token, next_seq: task.next_seq });
+    }
+    pub fn log(&self, task: &ClaimedTask, text: String) {
+        let _ = self.tx.send(Message::Log { id: task.id, token: task.claim_token, text });
+    }
+    pub fn complete(&self, completion: Completion) {
+        let _ = self.tx.send(Message::Complete(completion));
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, cancel: CancellationToken) {
+    let mut next_seq: HashMap<i64, i32> = HashMap::new();
+    loop {
+        let first = tokio::select! {
+            message = rx.recv() => match message { Some(m) => m, None => return },
+            _ = cancel.cancelled() => match rx.try_recv() { Ok(m) => m, Err(_) => return },
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let (started, logs, completions) = assemble(batch, &mut next_seq);
+        let mut failures = 0u32;
+        loop {
+            let result = async {
+                let mut client = store.client().await?;
+                queue::flush(&mut client, &started, &logs, &completions).await
+            }
+            .await;
+            match result {
+                Ok(report) => {
+                    if report.rejected > 0 {
+                        tracing::warn!(rejected = report.rejected, "writes of a fenced-out claim were rejected");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, failures, "writing task progress failed; retrying");
+                    if cancel.is_cancelled() && failures > 3 {
+                        return;
+                    }
+                    tokio::time::sleep(backoff(failures)).await;
+                }
+            }
+        }
+        for c in &completions {
+            next_seq.remove(&c.task_instance_id);
+        }
+    }
+}
+
+type Assembled = (Vec<(i64, Uuid)>, Vec<LogChunk>, Vec<Completion>);
+
+/// Turn messages into rows: consecutive lines of one task become one chunk.
+fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled {
+    let mut started = Vec::new();
+    let mut logs: Vec<LogChunk> = Vec::new();
+    let mut completions = Vec::new();
+    let mut open: HashMap<i64, usize> = HashMap::new(); // task -> index of its open chunk
+    for message in batch {
+        match message {
+            Message::Started { id, token, next_seq: seq } => {
+                next_seq.insert(id, seq);
+                started.push((id, token));
+            }
+            Message::Log { id, token, text } => {
+                if let Some(&at) = open.get(&id) {
+                    let chunk = &mut logs[at];
+                    if chunk.claim_token == token && chunk.text.len() + text.len() <= MAX_CHUNK_BYTES {
+                        chunk.text.push_str(&text);
+                        continue;
+                    }
+                }
+                let seq = next_seq.entry(id).or_insert(0);
+                logs.push(LogChunk { task_instance_id: id, claim_token: token, seq: *seq, text });
+                *seq += 1;
+                open.insert(id, logs.len() - 1);
+            }
+            Message::Complete(c) => completions.push(c),
+        }
+    }
+    (started, logs, completions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_one_task_merge_into_one_chunk_with_increasing_seq() {
+        let token = Uuid::new_v4();
+        let mut seqs = HashMap::new();
+        let batch = vec![
+            Message::Started { id: 1, token, next_seq: 5 },
+            Message::Log { id: 1, token, text: "a\n".into() },
+            Message::Log { id: 2, token, text: "x\n".into() },
+            Message::Log { id: 1, token, text: "b\n".into() },
+        ];
+        let (started, logs, _) = assemble(batch, &mut seqs);
+        assert_eq!(started, vec![(1, token)]);
+        assert_eq!(logs.len(), 2);
+        assert_eq!((logs[0].seq, logs[0].text.as_str()), (5, "a\nb\n"));
+        assert_eq!((logs[1].task_instance_id, logs[1].seq), (2, 0));
+        let (_, logs, _) = assemble(vec![Message::Log { id: 1, token, text: "c\n".into() }], &mut seqs);
+        assert_eq!(logs[0].seq, 6);
+    }
+}
