@@ -40,10 +40,12 @@ fn var(name: &'static str) -> Option<String> {
 fn duration_var(name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
     match var(name) {
         None => Ok(default),
-        Some(text) => text.parse().map_err(|e: crate::model::ParseDurationError| ConfigError {
-            var: name,
-            message: e.to_string(),
-        }),
+        Some(text) => text
+            .parse()
+            .map_err(|e: crate::model::ParseDurationError| ConfigError {
+                var: name,
+                message: e.to_string(),
+            }),
     }
 }
 
@@ -54,11 +56,17 @@ impl Config {
             var: "PGDAG_HTTP_ADDR",
             message: format!("{http_addr:?} is not an address like 127.0.0.1:8080"),
         })?;
-        let worker_groups = parse_groups(&var("PGDAG_WORKER_GROUPS").unwrap_or_else(|| "default".into()));
+        let worker_groups =
+            parse_groups(&var("PGDAG_WORKER_GROUPS").unwrap_or_else(|| "default".into()));
         if worker_groups.is_empty() {
-            return Err(ConfigError { var: "PGDAG_WORKER_GROUPS", message: "names no group".into() });
+            return Err(ConfigError {
+                var: "PGDAG_WORKER_GROUPS",
+                message: "names no group".into(),
+            });
         }
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let max_tasks = match var("PGDAG_MAX_TASKS") {
             None => cpus * 2,
             Some(text) => match text.trim().parse::<usize>() {
@@ -67,20 +75,27 @@ impl Config {
                     return Err(ConfigError {
                         var: "PGDAG_MAX_TASKS",
                         message: format!("{text:?} is not a positive number"),
-                    })
+                    });
                 }
             },
         };
-        let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
+        let host = hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "localhost".into());
         let config = Config {
-            database_url: var("PGDAG_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            database_url: var("PGDAG_DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             http_addr,
             worker_groups,
             max_tasks,
-            heartbeat_interval: duration_var("PGDAG_HEARTBEAT_INTERVAL", DEFAULT_HEARTBEAT_INTERVAL)?,
+            heartbeat_interval: duration_var(
+                "PGDAG_HEARTBEAT_INTERVAL",
+                DEFAULT_HEARTBEAT_INTERVAL,
+            )?,
             dead_after: duration_var("PGDAG_DEAD_AFTER", DEFAULT_DEAD_AFTER)?,
             poll_interval: duration_var("PGDAG_POLL_INTERVAL", DEFAULT_POLL_INTERVAL)?,
-            server_name: var("PGDAG_SERVER_NAME").unwrap_or_else(|| format!("{host}:{}", std::process::id())),
+            server_name: var("PGDAG_SERVER_NAME")
+                .unwrap_or_else(|| format!("{host}:{}", std::process::id())),
             python: var("PGDAG_PYTHON").unwrap_or_else(|| "python3".into()),
         };
         config.validate()?;
@@ -89,21 +104,33 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.heartbeat_interval.millis == 0 {
-            return Err(ConfigError { var: "PGDAG_HEARTBEAT_INTERVAL", message: "must be more than 0".into() });
+            return Err(ConfigError {
+                var: "PGDAG_HEARTBEAT_INTERVAL",
+                message: "must be more than 0".into(),
+            });
         }
         if self.dead_after <= self.heartbeat_interval {
             return Err(ConfigError {
                 var: "PGDAG_DEAD_AFTER",
-                message: format!("must be longer than the heartbeat interval ({})", self.heartbeat_interval),
+                message: format!(
+                    "must be longer than the heartbeat interval ({})",
+                    self.heartbeat_interval
+                ),
             });
         }
         if self.poll_interval.millis < 10 {
-            return Err(ConfigError { var: "PGDAG_POLL_INTERVAL", message: "must be at least 10ms".into() });
+            return Err(ConfigError {
+                var: "PGDAG_POLL_INTERVAL",
+                message: "must be at least 10ms".into(),
+            });
         }
         Ok(())
     }
 }
 
 pub fn parse_groups(text: &str) -> Vec<String> {
-    text.split(',').map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect()
+    text.split(',')
+        .map(|g| g.trim().to_string())
+        .filter(|g| !g.is_empty())
+        .collect()
 }

@@ -2,8 +2,8 @@
 //! cancels every service and waits for them; the CLI runs it until SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +40,11 @@ pub fn parse_roles(text: &str) -> Result<Vec<Role>, String> {
             "master" => Role::Master,
             "worker" => Role::Worker,
             "alert" => return Err("role alert is not available yet".into()),
-            other => return Err(format!("unknown role {other:?} (expected api, master, worker)")),
+            other => {
+                return Err(format!(
+                    "unknown role {other:?} (expected api, master, worker)"
+                ));
+            }
         };
         if !roles.contains(&role) {
             roles.push(role);
@@ -70,14 +74,26 @@ impl Running {
 
 pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError> {
     let role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
-    let pool_size = if roles.contains(&Role::Worker) { 8 + config.max_tasks.min(8) } else { 8 };
-    let store = Store::connect(&config.database_url, &format!("pgdag:{}", role_names.join("+")), pool_size)?;
+    let pool_size = if roles.contains(&Role::Worker) {
+        8 + config.max_tasks.min(8)
+    } else {
+        8
+    };
+    let store = Store::connect(
+        &config.database_url,
+        &format!("pgdag:{}", role_names.join("+")),
+        pool_size,
+    )?;
     let server_id = cluster::heartbeat::register(&store, &config, &role_names).await?;
     let cancel = CancellationToken::new();
     let wakeups = Wakeups::default();
     let running_count = Arc::new(AtomicUsize::new(0));
     let mut set = JoinSet::new();
-    set.spawn(cluster::listener::run(store.clone(), wakeups.clone(), cancel.clone()));
+    set.spawn(cluster::listener::run(
+        store.clone(),
+        wakeups.clone(),
+        cancel.clone(),
+    ));
     set.spawn(cluster::heartbeat::run(
         store.clone(),
         server_id,
@@ -86,7 +102,13 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         cancel.clone(),
     ));
     if roles.contains(&Role::Master) {
-        crate::master::start(&mut set, store.clone(), config.clone(), wakeups.clone(), cancel.clone());
+        crate::master::start(
+            &mut set,
+            store.clone(),
+            config.clone(),
+            wakeups.clone(),
+            cancel.clone(),
+        );
     }
     if roles.contains(&Role::Worker) {
         crate::worker::start(
@@ -103,11 +125,19 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     if roles.contains(&Role::Api) {
         let (addr, server) = crate::api::bind(store.clone(), config.http_addr, cancel.clone())
             .await
-            .map_err(|e| StoreError::Invalid(format!("cannot listen on {}: {e}", config.http_addr)))?;
+            .map_err(|e| {
+                StoreError::Invalid(format!("cannot listen on {}: {e}", config.http_addr))
+            })?;
         api_addr = Some(addr);
         set.spawn(server);
     }
-    Ok(Running { server_id, api_addr, store, cancel, set })
+    Ok(Running {
+        server_id,
+        api_addr,
+        store,
+        cancel,
+        set,
+    })
 }
 
 /// Wait for SIGINT or SIGTERM.

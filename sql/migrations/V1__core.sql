@@ -171,6 +171,7 @@ create table pgdag.task_instance (
     out_params            jsonb not null default '{}',
     error                 text,
     queued_at             timestamptz,
+    dispatched_at         timestamptz,
     started_at            timestamptz,
     ended_at              timestamptz,
     retry_at              timestamptz,

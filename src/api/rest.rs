@@ -8,7 +8,7 @@ use warp::http::{Method, Response, StatusCode};
 
 use super::error::ApiError;
 use crate::model::CommandType;
-use crate::store::{commands, definitions, instances, logs, users, Store};
+use crate::store::{Store, commands, definitions, instances, logs, users};
 
 pub struct Request {
     pub method: Method,
@@ -32,8 +32,12 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
 pub async fn handle(store: &Store, request: Request) -> Reply {
     match route(store, &request).await {
         Ok((status, value)) => json(status, &value),
-        Err(e) => json(e.status, &e.body()),
+        Err(e) => error_reply(e),
     }
+}
+
+pub fn error_reply(e: ApiError) -> Reply {
+    json(e.status, &e.body())
 }
 
 fn query_map(query: &str) -> HashMap<String, String> {
@@ -60,16 +64,14 @@ fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -82,27 +84,41 @@ async fn authenticate(store: &Store, request: &Request) -> Result<users::User, A
         .authorization
         .as_deref()
         .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token> header"))?;
-    let token = header
-        .strip_prefix("Bearer ")
-        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be 'Bearer <token>'"))?;
+    let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+        ApiError::unauthorized("the Authorization header must be 'Bearer <token>'")
+    })?;
     let client = store.client().await?;
     users::verify_token(&client, token.trim())
         .await?
         .ok_or_else(|| ApiError::unauthorized("invalid API token"))
 }
 
-async fn route(store: &Store, request: &Request) -> Result<(StatusCode, serde_json::Value), ApiError> {
-    let segments: Vec<String> = request.path.trim_matches('/').split('/').map(percent_decode).collect();
+async fn route(
+    store: &Store,
+    request: &Request,
+) -> Result<(StatusCode, serde_json::Value), ApiError> {
+    let segments: Vec<String> = request
+        .path
+        .trim_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = &request.method;
 
     if segments == ["healthz"] && method == Method::GET {
         let client = store.client().await?;
-        client.query_one("select 1", &[]).await.map_err(crate::store::StoreError::from)?;
+        client
+            .query_one("select 1", &[])
+            .await
+            .map_err(crate::store::StoreError::from)?;
         return Ok((StatusCode::OK, serde_json::json!({"status": "ok"})));
     }
     let ["api", "v1", rest @ ..] = segments.as_slice() else {
-        return Err(ApiError::not_found(format!("no route for {}", request.path)));
+        return Err(ApiError::not_found(format!(
+            "no route for {}",
+            request.path
+        )));
     };
     authenticate(store, request).await?;
     let client = store.client().await?;
@@ -122,7 +138,9 @@ async fn route(store: &Store, request: &Request) -> Result<(StatusCode, serde_js
         }
         (Method::GET, ["projects", project, "workflows"]) => {
             if !definitions::project_exists(&client, project).await? {
-                return Err(ApiError::not_found(format!("project {project} does not exist")));
+                return Err(ApiError::not_found(format!(
+                    "project {project} does not exist"
+                )));
             }
             let workflows = definitions::list_workflows(&client, project).await?;
             ok(serde_json::json!({"workflows": workflows}))
@@ -134,24 +152,46 @@ async fn route(store: &Store, request: &Request) -> Result<(StatusCode, serde_js
         (Method::GET, ["projects", project, "workflows", workflow]) => {
             let (spec, version) = definitions::get_spec(&client, project, workflow, None)
                 .await?
-                .ok_or_else(|| ApiError::not_found(format!("workflow {project}/{workflow} does not exist")))?;
-            ok(serde_json::json!({"project": project, "name": workflow, "version": version, "definition": spec}))
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("workflow {project}/{workflow} does not exist"))
+                })?;
+            ok(
+                serde_json::json!({"project": project, "name": workflow, "version": version, "definition": spec}),
+            )
         }
         (Method::GET, ["projects", project, "workflows", workflow, "versions"]) => {
             let versions = definitions::list_versions(&client, project, workflow).await?;
             if versions.is_empty() {
-                return Err(ApiError::not_found(format!("workflow {project}/{workflow} does not exist")));
+                return Err(ApiError::not_found(format!(
+                    "workflow {project}/{workflow} does not exist"
+                )));
             }
             ok(serde_json::json!({"versions": versions}))
         }
-        (Method::GET, ["projects", project, "workflows", workflow, "versions", version]) => {
-            let number: i32 = version
-                .parse()
-                .map_err(|_| ApiError::bad_request(format!("version {version:?} is not a number")))?;
+        (
+            Method::GET,
+            [
+                "projects",
+                project,
+                "workflows",
+                workflow,
+                "versions",
+                version,
+            ],
+        ) => {
+            let number: i32 = version.parse().map_err(|_| {
+                ApiError::bad_request(format!("version {version:?} is not a number"))
+            })?;
             let (spec, version) = definitions::get_spec(&client, project, workflow, Some(number))
                 .await?
-                .ok_or_else(|| ApiError::not_found(format!("workflow {project}/{workflow} has no version {number}")))?;
-            ok(serde_json::json!({"project": project, "name": workflow, "version": version, "definition": spec}))
+                .ok_or_else(|| {
+                    ApiError::not_found(format!(
+                        "workflow {project}/{workflow} has no version {number}"
+                    ))
+                })?;
+            ok(
+                serde_json::json!({"project": project, "name": workflow, "version": version, "definition": spec}),
+            )
         }
         (Method::POST, ["projects", project, "workflows", workflow, "runs"]) => {
             start_run(&client, request, project, workflow).await
@@ -164,11 +204,16 @@ async fn route(store: &Store, request: &Request) -> Result<(StatusCode, serde_js
                     .parse::<i64>()
                     .ok()
                     .filter(|l| (1..=1000).contains(l))
-                    .ok_or_else(|| ApiError::bad_request("limit must be a number from 1 to 1000"))?,
+                    .ok_or_else(|| {
+                        ApiError::bad_request("limit must be a number from 1 to 1000")
+                    })?,
             };
             let before_id = match q.get("before") {
                 None => None,
-                Some(b) => Some(b.parse::<i64>().map_err(|_| ApiError::bad_request("before must be an instance id"))?),
+                Some(b) => Some(
+                    b.parse::<i64>()
+                        .map_err(|_| ApiError::bad_request("before must be an instance id"))?,
+                ),
             };
             if let Some(state) = q.get("state") {
                 state
@@ -205,21 +250,23 @@ async fn route(store: &Store, request: &Request) -> Result<(StatusCode, serde_js
             let q = query_map(&request.query);
             let after = match q.get("after") {
                 None => 0,
-                Some(a) => a
-                    .parse::<i32>()
-                    .ok()
-                    .filter(|a| *a >= 0)
-                    .ok_or_else(|| ApiError::bad_request(format!("after={a} is not a sequence number")))?,
+                Some(a) => a.parse::<i32>().ok().filter(|a| *a >= 0).ok_or_else(|| {
+                    ApiError::bad_request(format!("after={a} is not a sequence number"))
+                })?,
             };
             let page = logs::read(&client, id, after, logs::DEFAULT_PAGE_CHUNKS).await?;
             ok(serde_json::to_value(page).unwrap_or_default())
         }
-        _ => Err(ApiError::not_found(format!("no route for {} {}", request.method, request.path))),
+        _ => Err(ApiError::not_found(format!(
+            "no route for {} {}",
+            request.method, request.path
+        ))),
     }
 }
 
 fn parse_id(text: &str) -> Result<i64, ApiError> {
-    text.parse().map_err(|_| ApiError::bad_request(format!("{text:?} is not an id")))
+    text.parse()
+        .map_err(|_| ApiError::bad_request(format!("{text:?} is not an id")))
 }
 
 /// A 404 that says why: the start command may still be pending or may have failed.
@@ -229,7 +276,9 @@ async fn missing_instance(client: &deadpool_postgres::Object, id: i64) -> ApiErr
             "the command for instance {id} failed: {}",
             error.unwrap_or_default()
         )),
-        Ok(Some(_)) => ApiError::not_found(format!("instance {id} is not created yet (its command is pending)")),
+        Ok(Some(_)) => ApiError::not_found(format!(
+            "instance {id} is not created yet (its command is pending)"
+        )),
         _ => ApiError::not_found(format!("instance {id} does not exist")),
     }
 }
@@ -252,9 +301,14 @@ async fn start_run(
     workflow: &str,
 ) -> Result<(StatusCode, serde_json::Value), ApiError> {
     let body: RunBody = if request.body.iter().all(u8::is_ascii_whitespace) {
-        RunBody { params: Default::default(), start_nodes: None, backfill: None }
+        RunBody {
+            params: Default::default(),
+            start_nodes: None,
+            backfill: None,
+        }
     } else {
-        serde_json::from_slice(&request.body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
+        serde_json::from_slice(&request.body)
+            .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
     };
     if body.start_nodes.is_some() {
         return Err(ApiError::unprocessable("start_nodes is not available yet"));
@@ -264,9 +318,15 @@ async fn start_run(
     }
     let current = definitions::find_workflow(client, project, workflow)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("workflow {project}/{workflow} does not exist")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!("workflow {project}/{workflow} does not exist"))
+        })?;
     if current.release == crate::model::Release::Offline {
-        return Err(ApiError::new(StatusCode::CONFLICT, "offline", format!("workflow {project}/{workflow} is offline")));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "offline",
+            format!("workflow {project}/{workflow} is offline"),
+        ));
     }
     let params = serde_json::Value::Object(body.params);
     let (_, instance_id) = commands::insert(
@@ -279,12 +339,23 @@ async fn start_run(
         None,
     )
     .await?;
-    Ok((StatusCode::CREATED, serde_json::json!({"instance_ids": [instance_id]})))
+    Ok((
+        StatusCode::CREATED,
+        serde_json::json!({"instance_ids": [instance_id]}),
+    ))
 }
 
-async fn post_workflow(store: &Store, request: &Request, project: &str) -> Result<(StatusCode, serde_json::Value), ApiError> {
-    let text = std::str::from_utf8(&request.body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
-    let is_json = request.content_type.as_deref().is_some_and(|c| c.contains("json"));
+async fn post_workflow(
+    store: &Store,
+    request: &Request,
+    project: &str,
+) -> Result<(StatusCode, serde_json::Value), ApiError> {
+    let text = std::str::from_utf8(&request.body)
+        .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    let is_json = request
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.contains("json"));
     let specs = if is_json {
         let spec = crate::spec::parse_workflow_json("request", text).map_err(spec_errors)?;
         let document = crate::spec::Document::Workflow(spec.clone());
@@ -307,7 +378,10 @@ async fn post_workflow(store: &Store, request: &Request, project: &str) -> Resul
     }
     let mut client = store.client().await?;
     let applied = definitions::apply_all(&mut client, &specs).await?;
-    let status = if applied.iter().any(|a| a.outcome == definitions::ApplyOutcome::Created) {
+    let status = if applied
+        .iter()
+        .any(|a| a.outcome == definitions::ApplyOutcome::Created)
+    {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -316,7 +390,11 @@ async fn post_workflow(store: &Store, request: &Request, project: &str) -> Resul
 }
 
 fn spec_errors(errors: Vec<crate::spec::SpecError>) -> ApiError {
-    let message = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+    let message = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     ApiError::unprocessable(message)
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
-use super::{connect, CliError, CliResult};
+use super::{CliError, CliResult, connect};
 use crate::config::Config;
 use crate::model::{CommandType, WorkflowState};
 use crate::store::{commands, definitions, instances, logs};
@@ -18,7 +18,11 @@ pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
     }
     let names: Vec<String> = match workflow {
         Some(w) => vec![w.to_string()],
-        None => definitions::list_workflows(&client, project).await?.into_iter().map(|w| w.name).collect(),
+        None => definitions::list_workflows(&client, project)
+            .await?
+            .into_iter()
+            .map(|w| w.name)
+            .collect(),
     };
     let mut out = String::new();
     for name in names {
@@ -37,7 +41,9 @@ pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
 fn parse_target(target: &str) -> Result<(&str, &str), CliError> {
     match target.split_once('/') {
         Some((p, w)) if !p.is_empty() && !w.is_empty() && !w.contains('/') => Ok((p, w)),
-        _ => Err(CliError::usage(format!("{target:?} is not PROJECT/WORKFLOW"))),
+        _ => Err(CliError::usage(format!(
+            "{target:?} is not PROJECT/WORKFLOW"
+        ))),
     }
 }
 
@@ -49,7 +55,10 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
             .split_once('=')
             .filter(|(n, _)| !n.trim().is_empty())
             .ok_or_else(|| CliError::usage(format!("--param {param:?} is not NAME=VALUE")))?;
-        map.insert(name.trim().to_string(), serde_json::Value::String(value.to_string()));
+        map.insert(
+            name.trim().to_string(),
+            serde_json::Value::String(value.to_string()),
+        );
     }
     let config = Config::from_env()?;
     let store = connect(&config)?;
@@ -58,7 +67,9 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
         .await?
         .ok_or_else(|| CliError::usage(format!("workflow {project}/{workflow} does not exist")))?;
     if current.release == crate::model::Release::Offline {
-        return Err(CliError::usage(format!("workflow {project}/{workflow} is offline")));
+        return Err(CliError::usage(format!(
+            "workflow {project}/{workflow} is offline"
+        )));
     }
     let (_, id) = commands::insert(
         &client,
@@ -92,7 +103,11 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
                     .map_err(|e: crate::model::ParseEnumError| CliError::runtime(e.to_string()))?;
                 if state.is_final() {
                     eprintln!("instance {id}: {state}");
-                    return Ok(if state == WorkflowState::Succeeded { 0 } else { 1 });
+                    return Ok(if state == WorkflowState::Succeeded {
+                        0
+                    } else {
+                        1
+                    });
                 }
             }
             None => {
@@ -120,19 +135,37 @@ pub async fn status(id: i64, json: bool) -> CliResult {
                 "instance {id} was never created: its command failed: {}",
                 error.unwrap_or_default()
             ))),
-            Some(_) => Err(CliError::runtime(format!("instance {id} is not created yet (its command is pending)"))),
+            Some(_) => Err(CliError::runtime(format!(
+                "instance {id} is not created yet (its command is pending)"
+            ))),
             None => Err(CliError::usage(format!("instance {id} does not exist"))),
         };
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&detail).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&detail).unwrap_or_default()
+        );
         return Ok(0);
     }
-    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()).unwrap_or_else(|| "-".into());
-    println!("instance {}  {}/{} v{}  {}", detail.id, detail.project, detail.workflow, detail.version, detail.state);
-    println!("started {}  ended {}", time(detail.started_at), time(detail.ended_at));
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    println!(
+        "instance {}  {}/{} v{}  {}",
+        detail.id, detail.project, detail.workflow, detail.version, detail.state
+    );
+    println!(
+        "started {}  ended {}",
+        time(detail.started_at),
+        time(detail.ended_at)
+    );
     println!();
-    println!("{:<10} {:<24} {:<8} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}", "TASK ID", "NAME", "TYPE", "STATE", "ATTEMPT", "HOST", "STARTED", "ENDED", "EXIT");
+    println!(
+        "{:<10} {:<24} {:<8} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}",
+        "TASK ID", "NAME", "TYPE", "STATE", "ATTEMPT", "HOST", "STARTED", "ENDED", "EXIT"
+    );
     for t in detail.tasks.iter().flatten() {
         println!(
             "{:<10} {:<24} {:<8} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}",
@@ -144,7 +177,9 @@ pub async fn status(id: i64, json: bool) -> CliResult {
             t.host.as_deref().unwrap_or("-"),
             time(t.started_at),
             time(t.ended_at),
-            t.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into())
+            t.exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into())
         );
     }
     Ok(0)

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use crate::store::StoreError;
 
 #[derive(Parser, Debug)]
-#[command(name = "pgdag", version, about = "A workflow scheduler coordinated by PostgreSQL")]
+#[command(
+    name = "pgdag",
+    version,
+    about = "A workflow scheduler coordinated by PostgreSQL"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -111,17 +115,25 @@ pub struct CliError {
 
 impl CliError {
     pub fn usage(message: impl Into<String>) -> CliError {
-        CliError { code: 2, message: message.into() }
+        CliError {
+            code: 2,
+            message: message.into(),
+        }
     }
     pub fn runtime(message: impl Into<String>) -> CliError {
-        CliError { code: 1, message: message.into() }
+        CliError {
+            code: 1,
+            message: message.into(),
+        }
     }
 }
 
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> CliError {
         match e {
-            StoreError::NotFound(_) | StoreError::Invalid(_) | StoreError::Conflict(_) => CliError::usage(e.to_string()),
+            StoreError::NotFound(_) | StoreError::Invalid(_) | StoreError::Conflict(_) => {
+                CliError::usage(e.to_string())
+            }
             other => CliError::runtime(other.to_string()),
         }
     }
@@ -139,16 +151,35 @@ pub async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Migrate => setup::migrate().await,
         Command::Standalone => setup::standalone().await,
-        Command::Server { roles, worker_groups } => setup::server(&roles, worker_groups.as_deref()).await,
+        Command::Server {
+            roles,
+            worker_groups,
+        } => setup::server(&roles, worker_groups.as_deref()).await,
         Command::Apply { files } => setup::apply(&files).await,
-        Command::Export { project, workflow } => inspect::export(&project, workflow.as_deref()).await,
-        Command::Run { target, params, wait } => inspect::run(&target, &params, wait).await,
-        Command::Status { instance_id, json } => inspect::status(instance_id, json).await,
-        Command::Logs { task_instance_id, follow } => inspect::logs(task_instance_id, follow).await,
-        Command::User { command: UserCommand::Add { name, admin, password_stdin } } => {
-            setup::user_add(&name, admin, password_stdin).await
+        Command::Export { project, workflow } => {
+            inspect::export(&project, workflow.as_deref()).await
         }
-        Command::Token { command: TokenCommand::Create { user } } => setup::token_create(&user).await,
+        Command::Run {
+            target,
+            params,
+            wait,
+        } => inspect::run(&target, &params, wait).await,
+        Command::Status { instance_id, json } => inspect::status(instance_id, json).await,
+        Command::Logs {
+            task_instance_id,
+            follow,
+        } => inspect::logs(task_instance_id, follow).await,
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    admin,
+                    password_stdin,
+                },
+        } => setup::user_add(&name, admin, password_stdin).await,
+        Command::Token {
+            command: TokenCommand::Create { user },
+        } => setup::token_create(&user).await,
     };
     match result {
         Ok(code) => code,
@@ -161,5 +192,9 @@ pub async fn run(cli: Cli) -> i32 {
 
 /// A small pool for one CLI command.
 fn connect(config: &crate::config::Config) -> Result<crate::store::Store, CliError> {
-    Ok(crate::store::Store::connect(&config.database_url, "pgdag:cli", 2)?)
+    Ok(crate::store::Store::connect(
+        &config.database_url,
+        "pgdag:cli",
+        2,
+    )?)
 }

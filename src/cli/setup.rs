@@ -3,13 +3,16 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use super::{connect, CliError, CliResult};
-use crate::config::{parse_groups, Config};
+use super::{CliError, CliResult, connect};
+use crate::config::{Config, parse_groups};
 use crate::server::{self, Role};
-use crate::store::{self, definitions, users, Store};
+use crate::store::{self, Store, definitions, users};
 
 /// The bundled example workflows, applied by `standalone`.
-pub const EXAMPLES: &[(&str, &str)] = &[("examples/hello_pipeline.yaml", include_str!("../../examples/hello_pipeline.yaml"))];
+pub const EXAMPLES: &[(&str, &str)] = &[(
+    "examples/hello_pipeline.yaml",
+    include_str!("../../examples/hello_pipeline.yaml"),
+)];
 
 async fn migrate_database(config: &Config) -> Result<Store, CliError> {
     store::ensure_database(&config.database_url).await?;
@@ -44,13 +47,22 @@ pub async fn standalone() -> CliResult {
     let mut specs = Vec::new();
     for (file, text) in EXAMPLES {
         let found = crate::apply::check_text(file, text).map_err(|errors| {
-            CliError::runtime(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+            CliError::runtime(
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
         })?;
         specs.extend(found);
     }
     let mut client = store.client().await?;
     for applied in definitions::apply_all(&mut client, &specs).await? {
-        eprintln!("example {}/{}: version {}", applied.project, applied.workflow, applied.version);
+        eprintln!(
+            "example {}/{}: version {}",
+            applied.project, applied.workflow, applied.version
+        );
     }
     drop(client);
     serve(config, &Role::ALL).await
@@ -89,7 +101,8 @@ async fn serve(config: Config, roles: &[Role]) -> CliResult {
 }
 
 pub async fn apply(files: &[PathBuf]) -> CliResult {
-    let specs = crate::apply::load_paths(files).map_err(|errors| CliError::usage(errors.join("\n")))?;
+    let specs =
+        crate::apply::load_paths(files).map_err(|errors| CliError::usage(errors.join("\n")))?;
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let mut client = store.client().await?;
@@ -99,7 +112,10 @@ pub async fn apply(files: &[PathBuf]) -> CliResult {
             definitions::ApplyOutcome::Updated => "updated",
             definitions::ApplyOutcome::Unchanged => "unchanged",
         };
-        println!("{}/{}: {what} (version {})", applied.project, applied.workflow, applied.version);
+        println!(
+            "{}/{}: {what} (version {})",
+            applied.project, applied.workflow, applied.version
+        );
     }
     Ok(0)
 }

@@ -3,21 +3,41 @@
 //! every `heartbeat_interval`; marks the row stopped on a clean shutdown. A failed
 //! heartbeat is logged and retried at the next tick; it never stops the process.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::store::{servers, Store};
+use crate::store::{Store, servers};
 
-pub async fn register(store: &Store, config: &Config, roles: &[String]) -> crate::store::Result<i64> {
+pub async fn register(
+    store: &Store,
+    config: &Config,
+    roles: &[String],
+) -> crate::store::Result<i64> {
     let client = store.client().await?;
-    let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
-    servers::register(&client, &config.server_name, roles, &host, std::process::id() as i32, &config.worker_groups).await
+    let host = hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    servers::register(
+        &client,
+        &config.server_name,
+        roles,
+        &host,
+        std::process::id() as i32,
+        &config.worker_groups,
+    )
+    .await
 }
 
-pub async fn run(store: Store, server_id: i64, interval: std::time::Duration, running: Arc<AtomicUsize>, cancel: CancellationToken) {
+pub async fn run(
+    store: Store,
+    server_id: i64,
+    interval: std::time::Duration,
+    running: Arc<AtomicUsize>,
+    cancel: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,

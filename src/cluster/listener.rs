@@ -61,7 +61,11 @@ pub async fn run(store: Store, wakeups: Wakeups, cancel: CancellationToken) {
     }
 }
 
-async fn listen_once(store: &Store, wakeups: &Wakeups, cancel: &CancellationToken) -> Result<(), tokio_postgres::Error> {
+async fn listen_once(
+    store: &Store,
+    wakeups: &Wakeups,
+    cancel: &CancellationToken,
+) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = store.config.connect(NoTls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {

@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn a_cycle_is_named_in_order() {
-        assert_eq!(find_cycle(3, &[(0, 1), (1, 2), (2, 0)]), Some(vec![0, 1, 2, 0]));
+        assert_eq!(
+            find_cycle(3, &[(0, 1), (1, 2), (2, 0)]),
+            Some(vec![0, 1, 2, 0])
+        );
         assert_eq!(find_cycle(2, &[(1, 1)]), Some(vec![1, 1]));
         let cycle = find_cycle(4, &[(0, 1), (1, 2), (2, 3), (3, 1)]).unwrap();
         assert_eq!(cycle, vec![1, 2, 3, 1]);

@@ -8,4 +8,4 @@ pub mod graph;
 pub mod plan;
 
 pub use graph::find_cycle;
-pub use plan::{plan, Action, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView};
+pub use plan::{Action, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView, plan};

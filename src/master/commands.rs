@@ -10,14 +10,20 @@ use tokio_util::sync::CancellationToken;
 
 use super::compiled::Cache;
 use super::evaluator;
-use crate::cluster::{backoff, jittered, Wakeups};
+use crate::cluster::{Wakeups, backoff, jittered};
 use crate::config::Config;
 use crate::model::{CommandType, Release};
 use crate::store::commands::{self, Command};
 use crate::store::instances::{self, NewInstance, NewTask};
-use crate::store::{definitions, Result, Store, StoreError};
+use crate::store::{Result, Store, StoreError, definitions};
 
-pub async fn run(store: Store, config: Config, wakeups: Wakeups, cache: Cache, cancel: CancellationToken) {
+pub async fn run(
+    store: Store,
+    config: Config,
+    wakeups: Wakeups,
+    cache: Cache,
+    cancel: CancellationToken,
+) {
     let mut failures = 0u32;
     while !cancel.is_cancelled() {
         match drain(&store, &config, &cache, &cancel).await {
@@ -41,7 +47,12 @@ pub async fn run(store: Store, config: Config, wakeups: Wakeups, cache: Cache, c
     }
 }
 
-async fn drain(store: &Store, config: &Config, cache: &Cache, cancel: &CancellationToken) -> Result<()> {
+async fn drain(
+    store: &Store,
+    config: &Config,
+    cache: &Cache,
+    cancel: &CancellationToken,
+) -> Result<()> {
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
         let mut tx = client.transaction().await?;
@@ -67,25 +78,47 @@ async fn drain(store: &Store, config: &Config, cache: &Cache, cancel: &Cancellat
     Ok(())
 }
 
-async fn handle(tx: &impl GenericClient, config: &Config, cache: &Cache, command: &Command) -> Result<()> {
+async fn handle(
+    tx: &impl GenericClient,
+    config: &Config,
+    cache: &Cache,
+    command: &Command,
+) -> Result<()> {
     match commands::parse_type(&command.command_type)? {
         CommandType::Start => start(tx, config, cache, command).await,
-        other => Err(StoreError::Invalid(format!("command type {other} is not available yet"))),
+        other => Err(StoreError::Invalid(format!(
+            "command type {other} is not available yet"
+        ))),
     }
 }
 
-async fn start(tx: &impl GenericClient, config: &Config, cache: &Cache, command: &Command) -> Result<()> {
-    let (Some(project), Some(workflow)) = (command.project.as_deref(), command.workflow.as_deref()) else {
-        return Err(StoreError::Invalid("a start command needs project and workflow".into()));
+async fn start(
+    tx: &impl GenericClient,
+    config: &Config,
+    cache: &Cache,
+    command: &Command,
+) -> Result<()> {
+    let (Some(project), Some(workflow)) = (command.project.as_deref(), command.workflow.as_deref())
+    else {
+        return Err(StoreError::Invalid(
+            "a start command needs project and workflow".into(),
+        ));
     };
     if !command.params.is_object() {
-        return Err(StoreError::Invalid(format!("params must be a JSON object, not {}", command.params)));
+        return Err(StoreError::Invalid(format!(
+            "params must be a JSON object, not {}",
+            command.params
+        )));
     }
     let current = definitions::find_workflow(tx, project, workflow)
         .await?
-        .ok_or_else(|| StoreError::Invalid(format!("workflow {project}/{workflow} does not exist")))?;
+        .ok_or_else(|| {
+            StoreError::Invalid(format!("workflow {project}/{workflow} does not exist"))
+        })?;
     if current.release == Release::Offline {
-        return Err(StoreError::Invalid(format!("workflow {project}/{workflow} is offline")));
+        return Err(StoreError::Invalid(format!(
+            "workflow {project}/{workflow} is offline"
+        )));
     }
     let schedule_time = match command.options.get("schedule_time") {
         None | Some(serde_json::Value::Null) => None,
@@ -94,7 +127,11 @@ async fn start(tx: &impl GenericClient, config: &Config, cache: &Cache, command:
                 .as_str()
                 .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
                 .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| StoreError::Invalid(format!("options.schedule_time {value} is not an RFC 3339 time")))?,
+                .ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "options.schedule_time {value} is not an RFC 3339 time"
+                    ))
+                })?,
         ),
     };
     let compiled = cache.get(tx, current.code, current.version).await?;
@@ -111,7 +148,10 @@ async fn start(tx: &impl GenericClient, config: &Config, cache: &Cache, command:
             retries: task.retries as i32,
             retry_interval_ms: task.retry_interval.map(|d| d.millis as i64).unwrap_or(0),
             priority: task.priority.unwrap_or_default().rank(),
-            worker_group: task.worker_group.clone().unwrap_or_else(|| spec.worker_group.clone()),
+            worker_group: task
+                .worker_group
+                .clone()
+                .unwrap_or_else(|| spec.worker_group.clone()),
         })
         .collect();
     let instance = NewInstance {
@@ -126,12 +166,14 @@ async fn start(tx: &impl GenericClient, config: &Config, cache: &Cache, command:
         failure_strategy: spec.failure_strategy,
         host: config.server_name.clone(),
     };
-    instances::create(tx, &instance, &tasks).await.map_err(|e| match e.code() {
-        Some(code) if *code == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
-            StoreError::Invalid(format!("workflow instance {} already exists", instance.id))
-        }
-        _ => e,
-    })?;
+    instances::create(tx, &instance, &tasks)
+        .await
+        .map_err(|e| match e.code() {
+            Some(code) if *code == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
+                StoreError::Invalid(format!("workflow instance {} already exists", instance.id))
+            }
+            _ => e,
+        })?;
     // Evaluate at once: the entry tasks are queued in the transaction that creates the run.
     let row = instances::lock(tx, instance.id).await?;
     evaluator::evaluate(tx, cache, &row).await

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use deadpool_postgres::GenericClient;
 
 use crate::dag::{Dag, DagEdge, DagTask};
-use crate::store::definitions::{self, WorkflowVersion};
 use crate::store::Result;
+use crate::store::definitions::{self, WorkflowVersion};
 
 #[derive(Debug)]
 pub struct Compiled {
@@ -24,11 +24,20 @@ pub struct Compiled {
 impl Compiled {
     pub fn new(version: WorkflowVersion) -> Compiled {
         let spec = &version.spec;
-        let index: HashMap<&str, usize> = spec.tasks.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = spec
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
         let tasks = spec
             .tasks
             .iter()
-            .map(|t| DagTask { name: t.name.clone(), task_type: t.task_type(), run: t.run })
+            .map(|t| DagTask {
+                name: t.name.clone(),
+                task_type: t.task_type(),
+                run: t.run,
+            })
             .collect();
         let mut edges = Vec::new();
         for (post, task) in spec.tasks.iter().enumerate() {
@@ -44,13 +53,24 @@ impl Compiled {
             }
         }
         let ancestors = ancestors(spec.tasks.len(), &edges);
-        let index_by_code = version.task_codes.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+        let index_by_code = version
+            .task_codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c, i))
+            .collect();
         let timezone = spec
             .schedule
             .as_ref()
             .and_then(|s| s.timezone.parse().ok())
             .unwrap_or(chrono_tz::UTC);
-        Compiled { dag: Dag { tasks, edges }, index_by_code, ancestors, timezone, version }
+        Compiled {
+            dag: Dag { tasks, edges },
+            index_by_code,
+            ancestors,
+            timezone,
+            version,
+        }
     }
 }
 
@@ -99,11 +119,18 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub async fn get(&self, client: &impl GenericClient, code: i64, version: i32) -> Result<Arc<Compiled>> {
+    pub async fn get(
+        &self,
+        client: &impl GenericClient,
+        code: i64,
+        version: i32,
+    ) -> Result<Arc<Compiled>> {
         if let Some(found) = self.inner.lock().expect("cache lock").get(&(code, version)) {
             return Ok(found.clone());
         }
-        let loaded = Arc::new(Compiled::new(definitions::load_version(client, code, version).await?));
+        let loaded = Arc::new(Compiled::new(
+            definitions::load_version(client, code, version).await?,
+        ));
         let mut map = self.inner.lock().expect("cache lock");
         if map.len() > 10_000 {
             map.clear();
@@ -119,7 +146,12 @@ mod tests {
     use crate::model::{Condition, Duration};
 
     fn edge(pre: usize, post: usize) -> DagEdge {
-        DagEdge { pre, post, condition: Condition::Success, delay: Duration::ZERO }
+        DagEdge {
+            pre,
+            post,
+            condition: Condition::Success,
+            delay: Duration::ZERO,
+        }
     }
 
     #[test]

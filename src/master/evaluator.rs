@@ -14,7 +14,7 @@ use deadpool_postgres::GenericClient;
 use tokio_util::sync::CancellationToken;
 
 use super::compiled::{Cache, Compiled};
-use crate::cluster::{backoff, jittered, Wakeups};
+use crate::cluster::{Wakeups, backoff, jittered};
 use crate::config::Config;
 use crate::dag::{self, Action, InstanceView, TaskView};
 use crate::model::TaskState;
@@ -22,7 +22,13 @@ use crate::params::{self, ParamMap, RunContext};
 use crate::store::instances::{self, InstanceRow, TaskRow};
 use crate::store::{Result, Store, StoreError};
 
-pub async fn run(store: Store, config: Config, wakeups: Wakeups, cache: Cache, cancel: CancellationToken) {
+pub async fn run(
+    store: Store,
+    config: Config,
+    wakeups: Wakeups,
+    cache: Cache,
+    cancel: CancellationToken,
+) {
     let mut failures = 0u32;
     while !cancel.is_cancelled() {
         match drain(&store, &cache, &cancel).await {
@@ -49,7 +55,11 @@ pub async fn run(store: Store, config: Config, wakeups: Wakeups, cache: Cache, c
 }
 
 /// Evaluate instances until none is due; returns how long until the next event is due.
-async fn drain(store: &Store, cache: &Cache, cancel: &CancellationToken) -> Result<Option<std::time::Duration>> {
+async fn drain(
+    store: &Store,
+    cache: &Cache,
+    cancel: &CancellationToken,
+) -> Result<Option<std::time::Duration>> {
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
         let tx = client.transaction().await?;
@@ -65,11 +75,17 @@ async fn drain(store: &Store, cache: &Cache, cancel: &CancellationToken) -> Resu
 }
 
 /// Plan and apply one instance, locked by the caller's transaction.
-pub async fn evaluate(tx: &impl GenericClient, cache: &Cache, instance: &InstanceRow) -> Result<()> {
+pub async fn evaluate(
+    tx: &impl GenericClient,
+    cache: &Cache,
+    instance: &InstanceRow,
+) -> Result<()> {
     if instance.state.is_final() {
         return Ok(());
     }
-    let compiled = cache.get(tx, instance.workflow_code, instance.workflow_version).await?;
+    let compiled = cache
+        .get(tx, instance.workflow_code, instance.workflow_version)
+        .await?;
     let rows = instances::load_tasks(tx, instance.id).await?;
     let now: DateTime<Utc> = Utc::now();
 
@@ -82,7 +98,7 @@ pub async fn evaluate(tx: &impl GenericClient, cache: &Cache, instance: &Instanc
                 return Err(StoreError::Invalid(format!(
                     "instance {}: task code {} is not in its workflow version",
                     instance.id, row.task_code
-                )))
+                )));
             }
         }
     }
@@ -90,7 +106,10 @@ pub async fn evaluate(tx: &impl GenericClient, cache: &Cache, instance: &Instanc
     let mut task_rows = Vec::with_capacity(by_index.len());
     for (i, row) in by_index.iter().enumerate() {
         let row = row.ok_or_else(|| {
-            StoreError::Invalid(format!("instance {}: task {} has no task instance", instance.id, compiled.dag.tasks[i].name))
+            StoreError::Invalid(format!(
+                "instance {}: task {} has no task instance",
+                instance.id, compiled.dag.tasks[i].name
+            ))
         })?;
         views.push(TaskView {
             state: row.state,
@@ -105,7 +124,10 @@ pub async fn evaluate(tx: &impl GenericClient, cache: &Cache, instance: &Instanc
     let plan = dag::plan(
         &compiled.dag,
         &views,
-        &InstanceView { state: instance.state, failure_strategy: instance.failure_strategy },
+        &InstanceView {
+            state: instance.state,
+            failure_strategy: instance.failure_strategy,
+        },
         now,
     );
 
@@ -180,11 +202,19 @@ pub async fn evaluate(tx: &impl GenericClient, cache: &Cache, instance: &Instanc
 
 /// What the worker runs for task `i`: the task's spec with its parameters resolved and
 /// its script expanded. An `Err` is a parameter error, reported on the task.
-fn payload(compiled: &Compiled, instance: &InstanceRow, rows: &[&TaskRow], i: usize) -> Result<serde_json::Value, String> {
+fn payload(
+    compiled: &Compiled,
+    instance: &InstanceRow,
+    rows: &[&TaskRow],
+    i: usize,
+) -> Result<serde_json::Value, String> {
     let spec = &compiled.version.spec;
     let task = &spec.tasks[i];
     let ctx = RunContext {
-        schedule_time: instance.schedule_time.or(instance.started_at).unwrap_or_else(Utc::now),
+        schedule_time: instance
+            .schedule_time
+            .or(instance.started_at)
+            .unwrap_or_else(Utc::now),
         timezone: compiled.timezone,
         project: compiled.version.project.clone(),
         workflow: spec.name.clone(),
@@ -198,7 +228,8 @@ fn payload(compiled: &Compiled, instance: &InstanceRow, rows: &[&TaskRow], i: us
             upstream.extend(json_to_params(&rows[a].out_params));
         }
     }
-    let resolved = params::resolve(&ctx, &spec.params, &startup, &upstream, &task.params).map_err(|e| e.to_string())?;
+    let resolved = params::resolve(&ctx, &spec.params, &startup, &upstream, &task.params)
+        .map_err(|e| e.to_string())?;
     let mut value = serde_json::to_value(task).map_err(|e| e.to_string())?;
     if let Some(script) = value.get("script").and_then(|s| s.as_str()) {
         let expanded = params::expand(script, &resolved, &ctx).map_err(|e| e.to_string())?;

@@ -17,8 +17,20 @@ use crate::config::Config;
 use crate::store::Store;
 
 /// Start the command consumer and the evaluator; they stop when `cancel` fires.
-pub fn start(set: &mut JoinSet<()>, store: Store, config: Config, wakeups: Wakeups, cancel: CancellationToken) {
+pub fn start(
+    set: &mut JoinSet<()>,
+    store: Store,
+    config: Config,
+    wakeups: Wakeups,
+    cancel: CancellationToken,
+) {
     let cache = compiled::Cache::default();
-    set.spawn(commands::run(store.clone(), config.clone(), wakeups.clone(), cache.clone(), cancel.clone()));
+    set.spawn(commands::run(
+        store.clone(),
+        config.clone(),
+        wakeups.clone(),
+        cache.clone(),
+        cancel.clone(),
+    ));
     set.spawn(evaluator::run(store, config, wakeups, cache, cancel));
 }

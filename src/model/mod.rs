@@ -74,7 +74,10 @@ string_enum!(
 impl WorkflowState {
     /// An instance in a final state is never evaluated again (until a rerun command).
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Paused | Self::Stopped | Self::Failed | Self::Succeeded)
+        matches!(
+            self,
+            Self::Paused | Self::Stopped | Self::Failed | Self::Succeeded
+        )
     }
 }
 
@@ -281,7 +284,9 @@ impl Duration {
         Duration { millis }
     }
     pub fn from_secs(secs: u64) -> Self {
-        Duration { millis: secs * 1000 }
+        Duration {
+            millis: secs * 1000,
+        }
     }
     pub fn as_std(self) -> std::time::Duration {
         std::time::Duration::from_millis(self.millis)
@@ -331,7 +336,12 @@ impl fmt::Display for Duration {
     /// The shortest exact spelling, so that export round-trips.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.millis;
-        for (factor, unit) in [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")] {
+        for (factor, unit) in [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ] {
             if ms != 0 && ms % factor == 0 {
                 return write!(f, "{}{}", ms / factor, unit);
             }
@@ -378,7 +388,10 @@ mod tests {
     #[test]
     fn durations_reject_garbage() {
         for text in ["", "10", "s", "10x", "-5s", "1.5h", "10 m"] {
-            assert!(text.parse::<Duration>().is_err(), "{text} should be rejected");
+            assert!(
+                text.parse::<Duration>().is_err(),
+                "{text} should be rejected"
+            );
         }
     }
 

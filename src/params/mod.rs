@@ -379,7 +379,7 @@ fn eval_function(func: &str, args: &str, now: NaiveDateTime) -> Result<String, F
     };
     let at = match func {
         "this_day" | "last_day" if n.is_some() => {
-            return Err(Failure::Malformed(format!("`{func}` takes only a format")))
+            return Err(Failure::Malformed(format!("`{func}` takes only a format")));
         }
         "this_day" => Some(now),
         "last_day" => month_last_day(now, 0),
@@ -411,7 +411,7 @@ fn eval_function(func: &str, args: &str, now: NaiveDateTime) -> Result<String, F
             return Err(Failure::Malformed(format!(
                 "unknown function `{func}` (known: add_months, this_day, last_day, \
                  month_first_day, month_last_day, week_first_day, week_last_day, year_week)"
-            )))
+            )));
         }
     };
     let pattern = Pattern::parse(fmt)?;

@@ -29,7 +29,14 @@ pub async fn insert(
     let row = client
         .query_one(
             include_str!("../../sql/queries/commands/insert.sql"),
-            &[&command_type.as_str(), &project, &workflow, params, options, &workflow_instance_id],
+            &[
+                &command_type.as_str(),
+                &project,
+                &workflow,
+                params,
+                options,
+                &workflow_instance_id,
+            ],
         )
         .await?;
     Ok((row.get(0), row.get(1)))
@@ -37,7 +44,9 @@ pub async fn insert(
 
 /// Lock the oldest pending command (skipping ones other masters hold).
 pub async fn claim(client: &impl GenericClient) -> Result<Option<Command>> {
-    let row = client.query_opt(include_str!("../../sql/queries/commands/claim.sql"), &[]).await?;
+    let row = client
+        .query_opt(include_str!("../../sql/queries/commands/claim.sql"), &[])
+        .await?;
     Ok(row.map(|r| Command {
         id: r.get("id"),
         command_type: r.get("command_type"),
@@ -51,22 +60,41 @@ pub async fn claim(client: &impl GenericClient) -> Result<Option<Command>> {
 
 /// A processed command leaves the queue (the instance records its type).
 pub async fn delete(client: &impl GenericClient, id: i64) -> Result<()> {
-    client.execute(include_str!("../../sql/queries/commands/delete.sql"), &[&id]).await?;
+    client
+        .execute(
+            include_str!("../../sql/queries/commands/delete.sql"),
+            &[&id],
+        )
+        .await?;
     Ok(())
 }
 
 /// An invalid command is kept, `failed`, with a readable error.
 pub async fn fail(client: &impl GenericClient, id: i64, error: &str) -> Result<()> {
-    client.execute(include_str!("../../sql/queries/commands/fail.sql"), &[&id, &error]).await?;
+    client
+        .execute(
+            include_str!("../../sql/queries/commands/fail.sql"),
+            &[&id, &error],
+        )
+        .await?;
     Ok(())
 }
 
 /// The state and error of the newest command for an instance id, if it is still there.
-pub async fn state_for_instance(client: &impl GenericClient, instance_id: i64) -> Result<Option<(String, Option<String>)>> {
-    let row = client.query_opt(include_str!("../../sql/queries/commands/get.sql"), &[&instance_id]).await?;
+pub async fn state_for_instance(
+    client: &impl GenericClient,
+    instance_id: i64,
+) -> Result<Option<(String, Option<String>)>> {
+    let row = client
+        .query_opt(
+            include_str!("../../sql/queries/commands/get.sql"),
+            &[&instance_id],
+        )
+        .await?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
 pub fn parse_type(text: &str) -> Result<CommandType> {
-    text.parse().map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))
+    text.parse()
+        .map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))
 }

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use deadpool_postgres::GenericClient;
 
 use super::{Result, StoreError};
 use crate::model::Release;
@@ -54,16 +54,26 @@ pub struct Applied {
 /// Runs inside the caller's transaction so that a multi-document apply is all or nothing.
 pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Result<Applied> {
     let project_id: i64 = tx
-        .query_one(include_str!("../../sql/queries/definitions/upsert_project.sql"), &[&spec.project])
+        .query_one(
+            include_str!("../../sql/queries/definitions/upsert_project.sql"),
+            &[&spec.project],
+        )
         .await?
         .get(0);
     let code = workflow_code(&spec.project, &spec.name);
-    tx.execute(include_str!("../../sql/queries/definitions/lock_code.sql"), &[&code]).await?;
+    tx.execute(
+        include_str!("../../sql/queries/definitions/lock_code.sql"),
+        &[&code],
+    )
+    .await?;
 
     let spec_json = serde_json::to_value(spec).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let spec_hash = hash_json(&spec_json);
     let current = tx
-        .query_opt(include_str!("../../sql/queries/definitions/current_workflow.sql"), &[&code])
+        .query_opt(
+            include_str!("../../sql/queries/definitions/current_workflow.sql"),
+            &[&code],
+        )
         .await?;
     let (version, outcome) = match &current {
         Some(row) if row.get::<_, String>(1) == spec_hash => {
@@ -82,10 +92,14 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
     let mut versions: HashMap<&str, (i64, i32)> = HashMap::new();
     for task in &spec.tasks {
         let tcode = task_code(&spec.project, &spec.name, &task.name);
-        let task_json = serde_json::to_value(task).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let task_json =
+            serde_json::to_value(task).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let task_hash = hash_json(&task_json);
         let current = tx
-            .query_opt(include_str!("../../sql/queries/definitions/current_task.sql"), &[&tcode])
+            .query_opt(
+                include_str!("../../sql/queries/definitions/current_task.sql"),
+                &[&tcode],
+            )
             .await?;
         let (tversion, changed) = match current {
             Some(row) if row.get::<_, String>(1) == task_hash => (row.get(0), false),
@@ -95,7 +109,15 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
         if changed {
             tx.execute(
                 include_str!("../../sql/queries/definitions/upsert_task.sql"),
-                &[&tcode, &tversion, &project_id, &task.name, &task.task_type().as_str(), &task_json, &task_hash],
+                &[
+                    &tcode,
+                    &tversion,
+                    &project_id,
+                    &task.name,
+                    &task.task_type().as_str(),
+                    &task_json,
+                    &task_hash,
+                ],
             )
             .await?;
         }
@@ -117,7 +139,8 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
     )
     .await?;
 
-    let (mut pre_codes, mut pre_versions, mut post_codes, mut post_versions) = (vec![], vec![], vec![], vec![]);
+    let (mut pre_codes, mut pre_versions, mut post_codes, mut post_versions) =
+        (vec![], vec![], vec![], vec![]);
     let (mut conditions, mut delays) = (vec![], vec![]);
     for task in &spec.tasks {
         let (tcode, tversion) = versions[task.name.as_str()];
@@ -131,7 +154,10 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
         }
         for dep in &task.depends_on {
             let (pcode, pversion) = *versions.get(dep.task.as_str()).ok_or_else(|| {
-                StoreError::Invalid(format!("task {} depends on unknown task {}", task.name, dep.task))
+                StoreError::Invalid(format!(
+                    "task {} depends on unknown task {}",
+                    task.name, dep.task
+                ))
             })?;
             pre_codes.push(pcode);
             pre_versions.push(pversion);
@@ -141,13 +167,31 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
             delays.push(dep.delay.map(|d| d.millis as i64).unwrap_or(0));
         }
     }
-    tx.execute(include_str!("../../sql/queries/definitions/delete_relations.sql"), &[&code]).await?;
     tx.execute(
-        include_str!("../../sql/queries/definitions/insert_relations.sql"),
-        &[&code, &version, &pre_codes, &pre_versions, &post_codes, &post_versions, &conditions, &delays],
+        include_str!("../../sql/queries/definitions/delete_relations.sql"),
+        &[&code],
     )
     .await?;
-    Ok(Applied { project: spec.project.clone(), workflow: spec.name.clone(), version, outcome })
+    tx.execute(
+        include_str!("../../sql/queries/definitions/insert_relations.sql"),
+        &[
+            &code,
+            &version,
+            &pre_codes,
+            &pre_versions,
+            &post_codes,
+            &post_versions,
+            &conditions,
+            &delays,
+        ],
+    )
+    .await?;
+    Ok(Applied {
+        project: spec.project.clone(),
+        workflow: spec.name.clone(),
+        version,
+        outcome,
+    })
 }
 
 /// One stored version of a workflow, with the versions of its tasks (index-aligned with
@@ -162,16 +206,33 @@ pub struct WorkflowVersion {
     pub task_versions: Vec<i32>,
 }
 
-pub async fn load_version(client: &impl GenericClient, code: i64, version: i32) -> Result<WorkflowVersion> {
+pub async fn load_version(
+    client: &impl GenericClient,
+    code: i64,
+    version: i32,
+) -> Result<WorkflowVersion> {
     let row = client
-        .query_opt(include_str!("../../sql/queries/definitions/load_version.sql"), &[&code, &version])
+        .query_opt(
+            include_str!("../../sql/queries/definitions/load_version.sql"),
+            &[&code, &version],
+        )
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("workflow code {code} version {version} does not exist")))?;
+        .ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "workflow code {code} version {version} does not exist"
+            ))
+        })?;
     let project: String = row.get("project");
-    let spec: WorkflowSpec = serde_json::from_value(row.get("spec"))
-        .map_err(|e| StoreError::Invalid(format!("stored workflow {code} v{version} does not parse: {e}")))?;
+    let spec: WorkflowSpec = serde_json::from_value(row.get("spec")).map_err(|e| {
+        StoreError::Invalid(format!(
+            "stored workflow {code} v{version} does not parse: {e}"
+        ))
+    })?;
     let rows = client
-        .query(include_str!("../../sql/queries/definitions/task_versions.sql"), &[&code, &version])
+        .query(
+            include_str!("../../sql/queries/definitions/task_versions.sql"),
+            &[&code, &version],
+        )
         .await?;
     let by_code: HashMap<i64, i32> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     let mut task_codes = Vec::with_capacity(spec.tasks.len());
@@ -179,12 +240,22 @@ pub async fn load_version(client: &impl GenericClient, code: i64, version: i32) 
     for task in &spec.tasks {
         let tcode = task_code(&project, &spec.name, &task.name);
         let tversion = *by_code.get(&tcode).ok_or_else(|| {
-            StoreError::Invalid(format!("workflow {code} v{version}: no relation for task {}", task.name))
+            StoreError::Invalid(format!(
+                "workflow {code} v{version}: no relation for task {}",
+                task.name
+            ))
         })?;
         task_codes.push(tcode);
         task_versions.push(tversion);
     }
-    Ok(WorkflowVersion { code, version, project, spec, task_codes, task_versions })
+    Ok(WorkflowVersion {
+        code,
+        version,
+        project,
+        spec,
+        task_codes,
+        task_versions,
+    })
 }
 
 /// The current version of `project/workflow`, for starting it.
@@ -196,9 +267,16 @@ pub struct CurrentWorkflow {
     pub release: Release,
 }
 
-pub async fn find_workflow(client: &impl GenericClient, project: &str, workflow: &str) -> Result<Option<CurrentWorkflow>> {
+pub async fn find_workflow(
+    client: &impl GenericClient,
+    project: &str,
+    workflow: &str,
+) -> Result<Option<CurrentWorkflow>> {
     let row = client
-        .query_opt(include_str!("../../sql/queries/definitions/find_workflow.sql"), &[&project, &workflow])
+        .query_opt(
+            include_str!("../../sql/queries/definitions/find_workflow.sql"),
+            &[&project, &workflow],
+        )
         .await?;
     Ok(match row {
         None => None,
@@ -223,7 +301,12 @@ pub struct ProjectSummary {
 }
 
 pub async fn list_projects(client: &impl GenericClient) -> Result<Vec<ProjectSummary>> {
-    let rows = client.query(include_str!("../../sql/queries/definitions/list_projects.sql"), &[]).await?;
+    let rows = client
+        .query(
+            include_str!("../../sql/queries/definitions/list_projects.sql"),
+            &[],
+        )
+        .await?;
     Ok(rows
         .iter()
         .map(|r| ProjectSummary {
@@ -237,7 +320,10 @@ pub async fn list_projects(client: &impl GenericClient) -> Result<Vec<ProjectSum
 
 pub async fn project_exists(client: &impl GenericClient, project: &str) -> Result<bool> {
     Ok(client
-        .query_opt(include_str!("../../sql/queries/definitions/project_exists.sql"), &[&project])
+        .query_opt(
+            include_str!("../../sql/queries/definitions/project_exists.sql"),
+            &[&project],
+        )
         .await?
         .is_some())
 }
@@ -252,8 +338,16 @@ pub struct WorkflowSummary {
     pub updated_at: DateTime<Utc>,
 }
 
-pub async fn list_workflows(client: &impl GenericClient, project: &str) -> Result<Vec<WorkflowSummary>> {
-    let rows = client.query(include_str!("../../sql/queries/definitions/list_workflows.sql"), &[&project]).await?;
+pub async fn list_workflows(
+    client: &impl GenericClient,
+    project: &str,
+) -> Result<Vec<WorkflowSummary>> {
+    let rows = client
+        .query(
+            include_str!("../../sql/queries/definitions/list_workflows.sql"),
+            &[&project],
+        )
+        .await?;
     Ok(rows
         .iter()
         .map(|r| WorkflowSummary {
@@ -275,9 +369,16 @@ pub struct VersionSummary {
     pub current: bool,
 }
 
-pub async fn list_versions(client: &impl GenericClient, project: &str, workflow: &str) -> Result<Vec<VersionSummary>> {
+pub async fn list_versions(
+    client: &impl GenericClient,
+    project: &str,
+    workflow: &str,
+) -> Result<Vec<VersionSummary>> {
     let rows = client
-        .query(include_str!("../../sql/queries/definitions/list_versions.sql"), &[&project, &workflow])
+        .query(
+            include_str!("../../sql/queries/definitions/list_versions.sql"),
+            &[&project, &workflow],
+        )
         .await?;
     Ok(rows
         .iter()
@@ -323,12 +424,18 @@ mod tests {
         assert_eq!(a, workflow_code("demo", "hello"));
         assert!(a > 0);
         assert_ne!(a, workflow_code("demo", "hello2"));
-        assert_ne!(task_code("demo", "hello", "a"), task_code("demo", "hello", "b"));
+        assert_ne!(
+            task_code("demo", "hello", "a"),
+            task_code("demo", "hello", "b")
+        );
     }
 }
 
 /// Apply several workflows in one transaction: all of them or none.
-pub async fn apply_all(client: &mut deadpool_postgres::Object, specs: &[WorkflowSpec]) -> Result<Vec<Applied>> {
+pub async fn apply_all(
+    client: &mut deadpool_postgres::Object,
+    specs: &[WorkflowSpec],
+) -> Result<Vec<Applied>> {
     let tx = client.transaction().await?;
     let mut applied = Vec::with_capacity(specs.len());
     for spec in specs {

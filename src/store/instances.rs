@@ -1,8 +1,8 @@
 //! Workflow and task instances: creation, evaluation locking, state changes, reads.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use deadpool_postgres::GenericClient;
+use serde::Serialize;
 
 use super::{Result, StoreError};
 use crate::model::{FailureStrategy, TaskState, WorkflowState};
@@ -34,7 +34,11 @@ pub struct NewInstance {
     pub host: String,
 }
 
-pub async fn create(client: &impl GenericClient, instance: &NewInstance, tasks: &[NewTask]) -> Result<()> {
+pub async fn create(
+    client: &impl GenericClient,
+    instance: &NewInstance,
+    tasks: &[NewTask],
+) -> Result<()> {
     client
         .execute(
             include_str!("../../sql/queries/instances/create.sql"),
@@ -63,7 +67,17 @@ pub async fn create(client: &impl GenericClient, instance: &NewInstance, tasks: 
     client
         .execute(
             include_str!("../../sql/queries/instances/create_tasks.sql"),
-            &[&instance.id, &codes, &versions, &names, &types, &retries, &intervals, &priorities, &groups],
+            &[
+                &instance.id,
+                &codes,
+                &versions,
+                &names,
+                &types,
+                &retries,
+                &intervals,
+                &priorities,
+                &groups,
+            ],
         )
         .await?;
     Ok(())
@@ -84,7 +98,8 @@ pub struct InstanceRow {
 }
 
 fn parse<T: std::str::FromStr<Err = crate::model::ParseEnumError>>(text: &str) -> Result<T> {
-    text.parse().map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))
+    text.parse()
+        .map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))
 }
 
 fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
@@ -104,12 +119,20 @@ fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
 /// Lock one instance that has due evaluation events (skipping ones other masters hold)
 /// and consume its due events. Must run inside a transaction.
 pub async fn claim_for_evaluation(client: &impl GenericClient) -> Result<Option<InstanceRow>> {
-    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/claim_eval.sql")).await?;
-    let Some(row) = client.query_opt(&stmt, &[]).await? else { return Ok(None) };
+    let stmt = client
+        .prepare_cached(include_str!("../../sql/queries/instances/claim_eval.sql"))
+        .await?;
+    let Some(row) = client.query_opt(&stmt, &[]).await? else {
+        return Ok(None);
+    };
     let instance = instance_row(&row)?;
     // Delete events before reading task states: an event committed after this statement
     // survives and causes another evaluation, so no state change is ever missed.
-    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/delete_events.sql")).await?;
+    let stmt = client
+        .prepare_cached(include_str!(
+            "../../sql/queries/instances/delete_events.sql"
+        ))
+        .await?;
     client.execute(&stmt, &[&instance.id]).await?;
     Ok(Some(instance))
 }
@@ -125,13 +148,27 @@ pub async fn lock(client: &impl GenericClient, id: i64) -> Result<InstanceRow> {
 
 /// Milliseconds until the next evaluation event is due (negative: overdue), if any.
 pub async fn next_due_ms(client: &impl GenericClient) -> Result<Option<f64>> {
-    let row = client.query_one(include_str!("../../sql/queries/instances/next_due.sql"), &[]).await?;
+    let row = client
+        .query_one(
+            include_str!("../../sql/queries/instances/next_due.sql"),
+            &[],
+        )
+        .await?;
     let value: Option<f64> = row.try_get::<_, Option<f64>>(0).ok().flatten();
     Ok(value)
 }
 
-pub async fn insert_event(client: &impl GenericClient, id: i64, due_at: Option<DateTime<Utc>>) -> Result<()> {
-    client.execute(include_str!("../../sql/queries/instances/insert_event.sql"), &[&id, &due_at]).await?;
+pub async fn insert_event(
+    client: &impl GenericClient,
+    id: i64,
+    due_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    client
+        .execute(
+            include_str!("../../sql/queries/instances/insert_event.sql"),
+            &[&id, &due_at],
+        )
+        .await?;
     Ok(())
 }
 
@@ -149,7 +186,9 @@ pub struct TaskRow {
 }
 
 pub async fn load_tasks(client: &impl GenericClient, instance_id: i64) -> Result<Vec<TaskRow>> {
-    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/load_tasks.sql")).await?;
+    let stmt = client
+        .prepare_cached(include_str!("../../sql/queries/instances/load_tasks.sql"))
+        .await?;
     let rows = client.query(&stmt, &[&instance_id]).await?;
     rows.iter()
         .map(|r| {
@@ -175,8 +214,12 @@ pub async fn queue_tasks(
     payloads: &[serde_json::Value],
     workflow_priority: i16,
 ) -> Result<()> {
-    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/queue_tasks.sql")).await?;
-    client.execute(&stmt, &[&ids, &payloads, &workflow_priority]).await?;
+    let stmt = client
+        .prepare_cached(include_str!("../../sql/queries/instances/queue_tasks.sql"))
+        .await?;
+    client
+        .execute(&stmt, &[&ids, &payloads, &workflow_priority])
+        .await?;
     Ok(())
 }
 
@@ -188,25 +231,41 @@ pub async fn set_states(
     wait_until: &[Option<DateTime<Utc>>],
     errors: &[Option<String>],
 ) -> Result<()> {
-    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/set_states.sql")).await?;
-    client.execute(&stmt, &[&ids, &states, &wait_until, &errors]).await?;
+    let stmt = client
+        .prepare_cached(include_str!("../../sql/queries/instances/set_states.sql"))
+        .await?;
+    client
+        .execute(&stmt, &[&ids, &states, &wait_until, &errors])
+        .await?;
     Ok(())
 }
 
 /// Queued attempts are taken out of the queue and killed at once; dispatched or running
 /// ones are flagged for their worker.
 pub async fn request_kill(client: &impl GenericClient, ids: &[i64]) -> Result<()> {
-    client.execute(include_str!("../../sql/queries/instances/request_kill.sql"), &[&ids]).await?;
+    client
+        .execute(
+            include_str!("../../sql/queries/instances/request_kill.sql"),
+            &[&ids],
+        )
+        .await?;
     Ok(())
 }
 
 pub async fn finish(client: &impl GenericClient, id: i64, state: WorkflowState) -> Result<()> {
-    client.execute(include_str!("../../sql/queries/instances/finish.sql"), &[&id, &state.as_str()]).await?;
+    client
+        .execute(
+            include_str!("../../sql/queries/instances/finish.sql"),
+            &[&id, &state.as_str()],
+        )
+        .await?;
     Ok(())
 }
 
 pub async fn notify(client: &impl GenericClient, channel: &str, payload: &str) -> Result<()> {
-    let stmt = client.prepare_cached(include_str!("../../sql/queries/instances/notify.sql")).await?;
+    let stmt = client
+        .prepare_cached(include_str!("../../sql/queries/instances/notify.sql"))
+        .await?;
     client.execute(&stmt, &[&channel, &payload]).await?;
     Ok(())
 }
@@ -260,7 +319,9 @@ fn detail_row(r: &tokio_postgres::Row) -> InstanceDetail {
         started_at: r.get("started_at"),
         ended_at: r.get("ended_at"),
         params: r.get("params"),
-        priority: crate::model::Priority::from_rank(r.get("priority")).as_str().to_string(),
+        priority: crate::model::Priority::from_rank(r.get("priority"))
+            .as_str()
+            .to_string(),
         parent_instance_id: r.get("parent_instance_id"),
         error: r.get("error"),
         tasks: None,
@@ -268,7 +329,12 @@ fn detail_row(r: &tokio_postgres::Row) -> InstanceDetail {
 }
 
 pub async fn get_tasks(client: &impl GenericClient, id: i64) -> Result<Vec<TaskDetail>> {
-    let rows = client.query(include_str!("../../sql/queries/instances/get_tasks.sql"), &[&id]).await?;
+    let rows = client
+        .query(
+            include_str!("../../sql/queries/instances/get_tasks.sql"),
+            &[&id],
+        )
+        .await?;
     Ok(rows
         .iter()
         .map(|r| TaskDetail {
@@ -289,7 +355,10 @@ pub async fn get_tasks(client: &impl GenericClient, id: i64) -> Result<Vec<TaskD
 
 /// An instance with its tasks (the shape of `GET /api/v1/instances/{id}`), if it exists.
 pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<InstanceDetail>> {
-    let Some(row) = client.query_opt(include_str!("../../sql/queries/instances/get.sql"), &[&id]).await? else {
+    let Some(row) = client
+        .query_opt(include_str!("../../sql/queries/instances/get.sql"), &[&id])
+        .await?
+    else {
         return Ok(None);
     };
     let mut detail = detail_row(&row);
@@ -307,11 +376,20 @@ pub struct InstanceFilter {
     pub limit: i64,
 }
 
-pub async fn list(client: &impl GenericClient, filter: &InstanceFilter) -> Result<Vec<InstanceDetail>> {
+pub async fn list(
+    client: &impl GenericClient,
+    filter: &InstanceFilter,
+) -> Result<Vec<InstanceDetail>> {
     let rows = client
         .query(
             include_str!("../../sql/queries/instances/list.sql"),
-            &[&filter.project, &filter.workflow, &filter.state, &filter.before_id, &filter.limit],
+            &[
+                &filter.project,
+                &filter.workflow,
+                &filter.state,
+                &filter.before_id,
+                &filter.limit,
+            ],
         )
         .await?;
     Ok(rows.iter().map(detail_row).collect())

@@ -16,18 +16,31 @@ pub struct LogPage {
 pub const DEFAULT_PAGE_CHUNKS: i64 = 1000;
 
 /// Chunks with `seq >= after` (the beginning when `after` is 0).
-pub async fn read(client: &impl GenericClient, task_instance_id: i64, after: i32, max_chunks: i64) -> Result<LogPage> {
+pub async fn read(
+    client: &impl GenericClient,
+    task_instance_id: i64,
+    after: i32,
+    max_chunks: i64,
+) -> Result<LogPage> {
     // Read the state first: chunks written before a final state are then all visible.
     let state = client
-        .query_opt(include_str!("../../sql/queries/logs/task_state.sql"), &[&task_instance_id])
+        .query_opt(
+            include_str!("../../sql/queries/logs/task_state.sql"),
+            &[&task_instance_id],
+        )
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("task instance {task_instance_id} does not exist")))?;
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("task instance {task_instance_id} does not exist"))
+        })?;
     let state: TaskState = state
         .get::<_, String>(0)
         .parse()
         .map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))?;
     let rows = client
-        .query(include_str!("../../sql/queries/logs/read.sql"), &[&task_instance_id, &after, &max_chunks])
+        .query(
+            include_str!("../../sql/queries/logs/read.sql"),
+            &[&task_instance_id, &after, &max_chunks],
+        )
         .await?;
     let mut text = String::new();
     let mut next_seq = after;
@@ -37,5 +50,9 @@ pub async fn read(client: &impl GenericClient, task_instance_id: i64, after: i32
         next_seq = seq + 1;
     }
     let finished = state.is_final() && (rows.len() as i64) < max_chunks;
-    Ok(LogPage { text, next_seq, finished })
+    Ok(LogPage {
+        text,
+        next_seq,
+        finished,
+    })
 }

@@ -13,8 +13,8 @@ pub mod users;
 use std::str::FromStr;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
 
 mod embedded {
     refinery::embed_migrations!("sql/migrations");
@@ -73,7 +73,9 @@ impl Store {
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .max_size(size)
@@ -103,13 +105,17 @@ impl Store {
     pub async fn migrate(&self) -> Result<()> {
         let (mut client, connection) = self.config.connect(NoTls).await?;
         let driver = tokio::spawn(connection);
-        client.execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+        client
+            .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await?;
         let outcome = embedded::migrations::runner()
             .set_migration_table_name("pgdag_schema_history")
             .run_async(&mut client)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()));
-        let _ = client.execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
+        let _ = client
+            .execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+            .await;
         drop(client);
         let _ = driver.await;
         outcome.map(|_| ())
@@ -139,7 +145,10 @@ pub async fn ensure_database(url: &str) -> Result<()> {
     let (client, connection) = admin.connect(NoTls).await?;
     tokio::spawn(connection);
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    match client.batch_execute(&format!("create database {quoted}")).await {
+    match client
+        .batch_execute(&format!("create database {quoted}"))
+        .await
+    {
         Ok(()) => Ok(()),
         // Another process created it at the same moment.
         Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(()),

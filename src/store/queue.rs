@@ -30,7 +30,10 @@ pub async fn claim(
     server_id: i64,
 ) -> Result<Vec<ClaimedTask>> {
     let rows = client
-        .query(include_str!("../../sql/queries/queue/claim.sql"), &[&worker_groups, &limit, &host, &server_id])
+        .query(
+            include_str!("../../sql/queries/queue/claim.sql"),
+            &[&worker_groups, &limit, &host, &server_id],
+        )
         .await?;
     let mut tasks: Vec<ClaimedTask> = rows
         .iter()
@@ -41,7 +44,9 @@ pub async fn claim(
             task_type: r.get("task_type"),
             attempt: r.get("attempt"),
             claim_token: r.get("claim_token"),
-            payload: r.get::<_, Option<serde_json::Value>>("payload").unwrap_or(serde_json::Value::Null),
+            payload: r
+                .get::<_, Option<serde_json::Value>>("payload")
+                .unwrap_or(serde_json::Value::Null),
             next_seq: r.get("next_seq"),
             order_key: (
                 r.get("workflow_priority"),
@@ -98,7 +103,9 @@ pub async fn flush(
     if !started.is_empty() {
         let ids: Vec<i64> = started.iter().map(|s| s.0).collect();
         let tokens: Vec<Uuid> = started.iter().map(|s| s.1).collect();
-        let stmt = tx.prepare_cached(include_str!("../../sql/queries/queue/mark_running.sql")).await?;
+        let stmt = tx
+            .prepare_cached(include_str!("../../sql/queries/queue/mark_running.sql"))
+            .await?;
         report.started = tx.query(&stmt, &[&ids, &tokens]).await?.len();
     }
     if !logs.is_empty() {
@@ -106,8 +113,13 @@ pub async fn flush(
         let tokens: Vec<Uuid> = logs.iter().map(|c| c.claim_token).collect();
         let seqs: Vec<i32> = logs.iter().map(|c| c.seq).collect();
         let texts: Vec<&str> = logs.iter().map(|c| c.text.as_str()).collect();
-        let stmt = tx.prepare_cached(include_str!("../../sql/queries/queue/append_logs.sql")).await?;
-        report.log_chunks = tx.query(&stmt, &[&ids, &tokens, &seqs, &texts]).await?.len();
+        let stmt = tx
+            .prepare_cached(include_str!("../../sql/queries/queue/append_logs.sql"))
+            .await?;
+        report.log_chunks = tx
+            .query(&stmt, &[&ids, &tokens, &seqs, &texts])
+            .await?
+            .len();
         report.rejected += logs.len() - report.log_chunks;
     }
     if !completions.is_empty() {
@@ -117,12 +129,23 @@ pub async fn flush(
         let exit_codes: Vec<Option<i32>> = completions.iter().map(|c| c.exit_code).collect();
         let outs: Vec<&serde_json::Value> = completions.iter().map(|c| &c.out_params).collect();
         let errors: Vec<Option<&str>> = completions.iter().map(|c| c.error.as_deref()).collect();
-        let stmt = tx.prepare_cached(include_str!("../../sql/queries/queue/complete.sql")).await?;
-        let done = tx.query(&stmt, &[&ids, &tokens, &outcomes, &exit_codes, &outs, &errors]).await?;
+        let stmt = tx
+            .prepare_cached(include_str!("../../sql/queries/queue/complete.sql"))
+            .await?;
+        let done = tx
+            .query(
+                &stmt,
+                &[&ids, &tokens, &outcomes, &exit_codes, &outs, &errors],
+            )
+            .await?;
         report.completed = done.len();
         report.rejected += completions.len() - done.len();
         if !done.is_empty() {
-            tx.execute(include_str!("../../sql/queries/instances/notify.sql"), &[&"pgdag_eval", &""]).await?;
+            tx.execute(
+                include_str!("../../sql/queries/instances/notify.sql"),
+                &[&"pgdag_eval", &""],
+            )
+            .await?;
         }
     }
     tx.commit().await?;
@@ -130,13 +153,23 @@ pub async fn flush(
 }
 
 /// Attempts on this server whose kill was requested.
-pub async fn kill_requests(client: &impl GenericClient, server_id: i64) -> Result<Vec<(i64, Uuid)>> {
-    let rows = client.query(include_str!("../../sql/queries/queue/kill_requests.sql"), &[&server_id]).await?;
+pub async fn kill_requests(
+    client: &impl GenericClient,
+    server_id: i64,
+) -> Result<Vec<(i64, Uuid)>> {
+    let rows = client
+        .query(
+            include_str!("../../sql/queries/queue/kill_requests.sql"),
+            &[&server_id],
+        )
+        .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Queued attempts per worker group.
 pub async fn depth(client: &impl GenericClient) -> Result<Vec<(String, i64)>> {
-    let rows = client.query(include_str!("../../sql/queries/queue/depth.sql"), &[]).await?;
+    let rows = client
+        .query(include_str!("../../sql/queries/queue/depth.sql"), &[])
+        .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

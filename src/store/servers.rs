@@ -16,19 +16,33 @@ pub async fn register(
     let row = client
         .query_one(
             include_str!("../../sql/queries/servers/register.sql"),
-            &[&name, &roles, &host, &pid, &worker_groups, &env!("CARGO_PKG_VERSION")],
+            &[
+                &name,
+                &roles,
+                &host,
+                &pid,
+                &worker_groups,
+                &env!("CARGO_PKG_VERSION"),
+            ],
         )
         .await?;
     Ok(row.get(0))
 }
 
 pub async fn heartbeat(client: &impl GenericClient, id: i64, running_tasks: i32) -> Result<()> {
-    client.execute(include_str!("../../sql/queries/servers/heartbeat.sql"), &[&id, &running_tasks]).await?;
+    client
+        .execute(
+            include_str!("../../sql/queries/servers/heartbeat.sql"),
+            &[&id, &running_tasks],
+        )
+        .await?;
     Ok(())
 }
 
 pub async fn stop(client: &impl GenericClient, id: i64) -> Result<()> {
-    client.execute(include_str!("../../sql/queries/servers/stop.sql"), &[&id]).await?;
+    client
+        .execute(include_str!("../../sql/queries/servers/stop.sql"), &[&id])
+        .await?;
     Ok(())
 }
 
@@ -46,7 +60,9 @@ pub struct ServerRow {
 }
 
 pub async fn list(client: &impl GenericClient) -> Result<Vec<ServerRow>> {
-    let rows = client.query(include_str!("../../sql/queries/servers/list.sql"), &[]).await?;
+    let rows = client
+        .query(include_str!("../../sql/queries/servers/list.sql"), &[])
+        .await?;
     Ok(rows
         .iter()
         .map(|r| ServerRow {

@@ -1,10 +1,10 @@
 //! Users (argon2 password hashes) and API tokens (stored as SHA-256, shown once).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use deadpool_postgres::GenericClient;
 use sha2::{Digest, Sha256};
 use tokio_postgres::error::SqlState;
-use deadpool_postgres::GenericClient;
 
 use super::{Result, StoreError};
 
@@ -27,7 +27,11 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -37,16 +41,28 @@ fn token_hash(token: &str) -> String {
 
 /// A new random secret: 32 bytes from two v4 UUIDs' randomness, hex-encoded.
 pub fn random_secret() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
-pub async fn add(client: &impl GenericClient, name: &str, password: Option<&str>, is_admin: bool) -> Result<i64> {
+pub async fn add(
+    client: &impl GenericClient,
+    name: &str,
+    password: Option<&str>,
+    is_admin: bool,
+) -> Result<i64> {
     if name.trim().is_empty() {
         return Err(StoreError::Invalid("user name must not be empty".into()));
     }
     let hash = password.map(hash_password).transpose()?;
     match client
-        .query_one(include_str!("../../sql/queries/users/insert.sql"), &[&name, &hash, &is_admin])
+        .query_one(
+            include_str!("../../sql/queries/users/insert.sql"),
+            &[&name, &hash, &is_admin],
+        )
         .await
     {
         Ok(row) => Ok(row.get(0)),
@@ -58,13 +74,28 @@ pub async fn add(client: &impl GenericClient, name: &str, password: Option<&str>
 }
 
 pub async fn count(client: &impl GenericClient) -> Result<i64> {
-    Ok(client.query_one(include_str!("../../sql/queries/users/count.sql"), &[]).await?.get(0))
+    Ok(client
+        .query_one(include_str!("../../sql/queries/users/count.sql"), &[])
+        .await?
+        .get(0))
 }
 
-pub async fn find(client: &impl GenericClient, name: &str) -> Result<Option<(User, Option<String>)>> {
-    let row = client.query_opt(include_str!("../../sql/queries/users/find.sql"), &[&name]).await?;
+pub async fn find(
+    client: &impl GenericClient,
+    name: &str,
+) -> Result<Option<(User, Option<String>)>> {
+    let row = client
+        .query_opt(include_str!("../../sql/queries/users/find.sql"), &[&name])
+        .await?;
     Ok(row.map(|r| {
-        (User { id: r.get("id"), name: r.get("name"), is_admin: r.get("is_admin") }, r.get("password_hash"))
+        (
+            User {
+                id: r.get("id"),
+                name: r.get("name"),
+                is_admin: r.get("is_admin"),
+            },
+            r.get("password_hash"),
+        )
     }))
 }
 
@@ -75,14 +106,24 @@ pub async fn create_token(client: &impl GenericClient, user_name: &str) -> Resul
         .ok_or_else(|| StoreError::NotFound(format!("user {user_name} does not exist")))?;
     let token = format!("pgdag_{}", random_secret());
     client
-        .execute(include_str!("../../sql/queries/users/insert_token.sql"), &[&user.id, &token_hash(&token)])
+        .execute(
+            include_str!("../../sql/queries/users/insert_token.sql"),
+            &[&user.id, &token_hash(&token)],
+        )
         .await?;
     Ok(token)
 }
 
 pub async fn verify_token(client: &impl GenericClient, token: &str) -> Result<Option<User>> {
     let row = client
-        .query_opt(include_str!("../../sql/queries/users/verify_token.sql"), &[&token_hash(token)])
+        .query_opt(
+            include_str!("../../sql/queries/users/verify_token.sql"),
+            &[&token_hash(token)],
+        )
         .await?;
-    Ok(row.map(|r| User { id: r.get(0), name: r.get(1), is_admin: r.get(2) }))
+    Ok(row.map(|r| User {
+        id: r.get(0),
+        name: r.get(1),
+        is_admin: r.get(2),
+    }))
 }

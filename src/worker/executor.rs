@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
@@ -26,7 +26,10 @@ pub async fn run(config: &Config, task: ClaimedTask, shipper: &Shipper, kill: Ca
     shipper.started(&task);
     shipper.log(
         &task,
-        format!("[pgdag] attempt {} of task {} on {}\n", task.attempt, task.name, config.server_name),
+        format!(
+            "[pgdag] attempt {} of task {} on {}\n",
+            task.attempt, task.name, config.server_name
+        ),
     );
     let outcome = match task.task_type.as_str() {
         "shell" => run_script(&task, shipper, &kill, "bash", "sh").await,
@@ -63,9 +66,11 @@ async fn run_script(
         .and_then(|s| s.as_str())
         .ok_or_else(|| "the task has no script".to_string())?;
     let workdir = work_dir(task);
-    std::fs::create_dir_all(&workdir).map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
+    std::fs::create_dir_all(&workdir)
+        .map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
     let script_path = workdir.join(format!("task.{extension}"));
-    std::fs::write(&script_path, script).map_err(|e| format!("cannot write {}: {e}", script_path.display()))?;
+    std::fs::write(&script_path, script)
+        .map_err(|e| format!("cannot write {}: {e}", script_path.display()))?;
 
     let mut command = Command::new(interpreter);
     command
@@ -77,7 +82,10 @@ async fn run_script(
         .process_group(0)
         .kill_on_drop(true)
         .env("PGDAG_TASK_INSTANCE_ID", task.id.to_string())
-        .env("PGDAG_WORKFLOW_INSTANCE_ID", task.workflow_instance_id.to_string())
+        .env(
+            "PGDAG_WORKFLOW_INSTANCE_ID",
+            task.workflow_instance_id.to_string(),
+        )
         .env("PGDAG_ATTEMPT", task.attempt.to_string());
     if let Some(params) = task.payload.get("params").and_then(|p| p.as_object()) {
         for (name, value) in params {
@@ -88,7 +96,9 @@ async fn run_script(
             }
         }
     }
-    let mut child = command.spawn().map_err(|e| format!("cannot start {interpreter}: {e}"))?;
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {interpreter}: {e}"))?;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
@@ -130,7 +140,13 @@ async fn run_script(
     } else {
         "failed"
     };
-    shipper.log(task, format!("[pgdag] exit code {} ({outcome})\n", exit_code.unwrap_or(-1)));
+    shipper.log(
+        task,
+        format!(
+            "[pgdag] exit code {} ({outcome})\n",
+            exit_code.unwrap_or(-1)
+        ),
+    );
     Ok(Completion {
         task_instance_id: task.id,
         claim_token: task.claim_token,
@@ -168,7 +184,12 @@ async fn pump(
 }
 
 fn work_dir(task: &ClaimedTask) -> PathBuf {
-    std::env::temp_dir().join("pgdag").join(format!("{}-{}-{}", task.id, task.attempt, std::process::id()))
+    std::env::temp_dir().join("pgdag").join(format!(
+        "{}-{}-{}",
+        task.id,
+        task.attempt,
+        std::process::id()
+    ))
 }
 
 fn is_env_name(name: &str) -> bool {

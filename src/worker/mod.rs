@@ -19,9 +19,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::cluster::{backoff, jittered, Wakeups};
+use crate::cluster::{Wakeups, backoff, jittered};
 use crate::config::Config;
-use crate::store::{queue, Result, Store};
+use crate::store::{Result, Store, queue};
 
 /// Attempts running in this process: task instance id → (claim token, kill switch).
 pub type Running = Arc<Mutex<HashMap<i64, (Uuid, CancellationToken)>>>;
@@ -38,8 +38,23 @@ pub fn start(
     let (shipper, shipper_task) = shipper::Shipper::start(store.clone(), cancel.clone());
     set.spawn(shipper_task);
     let running: Running = Arc::default();
-    set.spawn(kill_watch(store.clone(), server_id, wakeups.clone(), running.clone(), cancel.clone()));
-    set.spawn(fetch_loop(store, config, server_id, wakeups, shipper, running, running_count, cancel));
+    set.spawn(kill_watch(
+        store.clone(),
+        server_id,
+        wakeups.clone(),
+        running.clone(),
+        cancel.clone(),
+    ));
+    set.spawn(fetch_loop(
+        store,
+        config,
+        server_id,
+        wakeups,
+        shipper,
+        running,
+        running_count,
+        cancel,
+    ));
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -65,12 +80,24 @@ async fn fetch_loop(
                     failures = 0;
                     claimed_all = tasks.len() == free;
                     for task in tasks {
-                        let permit = slots.clone().acquire_owned().await.expect("semaphore is never closed");
+                        let permit = slots
+                            .clone()
+                            .acquire_owned()
+                            .await
+                            .expect("semaphore is never closed");
                         let kill = CancellationToken::new();
-                        running.lock().expect("running lock").insert(task.id, (task.claim_token, kill.clone()));
+                        running
+                            .lock()
+                            .expect("running lock")
+                            .insert(task.id, (task.claim_token, kill.clone()));
                         running_count.fetch_add(1, Ordering::Relaxed);
-                        let (shipper, running, running_count, slot_freed, config) =
-                            (shipper.clone(), running.clone(), running_count.clone(), slot_freed.clone(), config.clone());
+                        let (shipper, running, running_count, slot_freed, config) = (
+                            shipper.clone(),
+                            running.clone(),
+                            running_count.clone(),
+                            slot_freed.clone(),
+                            config.clone(),
+                        );
                         tokio::spawn(async move {
                             let id = task.id;
                             executor::run(&config, task, &shipper, kill).await;
@@ -104,14 +131,32 @@ async fn fetch_loop(
     }
 }
 
-async fn claim(store: &Store, config: &Config, server_id: i64, free: i64) -> Result<Vec<queue::ClaimedTask>> {
+async fn claim(
+    store: &Store,
+    config: &Config,
+    server_id: i64,
+    free: i64,
+) -> Result<Vec<queue::ClaimedTask>> {
     let client = store.client().await?;
-    queue::claim(&client, &config.worker_groups, free, &config.server_name, server_id).await
+    queue::claim(
+        &client,
+        &config.worker_groups,
+        free,
+        &config.server_name,
+        server_id,
+    )
+    .await
 }
 
 /// Kills attempts whose kill the master requested (woken by `pgdag_control`; also checked
 /// on the poll while anything runs, in case a notification was lost).
-async fn kill_watch(store: Store, server_id: i64, wakeups: Wakeups, running: Running, cancel: CancellationToken) {
+async fn kill_watch(
+    store: Store,
+    server_id: i64,
+    wakeups: Wakeups,
+    running: Running,
+    cancel: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,

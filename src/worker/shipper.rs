@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::cluster::backoff;
-use crate::store::queue::{self, ClaimedTask, Completion, LogChunk};
 use crate::store::Store;
+use crate::store::queue::{self, ClaimedTask, Completion, LogChunk};
 
 /// Largest log chunk written as one row.
 const MAX_CHUNK_BYTES: usize = 64 * 1024;
@@ -32,15 +32,26 @@ pub struct Shipper {
 }
 
 impl Shipper {
-    pub fn start(store: Store, cancel: CancellationToken) -> (Shipper, impl std::future::Future<Output = ()>) {
+    pub fn start(
+        store: Store,
+        cancel: CancellationToken,
+    ) -> (Shipper, impl std::future::Future<Output = ()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (Shipper { tx }, run(store, rx, cancel))
     }
     pub fn started(&self, task: &ClaimedTask) {
-        let _ = self.tx.send(Message::Started { id: task.id, token: task.claim_token, next_seq: task.next_seq });
+        let _ = self.tx.send(Message::Started {
+            id: task.id,
+            token: task.claim_token,
+            next_seq: task.next_seq,
+        });
     }
     pub fn log(&self, task: &ClaimedTask, text: String) {
-        let _ = self.tx.send(Message::Log { id: task.id, token: task.claim_token, text });
+        let _ = self.tx.send(Message::Log {
+            id: task.id,
+            token: task.claim_token,
+            text,
+        });
     }
     pub fn complete(&self, completion: Completion) {
         let _ = self.tx.send(Message::Complete(completion));
@@ -72,7 +83,10 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, cancel: Can
             match result {
                 Ok(report) => {
                     if report.rejected > 0 {
-                        tracing::warn!(rejected = report.rejected, "writes of a fenced-out claim were rejected");
+                        tracing::warn!(
+                            rejected = report.rejected,
+                            "writes of a fenced-out claim were rejected"
+                        );
                     }
                     break;
                 }
@@ -102,20 +116,31 @@ fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled 
     let mut open: HashMap<i64, usize> = HashMap::new(); // task -> index of its open chunk
     for message in batch {
         match message {
-            Message::Started { id, token, next_seq: seq } => {
+            Message::Started {
+                id,
+                token,
+                next_seq: seq,
+            } => {
                 next_seq.insert(id, seq);
                 started.push((id, token));
             }
             Message::Log { id, token, text } => {
                 if let Some(&at) = open.get(&id) {
                     let chunk = &mut logs[at];
-                    if chunk.claim_token == token && chunk.text.len() + text.len() <= MAX_CHUNK_BYTES {
+                    if chunk.claim_token == token
+                        && chunk.text.len() + text.len() <= MAX_CHUNK_BYTES
+                    {
                         chunk.text.push_str(&text);
                         continue;
                     }
                 }
                 let seq = next_seq.entry(id).or_insert(0);
-                logs.push(LogChunk { task_instance_id: id, claim_token: token, seq: *seq, text });
+                logs.push(LogChunk {
+                    task_instance_id: id,
+                    claim_token: token,
+                    seq: *seq,
+                    text,
+                });
                 *seq += 1;
                 open.insert(id, logs.len() - 1);
             }
@@ -134,17 +159,40 @@ mod tests {
         let token = Uuid::new_v4();
         let mut seqs = HashMap::new();
         let batch = vec![
-            Message::Started { id: 1, token, next_seq: 5 },
-            Message::Log { id: 1, token, text: "a\n".into() },
-            Message::Log { id: 2, token, text: "x\n".into() },
-            Message::Log { id: 1, token, text: "b\n".into() },
+            Message::Started {
+                id: 1,
+                token,
+                next_seq: 5,
+            },
+            Message::Log {
+                id: 1,
+                token,
+                text: "a\n".into(),
+            },
+            Message::Log {
+                id: 2,
+                token,
+                text: "x\n".into(),
+            },
+            Message::Log {
+                id: 1,
+                token,
+                text: "b\n".into(),
+            },
         ];
         let (started, logs, _) = assemble(batch, &mut seqs);
         assert_eq!(started, vec![(1, token)]);
         assert_eq!(logs.len(), 2);
         assert_eq!((logs[0].seq, logs[0].text.as_str()), (5, "a\nb\n"));
         assert_eq!((logs[1].task_instance_id, logs[1].seq), (2, 0));
-        let (_, logs, _) = assemble(vec![Message::Log { id: 1, token, text: "c\n".into() }], &mut seqs);
+        let (_, logs, _) = assemble(
+            vec![Message::Log {
+                id: 1,
+                token,
+                text: "c\n".into(),
+            }],
+            &mut seqs,
+        );
         assert_eq!(logs[0].seq, 6);
     }
 }

@@ -5,7 +5,7 @@ with q as (
     set state = 'queued', attempt = t.attempt + 1, payload = q.payload, queued_at = now(),
         claim_token = null, host = null, server_id = null, kill_requested = false,
         exit_code = null, error = null, retry_at = null, wait_until = null,
-        started_at = null, ended_at = null
+        dispatched_at = null, started_at = null, ended_at = null
     from q
     where t.id = q.id
     returning t.id, t.workflow_instance_id, t.priority, t.worker_group

@@ -12,7 +12,8 @@ with picked as materialized (
     returning q.task_instance_id, q.workflow_priority, q.workflow_instance_id, q.task_priority
 )
 update pgdag.task_instance t
-set state = 'dispatched', host = $3, server_id = $4, claim_token = gen_random_uuid()
+set state = 'dispatched', host = $3, server_id = $4, claim_token = gen_random_uuid(),
+    dispatched_at = clock_timestamp()
 from taken
 where t.id = taken.task_instance_id
 returning t.id, t.workflow_instance_id, t.name, t.task_type, t.attempt, t.claim_token, t.payload,

@@ -1,0 +1,328 @@
+//! pgdag-bench: measures, in one run, the raw Postgres queue limit and the process-spawn
+//! limit of this machine, then pgdag's per-hop latency and fan-out throughput against
+//! them, and the standalone process's peak memory. See bench/README.md.
+//!
+//! Usage: cargo run --release --bin pgdag-bench [-- --tasks 1000 --chain 20 --chains 3]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pgdag::model::CommandType;
+use pgdag::store::{self, Store, commands, definitions, instances};
+
+struct Args {
+    admin_url: String,
+    tasks: usize,
+    chain: usize,
+    chains: usize,
+    max_tasks: usize,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        admin_url: std::env::var("PGDAG_BENCH_ADMIN_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+        tasks: 1000,
+        chain: 20,
+        chains: 3,
+        max_tasks: std::thread::available_parallelism()
+            .map(|n| n.get() * 2)
+            .unwrap_or(4),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        let number = || {
+            value
+                .parse::<usize>()
+                .unwrap_or_else(|_| panic!("{flag} needs a number"))
+        };
+        match flag.as_str() {
+            "--tasks" => args.tasks = number(),
+            "--chain" => args.chain = number(),
+            "--chains" => args.chains = number(),
+            "--max-tasks" => args.max_tasks = number(),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    args
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let db_name = format!("pgdag_bench_{}", std::process::id());
+    let url = format!("{}/{db_name}", args.admin_url.rsplit_once('/').unwrap().0);
+    store::ensure_database(&url)
+        .await
+        .expect("create the bench database");
+    let store = Store::connect(&url, "pgdag:bench", 4).unwrap();
+    store.migrate().await.expect("migrate");
+
+    eprintln!("1/4 raw limits");
+    let raw_queue = raw_queue_rate(&store, 20_000).await;
+    let spawn_rate = spawn_rate(1_000, args.max_tasks).await;
+
+    eprintln!("2/4 starting standalone");
+    let exe = std::env::current_exe().unwrap().with_file_name("pgdag");
+    let mut child = Command::new(&exe)
+        .arg("standalone")
+        .env("PGDAG_DATABASE_URL", &url)
+        .env("PGDAG_HTTP_ADDR", "127.0.0.1:0")
+        .env("PGDAG_MAX_TASKS", args.max_tasks.to_string())
+        .env("PGDAG_ADMIN_PASSWORD", "bench")
+        .env("PGDAG_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {}: {e} (build it with cargo build --release)",
+                exe.display()
+            )
+        });
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(
+        ready.contains("listening"),
+        "standalone did not start: {ready:?}"
+    );
+
+    let mut chain_yaml = String::from("project: bench\nname: chain\ntasks:\n");
+    for i in 0..args.chain {
+        chain_yaml.push_str(&format!("  - {{ name: t{i}, type: shell, script: 'true'"));
+        if i > 0 {
+            chain_yaml.push_str(&format!(", depends_on: [t{}]", i - 1));
+        }
+        chain_yaml.push_str(" }\n");
+    }
+    let mut fan_yaml = String::from("project: bench\nname: fanout\ntasks:\n");
+    for i in 0..args.tasks {
+        fan_yaml.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: 'true' }}\n"
+        ));
+    }
+    for yaml in [&chain_yaml, &fan_yaml] {
+        let specs = pgdag::apply::check_text("bench.yaml", yaml).expect("bench YAML is valid");
+        let mut client = store.client().await.unwrap();
+        definitions::apply_all(&mut client, &specs).await.unwrap();
+    }
+
+    eprintln!("3/4 chain of {} x {}", args.chain, args.chains);
+    let mut gaps = Vec::new();
+    let mut chain_walls = Vec::new();
+    for _ in 0..args.chains {
+        let detail = run_and_wait(&store, "chain").await;
+        let mut tasks = detail.tasks.clone().unwrap();
+        tasks.sort_by_key(|t| t.name[1..].parse::<usize>().unwrap());
+        for pair in tasks.windows(2) {
+            let gap = pair[1].started_at.unwrap() - pair[0].ended_at.unwrap();
+            gaps.push(gap.num_microseconds().unwrap() as f64 / 1000.0);
+        }
+        chain_walls.push(
+            (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64,
+        );
+    }
+    gaps.sort_by(f64::total_cmp);
+    chain_walls.sort_by(f64::total_cmp);
+
+    eprintln!("4/4 fan-out of {}", args.tasks);
+    let detail = run_and_wait(&store, "fanout").await;
+    let fan_wall =
+        (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64 / 1000.0;
+    let fan_rate = args.tasks as f64 / fan_wall;
+    let peak_rss_mb = peak_rss_kb(pid) as f64 / 1024.0;
+
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let _ = child.wait();
+    store.pool.close();
+    let (admin, connection) = tokio_postgres::connect(&args.admin_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let _ = admin
+        .batch_execute(&format!("drop database if exists {db_name} with (force)"))
+        .await;
+
+    let rows = [
+        (
+            "raw Postgres queue cycle (insert, SKIP LOCKED claim, complete)",
+            format!("{raw_queue:.0} tasks/s"),
+        ),
+        (
+            &*format!("spawn `bash -c true`, {} at a time", args.max_tasks),
+            format!("{spawn_rate:.0} spawns/s"),
+        ),
+        (
+            &*format!("chain of {}: per-hop gap p50", args.chain),
+            format!("{:.1} ms", percentile(&gaps, 50.0)),
+        ),
+        (
+            "chain: per-hop gap p95",
+            format!("{:.1} ms", percentile(&gaps, 95.0)),
+        ),
+        (
+            "chain: total wall time (median)",
+            format!("{:.0} ms", percentile(&chain_walls, 50.0)),
+        ),
+        (
+            &*format!("fan-out of {} shell tasks", args.tasks),
+            format!("{fan_rate:.0} tasks/s ({fan_wall:.2} s)"),
+        ),
+        (
+            "fan-out / spawn-only rate",
+            format!("{:.0} %", 100.0 * fan_rate / spawn_rate),
+        ),
+        (
+            "standalone peak RSS during fan-out",
+            format!("{peak_rss_mb:.1} MiB"),
+        ),
+    ];
+    println!("{:<62} {}", "measure", "value");
+    for (name, value) in rows {
+        println!("{name:<62} {value}");
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "raw_queue_tasks_per_s": raw_queue.round(),
+            "spawn_per_s": spawn_rate.round(),
+            "max_tasks": args.max_tasks,
+            "chain_len": args.chain,
+            "hop_gap_ms_p50": percentile(&gaps, 50.0),
+            "hop_gap_ms_p95": percentile(&gaps, 95.0),
+            "chain_wall_ms_median": percentile(&chain_walls, 50.0),
+            "fanout_tasks": args.tasks,
+            "fanout_tasks_per_s": fan_rate.round(),
+            "fanout_vs_spawn": fan_rate / spawn_rate,
+            "peak_rss_mib": peak_rss_mb,
+        })
+    );
+}
+
+async fn run_and_wait(store: &Store, workflow: &str) -> instances::InstanceDetail {
+    let client = store.client().await.unwrap();
+    let (_, id) = commands::insert(
+        &client,
+        CommandType::Start,
+        Some("bench"),
+        Some(workflow),
+        &serde_json::json!({}),
+        &serde_json::json!({}),
+        None,
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        if let Some(detail) = instances::get(&client, id).await.unwrap() {
+            if detail
+                .state
+                .parse::<pgdag::model::WorkflowState>()
+                .unwrap()
+                .is_final()
+            {
+                assert_eq!(
+                    detail.state, "succeeded",
+                    "bench workflow {workflow} failed"
+                );
+                return detail;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bench workflow {workflow} did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The SQL-only limit: one client inserting, claiming (batched SKIP LOCKED, the same claim
+/// shape as pgdag's) and completing `n` tasks in batches of 100.
+async fn raw_queue_rate(store: &Store, n: usize) -> f64 {
+    let mut client = store.client().await.unwrap();
+    client
+        .batch_execute(
+            "create table bench_queue (id bigserial primary key, priority int not null, payload text not null);
+             create index on bench_queue (priority, id);
+             create table bench_done (id bigint primary key, done_at timestamptz not null default now());",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let batch = 100i64;
+    for _ in 0..(n as i64 / batch) {
+        client
+            .execute("insert into bench_queue (priority, payload) select 2, 'true' from generate_series(1, $1)", &[&batch])
+            .await
+            .unwrap();
+        claim_and_complete(&mut client, batch).await;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn claim_and_complete(client: &mut deadpool_postgres::Object, batch: i64) {
+    let tx = client.transaction().await.unwrap();
+    let rows = tx
+        .query(
+            "with picked as materialized (select id from bench_queue order by priority, id limit $1 for update skip locked)
+             delete from bench_queue q using picked where q.id = picked.id returning q.id",
+            &[&batch],
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    client
+        .execute(
+            "insert into bench_done (id) select unnest($1::bigint[])",
+            &[&ids],
+        )
+        .await
+        .unwrap();
+}
+
+/// How fast this host spawns `bash -c true`, `concurrency` at a time.
+async fn spawn_rate(n: usize, concurrency: usize) -> f64 {
+    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let started = Instant::now();
+    let mut handles = Vec::with_capacity(n);
+    for _ in 0..n {
+        let permit = slots.clone().acquire_owned().await.unwrap();
+        handles.push(tokio::spawn(async move {
+            let status = tokio::process::Command::new("bash")
+                .args(["-c", "true"])
+                .status()
+                .await;
+            drop(permit);
+            status.map(|s| s.success()).unwrap_or(false)
+        }));
+    }
+    for h in handles {
+        assert!(h.await.unwrap(), "bash -c true failed");
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Peak resident set size (VmHWM) of a process, in KiB.
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}

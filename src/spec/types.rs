@@ -1,0 +1,788 @@
+//! The typed specs that YAML and JSON documents parse into.
+//!
+//! The serde form of these types is the stored form of a definition (`serde_json` into
+//! Postgres, hashed for versioning), so it is deterministic (`BTreeMap`, fixed field order)
+//! and canonical: a value equal to its default is left out, which also keeps the hash of an
+//! old definition stable when a new optional key is added. A task serializes exactly as the
+//! user writes it in YAML (`type: shell` and `script:` side by side). Source positions are
+//! kept beside the data (`line`, [`SourceMap`]), never serialized and ignored by `==`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::model::{
+    Condition, Duration, ExecutionType, FailureStrategy, OnWorkerLoss, ParseEnumError, Priority,
+    Release, TaskType,
+};
+
+/// Parameter name → value. YAML scalars (numbers, booleans) keep their source text.
+pub type ParamMap = BTreeMap<String, String>;
+
+/// A 1-based line and column in a source file; `0:0` when unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Where each key of one mapping was written (key → position of the key; `""` → the mapping
+/// itself). Empty for specs that were not parsed from text. Not serialized; every two
+/// `SourceMap`s compare equal, so positions never make two specs differ.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMap {
+    keys: BTreeMap<String, Pos>,
+}
+
+impl SourceMap {
+    pub(crate) fn insert(&mut self, key: &str, pos: Pos) {
+        self.keys.entry(key.to_string()).or_insert(pos);
+    }
+    /// Position of `key` (`""`: of the mapping), when known.
+    pub fn get(&self, key: &str) -> Option<Pos> {
+        self.keys.get(key).copied()
+    }
+    /// Position of `key`, else of the mapping, else `0:0`.
+    pub fn pos(&self, key: &str) -> Pos {
+        self.get(key).or_else(|| self.get("")).unwrap_or_default()
+    }
+}
+
+impl PartialEq for SourceMap {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for SourceMap {}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+fn is_true(value: &bool) -> bool {
+    *value
+}
+fn yes() -> bool {
+    true
+}
+
+pub const DEFAULT_WORKER_GROUP: &str = "default";
+pub const DEFAULT_TIMEZONE: &str = "UTC";
+
+fn default_worker_group() -> String {
+    DEFAULT_WORKER_GROUP.to_string()
+}
+fn is_default_worker_group(group: &String) -> bool {
+    group == DEFAULT_WORKER_GROUP
+}
+fn default_timezone() -> String {
+    DEFAULT_TIMEZONE.to_string()
+}
+fn is_default_timezone(tz: &String) -> bool {
+    tz == DEFAULT_TIMEZONE
+}
+
+/// Enums that exist only in the workflow format; same shape as the `model` enums, plus the
+/// variant that an omitted key means.
+macro_rules! spec_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal, default $default:ident, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "&'static str")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+        impl Default for $name {
+            fn default() -> Self { $name::$default }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl FromStr for $name {
+            type Err = ParseEnumError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(ParseEnumError {
+                        what: $what,
+                        value: s.to_string(),
+                        expected: [$($text),+].join(", "),
+                    }),
+                }
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = ParseEnumError;
+            fn try_from(s: String) -> Result<Self, Self::Error> { s.parse() }
+        }
+        impl From<$name> for &'static str {
+            fn from(v: $name) -> &'static str { v.as_str() }
+        }
+    };
+}
+
+spec_enum!(
+    /// When a workflow instance sends an alert to its `notify.group`.
+    NotifyWhen, "notify condition", default Failure, {
+    None => "none",
+    Success => "success",
+    Failure => "failure",
+    Always => "always",
+});
+
+spec_enum!(
+    /// What the cron firer does about fire times missed while no leader ran.
+    Misfire, "misfire policy", default FireOnce, {
+    FireOnce => "fire_once",
+    Skip => "skip",
+});
+
+spec_enum!(
+    /// What happens when a task runs longer than its `timeout.after`.
+    TimeoutStrategy, "timeout strategy", default Fail, {
+    Warn => "warn",
+    Fail => "fail",
+    WarnAndFail => "warn_and_fail",
+});
+
+spec_enum!(
+    /// Whether a `sql` task returns rows (`query`) or only changes data (`statement`).
+    SqlKind, "sql kind", default Query, {
+    Query => "query",
+    Statement => "statement",
+});
+
+spec_enum!(
+    /// HTTP method of an `http` task (YAML accepts any letter case).
+    HttpMethod, "http method", default Get, {
+    Get => "GET",
+    Post => "POST",
+    Put => "PUT",
+    Patch => "PATCH",
+    Delete => "DELETE",
+    Head => "HEAD",
+    Options => "OPTIONS",
+});
+
+spec_enum!(
+    /// The date window a `dependent` item looks at, relative to the instance's base date.
+    DependentWindow, "dependent window", default Today, {
+    Today => "today",
+    Last1Days => "last_1_days",
+    Last7Days => "last_7_days",
+    ThisWeek => "this_week",
+    LastWeek => "last_week",
+    ThisMonth => "this_month",
+    LastMonth => "last_month",
+    CurrentHour => "current_hour",
+    Last1Hour => "last_1_hour",
+});
+
+spec_enum!(
+    /// `spark-submit --deploy-mode`.
+    DeployMode, "deploy mode", default Client, {
+    Client => "client",
+    Cluster => "cluster",
+});
+
+spec_enum!(
+    /// Database engine of a datasource.
+    DatasourceType, "datasource type", default Postgres, {
+    Postgres => "postgres",
+    Mysql => "mysql",
+});
+
+/// One workflow definition: the `kind: workflow` document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowSpec {
+    pub project: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Global parameters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: ParamMap,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub failure_strategy: FailureStrategy,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub priority: Priority,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub execution: ExecutionType,
+    #[serde(
+        default = "default_worker_group",
+        skip_serializing_if = "is_default_worker_group"
+    )]
+    pub worker_group: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifySpec>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub release: Release,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSpec>,
+    pub tasks: Vec<TaskSpec>,
+    /// Positions of the top-level keys.
+    #[serde(skip)]
+    pub source: SourceMap,
+}
+
+impl WorkflowSpec {
+    /// The task called `name`.
+    pub fn task(&self, name: &str) -> Option<&TaskSpec> {
+        self.tasks.iter().find(|t| t.name == name)
+    }
+}
+
+/// `notify: { when, group }`: alert `group` when an instance ends as `when` says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifySpec {
+    pub when: NotifyWhen,
+    /// Alert group name; required unless `when` is `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// `schedule:` of a workflow. Cron syntax itself is checked by the cron module at apply time;
+/// here only its shape (5, 6 or 7 fields) is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSpec {
+    pub cron: String,
+    /// IANA time zone name.
+    #[serde(
+        default = "default_timezone",
+        skip_serializing_if = "is_default_timezone"
+    )]
+    pub timezone: String,
+    /// Validity window, as written: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` (local to `timezone`;
+    /// a space may replace the `T`) or RFC 3339 with an offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub misfire: Misfire,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+/// One task of a workflow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskSpec {
+    pub name: String,
+    /// `type:` and that type's keys, flattened into the task (as in YAML).
+    #[serde(flatten)]
+    pub kind: TaskKind,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<DependsOn>,
+    /// Local parameters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: ParamMap,
+    /// `None`: the workflow's priority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// `None`: the workflow's worker group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_group: Option<String>,
+    /// Retries after the first attempt, at most [`MAX_RETRIES`].
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub retries: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_interval: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<TaskTimeout>,
+    /// `false`: the task is skipped but its successors run.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub run: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub on_worker_loss: OnWorkerLoss,
+    /// 1-based line of the task's `name` (0 when not parsed from text). Ignored by `==`.
+    #[serde(skip)]
+    pub line: usize,
+    /// Positions of the task's keys. Ignored by `==`.
+    #[serde(skip)]
+    pub source: SourceMap,
+}
+
+/// The most `retries` a task may ask for.
+pub const MAX_RETRIES: u32 = 100;
+
+impl TaskSpec {
+    pub fn task_type(&self) -> TaskType {
+        self.kind.task_type()
+    }
+}
+
+impl PartialEq for TaskSpec {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured so that a new field cannot be forgotten here.
+        let TaskSpec {
+            name,
+            kind,
+            depends_on,
+            params,
+            priority,
+            worker_group,
+            task_group,
+            retries,
+            retry_interval,
+            timeout,
+            run,
+            on_worker_loss,
+            line: _,
+            source: _,
+        } = self;
+        *name == other.name
+            && *kind == other.kind
+            && *depends_on == other.depends_on
+            && *params == other.params
+            && *priority == other.priority
+            && *worker_group == other.worker_group
+            && *task_group == other.task_group
+            && *retries == other.retries
+            && *retry_interval == other.retry_interval
+            && *timeout == other.timeout
+            && *run == other.run
+            && *on_worker_loss == other.on_worker_loss
+    }
+}
+impl Eq for TaskSpec {}
+
+/// A task's type and that type's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TaskKind {
+    Shell(ScriptTask),
+    Python(ScriptTask),
+    Sql(SqlTask),
+    Procedure(ProcedureTask),
+    Http(HttpTask),
+    SubProcess(SubProcessTask),
+    Dependent(DependentTask),
+    Conditions(ConditionsTask),
+    Switch(SwitchTask),
+    Spark(SparkTask),
+    Mr(MrTask),
+    Empty,
+}
+
+impl TaskKind {
+    pub fn task_type(&self) -> TaskType {
+        match self {
+            TaskKind::Shell(_) => TaskType::Shell,
+            TaskKind::Python(_) => TaskType::Python,
+            TaskKind::Sql(_) => TaskType::Sql,
+            TaskKind::Procedure(_) => TaskType::Procedure,
+            TaskKind::Http(_) => TaskType::Http,
+            TaskKind::SubProcess(_) => TaskType::SubProcess,
+            TaskKind::Dependent(_) => TaskType::Dependent,
+            TaskKind::Conditions(_) => TaskType::Conditions,
+            TaskKind::Switch(_) => TaskType::Switch,
+            TaskKind::Spark(_) => TaskType::Spark,
+            TaskKind::Mr(_) => TaskType::Mr,
+            TaskKind::Empty => TaskType::Empty,
+        }
+    }
+}
+
+/// `shell` and `python`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptTask {
+    pub script: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqlTask {
+    pub datasource: String,
+    pub sql: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub kind: SqlKind,
+    /// Alert group that receives the query result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_result_to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcedureTask {
+    pub datasource: String,
+    pub call: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpTask {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub method: HttpMethod,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// `None`: any 2xx status succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<ExpectStatus>,
+}
+
+/// Statuses that make an `http` task succeed: a list of codes (`[200, 204]`; a single code
+/// `201` is read as `[201]`) or an inclusive range written as a string (`"200-299"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectStatus {
+    Codes(Vec<u16>),
+    Range { from: u16, to: u16 },
+}
+
+impl ExpectStatus {
+    pub fn matches(&self, status: u16) -> bool {
+        match self {
+            ExpectStatus::Codes(codes) => codes.contains(&status),
+            ExpectStatus::Range { from, to } => (*from..=*to).contains(&status),
+        }
+    }
+
+    /// Parses `"200-299"`; both ends within 100..=599 and `from <= to`.
+    pub fn parse_range(text: &str) -> Result<ExpectStatus, String> {
+        let bad = || format!("{text:?} is not a status range (write e.g. \"200-299\")");
+        let (a, b) = text.trim().split_once('-').ok_or_else(bad)?;
+        let from: u16 = a.trim().parse().map_err(|_| bad())?;
+        let to: u16 = b.trim().parse().map_err(|_| bad())?;
+        if !(STATUS_CODES.contains(&from) && STATUS_CODES.contains(&to)) || from > to {
+            return Err(bad());
+        }
+        Ok(ExpectStatus::Range { from, to })
+    }
+}
+
+/// HTTP status codes that `expect_status` may name.
+pub const STATUS_CODES: std::ops::RangeInclusive<u16> = 100..=599;
+
+impl Serialize for ExpectStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ExpectStatus::Codes(codes) => codes.serialize(s),
+            ExpectStatus::Range { from, to } => s.collect_str(&format_args!("{from}-{to}")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ExpectStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Codes(Vec<u16>),
+            Code(u16),
+            Range(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Codes(codes) => Ok(ExpectStatus::Codes(codes)),
+            Raw::Code(code) => Ok(ExpectStatus::Codes(vec![code])),
+            Raw::Range(text) => ExpectStatus::parse_range(&text).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// `sub_process {workflow}`: `W` (same project) or `P/W`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubProcessTask {
+    pub workflow: String,
+}
+
+impl SubProcessTask {
+    /// `(project, workflow)`; the project is `None` when it is the parent's.
+    pub fn target(&self) -> (Option<&str>, &str) {
+        split_workflow_ref(&self.workflow)
+    }
+}
+
+/// Splits `P/W` into `(Some(P), W)` and `W` into `(None, W)`.
+pub fn split_workflow_ref(text: &str) -> (Option<&str>, &str) {
+    match text.split_once('/') {
+        Some((project, workflow)) => (Some(project), workflow),
+        None => (None, text),
+    }
+}
+
+/// Whether all or any of the dependent items must be satisfied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DependentOp {
+    All,
+    Any,
+}
+
+/// `dependent {all: [...]}` or `dependent {any: [...]}` (exactly one of the two).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependentTask {
+    pub op: DependentOp,
+    pub items: Vec<DependentItem>,
+}
+
+impl Serialize for DependentTask {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        let key = match self.op {
+            DependentOp::All => "all",
+            DependentOp::Any => "any",
+        };
+        map.serialize_entry(key, &self.items)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for DependentTask {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            all: Option<Vec<DependentItem>>,
+            any: Option<Vec<DependentItem>>,
+        }
+        match Raw::deserialize(d)? {
+            Raw {
+                all: Some(items),
+                any: None,
+            } => Ok(DependentTask {
+                op: DependentOp::All,
+                items,
+            }),
+            Raw {
+                all: None,
+                any: Some(items),
+            } => Ok(DependentTask {
+                op: DependentOp::Any,
+                items,
+            }),
+            _ => Err(serde::de::Error::custom(
+                "a dependent task needs exactly one of `all` and `any`",
+            )),
+        }
+    }
+}
+
+/// One condition of a `dependent` task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependentItem {
+    /// `W` (same project) or `P/W`.
+    pub workflow: String,
+    /// `None`: the whole workflow instance must have succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    pub window: DependentWindow,
+}
+
+/// `conditions {success: [tasks], failure: [tasks]}`: which branch runs after the upstream
+/// tasks succeeded or failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionsTask {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub success: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failure: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchTask {
+    pub cases: Vec<SwitchCase>,
+    /// Task that runs when no case matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+/// `{when: "${x} > 3", then: task}`; the expression is checked by the evaluator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchCase {
+    pub when: String,
+    pub then: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SparkTask {
+    /// The application jar or Python file.
+    pub main: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_mode: Option<DeployMode>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub conf: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MrTask {
+    pub jar: String,
+    /// `None`: the jar manifest's `Main-Class`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_class: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+}
+
+/// One `depends_on` entry: the relation `task -> this task`. Serialized as the plain task
+/// name when `on` is `success` and there is no delay, as users write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependsOn {
+    pub task: String,
+    pub on: Condition,
+    pub delay: Option<Duration>,
+}
+
+impl DependsOn {
+    /// `depends_on: [task]`.
+    pub fn on_success(task: impl Into<String>) -> Self {
+        DependsOn {
+            task: task.into(),
+            on: Condition::Success,
+            delay: None,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct DependsOnMap {
+    task: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    on: Condition,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delay: Option<Duration>,
+}
+
+impl Serialize for DependsOn {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.on == Condition::Success && self.delay.is_none() {
+            return s.serialize_str(&self.task);
+        }
+        DependsOnMap {
+            task: self.task.clone(),
+            on: self.on,
+            delay: self.delay,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for DependsOn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Name(String),
+            Map(DependsOnMap),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::Name(task) => DependsOn::on_success(task),
+            Raw::Map(m) => DependsOn {
+                task: m.task,
+                on: m.on,
+                delay: m.delay,
+            },
+        })
+    }
+}
+
+/// `timeout: {after, strategy}` of a task (`timeout: 10m` is short for `{after: 10m}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskTimeout {
+    pub after: Duration,
+    /// Default `fail`: a limit that only warns must be asked for.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub strategy: TimeoutStrategy,
+}
+
+/// A `kind: datasource` document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasourceSpec {
+    pub project: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub db_type: DatasourceType,
+    pub url: String,
+    /// Name of the environment variable that holds the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(skip)]
+    pub source: SourceMap,
+}
+
+/// A `kind: alert_group` document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertGroupSpec {
+    pub name: String,
+    pub channels: Vec<AlertChannel>,
+    #[serde(skip)]
+    pub source: SourceMap,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AlertChannel {
+    Email(EmailChannel),
+    Webhook(WebhookChannel),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailChannel {
+    pub to: Vec<String>,
+    pub smtp: SmtpSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmtpSpec {
+    pub host: String,
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub starttls: bool,
+    /// Implicit TLS (SMTPS); exclusive with `starttls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookChannel {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// One parsed document of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Document {
+    Workflow(WorkflowSpec),
+    Datasource(DatasourceSpec),
+    AlertGroup(AlertGroupSpec),
+}
+
+impl Document {
+    /// The `kind:` spelling.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Document::Workflow(_) => "workflow",
+            Document::Datasource(_) => "datasource",
+            Document::AlertGroup(_) => "alert_group",
+        }
+    }
+    /// Positions of the document's top-level keys.
+    pub fn source(&self) -> &SourceMap {
+        match self {
+            Document::Workflow(w) => &w.source,
+            Document::Datasource(d) => &d.source,
+            Document::AlertGroup(a) => &a.source,
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The REST API over real HTTP.
+
+use pgdag::store::users;
+
+use crate::harness::*;
+
+async fn token(cluster: &TestCluster) -> String {
+    let client = cluster.store.client().await.unwrap();
+    users::add(&client, "alice", Some("secret"), false)
+        .await
+        .unwrap();
+    users::create_token(&client, "alice").await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_start_instances_read_and_logs_page_through_rest() {
+    let cluster = TestCluster::start().await;
+    let base = format!("http://{}", cluster.api());
+    let http = reqwest::Client::new();
+    let token = token(&cluster).await;
+
+    // Health needs no token; everything under /api/v1 does.
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let anonymous = http
+        .get(format!("{base}/api/v1/projects"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let wrong = http
+        .get(format!("{base}/api/v1/projects"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    // Define a workflow through the API (YAML body).
+    let yaml = "project: web\nname: lines\ntasks:\n  - name: many\n    type: shell\n    script: |\n      for i in $(seq 1 5); do echo line$i; done\n";
+    let created = http
+        .post(format!("{base}/api/v1/projects/web/workflows"))
+        .bearer_auth(&token)
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let bad = http
+        .post(format!("{base}/api/v1/projects/web/workflows"))
+        .bearer_auth(&token)
+        .body("project: web\nname: bad\ntasks:\n  - name: x\n    type: shell\n    scrpt: echo\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let message = bad.json::<serde_json::Value>().await.unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("request:6"), "{message}");
+
+    let listed: serde_json::Value = http
+        .get(format!("{base}/api/v1/projects/web/workflows"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["workflows"][0]["name"], "lines");
+    let versions: serde_json::Value = http
+        .get(format!(
+            "{base}/api/v1/projects/web/workflows/lines/versions"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(versions["versions"][0]["version"], 1);
+
+    let started = http
+        .post(format!("{base}/api/v1/projects/web/workflows/lines/runs"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"params": {"x": "1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 201);
+    let id = started.json::<serde_json::Value>().await.unwrap()["instance_ids"][0]
+        .as_i64()
+        .unwrap();
+    cluster.wait_final(id).await;
+
+    let instance: serde_json::Value = http
+        .get(format!("{base}/api/v1/instances/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for key in [
+        "id",
+        "project",
+        "workflow",
+        "version",
+        "state",
+        "schedule_time",
+        "started_at",
+        "ended_at",
+        "params",
+        "tasks",
+    ] {
+        assert!(instance.get(key).is_some(), "missing {key} in {instance}");
+    }
+    assert_eq!(instance["state"], "succeeded");
+    assert_eq!(instance["params"]["x"], "1");
+    let task = &instance["tasks"][0];
+    for key in [
+        "id",
+        "name",
+        "type",
+        "state",
+        "attempt",
+        "host",
+        "started_at",
+        "ended_at",
+        "exit_code",
+        "out_params",
+    ] {
+        assert!(task.get(key).is_some(), "missing {key} in {task}");
+    }
+    let task_id = task["id"].as_i64().unwrap();
+
+    // The log, from the beginning, then from next_seq: nothing more, finished.
+    let page: serde_json::Value = http
+        .get(format!("{base}/api/v1/task-instances/{task_id}/log"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = page["text"].as_str().unwrap();
+    assert!(
+        text.contains("line1\n") && text.contains("line5\n"),
+        "{text}"
+    );
+    let next = page["next_seq"].as_i64().unwrap();
+    assert!(next >= 1);
+    let rest: serde_json::Value = http
+        .get(format!(
+            "{base}/api/v1/task-instances/{task_id}/log?after={next}"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["text"], "");
+    assert_eq!(rest["next_seq"], next);
+    assert_eq!(rest["finished"], true);
+
+    // Errors are JSON with the right status.
+    let missing = http
+        .get(format!("{base}/api/v1/instances/999999"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad_id = http
+        .get(format!("{base}/api/v1/instances/abc"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_id.status(), 400);
+    let no_workflow = http
+        .post(format!("{base}/api/v1/projects/web/workflows/nope/runs"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_workflow.status(), 404);
+    let bad_body = http
+        .post(format!("{base}/api/v1/projects/web/workflows/lines/runs"))
+        .bearer_auth(&token)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_body.status(), 400);
+}

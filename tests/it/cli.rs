@@ -1,0 +1,244 @@
+//! The real `pgdag` binary, as a user runs it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::harness::*;
+
+fn output(mut command: std::process::Command) -> (i32, String, String) {
+    let out = command.output().expect("run pgdag");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_rejects_bad_files_with_file_line_and_reason_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let dir = temp_dir();
+    std::fs::write(
+        dir.path().join("a_good.yaml"),
+        "project: p\nname: good\ntasks:\n  - { name: a, type: shell, script: 'true' }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b_cycle.yaml"),
+        "project: p\nname: cyc\ntasks:\n  - name: a\n    type: shell\n    script: 'true'\n    depends_on: [c]\n  - name: b\n    type: shell\n    script: 'true'\n    depends_on: [a]\n  - name: c\n    type: shell\n    script: 'true'\n    depends_on: [b]\n",
+    )
+    .unwrap();
+    let mut command = pgdag(&db);
+    command.args(["apply", "-f"]).arg(dir.path());
+    let (code, _, stderr) = output(command);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("b_cycle.yaml:4:"), "{stderr}");
+    assert!(stderr.contains("cycle: a -> b -> c -> a"), "{stderr}");
+
+    let client = db.store().client().await.unwrap();
+    let count: i64 = client
+        .query_one("select count(*) from pgdag.workflow_definition", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0, "a rejected apply must write nothing");
+
+    std::fs::write(
+        dir.path().join("b_cycle.yaml"),
+        "project: p\nname: s\ntasks:\n  - { name: q, type: sql, datasource: w, sql: 'select 1' }\n",
+    )
+    .unwrap();
+    let mut command = pgdag(&db);
+    command.args(["apply", "-f"]).arg(dir.path());
+    let (code, _, stderr) = output(command);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("b_cycle.yaml:4:") && stderr.contains("task type sql is not available yet"),
+        "{stderr}"
+    );
+
+    std::fs::remove_file(dir.path().join("b_cycle.yaml")).unwrap();
+    let mut command = pgdag(&db);
+    command.args(["apply", "-f"]).arg(dir.path());
+    let (code, stdout, stderr) = output(command);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("p/good: created (version 1)"), "{stdout}");
+
+    let mut command = pgdag(&db);
+    command.args(["apply", "-f", "/nonexistent/file.yaml"]);
+    let (code, _, stderr) = output(command);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/nonexistent/file.yaml"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_wait_status_logs_and_export_round_trip_on_the_real_binary() {
+    let db = TestDb::new().await;
+    let mut apply = pgdag(&db);
+    apply.args(["apply", "-f", "examples/"]);
+    let (code, stdout, stderr) = output(apply);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("demo/hello_pipeline: created"), "{stdout}");
+
+    let mut server = pgdag(&db);
+    server.args(["server", "--roles", "master,worker"]);
+    let _server = spawn(server);
+
+    let mut run = pgdag(&db);
+    run.args([
+        "run",
+        "demo/hello_pipeline",
+        "--param",
+        "who=world",
+        "--wait",
+    ]);
+    let (code, stdout, stderr) = output(run);
+    assert_eq!(code, 0, "run --wait must exit 0 on success: {stderr}");
+    let id: i64 = stdout
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("first stdout line is the instance id");
+    assert!(stderr.contains("succeeded"), "{stderr}");
+
+    let mut status = pgdag(&db);
+    status.args(["status", &id.to_string(), "--json"]);
+    let (code, stdout, _) = output(status);
+    assert_eq!(code, 0);
+    let detail: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(detail["state"], "succeeded");
+    let tasks = detail["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 4);
+    let report = tasks.iter().find(|t| t["name"] == "report").unwrap();
+    assert!(report["host"].as_str().unwrap().contains(':'));
+    assert_eq!(report["exit_code"], 0);
+
+    let mut logs = pgdag(&db);
+    logs.args(["logs", &report["id"].to_string()]);
+    let (code, stdout, _) = output(logs);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("hello world: both counters done"),
+        "{stdout}"
+    );
+
+    let mut human = pgdag(&db);
+    human.args(["status", &id.to_string()]);
+    let (code, stdout, _) = output(human);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("count_b") && stdout.contains("succeeded"));
+
+    // A failing run exits 1.
+    let dir = temp_dir();
+    std::fs::write(
+        dir.path().join("f.yaml"),
+        "project: demo\nname: fails\ntasks:\n  - { name: x, type: shell, script: 'exit 4' }\n",
+    )
+    .unwrap();
+    let mut apply = pgdag(&db);
+    apply.args(["apply", "-f"]).arg(dir.path());
+    assert_eq!(output(apply).0, 0);
+    let mut run = pgdag(&db);
+    run.args(["run", "demo/fails", "--wait"]);
+    assert_eq!(output(run).0, 1);
+
+    // Export writes YAML that apply accepts as unchanged.
+    let mut export = pgdag(&db);
+    export.args(["export", "--project", "demo"]);
+    let (code, yaml, stderr) = output(export);
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::write(dir.path().join("f.yaml"), &yaml).unwrap();
+    let mut apply = pgdag(&db);
+    apply.args(["apply", "-f"]).arg(dir.path().join("f.yaml"));
+    let (code, stdout, stderr) = output(apply);
+    assert_eq!(code, 0, "{stderr}\n{yaml}");
+    assert!(
+        stdout.contains("demo/hello_pipeline: unchanged (version 1)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("demo/fails: unchanged (version 1)"),
+        "{stdout}"
+    );
+
+    // Usage errors exit 2.
+    let mut bad = pgdag(&db);
+    bad.args(["run", "nope"]);
+    assert_eq!(output(bad).0, 2);
+    let mut bad = pgdag(&db);
+    bad.args(["run", "demo/missing"]);
+    let (code, _, stderr) = output(bad);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("demo/missing does not exist"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_creates_the_database_and_runs_the_example() {
+    // A database name that does not exist yet: standalone must create it.
+    let db = TestDb::unborn();
+    let mut standalone = pgdag(&db);
+    standalone
+        .arg("standalone")
+        .env("PGDAG_ADMIN_PASSWORD", "pw");
+    let mut child = spawn(standalone);
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("standalone prints where the API listens");
+    assert!(
+        line.starts_with("pgdag api listening on http://127.0.0.1:"),
+        "{line}"
+    );
+    let addr = line.rsplit("http://").next().unwrap().to_string();
+    let health = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let mut run = pgdag(&db);
+    run.args(["run", "demo/hello_pipeline", "--wait"]);
+    let (code, _, stderr) = output(run);
+    assert_eq!(code, 0, "{stderr}");
+
+    // user add + token create: the token is the only output.
+    let mut add = pgdag(&db);
+    add.args(["user", "add", "bob", "--password-stdin"])
+        .stdin(Stdio::piped());
+    let mut adding = add
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    adding
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hunter2\n")
+        .unwrap();
+    assert!(adding.wait().unwrap().success());
+    let mut token = pgdag(&db);
+    token.args(["token", "create", "--user", "bob"]);
+    let (code, stdout, _) = output(token);
+    assert_eq!(code, 0);
+    let token = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1);
+    let projects = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/projects"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(projects.status(), 200);
+    let mut dup = pgdag(&db);
+    dup.args(["user", "add", "bob"]);
+    assert_eq!(output(dup).0, 2);
+}

@@ -1,0 +1,351 @@
+//! The engine end to end, with the roles running in the test process.
+
+use std::time::Duration;
+
+use pgdag::store::{commands, definitions::ApplyOutcome, instances};
+
+use crate::harness::*;
+
+const CHAIN: &str = r#"
+project: t
+name: chain
+params: { who: nobody }
+tasks:
+  - name: first
+    type: shell
+    script: |
+      echo "hello ${who}"
+      echo '${setValue(rows=42)}'
+  - name: second
+    type: python
+    script: |
+      print("rows=${rows}")
+    depends_on: [first]
+  - name: third
+    type: empty
+    depends_on: [second]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_runs_in_order_and_passes_out_params() {
+    let cluster = TestCluster::start().await;
+    cluster.apply(CHAIN).await;
+    let id = cluster
+        .run("t/chain", serde_json::json!({"who": "world"}))
+        .await;
+    let detail = cluster.wait_final(id).await;
+    assert_eq!(detail.state, "succeeded");
+    let (first, second, third) = (
+        task(&detail, "first"),
+        task(&detail, "second"),
+        task(&detail, "third"),
+    );
+    for t in [first, second, third] {
+        assert_eq!(t.state, "succeeded", "{}", t.name);
+        assert_eq!(t.attempt, 1, "{}", t.name);
+    }
+    assert!(
+        second.started_at >= first.ended_at,
+        "second started before first ended"
+    );
+    assert_eq!(first.out_params["rows"], "42");
+    assert_eq!(first.exit_code, Some(0));
+    assert!(first.host.is_some());
+    assert!(
+        log_text(&cluster.store, first.id)
+            .await
+            .contains("hello world\n")
+    );
+    assert!(
+        log_text(&cluster.store, second.id)
+            .await
+            .contains("rows=42\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_rerun_a_failing_task_until_it_succeeds() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let counter = dir.path().join("count");
+    let yaml = format!(
+        r#"
+project: t
+name: flaky
+tasks:
+  - name: flaky
+    type: shell
+    retries: 2
+    retry_interval: 100ms
+    script: |
+      echo x >> {counter}
+      test $(wc -l < {counter}) -ge 3
+"#,
+        counter = counter.display()
+    );
+    cluster.apply(&yaml).await;
+    let id = cluster.run("t/flaky", serde_json::json!({})).await;
+    let detail = cluster.wait_final(id).await;
+    assert_eq!(detail.state, "succeeded");
+    let flaky = task(&detail, "flaky");
+    assert_eq!(flaky.attempt, 3);
+    let log = log_text(&cluster.store, flaky.id).await;
+    assert_eq!(log.matches("[pgdag] attempt").count(), 3, "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handled_failure_ends_succeeded_and_skips_success_successors() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply(
+            r#"
+project: t
+name: handled
+tasks:
+  - { name: boom, type: shell, script: "exit 3" }
+  - { name: on_ok, type: shell, script: "echo ok", depends_on: [boom] }
+  - { name: on_fail, type: shell, script: "echo cleanup", depends_on: [{ task: boom, on: failure }] }
+  - { name: after_ok, type: shell, script: "echo after", depends_on: [on_ok] }
+  - { name: always, type: shell, script: "echo always", depends_on: [{ task: boom, on: always }] }
+"#,
+        )
+        .await;
+    let detail = cluster
+        .wait_final(cluster.run("t/handled", serde_json::json!({})).await)
+        .await;
+    assert_eq!(task(&detail, "boom").state, "failed");
+    assert_eq!(task(&detail, "boom").exit_code, Some(3));
+    assert_eq!(task(&detail, "on_ok").state, "skipped");
+    assert_eq!(task(&detail, "after_ok").state, "skipped");
+    assert_eq!(task(&detail, "on_fail").state, "succeeded");
+    assert_eq!(task(&detail, "always").state, "succeeded");
+    assert_eq!(detail.state, "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_strategy_end_kills_running_siblings() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply(
+            r#"
+project: t
+name: end
+failure_strategy: end
+tasks:
+  - { name: slow, type: shell, script: "sleep 30 & wait; echo never" }
+  - { name: boom, type: shell, script: "sleep 0.3; exit 1" }
+  - { name: later, type: shell, script: "echo later", depends_on: [slow] }
+"#,
+        )
+        .await;
+    let started = std::time::Instant::now();
+    let detail = cluster
+        .wait_final(cluster.run("t/end", serde_json::json!({})).await)
+        .await;
+    assert_eq!(detail.state, "failed");
+    assert_eq!(task(&detail, "boom").state, "failed");
+    assert_eq!(task(&detail, "slow").state, "killed");
+    assert_eq!(task(&detail, "later").state, "skipped");
+    // The kill reached the process group: the instance did not wait for `sleep 30`.
+    assert!(started.elapsed() < Duration::from_secs(25));
+    assert!(
+        !log_text(&cluster.store, task(&detail, "slow").id)
+            .await
+            .contains("never")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continue_strategy_runs_independent_branches_and_ends_failed() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply(
+            r#"
+project: t
+name: cont
+tasks:
+  - { name: boom, type: shell, script: "exit 1" }
+  - { name: other, type: shell, script: "sleep 0.3; echo fine" }
+  - { name: next, type: shell, script: "echo next", depends_on: [other] }
+  - { name: disabled, type: shell, script: "exit 9", run: false }
+  - { name: after_disabled, type: shell, script: "echo ran", depends_on: [disabled] }
+"#,
+        )
+        .await;
+    let detail = cluster
+        .wait_final(cluster.run("t/cont", serde_json::json!({})).await)
+        .await;
+    assert_eq!(detail.state, "failed");
+    assert_eq!(task(&detail, "next").state, "succeeded");
+    assert_eq!(task(&detail, "disabled").state, "skipped");
+    assert_eq!(task(&detail, "after_disabled").state, "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_workflow_in_a_rolled_back_transaction_runs_nothing() {
+    let cluster = TestCluster::start().await;
+    cluster.apply(CHAIN).await;
+    let mut client = cluster.store.client().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    let rolled_back: i64 = tx
+        .query_one(
+            "select pgdag.start_workflow('t', 'chain', '{}'::jsonb)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    tx.rollback().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    let committed: i64 = tx
+        .query_one(
+            "select pgdag.start_workflow('t', 'chain', '{\"who\": \"sql\"}'::jsonb)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    tx.commit().await.unwrap();
+    let detail = cluster.wait_final(committed).await;
+    assert_eq!(detail.state, "succeeded");
+    let state: Option<String> = client
+        .query_opt(
+            "select state from pgdag.workflow_instance_v where id = $1",
+            &[&rolled_back],
+        )
+        .await
+        .unwrap()
+        .map(|r| r.get(0));
+    assert_eq!(
+        state, None,
+        "the rolled-back start must not create an instance"
+    );
+    let count: i64 = client
+        .query_one("select count(*) from pgdag.workflow_instance", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1);
+    let rows = client
+        .query("select name, state, attempt from pgdag.task_instance_v where workflow_instance_id = $1 order by id", &[&committed])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        log_text(&cluster.store, task(&detail, "first").id)
+            .await
+            .contains("hello sql")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_command_fails_with_a_reason_and_the_master_goes_on() {
+    let cluster = TestCluster::start().await;
+    cluster.apply(CHAIN).await;
+    let client = cluster.store.client().await.unwrap();
+    let bad: i64 = client
+        .query_one(
+            "insert into pgdag.command (command_type, project, workflow, params) values ('start', 't', 'nope', '{}') returning workflow_instance_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let good = cluster.run("t/chain", serde_json::json!({})).await;
+    assert_eq!(cluster.wait_final(good).await.state, "succeeded");
+    let (state, error) = commands::state_for_instance(&client, bad)
+        .await
+        .unwrap()
+        .expect("failed command kept");
+    assert_eq!(state, "failed");
+    assert!(error.unwrap().contains("workflow t/nope does not exist"));
+    // SQL API errors name the workflow at once.
+    let err = client
+        .query_one("select pgdag.start_workflow('t', 'nope', '{}')", &[])
+        .await
+        .unwrap_err();
+    assert!(err.as_db_error().unwrap().message().contains("t/nope"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reapplying_keeps_the_version_and_a_change_makes_a_new_one_running_instances_keep_theirs() {
+    let cluster = TestCluster::start().await;
+    let v1 = r#"
+project: t
+name: ver
+tasks:
+  - { name: wait, type: shell, script: "sleep 0.5; echo v1" }
+"#;
+    assert_eq!(cluster.apply(v1).await[0].outcome, ApplyOutcome::Created);
+    assert_eq!(cluster.apply(v1).await[0].outcome, ApplyOutcome::Unchanged);
+    let running = cluster.run("t/ver", serde_json::json!({})).await;
+    // Let the master create the instance on version 1 before version 2 exists.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let client = cluster.store.client().await.unwrap();
+        if instances::get(&client, running).await.unwrap().is_some() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let applied = cluster.apply(&v1.replace("echo v1", "echo v2")).await;
+    assert_eq!(
+        (applied[0].outcome.clone(), applied[0].version),
+        (ApplyOutcome::Updated, 2)
+    );
+    let old = cluster.wait_final(running).await;
+    assert_eq!(old.version, 1);
+    assert!(
+        log_text(&cluster.store, task(&old, "wait").id)
+            .await
+            .contains("v1")
+    );
+    let new = cluster
+        .wait_final(cluster.run("t/ver", serde_json::json!({})).await)
+        .await;
+    assert_eq!(new.version, 2);
+    assert!(
+        log_text(&cluster.store, task(&new, "wait").id)
+            .await
+            .contains("v2")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_and_time_parameters_follow_the_schedule_time() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply(
+            r#"
+project: t
+name: dates
+params: { dt: "${system.biz.date}" }
+tasks:
+  - name: show
+    type: shell
+    script: |
+      echo "dt=${dt} cur=${system.biz.curdate} m=$[add_months(yyyyMMdd,-1)] wf=${system.workflow.definition.name} p=${system.project.name}"
+"#,
+        )
+        .await;
+    let client = cluster.store.client().await.unwrap();
+    let (_, id) = commands::insert(
+        &client,
+        pgdag::model::CommandType::Start,
+        Some("t"),
+        Some("dates"),
+        &serde_json::json!({}),
+        &serde_json::json!({"schedule_time": "2026-03-01T10:00:00Z"}),
+        None,
+    )
+    .await
+    .unwrap();
+    let detail = cluster.wait_final(id).await;
+    assert_eq!(detail.state, "succeeded");
+    let log = log_text(&cluster.store, task(&detail, "show").id).await;
+    assert!(
+        log.contains("dt=20260228 cur=20260301 m=20260201 wf=dates p=t"),
+        "{log}"
+    );
+}

@@ -1,0 +1,302 @@
+//! Test support: a fresh database per test, cloned from a migrated template; in-process
+//! roles on port 0; the real binary for process-level tests; typed helpers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pgdag::config::Config;
+use pgdag::model::{CommandType, Duration as PgDuration};
+use pgdag::server::{self, Role};
+use pgdag::store::{self, Store, commands, definitions, instances};
+use sha2::{Digest, Sha256};
+use tokio_postgres::NoTls;
+
+pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const TEMPLATE_LOCK: i64 = 0x7067_6461_675f_7470;
+
+fn base_url() -> String {
+    std::env::var("PGDAG_TEST_ADMIN_URL").unwrap_or_else(|_| ADMIN_URL.to_string())
+}
+
+fn url_for(db: &str) -> String {
+    let base = base_url();
+    let cut = base.rfind('/').expect("admin URL has a database part");
+    format!("{}/{db}", &base[..cut])
+}
+
+/// The template's name changes whenever a migration changes.
+fn template_name() -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql/migrations");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut hasher = Sha256::new();
+    for f in files {
+        hasher.update(std::fs::read(f).unwrap());
+    }
+    format!("pgdag_template_{}", &hex::encode(hasher.finalize())[..12])
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&base_url(), NoTls)
+        .await
+        .expect("connect to Postgres");
+    tokio::spawn(connection);
+    client
+}
+
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let template = template_name();
+        let client = admin().await;
+        client
+            .execute("select pg_advisory_lock($1)", &[&TEMPLATE_LOCK])
+            .await
+            .unwrap();
+        let exists = client
+            .query_opt("select 1 from pg_database where datname = $1", &[&template])
+            .await
+            .unwrap()
+            .is_some();
+        if !exists {
+            let building = format!("{template}_building");
+            client
+                .batch_execute(&format!("drop database if exists {building} with (force)"))
+                .await
+                .unwrap();
+            client
+                .batch_execute(&format!("create database {building}"))
+                .await
+                .unwrap();
+            let store = Store::connect(&url_for(&building), "pgdag:test-template", 1).unwrap();
+            store.migrate().await.expect("migrations run");
+            store.pool.close();
+            drop(store);
+            client
+                .batch_execute(&format!("alter database {building} rename to {template}"))
+                .await
+                .unwrap();
+        }
+        client
+            .execute("select pg_advisory_unlock($1)", &[&TEMPLATE_LOCK])
+            .await
+            .unwrap();
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        client
+            .batch_execute(&format!("create database {name} template {template}"))
+            .await
+            .unwrap();
+        TestDb {
+            url: url_for(&name),
+            name,
+        }
+    }
+
+    /// A database name that does not exist yet (for commands that must create it).
+    pub fn unborn() -> TestDb {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        TestDb {
+            url: url_for(&name),
+            name,
+        }
+    }
+
+    pub fn store(&self) -> Store {
+        Store::connect(&self.url, "pgdag:test", 4).unwrap()
+    }
+
+    pub fn config(&self) -> Config {
+        let mut config = Config::from_env().unwrap();
+        config.database_url = self.url.clone();
+        config.http_addr = "127.0.0.1:0".parse().unwrap();
+        config.poll_interval = PgDuration::from_millis(200);
+        config.heartbeat_interval = PgDuration::from_millis(500);
+        config.dead_after = PgDuration::from_secs(4);
+        config.max_tasks = 4;
+        config.worker_groups = vec!["default".into()];
+        config
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop from a thread of its own: Drop cannot await, and the test's runtime may be gone.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let client = admin().await;
+                let _ = client
+                    .batch_execute(&format!("drop database if exists {name} with (force)"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+/// Roles running in this test process.
+pub struct TestCluster {
+    pub db: TestDb,
+    pub store: Store,
+    pub running: Option<server::Running>,
+}
+
+impl TestCluster {
+    pub async fn start() -> TestCluster {
+        Self::start_with(&Role::ALL, |_| {}).await
+    }
+
+    pub async fn start_with(roles: &[Role], tweak: impl FnOnce(&mut Config)) -> TestCluster {
+        let db = TestDb::new().await;
+        let mut config = db.config();
+        tweak(&mut config);
+        let running = server::start(config, roles).await.expect("roles start");
+        TestCluster {
+            store: db.store(),
+            db,
+            running: Some(running),
+        }
+    }
+
+    pub fn api(&self) -> SocketAddr {
+        self.running
+            .as_ref()
+            .and_then(|r| r.api_addr)
+            .expect("api role running")
+    }
+
+    pub async fn apply(&self, yaml: &str) -> Vec<definitions::Applied> {
+        apply(&self.store, yaml).await
+    }
+
+    pub async fn run(&self, target: &str, params: serde_json::Value) -> i64 {
+        run(&self.store, target, params).await
+    }
+
+    pub async fn wait_final(&self, id: i64) -> instances::InstanceDetail {
+        wait_final(&self.store, id, Duration::from_secs(60)).await
+    }
+}
+
+pub async fn apply(store: &Store, yaml: &str) -> Vec<definitions::Applied> {
+    let specs = pgdag::apply::check_text("test.yaml", yaml).unwrap_or_else(|errors| {
+        panic!(
+            "test YAML is invalid: {}",
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    });
+    let mut client = store.client().await.unwrap();
+    definitions::apply_all(&mut client, &specs).await.unwrap()
+}
+
+pub async fn run(store: &Store, target: &str, params: serde_json::Value) -> i64 {
+    let (project, workflow) = target.split_once('/').unwrap();
+    let client = store.client().await.unwrap();
+    let (_, id) = commands::insert(
+        &client,
+        CommandType::Start,
+        Some(project),
+        Some(workflow),
+        &params,
+        &serde_json::json!({}),
+        None,
+    )
+    .await
+    .unwrap();
+    id
+}
+
+/// Poll until the instance is in a final state; panics after `timeout`.
+pub async fn wait_final(store: &Store, id: i64, timeout: Duration) -> instances::InstanceDetail {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let client = store.client().await.unwrap();
+        if let Some(detail) = instances::get(&client, id).await.unwrap() {
+            let state: pgdag::model::WorkflowState = detail.state.parse().unwrap();
+            if state.is_final() {
+                return detail;
+            }
+        }
+        drop(client);
+        assert!(
+            Instant::now() < deadline,
+            "instance {id} did not finish within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn task<'a>(detail: &'a instances::InstanceDetail, name: &str) -> &'a instances::TaskDetail {
+    detail
+        .tasks
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no task {name} in instance {}", detail.id))
+}
+
+pub async fn log_text(store: &Store, task_instance_id: i64) -> String {
+    let client = store.client().await.unwrap();
+    store::logs::read(&client, task_instance_id, 0, 100_000)
+        .await
+        .unwrap()
+        .text
+}
+
+/// The real `pgdag` binary.
+pub fn pgdag_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pgdag"))
+}
+
+pub fn pgdag(db: &TestDb) -> Command {
+    let mut command = Command::new(pgdag_bin());
+    command
+        .env("PGDAG_DATABASE_URL", &db.url)
+        .env("PGDAG_HTTP_ADDR", "127.0.0.1:0")
+        .env("PGDAG_POLL_INTERVAL", "200ms")
+        .env("PGDAG_LOG", "pgdag=info,warn")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+/// A child process killed when the guard drops, so a failing test leaves nothing running.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn spawn(mut command: Command) -> ChildGuard {
+    ChildGuard(
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn pgdag"),
+    )
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
