@@ -264,7 +264,7 @@ async fn raw_queue_rate(store: &Store, n: usize) -> f64 {
     let batch = 100i64;
     for _ in 0..(n as i64 / batch) {
         client
-            .execute("insert into bench_queue (priority, payload) select 2, 'true' from generate_series(1, $1)", &[&batch])
+            .execute("insert into bench_queue (priority, payload) select 2, 'true' from generate_series(1, $1::bigint)", &[&batch])
             .await
             .unwrap();
         claim_and_complete(&mut client, batch).await;

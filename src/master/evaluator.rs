@@ -7,7 +7,7 @@
 //! jittered poll. A database error rolls the round back and is retried after a backoff;
 //! an instance whose definition cannot be loaded is failed with the reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -87,7 +87,7 @@ pub async fn evaluate(
         .get(tx, instance.workflow_code, instance.workflow_version)
         .await?;
     let rows = instances::load_tasks(tx, instance.id).await?;
-    let now: DateTime<Utc> = Utc::now();
+    let now: DateTime<Utc> = instance.db_now;
 
     // Index-align task rows with the DAG.
     let mut by_index: Vec<Option<&TaskRow>> = vec![None; compiled.dag.tasks.len()];
@@ -131,6 +131,21 @@ pub async fn evaluate(
         now,
     );
 
+    // Out params flow from succeeded ancestors; load them only for the tasks queued now.
+    let mut wanted = Vec::new();
+    for action in &plan.actions {
+        if let Action::Queue(i) = *action {
+            for &a in &compiled.ancestors[i] {
+                if task_rows[a].state.is_success() {
+                    wanted.push(task_rows[a].id);
+                }
+            }
+        }
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let outs = instances::out_params(tx, &wanted).await?;
+
     let mut queue_ids = Vec::new();
     let mut payloads = Vec::new();
     let mut state_ids = Vec::new();
@@ -142,7 +157,7 @@ pub async fn evaluate(
     let mut wake_at = None;
     for action in &plan.actions {
         match *action {
-            Action::Queue(i) => match payload(&compiled, instance, &task_rows, i) {
+            Action::Queue(i) => match payload(&compiled, instance, &task_rows, &outs, i) {
                 Ok(p) => {
                     queue_ids.push(task_rows[i].id);
                     payloads.push(p);
@@ -206,6 +221,7 @@ fn payload(
     compiled: &Compiled,
     instance: &InstanceRow,
     rows: &[&TaskRow],
+    outs: &HashMap<i64, serde_json::Value>,
     i: usize,
 ) -> Result<serde_json::Value, String> {
     let spec = &compiled.version.spec;
@@ -214,7 +230,7 @@ fn payload(
         schedule_time: instance
             .schedule_time
             .or(instance.started_at)
-            .unwrap_or_else(Utc::now),
+            .unwrap_or(instance.db_now),
         timezone: compiled.timezone,
         project: compiled.version.project.clone(),
         workflow: spec.name.clone(),
@@ -224,8 +240,8 @@ fn payload(
     let startup = json_to_params(&instance.params);
     let mut upstream = ParamMap::new();
     for &a in &compiled.ancestors[i] {
-        if rows[a].state.is_success() {
-            upstream.extend(json_to_params(&rows[a].out_params));
+        if let Some(out) = outs.get(&rows[a].id) {
+            upstream.extend(json_to_params(out));
         }
     }
     let resolved = params::resolve(&ctx, &spec.params, &startup, &upstream, &task.params)

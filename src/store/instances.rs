@@ -95,6 +95,9 @@ pub struct InstanceRow {
     pub started_at: Option<DateTime<Utc>>,
     pub priority: i16,
     pub failure_strategy: FailureStrategy,
+    /// The database's clock at the start of the evaluating transaction: due times are
+    /// judged by it, never by the master's own clock.
+    pub db_now: DateTime<Utc>,
 }
 
 fn parse<T: std::str::FromStr<Err = crate::model::ParseEnumError>>(text: &str) -> Result<T> {
@@ -113,6 +116,7 @@ fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
         started_at: r.get("started_at"),
         priority: r.get("priority"),
         failure_strategy: parse(r.get("failure_strategy"))?,
+        db_now: r.get("db_now"),
     })
 }
 
@@ -182,7 +186,6 @@ pub struct TaskRow {
     pub retry_at: Option<DateTime<Utc>>,
     pub wait_until: Option<DateTime<Utc>>,
     pub kill_requested: bool,
-    pub out_params: serde_json::Value,
 }
 
 pub async fn load_tasks(client: &impl GenericClient, instance_id: i64) -> Result<Vec<TaskRow>> {
@@ -201,10 +204,24 @@ pub async fn load_tasks(client: &impl GenericClient, instance_id: i64) -> Result
                 retry_at: r.get("retry_at"),
                 wait_until: r.get("wait_until"),
                 kill_requested: r.get("kill_requested"),
-                out_params: r.get("out_params"),
             })
         })
         .collect()
+}
+
+/// Out params of the given task instances (only the ones an evaluation needs).
+pub async fn out_params(
+    client: &impl GenericClient,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, serde_json::Value>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let stmt = client
+        .prepare_cached(include_str!("../../sql/queries/instances/out_params.sql"))
+        .await?;
+    let rows = client.query(&stmt, &[&ids]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Queue attempts with their expanded payloads; wakes workers of the instance's groups.

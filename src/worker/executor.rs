@@ -23,6 +23,18 @@ use crate::store::queue::{ClaimedTask, Completion};
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
 pub async fn run(config: &Config, task: ClaimedTask, shipper: &Shipper, kill: CancellationToken) {
+    if kill.is_cancelled() {
+        // Killed while it waited for a slot: it never ran.
+        shipper.complete(Completion {
+            task_instance_id: task.id,
+            claim_token: task.claim_token,
+            outcome: "killed",
+            exit_code: None,
+            out_params: serde_json::json!({}),
+            error: Some("killed before it started".into()),
+        });
+        return;
+    }
     shipper.started(&task);
     shipper.log(
         &task,

@@ -68,42 +68,62 @@ async fn fetch_loop(
     running_count: Arc<AtomicUsize>,
     cancel: CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(config.max_tasks));
+    // `exec`: slots that run a process. `held`: attempts claimed and not finished — up to
+    // `max_tasks` more than the slots, so that the next attempts are at hand when a slot
+    // frees and claims go in batches instead of one round trip per finished task.
+    let max = config.max_tasks;
+    let exec = Arc::new(Semaphore::new(max));
+    let held = Arc::new(Semaphore::new(max * 2));
+    let batch = (max / 2).max(1);
     let slot_freed = Arc::new(tokio::sync::Notify::new());
     let mut failures = 0u32;
     while !cancel.is_cancelled() {
-        let free = slots.available_permits();
+        let room = held.available_permits();
+        let running_now = max - exec.available_permits();
+        let waiting = (max * 2 - room).saturating_sub(running_now);
+        // Claim when a slot would otherwise idle, or when a whole batch fits.
+        let want = if exec.available_permits() > waiting || room >= batch {
+            room
+        } else {
+            0
+        };
         let mut claimed_all = false;
-        if free > 0 {
-            match claim(&store, &config, server_id, free as i64).await {
+        if want > 0 {
+            match claim(&store, &config, server_id, want as i64).await {
                 Ok(tasks) => {
                     failures = 0;
-                    claimed_all = tasks.len() == free;
+                    claimed_all = tasks.len() == want;
                     for task in tasks {
-                        let permit = slots
+                        let held_permit = held
                             .clone()
-                            .acquire_owned()
-                            .await
-                            .expect("semaphore is never closed");
+                            .try_acquire_owned()
+                            .expect("room was counted before claiming");
                         let kill = CancellationToken::new();
                         running
                             .lock()
                             .expect("running lock")
                             .insert(task.id, (task.claim_token, kill.clone()));
                         running_count.fetch_add(1, Ordering::Relaxed);
-                        let (shipper, running, running_count, slot_freed, config) = (
+                        let (shipper, running, running_count, slot_freed, config, exec) = (
                             shipper.clone(),
                             running.clone(),
                             running_count.clone(),
                             slot_freed.clone(),
                             config.clone(),
+                            exec.clone(),
                         );
                         tokio::spawn(async move {
+                            // The semaphore is fair: attempts start in the order claimed.
+                            let exec_permit = exec
+                                .acquire_owned()
+                                .await
+                                .expect("semaphore is never closed");
                             let id = task.id;
                             executor::run(&config, task, &shipper, kill).await;
                             running.lock().expect("running lock").remove(&id);
                             running_count.fetch_sub(1, Ordering::Relaxed);
-                            drop(permit);
+                            drop(exec_permit);
+                            drop(held_permit);
                             slot_freed.notify_one();
                         });
                     }
@@ -124,7 +144,7 @@ async fn fetch_loop(
         }
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = wakeups.task.notified(), if free > 0 => {}
+            _ = wakeups.task.notified(), if held.available_permits() > 0 => {}
             _ = slot_freed.notified() => {}
             _ = tokio::time::sleep(jittered(config.poll_interval.as_std())) => {}
         }

@@ -147,6 +147,13 @@ fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled 
             Message::Complete(c) => completions.push(c),
         }
     }
+    // An attempt that also ends in this batch needs no separate "running" write: the
+    // outcome sets `started_at` too.
+    let ending: std::collections::HashSet<i64> = completions
+        .iter()
+        .map(|c: &Completion| c.task_instance_id)
+        .collect();
+    started.retain(|(id, _)| !ending.contains(id));
     (started, logs, completions)
 }
 

@@ -1,0 +1,1 @@
+select id, out_params from pgdag.task_instance where id = any($1::bigint[])
