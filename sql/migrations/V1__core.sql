@@ -203,6 +203,8 @@ create index task_queue_claim on pgdag.task_queue
 create table pgdag.instance_event (
     id                    bigserial primary key,
     workflow_instance_id  bigint not null,
+    -- The task whose attempt ended, for events written by workers (null otherwise).
+    task_instance_id      bigint,
     due_at                timestamptz not null default now()
 ) with (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 100);
 create index instance_event_due on pgdag.instance_event (due_at);

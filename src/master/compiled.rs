@@ -18,6 +18,8 @@ pub struct Compiled {
     /// For each task, its transitive predecessors in topological order (out params flow
     /// from these).
     pub ancestors: Vec<Vec<usize>>,
+    /// Whether each task has at least one successor.
+    pub has_successors: Vec<bool>,
     pub timezone: chrono_tz::Tz,
 }
 
@@ -53,6 +55,10 @@ impl Compiled {
             }
         }
         let ancestors = ancestors(spec.tasks.len(), &edges);
+        let mut has_successors = vec![false; spec.tasks.len()];
+        for e in &edges {
+            has_successors[e.pre] = true;
+        }
         let index_by_code = version
             .task_codes
             .iter()
@@ -68,6 +74,7 @@ impl Compiled {
             dag: Dag { tasks, edges },
             index_by_code,
             ancestors,
+            has_successors,
             timezone,
             version,
         }

@@ -63,15 +63,47 @@ async fn drain(
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
         let tx = client.transaction().await?;
-        let Some(instance) = instances::claim_for_evaluation(&tx).await? else {
+        let Some((instance, events)) = instances::claim_for_evaluation(&tx).await? else {
             tx.commit().await?;
             break;
         };
-        evaluate(&tx, cache, &instance).await?;
+        if !nothing_to_do(&tx, cache, &instance, &events).await? {
+            evaluate(&tx, cache, &instance).await?;
+        }
         tx.commit().await?;
     }
     let next = instances::next_due_ms(&client).await?;
     Ok(next.map(|ms| std::time::Duration::from_millis(ms.max(0.0) as u64)))
+}
+
+/// True when the consumed events cannot change anything: they only report attempts that
+/// succeeded, none of those tasks has a successor, and the instance still has unfinished
+/// tasks (so it cannot finish either). Such a completion can only ever lead to `Finish`,
+/// so `plan` would return nothing. This keeps a wide fan-out from re-reading every task
+/// state after each completed leaf.
+async fn nothing_to_do(
+    tx: &impl GenericClient,
+    cache: &Cache,
+    instance: &InstanceRow,
+    events: &instances::ConsumedEvents,
+) -> Result<bool> {
+    if events.other
+        || events.ended_tasks.is_empty()
+        || instance.state != crate::model::WorkflowState::Running
+    {
+        return Ok(false);
+    }
+    let compiled = cache
+        .get(tx, instance.workflow_code, instance.workflow_version)
+        .await?;
+    let check = instances::quick_check(tx, instance.id, &events.ended_tasks).await?;
+    let leaves_only = check.task_codes.iter().all(|code| {
+        compiled
+            .index_by_code
+            .get(code)
+            .is_some_and(|&i| !compiled.has_successors[i])
+    });
+    Ok(check.all_succeeded && check.unfinished && leaves_only)
 }
 
 /// Plan and apply one instance, locked by the caller's transaction.

@@ -120,9 +120,20 @@ fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
     })
 }
 
+/// The due events an evaluation consumed.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumedEvents {
+    /// Task instances whose attempt ended (events written by workers).
+    pub ended_tasks: Vec<i64>,
+    /// Some event was not about an ended attempt (creation, wake-up time, control).
+    pub other: bool,
+}
+
 /// Lock one instance that has due evaluation events (skipping ones other masters hold)
 /// and consume its due events. Must run inside a transaction.
-pub async fn claim_for_evaluation(client: &impl GenericClient) -> Result<Option<InstanceRow>> {
+pub async fn claim_for_evaluation(
+    client: &impl GenericClient,
+) -> Result<Option<(InstanceRow, ConsumedEvents)>> {
     let stmt = client
         .prepare_cached(include_str!("../../sql/queries/instances/claim_eval.sql"))
         .await?;
@@ -137,8 +148,40 @@ pub async fn claim_for_evaluation(client: &impl GenericClient) -> Result<Option<
             "../../sql/queries/instances/delete_events.sql"
         ))
         .await?;
-    client.execute(&stmt, &[&instance.id]).await?;
-    Ok(Some(instance))
+    let mut events = ConsumedEvents::default();
+    for row in client.query(&stmt, &[&instance.id]).await? {
+        match row.get::<_, Option<i64>>(0) {
+            Some(id) => events.ended_tasks.push(id),
+            None => events.other = true,
+        }
+    }
+    Ok(Some((instance, events)))
+}
+
+/// See `quick_check.sql`.
+#[derive(Debug, Clone)]
+pub struct QuickCheck {
+    pub all_succeeded: bool,
+    pub task_codes: Vec<i64>,
+    pub unfinished: bool,
+}
+
+pub async fn quick_check(
+    client: &impl GenericClient,
+    instance_id: i64,
+    ended_tasks: &[i64],
+) -> Result<QuickCheck> {
+    let stmt = client
+        .prepare_cached(include_str!("../../sql/queries/instances/quick_check.sql"))
+        .await?;
+    let row = client
+        .query_one(&stmt, &[&instance_id, &ended_tasks])
+        .await?;
+    Ok(QuickCheck {
+        all_succeeded: row.get(0),
+        task_codes: row.get(1),
+        unfinished: row.get(2),
+    })
 }
 
 /// Lock a given instance (the master that just created it evaluates it at once).

@@ -77,16 +77,28 @@ async fn run_script(
         .get("script")
         .and_then(|s| s.as_str())
         .ok_or_else(|| "the task has no script".to_string())?;
-    let workdir = work_dir(task);
-    std::fs::create_dir_all(&workdir)
-        .map_err(|e| format!("cannot create {}: {e}", workdir.display()))?;
-    let script_path = workdir.join(format!("task.{extension}"));
-    std::fs::write(&script_path, script)
-        .map_err(|e| format!("cannot write {}: {e}", script_path.display()))?;
+    let workdir = work_dir();
+    // Scripts up to INLINE_SCRIPT_MAX go as `-c` arguments; larger ones through a file
+    // (the kernel limits one argument to 128 KiB). Creating and deleting a file and a
+    // directory per attempt cost more than the process spawn itself.
+    let script_file = if script.len() > INLINE_SCRIPT_MAX {
+        let path = workdir.join(format!("task-{}-{}.{extension}", task.id, task.attempt));
+        let text = script.to_string();
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(target.parent().expect("a file in a directory"))?;
+            std::fs::write(&target, text)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Some(path)
+    } else {
+        None
+    };
 
     let mut command = Command::new(interpreter);
     command
-        .arg(&script_path)
         .current_dir(&workdir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -108,6 +120,10 @@ async fn run_script(
             }
         }
     }
+    match &script_file {
+        Some(path) => command.arg(path),
+        None => command.arg("-c").arg(script),
+    };
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start {interpreter}: {e}"))?;
@@ -139,7 +155,9 @@ async fn run_script(
     }
     let out_params = out_reader.await.unwrap_or_default();
     let _ = err_reader.await;
-    let _ = std::fs::remove_dir_all(&workdir);
+    if let Some(path) = script_file {
+        let _ = tokio::fs::remove_file(path).await;
+    }
     let status = status.map_err(|e| format!("waiting for the task process failed: {e}"))?;
     let exit_code = status.code().or_else(|| {
         use std::os::unix::process::ExitStatusExt;
@@ -195,13 +213,13 @@ async fn pump(
     out
 }
 
-fn work_dir(task: &ClaimedTask) -> PathBuf {
-    std::env::temp_dir().join("pgdag").join(format!(
-        "{}-{}-{}",
-        task.id,
-        task.attempt,
-        std::process::id()
-    ))
+/// Largest script passed inline with `-c`.
+const INLINE_SCRIPT_MAX: usize = 100 * 1024;
+
+/// The directory tasks run in: the system temp directory, where every task can write
+/// scratch files (`mktemp` for private ones).
+fn work_dir() -> PathBuf {
+    std::env::temp_dir()
 }
 
 fn is_env_name(name: &str) -> bool {

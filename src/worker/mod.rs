@@ -69,18 +69,18 @@ async fn fetch_loop(
     cancel: CancellationToken,
 ) {
     // `exec`: slots that run a process. `held`: attempts claimed and not finished — up to
-    // `max_tasks` more than the slots, so that the next attempts are at hand when a slot
+    // twice `max_tasks` more than the slots, so that the next attempts are at hand when a slot
     // frees and claims go in batches instead of one round trip per finished task.
     let max = config.max_tasks;
     let exec = Arc::new(Semaphore::new(max));
-    let held = Arc::new(Semaphore::new(max * 2));
-    let batch = (max / 2).max(1);
+    let held = Arc::new(Semaphore::new(max * 3));
+    let batch = max;
     let slot_freed = Arc::new(tokio::sync::Notify::new());
     let mut failures = 0u32;
     while !cancel.is_cancelled() {
         let room = held.available_permits();
         let running_now = max - exec.available_permits();
-        let waiting = (max * 2 - room).saturating_sub(running_now);
+        let waiting = (max * 3 - room).saturating_sub(running_now);
         // Claim when a slot would otherwise idle, or when a whole batch fits.
         let want = if exec.available_permits() > waiting || room >= batch {
             room

@@ -23,7 +23,7 @@ with done as (
     where t.id = d.id and t.claim_token = d.token and t.state in ('dispatched', 'running')
     returning t.id, t.workflow_instance_id
 ), events as (
-    insert into pgdag.instance_event (workflow_instance_id)
-    select distinct workflow_instance_id from upd
+    insert into pgdag.instance_event (workflow_instance_id, task_instance_id)
+    select workflow_instance_id, id from upd
 )
 select id from upd
