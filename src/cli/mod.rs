@@ -134,7 +134,15 @@ impl From<StoreError> for CliError {
             StoreError::NotFound(_) | StoreError::Invalid(_) | StoreError::Conflict(_) => {
                 CliError::usage(e.to_string())
             }
-            other => CliError::runtime(other.to_string()),
+            other => {
+                let mut message = other.to_string();
+                if other.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
+                    || message.contains("FATAL: database")
+                {
+                    message.push_str(" (run `pgdag migrate` or `pgdag standalone` first)");
+                }
+                CliError::runtime(message)
+            }
         }
     }
 }

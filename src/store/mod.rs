@@ -25,9 +25,9 @@ const MIGRATION_LOCK_KEY: i64 = 0x7067_6461_675f_6d67; // "pgdag_mg"
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database: {0}")]
+    #[error("database: {}", chain(.0))]
     Db(#[from] tokio_postgres::Error),
-    #[error("database pool: {0}")]
+    #[error("database: {}", chain(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("{0}")]
     NotFound(String),
@@ -54,6 +54,21 @@ impl StoreError {
             _ => None,
         }
     }
+}
+
+/// An error with its causes: tokio-postgres prints only "db error" for the error itself.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -356,14 +356,30 @@ async fn a_wide_fan_out_with_a_large_script_finishes() {
     // 40 leaves end one by one (the evaluator's fast path), then the instance finishes.
     let mut yaml = String::from("project: t\nname: wide\ntasks:\n");
     for i in 0..40 {
-        yaml.push_str(&format!("  - {{ name: leaf{i}, type: shell, script: 'echo {i}' }}\n"));
+        yaml.push_str(&format!(
+            "  - {{ name: leaf{i}, type: shell, script: 'echo {i}' }}\n"
+        ));
     }
     // Larger than one command-line argument may be: it goes through a file.
     let padding = "#".repeat(150 * 1024);
-    yaml.push_str(&format!("  - name: big\n    type: shell\n    script: |\n      {padding}\n      echo big done\n"));
+    yaml.push_str(&format!(
+        "  - name: big\n    type: shell\n    script: |\n      {padding}\n      echo big done\n"
+    ));
     cluster.apply(&yaml).await;
-    let detail = cluster.wait_final(cluster.run("t/wide", serde_json::json!({})).await).await;
+    let detail = cluster
+        .wait_final(cluster.run("t/wide", serde_json::json!({})).await)
+        .await;
     assert_eq!(detail.state, "succeeded");
-    assert!(detail.tasks.iter().flatten().all(|t| t.state == "succeeded"));
-    assert!(log_text(&cluster.store, task(&detail, "big").id).await.contains("big done"));
+    assert!(
+        detail
+            .tasks
+            .iter()
+            .flatten()
+            .all(|t| t.state == "succeeded")
+    );
+    assert!(
+        log_text(&cluster.store, task(&detail, "big").id)
+            .await
+            .contains("big done")
+    );
 }
