@@ -272,7 +272,25 @@ select wi.id,
        wi.backfill_id
 from pgdag.workflow_instance wi
 join pgdag.project p on p.id = wi.project_id
-join pgdag.workflow_definition_log wd on wd.code = wi.workflow_code and wd.version = wi.workflow_version;
+join pgdag.workflow_definition_log wd on wd.code = wi.workflow_code and wd.version = wi.workflow_version
+union all
+-- A start command not yet taken by a master: its instance id exists already, `submitted`.
+select c.workflow_instance_id,
+       c.project,
+       c.workflow,
+       wd.version,
+       'submitted',
+       c.command_type,
+       (c.options ->> 'schedule_time')::timestamptz,
+       null::timestamptz,
+       null::timestamptz,
+       coalesce(wd.spec ->> 'priority', 'medium'),
+       null::bigint,
+       null::bigint
+from pgdag.command c
+left join pgdag.project p on p.name = c.project
+left join pgdag.workflow_definition wd on wd.project_id = p.id and wd.name = c.workflow
+where c.state = 'pending' and c.command_type = 'start';
 
 create view pgdag.task_instance_v as
 select ti.id,

@@ -414,16 +414,42 @@ pub async fn get_tasks(client: &impl GenericClient, id: i64) -> Result<Vec<TaskD
 }
 
 /// An instance with its tasks (the shape of `GET /api/v1/instances/{id}`), if it exists.
+/// A start command that no master has taken yet shows as its instance in state
+/// `submitted`, with no tasks, so a caller can poll an id as soon as it has one.
 pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<InstanceDetail>> {
-    let Some(row) = client
+    if let Some(row) = client
         .query_opt(include_str!("../../sql/queries/instances/get.sql"), &[&id])
+        .await?
+    {
+        let mut detail = detail_row(&row);
+        detail.tasks = Some(get_tasks(client, id).await?);
+        return Ok(Some(detail));
+    }
+    let Some(row) = client
+        .query_opt(
+            include_str!("../../sql/queries/instances/get_submitted.sql"),
+            &[&id],
+        )
         .await?
     else {
         return Ok(None);
     };
-    let mut detail = detail_row(&row);
-    detail.tasks = Some(get_tasks(client, id).await?);
-    Ok(Some(detail))
+    Ok(Some(InstanceDetail {
+        id: row.get("id"),
+        project: row.get::<_, Option<String>>("project").unwrap_or_default(),
+        workflow: row.get::<_, Option<String>>("workflow").unwrap_or_default(),
+        version: row.get::<_, Option<i32>>("version").unwrap_or(0),
+        state: crate::model::WorkflowState::Submitted.as_str().to_string(),
+        command_type: row.get("command_type"),
+        schedule_time: row.get("schedule_time"),
+        started_at: None,
+        ended_at: None,
+        params: row.get("params"),
+        priority: row.get("priority"),
+        parent_instance_id: None,
+        error: None,
+        tasks: Some(Vec::new()),
+    }))
 }
 
 #[derive(Debug, Clone, Default)]

@@ -195,6 +195,16 @@ async fn start_workflow_in_a_rolled_back_transaction_runs_nothing() {
         .await
         .unwrap()
         .get(0);
+    // Inside the caller's transaction the instance is visible at once, as `submitted`.
+    let state: String = tx
+        .query_one(
+            "select state from pgdag.workflow_instance_v where id = $1",
+            &[&rolled_back],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "submitted");
     tx.rollback().await.unwrap();
     let tx = client.transaction().await.unwrap();
     let committed: i64 = tx
@@ -283,7 +293,8 @@ tasks:
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let client = cluster.store.client().await.unwrap();
-        if instances::get(&client, running).await.unwrap().is_some() {
+        let detail = instances::get(&client, running).await.unwrap().unwrap();
+        if detail.state != "submitted" {
             break;
         }
         assert!(std::time::Instant::now() < deadline);
