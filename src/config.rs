@@ -9,6 +9,9 @@ pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration { millis: 2_000 };
 pub const DEFAULT_DEAD_AFTER: Duration = Duration { millis: 10_000 };
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration { millis: 1_000 };
+pub const DEFAULT_LEADER_RETRY: Duration = Duration { millis: 1_000 };
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration { millis: 30_000 };
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -24,6 +27,15 @@ pub struct Config {
     pub server_name: String,
     /// Interpreter for `python` tasks.
     pub python: String,
+    /// How often a master that is not the leader tries to become it.
+    pub leader_retry: Duration,
+    /// On SIGTERM, how long a worker lets running tasks finish before handing them back.
+    pub shutdown_grace: Duration,
+    /// Where a worker records the process groups of its running tasks, so that its next
+    /// incarnation on this host can kill what a crash left behind.
+    pub state_dir: std::path::PathBuf,
+    /// Finished instances older than this are pruned by the leader.
+    pub retention_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +109,24 @@ impl Config {
             server_name: var("PGDAG_SERVER_NAME")
                 .unwrap_or_else(|| format!("{host}:{}", std::process::id())),
             python: var("PGDAG_PYTHON").unwrap_or_else(|| "python3".into()),
+            leader_retry: duration_var("PGDAG_LEADER_RETRY", DEFAULT_LEADER_RETRY)?,
+            shutdown_grace: duration_var("PGDAG_SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
+            state_dir: var("PGDAG_STATE_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::env::temp_dir().join("pgdag-state")),
+            retention_days: match var("PGDAG_RETENTION_DAYS") {
+                None => DEFAULT_RETENTION_DAYS,
+                Some(text) => {
+                    text.trim()
+                        .parse()
+                        .ok()
+                        .filter(|d| *d > 0)
+                        .ok_or_else(|| ConfigError {
+                            var: "PGDAG_RETENTION_DAYS",
+                            message: format!("{text:?} is not a positive number of days"),
+                        })?
+                }
+            },
         };
         config.validate()?;
         Ok(config)
@@ -116,6 +146,12 @@ impl Config {
                     "must be longer than the heartbeat interval ({})",
                     self.heartbeat_interval
                 ),
+            });
+        }
+        if self.leader_retry.millis < 10 {
+            return Err(ConfigError {
+                var: "PGDAG_LEADER_RETRY",
+                message: "must be at least 10ms".into(),
             });
         }
         if self.poll_interval.millis < 10 {

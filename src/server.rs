@@ -2,13 +2,11 @@
 //! cancels every service and waits for them; the CLI runs it until SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::{self, Wakeups};
+use crate::cluster::{self, Membership, Wakeups};
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 
@@ -57,16 +55,27 @@ pub fn parse_roles(text: &str) -> Result<Vec<Role>, String> {
 }
 
 pub struct Running {
-    pub server_id: i64,
+    pub membership: Membership,
     pub api_addr: Option<SocketAddr>,
     pub store: Store,
+    worker: Option<crate::worker::Worker>,
+    shutdown_grace: std::time::Duration,
     cancel: CancellationToken,
     set: JoinSet<()>,
 }
 
 impl Running {
-    /// Cancel every service and wait for them to end.
+    pub fn server_id(&self) -> i64 {
+        self.membership.server_id()
+    }
+
+    /// Graceful stop: the worker stops claiming, lets running tasks finish for the
+    /// shutdown grace and hands back the rest; then every service ends and the server row
+    /// is marked stopped.
     pub async fn stop(mut self) {
+        if let Some(worker) = &self.worker {
+            worker.drain(self.shutdown_grace).await;
+        }
         self.cancel.cancel();
         while self.set.join_next().await.is_some() {}
     }
@@ -84,23 +93,18 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         &format!("pgdag:{}", role_names.join("+")),
         pool_size,
     )?;
-    let server_id = cluster::heartbeat::register(&store, &config, &role_names).await?;
     let cancel = CancellationToken::new();
+    let (membership, membership_service) =
+        cluster::membership::start(store.clone(), config.clone(), role_names, cancel.clone())
+            .await?;
     let wakeups = Wakeups::default();
-    let running_count = Arc::new(AtomicUsize::new(0));
     let mut set = JoinSet::new();
     set.spawn(cluster::listener::run(
         store.clone(),
         wakeups.clone(),
         cancel.clone(),
     ));
-    set.spawn(cluster::heartbeat::run(
-        store.clone(),
-        server_id,
-        config.heartbeat_interval.as_std(),
-        running_count.clone(),
-        cancel.clone(),
-    ));
+    set.spawn(membership_service);
     if roles.contains(&Role::Master) {
         crate::master::start(
             &mut set,
@@ -109,17 +113,23 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
             wakeups.clone(),
             cancel.clone(),
         );
+        set.spawn(cluster::leader::run(
+            store.clone(),
+            config.clone(),
+            membership.clone(),
+            cancel.clone(),
+        ));
     }
+    let mut worker = None;
     if roles.contains(&Role::Worker) {
-        crate::worker::start(
+        worker = Some(crate::worker::start(
             &mut set,
             store.clone(),
             config.clone(),
-            server_id,
+            membership.clone(),
             wakeups.clone(),
-            running_count.clone(),
             cancel.clone(),
-        );
+        ));
     }
     let mut api_addr = None;
     if roles.contains(&Role::Api) {
@@ -132,9 +142,11 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         set.spawn(server);
     }
     Ok(Running {
-        server_id,
+        membership,
         api_addr,
         store,
+        worker,
+        shutdown_grace: config.shutdown_grace.as_std(),
         cancel,
         set,
     })

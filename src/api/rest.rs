@@ -196,6 +196,10 @@ async fn route(
         (Method::POST, ["projects", project, "workflows", workflow, "runs"]) => {
             start_run(&client, request, project, workflow).await
         }
+        (Method::GET, ["servers"]) => {
+            let list = crate::store::servers::list(&client).await?;
+            ok(serde_json::json!({ "servers": list }))
+        }
         (Method::GET, ["instances"]) => {
             let q = query_map(&request.query);
             let limit = match q.get("limit") {

@@ -205,3 +205,31 @@ pub async fn logs(task_instance_id: i64, follow: bool) -> CliResult {
         }
     }
 }
+
+pub async fn servers(json: bool) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    let list = crate::store::servers::list(&client).await?;
+    if json {
+        println!("{}", serde_json::json!({ "servers": list }));
+        return Ok(0);
+    }
+    println!(
+        "{:<6} {:<28} {:<20} {:<7} {:>13} {:>7} {:<16}",
+        "ID", "NAME", "ROLES", "LEADER", "HEARTBEAT AGE", "RUNNING", "WORKER GROUPS"
+    );
+    for s in list {
+        println!(
+            "{:<6} {:<28} {:<20} {:<7} {:>10} ms {:>7} {:<16}",
+            s.id,
+            s.name,
+            s.roles.join(","),
+            if s.leader { "yes" } else { "" },
+            s.heartbeat_age_ms,
+            s.running_tasks,
+            s.worker_groups.join(",")
+        );
+    }
+    Ok(0)
+}

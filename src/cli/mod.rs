@@ -72,6 +72,11 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Live processes: roles, leader, heartbeat age, running tasks.
+    Servers {
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -177,6 +182,7 @@ pub async fn run(cli: Cli) -> i32 {
             task_instance_id,
             follow,
         } => inspect::logs(task_instance_id, follow).await,
+        Command::Servers { json } => inspect::servers(json).await,
         Command::User {
             command:
                 UserCommand::Add {

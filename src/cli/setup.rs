@@ -87,7 +87,7 @@ async fn serve(config: Config, roles: &[Role]) -> CliResult {
         "pgdag {} running as {} (server id {}, roles {})",
         env!("CARGO_PKG_VERSION"),
         config.server_name,
-        running.server_id,
+        running.server_id(),
         names.join(",")
     );
     if let Some(addr) = running.api_addr {

@@ -1,10 +1,12 @@
-//! Cluster plumbing shared by every role: the notification listener and the server
-//! registry with its heartbeat. (Leader election and failover build on these.)
+//! Cluster plumbing shared by every role: the notification listener, membership (server
+//! row, liveness lock, heartbeat, self-fencing) and, among masters, the leader.
 
-pub mod heartbeat;
+pub mod leader;
 pub mod listener;
+pub mod membership;
 
 pub use listener::Wakeups;
+pub use membership::Membership;
 
 use std::time::Duration;
 

@@ -152,6 +152,7 @@ async fn start(
                 .worker_group
                 .clone()
                 .unwrap_or_else(|| spec.worker_group.clone()),
+            on_worker_loss: task.on_worker_loss,
         })
         .collect();
     let instance = NewInstance {

@@ -18,6 +18,7 @@ pub struct NewTask {
     pub retry_interval_ms: i64,
     pub priority: i16,
     pub worker_group: String,
+    pub on_worker_loss: crate::model::OnWorkerLoss,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +64,7 @@ pub async fn create(
     let retries: Vec<i32> = tasks.iter().map(|t| t.retries).collect();
     let intervals: Vec<i64> = tasks.iter().map(|t| t.retry_interval_ms).collect();
     let priorities: Vec<i16> = tasks.iter().map(|t| t.priority).collect();
+    let losses: Vec<&str> = tasks.iter().map(|t| t.on_worker_loss.as_str()).collect();
     let groups: Vec<&str> = tasks.iter().map(|t| t.worker_group.as_str()).collect();
     client
         .execute(
@@ -77,6 +79,7 @@ pub async fn create(
                 &intervals,
                 &priorities,
                 &groups,
+                &losses,
             ],
         )
         .await?;

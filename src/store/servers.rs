@@ -1,12 +1,23 @@
-//! The `pgdag.server` registry.
+//! The `pgdag.server` registry and the advisory locks that prove a server alive.
+//!
+//! Functions taking a `tokio_postgres::Client` run on a process's dedicated lock
+//! connection (session advisory locks must live on a connection the process owns).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 
 use super::Result;
 
+/// Advisory lock key of a server's liveness lock (the high bits keep it clear of other keys).
+pub fn liveness_key(server_id: i64) -> i64 {
+    0x7067_0000_0000_0000 | (server_id & 0x0000_ffff_ffff_ffff)
+}
+
+/// Advisory lock key of the leader.
+pub const LEADER_KEY: i64 = 0x7067_6461_675f_6c64; // "pgdag_ld"
+
 pub async fn register(
-    client: &impl GenericClient,
+    client: &tokio_postgres::Client,
     name: &str,
     roles: &[String],
     host: &str,
@@ -29,14 +40,34 @@ pub async fn register(
     Ok(row.get(0))
 }
 
-pub async fn heartbeat(client: &impl GenericClient, id: i64, running_tasks: i32) -> Result<()> {
+/// Take a session advisory lock without waiting; true when taken.
+pub async fn try_lock(client: &tokio_postgres::Client, key: i64) -> Result<bool> {
+    Ok(client
+        .query_one("select pg_try_advisory_lock($1)", &[&key])
+        .await?
+        .get(0))
+}
+
+pub async fn unlock(client: &tokio_postgres::Client, key: i64) -> Result<()> {
     client
-        .execute(
+        .execute("select pg_advisory_unlock($1)", &[&key])
+        .await?;
+    Ok(())
+}
+
+/// Returns false when the row was declared dead or stopped: the caller lost its identity.
+pub async fn heartbeat(
+    client: &tokio_postgres::Client,
+    id: i64,
+    running_tasks: i32,
+) -> Result<bool> {
+    Ok(client
+        .query_opt(
             include_str!("../../sql/queries/servers/heartbeat.sql"),
             &[&id, &running_tasks],
         )
-        .await?;
-    Ok(())
+        .await?
+        .is_some())
 }
 
 pub async fn stop(client: &impl GenericClient, id: i64) -> Result<()> {
@@ -53,12 +84,14 @@ pub struct ServerRow {
     pub roles: Vec<String>,
     pub host: String,
     pub pid: i32,
+    pub leader: bool,
     pub worker_groups: Vec<String>,
+    pub heartbeat_age_ms: i64,
     pub running_tasks: i32,
     pub started_at: DateTime<Utc>,
-    pub heartbeat_age_ms: i64,
 }
 
+/// Live servers (neither stopped nor declared dead), with the leader marked.
 pub async fn list(client: &impl GenericClient) -> Result<Vec<ServerRow>> {
     let rows = client
         .query(include_str!("../../sql/queries/servers/list.sql"), &[])
@@ -71,10 +104,11 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<ServerRow>> {
             roles: r.get("roles"),
             host: r.get("host"),
             pid: r.get("pid"),
+            leader: r.get("leader"),
             worker_groups: r.get("worker_groups"),
+            heartbeat_age_ms: r.get("heartbeat_age_ms"),
             running_tasks: r.get("running_tasks"),
             started_at: r.get("started_at"),
-            heartbeat_age_ms: r.get("heartbeat_age_ms"),
         })
         .collect())
 }

@@ -14,6 +14,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+use super::Stop;
+use super::orphans::Registry;
 use super::shipper::Shipper;
 use crate::config::Config;
 use crate::params;
@@ -22,7 +24,17 @@ use crate::store::queue::{ClaimedTask, Completion};
 /// Time between SIGTERM and SIGKILL when a task is killed.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
-pub async fn run(config: &Config, task: ClaimedTask, shipper: &Shipper, kill: CancellationToken) {
+pub async fn run(
+    config: &Config,
+    task: ClaimedTask,
+    shipper: &Shipper,
+    stop: &Stop,
+    registry: &Registry,
+) {
+    let kill = &stop.kill;
+    if stop.hand_back.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     if kill.is_cancelled() {
         // Killed while it waited for a slot: it never ran.
         shipper.complete(Completion {
@@ -44,8 +56,8 @@ pub async fn run(config: &Config, task: ClaimedTask, shipper: &Shipper, kill: Ca
         ),
     );
     let outcome = match task.task_type.as_str() {
-        "shell" => run_script(&task, shipper, &kill, "bash", "sh").await,
-        "python" => run_script(&task, shipper, &kill, &config.python, "py").await,
+        "shell" => run_script(&task, shipper, kill, registry, "bash", "sh").await,
+        "python" => run_script(&task, shipper, kill, registry, &config.python, "py").await,
         other => Err(format!("this worker cannot run task type {other}")),
     };
     let completion = match outcome {
@@ -62,6 +74,14 @@ pub async fn run(config: &Config, task: ClaimedTask, shipper: &Shipper, kill: Ca
             }
         }
     };
+    if stop.hand_back.load(std::sync::atomic::Ordering::SeqCst) {
+        // Given back (shutdown or fencing): whoever re-queues it owns the outcome now.
+        shipper.log(
+            &task,
+            "[pgdag] attempt handed back, not reported\n".to_string(),
+        );
+        return;
+    }
     shipper.complete(completion);
 }
 
@@ -69,6 +89,7 @@ async fn run_script(
     task: &ClaimedTask,
     shipper: &Shipper,
     kill: &CancellationToken,
+    registry: &Registry,
     interpreter: &str,
     extension: &str,
 ) -> Result<Completion, String> {
@@ -128,6 +149,9 @@ async fn run_script(
         .spawn()
         .map_err(|e| format!("cannot start {interpreter}: {e}"))?;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    if let Some(pgid) = pgid {
+        registry.add(pgid.as_raw());
+    }
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     let out_reader = tokio::spawn(pump(stdout, task.clone(), shipper.clone(), true));
@@ -152,6 +176,7 @@ async fn run_script(
     // Whatever the script left in its process group dies with it (and closes the pipes).
     if let Some(pgid) = pgid {
         let _ = killpg(pgid, Signal::SIGKILL);
+        registry.remove(pgid.as_raw());
     }
     let out_params = out_reader.await.unwrap_or_default();
     let _ = err_reader.await;

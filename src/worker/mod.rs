@@ -2,177 +2,291 @@
 //!
 //! Owns the processes it started (each in its own process group) and nothing in the
 //! database but the attempts it holds a claim token for. Claims in batches sized to its
-//! free slots (`max_tasks`), in the queue's priority order, woken by `pgdag_task` and a
-//! jittered poll. Output and outcomes go through the shipper, which batches them into
-//! few transactions. A database error pauses claiming with a backoff; running tasks go on
-//! and their reports are kept until the database answers again.
+//! free slots (`max_tasks`, plus as many again prefetched), in the queue's priority order,
+//! woken by `pgdag_task` and a jittered poll. Output and outcomes go through the shipper,
+//! which batches them into few transactions.
+//!
+//! How it fails: a database error pauses claiming with a backoff; running tasks go on and
+//! their reports are kept until the database answers again. When the process fences
+//! itself (no heartbeat for `dead_after`) it stops claiming and kills its running tasks
+//! without reporting them (they are failed over or handed back). On shutdown it stops
+//! claiming, lets running tasks finish for `shutdown_grace`, then kills the rest and hands
+//! them back at once (`need_failover`, re-queued by the master).
 
 pub mod executor;
+pub mod orphans;
 pub mod shipper;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::cluster::{Wakeups, backoff, jittered};
+use crate::cluster::{Membership, Wakeups, backoff, jittered};
 use crate::config::Config;
-use crate::store::{Result, Store, queue};
+use crate::store::{Result, Store, cluster, queue};
 
-/// Attempts running in this process: task instance id → (claim token, kill switch).
-pub type Running = Arc<Mutex<HashMap<i64, (Uuid, CancellationToken)>>>;
+/// How an attempt's run is stopped early.
+#[derive(Clone, Default)]
+pub struct Stop {
+    /// Kill the process group.
+    pub kill: CancellationToken,
+    /// The attempt is given back (shutdown, fencing): report nothing when it ends.
+    pub hand_back: Arc<AtomicBool>,
+}
+
+/// Attempts held by this process: task instance id → (claim token, how to stop it).
+pub type Running = Arc<Mutex<HashMap<i64, (Uuid, Stop)>>>;
+
+/// Handle on a started worker, for a graceful shutdown.
+pub struct Worker {
+    store: Store,
+    membership: Membership,
+    running: Running,
+    stop_claiming: CancellationToken,
+    idle: Arc<tokio::sync::Notify>,
+}
 
 pub fn start(
     set: &mut JoinSet<()>,
     store: Store,
     config: Config,
-    server_id: i64,
+    membership: Membership,
     wakeups: Wakeups,
-    running_count: Arc<AtomicUsize>,
     cancel: CancellationToken,
-) {
+) -> Worker {
     let (shipper, shipper_task) = shipper::Shipper::start(store.clone(), cancel.clone());
     set.spawn(shipper_task);
+    let registry = orphans::Registry::start(&config.state_dir);
     let running: Running = Arc::default();
+    let stop_claiming = cancel.child_token();
+    let idle = Arc::new(tokio::sync::Notify::new());
     set.spawn(kill_watch(
         store.clone(),
-        server_id,
+        membership.clone(),
         wakeups.clone(),
         running.clone(),
         cancel.clone(),
     ));
-    set.spawn(fetch_loop(
-        store,
+    set.spawn(fence_watch(
+        membership.clone(),
+        running.clone(),
+        cancel.clone(),
+    ));
+    let fetcher = Fetcher {
+        store: store.clone(),
         config,
-        server_id,
+        membership: membership.clone(),
         wakeups,
         shipper,
+        running: running.clone(),
+        registry,
+        idle: idle.clone(),
+    };
+    set.spawn(fetcher.run(stop_claiming.clone()));
+    Worker {
+        store,
+        membership,
         running,
-        running_count,
-        cancel,
-    ));
+        stop_claiming,
+        idle,
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn fetch_loop(
-    store: Store,
-    config: Config,
-    server_id: i64,
-    wakeups: Wakeups,
-    shipper: shipper::Shipper,
-    running: Running,
-    running_count: Arc<AtomicUsize>,
-    cancel: CancellationToken,
-) {
-    // `exec`: slots that run a process. `held`: attempts claimed and not finished — up to
-    // twice `max_tasks` more than the slots, so that the next attempts are at hand when a slot
-    // frees and claims go in batches instead of one round trip per finished task.
-    let max = config.max_tasks;
-    let exec = Arc::new(Semaphore::new(max));
-    let held = Arc::new(Semaphore::new(max * 3));
-    let batch = max;
-    let slot_freed = Arc::new(tokio::sync::Notify::new());
-    let mut failures = 0u32;
-    while !cancel.is_cancelled() {
-        let room = held.available_permits();
-        let running_now = max - exec.available_permits();
-        let waiting = (max * 3 - room).saturating_sub(running_now);
-        // Claim when a slot would otherwise idle, or when a whole batch fits.
-        let want = if exec.available_permits() > waiting || room >= batch {
-            room
-        } else {
-            0
-        };
-        let mut claimed_all = false;
-        if want > 0 {
-            match claim(&store, &config, server_id, want as i64).await {
-                Ok(tasks) => {
-                    failures = 0;
-                    claimed_all = tasks.len() == want;
-                    for task in tasks {
-                        let held_permit = held
-                            .clone()
-                            .try_acquire_owned()
-                            .expect("room was counted before claiming");
-                        let kill = CancellationToken::new();
-                        running
-                            .lock()
-                            .expect("running lock")
-                            .insert(task.id, (task.claim_token, kill.clone()));
-                        running_count.fetch_add(1, Ordering::Relaxed);
-                        let (shipper, running, running_count, slot_freed, config, exec) = (
-                            shipper.clone(),
-                            running.clone(),
-                            running_count.clone(),
-                            slot_freed.clone(),
-                            config.clone(),
-                            exec.clone(),
-                        );
-                        tokio::spawn(async move {
-                            // The semaphore is fair: attempts start in the order claimed.
-                            let exec_permit = exec
-                                .acquire_owned()
-                                .await
-                                .expect("semaphore is never closed");
-                            let id = task.id;
-                            executor::run(&config, task, &shipper, kill).await;
-                            running.lock().expect("running lock").remove(&id);
-                            running_count.fetch_sub(1, Ordering::Relaxed);
-                            drop(exec_permit);
-                            drop(held_permit);
-                            slot_freed.notify_one();
-                        });
-                    }
-                }
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, "claiming tasks failed");
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = tokio::time::sleep(backoff(failures)) => {}
-                    }
-                    continue;
-                }
+impl Worker {
+    /// Stop claiming, let running tasks finish for `grace`, then kill the rest and hand
+    /// them back so that they are re-queued at once.
+    pub async fn drain(&self, grace: Duration) {
+        self.stop_claiming.cancel();
+        let deadline = tokio::time::Instant::now() + grace;
+        while !self.running.lock().expect("running lock").is_empty() {
+            if tokio::time::timeout_at(deadline, self.idle.notified())
+                .await
+                .is_err()
+            {
+                break;
             }
         }
-        if claimed_all {
-            continue; // there may be more
+        let left: Vec<Stop> = self
+            .running
+            .lock()
+            .expect("running lock")
+            .values()
+            .map(|(_, stop)| stop.clone())
+            .collect();
+        if left.is_empty() {
+            return;
         }
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = wakeups.task.notified(), if held.available_permits() > 0 => {}
-            _ = slot_freed.notified() => {}
-            _ = tokio::time::sleep(jittered(config.poll_interval.as_std())) => {}
+        tracing::info!(
+            attempts = left.len(),
+            "grace period over: handing back running attempts"
+        );
+        for stop in &left {
+            stop.hand_back.store(true, Ordering::SeqCst);
+            stop.kill.cancel();
+        }
+        let until = tokio::time::Instant::now() + executor::KILL_GRACE + Duration::from_secs(1);
+        while !self.running.lock().expect("running lock").is_empty() {
+            if tokio::time::timeout_at(until, self.idle.notified())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        let result = async {
+            let client = self.store.client().await?;
+            let n = cluster::hand_back(
+                &client,
+                self.membership.server_id(),
+                "handed back at shutdown",
+            )
+            .await?;
+            crate::store::instances::notify(&client, "pgdag_eval", "").await?;
+            Ok::<_, crate::store::StoreError>(n)
+        }
+        .await;
+        match result {
+            Ok(n) => tracing::info!(handed_back = n, "attempts handed back"),
+            Err(e) => {
+                tracing::warn!(error = %e, "handing back failed; failover will re-queue them")
+            }
         }
     }
 }
 
-async fn claim(
-    store: &Store,
-    config: &Config,
-    server_id: i64,
-    free: i64,
-) -> Result<Vec<queue::ClaimedTask>> {
-    let client = store.client().await?;
-    queue::claim(
-        &client,
-        &config.worker_groups,
-        free,
-        &config.server_name,
-        server_id,
-    )
-    .await
+struct Fetcher {
+    store: Store,
+    config: Config,
+    membership: Membership,
+    wakeups: Wakeups,
+    shipper: shipper::Shipper,
+    running: Running,
+    registry: orphans::Registry,
+    idle: Arc<tokio::sync::Notify>,
+}
+
+impl Fetcher {
+    async fn run(self, stop: CancellationToken) {
+        // `exec`: slots that run a process. `held`: attempts claimed and not finished — up
+        // to twice `max_tasks` more than the slots, so that the next attempts are at hand
+        // when a slot frees and claims go in batches instead of one round trip per task.
+        let max = self.config.max_tasks;
+        let exec = Arc::new(Semaphore::new(max));
+        let held = Arc::new(Semaphore::new(max * 3));
+        let batch = max;
+        let slot_freed = Arc::new(tokio::sync::Notify::new());
+        let mut failures = 0u32;
+        while !stop.is_cancelled() {
+            let room = held.available_permits();
+            let running_now = max - exec.available_permits();
+            let waiting = (max * 3 - room).saturating_sub(running_now);
+            // Claim when a slot would otherwise idle, or when a whole batch fits.
+            let want = if !self.membership.is_healthy() {
+                0
+            } else if exec.available_permits() > waiting || room >= batch {
+                room
+            } else {
+                0
+            };
+            let mut claimed_all = false;
+            if want > 0 {
+                match self.claim(want as i64).await {
+                    Ok(tasks) => {
+                        failures = 0;
+                        claimed_all = tasks.len() == want;
+                        for task in tasks {
+                            let held_permit = held
+                                .clone()
+                                .try_acquire_owned()
+                                .expect("room was counted before claiming");
+                            self.spawn(task, exec.clone(), held_permit, slot_freed.clone());
+                        }
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        tracing::warn!(error = %e, "claiming tasks failed");
+                        tokio::select! {
+                            _ = stop.cancelled() => break,
+                            _ = tokio::time::sleep(backoff(failures)) => {}
+                        }
+                        continue;
+                    }
+                }
+            }
+            if claimed_all {
+                continue; // there may be more
+            }
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = self.wakeups.task.notified(), if held.available_permits() > 0 => {}
+                _ = slot_freed.notified() => {}
+                _ = tokio::time::sleep(jittered(self.config.poll_interval.as_std())) => {}
+            }
+        }
+    }
+
+    async fn claim(&self, limit: i64) -> Result<Vec<queue::ClaimedTask>> {
+        let client = self.store.client().await?;
+        queue::claim(
+            &client,
+            &self.config.worker_groups,
+            limit,
+            &self.config.server_name,
+            self.membership.server_id(),
+        )
+        .await
+    }
+
+    fn spawn(
+        &self,
+        task: queue::ClaimedTask,
+        exec: Arc<Semaphore>,
+        held_permit: tokio::sync::OwnedSemaphorePermit,
+        slot_freed: Arc<tokio::sync::Notify>,
+    ) {
+        let stop = Stop::default();
+        self.running
+            .lock()
+            .expect("running lock")
+            .insert(task.id, (task.claim_token, stop.clone()));
+        let count = self.membership.running_tasks();
+        count.fetch_add(1, Ordering::Relaxed);
+        let (shipper, running, config, registry, idle) = (
+            self.shipper.clone(),
+            self.running.clone(),
+            self.config.clone(),
+            self.registry.clone(),
+            self.idle.clone(),
+        );
+        tokio::spawn(async move {
+            // The semaphore is fair: attempts start in the order claimed.
+            let exec_permit = exec
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
+            let id = task.id;
+            executor::run(&config, task, &shipper, &stop, &registry).await;
+            running.lock().expect("running lock").remove(&id);
+            count.fetch_sub(1, Ordering::Relaxed);
+            drop(exec_permit);
+            drop(held_permit);
+            slot_freed.notify_one();
+            idle.notify_one();
+        });
+    }
 }
 
 /// Kills attempts whose kill the master requested (woken by `pgdag_control`; also checked
 /// on the poll while anything runs, in case a notification was lost).
 async fn kill_watch(
     store: Store,
-    server_id: i64,
+    membership: Membership,
     wakeups: Wakeups,
     running: Running,
     cancel: CancellationToken,
@@ -181,27 +295,46 @@ async fn kill_watch(
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = wakeups.control.notified() => {}
-            _ = tokio::time::sleep(jittered(std::time::Duration::from_secs(2))) => {
+            _ = tokio::time::sleep(jittered(Duration::from_secs(2))) => {
                 if running.lock().expect("running lock").is_empty() { continue; }
             }
         }
         let requests = async {
             let client = store.client().await?;
-            queue::kill_requests(&client, server_id).await
+            queue::kill_requests(&client, membership.server_id()).await
         }
         .await;
         match requests {
             Ok(requests) => {
                 let running = running.lock().expect("running lock");
                 for (id, token) in requests {
-                    if let Some((held, kill)) = running.get(&id) {
+                    if let Some((held, stop)) = running.get(&id) {
                         if *held == token {
-                            kill.cancel();
+                            stop.kill.cancel();
                         }
                     }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "reading kill requests failed"),
+        }
+    }
+}
+
+/// When the process fences itself, every running attempt is killed and not reported.
+async fn fence_watch(membership: Membership, running: Running, cancel: CancellationToken) {
+    let mut fences = membership.fences();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = fences.changed() => if changed.is_err() { return },
+        }
+        let running = running.lock().expect("running lock");
+        if !running.is_empty() {
+            tracing::warn!(attempts = running.len(), "fenced: killing running attempts");
+        }
+        for (_, stop) in running.values() {
+            stop.hand_back.store(true, Ordering::SeqCst);
+            stop.kill.cancel();
         }
     }
 }

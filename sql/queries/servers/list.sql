@@ -1,5 +1,7 @@
-select id, name, roles, host, pid, worker_groups, running_tasks, started_at,
-       (extract(epoch from (now() - heartbeat_at)) * 1000)::bigint as heartbeat_age_ms
-from pgdag.server
-where stopped_at is null
-order by id
+select s.id, s.name, s.roles, s.host, s.pid, s.worker_groups, s.running_tasks, s.started_at,
+       (extract(epoch from (now() - s.heartbeat_at)) * 1000)::bigint as heartbeat_age_ms,
+       coalesce(lt.server_id = s.id, false) as leader
+from pgdag.server s
+left join pgdag.leader_term lt on true
+where s.stopped_at is null and s.dead_at is null
+order by s.id

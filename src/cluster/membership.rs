@@ -1,0 +1,257 @@
+//! Membership: this process's `pgdag.server` row, the session advisory lock that proves it
+//! alive, and its heartbeat.
+//!
+//! Owns one dedicated connection (outside the pool) holding the liveness lock
+//! `liveness_key(server_id)` for the process's whole life; the leader declares a server
+//! dead when that lock is free (its session ended: immediate on a crash) or its heartbeat
+//! is older than `dead_after`. The heartbeat runs on the same connection every
+//! `heartbeat_interval`. The connection also sets `idle_session_timeout`, so a process
+//! that hangs stops holding its lock.
+//!
+//! How it fails: when the heartbeat has not succeeded for `dead_after`, the process fences
+//! itself — workers stop claiming and kill their running tasks without reporting them.
+//! When the database answers again it keeps its identity if its row is still alive and
+//! its lock can be taken again, handing back the attempts it dropped; otherwise (it was
+//! declared dead, its attempts were failed over) it registers as a new server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use tokio::sync::watch;
+use tokio_postgres::NoTls;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::store::{Store, StoreError, cluster, servers};
+
+/// What the rest of the process sees of its membership.
+#[derive(Clone)]
+pub struct Membership {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    server_id: AtomicI64,
+    healthy: AtomicBool,
+    fence: watch::Sender<u64>,
+    running_tasks: Arc<AtomicUsize>,
+}
+
+impl Membership {
+    /// The current server id (it changes when the process had to take a new identity).
+    pub fn server_id(&self) -> i64 {
+        self.inner.server_id.load(Ordering::SeqCst)
+    }
+    /// False while the process is fenced: it must not claim work.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.healthy.load(Ordering::SeqCst)
+    }
+    /// Changes each time the process fences itself: running tasks must be dropped.
+    pub fn fences(&self) -> watch::Receiver<u64> {
+        self.inner.fence.subscribe()
+    }
+    /// The count reported in heartbeats.
+    pub fn running_tasks(&self) -> Arc<AtomicUsize> {
+        self.inner.running_tasks.clone()
+    }
+    fn fence(&self) {
+        self.inner.healthy.store(false, Ordering::SeqCst);
+        self.inner.fence.send_modify(|g| *g += 1);
+    }
+}
+
+struct Registration {
+    store: Store,
+    config: Config,
+    roles: Vec<String>,
+}
+
+impl Registration {
+    /// A dedicated connection for the liveness lock.
+    async fn connect(&self) -> Result<tokio_postgres::Client, StoreError> {
+        let (client, connection) = self.store.config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        // A hung process stops holding its lock after this long without a statement.
+        let timeout = self.config.dead_after.millis.max(1000);
+        client
+            .batch_execute(&format!("set idle_session_timeout = {timeout}"))
+            .await?;
+        Ok(client)
+    }
+
+    /// Insert a new server row and take its liveness lock.
+    async fn register(&self, client: &tokio_postgres::Client) -> Result<i64, StoreError> {
+        let host = hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        let id = servers::register(
+            client,
+            &self.config.server_name,
+            &self.roles,
+            &host,
+            std::process::id() as i32,
+            &self.config.worker_groups,
+        )
+        .await?;
+        if !servers::try_lock(client, servers::liveness_key(id)).await? {
+            return Err(StoreError::Conflict(format!(
+                "the liveness lock of new server {id} is taken"
+            )));
+        }
+        Ok(id)
+    }
+}
+
+/// Register this process and return its membership and the service that keeps it.
+pub async fn start(
+    store: Store,
+    config: Config,
+    roles: Vec<String>,
+    cancel: CancellationToken,
+) -> Result<(Membership, impl std::future::Future<Output = ()>), StoreError> {
+    let registration = Registration {
+        store,
+        config,
+        roles,
+    };
+    let client = registration.connect().await?;
+    let id = registration.register(&client).await?;
+    let (fence, _) = watch::channel(0);
+    let membership = Membership {
+        inner: Arc::new(Inner {
+            server_id: AtomicI64::new(id),
+            healthy: AtomicBool::new(true),
+            fence,
+            running_tasks: Arc::default(),
+        }),
+    };
+    let service = run(registration, membership.clone(), client, cancel);
+    Ok((membership, service))
+}
+
+async fn run(
+    registration: Registration,
+    membership: Membership,
+    client: tokio_postgres::Client,
+    cancel: CancellationToken,
+) {
+    let interval = registration.config.heartbeat_interval.as_std();
+    let dead_after = registration.config.dead_after.as_std();
+    let mut client = Some(client);
+    let mut last_ok = Instant::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        if client.is_none() {
+            client = reconnect(&registration, &membership).await;
+            if client.is_some() {
+                last_ok = Instant::now();
+            }
+        } else if let Some(c) = &client {
+            let id = membership.server_id();
+            let count = membership.inner.running_tasks.load(Ordering::Relaxed) as i32;
+            match tokio::time::timeout(dead_after, servers::heartbeat(c, id, count)).await {
+                Ok(Ok(true)) => last_ok = Instant::now(),
+                Ok(Ok(false)) => {
+                    // Declared dead while we still ran: drop the work, take a new identity.
+                    tracing::warn!(
+                        server = id,
+                        "this server was declared dead; fencing and re-registering"
+                    );
+                    membership.fence();
+                    match registration.register(c).await {
+                        Ok(new_id) => {
+                            let _ = servers::unlock(c, servers::liveness_key(id)).await;
+                            membership.inner.server_id.store(new_id, Ordering::SeqCst);
+                            membership.inner.healthy.store(true, Ordering::SeqCst);
+                            last_ok = Instant::now();
+                            tracing::info!(server = new_id, "registered again");
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "re-registering failed");
+                            client = None;
+                        }
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "heartbeat failed; reconnecting");
+                    client = None;
+                }
+                Err(_) => {
+                    tracing::warn!("heartbeat timed out; reconnecting");
+                    client = None;
+                }
+            }
+        }
+        if last_ok.elapsed() >= dead_after && membership.is_healthy() {
+            tracing::error!(
+                server = membership.server_id(),
+                "no heartbeat for {dead_after:?}: fencing (no new claims, running tasks killed)"
+            );
+            membership.fence();
+        }
+    }
+    // Clean shutdown: the row says stopped, so the leader does not fail anything over.
+    if let Some(c) = client {
+        let _ = c
+            .execute(
+                "update pgdag.server set stopped_at = now() where id = $1",
+                &[&membership.server_id()],
+            )
+            .await;
+    }
+}
+
+/// After the lock connection was lost: keep the identity if the row is alive and the
+/// lock can be taken again, else register anew. Attempts dropped while fenced are
+/// handed back either way.
+async fn reconnect(
+    registration: &Registration,
+    membership: &Membership,
+) -> Option<tokio_postgres::Client> {
+    let client = match registration.connect().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "lock connection still down");
+            return None;
+        }
+    };
+    let id = membership.server_id();
+    let result = async {
+        let pooled = registration.store.client().await?;
+        let alive = cluster::server_alive(&pooled, id).await?;
+        if alive && servers::try_lock(&client, servers::liveness_key(id)).await? {
+            if !membership.is_healthy() {
+                let n =
+                    cluster::hand_back(&pooled, id, "handed back after the server fenced itself")
+                        .await?;
+                tracing::info!(server = id, handed_back = n, "lock connection restored");
+            }
+            return Ok::<_, StoreError>(id);
+        }
+        // Dead, or the old session still holds the lock: start over as a new server.
+        cluster::mark_dead(&pooled, id).await?;
+        cluster::hand_back(&pooled, id, "handed back: the server lost its identity").await?;
+        membership.fence();
+        let new_id = registration.register(&client).await?;
+        tracing::warn!(old = id, server = new_id, "registered as a new server");
+        Ok(new_id)
+    }
+    .await;
+    match result {
+        Ok(id) => {
+            membership.inner.server_id.store(id, Ordering::SeqCst);
+            membership.inner.healthy.store(true, Ordering::SeqCst);
+            Some(client)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "restoring membership failed");
+            None
+        }
+    }
+}
