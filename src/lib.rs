@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod config;
 pub mod dag;
 pub mod master;
+pub mod metrics;
 pub mod model;
 pub mod params;
 pub mod server;

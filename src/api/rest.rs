@@ -30,10 +30,28 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
 }
 
 pub async fn handle(store: &Store, request: Request) -> Reply {
+    if request.method == Method::GET && request.path == "/metrics" {
+        return match metrics(store).await {
+            Ok(text) => Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "text/plain; version=0.0.4")
+                .body(text)
+                .expect("a valid response"),
+            Err(e) => error_reply(e),
+        };
+    }
     match route(store, &request).await {
         Ok((status, value)) => json(status, &value),
         Err(e) => error_reply(e),
     }
+}
+
+/// Prometheus text: this process's counters and the queue depth (no token needed, like
+/// `/healthz`).
+async fn metrics(store: &Store) -> Result<String, ApiError> {
+    let client = store.client().await?;
+    let depth = crate::store::queue::depth(&client).await?;
+    Ok(crate::metrics::render(&depth))
 }
 
 pub fn error_reply(e: ApiError) -> Reply {

@@ -142,6 +142,8 @@ async fn duties(
     if !dead.is_empty() {
         let (servers_dead, attempts) = cluster::failover(&tx, &dead).await?;
         tracing::warn!(servers = servers_dead, attempts, ids = ?dead, "failover");
+        crate::metrics::add(&crate::metrics::DEAD_SERVERS, servers_dead as u64);
+        crate::metrics::add(&crate::metrics::FAILOVERS, attempts as u64);
         instances::notify(&tx, "pgdag_eval", "").await?;
     }
     if prune {

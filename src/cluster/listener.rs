@@ -94,6 +94,7 @@ async fn listen_once(
             _ = cancel.cancelled() => break,
             message = rx.recv() => match message {
                 Some(channel) => {
+                    crate::metrics::add(&crate::metrics::NOTIFICATIONS, 1);
                     if let Some(notify) = wakeups.channel(&channel) {
                         notify.notify_one();
                     }

@@ -60,6 +60,7 @@ async fn drain(
             tx.commit().await?;
             return Ok(());
         };
+        crate::metrics::add(&crate::metrics::COMMANDS, 1);
         let savepoint = tx.transaction().await?;
         match handle(&savepoint, config, cache, &command).await {
             Ok(()) => {

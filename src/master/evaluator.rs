@@ -67,6 +67,7 @@ async fn drain(
             tx.commit().await?;
             break;
         };
+        crate::metrics::add(&crate::metrics::EVALUATIONS, 1);
         if !nothing_to_do(&tx, cache, &instance, &events).await? {
             evaluate(&tx, cache, &instance).await?;
         }

@@ -7,6 +7,7 @@ use super::Result;
 /// True while `term` is still this server's; takes a share lock on the term row for the
 /// rest of the transaction.
 pub async fn holds_term(client: &impl GenericClient, term: i64, server_id: i64) -> Result<bool> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     Ok(client
         .query_opt(
             include_str!("../../sql/queries/cluster/check_term.sql"),
@@ -18,6 +19,7 @@ pub async fn holds_term(client: &impl GenericClient, term: i64, server_id: i64) 
 
 /// Live servers other than `me`, with their heartbeat age in milliseconds.
 pub async fn live_servers(client: &impl GenericClient, me: i64) -> Result<Vec<(i64, i64)>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(
             include_str!("../../sql/queries/cluster/live_servers.sql"),
@@ -29,6 +31,7 @@ pub async fn live_servers(client: &impl GenericClient, me: i64) -> Result<Vec<(i
 
 /// Declare servers dead and fail their attempts over; returns (servers, attempts).
 pub async fn failover(client: &impl GenericClient, dead: &[i64]) -> Result<(i64, i64)> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_one(
             include_str!("../../sql/queries/cluster/failover.sql"),
@@ -40,6 +43,7 @@ pub async fn failover(client: &impl GenericClient, dead: &[i64]) -> Result<(i64,
 
 /// Give back this server's attempts (re-queued at once); returns how many.
 pub async fn hand_back(client: &impl GenericClient, server_id: i64, reason: &str) -> Result<i64> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_one(
             include_str!("../../sql/queries/cluster/hand_back.sql"),
@@ -50,6 +54,7 @@ pub async fn hand_back(client: &impl GenericClient, server_id: i64, reason: &str
 }
 
 pub async fn mark_dead(client: &impl GenericClient, server_id: i64) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     client
         .execute(
             include_str!("../../sql/queries/cluster/mark_dead.sql"),
@@ -61,6 +66,7 @@ pub async fn mark_dead(client: &impl GenericClient, server_id: i64) -> Result<()
 
 /// Whether the server row is neither dead nor stopped (false when it is gone).
 pub async fn server_alive(client: &impl GenericClient, server_id: i64) -> Result<bool> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     Ok(client
         .query_opt(
             include_str!("../../sql/queries/cluster/server_alive.sql"),
@@ -73,6 +79,7 @@ pub async fn server_alive(client: &impl GenericClient, server_id: i64) -> Result
 
 /// Delete old rows: servers gone for a day, and instances and sent alerts past retention.
 pub async fn prune(client: &impl GenericClient, retention_days: i32) -> Result<u64> {
+    crate::metrics::add(&crate::metrics::QUERIES, 3);
     let mut deleted = client
         .execute(
             include_str!("../../sql/queries/cluster/prune_servers.sql"),
@@ -96,6 +103,7 @@ pub async fn prune(client: &impl GenericClient, retention_days: i32) -> Result<u
 
 /// `elect` on a dedicated (non-pooled) connection: the one that holds the leader lock.
 pub async fn elect_on(client: &tokio_postgres::Client, server_id: i64) -> Result<i64> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_one(
             include_str!("../../sql/queries/cluster/elect.sql"),

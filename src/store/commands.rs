@@ -26,6 +26,7 @@ pub async fn insert(
     options: &serde_json::Value,
     workflow_instance_id: Option<i64>,
 ) -> Result<(i64, i64)> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_one(
             include_str!("../../sql/queries/commands/insert.sql"),
@@ -44,6 +45,7 @@ pub async fn insert(
 
 /// Lock the oldest pending command (skipping ones other masters hold).
 pub async fn claim(client: &impl GenericClient) -> Result<Option<Command>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_opt(include_str!("../../sql/queries/commands/claim.sql"), &[])
         .await?;
@@ -60,6 +62,7 @@ pub async fn claim(client: &impl GenericClient) -> Result<Option<Command>> {
 
 /// A processed command leaves the queue (the instance records its type).
 pub async fn delete(client: &impl GenericClient, id: i64) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     client
         .execute(
             include_str!("../../sql/queries/commands/delete.sql"),
@@ -71,6 +74,7 @@ pub async fn delete(client: &impl GenericClient, id: i64) -> Result<()> {
 
 /// An invalid command is kept, `failed`, with a readable error.
 pub async fn fail(client: &impl GenericClient, id: i64, error: &str) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     client
         .execute(
             include_str!("../../sql/queries/commands/fail.sql"),
@@ -85,6 +89,7 @@ pub async fn state_for_instance(
     client: &impl GenericClient,
     instance_id: i64,
 ) -> Result<Option<(String, Option<String>)>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_opt(
             include_str!("../../sql/queries/commands/get.sql"),

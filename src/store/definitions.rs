@@ -53,6 +53,7 @@ pub struct Applied {
 /// Store one workflow: a new version when anything changed, nothing when it did not.
 /// Runs inside the caller's transaction so that a multi-document apply is all or nothing.
 pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Result<Applied> {
+    crate::metrics::add(&crate::metrics::QUERIES, 3);
     let project_id: i64 = tx
         .query_one(
             include_str!("../../sql/queries/definitions/upsert_project.sql"),
@@ -101,12 +102,14 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
                 &[&tcode],
             )
             .await?;
+        crate::metrics::add(&crate::metrics::QUERIES, 1);
         let (tversion, changed) = match current {
             Some(row) if row.get::<_, String>(1) == task_hash => (row.get(0), false),
             Some(row) => (row.get::<_, i32>(0) + 1, true),
             None => (1, true),
         };
         if changed {
+            crate::metrics::query();
             tx.execute(
                 include_str!("../../sql/queries/definitions/upsert_task.sql"),
                 &[
@@ -124,6 +127,7 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
         versions.insert(task.name.as_str(), (tcode, tversion));
     }
 
+    crate::metrics::add(&crate::metrics::QUERIES, 3);
     tx.execute(
         include_str!("../../sql/queries/definitions/upsert_workflow.sql"),
         &[
@@ -211,6 +215,7 @@ pub async fn load_version(
     code: i64,
     version: i32,
 ) -> Result<WorkflowVersion> {
+    crate::metrics::add(&crate::metrics::QUERIES, 2);
     let row = client
         .query_opt(
             include_str!("../../sql/queries/definitions/load_version.sql"),
@@ -272,6 +277,7 @@ pub async fn find_workflow(
     project: &str,
     workflow: &str,
 ) -> Result<Option<CurrentWorkflow>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_opt(
             include_str!("../../sql/queries/definitions/find_workflow.sql"),
@@ -301,6 +307,7 @@ pub struct ProjectSummary {
 }
 
 pub async fn list_projects(client: &impl GenericClient) -> Result<Vec<ProjectSummary>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(
             include_str!("../../sql/queries/definitions/list_projects.sql"),
@@ -319,6 +326,7 @@ pub async fn list_projects(client: &impl GenericClient) -> Result<Vec<ProjectSum
 }
 
 pub async fn project_exists(client: &impl GenericClient, project: &str) -> Result<bool> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     Ok(client
         .query_opt(
             include_str!("../../sql/queries/definitions/project_exists.sql"),
@@ -342,6 +350,7 @@ pub async fn list_workflows(
     client: &impl GenericClient,
     project: &str,
 ) -> Result<Vec<WorkflowSummary>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(
             include_str!("../../sql/queries/definitions/list_workflows.sql"),
@@ -374,6 +383,7 @@ pub async fn list_versions(
     project: &str,
     workflow: &str,
 ) -> Result<Vec<VersionSummary>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(
             include_str!("../../sql/queries/definitions/list_versions.sql"),
@@ -398,6 +408,7 @@ pub async fn get_spec(
     workflow: &str,
     version: Option<i32>,
 ) -> Result<Option<(WorkflowSpec, i32)>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_opt(
             include_str!("../../sql/queries/definitions/get_version_spec.sql"),

@@ -40,6 +40,7 @@ pub async fn create(
     instance: &NewInstance,
     tasks: &[NewTask],
 ) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 2);
     client
         .execute(
             include_str!("../../sql/queries/instances/create.sql"),
@@ -137,6 +138,7 @@ pub struct ConsumedEvents {
 pub async fn claim_for_evaluation(
     client: &impl GenericClient,
 ) -> Result<Option<(InstanceRow, ConsumedEvents)>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 2);
     let stmt = client
         .prepare_cached(include_str!("../../sql/queries/instances/claim_eval.sql"))
         .await?;
@@ -174,6 +176,7 @@ pub async fn quick_check(
     instance_id: i64,
     ended_tasks: &[i64],
 ) -> Result<QuickCheck> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let stmt = client
         .prepare_cached(include_str!("../../sql/queries/instances/quick_check.sql"))
         .await?;
@@ -189,6 +192,7 @@ pub async fn quick_check(
 
 /// Lock a given instance (the master that just created it evaluates it at once).
 pub async fn lock(client: &impl GenericClient, id: i64) -> Result<InstanceRow> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_opt(include_str!("../../sql/queries/instances/lock.sql"), &[&id])
         .await?
@@ -198,6 +202,7 @@ pub async fn lock(client: &impl GenericClient, id: i64) -> Result<InstanceRow> {
 
 /// Milliseconds until the next evaluation event is due (negative: overdue), if any.
 pub async fn next_due_ms(client: &impl GenericClient) -> Result<Option<f64>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_one(
             include_str!("../../sql/queries/instances/next_due.sql"),
@@ -213,6 +218,7 @@ pub async fn insert_event(
     id: i64,
     due_at: Option<DateTime<Utc>>,
 ) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     client
         .execute(
             include_str!("../../sql/queries/instances/insert_event.sql"),
@@ -235,6 +241,7 @@ pub struct TaskRow {
 }
 
 pub async fn load_tasks(client: &impl GenericClient, instance_id: i64) -> Result<Vec<TaskRow>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let stmt = client
         .prepare_cached(include_str!("../../sql/queries/instances/load_tasks.sql"))
         .await?;
@@ -260,6 +267,7 @@ pub async fn out_params(
     client: &impl GenericClient,
     ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, serde_json::Value>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     if ids.is_empty() {
         return Ok(Default::default());
     }
@@ -277,6 +285,7 @@ pub async fn queue_tasks(
     payloads: &[serde_json::Value],
     workflow_priority: i16,
 ) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let stmt = client
         .prepare_cached(include_str!("../../sql/queries/instances/queue_tasks.sql"))
         .await?;
@@ -294,6 +303,7 @@ pub async fn set_states(
     wait_until: &[Option<DateTime<Utc>>],
     errors: &[Option<String>],
 ) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let stmt = client
         .prepare_cached(include_str!("../../sql/queries/instances/set_states.sql"))
         .await?;
@@ -306,6 +316,7 @@ pub async fn set_states(
 /// Queued attempts are taken out of the queue and killed at once; dispatched or running
 /// ones are flagged for their worker.
 pub async fn request_kill(client: &impl GenericClient, ids: &[i64]) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     client
         .execute(
             include_str!("../../sql/queries/instances/request_kill.sql"),
@@ -316,6 +327,7 @@ pub async fn request_kill(client: &impl GenericClient, ids: &[i64]) -> Result<()
 }
 
 pub async fn finish(client: &impl GenericClient, id: i64, state: WorkflowState) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     client
         .execute(
             include_str!("../../sql/queries/instances/finish.sql"),
@@ -326,6 +338,7 @@ pub async fn finish(client: &impl GenericClient, id: i64, state: WorkflowState) 
 }
 
 pub async fn notify(client: &impl GenericClient, channel: &str, payload: &str) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let stmt = client
         .prepare_cached(include_str!("../../sql/queries/instances/notify.sql"))
         .await?;
@@ -392,6 +405,7 @@ fn detail_row(r: &tokio_postgres::Row) -> InstanceDetail {
 }
 
 pub async fn get_tasks(client: &impl GenericClient, id: i64) -> Result<Vec<TaskDetail>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(
             include_str!("../../sql/queries/instances/get_tasks.sql"),
@@ -420,6 +434,7 @@ pub async fn get_tasks(client: &impl GenericClient, id: i64) -> Result<Vec<TaskD
 /// A start command that no master has taken yet shows as its instance in state
 /// `submitted`, with no tasks, so a caller can poll an id as soon as it has one.
 pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<InstanceDetail>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 2);
     if let Some(row) = client
         .query_opt(include_str!("../../sql/queries/instances/get.sql"), &[&id])
         .await?
@@ -469,6 +484,7 @@ pub async fn list(
     client: &impl GenericClient,
     filter: &InstanceFilter,
 ) -> Result<Vec<InstanceDetail>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(
             include_str!("../../sql/queries/instances/list.sql"),

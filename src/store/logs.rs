@@ -22,6 +22,7 @@ pub async fn read(
     after: i32,
     max_chunks: i64,
 ) -> Result<LogPage> {
+    crate::metrics::add(&crate::metrics::QUERIES, 2);
     // Read the state first: chunks written before a final state are then all visible.
     let state = client
         .query_opt(

@@ -119,6 +119,7 @@ impl Store {
 
     /// Create or upgrade the schema. Idempotent; safe to run from many processes at once.
     pub async fn migrate(&self) -> Result<()> {
+        crate::metrics::add(&crate::metrics::QUERIES, 2);
         let (mut client, connection) = self.config.connect(NoTls).await?;
         let driver = tokio::spawn(connection);
         client
@@ -149,6 +150,7 @@ pub fn pg_config(url: &str) -> Result<tokio_postgres::Config> {
 
 /// Create the database named in `url` when it does not exist (connects to `postgres`).
 pub async fn ensure_database(url: &str) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let config = pg_config(url)?;
     let name = config.get_dbname().unwrap_or("postgres").to_string();
     match config.connect(NoTls).await {

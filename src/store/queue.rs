@@ -29,6 +29,7 @@ pub async fn claim(
     host: &str,
     server_id: i64,
 ) -> Result<Vec<ClaimedTask>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(
             include_str!("../../sql/queries/queue/claim.sql"),
@@ -107,6 +108,7 @@ pub async fn flush(
             .prepare_cached(include_str!("../../sql/queries/queue/mark_running.sql"))
             .await?;
         report.started = tx.query(&stmt, &[&ids, &tokens]).await?.len();
+        crate::metrics::query();
     }
     if !logs.is_empty() {
         let ids: Vec<i64> = logs.iter().map(|c| c.task_instance_id).collect();
@@ -121,6 +123,7 @@ pub async fn flush(
             .await?
             .len();
         report.rejected += logs.len() - report.log_chunks;
+        crate::metrics::query();
     }
     if !completions.is_empty() {
         let ids: Vec<i64> = completions.iter().map(|c| c.task_instance_id).collect();
@@ -140,15 +143,19 @@ pub async fn flush(
             .await?;
         report.completed = done.len();
         report.rejected += completions.len() - done.len();
+        crate::metrics::query();
+        crate::metrics::add(&crate::metrics::COMPLETIONS, done.len() as u64);
         if !done.is_empty() {
             tx.execute(
                 include_str!("../../sql/queries/instances/notify.sql"),
                 &[&"pgdag_eval", &""],
             )
             .await?;
+            crate::metrics::query();
         }
     }
     tx.commit().await?;
+    crate::metrics::add(&crate::metrics::REJECTED, report.rejected as u64);
     Ok(report)
 }
 
@@ -157,6 +164,7 @@ pub async fn kill_requests(
     client: &impl GenericClient,
     server_id: i64,
 ) -> Result<Vec<(i64, Uuid)>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(
             include_str!("../../sql/queries/queue/kill_requests.sql"),
@@ -168,6 +176,7 @@ pub async fn kill_requests(
 
 /// Queued attempts per worker group.
 pub async fn depth(client: &impl GenericClient) -> Result<Vec<(String, i64)>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(include_str!("../../sql/queries/queue/depth.sql"), &[])
         .await?;

@@ -24,6 +24,7 @@ pub async fn register(
     pid: i32,
     worker_groups: &[String],
 ) -> Result<i64> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_one(
             include_str!("../../sql/queries/servers/register.sql"),
@@ -42,6 +43,7 @@ pub async fn register(
 
 /// Take a session advisory lock without waiting; true when taken.
 pub async fn try_lock(client: &tokio_postgres::Client, key: i64) -> Result<bool> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     Ok(client
         .query_one("select pg_try_advisory_lock($1)", &[&key])
         .await?
@@ -49,6 +51,7 @@ pub async fn try_lock(client: &tokio_postgres::Client, key: i64) -> Result<bool>
 }
 
 pub async fn unlock(client: &tokio_postgres::Client, key: i64) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     client
         .execute("select pg_advisory_unlock($1)", &[&key])
         .await?;
@@ -61,6 +64,7 @@ pub async fn heartbeat(
     id: i64,
     running_tasks: i32,
 ) -> Result<bool> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     Ok(client
         .query_opt(
             include_str!("../../sql/queries/servers/heartbeat.sql"),
@@ -71,6 +75,7 @@ pub async fn heartbeat(
 }
 
 pub async fn stop(client: &impl GenericClient, id: i64) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     client
         .execute(include_str!("../../sql/queries/servers/stop.sql"), &[&id])
         .await?;
@@ -93,6 +98,7 @@ pub struct ServerRow {
 
 /// Live servers (neither stopped nor declared dead), with the leader marked.
 pub async fn list(client: &impl GenericClient) -> Result<Vec<ServerRow>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(include_str!("../../sql/queries/servers/list.sql"), &[])
         .await?;

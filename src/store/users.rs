@@ -54,6 +54,7 @@ pub async fn add(
     password: Option<&str>,
     is_admin: bool,
 ) -> Result<i64> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     if name.trim().is_empty() {
         return Err(StoreError::Invalid("user name must not be empty".into()));
     }
@@ -74,6 +75,7 @@ pub async fn add(
 }
 
 pub async fn count(client: &impl GenericClient) -> Result<i64> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     Ok(client
         .query_one(include_str!("../../sql/queries/users/count.sql"), &[])
         .await?
@@ -84,6 +86,7 @@ pub async fn find(
     client: &impl GenericClient,
     name: &str,
 ) -> Result<Option<(User, Option<String>)>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_opt(include_str!("../../sql/queries/users/find.sql"), &[&name])
         .await?;
@@ -101,6 +104,7 @@ pub async fn find(
 
 /// Create a token for the user and return it; only its hash is stored.
 pub async fn create_token(client: &impl GenericClient, user_name: &str) -> Result<String> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let (user, _) = find(client, user_name)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("user {user_name} does not exist")))?;
@@ -115,6 +119,7 @@ pub async fn create_token(client: &impl GenericClient, user_name: &str) -> Resul
 }
 
 pub async fn verify_token(client: &impl GenericClient, token: &str) -> Result<Option<User>> {
+    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
         .query_opt(
             include_str!("../../sql/queries/users/verify_token.sql"),

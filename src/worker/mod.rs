@@ -199,6 +199,7 @@ impl Fetcher {
                 match self.claim(want as i64).await {
                     Ok(tasks) => {
                         failures = 0;
+                        crate::metrics::add(&crate::metrics::CLAIMS, tasks.len() as u64);
                         claimed_all = tasks.len() == want;
                         for task in tasks {
                             let held_permit = held

@@ -204,4 +204,54 @@ async fn runs_start_instances_read_and_logs_page_through_rest() {
         .await
         .unwrap();
     assert_eq!(bad_body.status(), 400);
+
+    // Cluster observability: the servers list and Prometheus metrics.
+    let servers: serde_json::Value = http
+        .get(format!("{base}/api/v1/servers"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = servers["servers"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{servers}");
+    for key in [
+        "id",
+        "name",
+        "roles",
+        "host",
+        "pid",
+        "leader",
+        "worker_groups",
+        "heartbeat_age_ms",
+        "running_tasks",
+        "started_at",
+    ] {
+        assert!(list[0].get(key).is_some(), "missing {key} in {servers}");
+    }
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    for name in [
+        "pgdag_queries_total",
+        "pgdag_task_claims_total",
+        "pgdag_notifications_received_total",
+        "pgdag_rejected_writes_total",
+        "pgdag_failover_attempts_total",
+        "pgdag_queue_depth",
+    ] {
+        assert!(text.contains(name), "{name} missing from\n{text}");
+    }
+    let claims: u64 = text
+        .lines()
+        .find(|l| l.starts_with("pgdag_task_claims_total "))
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(
+        claims >= 1,
+        "the run above was claimed by this process's worker"
+    );
 }

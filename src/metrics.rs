@@ -1,0 +1,70 @@
+//! Process metrics in the Prometheus text format, served at `/metrics` by the api role.
+//!
+//! Plain atomic counters: no registry, no labels beyond the few written out below. Each
+//! process reports its own counts; sum them across processes in Prometheus. The queue depth
+//! is read from the database at scrape time.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($name:ident => $metric:literal, $help:literal;)+) => {
+        $(pub static $name: AtomicU64 = AtomicU64::new(0);)+
+        const COUNTERS: &[(&AtomicU64, &str, &str)] = &[$((&$name, $metric, $help)),+];
+    };
+}
+
+counters! {
+    QUERIES => "pgdag_queries_total", "SQL statements issued by this process";
+    CLAIMS => "pgdag_task_claims_total", "Task attempts claimed by this worker";
+    COMPLETIONS => "pgdag_task_completions_total", "Task outcomes accepted from this worker";
+    REJECTED => "pgdag_rejected_writes_total", "Worker writes rejected by fencing (stale claim token)";
+    FAILOVERS => "pgdag_failover_attempts_total", "Attempts of dead workers failed over by this leader";
+    DEAD_SERVERS => "pgdag_dead_servers_total", "Servers declared dead by this leader";
+    NOTIFICATIONS => "pgdag_notifications_received_total", "LISTEN notifications received";
+    EVALUATIONS => "pgdag_evaluations_total", "Workflow instance evaluations";
+    COMMANDS => "pgdag_commands_total", "Commands carried out or failed by this master";
+}
+
+pub fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// One SQL statement issued.
+pub fn query() {
+    QUERIES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The text exposition: every counter, plus the queue depth per worker group.
+pub fn render(queue_depth: &[(String, i64)]) -> String {
+    let mut out = String::new();
+    for (counter, name, help) in COUNTERS {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            counter.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP pgdag_queue_depth Task attempts waiting in the queue\n# TYPE pgdag_queue_depth gauge"
+    );
+    for (group, depth) in queue_depth {
+        let group = group.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(out, "pgdag_queue_depth{{worker_group=\"{group}\"}} {depth}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_lists_counters_and_escapes_labels() {
+        add(&CLAIMS, 3);
+        let text = render(&[("de\"fault".into(), 7)]);
+        assert!(text.contains("# TYPE pgdag_task_claims_total counter\n"));
+        assert!(text.contains("pgdag_queue_depth{worker_group=\"de\\\"fault\"} 7\n"));
+    }
+}
