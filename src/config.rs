@@ -36,6 +36,11 @@ pub struct Config {
     pub state_dir: std::path::PathBuf,
     /// Finished instances older than this are pruned by the leader.
     pub retention_days: u32,
+    /// Do not LISTEN: every loop polls (for pools behind PgBouncer in transaction mode).
+    pub poll_only: bool,
+    /// URL for the connections a process owns (LISTEN, advisory locks); default: the
+    /// database URL.
+    pub session_database_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +119,17 @@ impl Config {
             state_dir: var("PGDAG_STATE_DIR")
                 .map(std::path::PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join("pgdag-state")),
+            poll_only: match var("PGDAG_POLL_ONLY").as_deref().map(str::trim) {
+                None | Some("false" | "0" | "no") => false,
+                Some("true" | "1" | "yes") => true,
+                Some(other) => {
+                    return Err(ConfigError {
+                        var: "PGDAG_POLL_ONLY",
+                        message: format!("{other:?} is not true or false"),
+                    });
+                }
+            },
+            session_database_url: var("PGDAG_SESSION_DATABASE_URL"),
             retention_days: match var("PGDAG_RETENTION_DAYS") {
                 None => DEFAULT_RETENTION_DAYS,
                 Some(text) => {

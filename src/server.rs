@@ -88,22 +88,24 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     } else {
         8
     };
-    let store = Store::connect(
-        &config.database_url,
-        &format!("pgdag:{}", role_names.join("+")),
-        pool_size,
-    )?;
+    let application_name = format!("pgdag:{}", role_names.join("+"));
+    let mut store = Store::connect(&config.database_url, &application_name, pool_size)?;
+    if let Some(url) = &config.session_database_url {
+        store = store.with_session_url(url, &application_name)?;
+    }
     let cancel = CancellationToken::new();
     let (membership, membership_service) =
         cluster::membership::start(store.clone(), config.clone(), role_names, cancel.clone())
             .await?;
     let wakeups = Wakeups::default();
     let mut set = JoinSet::new();
-    set.spawn(cluster::listener::run(
-        store.clone(),
-        wakeups.clone(),
-        cancel.clone(),
-    ));
+    if !config.poll_only {
+        set.spawn(cluster::listener::run(
+            store.clone(),
+            wakeups.clone(),
+            cancel.clone(),
+        ));
+    }
     set.spawn(membership_service);
     if roles.contains(&Role::Master) {
         crate::master::start(

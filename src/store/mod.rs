@@ -78,6 +78,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Store {
     pub pool: Pool,
+    /// For connections a process owns (LISTEN, advisory locks): a session with Postgres,
+    /// never a transaction-pooled one.
     pub config: tokio_postgres::Config,
 }
 
@@ -100,6 +102,16 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Invalid(format!("database pool: {e}")))?;
         Ok(Store { pool, config })
+    }
+
+    /// Use another URL for the connections this process owns (LISTEN, the liveness and
+    /// leader locks): a direct or session-mode URL when the pool goes through PgBouncer in
+    /// transaction mode.
+    pub fn with_session_url(mut self, url: &str, application_name: &str) -> Result<Store> {
+        let mut config = pg_config(url)?;
+        config.application_name(application_name);
+        self.config = config;
+        Ok(self)
     }
 
     pub async fn client(&self) -> Result<deadpool_postgres::Object> {

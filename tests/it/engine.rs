@@ -394,3 +394,24 @@ async fn a_wide_fan_out_with_a_large_script_finishes() {
             .contains("big done")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_only_mode_runs_without_listen() {
+    let cluster =
+        TestCluster::start_with(&pgdag::server::Role::ALL, |config| config.poll_only = true).await;
+    cluster.apply(CHAIN).await;
+    let detail = cluster
+        .wait_final(cluster.run("t/chain", serde_json::json!({})).await)
+        .await;
+    assert_eq!(detail.state, "succeeded");
+    let client = cluster.store.client().await.unwrap();
+    let listeners: i64 = client
+        .query_one(
+            "select count(*) from pg_stat_activity where datname = current_database() and query ilike 'listen%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(listeners, 0, "poll_only must not LISTEN");
+}
