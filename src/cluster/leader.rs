@@ -10,7 +10,8 @@
 //!
 //! Duties, each tick: declare servers dead (liveness lock free and heartbeat older than two
 //! intervals — a session that ended; or heartbeat older than `dead_after`) and fail their
-//! attempts over; every minute, prune old rows. A failed tick is logged and retried; losing
+//! attempts over — during its first `dead_after` a new leader goes by heartbeats only, since
+//! after a Postgres restart every process is still re-taking its lock; every minute, prune old rows. A failed tick is logged and retried; losing
 //! the lock connection ends the leadership (the lock goes with the session).
 
 use std::time::{Duration, Instant};
@@ -86,6 +87,7 @@ async fn lead(
         .min(Duration::from_secs(1));
     let trust = config.dead_after.as_std() / 2;
     let mut last_prune = Instant::now();
+    let elected = Instant::now();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return "shutting down",
@@ -99,7 +101,20 @@ async fn lead(
             _ => return "the lock connection did not answer within the trust window",
         }
         let prune = last_prune.elapsed() >= PRUNE_EVERY;
-        match duties(store, config, lock, membership.server_id(), term, prune).await {
+        // A new leader often comes after Postgres restarted, when every process is still
+        // re-taking its liveness lock: for one `dead_after` it judges by heartbeats only.
+        let trust_locks = elected.elapsed() >= config.dead_after.as_std();
+        match duties(
+            store,
+            config,
+            lock,
+            membership.server_id(),
+            term,
+            prune,
+            trust_locks,
+        )
+        .await
+        {
             Ok(true) => {
                 if prune {
                     last_prune = Instant::now();
@@ -119,6 +134,7 @@ async fn duties(
     me: i64,
     term: i64,
     prune: bool,
+    trust_locks: bool,
 ) -> Result<bool, StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
@@ -130,7 +146,7 @@ async fn duties(
     for (id, heartbeat_age_ms) in cluster::live_servers(&tx, me).await? {
         if heartbeat_age_ms > config.dead_after.millis as i64 {
             dead.push(id);
-        } else if heartbeat_age_ms > stale_after {
+        } else if trust_locks && heartbeat_age_ms > stale_after {
             // The liveness lock is free when its session is gone.
             let key = servers::liveness_key(id);
             if servers::try_lock(lock, key).await? {
