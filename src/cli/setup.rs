@@ -95,9 +95,19 @@ async fn serve(config: Config, roles: &[Role]) -> CliResult {
         println!("pgdag api listening on http://{addr}");
     }
     server::shutdown_signal().await;
-    eprintln!("shutting down");
-    running.stop().await;
-    Ok(0)
+    eprintln!(
+        "shutting down: running tasks may finish for {} (PGDAG_SHUTDOWN_GRACE), then they are handed back; a second signal exits at once",
+        config.shutdown_grace
+    );
+    tokio::select! {
+        _ = running.stop() => Ok(0),
+        _ = server::shutdown_signal() => {
+            // Whatever still runs is failed over once this server is declared dead, and
+            // its processes are reaped by the next worker started on this host.
+            eprintln!("second signal: exiting without handing tasks back");
+            Ok(1)
+        }
+    }
 }
 
 pub async fn apply(files: &[PathBuf]) -> CliResult {
