@@ -14,6 +14,17 @@ pub fn check_text(file: &str, text: &str) -> Result<Vec<WorkflowSpec>, Vec<SpecE
     let mut workflows = Vec::new();
     for document in documents {
         errors.extend(spec::unavailable_features(file, &document));
+        if let Document::Workflow(workflow) = &document {
+            if let Err(message) = crate::store::schedules::YamlSchedule::from_spec(workflow) {
+                let pos = workflow.source.pos("schedule");
+                errors.push(SpecError {
+                    file: file.to_string(),
+                    line: pos.line,
+                    column: pos.column,
+                    message: format!("schedule: {message}"),
+                });
+            }
+        }
         if let Document::Workflow(workflow) = document {
             workflows.push(workflow);
         }

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod cron;
 pub mod dag;
 pub mod master;
 pub mod metrics;

@@ -667,3 +667,102 @@ async fn servers_json_has_the_contract_shape_and_one_leader() {
         deadline.tick(running).await;
     }
 }
+
+/// 8. Cron across a leader change: two masters and a worker, a schedule firing every 2 s.
+/// kill -9 the leader: firing resumes within 3 s (the next fire time after the kill is fired
+/// by the new leader no later than 3 s after the kill), and no fire time ever produces two
+/// instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_keep_firing_once_per_fire_time_across_a_leader_kill() {
+    let mut c = Cluster::new().await;
+    c.start("m1", "master", &[]);
+    c.start("m2", "master", &[]);
+    c.start("w1", "worker", &[]);
+    let ids: BTreeMap<String, i64> = [
+        ("m1".to_string(), c.registered("m1").await),
+        ("m2".to_string(), c.registered("m2").await),
+    ]
+    .into();
+    c.apply(
+        "project: t\nname: tick\nschedule: { cron: \"*/2 * * * * ?\", timezone: Europe/Berlin }\ntasks:\n  - { name: t, type: shell, script: 'true' }\n",
+    )
+    .await;
+    // Let a few fires happen under the first leader.
+    let deadline = Deadline::new(secs(20), "three scheduled instances");
+    loop {
+        let n: i64 =
+            c.pg.one(
+                "select count(*) from pgdag.workflow_instance where command_type = 'schedule'",
+                &[],
+            )
+            .await
+            .get(0);
+        if n >= 3 {
+            break;
+        }
+        deadline.tick(n).await;
+    }
+    let (term, leader) = c.leader(secs(15)).await;
+    let leader_name = if ids["m1"] == leader { "m1" } else { "m2" };
+    let killed_at = c.pg.now().await;
+    c.server(leader_name).kill9();
+
+    // The first fire time after the kill must be fired within 3 s of the kill.
+    let deadline = Deadline::new(secs(20), "a fire after the leader kill");
+    let first_after: f64 = loop {
+        let row = c
+            .pg
+            .one(
+                "select min(extract(epoch from fired_at))::float8, count(*) from pgdag.schedule_fire
+                 where fire_time > to_timestamp($1)",
+                &[&killed_at],
+            )
+            .await;
+        let (fired, n): (Option<f64>, i64) = (row.get(0), row.get(1));
+        if let Some(fired) = fired {
+            if n >= 2 {
+                break fired;
+            }
+        }
+        deadline.tick(n).await;
+    };
+    let resumed = first_after - killed_at;
+    println!("kill -9 leader -> first fire after it: {resumed:.3} s");
+    assert!(
+        resumed <= 3.0,
+        "firing resumed {resumed:.3} s after the leader kill"
+    );
+    let (new_term, _) = c.leader(secs(5)).await;
+    assert!(new_term > term);
+
+    // Exactly one instance per fire time, every one of them recorded as its schedule time.
+    let rows =
+        c.pg.query(
+            "select schedule_time, count(*) from pgdag.workflow_instance
+             where command_type = 'schedule' group by schedule_time having count(*) > 1",
+            &[],
+        )
+        .await;
+    assert!(
+        rows.is_empty(),
+        "fire times with two instances: {}",
+        rows.len()
+    );
+    let fires: i64 =
+        c.pg.one("select count(*) from pgdag.schedule_fire", &[])
+            .await
+            .get(0);
+    let instances: i64 =
+        c.pg.one(
+            "select count(*) from pgdag.workflow_instance where command_type = 'schedule'",
+            &[],
+        )
+        .await
+        .get(0);
+    let pending: i64 = c.pg.one("select count(*) from pgdag.command where command_type = 'schedule' and state = 'pending'", &[]).await.get(0);
+    assert_eq!(
+        fires,
+        instances + pending,
+        "every fire became exactly one instance"
+    );
+}

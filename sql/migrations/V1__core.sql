@@ -290,7 +290,7 @@ select c.workflow_instance_id,
 from pgdag.command c
 left join pgdag.project p on p.name = c.project
 left join pgdag.workflow_definition wd on wd.project_id = p.id and wd.name = c.workflow
-where c.state = 'pending' and c.command_type = 'start';
+where c.state = 'pending' and c.command_type in ('start', 'schedule');
 
 create view pgdag.task_instance_v as
 select ti.id,

@@ -214,6 +214,32 @@ async fn route(
         (Method::POST, ["projects", project, "workflows", workflow, "runs"]) => {
             start_run(&client, request, project, workflow).await
         }
+        (Method::GET, ["cron", "preview"]) => {
+            let q = query_map(&request.query);
+            let expr = q
+                .get("expr")
+                .ok_or_else(|| ApiError::bad_request("expr is required"))?;
+            let tz = q.get("tz").map(String::as_str).unwrap_or("UTC");
+            let count = match q.get("count") {
+                None => 10,
+                Some(c) => c
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|c| (1..=1000).contains(c))
+                    .ok_or_else(|| {
+                        ApiError::bad_request("count must be a number from 1 to 1000")
+                    })?,
+            };
+            let times = crate::cron::preview(expr, tz, q.get("from").map(String::as_str), count)
+                .map_err(ApiError::bad_request)?;
+            ok(serde_json::json!({ "times": times }))
+        }
+        (Method::GET, ["schedules"]) => {
+            let q = query_map(&request.query);
+            let list = crate::store::schedules::list(&client, q.get("project").map(String::as_str))
+                .await?;
+            ok(serde_json::json!({ "schedules": list }))
+        }
         (Method::GET, ["servers"]) => {
             let list = crate::store::servers::list(&client).await?;
             ok(serde_json::json!({ "servers": list }))

@@ -233,3 +233,28 @@ pub async fn servers(json: bool) -> CliResult {
     }
     Ok(0)
 }
+
+pub async fn schedule_switch(target: &str, on: bool) -> CliResult {
+    let (project, workflow) = parse_target(target)?;
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    for (id, cron, tz) in
+        crate::store::schedules::set_enabled(&client, project, workflow, on).await?
+    {
+        println!(
+            "schedule {id} ({cron}, {tz}): {}",
+            if on { "on" } else { "off" }
+        );
+    }
+    Ok(0)
+}
+
+/// Preview fire times with the engine the firer uses.
+pub fn cron_next(expr: &str, tz: &str, from: Option<&str>, count: usize) -> CliResult {
+    let times = crate::cron::preview(expr, tz, from, count).map_err(CliError::usage)?;
+    for time in times {
+        println!("{time}");
+    }
+    Ok(0)
+}

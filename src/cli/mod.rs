@@ -72,6 +72,19 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Switch a workflow's schedule on or off.
+    Schedule {
+        /// on | off
+        #[arg(value_parser = ["on", "off"])]
+        switch: String,
+        /// PROJECT/WORKFLOW
+        target: String,
+    },
+    /// Cron expressions.
+    Cron {
+        #[command(subcommand)]
+        command: CronCommand,
+    },
     /// Live processes: roles, leader, heartbeat age, running tasks.
     Servers {
         #[arg(long)]
@@ -99,6 +112,23 @@ pub enum UserCommand {
         /// Read the password from standard input (first line).
         #[arg(long)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CronCommand {
+    /// Print the next fire times of an expression (Quartz 6/7 fields or Unix 5 fields),
+    /// one RFC 3339 time a line, as the scheduler would fire them.
+    Next {
+        expr: String,
+        /// IANA time zone.
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Start after this time (RFC 3339; default: now).
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long, default_value_t = 5)]
+        count: usize,
     },
 }
 
@@ -183,6 +213,18 @@ pub async fn run(cli: Cli) -> i32 {
             follow,
         } => inspect::logs(task_instance_id, follow).await,
         Command::Servers { json } => inspect::servers(json).await,
+        Command::Schedule { switch, target } => {
+            inspect::schedule_switch(&target, switch == "on").await
+        }
+        Command::Cron {
+            command:
+                CronCommand::Next {
+                    expr,
+                    tz,
+                    from,
+                    count,
+                },
+        } => inspect::cron_next(&expr, &tz, from.as_deref(), count),
         Command::User {
             command:
                 UserCommand::Add {

@@ -8,6 +8,8 @@
 //! trust window (half of `dead_after`), before the rest of the cluster could consider it
 //! gone.
 //!
+//! While it leads, the cron firer (`firer`) runs beside it, fenced by the same term.
+//!
 //! Duties, each tick: declare servers dead (liveness lock free and heartbeat older than two
 //! intervals — a session that ended; or heartbeat older than `dead_after`) and fail their
 //! attempts over — during its first `dead_after` a new leader goes by heartbeats only, since
@@ -59,7 +61,11 @@ pub async fn run(store: Store, config: Config, membership: Membership, cancel: C
             }
         };
         tracing::info!(server = me, term, "this process is the leader");
+        let firing = cancel.child_token();
+        let firer = tokio::spawn(super::firer::run(store.clone(), me, term, firing.clone()));
         let reason = lead(&store, &config, &membership, &client, term, &cancel).await;
+        firing.cancel();
+        let _ = firer.await;
         tracing::warn!(server = me, term, reason, "leadership ended");
         drop(client); // the lock goes with the session
     }

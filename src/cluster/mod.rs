@@ -1,6 +1,7 @@
 //! Cluster plumbing shared by every role: the notification listener, membership (server
 //! row, liveness lock, heartbeat, self-fencing) and, among masters, the leader.
 
+pub mod firer;
 pub mod leader;
 pub mod listener;
 pub mod membership;

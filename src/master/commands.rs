@@ -86,7 +86,7 @@ async fn handle(
     command: &Command,
 ) -> Result<()> {
     match commands::parse_type(&command.command_type)? {
-        CommandType::Start => start(tx, config, cache, command).await,
+        CommandType::Start | CommandType::Schedule => start(tx, config, cache, command).await,
         other => Err(StoreError::Invalid(format!(
             "command type {other} is not available yet"
         ))),
@@ -101,9 +101,10 @@ async fn start(
 ) -> Result<()> {
     let (Some(project), Some(workflow)) = (command.project.as_deref(), command.workflow.as_deref())
     else {
-        return Err(StoreError::Invalid(
-            "a start command needs project and workflow".into(),
-        ));
+        return Err(StoreError::Invalid(format!(
+            "a {} command needs project and workflow",
+            command.command_type
+        )));
     };
     if !command.params.is_object() {
         return Err(StoreError::Invalid(format!(

@@ -23,12 +23,6 @@ pub(crate) fn unavailable(file: &str, doc: &Document) -> Vec<SpecError> {
                     format!("execution {} is not available yet", w.execution),
                 );
             }
-            if w.schedule.is_some() {
-                flag(
-                    w.source.pos("schedule"),
-                    "schedule is not available yet".into(),
-                );
-            }
             if let Some(notify) = &w.notify
                 && notify.when != NotifyWhen::None
             {

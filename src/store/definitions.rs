@@ -190,6 +190,8 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
         ],
     )
     .await?;
+    let schedule = super::schedules::YamlSchedule::from_spec(spec).map_err(StoreError::Invalid)?;
+    super::schedules::set_yaml(tx, project_id, code, schedule.as_ref()).await?;
     Ok(Applied {
         project: spec.project.clone(),
         workflow: spec.name.clone(),

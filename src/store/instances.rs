@@ -209,8 +209,7 @@ pub async fn next_due_ms(client: &impl GenericClient) -> Result<Option<f64>> {
             &[],
         )
         .await?;
-    let value: Option<f64> = row.try_get::<_, Option<f64>>(0).ok().flatten();
-    Ok(value)
+    Ok(row.try_get::<_, Option<f64>>(0)?)
 }
 
 pub async fn insert_event(

@@ -8,6 +8,7 @@ pub mod definitions;
 pub mod instances;
 pub mod logs;
 pub mod queue;
+pub mod schedules;
 pub mod servers;
 pub mod users;
 

@@ -5,6 +5,6 @@ select c.workflow_instance_id as id, c.project, c.workflow, wd.version, c.params
 from pgdag.command c
 left join pgdag.project p on p.name = c.project
 left join pgdag.workflow_definition wd on wd.project_id = p.id and wd.name = c.workflow
-where c.workflow_instance_id = $1 and c.state = 'pending' and c.command_type = 'start'
+where c.workflow_instance_id = $1 and c.state = 'pending' and c.command_type in ('start', 'schedule')
 order by c.id desc
 limit 1

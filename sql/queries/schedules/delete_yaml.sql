@@ -1,0 +1,1 @@
+delete from pgdag.schedule where workflow_code = $1 and source = 'yaml'

@@ -1,0 +1,7 @@
+select s.id, p.name as project, wd.name as workflow, s.source, s.cron, s.timezone, s.start_at,
+       s.end_at, s.misfire, s.enabled, s.last_fire_at, s.next_fire_at, wd.release
+from pgdag.schedule s
+join pgdag.project p on p.id = s.project_id
+join pgdag.workflow_definition wd on wd.code = s.workflow_code
+where ($1::text is null or p.name = $1)
+order by p.name, wd.name, s.id
