@@ -255,3 +255,67 @@ async fn runs_start_instances_read_and_logs_page_through_rest() {
         "the run above was claimed by this process's worker"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_preview_and_schedules_share_the_firing_engine() {
+    let cluster = TestCluster::start().await;
+    let base = format!("http://{}", cluster.api());
+    let http = reqwest::Client::new();
+    let token = token(&cluster).await;
+    // Spring forward in Berlin: 02:30 does not exist on 2026-03-29 and runs at 03:30.
+    let preview: serde_json::Value = http
+        .get(format!(
+            "{base}/api/v1/cron/preview?expr=0%2030%202%20*%20*%20%3F&tz=Europe/Berlin&from=2026-03-28T00:00:00Z&count=3"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        preview["times"],
+        serde_json::json!([
+            "2026-03-28T02:30:00+01:00",
+            "2026-03-29T03:30:00+02:00",
+            "2026-03-30T02:30:00+02:00"
+        ])
+    );
+    let bad = http
+        .get(format!(
+            "{base}/api/v1/cron/preview?expr=0%2061%20*%20*%20*%20%3F"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    cluster
+        .apply("project: s\nname: nightly\nschedule: { cron: \"0 0 2 * * ?\", timezone: Europe/Berlin }\ntasks:\n  - { name: t, type: shell, script: 'true' }\n")
+        .await;
+    let schedules: serde_json::Value = http
+        .get(format!("{base}/api/v1/schedules"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = schedules["schedules"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{schedules}");
+    assert_eq!(list[0]["cron"], "0 0 2 * * ?");
+    assert_eq!(list[0]["timezone"], "Europe/Berlin");
+    assert_eq!(list[0]["enabled"], true);
+
+    // A bad cron expression is rejected at apply time, at the schedule's line.
+    let errors = pgdag::apply::check_text(
+        "bad.yaml",
+        "project: s\nname: bad\nschedule: { cron: \"0 0 25 * * ?\" }\ntasks:\n  - { name: t, type: shell, script: 'true' }\n",
+    )
+    .unwrap_err();
+    assert_eq!(errors[0].line, 3, "{errors:?}");
+    assert!(errors[0].message.contains("hours"), "{errors:?}");
+}
