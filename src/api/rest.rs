@@ -285,6 +285,31 @@ async fn route(
                 None => Err(missing_instance(&client, id).await),
             }
         }
+        (Method::POST, ["instances", id, action]) => {
+            let id = parse_id(id)?;
+            let kind = CommandType::from_action(action).ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "no action {action} (pause, resume, stop, rerun, start-failed)"
+                ))
+            })?;
+            if instances::get(&client, id).await?.is_none() {
+                return Err(missing_instance(&client, id).await);
+            }
+            let (command, _) = commands::insert(
+                &client,
+                kind,
+                None,
+                None,
+                &serde_json::json!({}),
+                &serde_json::json!({}),
+                Some(id),
+            )
+            .await?;
+            Ok((
+                StatusCode::ACCEPTED,
+                serde_json::json!({"instance_id": id, "command_id": command, "command_type": kind.as_str()}),
+            ))
+        }
         (Method::GET, ["instances", id, "tasks"]) => {
             let id = parse_id(id)?;
             if instances::get(&client, id).await?.is_none() {

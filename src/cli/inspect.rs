@@ -258,3 +258,26 @@ pub fn cron_next(expr: &str, tz: &str, from: Option<&str>, count: usize) -> CliR
     }
     Ok(0)
 }
+
+pub async fn ctl(action: &str, id: i64) -> CliResult {
+    let kind = CommandType::from_action(action)
+        .ok_or_else(|| CliError::usage(format!("unknown action {action}")))?;
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    if instances::get(&client, id).await?.is_none() {
+        return Err(CliError::usage(format!("instance {id} does not exist")));
+    }
+    let (command, _) = commands::insert(
+        &client,
+        kind,
+        None,
+        None,
+        &serde_json::json!({}),
+        &serde_json::json!({}),
+        Some(id),
+    )
+    .await?;
+    println!("{action} instance {id}: command {command} queued");
+    Ok(0)
+}

@@ -72,6 +72,12 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Control a running or finished instance: pause, resume, stop, rerun, start-failed.
+    Ctl {
+        #[arg(value_parser = ["pause", "resume", "stop", "rerun", "start-failed"])]
+        action: String,
+        instance_id: i64,
+    },
     /// Switch a workflow's schedule on or off.
     Schedule {
         /// on | off
@@ -213,6 +219,10 @@ pub async fn run(cli: Cli) -> i32 {
             follow,
         } => inspect::logs(task_instance_id, follow).await,
         Command::Servers { json } => inspect::servers(json).await,
+        Command::Ctl {
+            action,
+            instance_id,
+        } => inspect::ctl(&action, instance_id).await,
         Command::Schedule { switch, target } => {
             inspect::schedule_switch(&target, switch == "on").await
         }

@@ -87,6 +87,11 @@ async fn handle(
 ) -> Result<()> {
     match commands::parse_type(&command.command_type)? {
         CommandType::Start | CommandType::Schedule => start(tx, config, cache, command).await,
+        kind @ (CommandType::Pause
+        | CommandType::Resume
+        | CommandType::Stop
+        | CommandType::Rerun
+        | CommandType::StartFailed) => control(tx, cache, command, kind).await,
         other => Err(StoreError::Invalid(format!(
             "command type {other} is not available yet"
         ))),
@@ -179,5 +184,82 @@ async fn start(
         })?;
     // Evaluate at once: the entry tasks are queued in the transaction that creates the run.
     let row = instances::lock(tx, instance.id).await?;
+    evaluator::evaluate(tx, cache, &row).await
+}
+
+/// Pause, resume, stop, rerun, start_failed: change the instance (and, for restarts, its
+/// tasks) under its row lock, then evaluate it at once.
+async fn control(
+    tx: &impl GenericClient,
+    cache: &Cache,
+    command: &Command,
+    kind: CommandType,
+) -> Result<()> {
+    use crate::model::{TaskState as T, WorkflowState as W};
+    let id = command.workflow_instance_id;
+    let instance = instances::lock(tx, id).await?;
+    let state = instance.state;
+    let refuse = |what: &str| {
+        Err(StoreError::Invalid(format!(
+            "cannot {what} instance {id}: it is {state}"
+        )))
+    };
+    match kind {
+        CommandType::Pause => match state {
+            W::Running => instances::control_state(tx, id, W::Pausing, false).await?,
+            _ => return refuse("pause"),
+        },
+        CommandType::Resume => match state {
+            W::Paused | W::Pausing => instances::control_state(tx, id, W::Running, false).await?,
+            _ => return refuse("resume"),
+        },
+        CommandType::Stop => match state {
+            W::Running | W::Pausing | W::Paused => {
+                instances::control_state(tx, id, W::Stopping, false).await?
+            }
+            _ => return refuse("stop"),
+        },
+        CommandType::Rerun => match state {
+            W::Succeeded | W::Failed | W::Stopped | W::Paused => {
+                let all = [
+                    T::Succeeded,
+                    T::Failed,
+                    T::Skipped,
+                    T::Killed,
+                    T::Paused,
+                    T::ForcedSuccess,
+                    T::Pending,
+                    T::Waiting,
+                    T::Retrying,
+                    T::NeedFailover,
+                ];
+                instances::reset_tasks(tx, id, &all).await?;
+                instances::control_state(tx, id, W::Running, true).await?;
+            }
+            _ => return refuse("rerun"),
+        },
+        CommandType::StartFailed => match state {
+            W::Failed | W::Stopped | W::Paused => {
+                // Succeeded tasks are kept; skipped ones are decided again by the plan.
+                let redo = [
+                    T::Failed,
+                    T::Killed,
+                    T::Paused,
+                    T::Skipped,
+                    T::Retrying,
+                    T::NeedFailover,
+                ];
+                instances::reset_tasks(tx, id, &redo).await?;
+                instances::control_state(tx, id, W::Running, true).await?;
+            }
+            _ => return refuse("start failed tasks of"),
+        },
+        other => {
+            return Err(StoreError::Invalid(format!(
+                "{other} is not a control command"
+            )));
+        }
+    }
+    let row = instances::lock(tx, id).await?;
     evaluator::evaluate(tx, cache, &row).await
 }

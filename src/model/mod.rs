@@ -236,6 +236,20 @@ string_enum!(
     Schedule => "schedule",
 });
 
+impl CommandType {
+    /// A control action as written in `pgdag ctl ACTION` and `POST /instances/{id}/ACTION`.
+    pub fn from_action(action: &str) -> Option<CommandType> {
+        Some(match action {
+            "pause" => CommandType::Pause,
+            "resume" => CommandType::Resume,
+            "stop" => CommandType::Stop,
+            "rerun" => CommandType::Rerun,
+            "start-failed" => CommandType::StartFailed,
+            _ => return None,
+        })
+    }
+}
+
 string_enum!(
     /// Task types of the workflow format. Which ones run today is `TaskType::is_available`.
     TaskType, "task type", {

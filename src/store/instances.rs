@@ -498,3 +498,37 @@ pub async fn list(
         .await?;
     Ok(rows.iter().map(detail_row).collect())
 }
+
+/// Set an instance's state for a control command; `restart` clears `ended_at` and sets a
+/// new `started_at`.
+pub async fn control_state(
+    client: &impl GenericClient,
+    id: i64,
+    state: WorkflowState,
+    restart: bool,
+) -> Result<()> {
+    crate::metrics::query();
+    client
+        .execute(
+            include_str!("../../sql/queries/instances/control_state.sql"),
+            &[&id, &state.as_str(), &restart],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Reset the instance's tasks in these states to `pending`; returns how many.
+pub async fn reset_tasks(
+    client: &impl GenericClient,
+    id: i64,
+    states: &[TaskState],
+) -> Result<u64> {
+    crate::metrics::query();
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    Ok(client
+        .execute(
+            include_str!("../../sql/queries/instances/reset_tasks.sql"),
+            &[&id, &states],
+        )
+        .await?)
+}

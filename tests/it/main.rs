@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod control;
 mod engine;
 mod harness;
 mod workers;

@@ -1,0 +1,7 @@
+-- A control command's effect on the instance: its new state; a restart (rerun,
+-- start_failed) also clears ended_at and starts the clock again.
+update pgdag.workflow_instance
+set state = $2,
+    ended_at = case when $3 then null else ended_at end,
+    started_at = case when $3 then now() else started_at end
+where id = $1

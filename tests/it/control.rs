@@ -1,0 +1,223 @@
+//! Run control: pause, resume, stop, rerun, start-failed — through SQL commands, the REST
+//! API and the CLI.
+
+use std::time::{Duration, Instant};
+
+use pgdag::store::instances;
+
+use crate::harness::*;
+
+const SLOW_CHAIN: &str = r#"
+project: c
+name: slow
+tasks:
+  - { name: a, type: shell, script: "sleep 0.6; echo a" }
+  - { name: b, type: shell, script: "sleep 0.6; echo b", depends_on: [a] }
+  - { name: c, type: shell, script: "echo c", depends_on: [b] }
+"#;
+
+async fn state(cluster: &TestCluster, id: i64) -> instances::InstanceDetail {
+    let client = cluster.store.client().await.unwrap();
+    instances::get(&client, id).await.unwrap().unwrap()
+}
+
+async fn wait_for(
+    cluster: &TestCluster,
+    id: i64,
+    what: &str,
+    done: impl Fn(&instances::InstanceDetail) -> bool,
+) -> instances::InstanceDetail {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let detail = state(cluster, id).await;
+        if done(&detail) {
+            return detail;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "instance {id}: {what} did not happen: {detail:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn task_state<'a>(detail: &'a instances::InstanceDetail, name: &str) -> Option<&'a str> {
+    detail
+        .tasks
+        .iter()
+        .flatten()
+        .find(|t| t.name == name)
+        .map(|t| t.state.as_str())
+}
+
+async fn sql_command(cluster: &TestCluster, kind: &str, id: i64) {
+    let client = cluster.store.client().await.unwrap();
+    client
+        .execute(
+            "insert into pgdag.command (command_type, workflow_instance_id) values ($1, $2)",
+            &[&kind, &id],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_lets_the_running_task_finish_and_resume_goes_on() {
+    let cluster = TestCluster::start().await;
+    cluster.apply(SLOW_CHAIN).await;
+    let id = cluster.run("c/slow", serde_json::json!({})).await;
+    wait_for(&cluster, id, "task a running", |d| {
+        task(d, "a").state == "running"
+    })
+    .await;
+    sql_command(&cluster, "pause", id).await;
+    let paused = wait_for(&cluster, id, "paused", |d| d.state == "paused").await;
+    assert_eq!(
+        task(&paused, "a").state,
+        "succeeded",
+        "the running task finishes"
+    );
+    assert_eq!(task(&paused, "b").state, "pending", "nothing new starts");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(task(&state(&cluster, id).await, "b").state, "pending");
+    sql_command(&cluster, "resume", id).await;
+    let done = wait_for(&cluster, id, "succeeded after resume", |d| {
+        d.state == "succeeded"
+    })
+    .await;
+    assert!(
+        done.tasks
+            .iter()
+            .flatten()
+            .all(|t| t.state == "succeeded" && t.attempt == 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_kills_the_running_task_and_rerun_runs_everything_again() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: c\nname: long\ntasks:\n  - { name: long, type: shell, script: 'sleep 30 & wait' }\n  - { name: after, type: shell, script: 'echo after', depends_on: [long] }\n")
+        .await;
+    let id = cluster.run("c/long", serde_json::json!({})).await;
+    wait_for(&cluster, id, "task running", |d| {
+        task_state(d, "long") == Some("running")
+    })
+    .await;
+    // Through the REST API.
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "ops", None, false)
+        .await
+        .unwrap();
+    let token = pgdag::store::users::create_token(&client, "ops")
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", cluster.api());
+    let stop = http
+        .post(format!("{base}/api/v1/instances/{id}/stop"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stop.status(), 202);
+    let started = Instant::now();
+    let stopped = cluster.wait_final(id).await;
+    assert_eq!(stopped.state, "stopped");
+    assert_eq!(task(&stopped, "long").state, "killed");
+    assert_eq!(task(&stopped, "after").state, "pending");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the kill reached the process group"
+    );
+    let bad = http
+        .post(format!("{base}/api/v1/instances/{id}/explode"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 404);
+
+    // Rerun the stopped instance from the start, after making the long task quick: the
+    // instance keeps its version, so use a workflow whose tasks are already quick.
+    cluster
+        .apply("project: c\nname: quick\ntasks:\n  - { name: one, type: shell, script: 'echo one' }\n  - { name: two, type: shell, script: 'echo two', depends_on: [one] }\n")
+        .await;
+    let quick = cluster.run("c/quick", serde_json::json!({})).await;
+    assert_eq!(cluster.wait_final(quick).await.state, "succeeded");
+    let rerun = http
+        .post(format!("{base}/api/v1/instances/{quick}/rerun"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rerun.status(), 202);
+    let again = wait_for(&cluster, quick, "second run", |d| {
+        d.state == "succeeded" && d.tasks.iter().flatten().all(|t| t.attempt == 2)
+    })
+    .await;
+    assert_eq!(task(&again, "two").state, "succeeded");
+    // History of the earlier attempt is kept in the log.
+    let log = log_text(&cluster.store, task(&again, "one").id).await;
+    assert!(
+        log.contains("[pgdag] attempt 1") && log.contains("[pgdag] attempt 2"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_failed_reruns_failed_tasks_and_keeps_succeeded_ones() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let flag = dir.path().join("ok");
+    cluster
+        .apply(&format!(
+            "project: c\nname: fix\ntasks:\n  - {{ name: good, type: shell, script: 'echo good' }}\n  - {{ name: flaky, type: shell, script: 'test -f {flag}', depends_on: [good] }}\n  - {{ name: last, type: shell, script: 'echo last', depends_on: [flaky] }}\n",
+            flag = flag.display()
+        ))
+        .await;
+    let id = cluster.run("c/fix", serde_json::json!({})).await;
+    let failed = cluster.wait_final(id).await;
+    assert_eq!(failed.state, "failed");
+    assert_eq!(task(&failed, "last").state, "skipped");
+    std::fs::write(&flag, "").unwrap();
+    // Through the CLI.
+    let out = pgdag(&cluster.db)
+        .args(["ctl", "start-failed", &id.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = wait_for(&cluster, id, "succeeded", |d| d.state == "succeeded").await;
+    assert_eq!(task(&done, "good").attempt, 1, "succeeded tasks are kept");
+    assert_eq!(task(&done, "flaky").attempt, 2);
+    assert_eq!(task(&done, "last").state, "succeeded");
+
+    // Commands that do not fit the state fail with a reason and change nothing.
+    sql_command(&cluster, "resume", id).await;
+    let client = cluster.store.client().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let error: String = loop {
+        let row = client
+            .query_opt("select error from pgdag.command where workflow_instance_id = $1 and state = 'failed'", &[&id])
+            .await
+            .unwrap();
+        if let Some(row) = row {
+            break row.get(0);
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        error.contains("cannot resume instance") && error.contains("succeeded"),
+        "{error}"
+    );
+    let out = pgdag(&cluster.db)
+        .args(["ctl", "pause", "987654"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
