@@ -97,7 +97,7 @@ async fn a_chain_completes_across_a_postgres_restart() {
         yaml.push_str(&shell_task(&format!("t{i}"), &deps, "sleep 0.5"));
     }
     c.apply(&yaml).await;
-    c.start("m", "master", &[]);
+    c.start("m", "master,api", &[]);
     c.start("w", "worker", &[]);
     c.registered("m").await;
     c.registered("w").await;
@@ -117,12 +117,50 @@ async fn a_chain_completes_across_a_postgres_restart() {
         }
         deadline.tick(done).await;
     }
+    // Where the api role listens (it prints the address on stdout, kept in its log).
+    let addr = c
+        .server("m")
+        .log_text()
+        .lines()
+        .find_map(|l| {
+            l.split("pgdag api listening on http://")
+                .nth(1)
+                .map(str::to_string)
+        })
+        .expect("the api role printed its address");
+    let health = |addr: String| async move {
+        match reqwest::get(format!("http://{addr}/healthz")).await {
+            Ok(r) => r.status().as_u16(),
+            Err(_) => 0,
+        }
+    };
+    assert_eq!(health(addr.clone()).await, 200);
+
+    // The restart, as a stop and a start, so that the API can be asked while Postgres is away.
     let restart = Instant::now();
     assert!(
-        pg_ctl(&version, "restart"),
-        "pg_ctlcluster {version} main restart failed"
+        pg_ctl(&version, "stop"),
+        "pg_ctlcluster {version} main stop failed"
+    );
+    let while_down = health(addr.clone()).await;
+    assert!(
+        pg_ctl(&version, "start"),
+        "pg_ctlcluster {version} main start failed"
     );
     println!("Postgres {version} restarted in {:?}", restart.elapsed());
+    assert_eq!(
+        while_down, 503,
+        "the API answers 503 while the database is away"
+    );
+    // ... and recovers by itself.
+    let deadline = Deadline::new(Duration::from_secs(30), "/healthz to answer 200 again");
+    loop {
+        let status = health(addr.clone()).await;
+        if status == 200 {
+            break;
+        }
+        deadline.tick(status).await;
+    }
 
     let state = c.wait_final(id, Duration::from_secs(90)).await;
     let tasks = c.tasks(id).await;
