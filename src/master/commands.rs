@@ -12,7 +12,7 @@ use super::compiled::Cache;
 use super::evaluator;
 use crate::cluster::{Wakeups, backoff, jittered};
 use crate::config::Config;
-use crate::model::{CommandType, Release};
+use crate::model::{CommandType, ExecutionType, Release, WorkflowState};
 use crate::store::commands::{self, Command};
 use crate::store::instances::{self, NewInstance, NewTask};
 use crate::store::{Result, Store, StoreError, definitions};
@@ -162,6 +162,20 @@ async fn start(
             on_worker_loss: task.on_worker_loss,
         })
         .collect();
+    // The execution type is decided under a row lock on the definition, so simultaneous
+    // starts of one workflow cannot race.
+    instances::lock_definition(tx, current.code).await?;
+    let state = match spec.execution {
+        ExecutionType::Parallel => WorkflowState::Running,
+        serial => {
+            let busy = instances::active_count(tx, current.code).await? > 0;
+            match serial {
+                _ if !busy => WorkflowState::Running,
+                ExecutionType::SerialDiscard => WorkflowState::Stopped,
+                _ => WorkflowState::Waiting,
+            }
+        }
+    };
     let instance = NewInstance {
         id: command.workflow_instance_id,
         project_id: current.project_id,
@@ -173,6 +187,7 @@ async fn start(
         priority: spec.priority.rank(),
         failure_strategy: spec.failure_strategy,
         host: config.server_name.clone(),
+        state,
     };
     instances::create(tx, &instance, &tasks)
         .await
@@ -182,6 +197,10 @@ async fn start(
             }
             _ => e,
         })?;
+    if state != WorkflowState::Running {
+        tracing::info!(instance = instance.id, %state, execution = %spec.execution, "instance not started now");
+        return Ok(());
+    }
     // Evaluate at once: the entry tasks are queued in the transaction that creates the run.
     let row = instances::lock(tx, instance.id).await?;
     evaluator::evaluate(tx, cache, &row).await

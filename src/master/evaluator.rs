@@ -242,10 +242,36 @@ pub async fn evaluate(
     }
     if let Some(state) = finish {
         instances::finish(tx, instance.id, state).await?;
+        if compiled.version.spec.execution != crate::model::ExecutionType::Parallel {
+            Box::pin(start_next_waiting(tx, cache, &compiled)).await?;
+        }
     } else if let Some(at) = wake_at {
         instances::insert_event(tx, instance.id, Some(at)).await?;
     }
     Ok(())
+}
+
+/// Serial execution types: when an instance of the workflow ends, the next waiting one
+/// starts (FIFO; by priority first for `serial_priority`), decided under the definition's
+/// row lock like the start itself.
+async fn start_next_waiting(
+    tx: &impl GenericClient,
+    cache: &Cache,
+    compiled: &Compiled,
+) -> Result<()> {
+    let code = compiled.version.code;
+    instances::lock_definition(tx, code).await?;
+    if instances::active_count(tx, code).await? > 0 {
+        return Ok(());
+    }
+    let by_priority =
+        compiled.version.spec.execution == crate::model::ExecutionType::SerialPriority;
+    let Some(next) = instances::next_waiting(tx, code, by_priority).await? else {
+        return Ok(());
+    };
+    instances::control_state(tx, next, crate::model::WorkflowState::Running, true).await?;
+    let row = instances::lock(tx, next).await?;
+    evaluate(tx, cache, &row).await
 }
 
 /// What the worker runs for task `i`: the task's spec with its parameters resolved and

@@ -3,7 +3,6 @@
 
 use super::SpecError;
 use super::types::{Document, NotifyWhen, Pos};
-use crate::model::ExecutionType;
 
 pub(crate) fn unavailable(file: &str, doc: &Document) -> Vec<SpecError> {
     let mut out = Vec::new();
@@ -17,12 +16,6 @@ pub(crate) fn unavailable(file: &str, doc: &Document) -> Vec<SpecError> {
     };
     match doc {
         Document::Workflow(w) => {
-            if w.execution != ExecutionType::Parallel {
-                flag(
-                    w.source.pos("execution"),
-                    format!("execution {} is not available yet", w.execution),
-                );
-            }
             if let Some(notify) = &w.notify
                 && notify.when != NotifyWhen::None
             {

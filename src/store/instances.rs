@@ -33,6 +33,8 @@ pub struct NewInstance {
     pub priority: i16,
     pub failure_strategy: FailureStrategy,
     pub host: String,
+    /// `running`, or `waiting` / `stopped` as the execution type decides.
+    pub state: WorkflowState,
 }
 
 pub async fn create(
@@ -55,6 +57,7 @@ pub async fn create(
                 &instance.priority,
                 &instance.failure_strategy.as_str(),
                 &instance.host,
+                &instance.state.as_str(),
             ],
         )
         .await?;
@@ -449,7 +452,16 @@ pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<Instance
         )
         .await?
     else {
-        return Ok(None);
+        // The command may have been carried out between the two reads: look again.
+        let Some(row) = client
+            .query_opt(include_str!("../../sql/queries/instances/get.sql"), &[&id])
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut detail = detail_row(&row);
+        detail.tasks = Some(get_tasks(client, id).await?);
+        return Ok(Some(detail));
     };
     Ok(Some(InstanceDetail {
         id: row.get("id"),
@@ -531,4 +543,44 @@ pub async fn reset_tasks(
             &[&id, &states],
         )
         .await?)
+}
+
+/// Lock a workflow definition's row for the execution-type decision.
+pub async fn lock_definition(client: &impl GenericClient, workflow_code: i64) -> Result<()> {
+    crate::metrics::query();
+    client
+        .execute(
+            include_str!("../../sql/queries/instances/lock_definition.sql"),
+            &[&workflow_code],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Instances of the workflow that are running, pausing or stopping.
+pub async fn active_count(client: &impl GenericClient, workflow_code: i64) -> Result<i64> {
+    crate::metrics::query();
+    Ok(client
+        .query_one(
+            include_str!("../../sql/queries/instances/active_count.sql"),
+            &[&workflow_code],
+        )
+        .await?
+        .get(0))
+}
+
+/// The waiting instance to start next, locked.
+pub async fn next_waiting(
+    client: &impl GenericClient,
+    workflow_code: i64,
+    by_priority: bool,
+) -> Result<Option<i64>> {
+    crate::metrics::query();
+    Ok(client
+        .query_opt(
+            include_str!("../../sql/queries/instances/next_waiting.sql"),
+            &[&workflow_code, &by_priority],
+        )
+        .await?
+        .map(|r| r.get(0)))
 }

@@ -67,7 +67,7 @@ async fn pause_lets_the_running_task_finish_and_resume_goes_on() {
     cluster.apply(SLOW_CHAIN).await;
     let id = cluster.run("c/slow", serde_json::json!({})).await;
     wait_for(&cluster, id, "task a running", |d| {
-        task(d, "a").state == "running"
+        task_state(d, "a") == Some("running")
     })
     .await;
     sql_command(&cluster, "pause", id).await;

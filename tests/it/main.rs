@@ -5,5 +5,6 @@ mod api;
 mod cli;
 mod control;
 mod engine;
+mod execution;
 mod harness;
 mod workers;
