@@ -415,3 +415,39 @@ async fn poll_only_mode_runs_without_listen() {
         .get(0);
     assert_eq!(listeners, 0, "poll_only must not LISTEN");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relation_delay_holds_the_successor_in_waiting() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply(
+            "project: t\nname: delayed\ntasks:\n  - { name: first, type: shell, script: 'true' }\n  - { name: later, type: shell, script: 'true', depends_on: [{ task: first, delay: 1500ms }] }\n",
+        )
+        .await;
+    let id = cluster.run("t/delayed", serde_json::json!({})).await;
+    let mut saw_waiting = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let detail = loop {
+        let client = cluster.store.client().await.unwrap();
+        let detail = instances::get(&client, id).await.unwrap().unwrap();
+        if detail
+            .tasks
+            .iter()
+            .flatten()
+            .any(|t| t.name == "later" && t.state == "waiting")
+        {
+            saw_waiting = true;
+        }
+        if detail.state == "succeeded" {
+            break detail;
+        }
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(saw_waiting, "the delayed task was shown as waiting");
+    let gap = task(&detail, "later").started_at.unwrap() - task(&detail, "first").ended_at.unwrap();
+    assert!(
+        gap >= chrono::Duration::milliseconds(1500),
+        "started {gap} after its predecessor"
+    );
+}

@@ -94,3 +94,53 @@ async fn two_worker_processes_run_each_task_once_in_priority_order() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_groups_route_tasks_and_a_group_without_workers_waits_without_blocking_others() {
+    // This process's worker serves only `default`.
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply(
+            "project: t\nname: groups\ntasks:\n  - { name: cpu, type: shell, script: 'echo cpu' }\n  - { name: gpu, type: shell, script: 'echo gpu', worker_group: gpu }\n",
+        )
+        .await;
+    let id = cluster.run("t/groups", serde_json::json!({})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let client = cluster.store.client().await.unwrap();
+        let detail = pgdag::store::instances::get(&client, id)
+            .await
+            .unwrap()
+            .unwrap();
+        let state = |name: &str| {
+            detail
+                .tasks
+                .iter()
+                .flatten()
+                .find(|t| t.name == name)
+                .map(|t| t.state.clone())
+        };
+        if state("cpu").as_deref() == Some("succeeded") {
+            assert_eq!(
+                state("gpu").as_deref(),
+                Some("queued"),
+                "no gpu worker: the task stays queued"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the default-group task did not run"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A worker for `gpu` (the real binary) picks it up.
+    let mut gpu = pgdag(&cluster.db);
+    gpu.args(["server", "--roles", "worker", "--worker-groups", "gpu"])
+        .env("PGDAG_SERVER_NAME", "gpu-worker");
+    let _gpu = spawn(gpu);
+    let detail = cluster.wait_final(id).await;
+    assert_eq!(detail.state, "succeeded");
+    assert_eq!(task(&detail, "gpu").host.as_deref(), Some("gpu-worker"));
+    assert_ne!(task(&detail, "cpu").host.as_deref(), Some("gpu-worker"));
+}
