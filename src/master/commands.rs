@@ -197,6 +197,10 @@ async fn start(
             }
             _ => e,
         })?;
+    if let Some(timeout) = spec.timeout {
+        // Wake the evaluator when the run is due to time out.
+        instances::wake_after(tx, instance.id, timeout.millis as i64).await?;
+    }
     if state != WorkflowState::Running {
         tracing::info!(instance = instance.id, %state, execution = %spec.execution, "instance not started now");
         return Ok(());

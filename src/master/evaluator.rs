@@ -154,6 +154,20 @@ pub async fn evaluate(
         task_rows.push(row);
     }
 
+    if let (Some(limit), Some(started)) = (compiled.version.spec.timeout, instance.started_at) {
+        if !instance.timeout_alerted
+            && instance.state == crate::model::WorkflowState::Running
+            && now - started >= limit.as_chrono()
+        {
+            let message = format!(
+                "workflow instance {} ran longer than its timeout {limit}",
+                instance.id
+            );
+            tracing::warn!(instance = instance.id, "{message}");
+            instances::timeout_alert(tx, instance.id, &message).await?;
+        }
+    }
+
     let plan = dag::plan(
         &compiled.dag,
         &views,

@@ -21,24 +21,12 @@ pub(crate) fn unavailable(file: &str, doc: &Document) -> Vec<SpecError> {
             {
                 flag(w.source.pos("notify"), "notify is not available yet".into());
             }
-            if w.timeout.is_some() {
-                flag(
-                    w.source.pos("timeout"),
-                    "workflow timeout is not available yet".into(),
-                );
-            }
             for task in &w.tasks {
                 let ty = task.task_type();
                 if !ty.is_available() {
                     flag(
                         task.source.pos("type"),
                         format!("task type {ty} is not available yet"),
-                    );
-                }
-                if task.timeout.is_some() {
-                    flag(
-                        task.source.pos("timeout"),
-                        "task timeout is not available yet".into(),
                     );
                 }
                 if task.task_group.is_some() {

@@ -185,9 +185,7 @@ fn unavailable_features_of_the_design_example_are_named_at_their_lines() {
     assert_eq!(
         found,
         [
-            (9, "workflow timeout is not available yet".to_string()),
             (10, "notify is not available yet".to_string()),
-            (21, "task timeout is not available yet".to_string()),
             (23, "task type sql is not available yet".to_string()),
         ]
     );

@@ -105,6 +105,8 @@ pub struct InstanceRow {
     /// The database's clock at the start of the evaluating transaction: due times are
     /// judged by it, never by the master's own clock.
     pub db_now: DateTime<Utc>,
+    /// A workflow-timeout alert was written for this run.
+    pub timeout_alerted: bool,
 }
 
 fn parse<T: std::str::FromStr<Err = crate::model::ParseEnumError>>(text: &str) -> Result<T> {
@@ -124,6 +126,7 @@ fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
         priority: r.get("priority"),
         failure_strategy: parse(r.get("failure_strategy"))?,
         db_now: r.get("db_now"),
+        timeout_alerted: r.get("timeout_alerted"),
     })
 }
 
@@ -583,4 +586,28 @@ pub async fn next_waiting(
         )
         .await?
         .map(|r| r.get(0)))
+}
+
+/// Evaluate the instance again `after_ms` from now (database clock).
+pub async fn wake_after(client: &impl GenericClient, id: i64, after_ms: i64) -> Result<()> {
+    crate::metrics::query();
+    client
+        .execute(
+            include_str!("../../sql/queries/instances/wake_after.sql"),
+            &[&id, &after_ms],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Write the workflow-timeout alert of this run, once.
+pub async fn timeout_alert(client: &impl GenericClient, id: i64, message: &str) -> Result<()> {
+    crate::metrics::query();
+    client
+        .execute(
+            include_str!("../../sql/queries/instances/timeout_alert.sql"),
+            &[&id, &message],
+        )
+        .await?;
+    Ok(())
 }

@@ -82,6 +82,15 @@ pub struct Completion {
     pub error: Option<String>,
 }
 
+/// An alert about an attempt, raised by its worker (written only while its claim holds).
+#[derive(Debug, Clone)]
+pub struct TaskAlert {
+    pub task_instance_id: i64,
+    pub claim_token: Uuid,
+    pub kind: &'static str,
+    pub message: String,
+}
+
 /// What one flush wrote; writes from a fenced-out (zombie) claim are counted as rejected.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FlushReport {
@@ -97,6 +106,7 @@ pub async fn flush(
     client: &mut deadpool_postgres::Object,
     started: &[(i64, Uuid)],
     logs: &[LogChunk],
+    alerts: &[TaskAlert],
     completions: &[Completion],
 ) -> Result<FlushReport> {
     let tx = client.transaction().await?;
@@ -124,6 +134,21 @@ pub async fn flush(
             .len();
         report.rejected += logs.len() - report.log_chunks;
         crate::metrics::query();
+    }
+    for alert in alerts {
+        let written = tx
+            .execute(
+                include_str!("../../sql/queries/queue/task_alert.sql"),
+                &[
+                    &alert.task_instance_id,
+                    &alert.claim_token,
+                    &alert.kind,
+                    &alert.message,
+                ],
+            )
+            .await?;
+        crate::metrics::query();
+        report.rejected += 1 - written as usize;
     }
     if !completions.is_empty() {
         let ids: Vec<i64> = completions.iter().map(|c| c.task_instance_id).collect();

@@ -19,6 +19,7 @@ use super::orphans::Registry;
 use super::shipper::Shipper;
 use crate::config::Config;
 use crate::params;
+use crate::spec::{TaskTimeout, TimeoutStrategy};
 use crate::store::queue::{ClaimedTask, Completion};
 
 /// Time between SIGTERM and SIGKILL when a task is killed.
@@ -157,22 +158,41 @@ async fn run_script(
     let out_reader = tokio::spawn(pump(stdout, task.clone(), shipper.clone(), true));
     let err_reader = tokio::spawn(pump(stderr, task.clone(), shipper.clone(), false));
 
+    let timeout: Option<TaskTimeout> = task
+        .payload
+        .get("timeout")
+        .and_then(|t| serde_json::from_value(t.clone()).ok());
+    let deadline = timeout
+        .as_ref()
+        .map(|t| tokio::time::Instant::now() + t.after.as_std());
     let mut killed = false;
-    let status = tokio::select! {
-        status = child.wait() => status,
-        _ = kill.cancelled() => {
-            killed = true;
-            shipper.log(task, "[pgdag] kill requested: terminating the process group\n".to_string());
-            if let Some(pgid) = pgid { let _ = killpg(pgid, Signal::SIGTERM); }
-            match tokio::time::timeout(KILL_GRACE, child.wait()).await {
-                Ok(status) => status,
-                Err(_) => {
-                    if let Some(pgid) = pgid { let _ = killpg(pgid, Signal::SIGKILL); }
-                    child.wait().await
+    let mut timed_out: Option<String> = None;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            _ = kill.cancelled() => {
+                killed = true;
+                shipper.log(task, "[pgdag] kill requested: terminating the process group\n".to_string());
+                break terminate(&mut child, pgid).await;
+            }
+            _ = sleep_until_some(deadline), if timed_out.is_none() && deadline.is_some() => {
+                let limit = timeout.as_ref().expect("a deadline comes from a timeout");
+                let message = format!("timed out: ran longer than {}", limit.after);
+                shipper.log(task, format!("[pgdag] {message} (strategy {})\n", limit.strategy));
+                if matches!(limit.strategy, TimeoutStrategy::Warn | TimeoutStrategy::WarnAndFail) {
+                    shipper.alert(task, "task_timeout", message.clone());
+                }
+                timed_out = Some(message);
+                if matches!(limit.strategy, TimeoutStrategy::Fail | TimeoutStrategy::WarnAndFail) {
+                    break terminate(&mut child, pgid).await;
                 }
             }
         }
     };
+    let timeout_failed = timed_out.is_some()
+        && timeout
+            .as_ref()
+            .is_some_and(|t| !matches!(t.strategy, TimeoutStrategy::Warn));
     // Whatever the script left in its process group dies with it (and closes the pipes).
     if let Some(pgid) = pgid {
         let _ = killpg(pgid, Signal::SIGKILL);
@@ -190,6 +210,8 @@ async fn run_script(
     });
     let outcome = if killed {
         "killed"
+    } else if timeout_failed {
+        "failed"
     } else if status.success() {
         "succeeded"
     } else {
@@ -208,8 +230,34 @@ async fn run_script(
         outcome,
         exit_code,
         out_params: serde_json::to_value(out_params).unwrap_or_default(),
-        error: None,
+        error: if timeout_failed { timed_out } else { None },
     })
+}
+
+/// SIGTERM to the process group, SIGKILL after `KILL_GRACE`; the script's exit status.
+async fn terminate(
+    child: &mut tokio::process::Child,
+    pgid: Option<Pid>,
+) -> std::io::Result<std::process::ExitStatus> {
+    if let Some(pgid) = pgid {
+        let _ = killpg(pgid, Signal::SIGTERM);
+    }
+    match tokio::time::timeout(KILL_GRACE, child.wait()).await {
+        Ok(status) => status,
+        Err(_) => {
+            if let Some(pgid) = pgid {
+                let _ = killpg(pgid, Signal::SIGKILL);
+            }
+            child.wait().await
+        }
+    }
+}
+
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Forward lines to the shipper; on stdout, collect `${setValue(k=v)}` out params.

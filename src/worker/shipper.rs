@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::cluster::backoff;
 use crate::store::Store;
-use crate::store::queue::{self, ClaimedTask, Completion, LogChunk};
+use crate::store::queue::{self, ClaimedTask, Completion, LogChunk, TaskAlert};
 
 /// Largest log chunk written as one row.
 const MAX_CHUNK_BYTES: usize = 64 * 1024;
@@ -24,6 +24,7 @@ enum Message {
     Started { id: i64, token: Uuid, next_seq: i32 },
     Log { id: i64, token: Uuid, text: String },
     Complete(Completion),
+    Alert(TaskAlert),
 }
 
 #[derive(Clone)]
@@ -53,6 +54,15 @@ impl Shipper {
             text,
         });
     }
+    /// An alert about the attempt (e.g. a timeout warning), written fenced by its token.
+    pub fn alert(&self, task: &ClaimedTask, kind: &'static str, message: String) {
+        let _ = self.tx.send(Message::Alert(TaskAlert {
+            task_instance_id: task.id,
+            claim_token: task.claim_token,
+            kind,
+            message,
+        }));
+    }
     pub fn complete(&self, completion: Completion) {
         let _ = self.tx.send(Message::Complete(completion));
     }
@@ -72,12 +82,12 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, cancel: Can
                 Err(_) => break,
             }
         }
-        let (started, logs, completions) = assemble(batch, &mut next_seq);
+        let (started, logs, alerts, completions) = assemble(batch, &mut next_seq);
         let mut failures = 0u32;
         loop {
             let result = async {
                 let mut client = store.client().await?;
-                queue::flush(&mut client, &started, &logs, &completions).await
+                queue::flush(&mut client, &started, &logs, &alerts, &completions).await
             }
             .await;
             match result {
@@ -106,13 +116,19 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, cancel: Can
     }
 }
 
-type Assembled = (Vec<(i64, Uuid)>, Vec<LogChunk>, Vec<Completion>);
+type Assembled = (
+    Vec<(i64, Uuid)>,
+    Vec<LogChunk>,
+    Vec<TaskAlert>,
+    Vec<Completion>,
+);
 
 /// Turn messages into rows: consecutive lines of one task become one chunk.
 fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled {
     let mut started = Vec::new();
     let mut logs: Vec<LogChunk> = Vec::new();
     let mut completions = Vec::new();
+    let mut alerts = Vec::new();
     let mut open: HashMap<i64, usize> = HashMap::new(); // task -> index of its open chunk
     for message in batch {
         match message {
@@ -145,6 +161,7 @@ fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled 
                 open.insert(id, logs.len() - 1);
             }
             Message::Complete(c) => completions.push(c),
+            Message::Alert(a) => alerts.push(a),
         }
     }
     // An attempt that also ends in this batch needs no separate "running" write: the
@@ -154,7 +171,7 @@ fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled 
         .map(|c: &Completion| c.task_instance_id)
         .collect();
     started.retain(|(id, _)| !ending.contains(id));
-    (started, logs, completions)
+    (started, logs, alerts, completions)
 }
 
 #[cfg(test)]
@@ -187,12 +204,12 @@ mod tests {
                 text: "b\n".into(),
             },
         ];
-        let (started, logs, _) = assemble(batch, &mut seqs);
+        let (started, logs, _, _) = assemble(batch, &mut seqs);
         assert_eq!(started, vec![(1, token)]);
         assert_eq!(logs.len(), 2);
         assert_eq!((logs[0].seq, logs[0].text.as_str()), (5, "a\nb\n"));
         assert_eq!((logs[1].task_instance_id, logs[1].seq), (2, 0));
-        let (_, logs, _) = assemble(
+        let (_, logs, _, _) = assemble(
             vec![Message::Log {
                 id: 1,
                 token,

@@ -451,3 +451,53 @@ async fn a_relation_delay_holds_the_successor_in_waiting() {
         "started {gap} after its predecessor"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_timeouts_fail_or_warn_and_workflow_timeouts_alert() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply(
+            r#"
+project: t
+name: timeouts
+timeout: 1s
+tasks:
+  - { name: killed, type: shell, script: "sleep 30 & wait", timeout: { after: 1s, strategy: fail } }
+  - { name: warned, type: shell, script: "sleep 2; echo done", timeout: { after: 500ms, strategy: warn } }
+"#,
+        )
+        .await;
+    let started = std::time::Instant::now();
+    let detail = cluster
+        .wait_final(cluster.run("t/timeouts", serde_json::json!({})).await)
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the timeout killed the process group"
+    );
+    let killed = task(&detail, "killed");
+    assert_eq!(killed.state, "failed");
+    assert!(
+        killed.error.as_deref().unwrap_or("").contains("timed out"),
+        "{killed:?}"
+    );
+    let warned = task(&detail, "warned");
+    assert_eq!(warned.state, "succeeded");
+    assert!(
+        log_text(&cluster.store, warned.id)
+            .await
+            .contains("timed out")
+    );
+    let client = cluster.store.client().await.unwrap();
+    let kinds: Vec<String> = client
+        .query(
+            "select kind from pgdag.alert where workflow_instance_id = $1 order by kind",
+            &[&detail.id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(kinds, ["task_timeout", "workflow_timeout"]);
+}

@@ -1,0 +1,2 @@
+-- Workflow timeouts alert once per run.
+alter table pgdag.workflow_instance add column timeout_alerted boolean not null default false;
