@@ -12,12 +12,15 @@ use std::time::{Duration, Instant};
 use pgdag::model::CommandType;
 use pgdag::store::{self, Store, commands, definitions, instances};
 
+mod failover;
+
 struct Args {
     admin_url: String,
     tasks: usize,
     chain: usize,
     chains: usize,
     max_tasks: usize,
+    skip_failover: bool,
 }
 
 fn args() -> Args {
@@ -30,9 +33,14 @@ fn args() -> Args {
         max_tasks: std::thread::available_parallelism()
             .map(|n| n.get() * 2)
             .unwrap_or(4),
+        skip_failover: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--skip-failover" {
+            args.skip_failover = true;
+            continue;
+        }
         let value = it.next().unwrap_or_default();
         let number = || {
             value
@@ -146,6 +154,11 @@ async fn main() {
 
     let _ = Command::new("kill").arg(pid.to_string()).status();
     let _ = child.wait();
+    let failover = if args.skip_failover {
+        None
+    } else {
+        Some(failover::run(&store, &url, &exe).await)
+    };
     store.pool.close();
     let (admin, connection) = tokio_postgres::connect(&args.admin_url, tokio_postgres::NoTls)
         .await
@@ -193,9 +206,10 @@ async fn main() {
     for (name, value) in rows {
         println!("{name:<62} {value}");
     }
-    println!(
-        "{}",
-        serde_json::json!({
+    for (name, value) in failover.iter().flat_map(|f| &f.rows) {
+        println!("{name:<62} {value}");
+    }
+    let mut json = serde_json::json!({
             "raw_queue_tasks_per_s": raw_queue.round(),
             "spawn_per_s": spawn_rate.round(),
             "max_tasks": args.max_tasks,
@@ -207,8 +221,11 @@ async fn main() {
             "fanout_tasks_per_s": fan_rate.round(),
             "fanout_vs_spawn": fan_rate / spawn_rate,
             "peak_rss_mib": peak_rss_mb,
-        })
-    );
+    });
+    if let Some(f) = failover {
+        json.as_object_mut().unwrap().extend(f.json);
+    }
+    println!("{json}");
 }
 
 async fn run_and_wait(store: &Store, workflow: &str) -> instances::InstanceDetail {
