@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod backfill;
 pub mod cli;
 pub mod cluster;
 pub mod config;

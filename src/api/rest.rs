@@ -212,7 +212,8 @@ async fn route(
             )
         }
         (Method::POST, ["projects", project, "workflows", workflow, "runs"]) => {
-            start_run(&client, request, project, workflow).await
+            let mut client = client;
+            start_run(&mut client, request, project, workflow).await
         }
         (Method::GET, ["cron", "preview"]) => {
             let q = query_map(&request.query);
@@ -310,6 +311,27 @@ async fn route(
                 serde_json::json!({"instance_id": id, "command_id": command, "command_type": kind.as_str()}),
             ))
         }
+        (Method::GET, ["backfills", id]) => {
+            let id = parse_id(id)?;
+            match crate::store::backfills::get(&client, id).await? {
+                Some(b) => ok(b),
+                None => Err(ApiError::not_found(format!("backfill {id} does not exist"))),
+            }
+        }
+        (Method::POST, ["backfills", id, "cancel"]) => {
+            let id = parse_id(id)?;
+            let mut client = client;
+            let tx = client
+                .transaction()
+                .await
+                .map_err(crate::store::StoreError::from)?;
+            crate::store::backfills::cancel(&tx, id).await?;
+            tx.commit().await.map_err(crate::store::StoreError::from)?;
+            Ok((
+                StatusCode::ACCEPTED,
+                serde_json::json!({"backfill_id": id, "state": "cancelled"}),
+            ))
+        }
         (Method::GET, ["instances", id, "tasks"]) => {
             let id = parse_id(id)?;
             if instances::get(&client, id).await?.is_none() {
@@ -368,7 +390,7 @@ struct RunBody {
 }
 
 async fn start_run(
-    client: &deadpool_postgres::Object,
+    client: &mut deadpool_postgres::Object,
     request: &Request,
     project: &str,
     workflow: &str,
@@ -386,8 +408,19 @@ async fn start_run(
     if body.start_nodes.is_some() {
         return Err(ApiError::unprocessable("start_nodes is not available yet"));
     }
-    if body.backfill.is_some() {
-        return Err(ApiError::unprocessable("backfill is not available yet"));
+    if let Some(backfill) = &body.backfill {
+        let request = backfill_request(backfill, serde_json::Value::Object(body.params.clone()))?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(crate::store::StoreError::from)?;
+        let (backfill_id, instance_ids) =
+            crate::store::backfills::start(&tx, project, workflow, &request).await?;
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
+        return Ok((
+            StatusCode::CREATED,
+            serde_json::json!({"instance_ids": instance_ids, "backfill_id": backfill_id}),
+        ));
     }
     let current = definitions::find_workflow(client, project, workflow)
         .await?
@@ -416,6 +449,65 @@ async fn start_run(
         StatusCode::CREATED,
         serde_json::json!({"instance_ids": [instance_id]}),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackfillBody {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    dates: Option<Vec<chrono::NaiveDate>>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    parallelism: Option<i32>,
+    #[serde(default)]
+    order: Option<String>,
+    #[serde(default)]
+    stop_on_failure: bool,
+}
+
+fn backfill_request(
+    value: &serde_json::Value,
+    params: serde_json::Value,
+) -> Result<crate::store::backfills::Request, ApiError> {
+    let body: BackfillBody = serde_json::from_value(value.clone())
+        .map_err(|e| ApiError::bad_request(format!("backfill: {e}")))?;
+    let span = match (body.from, body.to, body.dates) {
+        (Some(from), Some(to), None) => crate::backfill::Span::Range { from, to },
+        (None, None, Some(dates)) => crate::backfill::Span::Dates(dates),
+        _ => {
+            return Err(ApiError::bad_request(
+                "backfill needs either from and to, or dates",
+            ));
+        }
+    };
+    let serial = match body.mode.as_deref() {
+        None | Some("serial") => true,
+        Some("parallel") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "backfill mode {other:?} is not serial or parallel"
+            )));
+        }
+    };
+    let descending = match body.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "backfill order {other:?} is not asc or desc"
+            )));
+        }
+    };
+    Ok(crate::store::backfills::Request {
+        span,
+        serial,
+        parallelism: body.parallelism.unwrap_or(1),
+        descending,
+        stop_on_failure: body.stop_on_failure,
+        params,
+    })
 }
 
 async fn post_workflow(

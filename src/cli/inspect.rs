@@ -47,8 +47,7 @@ fn parse_target(target: &str) -> Result<(&str, &str), CliError> {
     }
 }
 
-pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
-    let (project, workflow) = parse_target(target)?;
+fn parse_params(params: &[String]) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
     let mut map = serde_json::Map::new();
     for param in params {
         let (name, value) = param
@@ -60,6 +59,12 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
             serde_json::Value::String(value.to_string()),
         );
     }
+    Ok(map)
+}
+
+pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
+    let (project, workflow) = parse_target(target)?;
+    let map = parse_params(params)?;
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let client = store.client().await?;
@@ -279,5 +284,58 @@ pub async fn ctl(action: &str, id: i64) -> CliResult {
     )
     .await?;
     println!("{action} instance {id}: command {command} queued");
+    Ok(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn backfill(
+    target: &str,
+    span: crate::backfill::Span,
+    mode: &str,
+    parallelism: i32,
+    order: &str,
+    stop_on_failure: bool,
+    params: &[String],
+) -> CliResult {
+    let (project, workflow) = parse_target(target)?;
+    let request = crate::store::backfills::Request {
+        span,
+        serial: mode == "serial",
+        parallelism,
+        descending: order == "desc",
+        stop_on_failure,
+        params: serde_json::Value::Object(parse_params(params)?),
+    };
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let mut client = store.client().await?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    let (id, instances) = crate::store::backfills::start(&tx, project, workflow, &request).await?;
+    tx.commit()
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    println!("backfill {id}");
+    for instance in instances {
+        println!("{instance}");
+    }
+    Ok(0)
+}
+
+pub async fn backfill_cancel(id: i64) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let mut client = store.client().await?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    crate::store::backfills::cancel(&tx, id).await?;
+    tx.commit()
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    println!("backfill {id}: cancelled");
     Ok(0)
 }

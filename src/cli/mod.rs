@@ -72,6 +72,39 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Run a workflow for past dates: its schedule's fire times in a range of days (midnight
+    /// of each day without a schedule), or on listed days. Prints `backfill <id>`, then the
+    /// instance ids in run order.
+    Backfill {
+        /// PROJECT/WORKFLOW
+        #[arg(required_unless_present = "cancel")]
+        target: Option<String>,
+        /// First day (YYYY-MM-DD), with --to.
+        #[arg(long, requires = "to", conflicts_with = "dates")]
+        from: Option<chrono::NaiveDate>,
+        /// Last day, included.
+        #[arg(long, requires = "from")]
+        to: Option<chrono::NaiveDate>,
+        /// Comma-separated days.
+        #[arg(long, value_delimiter = ',')]
+        dates: Vec<chrono::NaiveDate>,
+        #[arg(long, default_value = "serial", value_parser = ["serial", "parallel"])]
+        mode: String,
+        /// Instances at once in parallel mode.
+        #[arg(long, default_value_t = 1)]
+        parallelism: i32,
+        #[arg(long, default_value = "asc", value_parser = ["asc", "desc"])]
+        order: String,
+        /// Stop the remaining dates when one fails.
+        #[arg(long)]
+        stop_on_failure: bool,
+        /// A startup parameter, NAME=VALUE (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Cancel the backfill with this id instead.
+        #[arg(long, value_name = "BACKFILL_ID", conflicts_with_all = ["target", "from", "dates"])]
+        cancel: Option<i64>,
+    },
     /// Control a running or finished instance: pause, resume, stop, rerun, start-failed.
     Ctl {
         #[arg(value_parser = ["pause", "resume", "stop", "rerun", "start-failed"])]
@@ -219,6 +252,44 @@ pub async fn run(cli: Cli) -> i32 {
             follow,
         } => inspect::logs(task_instance_id, follow).await,
         Command::Servers { json } => inspect::servers(json).await,
+        Command::Backfill {
+            target,
+            from,
+            to,
+            dates,
+            mode,
+            parallelism,
+            order,
+            stop_on_failure,
+            params,
+            cancel,
+        } => match cancel {
+            Some(id) => inspect::backfill_cancel(id).await,
+            None => {
+                let span = match (from, to) {
+                    (Some(from), Some(to)) => Some(crate::backfill::Span::Range { from, to }),
+                    _ if !dates.is_empty() => Some(crate::backfill::Span::Dates(dates)),
+                    _ => None,
+                };
+                match (target, span) {
+                    (Some(target), Some(span)) => {
+                        inspect::backfill(
+                            &target,
+                            span,
+                            &mode,
+                            parallelism,
+                            &order,
+                            stop_on_failure,
+                            &params,
+                        )
+                        .await
+                    }
+                    _ => Err(CliError::usage(
+                        "backfill needs PROJECT/WORKFLOW and --from/--to or --dates",
+                    )),
+                }
+            }
+        },
         Command::Ctl {
             action,
             instance_id,

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::model::{CommandType, ExecutionType, Release, WorkflowState};
 use crate::store::commands::{self, Command};
 use crate::store::instances::{self, NewInstance, NewTask};
-use crate::store::{Result, Store, StoreError, definitions};
+use crate::store::{Result, Store, StoreError, backfills, definitions};
 
 pub async fn run(
     store: Store,
@@ -162,19 +162,26 @@ async fn start(
             on_worker_loss: task.on_worker_loss,
         })
         .collect();
-    // The execution type is decided under a row lock on the definition, so simultaneous
-    // starts of one workflow cannot race.
-    instances::lock_definition(tx, current.code).await?;
-    let state = match spec.execution {
-        ExecutionType::Parallel => WorkflowState::Running,
-        serial => {
-            let busy = instances::active_count(tx, current.code).await? > 0;
-            match serial {
-                _ if !busy => WorkflowState::Running,
-                ExecutionType::SerialDiscard => WorkflowState::Stopped,
-                _ => WorkflowState::Waiting,
+    let backfill_id =
+        match command.options.get("backfill_id") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(v.as_i64().ok_or_else(|| {
+                StoreError::Invalid(format!("options.backfill_id {v} is not an id"))
+            })?),
+        };
+    let state = match backfill_id {
+        // A backfill's own parallelism decides, under a row lock on the backfill.
+        Some(bid) => {
+            let backfill = backfills::lock(tx, bid).await?;
+            if backfill.state != "running" {
+                WorkflowState::Stopped
+            } else if backfills::running_count(tx, bid).await? < backfill.parallelism {
+                WorkflowState::Running
+            } else {
+                WorkflowState::Waiting
             }
         }
+        None => execution_state(tx, current.code, spec.execution).await?,
     };
     let instance = NewInstance {
         id: command.workflow_instance_id,
@@ -188,6 +195,7 @@ async fn start(
         failure_strategy: spec.failure_strategy,
         host: config.server_name.clone(),
         state,
+        backfill_id,
     };
     instances::create(tx, &instance, &tasks)
         .await
@@ -208,6 +216,25 @@ async fn start(
     // Evaluate at once: the entry tasks are queued in the transaction that creates the run.
     let row = instances::lock(tx, instance.id).await?;
     evaluator::evaluate(tx, cache, &row).await
+}
+
+/// The execution type is decided under a row lock on the definition, so simultaneous
+/// starts of one workflow cannot race.
+async fn execution_state(
+    tx: &impl GenericClient,
+    code: i64,
+    execution: ExecutionType,
+) -> Result<WorkflowState> {
+    if execution == ExecutionType::Parallel {
+        return Ok(WorkflowState::Running);
+    }
+    instances::lock_definition(tx, code).await?;
+    let busy = instances::active_count(tx, code).await? > 0;
+    Ok(match execution {
+        _ if !busy => WorkflowState::Running,
+        ExecutionType::SerialDiscard => WorkflowState::Stopped,
+        _ => WorkflowState::Waiting,
+    })
 }
 
 /// Pause, resume, stop, rerun, start_failed: change the instance (and, for restarts, its

@@ -256,7 +256,9 @@ pub async fn evaluate(
     }
     if let Some(state) = finish {
         instances::finish(tx, instance.id, state).await?;
-        if compiled.version.spec.execution != crate::model::ExecutionType::Parallel {
+        if let Some(backfill) = instance.backfill_id {
+            Box::pin(backfill_progress(tx, cache, backfill)).await?;
+        } else if compiled.version.spec.execution != crate::model::ExecutionType::Parallel {
             Box::pin(start_next_waiting(tx, cache, &compiled)).await?;
         }
     } else if let Some(at) = wake_at {
@@ -286,6 +288,39 @@ async fn start_next_waiting(
     instances::control_state(tx, next, crate::model::WorkflowState::Running, true).await?;
     let row = instances::lock(tx, next).await?;
     evaluate(tx, cache, &row).await
+}
+
+/// A backfill instance ended: stop the rest after a failure when `stop_on_failure`, else
+/// start waiting dates up to the parallelism; mark the backfill done when nothing is left.
+async fn backfill_progress(tx: &impl GenericClient, cache: &Cache, id: i64) -> Result<()> {
+    use crate::store::backfills;
+    let backfill = backfills::lock(tx, id).await?;
+    if backfill.state == "running" {
+        let (_, failed, _) = backfills::summary(tx, id).await?;
+        if failed > 0 && backfill.stop_on_failure {
+            backfills::stop_waiting(
+                tx,
+                id,
+                "stopped: an earlier date failed and stop_on_failure is set",
+            )
+            .await?;
+            backfills::set_state(tx, id, "failed").await?;
+            return Ok(());
+        }
+        while backfills::running_count(tx, id).await? < backfill.parallelism {
+            let Some(next) = backfills::next_waiting(tx, id).await? else {
+                break;
+            };
+            instances::control_state(tx, next, crate::model::WorkflowState::Running, true).await?;
+            let row = instances::lock(tx, next).await?;
+            evaluate(tx, cache, &row).await?;
+        }
+    }
+    let (open, failed, _) = backfills::summary(tx, id).await?;
+    if open == 0 {
+        backfills::set_state(tx, id, if failed > 0 { "failed" } else { "succeeded" }).await?;
+    }
+    Ok(())
 }
 
 /// What the worker runs for task `i`: the task's spec with its parameters resolved and

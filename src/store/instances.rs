@@ -33,8 +33,9 @@ pub struct NewInstance {
     pub priority: i16,
     pub failure_strategy: FailureStrategy,
     pub host: String,
-    /// `running`, or `waiting` / `stopped` as the execution type decides.
+    /// `running`, or `waiting` / `stopped` as the execution type or backfill decides.
     pub state: WorkflowState,
+    pub backfill_id: Option<i64>,
 }
 
 pub async fn create(
@@ -58,6 +59,7 @@ pub async fn create(
                 &instance.failure_strategy.as_str(),
                 &instance.host,
                 &instance.state.as_str(),
+                &instance.backfill_id,
             ],
         )
         .await?;
@@ -107,6 +109,7 @@ pub struct InstanceRow {
     pub db_now: DateTime<Utc>,
     /// A workflow-timeout alert was written for this run.
     pub timeout_alerted: bool,
+    pub backfill_id: Option<i64>,
 }
 
 fn parse<T: std::str::FromStr<Err = crate::model::ParseEnumError>>(text: &str) -> Result<T> {
@@ -127,6 +130,7 @@ fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
         failure_strategy: parse(r.get("failure_strategy"))?,
         db_now: r.get("db_now"),
         timeout_alerted: r.get("timeout_alerted"),
+        backfill_id: r.get("backfill_id"),
     })
 }
 

@@ -2,6 +2,7 @@
 //! Each test gets its own database cloned from a migrated template and drops it at the end.
 
 mod api;
+mod backfill;
 mod cli;
 mod control;
 mod engine;

@@ -1,0 +1,275 @@
+//! Backfills: the row that plans them and the gating of their instances.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+
+use super::{Result, StoreError, commands};
+use crate::model::CommandType;
+
+#[derive(Debug, Clone)]
+pub struct NewBackfill<'a> {
+    pub project_id: i64,
+    pub workflow_code: i64,
+    pub project: &'a str,
+    pub workflow: &'a str,
+    pub serial: bool,
+    pub parallelism: i32,
+    pub descending: bool,
+    pub stop_on_failure: bool,
+    pub params: serde_json::Value,
+    /// Schedule times in run order.
+    pub times: Vec<DateTime<Utc>>,
+}
+
+/// Insert the backfill and one start command per date, in run order; returns the backfill
+/// id and the instance ids (allocated now, so they are known before any instance exists).
+pub async fn create(client: &impl GenericClient, b: &NewBackfill<'_>) -> Result<(i64, Vec<i64>)> {
+    crate::metrics::query();
+    let dates = serde_json::to_value(&b.times).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mode = if b.serial { "serial" } else { "parallel" };
+    let order = if b.descending { "desc" } else { "asc" };
+    let parallelism = if b.serial { 1 } else { b.parallelism };
+    let id: i64 = client
+        .query_one(
+            include_str!("../../sql/queries/backfill/insert.sql"),
+            &[
+                &b.project_id,
+                &b.workflow_code,
+                &mode,
+                &parallelism,
+                &order,
+                &b.stop_on_failure,
+                &dates,
+            ],
+        )
+        .await?
+        .get(0);
+    let mut instance_ids = Vec::with_capacity(b.times.len());
+    for time in &b.times {
+        let (_, instance) = commands::insert(
+            client,
+            CommandType::Start,
+            Some(b.project),
+            Some(b.workflow),
+            &b.params,
+            &serde_json::json!({"schedule_time": time.to_rfc3339(), "backfill_id": id}),
+            None,
+        )
+        .await?;
+        instance_ids.push(instance);
+    }
+    Ok((id, instance_ids))
+}
+
+#[derive(Debug, Clone)]
+pub struct Locked {
+    pub id: i64,
+    pub state: String,
+    pub parallelism: i64,
+    pub stop_on_failure: bool,
+}
+
+pub async fn lock(client: &impl GenericClient, id: i64) -> Result<Locked> {
+    crate::metrics::query();
+    let row = client
+        .query_opt(include_str!("../../sql/queries/backfill/lock.sql"), &[&id])
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("backfill {id} does not exist")))?;
+    Ok(Locked {
+        id: row.get("id"),
+        state: row.get("state"),
+        parallelism: row.get::<_, i32>("parallelism") as i64,
+        stop_on_failure: row.get("stop_on_failure"),
+    })
+}
+
+pub async fn running_count(client: &impl GenericClient, id: i64) -> Result<i64> {
+    crate::metrics::query();
+    Ok(client
+        .query_one(
+            include_str!("../../sql/queries/backfill/running_count.sql"),
+            &[&id],
+        )
+        .await?
+        .get(0))
+}
+
+pub async fn next_waiting(client: &impl GenericClient, id: i64) -> Result<Option<i64>> {
+    crate::metrics::query();
+    Ok(client
+        .query_opt(
+            include_str!("../../sql/queries/backfill/next_waiting.sql"),
+            &[&id],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// (instances not final yet, failed, stopped) among the backfill's instances.
+pub async fn summary(client: &impl GenericClient, id: i64) -> Result<(i64, i64, i64)> {
+    crate::metrics::query();
+    let row = client
+        .query_one(
+            include_str!("../../sql/queries/backfill/summary.sql"),
+            &[&id],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1), row.get(2)))
+}
+
+pub async fn stop_waiting(client: &impl GenericClient, id: i64, reason: &str) -> Result<u64> {
+    crate::metrics::query();
+    Ok(client
+        .execute(
+            include_str!("../../sql/queries/backfill/stop_waiting.sql"),
+            &[&id, &reason],
+        )
+        .await?)
+}
+
+pub async fn set_state(client: &impl GenericClient, id: i64, state: &str) -> Result<bool> {
+    crate::metrics::query();
+    Ok(client
+        .execute(
+            include_str!("../../sql/queries/backfill/set_state.sql"),
+            &[&id, &state],
+        )
+        .await?
+        == 1)
+}
+
+pub async fn active_instances(client: &impl GenericClient, id: i64) -> Result<Vec<i64>> {
+    crate::metrics::query();
+    Ok(client
+        .query(
+            include_str!("../../sql/queries/backfill/active_instances.sql"),
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// A backfill with its instances (`GET /api/v1/backfills/{id}`).
+pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<serde_json::Value>> {
+    crate::metrics::query();
+    let Some(r) = client
+        .query_opt(include_str!("../../sql/queries/backfill/get.sql"), &[&id])
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(serde_json::json!({
+        "id": r.get::<_, i64>("id"),
+        "project": r.get::<_, String>("project"),
+        "workflow": r.get::<_, String>("workflow"),
+        "mode": r.get::<_, String>("mode"),
+        "parallelism": r.get::<_, i32>("parallelism"),
+        "order": r.get::<_, String>("run_order"),
+        "stop_on_failure": r.get::<_, bool>("stop_on_failure"),
+        "state": r.get::<_, String>("state"),
+        "dates": r.get::<_, serde_json::Value>("dates"),
+        "created_at": r.get::<_, DateTime<Utc>>("created_at"),
+        "ended_at": r.get::<_, Option<DateTime<Utc>>>("ended_at"),
+        "instances": r.get::<_, serde_json::Value>("instances"),
+    })))
+}
+
+/// What a user asks for: the days, how to run them, and the startup params.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub span: crate::backfill::Span,
+    pub serial: bool,
+    pub parallelism: i32,
+    pub descending: bool,
+    pub stop_on_failure: bool,
+    pub params: serde_json::Value,
+}
+
+/// Plan a backfill of `project/workflow` (its schedule's fire times on those days, or
+/// midnight in its zone without one) and create it; returns (backfill id, instance ids in
+/// run order).
+pub async fn start(
+    client: &impl GenericClient,
+    project: &str,
+    workflow: &str,
+    request: &Request,
+) -> Result<(i64, Vec<i64>)> {
+    if request.parallelism < 1 {
+        return Err(StoreError::Invalid("parallelism must be at least 1".into()));
+    }
+    let current = super::definitions::find_workflow(client, project, workflow)
+        .await?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("workflow {project}/{workflow} does not exist"))
+        })?;
+    if current.release == crate::model::Release::Offline {
+        return Err(StoreError::Invalid(format!(
+            "workflow {project}/{workflow} is offline"
+        )));
+    }
+    let (spec, _) = super::definitions::get_spec(client, project, workflow, None)
+        .await?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("workflow {project}/{workflow} does not exist"))
+        })?;
+    let (schedule, tz) = match &spec.schedule {
+        Some(s) => {
+            let schedule = crate::cron::Schedule::new(&s.cron, &s.timezone)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let tz = schedule.tz;
+            (Some(schedule), tz)
+        }
+        None => (None, chrono_tz::UTC),
+    };
+    let order = if request.descending {
+        crate::backfill::Order::Desc
+    } else {
+        crate::backfill::Order::Asc
+    };
+    let times = crate::backfill::schedule_times(schedule.as_ref(), tz, &request.span, order)
+        .map_err(StoreError::Invalid)?;
+    create(
+        client,
+        &NewBackfill {
+            project_id: current.project_id,
+            workflow_code: current.code,
+            project,
+            workflow,
+            serial: request.serial,
+            parallelism: request.parallelism,
+            descending: request.descending,
+            stop_on_failure: request.stop_on_failure,
+            params: request.params.clone(),
+            times,
+        },
+    )
+    .await
+}
+
+/// Cancel: dates not started yet end `stopped`, running ones get a stop command.
+pub async fn cancel(client: &impl GenericClient, id: i64) -> Result<()> {
+    let backfill = lock(client, id).await?;
+    if backfill.state != "running" {
+        return Err(StoreError::Invalid(format!(
+            "backfill {id} is {}, not running",
+            backfill.state
+        )));
+    }
+    set_state(client, id, "cancelled").await?;
+    stop_waiting(client, id, "stopped: the backfill was cancelled").await?;
+    for instance in active_instances(client, id).await? {
+        commands::insert(
+            client,
+            CommandType::Stop,
+            None,
+            None,
+            &serde_json::json!({}),
+            &serde_json::json!({}),
+            Some(instance),
+        )
+        .await?;
+    }
+    Ok(())
+}
