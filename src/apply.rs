@@ -5,13 +5,37 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::spec::{self, Document, SpecError, WorkflowSpec};
+use crate::spec::{self, Document, SpecError, TaskGroupSpec, WorkflowSpec};
 
-/// Parse and check one file's text: every error of every document, or the workflows.
+/// What one or more files define, checked.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    pub workflows: Vec<WorkflowSpec>,
+    pub task_groups: Vec<TaskGroupSpec>,
+}
+
+/// Parse and check one file's text: every error of every document, or the workflows. A
+/// file that defines task groups is refused here: use [`check_documents`].
 pub fn check_text(file: &str, text: &str) -> Result<Vec<WorkflowSpec>, Vec<SpecError>> {
+    let checked = check_documents(file, text)?;
+    if let Some(group) = checked.task_groups.first() {
+        let pos = group.source.pos("kind");
+        return Err(vec![SpecError {
+            file: file.to_string(),
+            line: pos.line,
+            column: pos.column,
+            message: "a task_group document is applied with `pgdag apply`, not here".into(),
+        }]);
+    }
+    Ok(checked.workflows)
+}
+
+/// Parse and check one file's text: every error of every document, or what it defines.
+pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>> {
     let documents = spec::parse_documents(file, text)?;
     let mut errors = Vec::new();
     let mut workflows = Vec::new();
+    let mut task_groups = Vec::new();
     for document in documents {
         errors.extend(spec::unavailable_features(file, &document));
         if let Document::Workflow(workflow) = &document {
@@ -25,12 +49,17 @@ pub fn check_text(file: &str, text: &str) -> Result<Vec<WorkflowSpec>, Vec<SpecE
                 });
             }
         }
-        if let Document::Workflow(workflow) = document {
-            workflows.push(workflow);
+        match document {
+            Document::Workflow(workflow) => workflows.push(workflow),
+            Document::TaskGroup(group) => task_groups.push(group),
+            _ => {}
         }
     }
     if errors.is_empty() {
-        Ok(workflows)
+        Ok(Checked {
+            workflows,
+            task_groups,
+        })
     } else {
         Err(errors)
     }
@@ -80,10 +109,11 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
 }
 
 /// Read, parse and check every file; a workflow defined twice is an error too.
-pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<WorkflowSpec>, Vec<String>> {
+pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
     let files = collect_files(paths)?;
     let mut errors: Vec<String> = Vec::new();
     let mut workflows = Vec::new();
+    let mut task_groups: Vec<TaskGroupSpec> = Vec::new();
     let mut seen: HashMap<(String, String), String> = HashMap::new();
     for file in &files {
         let name = file.display().to_string();
@@ -94,9 +124,19 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<WorkflowSpec>, Vec<String>> {
                 continue;
             }
         };
-        match check_text(&name, &text) {
+        match check_documents(&name, &text) {
             Ok(found) => {
-                for workflow in found {
+                for group in found.task_groups {
+                    if task_groups.iter().any(|g| g.name == group.name) {
+                        errors.push(format!(
+                            "{name}: task group {} is defined twice",
+                            group.name
+                        ));
+                    } else {
+                        task_groups.push(group);
+                    }
+                }
+                for workflow in found.workflows {
                     let key = (workflow.project.clone(), workflow.name.clone());
                     if let Some(first) = seen.get(&key) {
                         errors.push(format!(
@@ -116,7 +156,10 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<WorkflowSpec>, Vec<String>> {
         errors.push("no YAML files found (expected *.yaml or *.yml)".into());
     }
     if errors.is_empty() {
-        Ok(workflows)
+        Ok(Checked {
+            workflows,
+            task_groups,
+        })
     } else {
         Err(errors)
     }

@@ -241,6 +241,27 @@ async fn route(
                 .await?;
             ok(serde_json::json!({ "schedules": list }))
         }
+        (Method::GET, ["task-groups"]) => {
+            let list = crate::store::task_groups::list(&client).await?;
+            ok(serde_json::json!({ "task_groups": list }))
+        }
+        (Method::PUT, ["task-groups", name]) => {
+            if let Some(problem) = crate::spec::name_problem(name) {
+                return Err(ApiError::bad_request(format!("task group name: {problem}")));
+            }
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Size {
+                size: i32,
+            }
+            let body: Size = serde_json::from_slice(&request.body)
+                .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+            if body.size < 1 {
+                return Err(ApiError::unprocessable("size must be at least 1"));
+            }
+            crate::store::task_groups::upsert(&client, name, body.size).await?;
+            ok(serde_json::json!({ "name": name, "size": body.size }))
+        }
         (Method::GET, ["servers"]) => {
             let list = crate::store::servers::list(&client).await?;
             ok(serde_json::json!({ "servers": list }))

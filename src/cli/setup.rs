@@ -111,12 +111,17 @@ async fn serve(config: Config, roles: &[Role]) -> CliResult {
 }
 
 pub async fn apply(files: &[PathBuf]) -> CliResult {
-    let specs =
+    let checked =
         crate::apply::load_paths(files).map_err(|errors| CliError::usage(errors.join("\n")))?;
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let mut client = store.client().await?;
-    for applied in definitions::apply_all(&mut client, &specs).await? {
+    let applied =
+        definitions::apply_documents(&mut client, &checked.workflows, &checked.task_groups).await?;
+    for group in &checked.task_groups {
+        println!("task group {}: size {}", group.name, group.size);
+    }
+    for applied in applied {
         let what = match applied.outcome {
             definitions::ApplyOutcome::Created => "created",
             definitions::ApplyOutcome::Updated => "updated",

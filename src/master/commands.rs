@@ -160,6 +160,7 @@ async fn start(
                 .clone()
                 .unwrap_or_else(|| spec.worker_group.clone()),
             on_worker_loss: task.on_worker_loss,
+            task_group: task.task_group.clone(),
         })
         .collect();
     let backfill_id =

@@ -193,6 +193,21 @@ pub async fn evaluate(
     wanted.dedup();
     let outs = instances::out_params(tx, &wanted).await?;
 
+    // Lock the task groups this plan queues into, in name order (no deadlock between two
+    // masters), and remember their (size, slots in use).
+    let mut groups: std::collections::BTreeMap<String, Option<(i64, i64)>> = Default::default();
+    for action in &plan.actions {
+        if let Action::Queue(i) = *action {
+            if let Some(group) = &compiled.version.spec.tasks[i].task_group {
+                groups.insert(group.clone(), None);
+            }
+        }
+    }
+    for (group, slot) in groups.iter_mut() {
+        *slot = crate::store::task_groups::lock(tx, group).await?;
+    }
+    let mut admitted: HashMap<String, i64> = HashMap::new();
+    let mut group_errors: HashMap<usize, String> = HashMap::new();
     let mut queue_ids = Vec::new();
     let mut payloads = Vec::new();
     let mut state_ids = Vec::new();
@@ -204,6 +219,30 @@ pub async fn evaluate(
     let mut wake_at = None;
     for action in &plan.actions {
         match *action {
+            Action::Queue(i)
+                if !group_slot(&compiled, i, &groups, &mut admitted, &mut group_errors) =>
+            {
+                match group_errors.remove(&i) {
+                    // The group does not exist: the task fails with the reason.
+                    Some(message) => {
+                        state_ids.push(task_rows[i].id);
+                        states.push(TaskState::Failed.as_str());
+                        waits.push(None);
+                        errors.push(Some(message));
+                        wake_at = Some(now);
+                    }
+                    // The group is full: wait, and look again when a slot frees (a
+                    // completion wakes this instance) or after a second at the latest.
+                    None => {
+                        let until = now + chrono::Duration::seconds(1);
+                        state_ids.push(task_rows[i].id);
+                        states.push(TaskState::Waiting.as_str());
+                        waits.push(Some(until));
+                        errors.push(None);
+                        wake_at = Some(wake_at.map_or(until, |w: DateTime<Utc>| w.min(until)));
+                    }
+                }
+            }
             Action::Queue(i) => match payload(&compiled, instance, &task_rows, &outs, i) {
                 Ok(p) => {
                     queue_ids.push(task_rows[i].id);
@@ -265,6 +304,32 @@ pub async fn evaluate(
         instances::insert_event(tx, instance.id, Some(at)).await?;
     }
     Ok(())
+}
+
+/// Whether task `i` may be queued now as far as its task group goes (true without a
+/// group). `groups` holds the locked groups' (size, slots in use); `admitted` counts the
+/// slots this plan already gave out.
+fn group_slot(
+    compiled: &Compiled,
+    i: usize,
+    groups: &std::collections::BTreeMap<String, Option<(i64, i64)>>,
+    admitted: &mut HashMap<String, i64>,
+    errors: &mut HashMap<usize, String>,
+) -> bool {
+    let Some(group) = &compiled.version.spec.tasks[i].task_group else {
+        return true;
+    };
+    let Some(Some((size, busy))) = groups.get(group) else {
+        errors.insert(i, format!("task group {group} does not exist"));
+        return false;
+    };
+    let taken = admitted.entry(group.clone()).or_insert(0);
+    if busy + *taken < *size {
+        *taken += 1;
+        true
+    } else {
+        false
+    }
 }
 
 /// Serial execution types: when an instance of the workflow ends, the next waiting one

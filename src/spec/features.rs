@@ -29,18 +29,13 @@ pub(crate) fn unavailable(file: &str, doc: &Document) -> Vec<SpecError> {
                         format!("task type {ty} is not available yet"),
                     );
                 }
-                if task.task_group.is_some() {
-                    flag(
-                        task.source.pos("task_group"),
-                        "task_group is not available yet".into(),
-                    );
-                }
             }
         }
         Document::Datasource(d) => flag(
             d.source.pos(""),
             "documents of kind datasource are not available yet".into(),
         ),
+        Document::TaskGroup(_) => {}
         Document::AlertGroup(a) => flag(
             a.source.pos(""),
             "documents of kind alert_group are not available yet".into(),

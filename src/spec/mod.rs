@@ -79,6 +79,7 @@ fn duplicate_documents(ctx: &mut parse::Ctx, docs: &[Document]) {
         Document::Workflow(w) => format!("workflow {}/{}", w.project, w.name),
         Document::Datasource(d) => format!("datasource {}/{}", d.project, d.name),
         Document::AlertGroup(a) => format!("alert_group {}", a.name),
+        Document::TaskGroup(g) => format!("task_group {}", g.name),
     };
     for (i, doc) in docs.iter().enumerate() {
         let k = key(doc);

@@ -441,7 +441,7 @@ fn http_url(ctx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
 
 // ---- documents ----
 
-const KINDS: &[&str] = &["workflow", "datasource", "alert_group"];
+const KINDS: &[&str] = &["workflow", "datasource", "alert_group", "task_group"];
 
 /// One document of any kind.
 pub(crate) fn document(ctx: &mut Ctx, node: &Node) -> Option<Document> {
@@ -461,6 +461,7 @@ pub(crate) fn document(ctx: &mut Ctx, node: &Node) -> Option<Document> {
         "workflow" => workflow(ctx, f).map(Document::Workflow),
         "datasource" => datasource(ctx, f).map(Document::Datasource),
         "alert_group" => alert_group(ctx, f).map(Document::AlertGroup),
+        "task_group" => task_group(ctx, f).map(Document::TaskGroup),
         other => {
             let pos = f.source.pos("kind");
             ctx.err(
@@ -1345,6 +1346,27 @@ fn alert_group(ctx: &mut Ctx, mut f: Fields) -> Option<AlertGroupSpec> {
     Some(AlertGroupSpec {
         name: group_name?,
         channels: channels?,
+        source: f.source,
+    })
+}
+
+const TASK_GROUP_KEYS: &[&str] = &["kind", "name", "size"];
+
+fn task_group(ctx: &mut Ctx, mut f: Fields) -> Option<TaskGroupSpec> {
+    let start = ctx.errors.len();
+    let group_name = f
+        .required(ctx, "name", "task_group")
+        .and_then(|n| name(ctx, n, "task group name"));
+    let size = f
+        .required(ctx, "size", "task_group")
+        .and_then(|n| integer(ctx, n, "size", 1, 1_000_000));
+    f.reject_rest(ctx, unknown_key("task_group", TASK_GROUP_KEYS));
+    if ctx.errors.len() > start {
+        return None;
+    }
+    Some(TaskGroupSpec {
+        name: group_name?,
+        size: size? as u32,
         source: f.source,
     })
 }

@@ -192,7 +192,7 @@ fn unavailable_features_of_the_design_example_are_named_at_their_lines() {
 }
 
 #[test]
-fn unavailable_features_cover_task_groups_and_other_kinds() {
+fn unavailable_features_cover_task_types_and_other_kinds() {
     let w = workflow(&format!(
         "project: p\nname: w\nexecution: serial_wait\nnotify: {{when: none}}\ntasks:\n{}",
         "  - {name: a, type: empty, task_group: etl}\n  - {name: b, type: http, url: http://x}\n"
@@ -203,10 +203,7 @@ fn unavailable_features_cover_task_groups_and_other_kinds() {
         .collect();
     assert_eq!(
         found,
-        [
-            (6, "task_group is not available yet".to_string()),
-            (7, "task type http is not available yet".to_string()),
-        ]
+        [(7, "task type http is not available yet".to_string()),]
     );
 
     let docs = parse_documents("r.yaml", DESIGN_RESOURCES).unwrap();
@@ -1725,4 +1722,20 @@ proptest! {
             Err(e) => prop_assert!(false, "{:#?}\njson:\n{}", e, json),
         }
     }
+}
+
+#[test]
+fn task_group_documents_parse_and_reject_bad_sizes() {
+    let docs = parse_documents("g.yaml", "kind: task_group\nname: etl_db\nsize: 2\n").unwrap();
+    match &docs[0] {
+        Document::TaskGroup(g) => assert_eq!((g.name.as_str(), g.size), ("etl_db", 2)),
+        other => panic!("{other:?}"),
+    }
+    let errors = parse_documents(
+        "g.yaml",
+        "kind: task_group\nname: etl_db\nsize: 0\nextra: 1\n",
+    )
+    .unwrap_err();
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [3, 4], "{errors:?}");
 }

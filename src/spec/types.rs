@@ -766,6 +766,17 @@ pub enum Document {
     Workflow(WorkflowSpec),
     Datasource(DatasourceSpec),
     AlertGroup(AlertGroupSpec),
+    TaskGroup(TaskGroupSpec),
+}
+
+/// A `kind: task_group` document: a named concurrency limit shared across workflows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskGroupSpec {
+    pub name: String,
+    /// Task attempts of the group that may be queued or running at once.
+    pub size: u32,
+    #[serde(skip)]
+    pub source: SourceMap,
 }
 
 impl Document {
@@ -775,6 +786,7 @@ impl Document {
             Document::Workflow(_) => "workflow",
             Document::Datasource(_) => "datasource",
             Document::AlertGroup(_) => "alert_group",
+            Document::TaskGroup(_) => "task_group",
         }
     }
     /// Positions of the document's top-level keys.
@@ -783,6 +795,7 @@ impl Document {
             Document::Workflow(w) => &w.source,
             Document::Datasource(d) => &d.source,
             Document::AlertGroup(a) => &a.source,
+            Document::TaskGroup(g) => &g.source,
         }
     }
 }

@@ -444,6 +444,24 @@ mod tests {
     }
 }
 
+/// Apply task groups and workflows in one transaction: all of them or none.
+pub async fn apply_documents(
+    client: &mut deadpool_postgres::Object,
+    specs: &[WorkflowSpec],
+    groups: &[crate::spec::TaskGroupSpec],
+) -> Result<Vec<Applied>> {
+    let tx = client.transaction().await?;
+    for group in groups {
+        super::task_groups::upsert(&tx, &group.name, group.size as i32).await?;
+    }
+    let mut applied = Vec::with_capacity(specs.len());
+    for spec in specs {
+        applied.push(apply_workflow(&tx, spec).await?);
+    }
+    tx.commit().await?;
+    Ok(applied)
+}
+
 /// Apply several workflows in one transaction: all of them or none.
 pub async fn apply_all(
     client: &mut deadpool_postgres::Object,

@@ -19,6 +19,7 @@ pub struct NewTask {
     pub priority: i16,
     pub worker_group: String,
     pub on_worker_loss: crate::model::OnWorkerLoss,
+    pub task_group: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +72,7 @@ pub async fn create(
     let intervals: Vec<i64> = tasks.iter().map(|t| t.retry_interval_ms).collect();
     let priorities: Vec<i16> = tasks.iter().map(|t| t.priority).collect();
     let losses: Vec<&str> = tasks.iter().map(|t| t.on_worker_loss.as_str()).collect();
+    let task_groups: Vec<Option<&str>> = tasks.iter().map(|t| t.task_group.as_deref()).collect();
     let groups: Vec<&str> = tasks.iter().map(|t| t.worker_group.as_str()).collect();
     client
         .execute(
@@ -86,6 +88,7 @@ pub async fn create(
                 &priorities,
                 &groups,
                 &losses,
+                &task_groups,
             ],
         )
         .await?;

@@ -11,6 +11,7 @@ pub mod logs;
 pub mod queue;
 pub mod schedules;
 pub mod servers;
+pub mod task_groups;
 pub mod users;
 
 use std::str::FromStr;

@@ -100,3 +100,72 @@ async fn serial_priority_starts_waiting_instances_by_priority() {
     let order: Vec<i64> = started.into_iter().map(|(_, id)| id).collect();
     assert_eq!(order, [ids[0], ids[2], ids[1]]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_group_of_two_is_never_exceeded_across_workflows() {
+    let cluster =
+        TestCluster::start_with(&pgdag::server::Role::ALL, |config| config.max_tasks = 8).await;
+    let mut yaml = String::from("kind: task_group\nname: etl_db\nsize: 2\n");
+    for (w, n) in [("g1", 4), ("g2", 3), ("g3", 3)] {
+        yaml.push_str(&format!("---\nproject: x\nname: {w}\ntasks:\n"));
+        for i in 0..n {
+            yaml.push_str(&format!(
+                "  - {{ name: t{i}, type: shell, script: 'sleep 0.3', task_group: etl_db }}\n"
+            ));
+        }
+        // A task outside the group is not held up by the full group.
+        yaml.push_str("  - { name: free, type: shell, script: 'true' }\n");
+    }
+    cluster.apply(&yaml).await;
+    let ids = vec![
+        cluster.run("x/g1", serde_json::json!({})).await,
+        cluster.run("x/g2", serde_json::json!({})).await,
+        cluster.run("x/g3", serde_json::json!({})).await,
+    ];
+    let client = cluster.store.client().await.unwrap();
+    let mut most = 0i64;
+    let mut free_done_while_group_busy = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let row = client
+            .query_one(
+                "select count(*) filter (where task_group = 'etl_db' and state in ('queued', 'dispatched', 'running')),
+                        count(*) filter (where task_group = 'etl_db' and state not in ('succeeded')),
+                        count(*) filter (where name = 'free' and state = 'succeeded')
+                 from pgdag.task_instance",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (busy, unfinished, free_done): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        most = most.max(busy);
+        if free_done == 3 && unfinished > 2 {
+            free_done_while_group_busy = true;
+        }
+        let done: i64 = client
+            .query_one(
+                "select count(*) from pgdag.workflow_instance where state = 'succeeded'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if done == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the group's tasks did not all run"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(most <= 2, "{most} tasks of a group of 2 held slots at once");
+    assert_eq!(most, 2);
+    assert!(
+        free_done_while_group_busy,
+        "tasks outside the group ran while the group was full"
+    );
+    for id in ids {
+        assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+    }
+}

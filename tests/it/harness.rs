@@ -192,7 +192,7 @@ impl TestCluster {
 }
 
 pub async fn apply(store: &Store, yaml: &str) -> Vec<definitions::Applied> {
-    let specs = pgdag::apply::check_text("test.yaml", yaml).unwrap_or_else(|errors| {
+    let checked = pgdag::apply::check_documents("test.yaml", yaml).unwrap_or_else(|errors| {
         panic!(
             "test YAML is invalid: {}",
             errors
@@ -203,7 +203,9 @@ pub async fn apply(store: &Store, yaml: &str) -> Vec<definitions::Applied> {
         )
     });
     let mut client = store.client().await.unwrap();
-    definitions::apply_all(&mut client, &specs).await.unwrap()
+    definitions::apply_documents(&mut client, &checked.workflows, &checked.task_groups)
+        .await
+        .unwrap()
 }
 
 pub async fn run(store: &Store, target: &str, params: serde_json::Value) -> i64 {

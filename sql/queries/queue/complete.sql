@@ -21,9 +21,15 @@ with done as (
         ended_at = now()
     from done d
     where t.id = d.id and t.claim_token = d.token and t.state in ('dispatched', 'running')
-    returning t.id, t.workflow_instance_id
+    returning t.id, t.workflow_instance_id, t.task_group
 ), events as (
     insert into pgdag.instance_event (workflow_instance_id, task_instance_id)
     select workflow_instance_id, id from upd
+), freed as (
+    -- A slot of a task group freed: wake the instances whose tasks wait for one.
+    insert into pgdag.instance_event (workflow_instance_id)
+    select distinct w.workflow_instance_id
+    from pgdag.task_instance w
+    where w.state = 'waiting' and w.task_group in (select task_group from upd where task_group is not null)
 )
 select id from upd
