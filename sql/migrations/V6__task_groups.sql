@@ -11,3 +11,7 @@ create index task_instance_group_busy on pgdag.task_instance (task_group)
     where task_group is not null and state in ('queued', 'dispatched', 'running', 'need_failover');
 create index task_instance_group_waiting on pgdag.task_instance (task_group)
     where task_group is not null and state = 'waiting';
+
+-- "Start from chosen nodes": the tasks a run starts from (with everything downstream); the
+-- other tasks are passed over as if `run: false`. Null: the whole workflow.
+alter table pgdag.workflow_instance add column start_nodes text[];

@@ -426,8 +426,28 @@ async fn start_run(
         serde_json::from_slice(&request.body)
             .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
     };
-    if body.start_nodes.is_some() {
-        return Err(ApiError::unprocessable("start_nodes is not available yet"));
+    if let Some(nodes) = &body.start_nodes {
+        if nodes.is_empty() {
+            return Err(ApiError::unprocessable("start_nodes is empty"));
+        }
+        if body.backfill.is_some() {
+            return Err(ApiError::unprocessable(
+                "start_nodes and backfill do not go together",
+            ));
+        }
+        let (spec, _) = definitions::get_spec(&*client, project, workflow, None)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("workflow {project}/{workflow} does not exist"))
+            })?;
+        if let Some(unknown) = nodes
+            .iter()
+            .find(|n| !spec.tasks.iter().any(|t| &t.name == *n))
+        {
+            return Err(ApiError::unprocessable(format!(
+                "start node {unknown} is not a task of {project}/{workflow}"
+            )));
+        }
     }
     if let Some(backfill) = &body.backfill {
         let request = backfill_request(backfill, serde_json::Value::Object(body.params.clone()))?;
@@ -456,13 +476,17 @@ async fn start_run(
         ));
     }
     let params = serde_json::Value::Object(body.params);
+    let options = match &body.start_nodes {
+        Some(nodes) => serde_json::json!({ "start_nodes": nodes }),
+        None => serde_json::json!({}),
+    };
     let (_, instance_id) = commands::insert(
-        client,
+        &*client,
         CommandType::Start,
         Some(project),
         Some(workflow),
         &params,
-        &serde_json::json!({}),
+        &options,
         None,
     )
     .await?;

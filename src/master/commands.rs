@@ -163,6 +163,32 @@ async fn start(
             task_group: task.task_group.clone(),
         })
         .collect();
+    let start_nodes = match command.options.get("start_nodes") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Array(items)) => {
+            let mut names = Vec::with_capacity(items.len());
+            for item in items {
+                let name = item.as_str().ok_or_else(|| {
+                    StoreError::Invalid(format!("options.start_nodes: {item} is not a task name"))
+                })?;
+                if !spec.tasks.iter().any(|t| t.name == name) {
+                    return Err(StoreError::Invalid(format!(
+                        "start node {name} is not a task of {project}/{workflow}"
+                    )));
+                }
+                names.push(name.to_string());
+            }
+            if names.is_empty() {
+                return Err(StoreError::Invalid("options.start_nodes is empty".into()));
+            }
+            Some(names)
+        }
+        Some(other) => {
+            return Err(StoreError::Invalid(format!(
+                "options.start_nodes {other} is not a list of task names"
+            )));
+        }
+    };
     let backfill_id =
         match command.options.get("backfill_id") {
             None | Some(serde_json::Value::Null) => None,
@@ -197,6 +223,7 @@ async fn start(
         host: config.server_name.clone(),
         state,
         backfill_id,
+        start_nodes,
     };
     instances::create(tx, &instance, &tasks)
         .await

@@ -81,6 +81,35 @@ impl Compiled {
     }
 }
 
+impl Compiled {
+    /// The DAG of a run that starts from `nodes`: those tasks and everything downstream
+    /// run; every other task is passed over like a `run: false` task.
+    pub fn starting_from(&self, nodes: &[String]) -> Dag {
+        let mut selected = vec![false; self.dag.tasks.len()];
+        let mut stack: Vec<usize> = self
+            .dag
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| nodes.contains(&t.name))
+            .map(|(i, _)| i)
+            .collect();
+        while let Some(i) = stack.pop() {
+            if !selected[i] {
+                selected[i] = true;
+                stack.extend(self.dag.edges.iter().filter(|e| e.pre == i).map(|e| e.post));
+            }
+        }
+        let mut dag = self.dag.clone();
+        for (task, keep) in dag.tasks.iter_mut().zip(selected) {
+            if !keep {
+                task.run = false;
+            }
+        }
+        dag
+    }
+}
+
 /// Transitive predecessors of every node, each list ordered so that a node comes after its
 /// own predecessors (later entries override earlier ones when out params are merged).
 fn ancestors(n: usize, edges: &[DagEdge]) -> Vec<Vec<usize>> {

@@ -168,8 +168,17 @@ pub async fn evaluate(
         }
     }
 
+    // Start from chosen nodes: everything not downstream of them is passed over.
+    let restricted;
+    let dag = match &instance.start_nodes {
+        None => &compiled.dag,
+        Some(nodes) => {
+            restricted = compiled.starting_from(nodes);
+            &restricted
+        }
+    };
     let plan = dag::plan(
-        &compiled.dag,
+        dag,
         &views,
         &InstanceView {
             state: instance.state,

@@ -37,6 +37,7 @@ pub struct NewInstance {
     /// `running`, or `waiting` / `stopped` as the execution type or backfill decides.
     pub state: WorkflowState,
     pub backfill_id: Option<i64>,
+    pub start_nodes: Option<Vec<String>>,
 }
 
 pub async fn create(
@@ -61,6 +62,7 @@ pub async fn create(
                 &instance.host,
                 &instance.state.as_str(),
                 &instance.backfill_id,
+                &instance.start_nodes,
             ],
         )
         .await?;
@@ -113,6 +115,8 @@ pub struct InstanceRow {
     /// A workflow-timeout alert was written for this run.
     pub timeout_alerted: bool,
     pub backfill_id: Option<i64>,
+    /// Start from these tasks (and their downstream); None: the whole workflow.
+    pub start_nodes: Option<Vec<String>>,
 }
 
 fn parse<T: std::str::FromStr<Err = crate::model::ParseEnumError>>(text: &str) -> Result<T> {
@@ -134,6 +138,7 @@ fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
         db_now: r.get("db_now"),
         timeout_alerted: r.get("timeout_alerted"),
         backfill_id: r.get("backfill_id"),
+        start_nodes: r.get("start_nodes"),
     })
 }
 

@@ -221,3 +221,48 @@ async fn start_failed_reruns_failed_tasks_and_keeps_succeeded_ones() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_from_chosen_nodes_runs_them_and_their_downstream_only() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: c\nname: nodes\ntasks:\n  - { name: a, type: shell, script: 'echo a' }\n  - { name: b, type: shell, script: 'echo b', depends_on: [a] }\n  - { name: c, type: shell, script: 'echo c', depends_on: [b] }\n  - { name: side, type: shell, script: 'echo side', depends_on: [a] }\n")
+        .await;
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "nodes", None, false)
+        .await
+        .unwrap();
+    let token = pgdag::store::users::create_token(&client, "nodes")
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!(
+        "http://{}/api/v1/projects/c/workflows/nodes/runs",
+        cluster.api()
+    );
+    let response = http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"start_nodes": ["b"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let id = response.json::<serde_json::Value>().await.unwrap()["instance_ids"][0]
+        .as_i64()
+        .unwrap();
+    let detail = cluster.wait_final(id).await;
+    assert_eq!(detail.state, "succeeded");
+    assert_eq!(task(&detail, "a").state, "skipped");
+    assert_eq!(task(&detail, "side").state, "skipped");
+    assert_eq!(task(&detail, "b").state, "succeeded");
+    assert_eq!(task(&detail, "c").state, "succeeded");
+    let bad = http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"start_nodes": ["nope"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}
