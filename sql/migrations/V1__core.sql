@@ -96,7 +96,8 @@ create sequence pgdag.workflow_instance_id_seq;
 create table pgdag.command (
     id                    bigserial primary key,
     command_type          text not null check (command_type in
-        ('start', 'pause', 'resume', 'stop', 'rerun', 'start_failed', 'backfill', 'schedule')),
+        ('start', 'pause', 'resume', 'stop', 'rerun', 'start_failed', 'backfill', 'schedule',
+         'force_success')),
     project               text,
     workflow              text,
     params                jsonb not null default '{}',

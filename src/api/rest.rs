@@ -361,6 +361,26 @@ async fn route(
             let tasks = instances::get_tasks(&client, id).await?;
             ok(serde_json::json!({"tasks": tasks}))
         }
+        (Method::POST, ["task-instances", id, "force-success"]) => {
+            let id = parse_id(id)?;
+            let (instance, _) = instances::task_owner(&client, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
+            let (command, _) = commands::insert(
+                &client,
+                CommandType::ForceSuccess,
+                None,
+                None,
+                &serde_json::json!({}),
+                &serde_json::json!({ "task_instance_id": id }),
+                Some(instance),
+            )
+            .await?;
+            Ok((
+                StatusCode::ACCEPTED,
+                serde_json::json!({"instance_id": instance, "task_instance_id": id, "command_id": command}),
+            ))
+        }
         (Method::GET, ["task-instances", id, "log"]) => {
             let id = parse_id(id)?;
             let q = query_map(&request.query);

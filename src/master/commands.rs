@@ -91,7 +91,8 @@ async fn handle(
         | CommandType::Resume
         | CommandType::Stop
         | CommandType::Rerun
-        | CommandType::StartFailed) => control(tx, cache, command, kind).await,
+        | CommandType::StartFailed
+        | CommandType::ForceSuccess) => control(tx, cache, command, kind).await,
         other => Err(StoreError::Invalid(format!(
             "command type {other} is not available yet"
         ))),
@@ -332,6 +333,28 @@ async fn control(
             }
             _ => return refuse("start failed tasks of"),
         },
+        CommandType::ForceSuccess => {
+            let task = command
+                .options
+                .get("task_instance_id")
+                .and_then(|v| v.as_i64())
+                .ok_or_else(|| {
+                    StoreError::Invalid("force_success needs options.task_instance_id".into())
+                })?;
+            if matches!(state, W::Pausing | W::Stopping) {
+                return refuse("force a task of");
+            }
+            if !instances::force_success(tx, task, id).await? {
+                return Err(StoreError::Invalid(format!(
+                    "task instance {task} is not a failed or killed task of instance {id}"
+                )));
+            }
+            // Its successors are decided again; the instance goes on.
+            instances::reset_tasks(tx, id, &[T::Skipped]).await?;
+            if state.is_final() {
+                instances::control_state(tx, id, W::Running, true).await?;
+            }
+        }
         other => {
             return Err(StoreError::Invalid(format!(
                 "{other} is not a control command"

@@ -234,6 +234,7 @@ string_enum!(
     StartFailed => "start_failed",
     Backfill => "backfill",
     Schedule => "schedule",
+    ForceSuccess => "force_success",
 });
 
 impl CommandType {

@@ -623,3 +623,34 @@ pub async fn timeout_alert(client: &impl GenericClient, id: i64, message: &str) 
         .await?;
     Ok(())
 }
+
+/// Mark a failed or killed task of the instance `forced_success`; false when it is not one.
+pub async fn force_success(
+    client: &impl GenericClient,
+    task_id: i64,
+    instance_id: i64,
+) -> Result<bool> {
+    crate::metrics::query();
+    Ok(client
+        .query_opt(
+            include_str!("../../sql/queries/instances/force_success.sql"),
+            &[&task_id, &instance_id],
+        )
+        .await?
+        .is_some())
+}
+
+/// The instance a task instance belongs to, and the task's state.
+pub async fn task_owner(
+    client: &impl GenericClient,
+    task_id: i64,
+) -> Result<Option<(i64, String)>> {
+    crate::metrics::query();
+    Ok(client
+        .query_opt(
+            include_str!("../../sql/queries/instances/task_owner.sql"),
+            &[&task_id],
+        )
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+}

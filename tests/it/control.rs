@@ -266,3 +266,39 @@ async fn a_run_from_chosen_nodes_runs_them_and_their_downstream_only() {
         .unwrap();
     assert_eq!(bad.status(), 422);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forcing_a_failed_task_to_success_lets_the_instance_go_on() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: c\nname: force\ntasks:\n  - { name: broken, type: shell, script: 'exit 1' }\n  - { name: next, type: shell, script: 'echo next', depends_on: [broken] }\n")
+        .await;
+    let id = cluster.run("c/force", serde_json::json!({})).await;
+    let failed = cluster.wait_final(id).await;
+    assert_eq!(failed.state, "failed");
+    assert_eq!(task(&failed, "next").state, "skipped");
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "force", None, false)
+        .await
+        .unwrap();
+    let token = pgdag::store::users::create_token(&client, "force")
+        .await
+        .unwrap();
+    let broken = task(&failed, "broken").id;
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/v1/task-instances/{broken}/force-success",
+            cluster.api()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let done = wait_for(&cluster, id, "succeeded after force", |d| {
+        d.state == "succeeded"
+    })
+    .await;
+    assert_eq!(task(&done, "broken").state, "forced_success");
+    assert_eq!(task(&done, "next").state, "succeeded");
+}

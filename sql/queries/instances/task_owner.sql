@@ -1,0 +1,1 @@
+select workflow_instance_id, state from pgdag.task_instance where id = $1
