@@ -13,6 +13,7 @@ use pgdag::model::CommandType;
 use pgdag::store::{self, Store, commands, definitions, instances};
 
 mod failover;
+mod scheduling;
 
 struct Args {
     admin_url: String,
@@ -21,6 +22,8 @@ struct Args {
     chains: usize,
     max_tasks: usize,
     skip_failover: bool,
+    cron_schedules: usize,
+    cron_seconds: usize,
 }
 
 fn args() -> Args {
@@ -34,6 +37,8 @@ fn args() -> Args {
             .map(|n| n.get() * 2)
             .unwrap_or(4),
         skip_failover: false,
+        cron_schedules: 50,
+        cron_seconds: 60,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,6 +57,8 @@ fn args() -> Args {
             "--chain" => args.chain = number(),
             "--chains" => args.chains = number(),
             "--max-tasks" => args.max_tasks = number(),
+            "--cron-schedules" => args.cron_schedules = number(),
+            "--cron-seconds" => args.cron_seconds = number(),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -152,6 +159,16 @@ async fn main() {
     let fan_rate = args.tasks as f64 / fan_wall;
     let peak_rss_mb = peak_rss_kb(pid) as f64 / 1024.0;
 
+    let scheduling = if args.cron_seconds == 0 {
+        None
+    } else {
+        eprintln!(
+            "cron: {} schedules every second for {} s, then a 365-date backfill",
+            args.cron_schedules, args.cron_seconds
+        );
+        Some(scheduling::run(&store, args.cron_schedules, args.cron_seconds as u64).await)
+    };
+
     let _ = Command::new("kill").arg(pid.to_string()).status();
     let _ = child.wait();
     let failover = if args.skip_failover {
@@ -206,6 +223,9 @@ async fn main() {
     for (name, value) in rows {
         println!("{name:<62} {value}");
     }
+    for (name, value) in scheduling.iter().flat_map(|s| &s.rows) {
+        println!("{name:<62} {value}");
+    }
     for (name, value) in failover.iter().flat_map(|f| &f.rows) {
         println!("{name:<62} {value}");
     }
@@ -222,6 +242,9 @@ async fn main() {
             "fanout_vs_spawn": fan_rate / spawn_rate,
             "peak_rss_mib": peak_rss_mb,
     });
+    if let Some(s) = scheduling {
+        json.as_object_mut().unwrap().extend(s.json);
+    }
     if let Some(f) = failover {
         json.as_object_mut().unwrap().extend(f.json);
     }

@@ -262,6 +262,78 @@ async fn route(
             crate::store::task_groups::upsert(&client, name, body.size).await?;
             ok(serde_json::json!({ "name": name, "size": body.size }))
         }
+        (Method::POST, ["schedules"]) => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct NewSchedule {
+                project: String,
+                workflow: String,
+                cron: String,
+                #[serde(default)]
+                timezone: Option<String>,
+                #[serde(default)]
+                start: Option<String>,
+                #[serde(default)]
+                end: Option<String>,
+                #[serde(default)]
+                misfire: Option<String>,
+                #[serde(default)]
+                enabled: Option<bool>,
+            }
+            let body: NewSchedule = serde_json::from_slice(&request.body)
+                .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+            let timezone = body.timezone.unwrap_or_else(|| "UTC".into());
+            let tz: chrono_tz::Tz = crate::cron::parse_zone(&timezone)
+                .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+            crate::cron::Schedule::new(&body.cron, &timezone)
+                .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+            let misfire = body.misfire.unwrap_or_else(|| "fire_once".into());
+            if misfire != "fire_once" && misfire != "skip" {
+                return Err(ApiError::unprocessable(format!(
+                    "misfire {misfire:?} is not fire_once or skip"
+                )));
+            }
+            let bound = |text: &Option<String>| -> Result<_, ApiError> {
+                text.as_deref()
+                    .map(|t| crate::store::schedules::parse_bound(t, tz))
+                    .transpose()
+                    .map_err(ApiError::unprocessable)
+            };
+            let schedule = crate::store::schedules::YamlSchedule {
+                cron: body.cron,
+                timezone,
+                start_at: bound(&body.start)?,
+                end_at: bound(&body.end)?,
+                misfire,
+                enabled: body.enabled.unwrap_or(true),
+            };
+            let current = definitions::find_workflow(&client, &body.project, &body.workflow)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::not_found(format!(
+                        "workflow {}/{} does not exist",
+                        body.project, body.workflow
+                    ))
+                })?;
+            let id = crate::store::schedules::insert_api(
+                &client,
+                current.project_id,
+                current.code,
+                &schedule,
+            )
+            .await?;
+            Ok((StatusCode::CREATED, serde_json::json!({ "id": id })))
+        }
+        (Method::DELETE, ["schedules", id]) => {
+            let id = parse_id(id)?;
+            if crate::store::schedules::delete_api(&client, id).await? {
+                ok(serde_json::json!({ "deleted": id }))
+            } else {
+                Err(ApiError::not_found(format!(
+                    "schedule {id} does not exist or comes from YAML (change the YAML instead)"
+                )))
+            }
+        }
         (Method::GET, ["servers"]) => {
             let list = crate::store::servers::list(&client).await?;
             ok(serde_json::json!({ "servers": list }))

@@ -12,12 +12,10 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::cron::{self, Misfire, Schedule};
-use crate::model::CommandType;
-use crate::store::{Store, StoreError, cluster, commands, instances, schedules};
+use crate::store::{Store, StoreError, cluster, schedules};
 
 /// Longest sleep between rounds (schedules added or switched on are seen within it).
 const MAX_SLEEP: Duration = Duration::from_millis(500);
@@ -48,13 +46,14 @@ async fn round(store: &Store, me: i64, term: i64) -> Result<Option<Duration>, St
     if !cluster::holds_term(&tx, term, me).await? {
         return Ok(None);
     }
-    let mut fired = 0;
-    for s in schedules::due(&tx, 100).await? {
+    let mut fires: Vec<schedules::Fire> = Vec::new();
+    let mut advances: Vec<schedules::Advance> = Vec::new();
+    for s in schedules::due(&tx, 500).await? {
         let schedule = match Schedule::new(&s.cron, &s.timezone) {
             Ok(schedule) => schedule,
             Err(e) => {
                 tracing::error!(schedule = s.id, error = %e, "invalid schedule parked");
-                schedules::advance(&tx, s.id, None, None).await?;
+                advances.push((s.id, None, None, true));
                 continue;
             }
         };
@@ -80,16 +79,17 @@ async fn round(store: &Store, me: i64, term: i64) -> Result<Option<Duration>, St
                 continue;
             }
             last = Some(fire);
-            if s.online && fire_once(&tx, &s, fire).await? {
-                fired += 1;
+            if s.online {
+                fires.push((s.id, fire, s.project.clone(), s.workflow.clone()));
             }
         }
         let next = due.next.filter(|n| s.end_at.is_none_or(|end| *n <= end));
-        schedules::advance(&tx, s.id, last, next).await?;
+        advances.push((s.id, last, next, false));
     }
-    if fired > 0 {
-        instances::notify(&tx, "pgdag_command", "").await?;
-    }
+    // One statement for the fires (their commands notify the masters), one for the
+    // schedules' next times.
+    schedules::fire_batch(&tx, &fires).await?;
+    schedules::advance_batch(&tx, &advances).await?;
     tx.commit().await?;
     let wait = match schedules::next_due_ms(&client).await? {
         Some(ms) if ms > 0.0 => Duration::from_millis(ms as u64).min(MAX_SLEEP),
@@ -97,27 +97,4 @@ async fn round(store: &Store, me: i64, term: i64) -> Result<Option<Duration>, St
         None => MAX_SLEEP,
     };
     Ok(Some(wait))
-}
-
-/// Record the fire and insert its command; false when this fire time was fired already.
-async fn fire_once(
-    tx: &impl deadpool_postgres::GenericClient,
-    s: &schedules::DueSchedule,
-    fire: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let instance_id = schedules::allocate_instance_id(tx).await?;
-    if !schedules::record_fire(tx, s.id, fire, instance_id).await? {
-        return Ok(false);
-    }
-    commands::insert(
-        tx,
-        CommandType::Schedule,
-        Some(&s.project),
-        Some(&s.workflow),
-        &serde_json::json!({}),
-        &serde_json::json!({"schedule_time": fire.to_rfc3339(), "schedule_id": s.id}),
-        Some(instance_id),
-    )
-    .await?;
-    Ok(true)
 }

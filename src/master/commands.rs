@@ -26,7 +26,7 @@ pub async fn run(
 ) {
     let mut failures = 0u32;
     while !cancel.is_cancelled() {
-        match drain(&store, &config, &cache, &cancel).await {
+        match drain(&store, &config, &cache, &wakeups, &cancel).await {
             Ok(()) => {
                 failures = 0;
                 tokio::select! {
@@ -47,31 +47,44 @@ pub async fn run(
     }
 }
 
+/// Commands taken in one transaction (each still in its own savepoint).
+const COMMAND_BATCH: i64 = 8;
+
 async fn drain(
     store: &Store,
     config: &Config,
     cache: &Cache,
+    wakeups: &Wakeups,
     cancel: &CancellationToken,
 ) -> Result<()> {
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
         let mut tx = client.transaction().await?;
-        let Some(command) = commands::claim(&tx).await? else {
+        let batch = commands::claim(&tx, COMMAND_BATCH).await?;
+        if batch.is_empty() {
             tx.commit().await?;
             return Ok(());
-        };
-        crate::metrics::add(&crate::metrics::COMMANDS, 1);
-        let savepoint = tx.transaction().await?;
-        match handle(&savepoint, config, cache, &command).await {
-            Ok(()) => {
-                savepoint.commit().await?;
-                commands::delete(&tx, command.id).await?;
-            }
-            Err(e) if e.is_unavailable() => return Err(e),
-            Err(e) => {
-                savepoint.rollback().await?;
-                tracing::info!(command = command.id, error = %e, "command failed");
-                commands::fail(&tx, command.id, &e.to_string()).await?;
+        }
+        if batch.len() as i64 == COMMAND_BATCH {
+            // More may wait: wake another consumer to take the next batch meanwhile.
+            wakeups.command.notify_one();
+        }
+        // Each command in a savepoint of its own: one that fails is rolled back alone and
+        // kept as failed; the batch shares one commit.
+        for command in &batch {
+            crate::metrics::add(&crate::metrics::COMMANDS, 1);
+            let savepoint = tx.transaction().await?;
+            match handle(&savepoint, config, cache, command).await {
+                Ok(()) => {
+                    savepoint.commit().await?;
+                    commands::delete(&tx, command.id).await?;
+                }
+                Err(e) if e.is_unavailable() => return Err(e),
+                Err(e) => {
+                    savepoint.rollback().await?;
+                    tracing::info!(command = command.id, error = %e, "command failed");
+                    commands::fail(&tx, command.id, &e.to_string()).await?;
+                }
             }
         }
         tx.commit().await?;

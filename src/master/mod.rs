@@ -16,7 +16,10 @@ use crate::cluster::Wakeups;
 use crate::config::Config;
 use crate::store::Store;
 
-/// Start the command consumer and the evaluator; they stop when `cancel` fires.
+/// Command consumers per master.
+const COMMAND_CONSUMERS: usize = 3;
+
+/// Start the command consumers and the evaluator; they stop when `cancel` fires.
 pub fn start(
     set: &mut JoinSet<()>,
     store: Store,
@@ -25,12 +28,16 @@ pub fn start(
     cancel: CancellationToken,
 ) {
     let cache = compiled::Cache::default();
-    set.spawn(commands::run(
-        store.clone(),
-        config.clone(),
-        wakeups.clone(),
-        cache.clone(),
-        cancel.clone(),
-    ));
+    // A few consumers share the command queue (SKIP LOCKED), so a burst of starts — many
+    // schedules firing at once — is taken in parallel batches.
+    for _ in 0..COMMAND_CONSUMERS {
+        set.spawn(commands::run(
+            store.clone(),
+            config.clone(),
+            wakeups.clone(),
+            cache.clone(),
+            cancel.clone(),
+        ));
+    }
     set.spawn(evaluator::run(store, config, wakeups, cache, cancel));
 }

@@ -43,21 +43,27 @@ pub async fn insert(
     Ok((row.get(0), row.get(1)))
 }
 
-/// Lock the oldest pending command (skipping ones other masters hold).
-pub async fn claim(client: &impl GenericClient) -> Result<Option<Command>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let row = client
-        .query_opt(include_str!("../../sql/queries/commands/claim.sql"), &[])
+/// Lock up to `limit` of the oldest pending commands (skipping ones other masters hold).
+pub async fn claim(client: &impl GenericClient, limit: i64) -> Result<Vec<Command>> {
+    crate::metrics::query();
+    let rows = client
+        .query(
+            include_str!("../../sql/queries/commands/claim.sql"),
+            &[&limit],
+        )
         .await?;
-    Ok(row.map(|r| Command {
-        id: r.get("id"),
-        command_type: r.get("command_type"),
-        project: r.get("project"),
-        workflow: r.get("workflow"),
-        params: r.get("params"),
-        workflow_instance_id: r.get("workflow_instance_id"),
-        options: r.get("options"),
-    }))
+    Ok(rows
+        .iter()
+        .map(|r| Command {
+            id: r.get("id"),
+            command_type: r.get("command_type"),
+            project: r.get("project"),
+            workflow: r.get("workflow"),
+            params: r.get("params"),
+            workflow_instance_id: r.get("workflow_instance_id"),
+            options: r.get("options"),
+        })
+        .collect())
 }
 
 /// A processed command leaves the queue (the instance records its type).

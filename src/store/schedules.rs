@@ -144,39 +144,6 @@ pub async fn due(client: &impl GenericClient, limit: i64) -> Result<Vec<DueSched
         .collect())
 }
 
-/// Record a fire; false when it was recorded already (it must not start a second instance).
-pub async fn record_fire(
-    client: &impl GenericClient,
-    schedule_id: i64,
-    fire_time: DateTime<Utc>,
-    instance_id: i64,
-) -> Result<bool> {
-    crate::metrics::query();
-    Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/schedules/record_fire.sql"),
-            &[&schedule_id, &fire_time, &instance_id],
-        )
-        .await?
-        .is_some())
-}
-
-pub async fn advance(
-    client: &impl GenericClient,
-    schedule_id: i64,
-    last_fire_at: Option<DateTime<Utc>>,
-    next_fire_at: Option<DateTime<Utc>>,
-) -> Result<()> {
-    crate::metrics::query();
-    client
-        .execute(
-            include_str!("../../sql/queries/schedules/advance.sql"),
-            &[&schedule_id, &last_fire_at, &next_fire_at],
-        )
-        .await?;
-    Ok(())
-}
-
 /// Milliseconds until the next enabled schedule is due (negative: overdue), if any.
 pub async fn next_due_ms(client: &impl GenericClient) -> Result<Option<f64>> {
     crate::metrics::query();
@@ -187,15 +154,6 @@ pub async fn next_due_ms(client: &impl GenericClient) -> Result<Option<f64>> {
         )
         .await?;
     Ok(row.try_get::<_, Option<f64>>(0)?)
-}
-
-/// Allocate a workflow instance id (the fire is recorded before its command exists).
-pub async fn allocate_instance_id(client: &impl GenericClient) -> Result<i64> {
-    crate::metrics::query();
-    Ok(client
-        .query_one("select nextval('pgdag.workflow_instance_id_seq')", &[])
-        .await?
-        .get(0))
 }
 
 /// Switch the schedules of `project/workflow` on or off; returns (id, cron, timezone) of
@@ -267,4 +225,88 @@ pub async fn list(client: &impl GenericClient, project: Option<&str>) -> Result<
             next_fire_at: r.get("next_fire_at"),
         })
         .collect())
+}
+
+/// Add a schedule through the API; returns its id.
+pub async fn insert_api(
+    client: &impl GenericClient,
+    project_id: i64,
+    workflow_code: i64,
+    schedule: &YamlSchedule,
+) -> Result<i64> {
+    crate::metrics::query();
+    Ok(client
+        .query_one(
+            include_str!("../../sql/queries/schedules/insert_api.sql"),
+            &[
+                &project_id,
+                &workflow_code,
+                &schedule.cron,
+                &schedule.timezone,
+                &schedule.start_at,
+                &schedule.end_at,
+                &schedule.misfire,
+                &schedule.enabled,
+            ],
+        )
+        .await?
+        .get(0))
+}
+
+/// Remove a schedule added through the API (YAML schedules go with their YAML).
+pub async fn delete_api(client: &impl GenericClient, id: i64) -> Result<bool> {
+    crate::metrics::query();
+    Ok(client
+        .query_opt(
+            include_str!("../../sql/queries/schedules/delete_api.sql"),
+            &[&id],
+        )
+        .await?
+        .is_some())
+}
+
+/// One fire of a round: (schedule id, fire time, project, workflow).
+pub type Fire = (i64, DateTime<Utc>, String, String);
+
+/// Record fires and insert their `schedule` commands in one statement; returns how many
+/// were new (a fire recorded before starts nothing).
+pub async fn fire_batch(client: &impl GenericClient, fires: &[Fire]) -> Result<usize> {
+    if fires.is_empty() {
+        return Ok(0);
+    }
+    crate::metrics::query();
+    let ids: Vec<i64> = fires.iter().map(|f| f.0).collect();
+    let times: Vec<DateTime<Utc>> = fires.iter().map(|f| f.1).collect();
+    let projects: Vec<&str> = fires.iter().map(|f| f.2.as_str()).collect();
+    let workflows: Vec<&str> = fires.iter().map(|f| f.3.as_str()).collect();
+    let stmt = client
+        .prepare_cached(include_str!("../../sql/queries/schedules/fire_batch.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&ids, &times, &projects, &workflows])
+        .await?
+        .len())
+}
+
+/// One schedule's new (last fire, next fire); `parked` marks an invalid schedule.
+pub type Advance = (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
+
+pub async fn advance_batch(client: &impl GenericClient, advances: &[Advance]) -> Result<()> {
+    if advances.is_empty() {
+        return Ok(());
+    }
+    crate::metrics::query();
+    let ids: Vec<i64> = advances.iter().map(|a| a.0).collect();
+    let last: Vec<Option<DateTime<Utc>>> = advances.iter().map(|a| a.1).collect();
+    let next: Vec<Option<DateTime<Utc>>> = advances.iter().map(|a| a.2).collect();
+    let parked: Vec<bool> = advances.iter().map(|a| a.3).collect();
+    let stmt = client
+        .prepare_cached(include_str!(
+            "../../sql/queries/schedules/advance_batch.sql"
+        ))
+        .await?;
+    client
+        .execute(&stmt, &[&ids, &last, &next, &parked])
+        .await?;
+    Ok(())
 }

@@ -18,14 +18,25 @@ pub async fn upsert(client: &impl GenericClient, name: &str, size: i32) -> Resul
 
 /// The group's (size, slots in use), with its row locked; None when it does not exist.
 pub async fn lock(client: &impl GenericClient, name: &str) -> Result<Option<(i64, i64)>> {
-    crate::metrics::query();
-    Ok(client
+    crate::metrics::add(&crate::metrics::QUERIES, 2);
+    let Some(row) = client
         .query_opt(
             include_str!("../../sql/queries/task_groups/lock.sql"),
             &[&name],
         )
         .await?
-        .map(|r| (r.get::<_, i32>(0) as i64, r.get(1))))
+    else {
+        return Ok(None);
+    };
+    let size = row.get::<_, i32>(0) as i64;
+    let busy: i64 = client
+        .query_one(
+            include_str!("../../sql/queries/task_groups/busy.sql"),
+            &[&name],
+        )
+        .await?
+        .get(0);
+    Ok(Some((size, busy)))
 }
 
 #[derive(Debug, Clone, Serialize)]

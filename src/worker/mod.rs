@@ -87,6 +87,7 @@ pub fn start(
         running: running.clone(),
         registry,
         idle: idle.clone(),
+        local: LocalQueue::default(),
     };
     set.spawn(fetcher.run(stop_claiming.clone()));
     Worker {
@@ -169,6 +170,7 @@ struct Fetcher {
     running: Running,
     registry: orphans::Registry,
     idle: Arc<tokio::sync::Notify>,
+    local: LocalQueue,
 }
 
 impl Fetcher {
@@ -244,6 +246,8 @@ impl Fetcher {
         .await
     }
 
+    /// Hand a claimed attempt to the local queue; the dispatcher starts it when a slot
+    /// frees, highest priority first (the queue's order), whatever order it was claimed in.
     fn spawn(
         &self,
         task: queue::ClaimedTask,
@@ -256,21 +260,38 @@ impl Fetcher {
             .lock()
             .expect("running lock")
             .insert(task.id, (task.claim_token, stop.clone()));
-        let count = self.membership.running_tasks();
-        count.fetch_add(1, Ordering::Relaxed);
-        let (shipper, running, config, registry, idle) = (
+        self.membership
+            .running_tasks()
+            .fetch_add(1, Ordering::Relaxed);
+        let local = self.local.clone();
+        local.push(Pending {
+            task,
+            stop,
+            held_permit,
+        });
+        // One dispatcher per claimed attempt keeps the code simple: each takes the best
+        // attempt waiting when it gets a slot, so the order is the queue's.
+        let (shipper, running, config, registry, idle, count) = (
             self.shipper.clone(),
             self.running.clone(),
             self.config.clone(),
             self.registry.clone(),
             self.idle.clone(),
+            self.membership.running_tasks(),
         );
         tokio::spawn(async move {
-            // The semaphore is fair: attempts start in the order claimed.
             let exec_permit = exec
                 .acquire_owned()
                 .await
                 .expect("semaphore is never closed");
+            let Some(Pending {
+                task,
+                stop,
+                held_permit,
+            }) = local.pop()
+            else {
+                return;
+            };
             let id = task.id;
             executor::run(&config, task, &shipper, &stop, &registry).await;
             running.lock().expect("running lock").remove(&id);
@@ -280,6 +301,34 @@ impl Fetcher {
             slot_freed.notify_one();
             idle.notify_one();
         });
+    }
+}
+
+/// A claimed attempt waiting for a slot.
+struct Pending {
+    task: queue::ClaimedTask,
+    stop: Stop,
+    held_permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Claimed attempts waiting for a slot, taken best first by the queue's order key.
+#[derive(Clone, Default)]
+struct LocalQueue {
+    items: Arc<Mutex<Vec<Pending>>>,
+}
+
+impl LocalQueue {
+    fn push(&self, item: Pending) {
+        self.items.lock().expect("local queue lock").push(item);
+    }
+    fn pop(&self) -> Option<Pending> {
+        let mut items = self.items.lock().expect("local queue lock");
+        let best = items
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, p)| p.task.order_key)
+            .map(|(i, _)| i)?;
+        Some(items.swap_remove(best))
     }
 }
 

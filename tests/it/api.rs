@@ -319,3 +319,65 @@ async fn cron_preview_and_schedules_share_the_firing_engine() {
     assert_eq!(errors[0].line, 3, "{errors:?}");
     assert!(errors[0].message.contains("hours"), "{errors:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_added_through_rest_fires_every_two_seconds() {
+    let cluster = TestCluster::start().await;
+    let base = format!("http://{}", cluster.api());
+    let http = reqwest::Client::new();
+    let token = token(&cluster).await;
+    cluster
+        .apply("project: s\nname: tick\ntasks:\n  - { name: t, type: shell, script: 'echo ${system.datetime}' }\n")
+        .await;
+    let created = http
+        .post(format!("{base}/api/v1/schedules"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"project": "s", "workflow": "tick", "cron": "*/2 * * * * ?", "timezone": "Europe/Berlin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    let deleted = http
+        .delete(format!("{base}/api/v1/schedules/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let client = cluster.store.client().await.unwrap();
+    let rows = client
+        .query(
+            "select schedule_time, (extract(epoch from (started_at - schedule_time)) * 1000)::float8
+             from pgdag.workflow_instance where command_type = 'schedule' order by schedule_time",
+            &[],
+        )
+        .await
+        .unwrap();
+    let lateness: Vec<f64> = rows.iter().map(|r| r.get(1)).collect();
+    println!("fires in 10 s: {}, lateness ms: {lateness:?}", rows.len());
+    assert!(
+        (4..=6).contains(&rows.len()),
+        "{} fires in 10 s of a 2 s schedule",
+        rows.len()
+    );
+    let times: Vec<chrono::DateTime<chrono::Utc>> = rows.iter().map(|r| r.get(0)).collect();
+    for pair in times.windows(2) {
+        assert_eq!(
+            (pair[1] - pair[0]).num_seconds(),
+            2,
+            "consecutive fires 2 s apart: {times:?}"
+        );
+    }
+    let bad = http
+        .post(format!("{base}/api/v1/schedules"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"project": "s", "workflow": "tick", "cron": "0 0 25 * * ?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}

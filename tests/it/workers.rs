@@ -144,3 +144,30 @@ async fn worker_groups_route_tasks_and_a_group_without_workers_waits_without_blo
     assert_eq!(task(&detail, "gpu").host.as_deref(), Some("gpu-worker"));
     assert_ne!(task(&detail, "cpu").host.as_deref(), Some("gpu-worker"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_worker_slot_runs_tasks_in_priority_order_fifo_within_a_level() {
+    let cluster =
+        TestCluster::start_with(&pgdag::server::Role::ALL, |config| config.max_tasks = 1).await;
+    let levels = ["low", "highest", "medium", "highest", "lowest", "medium"];
+    let mut yaml = String::from("project: t\nname: one_slot\ntasks:\n");
+    for (i, level) in levels.iter().enumerate() {
+        yaml.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: 'sleep 0.05', priority: {level} }}\n"
+        ));
+    }
+    cluster.apply(&yaml).await;
+    let detail = cluster
+        .wait_final(cluster.run("t/one_slot", serde_json::json!({})).await)
+        .await;
+    assert_eq!(detail.state, "succeeded");
+    let mut runs: Vec<(chrono::DateTime<chrono::Utc>, String)> = detail
+        .tasks
+        .iter()
+        .flatten()
+        .map(|t| (t.started_at.unwrap(), t.name.clone()))
+        .collect();
+    runs.sort();
+    let order: Vec<&str> = runs.iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(order, ["t1", "t3", "t2", "t5", "t0", "t4"]);
+}

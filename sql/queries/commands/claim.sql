@@ -2,5 +2,5 @@ select id, command_type, project, workflow, params, workflow_instance_id, option
 from pgdag.command
 where state = 'pending'
 order by id
-limit 1
+limit $1
 for update skip locked

@@ -1,8 +1,4 @@
--- The group's size and its slots in use, with the group row locked for this transaction so
--- that two masters cannot hand out the same free slot.
-select g.size,
-       (select count(*) from pgdag.task_instance t
-        where t.task_group = g.name and t.state in ('queued', 'dispatched', 'running', 'need_failover')) as busy
-from pgdag.task_group g
-where g.name = $1
-for update of g
+-- Lock the group's row for this transaction, so that two masters cannot hand out the same
+-- free slot. The slots in use are counted by a separate statement (busy.sql): a statement
+-- that waited for the lock would count with the snapshot it had before waiting.
+select size from pgdag.task_group where name = $1 for update

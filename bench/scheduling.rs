@@ -1,0 +1,121 @@
+//! Scheduling figures: cron fire lateness (fire time → instance started) over many
+//! schedules firing every second, and the time to create a 365-date backfill.
+//!
+//! Runs against the standalone process the bench already started (its leader fires the
+//! schedules). The scheduled workflows hold one `empty` task, so the figure is the
+//! scheduler's own lateness, not a process spawn.
+
+use std::time::{Duration, Instant};
+
+use pgdag::store::{Store, backfills, definitions, schedules};
+
+pub struct Report {
+    pub rows: Vec<(String, String)>,
+    pub json: serde_json::Map<String, serde_json::Value>,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+pub async fn run(store: &Store, schedules_n: usize, seconds: u64) -> Report {
+    let mut yaml = String::new();
+    for i in 0..schedules_n {
+        yaml.push_str(&format!(
+            "---\nproject: bench\nname: cron_{i}\nschedule: {{ cron: \"* * * * * ?\" }}\ntasks:\n  - {{ name: t, type: empty }}\n"
+        ));
+    }
+    let specs = pgdag::apply::check_text("cron.yaml", &yaml).expect("bench YAML is valid");
+    {
+        let mut client = store.client().await.unwrap();
+        definitions::apply_all(&mut client, &specs).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    {
+        let client = store.client().await.unwrap();
+        for i in 0..schedules_n {
+            schedules::set_enabled(&client, "bench", &format!("cron_{i}"), false)
+                .await
+                .unwrap();
+        }
+    }
+    // Let the last fires become instances.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let client = store.client().await.unwrap();
+    let rows = client
+        .query(
+            "select (extract(epoch from (started_at - schedule_time)) * 1000)::float8
+             from pgdag.workflow_instance where command_type = 'schedule' and started_at is not null",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut lateness: Vec<f64> = rows.iter().map(|r| r.get(0)).collect();
+    lateness.sort_by(f64::total_cmp);
+    let fires = lateness.len();
+
+    // A 365-date backfill, created and rolled back (nothing runs). The cron workflows fire
+    // every second (86,400 dates a day), so it backfills a workflow without a schedule:
+    // midnight of each of 365 days.
+    let mut client = store.client().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    let specs = pgdag::apply::check_text(
+        "bf.yaml",
+        "project: bench\nname: daily\ntasks:\n  - { name: t, type: empty }\n",
+    )
+    .unwrap();
+    definitions::apply_workflow(&tx, &specs[0]).await.unwrap();
+    let started = Instant::now();
+    let (_, ids) = backfills::start(
+        &tx,
+        "bench",
+        "daily",
+        &backfills::Request {
+            span: pgdag::backfill::Span::Range {
+                from: "2025-01-01".parse().unwrap(),
+                to: "2025-12-31".parse().unwrap(),
+            },
+            serial: true,
+            parallelism: 1,
+            descending: false,
+            stop_on_failure: false,
+            params: serde_json::json!({}),
+        },
+    )
+    .await
+    .unwrap();
+    let backfill_ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(ids.len(), 365);
+    tx.rollback().await.unwrap();
+
+    let p50 = percentile(&lateness, 50.0);
+    let p99 = percentile(&lateness, 99.0);
+    let mut json = serde_json::Map::new();
+    json.insert("cron_schedules".into(), schedules_n.into());
+    json.insert("cron_seconds".into(), seconds.into());
+    json.insert("cron_fires".into(), fires.into());
+    json.insert("cron_lateness_ms_p50".into(), p50.into());
+    json.insert("cron_lateness_ms_p99".into(), p99.into());
+    json.insert("backfill_365_create_ms".into(), backfill_ms.into());
+    Report {
+        rows: vec![
+            (
+                format!("cron: {schedules_n} schedules every second for {seconds} s"),
+                format!("{fires} fires"),
+            ),
+            (
+                "cron fire lateness (fire time -> instance started) p50 / p99".into(),
+                format!("{p50:.1} ms / {p99:.1} ms (target p99 <= 100 ms)"),
+            ),
+            (
+                "create a 365-date backfill".into(),
+                format!("{backfill_ms:.0} ms"),
+            ),
+        ],
+        json,
+    }
+}
