@@ -302,3 +302,103 @@ async fn forcing_a_failed_task_to_success_lets_the_instance_go_on() {
     assert_eq!(task(&done, "broken").state, "forced_success");
     assert_eq!(task(&done, "next").state, "succeeded");
 }
+
+/// Every control command through each interface — CLI, REST and SQL — reaches the master
+/// as the same command: on a succeeded instance, `rerun` runs it again and the others are
+/// refused with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_control_command_works_the_same_from_cli_rest_and_sql() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: c\nname: same\ntasks:\n  - { name: one, type: shell, script: 'true' }\n")
+        .await;
+    let id = cluster.run("c/same", serde_json::json!({})).await;
+    assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "same", None, false)
+        .await
+        .unwrap();
+    let token = pgdag::store::users::create_token(&client, "same")
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut attempt = 1;
+    for path in ["cli", "rest", "sql"] {
+        for action in ["pause", "resume", "stop", "rerun", "start-failed"] {
+            match path {
+                "cli" => {
+                    let out = pgdag(&cluster.db)
+                        .args(["ctl", action, &id.to_string()])
+                        .output()
+                        .unwrap();
+                    assert!(
+                        out.status.success(),
+                        "{path} {action}: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                "rest" => {
+                    let response = http
+                        .post(format!(
+                            "http://{}/api/v1/instances/{id}/{action}",
+                            cluster.api()
+                        ))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 202, "{path} {action}");
+                }
+                _ => {
+                    client
+                        .execute(
+                            "insert into pgdag.command (command_type, workflow_instance_id) values ($1, $2)",
+                            &[&action.replace('-', "_"), &id],
+                        )
+                        .await
+                        .unwrap();
+                }
+            }
+            if action == "rerun" {
+                attempt += 1;
+                let again = wait_for(&cluster, id, "rerun", |d| {
+                    d.state == "succeeded"
+                        && task_state(d, "one") == Some("succeeded")
+                        && d.tasks.iter().flatten().all(|t| t.attempt == attempt)
+                })
+                .await;
+                assert_eq!(again.state, "succeeded", "{path} {action}");
+            } else {
+                // Refused: the command is kept failed with the reason.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let verb = match action {
+                    "start-failed" => "start failed tasks of",
+                    other => other,
+                };
+                loop {
+                    let n: i64 = client
+                        .query_one(
+                            "select count(*) from pgdag.command where workflow_instance_id = $1 and state = 'failed' and error like $2",
+                            &[&id, &format!("cannot {verb} instance%")],
+                        )
+                        .await
+                        .unwrap()
+                        .get(0);
+                    let expected = match path {
+                        "cli" => 1,
+                        "rest" => 2,
+                        _ => 3,
+                    };
+                    if n == expected {
+                        break;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "{path} {action}: refused commands {n}, expected {expected}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+            }
+        }
+    }
+}
