@@ -46,17 +46,30 @@ pub async fn run(store: &Store, schedules_n: usize, seconds: u64) -> Report {
     // Let the last fires become instances.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let client = store.client().await.unwrap();
+    // Fires of the first 2 s are the warm-up (every workflow version compiled and cached on
+    // its first run): reported apart, not in the percentiles.
     let rows = client
         .query(
-            "select (extract(epoch from (started_at - schedule_time)) * 1000)::float8
+            "select (extract(epoch from (started_at - schedule_time)) * 1000)::float8,
+                    schedule_time < (select min(schedule_time) from pgdag.workflow_instance
+                                     where command_type = 'schedule') + interval '2 s'
              from pgdag.workflow_instance where command_type = 'schedule' and started_at is not null",
             &[],
         )
         .await
         .unwrap();
-    let mut lateness: Vec<f64> = rows.iter().map(|r| r.get(0)).collect();
+    let mut lateness: Vec<f64> = rows
+        .iter()
+        .filter(|r| !r.get::<_, bool>(1))
+        .map(|r| r.get(0))
+        .collect();
+    let warmup_max = rows
+        .iter()
+        .filter(|r| r.get::<_, bool>(1))
+        .map(|r| r.get::<_, f64>(0))
+        .fold(0.0, f64::max);
     lateness.sort_by(f64::total_cmp);
-    let fires = lateness.len();
+    let fires = rows.len();
 
     // A 365-date backfill, created and rolled back (nothing runs). The cron workflows fire
     // every second (86,400 dates a day), so it backfills a workflow without a schedule:
@@ -100,6 +113,7 @@ pub async fn run(store: &Store, schedules_n: usize, seconds: u64) -> Report {
     json.insert("cron_fires".into(), fires.into());
     json.insert("cron_lateness_ms_p50".into(), p50.into());
     json.insert("cron_lateness_ms_p99".into(), p99.into());
+    json.insert("cron_warmup_lateness_ms_max".into(), warmup_max.into());
     json.insert("backfill_365_create_ms".into(), backfill_ms.into());
     Report {
         rows: vec![
@@ -109,7 +123,11 @@ pub async fn run(store: &Store, schedules_n: usize, seconds: u64) -> Report {
             ),
             (
                 "cron fire lateness (fire time -> instance started) p50 / p99".into(),
-                format!("{p50:.1} ms / {p99:.1} ms (target p99 <= 100 ms)"),
+                format!("{p50:.1} ms / {p99:.1} ms (target p99 <= 100 ms), after a 2 s warm-up"),
+            ),
+            (
+                "cron: worst lateness during the 2 s warm-up".into(),
+                format!("{warmup_max:.1} ms"),
             ),
             (
                 "create a 365-date backfill".into(),
