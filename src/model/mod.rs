@@ -17,10 +17,19 @@ pub struct ParseEnumError {
     pub expected: String,
 }
 
+/// An enum of fixed spellings: `as_str`, `Display`, `FromStr` (with a `ParseEnumError`
+/// naming what was expected), serde through the spelling, and — with `default X` — the
+/// variant an omitted value means. Used by `model` and by the workflow format in `spec`.
 macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal, default $default:ident, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $crate::model::string_enum!($(#[$meta])* $name, $what, { $($variant => $text),+ });
+        impl ::std::default::Default for $name {
+            fn default() -> Self { $name::$default }
+        }
+    };
     ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(try_from = "String", into = "&'static str")]
         pub enum $name { $($variant),+ }
 
@@ -30,15 +39,15 @@ macro_rules! string_enum {
                 match self { $($name::$variant => $text),+ }
             }
         }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result { f.write_str(self.as_str()) }
         }
-        impl FromStr for $name {
-            type Err = ParseEnumError;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::model::ParseEnumError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(ParseEnumError {
+                    _ => Err($crate::model::ParseEnumError {
                         what: $what,
                         value: s.to_string(),
                         expected: [$($text),+].join(", "),
@@ -47,7 +56,7 @@ macro_rules! string_enum {
             }
         }
         impl TryFrom<String> for $name {
-            type Error = ParseEnumError;
+            type Error = $crate::model::ParseEnumError;
             fn try_from(s: String) -> Result<Self, Self::Error> { s.parse() }
         }
         impl From<$name> for &'static str {
@@ -55,6 +64,7 @@ macro_rules! string_enum {
         }
     };
 }
+pub(crate) use string_enum;
 
 string_enum!(
     /// State of a workflow instance. Mirrored by the CHECK constraint on
@@ -125,7 +135,7 @@ impl TaskState {
 
 string_enum!(
     /// Five priority levels; `highest` sorts first. Stored as a smallint (its rank).
-    Priority, "priority", {
+    Priority, "priority", default Medium, {
     Highest => "highest",
     High => "high",
     Medium => "medium",
@@ -149,79 +159,43 @@ impl Priority {
     }
 }
 
-impl Default for Priority {
-    fn default() -> Self {
-        Priority::Medium
-    }
-}
-
 string_enum!(
     /// What to do when a task fails for good.
-    FailureStrategy, "failure strategy", {
+    FailureStrategy, "failure strategy", default Continue, {
     Continue => "continue",
     End => "end",
 });
 
-impl Default for FailureStrategy {
-    fn default() -> Self {
-        FailureStrategy::Continue
-    }
-}
-
 string_enum!(
     /// The condition on a relation `pre -> post`.
-    Condition, "relation condition", {
+    Condition, "relation condition", default Success, {
     Success => "success",
     Failure => "failure",
     Always => "always",
 });
 
-impl Default for Condition {
-    fn default() -> Self {
-        Condition::Success
-    }
-}
-
 string_enum!(
     /// How instances of one workflow run side by side.
-    ExecutionType, "execution type", {
+    ExecutionType, "execution type", default Parallel, {
     Parallel => "parallel",
     SerialWait => "serial_wait",
     SerialDiscard => "serial_discard",
     SerialPriority => "serial_priority",
 });
 
-impl Default for ExecutionType {
-    fn default() -> Self {
-        ExecutionType::Parallel
-    }
-}
-
 string_enum!(
     /// Whether a workflow may be started and scheduled.
-    Release, "release state", {
+    Release, "release state", default Online, {
     Online => "online",
     Offline => "offline",
 });
 
-impl Default for Release {
-    fn default() -> Self {
-        Release::Online
-    }
-}
-
 string_enum!(
     /// What happens to an attempt whose worker died.
-    OnWorkerLoss, "on_worker_loss", {
+    OnWorkerLoss, "on_worker_loss", default Retry, {
     Retry => "retry",
     Fail => "fail",
 });
-
-impl Default for OnWorkerLoss {
-    fn default() -> Self {
-        OnWorkerLoss::Retry
-    }
-}
 
 string_enum!(
     /// Kinds of rows in `pgdag.command`.

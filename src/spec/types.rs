@@ -8,14 +8,11 @@
 //! kept beside the data (`line`, [`SourceMap`]), never serialized and ignored by `==`.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::{
-    Condition, Duration, ExecutionType, FailureStrategy, OnWorkerLoss, ParseEnumError, Priority,
-    Release, TaskType,
+    Condition, Duration, ExecutionType, FailureStrategy, OnWorkerLoss, Priority, Release, TaskType,
 };
 
 /// Parameter name → value. YAML scalars (numbers, booleans) keep their source text.
@@ -83,49 +80,8 @@ fn is_default_timezone(tz: &String) -> bool {
     tz == DEFAULT_TIMEZONE
 }
 
-/// Enums that exist only in the workflow format; same shape as the `model` enums, plus the
-/// variant that an omitted key means.
-macro_rules! spec_enum {
-    ($(#[$meta:meta])* $name:ident, $what:literal, default $default:ident, { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "&'static str")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-        impl Default for $name {
-            fn default() -> Self { $name::$default }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
-        }
-        impl FromStr for $name {
-            type Err = ParseEnumError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(ParseEnumError {
-                        what: $what,
-                        value: s.to_string(),
-                        expected: [$($text),+].join(", "),
-                    }),
-                }
-            }
-        }
-        impl TryFrom<String> for $name {
-            type Error = ParseEnumError;
-            fn try_from(s: String) -> Result<Self, Self::Error> { s.parse() }
-        }
-        impl From<$name> for &'static str {
-            fn from(v: $name) -> &'static str { v.as_str() }
-        }
-    };
-}
+// Enums that exist only in the workflow format, built like the `model` enums.
+use crate::model::string_enum as spec_enum;
 
 spec_enum!(
     /// When a workflow instance sends an alert to its `notify.group`.

@@ -467,11 +467,5 @@ pub async fn apply_all(
     client: &mut deadpool_postgres::Object,
     specs: &[WorkflowSpec],
 ) -> Result<Vec<Applied>> {
-    let tx = client.transaction().await?;
-    let mut applied = Vec::with_capacity(specs.len());
-    for spec in specs {
-        applied.push(apply_workflow(&tx, spec).await?);
-    }
-    tx.commit().await?;
-    Ok(applied)
+    apply_documents(client, specs, &[]).await
 }

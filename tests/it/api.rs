@@ -1,15 +1,9 @@
 //! The REST API over real HTTP.
 
-use pgdag::store::users;
-
 use crate::harness::*;
 
 async fn token(cluster: &TestCluster) -> String {
-    let client = cluster.store.client().await.unwrap();
-    users::add(&client, "alice", Some("secret"), false)
-        .await
-        .unwrap();
-    users::create_token(&client, "alice").await.unwrap()
+    cluster.api_token("alice").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,13 +9,7 @@ async fn post_backfill(
     workflow: &str,
     backfill: serde_json::Value,
 ) -> (i64, Vec<i64>) {
-    let client = cluster.store.client().await.unwrap();
-    pgdag::store::users::add(&client, &format!("bf-{workflow}"), None, false)
-        .await
-        .unwrap();
-    let token = pgdag::store::users::create_token(&client, &format!("bf-{workflow}"))
-        .await
-        .unwrap();
+    let token = cluster.api_token(&format!("bf-{workflow}")).await;
     let response = reqwest::Client::new()
         .post(format!(
             "http://{}/api/v1/projects/b/workflows/{workflow}/runs",

@@ -105,13 +105,7 @@ async fn stop_kills_the_running_task_and_rerun_runs_everything_again() {
     })
     .await;
     // Through the REST API.
-    let client = cluster.store.client().await.unwrap();
-    pgdag::store::users::add(&client, "ops", None, false)
-        .await
-        .unwrap();
-    let token = pgdag::store::users::create_token(&client, "ops")
-        .await
-        .unwrap();
+    let token = cluster.api_token("ops").await;
     let http = reqwest::Client::new();
     let base = format!("http://{}", cluster.api());
     let stop = http
@@ -228,13 +222,7 @@ async fn a_run_from_chosen_nodes_runs_them_and_their_downstream_only() {
     cluster
         .apply("project: c\nname: nodes\ntasks:\n  - { name: a, type: shell, script: 'echo a' }\n  - { name: b, type: shell, script: 'echo b', depends_on: [a] }\n  - { name: c, type: shell, script: 'echo c', depends_on: [b] }\n  - { name: side, type: shell, script: 'echo side', depends_on: [a] }\n")
         .await;
-    let client = cluster.store.client().await.unwrap();
-    pgdag::store::users::add(&client, "nodes", None, false)
-        .await
-        .unwrap();
-    let token = pgdag::store::users::create_token(&client, "nodes")
-        .await
-        .unwrap();
+    let token = cluster.api_token("nodes").await;
     let http = reqwest::Client::new();
     let url = format!(
         "http://{}/api/v1/projects/c/workflows/nodes/runs",
@@ -277,13 +265,7 @@ async fn forcing_a_failed_task_to_success_lets_the_instance_go_on() {
     let failed = cluster.wait_final(id).await;
     assert_eq!(failed.state, "failed");
     assert_eq!(task(&failed, "next").state, "skipped");
-    let client = cluster.store.client().await.unwrap();
-    pgdag::store::users::add(&client, "force", None, false)
-        .await
-        .unwrap();
-    let token = pgdag::store::users::create_token(&client, "force")
-        .await
-        .unwrap();
+    let token = cluster.api_token("force").await;
     let broken = task(&failed, "broken").id;
     let response = reqwest::Client::new()
         .post(format!(
@@ -315,12 +297,7 @@ async fn each_control_command_works_the_same_from_cli_rest_and_sql() {
     let id = cluster.run("c/same", serde_json::json!({})).await;
     assert_eq!(cluster.wait_final(id).await.state, "succeeded");
     let client = cluster.store.client().await.unwrap();
-    pgdag::store::users::add(&client, "same", None, false)
-        .await
-        .unwrap();
-    let token = pgdag::store::users::create_token(&client, "same")
-        .await
-        .unwrap();
+    let token = cluster.api_token("same").await;
     let http = reqwest::Client::new();
     let mut attempt = 1;
     for path in ["cli", "rest", "sql"] {

@@ -178,6 +178,17 @@ impl TestCluster {
             .expect("api role running")
     }
 
+    /// A new user `name` and an API token for it.
+    pub async fn api_token(&self, name: &str) -> String {
+        let client = self.store.client().await.unwrap();
+        pgdag::store::users::add(&client, name, None, false)
+            .await
+            .unwrap();
+        pgdag::store::users::create_token(&client, name)
+            .await
+            .unwrap()
+    }
+
     pub async fn apply(&self, yaml: &str) -> Vec<definitions::Applied> {
         apply(&self.store, yaml).await
     }
