@@ -5,26 +5,96 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::spec::{self, Document, SpecError, TaskGroupSpec, WorkflowSpec};
+use crate::secret::SecretKey;
+use crate::spec::{self, DatasourceSpec, Document, SpecError, TaskGroupSpec, WorkflowSpec};
+use crate::store::datasources::NewDatasource;
 
 /// What one or more files define, checked.
 #[derive(Debug, Clone, Default)]
 pub struct Checked {
     pub workflows: Vec<WorkflowSpec>,
     pub task_groups: Vec<TaskGroupSpec>,
+    pub datasources: Vec<DatasourceSpec>,
+}
+
+impl Checked {
+    /// The datasources ready to store, passwords encrypted with `key`. A datasource with a
+    /// `password:` needs the key; `password_env` is resolved by the worker that runs the task.
+    pub fn sealed_datasources(&self, key: Option<&SecretKey>) -> Result<Vec<NewDatasource<'_>>, String> {
+        self.datasources
+            .iter()
+            .map(|d| {
+                let password_secret = match (&d.password, key) {
+                    (None, _) => None,
+                    (Some(password), Some(key)) => Some(key.encrypt(password)),
+                    (Some(_), None) => {
+                        return Err(format!(
+                            "datasource {}/{} has a password: set {} to the key that encrypts stored passwords (or use password_env)",
+                            d.project,
+                            d.name,
+                            crate::secret::SECRET_KEY_VAR
+                        ));
+                    }
+                };
+                Ok(NewDatasource {
+                    project: &d.project,
+                    name: &d.name,
+                    db_type: d.db_type.as_str(),
+                    url: &d.url,
+                    password_env: d.password_env.as_deref(),
+                    password_secret,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A datasource URL's problem, if any: its scheme must match the type, and a password
+/// written into it would be stored and shown in clear.
+pub fn datasource_url_problem(d: &DatasourceSpec) -> Option<String> {
+    let schemes: &[&str] = match d.db_type {
+        spec::DatasourceType::Postgres => &["postgres://", "postgresql://"],
+        spec::DatasourceType::Mysql => &["mysql://"],
+    };
+    if !schemes.iter().any(|s| d.url.starts_with(s)) {
+        return Some(format!(
+            "url of a {} datasource must start with {}",
+            d.db_type,
+            schemes.join(" or ")
+        ));
+    }
+    let rest = &d.url[d.url.find("://").map_or(0, |i| i + 3)..];
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        if userinfo.contains(':') {
+            return Some(
+                "url must not contain a password (use `password:` or `password_env:`)".into(),
+            );
+        }
+    }
+    None
 }
 
 /// Parse and check one file's text: every error of every document, or the workflows. A
 /// file that defines task groups is refused here: use [`check_documents`].
 pub fn check_text(file: &str, text: &str) -> Result<Vec<WorkflowSpec>, Vec<SpecError>> {
     let checked = check_documents(file, text)?;
-    if let Some(group) = checked.task_groups.first() {
-        let pos = group.source.pos("kind");
+    let other = checked
+        .task_groups
+        .first()
+        .map(|g| (g.source.pos("kind"), "task_group"))
+        .or_else(|| {
+            checked
+                .datasources
+                .first()
+                .map(|d| (d.source.pos("kind"), "datasource"))
+        });
+    if let Some((pos, kind)) = other {
         return Err(vec![SpecError {
             file: file.to_string(),
             line: pos.line,
             column: pos.column,
-            message: "a task_group document is applied with `pgdag apply`, not here".into(),
+            message: format!("a {kind} document is applied with `pgdag apply`, not here"),
         }]);
     }
     Ok(checked.workflows)
@@ -36,8 +106,28 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
     let mut errors = Vec::new();
     let mut workflows = Vec::new();
     let mut task_groups = Vec::new();
+    let mut datasources = Vec::new();
     for document in documents {
         errors.extend(spec::unavailable_features(file, &document));
+        for (pos, message) in crate::tasks::validate_document(&document) {
+            errors.push(SpecError {
+                file: file.to_string(),
+                line: pos.line,
+                column: pos.column,
+                message,
+            });
+        }
+        if let Document::Datasource(d) = &document {
+            if let Some(message) = datasource_url_problem(d) {
+                let pos = d.source.pos("url");
+                errors.push(SpecError {
+                    file: file.to_string(),
+                    line: pos.line,
+                    column: pos.column,
+                    message,
+                });
+            }
+        }
         if let Document::Workflow(workflow) = &document {
             if let Err(message) = crate::store::schedules::YamlSchedule::from_spec(workflow) {
                 let pos = workflow.source.pos("schedule");
@@ -52,13 +142,15 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
         match document {
             Document::Workflow(workflow) => workflows.push(workflow),
             Document::TaskGroup(group) => task_groups.push(group),
-            _ => {}
+            Document::Datasource(d) => datasources.push(d),
+            Document::AlertGroup(_) => {}
         }
     }
     if errors.is_empty() {
         Ok(Checked {
             workflows,
             task_groups,
+            datasources,
         })
     } else {
         Err(errors)
@@ -114,6 +206,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
     let mut errors: Vec<String> = Vec::new();
     let mut workflows = Vec::new();
     let mut task_groups: Vec<TaskGroupSpec> = Vec::new();
+    let mut datasources: Vec<DatasourceSpec> = Vec::new();
     let mut seen: HashMap<(String, String), String> = HashMap::new();
     for file in &files {
         let name = file.display().to_string();
@@ -134,6 +227,19 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
                         ));
                     } else {
                         task_groups.push(group);
+                    }
+                }
+                for d in found.datasources {
+                    if datasources
+                        .iter()
+                        .any(|o| o.project == d.project && o.name == d.name)
+                    {
+                        errors.push(format!(
+                            "{name}: datasource {}/{} is defined twice",
+                            d.project, d.name
+                        ));
+                    } else {
+                        datasources.push(d);
                     }
                 }
                 for workflow in found.workflows {
@@ -159,6 +265,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
         Ok(Checked {
             workflows,
             task_groups,
+            datasources,
         })
     } else {
         Err(errors)

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{self, Membership, Wakeups};
 use crate::config::Config;
+use crate::secret::SecretKey;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +82,26 @@ impl Running {
     }
 }
 
+/// The key that opens stored datasource passwords. A worker must have it when any
+/// datasource has a stored password (and it must be the right one), else it does not start.
+async fn worker_secret_key(store: &Store) -> Result<Option<SecretKey>, StoreError> {
+    let key = SecretKey::from_env().map_err(StoreError::Invalid)?;
+    let client = store.client().await?;
+    let Some(sample) = crate::store::datasources::any_stored_password(&client).await? else {
+        return Ok(key);
+    };
+    match &key {
+        None => Err(StoreError::Invalid(format!(
+            "a datasource has a stored password: set {} to the key it was stored with",
+            crate::secret::SECRET_KEY_VAR
+        ))),
+        Some(k) => {
+            k.decrypt(&sample).map_err(StoreError::Invalid)?;
+            Ok(key)
+        }
+    }
+}
+
 pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError> {
     let role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
     let pool_size = if roles.contains(&Role::Worker) {
@@ -93,6 +114,11 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     if let Some(url) = &config.session_database_url {
         store = store.with_session_url(url, &application_name)?;
     }
+    let secret_key = if roles.contains(&Role::Worker) {
+        Some(worker_secret_key(&store).await?)
+    } else {
+        None
+    };
     let cancel = CancellationToken::new();
     let (membership, membership_service) =
         cluster::membership::start(store.clone(), config.clone(), role_names, cancel.clone())
@@ -130,6 +156,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
             config.clone(),
             membership.clone(),
             wakeups.clone(),
+            secret_key.flatten(),
             cancel.clone(),
         ));
     }

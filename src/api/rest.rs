@@ -167,6 +167,23 @@ async fn route(
             drop(client);
             post_workflow(store, request, project).await
         }
+        (Method::GET, ["projects", project, "datasources"]) => {
+            let datasources = crate::store::datasources::list(&client, project).await?;
+            ok(serde_json::json!({"datasources": datasources}))
+        }
+        (Method::POST, ["projects", project, "datasources"]) => {
+            drop(client);
+            post_datasource(store, request, project).await
+        }
+        (Method::DELETE, ["projects", project, "datasources", name]) => {
+            if crate::store::datasources::delete(&client, project, name).await? {
+                ok(serde_json::json!({"deleted": name}))
+            } else {
+                Err(ApiError::not_found(format!(
+                    "datasource {project}/{name} does not exist"
+                )))
+            }
+        }
         (Method::GET, ["projects", project, "workflows", workflow]) => {
             let (spec, version) = definitions::get_spec(&client, project, workflow, None)
                 .await?
@@ -661,7 +678,15 @@ async fn post_workflow(
     let specs = if is_json {
         let spec = crate::spec::parse_workflow_json("request", text).map_err(spec_errors)?;
         let document = crate::spec::Document::Workflow(spec.clone());
-        let errors = crate::spec::unavailable_features("request", &document);
+        let mut errors = crate::spec::unavailable_features("request", &document);
+        for (pos, message) in crate::tasks::validate_document(&document) {
+            errors.push(crate::spec::SpecError {
+                file: "request".into(),
+                line: pos.line,
+                column: pos.column,
+                message,
+            });
+        }
         if !errors.is_empty() {
             return Err(spec_errors(errors));
         }
@@ -689,6 +714,43 @@ async fn post_workflow(
         StatusCode::OK
     };
     Ok((status, serde_json::json!({"applied": applied})))
+}
+
+/// `POST /projects/{p}/datasources`: one `kind: datasource` document (YAML or its JSON
+/// equivalent, which YAML reads too); a `password` is encrypted with this process's
+/// `PGDAG_SECRET_KEY` and never answered back.
+async fn post_datasource(
+    store: &Store,
+    request: &Request,
+    project: &str,
+) -> Result<(StatusCode, serde_json::Value), ApiError> {
+    let text = std::str::from_utf8(&request.body)
+        .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    let checked = crate::apply::check_documents("request", text).map_err(spec_errors)?;
+    if checked.datasources.len() != 1 || !checked.workflows.is_empty() || !checked.task_groups.is_empty() {
+        return Err(ApiError::unprocessable(
+            "the body must hold exactly one document of kind datasource",
+        ));
+    }
+    let datasource = &checked.datasources[0];
+    if datasource.project != project {
+        return Err(ApiError::unprocessable(format!(
+            "datasource {} belongs to project {}, not {project}",
+            datasource.name, datasource.project
+        )));
+    }
+    let key = crate::secret::SecretKey::from_env().map_err(ApiError::unprocessable)?;
+    let sealed = checked
+        .sealed_datasources(key.as_ref())
+        .map_err(ApiError::unprocessable)?;
+    let client = store.client().await?;
+    let created = crate::store::datasources::upsert(&client, &sealed[0]).await?;
+    let summary = crate::store::datasources::list(&client, project)
+        .await?
+        .into_iter()
+        .find(|d| d.name == datasource.name);
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, serde_json::json!({"datasource": summary})))
 }
 
 fn spec_errors(errors: Vec<crate::spec::SpecError>) -> ApiError {

@@ -116,8 +116,20 @@ pub async fn apply(files: &[PathBuf]) -> CliResult {
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let mut client = store.client().await?;
-    let applied =
-        definitions::apply_documents(&mut client, &checked.workflows, &checked.task_groups).await?;
+    let key = crate::secret::SecretKey::from_env().map_err(CliError::usage)?;
+    let datasources = checked
+        .sealed_datasources(key.as_ref())
+        .map_err(CliError::usage)?;
+    let applied = definitions::apply_documents(
+        &mut client,
+        &checked.workflows,
+        &checked.task_groups,
+        &datasources,
+    )
+    .await?;
+    for d in &checked.datasources {
+        println!("datasource {}/{}: applied", d.project, d.name);
+    }
     for group in &checked.task_groups {
         println!("task group {}: size {}", group.name, group.size);
     }

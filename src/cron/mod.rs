@@ -47,6 +47,7 @@ mod due;
 mod expr;
 mod preview;
 mod schedule;
+pub mod window;
 #[cfg(test)]
 mod tests;
 

@@ -8,4 +8,4 @@ pub mod graph;
 pub mod plan;
 
 pub use graph::find_cycle;
-pub use plan::{Action, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView, plan};
+pub use plan::{Action, Branch, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView, plan};

@@ -18,10 +18,17 @@
 //!   *pass-through*). This is computed over the graph, not read from the state: a `run: false`
 //!   task skipped because a condition did not hold does not pass.
 //! - A failure is *handled* when the failed task has at least one outgoing `on: failure` edge.
-//! - To *start* a task is `Queue` for worker-side types and `CompleteOnMaster` for `empty`.
-//!   (The other master-side types, `sub_process`, `dependent`, `conditions` and `switch`, are
-//!   rejected by `apply` in this build; should one reach the planner anyway it is queued, so
-//!   that a worker fails it visibly instead of the instance hanging.)
+//! - To *start* a task is `Queue` for worker-side types, `CompleteOnMaster` for `empty`,
+//!   `Branch` for `conditions` (decided here), `Decide` for `switch` (its expression needs
+//!   parameters: the master decides and plans again with the decision in the task's view),
+//!   and `StartOnMaster` for `sub_process` and `dependent` (the master starts the child or
+//!   checks the dependencies). A started `Decide`/`StartOnMaster` task counts as active.
+//! - *Branching* tasks (`conditions`, `switch`) end `succeeded` with the list of successors
+//!   they *took*. A `success` edge from a branching task to one of its branch targets is
+//!   satisfied only when the target was taken; edges to other successors work as usual.
+//! - Edges into a `conditions` task are judged as `always`: it runs once its predecessors are
+//!   final, takes its `success` targets when every predecessor passed and its `failure`
+//!   targets otherwise. A failed task with a `conditions` successor counts as handled.
 //!
 //! # Rules, instance `running` (failure strategy `continue`, or `end` without an unhandled
 //! failure)
@@ -79,6 +86,34 @@ pub struct DagTask {
     pub task_type: TaskType,
     /// `run: false`: the task is skipped but counts as passed for its successors.
     pub run: bool,
+    /// The successors a branching task chooses among.
+    pub branch: Branch,
+}
+
+/// The branch targets of a `conditions` or `switch` task (indexes into `Dag::tasks`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Branch {
+    #[default]
+    None,
+    Conditions {
+        success: Vec<usize>,
+        failure: Vec<usize>,
+    },
+    /// Every task named by a case or the default.
+    Switch { targets: Vec<usize> },
+}
+
+impl Branch {
+    /// Whether `task` is one of the targets.
+    pub fn targets(&self, task: usize) -> bool {
+        match self {
+            Branch::None => false,
+            Branch::Conditions { success, failure } => {
+                success.contains(&task) || failure.contains(&task)
+            }
+            Branch::Switch { targets } => targets.contains(&task),
+        }
+    }
 }
 
 /// A relation `pre -> post` (indexes into `Dag::tasks`).
@@ -107,6 +142,8 @@ pub struct TaskView {
     pub wait_until: Option<DateTime<Utc>>,
     /// A kill was already requested for this attempt; do not ask again.
     pub kill_requested: bool,
+    /// For a decided branching task: the successors it took.
+    pub taken: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +158,12 @@ pub enum Action {
     Queue(usize),
     /// A master-side task (`empty`) is done: state `succeeded`.
     CompleteOnMaster(usize),
+    /// A `conditions` task is done: state `succeeded`, taking these successors.
+    Branch { task: usize, taken: Vec<usize> },
+    /// A `switch` task must be decided by the master (then planned again).
+    Decide(usize),
+    /// The master starts a `sub_process` or checks a `dependent` task.
+    StartOnMaster(usize),
     /// The task will not run: state `skipped`.
     Skip(usize),
     /// A relation delay holds the task: state `waiting` until the given time.
@@ -192,7 +235,9 @@ impl<'a> Graph<'a> {
         for edge in dag.edges.iter().filter(|e| e.pre < n && e.post < n) {
             incoming[edge.post].push(edge);
             successors[edge.pre].push(edge.post);
-            if edge.condition == Condition::Failure {
+            if edge.condition == Condition::Failure
+                || dag.tasks[edge.post].task_type == TaskType::Conditions
+            {
                 handles_failure[edge.pre] = true;
             }
         }
@@ -230,6 +275,7 @@ struct Slot {
     state: TaskState,
     ended_at: Option<DateTime<Utc>>,
     passed: bool,
+    taken: Option<Vec<usize>>,
     action: Option<Action>,
 }
 
@@ -240,15 +286,34 @@ impl Slot {
         self.action = Some(Action::Skip(task));
     }
 
+    /// Starts a task that is not a `conditions` task (see [`Slot::branch`]).
     fn start(&mut self, task: usize, task_type: TaskType, now: DateTime<Utc>) {
-        if task_type == TaskType::Empty {
-            self.state = TaskState::Succeeded;
-            self.ended_at = Some(now);
-            self.action = Some(Action::CompleteOnMaster(task));
-        } else {
-            self.state = TaskState::Queued;
-            self.action = Some(Action::Queue(task));
+        match task_type {
+            TaskType::Empty => {
+                self.state = TaskState::Succeeded;
+                self.ended_at = Some(now);
+                self.action = Some(Action::CompleteOnMaster(task));
+            }
+            TaskType::Switch => {
+                self.state = TaskState::Running;
+                self.action = Some(Action::Decide(task));
+            }
+            TaskType::SubProcess | TaskType::Dependent => {
+                self.state = TaskState::Running;
+                self.action = Some(Action::StartOnMaster(task));
+            }
+            _ => {
+                self.state = TaskState::Queued;
+                self.action = Some(Action::Queue(task));
+            }
         }
+    }
+
+    fn branch(&mut self, task: usize, taken: Vec<usize>, now: DateTime<Utc>) {
+        self.state = TaskState::Succeeded;
+        self.ended_at = Some(now);
+        self.taken = Some(taken.clone());
+        self.action = Some(Action::Branch { task, taken });
     }
 }
 
@@ -267,6 +332,7 @@ fn evaluate(
             state: t.state,
             ended_at: t.ended_at,
             passed: false,
+            taken: t.taken.clone(),
             action: None,
         })
         .collect();
@@ -276,7 +342,20 @@ fn evaluate(
     for &i in &graph.order {
         let incoming = &graph.incoming[i];
         let ready = incoming.iter().all(|e| slots[e.pre].state.is_final());
-        let satisfied = ready && incoming.iter().all(|e| edge_satisfied(e, &slots));
+        let is_conditions = dag.tasks[i].task_type == TaskType::Conditions;
+        let satisfied = ready
+            && (is_conditions || incoming.iter().all(|e| edge_satisfied(dag, e, &slots)));
+        // What a conditions task decides once it starts.
+        let conditions_taken = match &dag.tasks[i].branch {
+            Branch::Conditions { success, failure } if is_conditions => {
+                if incoming.iter().all(|e| slots[e.pre].passed) {
+                    success.clone()
+                } else {
+                    failure.clone()
+                }
+            }
+            _ => Vec::new(),
+        };
         // The relation delays run from the predecessors' ends (`now` for those ended here).
         let delayed_until = incoming
             .iter()
@@ -297,6 +376,7 @@ fn evaluate(
                             slot.action = Some(Action::Wait { task: i, until });
                             wake = earliest(wake, until);
                         }
+                        _ if is_conditions => slot.branch(i, conditions_taken.clone(), now),
                         _ => slot.start(i, task.task_type, now),
                     }
                 }
@@ -309,6 +389,7 @@ fn evaluate(
                 };
                 match due {
                     Some(due) if due > now => wake = earliest(wake, due),
+                    _ if is_conditions => slot.branch(i, conditions_taken, now),
                     _ => slot.start(i, task.task_type, now),
                 }
             }
@@ -349,9 +430,17 @@ fn evaluate(
     Plan { actions }
 }
 
-fn edge_satisfied(edge: &DagEdge, slots: &[Slot]) -> bool {
+fn edge_satisfied(dag: &Dag, edge: &DagEdge, slots: &[Slot]) -> bool {
     let pre = &slots[edge.pre];
     match edge.condition {
+        // A branch target runs only when its branching task took it.
+        Condition::Success if dag.tasks[edge.pre].branch.targets(edge.post) => {
+            pre.passed
+                && pre
+                    .taken
+                    .as_ref()
+                    .is_some_and(|taken| taken.contains(&edge.post))
+        }
         Condition::Success => pre.passed,
         Condition::Failure => pre.state == TaskState::Failed,
         Condition::Always => pre.state.is_final(),
@@ -430,6 +519,7 @@ mod tests {
             name: name.to_string(),
             task_type,
             run,
+            branch: Branch::None,
         }
     }
 
@@ -472,6 +562,7 @@ mod tests {
             retry_at: None,
             wait_until: None,
             kill_requested: false,
+            taken: None,
         }
     }
 
@@ -1294,7 +1385,8 @@ mod tests {
         /// The task an action is about, if any.
         fn subject(action: &Action) -> Option<usize> {
             match *action {
-                Queue(i) | CompleteOnMaster(i) | Skip(i) | Kill(i) => Some(i),
+                Queue(i) | CompleteOnMaster(i) | Skip(i) | Kill(i) | Action::Decide(i) | Action::StartOnMaster(i) => Some(i),
+                Action::Branch { task, .. } => Some(task),
                 Action::Wait { task, .. } => Some(task),
                 Finish(_) | WakeAt(_) => None,
             }
@@ -1470,6 +1562,9 @@ mod tests {
                             prop_assert!(t > now, "wake in the past");
                             wake = Some(t);
                         }
+                        Action::Branch { .. } | Action::Decide(_) | Action::StartOnMaster(_) => {
+                            prop_assert!(false, "random DAGs have no master-side types but empty")
+                        }
                     }
                     changed |= subject(a).is_some();
                 }
@@ -1621,6 +1716,7 @@ mod tests {
                         retry_at: (states[i] == Retrying).then(|| now() + secs(offsets[i])),
                         wait_until: (states[i] == Waiting).then(|| now() + secs(offsets[i])),
                         kill_requested: kills[i] && states[i].is_active(),
+                        taken: None,
                     })
                     .collect();
                 let inst = instance(control, case.strategy);
@@ -1637,6 +1733,9 @@ mod tests {
                         Kill(i) => prop_assert!(tasks[i].state.is_active() && !tasks[i].kill_requested),
                         Finish(_) => prop_assert!(!tasks.iter().any(|t| t.state.is_active())),
                         WakeAt(t) => prop_assert!(t > now()),
+                        Action::Branch { .. } | Action::Decide(_) | Action::StartOnMaster(_) => {
+                            prop_assert!(false, "random DAGs have no master-side types but empty")
+                        }
                     }
                 }
                 if !matches!(control, WorkflowState::Running | WorkflowState::Pausing | WorkflowState::Stopping) {

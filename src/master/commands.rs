@@ -125,12 +125,45 @@ async fn start(
             command.command_type
         )));
     };
-    if !command.params.is_object() {
-        return Err(StoreError::Invalid(format!(
-            "params must be a JSON object, not {}",
-            command.params
-        )));
-    }
+    start_instance(
+        tx,
+        cache,
+        &StartRequest {
+            project,
+            workflow,
+            params: &command.params,
+            options: &command.options,
+            instance_id: command.workflow_instance_id,
+            command_type: &command.command_type,
+            host: &config.server_name,
+            parent: None,
+        },
+    )
+    .await
+}
+
+/// What starts a workflow instance: a `start`/`schedule` command, or a sub_process task.
+pub struct StartRequest<'a> {
+    pub project: &'a str,
+    pub workflow: &'a str,
+    /// Startup params (a JSON object).
+    pub params: &'a serde_json::Value,
+    /// `schedule_time`, `start_nodes`, `backfill_id`.
+    pub options: &'a serde_json::Value,
+    pub instance_id: i64,
+    pub command_type: &'a str,
+    pub host: &'a str,
+    /// (parent instance, parent task instance) of a sub_process child.
+    pub parent: Option<(i64, i64)>,
+}
+
+/// The target of a start, checked before anything is written: the current version of an
+/// online workflow.
+pub async fn startable(
+    tx: &impl GenericClient,
+    project: &str,
+    workflow: &str,
+) -> Result<definitions::CurrentWorkflow> {
     let current = definitions::find_workflow(tx, project, workflow)
         .await?
         .ok_or_else(|| {
@@ -141,7 +174,26 @@ async fn start(
             "workflow {project}/{workflow} is offline"
         )));
     }
-    let schedule_time = match command.options.get("schedule_time") {
+    Ok(current)
+}
+
+/// Creates the instance with all its task instances and, when it may run now, evaluates it
+/// at once (so its entry tasks are queued in this transaction).
+pub async fn start_instance(
+    tx: &impl GenericClient,
+    cache: &Cache,
+    request: &StartRequest<'_>,
+) -> Result<()> {
+    let (project, workflow) = (request.project, request.workflow);
+    if !request.params.is_object() {
+        return Err(StoreError::Invalid(format!(
+            "params must be a JSON object, not {}",
+            request.params
+        )));
+    }
+    let current = startable(tx, project, workflow).await?;
+    let options = request.options;
+    let schedule_time = match options.get("schedule_time") {
         None | Some(serde_json::Value::Null) => None,
         Some(value) => Some(
             value
@@ -177,7 +229,7 @@ async fn start(
             task_group: task.task_group.clone(),
         })
         .collect();
-    let start_nodes = match command.options.get("start_nodes") {
+    let start_nodes = match options.get("start_nodes") {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::Array(items)) => {
             let mut names = Vec::with_capacity(items.len());
@@ -204,7 +256,7 @@ async fn start(
         }
     };
     let backfill_id =
-        match command.options.get("backfill_id") {
+        match options.get("backfill_id") {
             None | Some(serde_json::Value::Null) => None,
             Some(v) => Some(v.as_i64().ok_or_else(|| {
                 StoreError::Invalid(format!("options.backfill_id {v} is not an id"))
@@ -225,19 +277,20 @@ async fn start(
         None => execution_state(tx, current.code, spec.execution).await?,
     };
     let instance = NewInstance {
-        id: command.workflow_instance_id,
+        id: request.instance_id,
         project_id: current.project_id,
         workflow_code: current.code,
         workflow_version: current.version,
-        command_type: command.command_type.clone(),
-        params: command.params.clone(),
+        command_type: request.command_type.to_string(),
+        params: request.params.clone(),
         schedule_time,
         priority: spec.priority.rank(),
         failure_strategy: spec.failure_strategy,
-        host: config.server_name.clone(),
+        host: request.host.to_string(),
         state,
         backfill_id,
         start_nodes,
+        parent: request.parent,
     };
     instances::create(tx, &instance, &tasks)
         .await
@@ -374,6 +427,32 @@ async fn control(
             )));
         }
     }
+    propagate_to_children(tx, id, kind).await?;
     let row = instances::lock(tx, id).await?;
     evaluator::evaluate(tx, cache, &row).await
+}
+
+/// Pause and resume reach the child instances of the instance's sub_process tasks, as
+/// commands of their own (so grandchildren follow the same way).
+async fn propagate_to_children(
+    tx: &impl GenericClient,
+    id: i64,
+    kind: CommandType,
+) -> Result<()> {
+    use crate::store::master_tasks;
+    use WorkflowState as W;
+    // A stop reaches children through the plan: it kills the running sub_process tasks.
+    let states: &[W] = match kind {
+        CommandType::Pause => &[W::Running],
+        CommandType::Resume => {
+            master_tasks::resume_sub_tasks(tx, id).await?;
+            &[W::Paused, W::Pausing]
+        }
+        _ => return Ok(()),
+    };
+    for child in master_tasks::children(tx, id, states).await? {
+        commands::insert(tx, kind, None, None, &serde_json::json!({}), &serde_json::json!({}), Some(child))
+            .await?;
+    }
+    Ok(())
 }

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use deadpool_postgres::GenericClient;
 
-use crate::dag::{Dag, DagEdge, DagTask};
+use crate::dag::{Branch, Dag, DagEdge, DagTask};
+use crate::params::expr::Expr;
+use crate::spec::TaskKind;
 use crate::store::Result;
 use crate::store::definitions::{self, WorkflowVersion};
 
@@ -21,6 +23,14 @@ pub struct Compiled {
     /// Whether each task has at least one successor.
     pub has_successors: Vec<bool>,
     pub timezone: chrono_tz::Tz,
+    /// For each `switch` task: its cases (parsed expression, target) and default target.
+    pub switches: HashMap<usize, Switch>,
+}
+
+#[derive(Debug)]
+pub struct Switch {
+    pub cases: Vec<(Expr, String, usize)>,
+    pub default: Option<usize>,
 }
 
 impl Compiled {
@@ -32,13 +42,49 @@ impl Compiled {
             .enumerate()
             .map(|(i, t)| (t.name.as_str(), i))
             .collect();
+        let at = |names: &[String]| -> Vec<usize> {
+            names.iter().filter_map(|n| index.get(n.as_str()).copied()).collect()
+        };
+        let mut switches = HashMap::new();
         let tasks = spec
             .tasks
             .iter()
-            .map(|t| DagTask {
+            .enumerate()
+            .map(|(i, t)| DagTask {
                 name: t.name.clone(),
                 task_type: t.task_type(),
                 run: t.run,
+                branch: match &t.kind {
+                    TaskKind::Conditions(c) => Branch::Conditions {
+                        success: at(&c.success),
+                        failure: at(&c.failure),
+                    },
+                    TaskKind::Switch(sw) => {
+                        // Expressions were checked by `apply`; one that no longer parses
+                        // is left out (no case matches it).
+                        let cases = sw
+                            .cases
+                            .iter()
+                            .filter_map(|c| {
+                                let target = *index.get(c.then.as_str())?;
+                                let expr = crate::params::expr::parse(&c.when).ok()?;
+                                Some((expr, c.when.clone(), target))
+                            })
+                            .collect();
+                        let default = sw.default.as_ref().and_then(|d| index.get(d.as_str()).copied());
+                        let mut targets: Vec<usize> = sw
+                            .cases
+                            .iter()
+                            .filter_map(|c| index.get(c.then.as_str()).copied())
+                            .chain(default)
+                            .collect();
+                        targets.sort_unstable();
+                        targets.dedup();
+                        switches.insert(i, Switch { cases, default });
+                        Branch::Switch { targets }
+                    }
+                    _ => Branch::None,
+                },
             })
             .collect();
         let mut edges = Vec::new();
@@ -76,6 +122,7 @@ impl Compiled {
             ancestors,
             has_successors,
             timezone,
+            switches,
             version,
         }
     }

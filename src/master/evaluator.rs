@@ -17,7 +17,10 @@ use super::compiled::{Cache, Compiled};
 use crate::cluster::{Wakeups, backoff, jittered};
 use crate::config::Config;
 use crate::dag::{self, Action, InstanceView, TaskView};
-use crate::model::TaskState;
+use crate::model::{TaskState, TaskType};
+use crate::spec::TaskKind;
+use crate::store::master_tasks as master_tasks_store;
+use super::master_tasks;
 use crate::params::{self, ParamMap, RunContext};
 use crate::store::instances::{self, InstanceRow, TaskRow};
 use crate::store::{Result, Store, StoreError};
@@ -135,6 +138,13 @@ pub async fn evaluate(
             }
         }
     }
+    let name_index: HashMap<&str, usize> = compiled
+        .dag
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect();
     let mut views = Vec::with_capacity(by_index.len());
     let mut task_rows = Vec::with_capacity(by_index.len());
     for (i, row) in by_index.iter().enumerate() {
@@ -150,6 +160,12 @@ pub async fn evaluate(
             retry_at: row.retry_at,
             wait_until: row.wait_until,
             kill_requested: row.kill_requested,
+            taken: row.branch.as_ref().map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| name_index.get(n.as_str()).copied())
+                    .collect()
+            }),
         });
         task_rows.push(row);
     }
@@ -177,30 +193,54 @@ pub async fn evaluate(
             &restricted
         }
     };
-    let plan = dag::plan(
-        dag,
-        &views,
-        &InstanceView {
-            state: instance.state,
-            failure_strategy: instance.failure_strategy,
-        },
-        now,
-    );
+    let instance_view = InstanceView {
+        state: instance.state,
+        failure_strategy: instance.failure_strategy,
+    };
+    let mut plan = dag::plan(dag, &views, &instance_view, now);
 
-    // Out params flow from succeeded ancestors; load them only for the tasks queued now.
-    let mut wanted = Vec::new();
-    for action in &plan.actions {
-        if let Action::Queue(i) = *action {
-            for &a in &compiled.ancestors[i] {
-                if task_rows[a].state.is_success() {
-                    wanted.push(task_rows[a].id);
-                }
-            }
+    // Switch tasks are decided here (their expressions read parameters), then the plan is
+    // made again with the decisions in place, so the chosen branch starts in this round.
+    let mut decisions: Vec<(usize, Result<(Vec<usize>, String), String>)> = Vec::new();
+    loop {
+        let deciding: Vec<usize> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Decide(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        if deciding.is_empty() {
+            break;
         }
+        let outs = ancestor_outs(tx, &compiled, &task_rows, &views, &deciding).await?;
+        for i in deciding {
+            let decision = resolve_params(&compiled, instance, &task_rows, &outs, i)
+                .and_then(|params| master_tasks::decide_switch(&compiled, i, &params));
+            views[i].ended_at = Some(now);
+            match &decision {
+                Ok((taken, _)) => {
+                    views[i].state = TaskState::Succeeded;
+                    views[i].taken = Some(taken.clone());
+                }
+                Err(_) => views[i].state = TaskState::Failed,
+            }
+            decisions.push((i, decision));
+        }
+        plan = dag::plan(dag, &views, &instance_view, now);
     }
-    wanted.sort_unstable();
-    wanted.dedup();
-    let outs = instances::out_params(tx, &wanted).await?;
+
+    // Out params flow from succeeded ancestors; load them only for the tasks started now.
+    let starting: Vec<usize> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Queue(i) | Action::StartOnMaster(i) => Some(*i),
+            _ => None,
+        })
+        .collect();
+    let outs = ancestor_outs(tx, &compiled, &task_rows, &views, &starting).await?;
 
     // Lock the task groups this plan queues into, in name order (no deadlock between two
     // masters), and remember their (size, slots in use).
@@ -287,6 +327,9 @@ pub async fn evaluate(
                 errors.push(None);
             }
             Action::Kill(i) => kills.push(task_rows[i].id),
+            // Carried out below, after the batched state changes.
+            Action::Branch { .. } | Action::StartOnMaster(_) => {}
+            Action::Decide(_) => unreachable!("decisions are made before the plan is applied"),
             Action::Finish(state) => finish = Some(state),
             Action::WakeAt(at) => wake_at = Some(wake_at.map_or(at, |w: DateTime<Utc>| w.min(at))),
         }
@@ -301,9 +344,56 @@ pub async fn evaluate(
     if !kills.is_empty() {
         instances::request_kill(tx, &kills).await?;
         instances::notify(tx, "pgdag_control", "kill").await?;
+        for action in &plan.actions {
+            if let Action::Kill(i) = *action {
+                if compiled.dag.tasks[i].task_type == TaskType::SubProcess {
+                    stop_child(tx, task_rows[i].id).await?;
+                }
+            }
+        }
+    }
+    for (i, decision) in decisions {
+        let task_id = task_rows[i].id;
+        match decision {
+            Ok((taken, log)) => {
+                let names: Vec<String> = taken.iter().map(|&t| compiled.dag.tasks[t].name.clone()).collect();
+                master_tasks_store::set_branch(tx, task_id, &names, MASTER_HOST).await?;
+                master_tasks_store::append_log(tx, task_id, &log).await?;
+            }
+            Err(message) => {
+                fail_on_master(tx, task_id, &message).await?;
+                wake_at = Some(now);
+            }
+        }
+    }
+    for action in &plan.actions {
+        match action {
+            Action::Branch { task, taken } => {
+                let names: Vec<String> = taken.iter().map(|&t| compiled.dag.tasks[t].name.clone()).collect();
+                let upstream_passed = match &compiled.dag.tasks[*task].branch {
+                    dag::Branch::Conditions { success, .. } => *taken == *success,
+                    _ => true,
+                };
+                let log = format!(
+                    "[pgdag] upstream {}: taking the {} branch [{}]\n",
+                    if upstream_passed { "passed" } else { "did not all pass" },
+                    if upstream_passed { "success" } else { "failure" },
+                    names.join(", ")
+                );
+                master_tasks_store::set_branch(tx, task_rows[*task].id, &names, MASTER_HOST).await?;
+                master_tasks_store::append_log(tx, task_rows[*task].id, &log).await?;
+            }
+            Action::StartOnMaster(i) => {
+                if let Some(at) = start_on_master(tx, cache, &compiled, instance, &task_rows, &outs, *i).await? {
+                    wake_at = Some(wake_at.map_or(at, |w: DateTime<Utc>| w.min(at)));
+                }
+            }
+            _ => {}
+        }
     }
     if let Some(state) = finish {
         instances::finish(tx, instance.id, state).await?;
+        master_tasks::child_finished(tx, instance, state).await?;
         if let Some(backfill) = instance.backfill_id {
             Box::pin(backfill_progress(tx, cache, backfill)).await?;
         } else if compiled.version.spec.execution != crate::model::ExecutionType::Parallel {
@@ -397,28 +487,17 @@ async fn backfill_progress(tx: &impl GenericClient, cache: &Cache, id: i64) -> R
     Ok(())
 }
 
-/// What the worker runs for task `i`: the task's spec with its parameters resolved and
-/// its script expanded. An `Err` is a parameter error, reported on the task.
-fn payload(
+/// Every parameter of task `i` resolved: global, startup, upstream out params, local.
+fn resolve_params(
     compiled: &Compiled,
     instance: &InstanceRow,
     rows: &[&TaskRow],
     outs: &HashMap<i64, serde_json::Value>,
     i: usize,
-) -> Result<serde_json::Value, String> {
+) -> Result<ParamMap, String> {
     let spec = &compiled.version.spec;
     let task = &spec.tasks[i];
-    let ctx = RunContext {
-        schedule_time: instance
-            .schedule_time
-            .or(instance.started_at)
-            .unwrap_or(instance.db_now),
-        timezone: compiled.timezone,
-        project: compiled.version.project.clone(),
-        workflow: spec.name.clone(),
-        workflow_instance_id: instance.id,
-        task_instance_id: rows[i].id,
-    };
+    let ctx = run_context(compiled, instance, rows, i);
     let startup = json_to_params(&instance.params);
     let mut upstream = ParamMap::new();
     for &a in &compiled.ancestors[i] {
@@ -426,15 +505,226 @@ fn payload(
             upstream.extend(json_to_params(out));
         }
     }
-    let resolved = params::resolve(&ctx, &spec.params, &startup, &upstream, &task.params)
-        .map_err(|e| e.to_string())?;
+    params::resolve(&ctx, &spec.params, &startup, &upstream, &task.params).map_err(|e| e.to_string())
+}
+
+fn run_context(compiled: &Compiled, instance: &InstanceRow, rows: &[&TaskRow], i: usize) -> RunContext {
+    RunContext {
+        schedule_time: instance
+            .schedule_time
+            .or(instance.started_at)
+            .unwrap_or(instance.db_now),
+        timezone: compiled.timezone,
+        project: compiled.version.project.clone(),
+        workflow: compiled.version.spec.name.clone(),
+        workflow_instance_id: instance.id,
+        task_instance_id: rows[i].id,
+    }
+}
+
+/// What the worker runs for task `i`: the task's spec with its parameters resolved and the
+/// strings of its type's expanded keys expanded. An `Err` is a parameter error, reported on
+/// the task.
+fn payload(
+    compiled: &Compiled,
+    instance: &InstanceRow,
+    rows: &[&TaskRow],
+    outs: &HashMap<i64, serde_json::Value>,
+    i: usize,
+) -> Result<serde_json::Value, String> {
+    let task = &compiled.version.spec.tasks[i];
+    let resolved = resolve_params(compiled, instance, rows, outs, i)?;
+    let ctx = run_context(compiled, instance, rows, i);
     let mut value = serde_json::to_value(task).map_err(|e| e.to_string())?;
-    if let Some(script) = value.get("script").and_then(|s| s.as_str()) {
-        let expanded = params::expand(script, &resolved, &ctx).map_err(|e| e.to_string())?;
-        value["script"] = serde_json::Value::String(expanded);
+    for key in crate::tasks::plugin(task.task_type()).expanded_keys() {
+        if let Some(field) = value.get_mut(*key) {
+            expand_strings(field, &resolved, &ctx).map_err(|e| format!("{key}: {e}"))?;
+        }
     }
     value["params"] = serde_json::to_value(&resolved).map_err(|e| e.to_string())?;
+    value["project"] = serde_json::Value::String(compiled.version.project.clone());
     Ok(value)
+}
+
+/// Expands every string inside `value` (map keys are left as written).
+fn expand_strings(
+    value: &mut serde_json::Value,
+    params: &ParamMap,
+    ctx: &RunContext,
+) -> Result<(), String> {
+    match value {
+        serde_json::Value::String(text) => {
+            *text = params::expand(text, params, ctx).map_err(|e| e.to_string())?;
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                expand_strings(item, params, ctx)?;
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (_, item) in map.iter_mut() {
+                expand_strings(item, params, ctx)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Out params of the succeeded ancestors of `tasks`, by task instance id.
+async fn ancestor_outs(
+    tx: &impl GenericClient,
+    compiled: &Compiled,
+    rows: &[&TaskRow],
+    views: &[TaskView],
+    tasks: &[usize],
+) -> Result<HashMap<i64, serde_json::Value>> {
+    let mut wanted = Vec::new();
+    for &i in tasks {
+        for &a in &compiled.ancestors[i] {
+            if views[a].state.is_success() {
+                wanted.push(rows[a].id);
+            }
+        }
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    instances::out_params(tx, &wanted).await
+}
+
+/// The `host` of tasks the master carries out.
+const MASTER_HOST: &str = "master";
+
+async fn fail_on_master(tx: &impl GenericClient, task_id: i64, message: &str) -> Result<()> {
+    instances::set_states(
+        tx,
+        &[task_id],
+        &[TaskState::Failed.as_str()],
+        &[None],
+        &[Some(message.to_string())],
+    )
+    .await?;
+    master_tasks_store::append_log(tx, task_id, &format!("[pgdag] failed: {message}\n")).await
+}
+
+/// A running sub_process task is killed by stopping its child; the child's end kills the task.
+async fn stop_child(tx: &impl GenericClient, task_id: i64) -> Result<()> {
+    match master_tasks_store::child_of(tx, task_id).await? {
+        Some((child, state)) if !state.is_final() => {
+            crate::store::commands::insert(
+                tx,
+                crate::model::CommandType::Stop,
+                None,
+                None,
+                &serde_json::json!({}),
+                &serde_json::json!({}),
+                Some(child),
+            )
+            .await?;
+            master_tasks_store::append_log(tx, task_id, &format!("[pgdag] stopping child instance {child}\n"))
+                .await
+        }
+        _ => {
+            master_tasks_store::end_task(tx, task_id, TaskState::Killed, Some("killed"), &serde_json::json!({}))
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// Starts a sub_process or checks a dependent task; returns when to evaluate again.
+async fn start_on_master(
+    tx: &impl GenericClient,
+    cache: &Cache,
+    compiled: &Compiled,
+    instance: &InstanceRow,
+    rows: &[&TaskRow],
+    outs: &HashMap<i64, serde_json::Value>,
+    i: usize,
+) -> Result<Option<DateTime<Utc>>> {
+    let task = &compiled.version.spec.tasks[i];
+    let task_id = rows[i].id;
+    let now = instance.db_now;
+    let (attempt, started_at) = master_tasks_store::start(tx, task_id, MASTER_HOST).await?;
+    match &task.kind {
+        TaskKind::SubProcess(sub) => {
+            let params = match resolve_params(compiled, instance, rows, outs, i) {
+                Ok(all) => {
+                    // The child gets the run's startup params and the task's own params.
+                    let startup = json_to_params(&instance.params);
+                    all.into_iter()
+                        .filter(|(k, _)| task.params.contains_key(k) || startup.contains_key(k))
+                        .collect::<ParamMap>()
+                }
+                Err(message) => {
+                    fail_on_master(tx, task_id, &message).await?;
+                    return Ok(Some(now));
+                }
+            };
+            master_tasks_store::append_log(
+                tx,
+                task_id,
+                &format!("[pgdag] attempt {attempt} of task {} on the master\n", task.name),
+            )
+            .await?;
+            match master_tasks::start_sub_process(tx, cache, compiled, instance, task_id, &sub.workflow, &params).await? {
+                Ok(child) => {
+                    master_tasks_store::append_log(
+                        tx,
+                        task_id,
+                        &format!("[pgdag] started child instance {child} of {}\n", sub.workflow),
+                    )
+                    .await?;
+                    Ok(None)
+                }
+                Err(message) => {
+                    fail_on_master(tx, task_id, &message).await?;
+                    Ok(Some(now))
+                }
+            }
+        }
+        TaskKind::Dependent(dependent) => {
+            let last = master_tasks_store::explanation(tx, task_id).await?;
+            let outcome = master_tasks::check_dependent(
+                tx,
+                compiled,
+                instance,
+                task_id,
+                started_at,
+                dependent,
+                last.as_deref(),
+            )
+            .await?;
+            match outcome {
+                master_tasks::DependentOutcome::Succeeded => {
+                    master_tasks_store::end_task(tx, task_id, TaskState::Succeeded, None, &serde_json::json!({}))
+                        .await?;
+                    Ok(Some(now))
+                }
+                master_tasks::DependentOutcome::Failed(why) => {
+                    master_tasks_store::end_task(tx, task_id, TaskState::Failed, Some(&why), &serde_json::json!({}))
+                        .await?;
+                    Ok(Some(now))
+                }
+                master_tasks::DependentOutcome::WaitUntil(at) => {
+                    instances::set_states(
+                        tx,
+                        &[task_id],
+                        &[TaskState::Waiting.as_str()],
+                        &[Some(at)],
+                        &[None],
+                    )
+                    .await?;
+                    Ok(Some(at))
+                }
+            }
+        }
+        other => {
+            let message = format!("{} tasks are not started on the master", other.task_type());
+            fail_on_master(tx, task_id, &message).await?;
+            Ok(Some(now))
+        }
+    }
 }
 
 /// A JSON object of params as strings (numbers and booleans by their text).

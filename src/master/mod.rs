@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod compiled;
 pub mod evaluator;
+pub mod master_tasks;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;

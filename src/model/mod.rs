@@ -226,7 +226,7 @@ impl CommandType {
 }
 
 string_enum!(
-    /// Task types of the workflow format. Which ones run today is `TaskType::is_available`.
+    /// Task types of the workflow format. Each is a plugin in `crate::tasks`.
     TaskType, "task type", {
     Shell => "shell",
     Python => "python",
@@ -243,10 +243,6 @@ string_enum!(
 });
 
 impl TaskType {
-    /// Types that this build can run. `apply` rejects the others.
-    pub fn is_available(self) -> bool {
-        matches!(self, Self::Shell | Self::Python | Self::Empty)
-    }
     /// Types the master completes itself, never dispatched to a worker.
     pub fn runs_on_master(self) -> bool {
         matches!(

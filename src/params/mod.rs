@@ -17,6 +17,8 @@
 //! - A `$[` with no `]` on the same line is kept as written (it cannot be a time expression);
 //!   a complete `$[...]` that does not parse is an error, never silently passed to a script.
 
+pub mod expr;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{

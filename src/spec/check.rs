@@ -1,5 +1,6 @@
 //! Checks across the tasks of one workflow: unique names, `depends_on` and branch targets
-//! that exist, no self-references, no repeated `depends_on` entries, no cycle.
+//! that exist, branch targets that depend on their branching task, no self-references, no
+//! repeated `depends_on` entries, no cycle.
 
 use std::collections::HashMap;
 
@@ -49,14 +50,32 @@ pub(crate) fn relations(ctx: &mut Ctx, drafts: &[Draft]) {
                 None => ctx.err(*pos, format!("depends_on names unknown task `{dep}`")),
             }
         }
+        let mut reported: Vec<&str> = Vec::new();
         for (target, pos, ty) in &draft.branches {
             if Some(target.as_str()) == own {
                 ctx.err(
                     *pos,
                     format!("{ty} task `{target}` cannot branch to itself"),
                 );
-            } else if !index.contains_key(target.as_str()) {
+                continue;
+            }
+            let Some(&t) = index.get(target.as_str()) else {
                 ctx.err(*pos, format!("{ty} branch names unknown task `{target}`"));
+                continue;
+            };
+            // A branch only decides between successors: the target must wait for the
+            // branching task, or it could run before the choice is made.
+            if let Some(own) = own
+                && !drafts[t].deps.iter().any(|(dep, _)| dep == own)
+                && !reported.contains(&target.as_str())
+            {
+                reported.push(target);
+                ctx.err(
+                    *pos,
+                    format!(
+                        "{ty} branch `{target}` must depend on `{own}` (add `{own}` to its depends_on)"
+                    ),
+                );
             }
         }
     }

@@ -2,7 +2,7 @@
 //! that each line here can be deleted when the feature lands.
 
 use super::SpecError;
-use super::types::{Document, NotifyWhen, Pos};
+use super::types::{Document, NotifyWhen, Pos, TaskKind};
 
 pub(crate) fn unavailable(file: &str, doc: &Document) -> Vec<SpecError> {
     let mut out = Vec::new();
@@ -22,20 +22,17 @@ pub(crate) fn unavailable(file: &str, doc: &Document) -> Vec<SpecError> {
                 flag(w.source.pos("notify"), "notify is not available yet".into());
             }
             for task in &w.tasks {
-                let ty = task.task_type();
-                if !ty.is_available() {
+                if let TaskKind::Sql(sql) = &task.kind
+                    && sql.send_result_to.is_some()
+                {
                     flag(
-                        task.source.pos("type"),
-                        format!("task type {ty} is not available yet"),
+                        task.source.pos("send_result_to"),
+                        "send_result_to is not available yet (alerts are not sent yet)".into(),
                     );
                 }
             }
         }
-        Document::Datasource(d) => flag(
-            d.source.pos(""),
-            "documents of kind datasource are not available yet".into(),
-        ),
-        Document::TaskGroup(_) => {}
+        Document::Datasource(_) | Document::TaskGroup(_) => {}
         Document::AlertGroup(a) => flag(
             a.source.pos(""),
             "documents of kind alert_group are not available yet".into(),

@@ -129,10 +129,9 @@ pub fn parse_workflow_json(file: &str, text: &str) -> Result<WorkflowSpec, Vec<S
     Err(ctx.errors)
 }
 
-/// Features of the format that this build cannot run yet, as errors at their line: task
-/// types for which `TaskType::is_available()` is false, `execution` other than parallel,
-/// `schedule`, `notify` with `when` other than none, workflow and task `timeout`,
-/// `task_group`, and documents of kind datasource / alert_group.
+/// Features of the format that this build cannot run yet, as errors at their line: `notify`
+/// with `when` other than none, a sql task's `send_result_to`, and documents of kind
+/// alert_group.
 pub fn unavailable_features(file: &str, doc: &Document) -> Vec<SpecError> {
     features::unavailable(file, doc)
 }

@@ -352,6 +352,17 @@ fn text_map(
     key: &str,
     check_key: fn(&str) -> Option<String>,
 ) -> Option<BTreeMap<String, String>> {
+    text_map_checked(ctx, node, key, check_key, |_| None)
+}
+
+/// [`text_map`] whose values must also pass `check_value` (reported at the value).
+fn text_map_checked(
+    ctx: &mut Ctx,
+    node: &Node,
+    key: &str,
+    check_key: fn(&str) -> Option<String>,
+    check_value: fn(&str) -> Option<String>,
+) -> Option<BTreeMap<String, String>> {
     let mut f = fields(ctx, node, &format!("`{key}`"))?;
     let before = ctx.errors.len();
     let mut out = BTreeMap::new();
@@ -379,6 +390,13 @@ fn text_map(
                 continue;
             }
         };
+        if let Some(problem) = check_value(&value) {
+            ctx.err(
+                field.value.pos,
+                format!("invalid `{key}.{}` {value:?}: {problem}", field.key),
+            );
+            continue;
+        }
         out.insert(field.key.clone(), value);
     }
     (ctx.errors.len() == before).then_some(out)
@@ -386,6 +404,107 @@ fn text_map(
 
 fn param_name_problem(name: &str) -> Option<String> {
     name_problem(name)
+}
+
+/// A parameter name (as the keys of `params`).
+fn param_name(ctx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
+    let value = text(ctx, node, key)?;
+    match param_name_problem(&value) {
+        None => Some(value),
+        Some(problem) => {
+            ctx.err(
+                node.pos,
+                format!("invalid param name {value:?} in `{key}`: {problem}"),
+            );
+            None
+        }
+    }
+}
+
+/// A list of distinct parameter names (`out` of sql and procedure tasks).
+fn param_names(ctx: &mut Ctx, node: &Node, key: &str) -> Option<Vec<String>> {
+    let items = list(ctx, node, key)?;
+    let before = ctx.errors.len();
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(name) = param_name(ctx, item, key) else {
+            continue;
+        };
+        if out.contains(&name) {
+            ctx.err(item.pos, format!("`{name}` is listed twice in `{key}`"));
+            continue;
+        }
+        out.push(name);
+    }
+    (ctx.errors.len() == before).then_some(out)
+}
+
+/// A list of statements, none of them blank (`pre`/`post` of a sql task).
+fn statements(ctx: &mut Ctx, node: &Node, key: &str) -> Option<Vec<String>> {
+    let items = list(ctx, node, key)?;
+    let before = ctx.errors.len();
+    let out: Vec<String> = items
+        .iter()
+        .filter_map(|item| nonempty_text(ctx, item, &format!("{key} item")))
+        .collect();
+    (ctx.errors.len() == before).then_some(out)
+}
+
+/// A whole number in `min..=max` that fits a `u32`.
+fn count(ctx: &mut Ctx, node: &Node, key: &str, min: u32, max: u32) -> Option<u32> {
+    integer(ctx, node, key, min.into(), max.into()).and_then(|n| u32::try_from(n).ok())
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `name` or `schema.name`: the procedure of a procedure task. Arguments are bound from
+/// `args`, so no SQL text is ever built from this beyond the name itself.
+fn procedure_name(ctx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
+    let value = text(ctx, node, key)?;
+    let parts: Vec<&str> = value.split('.').collect();
+    if parts.len() > 2 || !parts.iter().all(|p| is_identifier(p)) {
+        ctx.err(
+            node.pos,
+            format!(
+                "{key} must be a procedure name such as `etl.refresh` (arguments go in `args`), not {value:?}"
+            ),
+        );
+        return None;
+    }
+    Some(value)
+}
+
+/// A JVM memory size as spark-submit takes it: digits and an optional unit k, m, g or t
+/// (any case), e.g. `512m`, `2g`.
+fn memory_size(ctx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
+    let value = text(ctx, node, key)?;
+    let digits = value.trim_end_matches(|c: char| "kmgtKMGT".contains(c));
+    let ok = value.len() - digits.len() <= 1
+        && !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && digits.chars().any(|c| c != '0');
+    if !ok {
+        ctx.err(
+            node.pos,
+            format!("`{key}` must be a memory size such as 512m or 2g, not {value:?}"),
+        );
+        return None;
+    }
+    Some(value)
+}
+
+/// Where `http` out params are read from; the rest of the path syntax is checked when the
+/// task runs.
+fn json_path_problem(path: &str) -> Option<String> {
+    (!path.starts_with('$'))
+        .then(|| "must be a JSON path starting with `$` (such as `$.data.id`)".to_string())
 }
 
 /// RFC 9110 token characters.
@@ -410,12 +529,7 @@ fn conf_key_problem(name: &str) -> Option<String> {
 
 fn env_name(ctx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
     let value = text(ctx, node, key)?;
-    let mut chars = value.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !ok {
+    if !is_identifier(&value) {
         ctx.err(
             node.pos,
             format!("`{key}` must be an environment variable name, not {value:?}"),
@@ -748,15 +862,49 @@ pub const COMMON_TASK_KEYS: &[&str] = &[
 pub fn type_keys(ty: TaskType) -> &'static [&'static str] {
     match ty {
         TaskType::Shell | TaskType::Python => &["script"],
-        TaskType::Sql => &["datasource", "sql", "kind", "send_result_to"],
-        TaskType::Procedure => &["datasource", "call"],
-        TaskType::Http => &["url", "method", "headers", "body", "expect_status"],
+        TaskType::Sql => &[
+            "datasource",
+            "sql",
+            "kind",
+            "send_result_to",
+            "bind",
+            "pre",
+            "post",
+            "out",
+            "out_rows",
+            "max_rows",
+        ],
+        TaskType::Procedure => &["datasource", "call", "args", "out"],
+        TaskType::Http => &[
+            "url",
+            "method",
+            "headers",
+            "body",
+            "expect_status",
+            "expect_body_contains",
+            "request_timeout",
+            "out",
+        ],
         TaskType::SubProcess => &["workflow"],
-        TaskType::Dependent => &["all", "any"],
+        TaskType::Dependent => &["all", "any", "check_interval", "failure", "wait_limit"],
         TaskType::Conditions => &["success", "failure"],
         TaskType::Switch => &["cases", "default"],
-        TaskType::Spark => &["main", "master", "deploy_mode", "args", "conf"],
-        TaskType::Mr => &["jar", "main_class", "args"],
+        TaskType::Spark => &[
+            "main",
+            "main_class",
+            "master",
+            "deploy_mode",
+            "app_name",
+            "driver_cores",
+            "driver_memory",
+            "num_executors",
+            "executor_cores",
+            "executor_memory",
+            "queue",
+            "args",
+            "conf",
+        ],
+        TaskType::Mr => &["jar", "main_class", "app_name", "queue", "args", "conf"],
         TaskType::Empty => &[],
     }
 }
@@ -976,11 +1124,48 @@ fn task_kind(
             let send_result_to = f
                 .take("send_result_to")
                 .and_then(|n| name(ctx, n, "alert group name"));
+            let bind = f
+                .take("bind")
+                .and_then(|n| text_list(ctx, n, "bind"))
+                .unwrap_or_default();
+            let pre = f
+                .take("pre")
+                .and_then(|n| statements(ctx, n, "pre"))
+                .unwrap_or_default();
+            let post = f
+                .take("post")
+                .and_then(|n| statements(ctx, n, "post"))
+                .unwrap_or_default();
+            let out = f
+                .take("out")
+                .and_then(|n| param_names(ctx, n, "out"))
+                .unwrap_or_default();
+            let out_rows = f.take("out_rows").and_then(|n| {
+                let rows = param_name(ctx, n, "out_rows")?;
+                if out.contains(&rows) {
+                    ctx.err(
+                        n.pos,
+                        format!("`out_rows` {rows:?} is also a column in `out`; use another name"),
+                    );
+                    return None;
+                }
+                Some(rows)
+            });
+            let max_rows = f
+                .take("max_rows")
+                .and_then(|n| count(ctx, n, "max_rows", 1, MAX_MAX_ROWS))
+                .unwrap_or(DEFAULT_MAX_ROWS);
             TaskKind::Sql(SqlTask {
                 datasource: datasource?,
                 sql: sql?,
                 kind,
                 send_result_to,
+                bind,
+                pre,
+                post,
+                out,
+                out_rows,
+                max_rows,
             })
         }
         TaskType::Procedure => {
@@ -989,10 +1174,20 @@ fn task_kind(
                 .and_then(|n| name(ctx, n, "datasource name"));
             let call = f
                 .required(ctx, "call", w)
-                .and_then(|n| nonempty_text(ctx, n, "call"));
+                .and_then(|n| procedure_name(ctx, n, "call"));
+            let args = f
+                .take("args")
+                .and_then(|n| text_list(ctx, n, "args"))
+                .unwrap_or_default();
+            let out = f
+                .take("out")
+                .and_then(|n| param_names(ctx, n, "out"))
+                .unwrap_or_default();
             TaskKind::Procedure(ProcedureTask {
                 datasource: datasource?,
                 call: call?,
+                args,
+                out,
             })
         }
         TaskType::Http => {
@@ -1018,12 +1213,30 @@ fn task_kind(
                 .unwrap_or_default();
             let body = f.take("body").and_then(|n| text(ctx, n, "body"));
             let expect_status = f.take("expect_status").and_then(|n| expect_status(ctx, n));
+            let expect_body_contains = f
+                .take("expect_body_contains")
+                .and_then(|n| nonempty_text(ctx, n, "expect_body_contains"));
+            let request_timeout = f.take("request_timeout").and_then(|n| {
+                let limit = duration(ctx, n, "request_timeout")?;
+                if limit == Duration::default() {
+                    ctx.err(n.pos, "`request_timeout` must be longer than 0");
+                    return None;
+                }
+                Some(limit)
+            });
+            let out = f
+                .take("out")
+                .and_then(|n| text_map_checked(ctx, n, "out", param_name_problem, json_path_problem))
+                .unwrap_or_default();
             TaskKind::Http(HttpTask {
                 url: url?,
                 method,
                 headers,
                 body,
                 expect_status,
+                expect_body_contains,
+                request_timeout,
+                out,
             })
         }
         TaskType::SubProcess => {
@@ -1035,8 +1248,25 @@ fn task_kind(
             })
         }
         TaskType::Dependent => {
+            // Every key is taken before anything can end the walk, so that none of them is
+            // reported as unknown.
             let all = f.take("all");
             let any = f.take("any");
+            let check_interval = f.take("check_interval").and_then(|n| {
+                let interval = duration(ctx, n, "check_interval")?;
+                if interval < Duration::from_secs(1) {
+                    ctx.err(n.pos, "`check_interval` must be at least 1s");
+                    return None;
+                }
+                Some(interval)
+            });
+            let failure = f
+                .take("failure")
+                .and_then(|n| choice(ctx, n, "failure"))
+                .unwrap_or_default();
+            let wait_limit = f
+                .take("wait_limit")
+                .and_then(|n| duration(ctx, n, "wait_limit"));
             let (op, items_node) = match (all, any) {
                 (Some(n), None) => (DependentOp::All, n),
                 (None, Some(n)) => (DependentOp::Any, n),
@@ -1049,38 +1279,30 @@ fn task_kind(
                     return None;
                 }
             };
-            let key = match op {
-                DependentOp::All => "all",
-                DependentOp::Any => "any",
-            };
-            let nodes = list(ctx, items_node, key)?;
-            if nodes.is_empty() {
-                ctx.err(
-                    items_node.pos,
-                    format!("`{key}` must list at least one item"),
-                );
-            }
-            let items: Vec<Option<DependentItem>> =
-                nodes.iter().map(|n| dependent_item(ctx, n)).collect();
+            let items = dependent_entries(ctx, items_node, op.key(), false);
             TaskKind::Dependent(DependentTask {
                 op,
-                items: items.into_iter().collect::<Option<Vec<_>>>()?,
+                items: items?,
+                check_interval,
+                failure,
+                wait_limit,
             })
         }
         TaskType::Conditions => {
-            let mut branch = |ctx: &mut Ctx, f: &mut Fields, key: &str| -> Option<Vec<String>> {
-                let Some(node) = f.take(key) else {
-                    return Some(Vec::new());
+            let mut branch =
+                |ctx: &mut Ctx, f: &mut Fields, key: &str| -> Option<Vec<(String, Pos)>> {
+                    let Some(node) = f.take(key) else {
+                        return Some(Vec::new());
+                    };
+                    let items = list(ctx, node, key)?;
+                    let mut out = Vec::new();
+                    for item in items {
+                        let task = name(ctx, item, "task name")?;
+                        branches.push((task.clone(), item.pos, TaskType::Conditions));
+                        out.push((task, item.pos));
+                    }
+                    Some(out)
                 };
-                let items = list(ctx, node, key)?;
-                let mut out = Vec::new();
-                for item in items {
-                    let task = name(ctx, item, "task name")?;
-                    branches.push((task.clone(), item.pos, TaskType::Conditions));
-                    out.push(task);
-                }
-                Some(out)
-            };
             let success = branch(ctx, f, "success");
             let failure = branch(ctx, f, "failure");
             let (success, failure) = (success?, failure?);
@@ -1090,7 +1312,21 @@ fn task_kind(
                     "a conditions task needs `success: [tasks]` or `failure: [tasks]`",
                 );
             }
-            TaskKind::Conditions(ConditionsTask { success, failure })
+            for (task, pos) in &failure {
+                if success.iter().any(|(t, _)| t == task) {
+                    ctx.err(
+                        *pos,
+                        format!(
+                            "task `{task}` is in both `success` and `failure`; a conditions task runs one branch or the other"
+                        ),
+                    );
+                }
+            }
+            let names = |list: Vec<(String, Pos)>| list.into_iter().map(|(t, _)| t).collect();
+            TaskKind::Conditions(ConditionsTask {
+                success: names(success),
+                failure: names(failure),
+            })
         }
         TaskType::Switch => {
             let cases = f
@@ -1110,12 +1346,34 @@ fn task_kind(
             let main = f
                 .required(ctx, "main", w)
                 .and_then(|n| nonempty_text(ctx, n, "main"));
+            let main_class = f
+                .take("main_class")
+                .and_then(|n| nonempty_text(ctx, n, "main_class"));
             let master = f
                 .take("master")
                 .and_then(|n| nonempty_text(ctx, n, "master"));
             let deploy_mode = f
                 .take("deploy_mode")
                 .and_then(|n| choice(ctx, n, "deploy_mode"));
+            let app_name = f
+                .take("app_name")
+                .and_then(|n| nonempty_text(ctx, n, "app_name"));
+            let driver_cores = f
+                .take("driver_cores")
+                .and_then(|n| count(ctx, n, "driver_cores", 1, MAX_CORES));
+            let driver_memory = f
+                .take("driver_memory")
+                .and_then(|n| memory_size(ctx, n, "driver_memory"));
+            let num_executors = f
+                .take("num_executors")
+                .and_then(|n| count(ctx, n, "num_executors", 1, MAX_EXECUTORS));
+            let executor_cores = f
+                .take("executor_cores")
+                .and_then(|n| count(ctx, n, "executor_cores", 1, MAX_CORES));
+            let executor_memory = f
+                .take("executor_memory")
+                .and_then(|n| memory_size(ctx, n, "executor_memory"));
+            let queue = f.take("queue").and_then(|n| nonempty_text(ctx, n, "queue"));
             let args = f
                 .take("args")
                 .and_then(|n| text_list(ctx, n, "args"))
@@ -1126,8 +1384,16 @@ fn task_kind(
                 .unwrap_or_default();
             TaskKind::Spark(SparkTask {
                 main: main?,
+                main_class,
                 master,
                 deploy_mode,
+                app_name,
+                driver_cores,
+                driver_memory,
+                num_executors,
+                executor_cores,
+                executor_memory,
+                queue,
                 args,
                 conf,
             })
@@ -1139,14 +1405,25 @@ fn task_kind(
             let main_class = f
                 .take("main_class")
                 .and_then(|n| nonempty_text(ctx, n, "main_class"));
+            let app_name = f
+                .take("app_name")
+                .and_then(|n| nonempty_text(ctx, n, "app_name"));
+            let queue = f.take("queue").and_then(|n| nonempty_text(ctx, n, "queue"));
             let args = f
                 .take("args")
                 .and_then(|n| text_list(ctx, n, "args"))
                 .unwrap_or_default();
+            let conf = f
+                .take("conf")
+                .and_then(|n| text_map(ctx, n, "conf", conf_key_problem))
+                .unwrap_or_default();
             TaskKind::Mr(MrTask {
                 jar: jar?,
                 main_class,
+                app_name,
+                queue,
                 args,
+                conf,
             })
         }
         TaskType::Empty => TaskKind::Empty,
@@ -1201,6 +1478,82 @@ fn expect_status(ctx: &mut Ctx, node: &Node) -> Option<ExpectStatus> {
 }
 
 const DEPENDENT_ITEM_KEYS: &[&str] = &["workflow", "task", "window"];
+const DEPENDENT_GROUP_KEYS: &[&str] = &["all", "any"];
+
+/// Whether `node` is a mapping with the text key `key`.
+fn has_key(node: &Node, key: &str) -> bool {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .any(|(k, _)| matches!(&k.value, Value::Scalar(s) if s.text == key)),
+        _ => false,
+    }
+}
+
+/// The entries of a dependent task's `all`/`any` (`in_group`: of a group's, which may
+/// hold only plain items).
+fn dependent_entries(
+    ctx: &mut Ctx,
+    node: &Node,
+    key: &str,
+    in_group: bool,
+) -> Option<Vec<DependentEntry>> {
+    let nodes = list(ctx, node, key)?;
+    let start = ctx.errors.len();
+    if nodes.is_empty() {
+        ctx.err(node.pos, format!("`{key}` must list at least one item"));
+    }
+    let mut out = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let is_group = DEPENDENT_GROUP_KEYS.iter().any(|k| has_key(n, k));
+        let entry = match (is_group, in_group) {
+            (false, _) => dependent_item(ctx, n).map(DependentEntry::Item),
+            (true, false) => dependent_group(ctx, n),
+            (true, true) => {
+                ctx.err(
+                    n.pos,
+                    "groups do not nest: the items of a dependent group must be plain items {workflow, task, window}",
+                );
+                None
+            }
+        };
+        out.extend(entry);
+    }
+    (ctx.errors.len() == start).then_some(out)
+}
+
+/// `{all: [items]}` or `{any: [items]}` inside a dependent task's `all`/`any`.
+fn dependent_group(ctx: &mut Ctx, node: &Node) -> Option<DependentEntry> {
+    let start = ctx.errors.len();
+    let mut f = fields(ctx, node, "a dependent group")?;
+    let all = f.take("all");
+    let any = f.take("any");
+    f.reject_rest(ctx, unknown_key("dependent group", DEPENDENT_GROUP_KEYS));
+    let (op, items_node) = match (all, any) {
+        (Some(n), None) => (DependentOp::All, n),
+        (None, Some(n)) => (DependentOp::Any, n),
+        (Some(_), Some(n)) => {
+            ctx.err(n.pos, "a dependent group takes `all` or `any`, not both");
+            return None;
+        }
+        (None, None) => {
+            ctx.err(node.pos, "a dependent group needs `all: [...]` or `any: [...]`");
+            return None;
+        }
+    };
+    let entries = dependent_entries(ctx, items_node, op.key(), true);
+    if ctx.errors.len() > start {
+        return None;
+    }
+    let items = entries?
+        .into_iter()
+        .filter_map(|e| match e {
+            DependentEntry::Item(item) => Some(item),
+            DependentEntry::Group { .. } => None,
+        })
+        .collect();
+    Some(DependentEntry::Group { op, items })
+}
 
 fn dependent_item(ctx: &mut Ctx, node: &Node) -> Option<DependentItem> {
     let start = ctx.errors.len();

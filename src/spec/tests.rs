@@ -153,6 +153,12 @@ fn the_design_example_parses() {
             sql: "insert into sales_log values ('${dt}', ${rows})".into(),
             kind: SqlKind::Query,
             send_result_to: None,
+            bind: Vec::new(),
+            pre: Vec::new(),
+            post: Vec::new(),
+            out: Vec::new(),
+            out_rows: None,
+            max_rows: DEFAULT_MAX_ROWS,
         })
     );
     assert_eq!(load.depends_on, [DependsOn::on_success("extract")]);
@@ -411,18 +417,20 @@ fn every_task_type_parses() {
         "  - {name: sh, type: shell, script: echo}\n",
         "  - {name: py, type: python, script: 'print(1)'}\n",
         "  - {name: q, type: sql, datasource: dw, sql: select 1, kind: statement, send_result_to: oncall}\n",
-        "  - {name: pr, type: procedure, datasource: dw, call: 'call x()'}\n",
+        "  - {name: pr, type: procedure, datasource: dw, call: etl.x}\n",
         "  - {name: h, type: http, url: 'https://x/y', method: post, headers: {X-Token: t}, body: '{}', expect_status: 200-299}\n",
         "  - {name: h2, type: http, url: '${base}/y', expect_status: [200, 204]}\n",
         "  - {name: h3, type: http, url: 'http://x', expect_status: 201}\n",
         "  - {name: sub, type: sub_process, workflow: other/child}\n",
         "  - {name: sub2, type: sub_process, workflow: child}\n",
         "  - {name: dep, type: dependent, any: [{workflow: w2, window: today}, {workflow: p/w3, task: t, window: last_7_days}]}\n",
-        "  - {name: cond, type: conditions, success: [sh], failure: [py, q]}\n",
-        "  - {name: sw, type: switch, cases: [{when: '${x} > 3', then: sh}], default: py}\n",
+        "  - {name: cond, type: conditions, success: [b1], failure: [b2]}\n",
+        "  - {name: sw, type: switch, cases: [{when: '${x} > 3', then: b1}], default: b2}\n",
         "  - {name: sp, type: spark, main: app.jar, master: yarn, deploy_mode: cluster, args: [a, 1], conf: {spark.x: 2}}\n",
         "  - {name: mr, type: mr, jar: wc.jar, main_class: WordCount, args: [in, out]}\n",
         "  - {name: e, type: empty}\n",
+        "  - {name: b1, type: empty, depends_on: [cond, sw]}\n",
+        "  - {name: b2, type: empty, depends_on: [cond, sw]}\n",
     )));
     let types: Vec<TaskType> = w.tasks.iter().map(TaskSpec::task_type).collect();
     use TaskType::*;
@@ -430,7 +438,7 @@ fn every_task_type_parses() {
         types,
         [
             Shell, Python, Sql, Procedure, Http, Http, Http, SubProcess, SubProcess, Dependent,
-            Conditions, Switch, Spark, Mr, Empty
+            Conditions, Switch, Spark, Mr, Empty, Empty, Empty
         ]
     );
     let TaskKind::Http(h) = &w.tasks[4].kind else {
@@ -454,7 +462,10 @@ fn every_task_type_parses() {
         panic!()
     };
     assert_eq!(dep.op, DependentOp::Any);
-    assert_eq!(dep.items[1].window, DependentWindow::Last7Days);
+    let DependentEntry::Item(item) = &dep.items[1] else {
+        panic!()
+    };
+    assert_eq!(item.window, DependentWindow::Last7Days);
     let TaskKind::Spark(sp) = &w.tasks[12].kind else {
         panic!()
     };
@@ -829,14 +840,14 @@ fn a_cycle_names_its_tasks_at_the_first_of_them() {
 fn branch_targets_must_exist() {
     assert_error(
         &with_tasks(
-            "  - {name: a, type: empty}\n  - {name: c, type: conditions, success: [a], failure: [zz]}\n",
+            "  - {name: a, type: empty, depends_on: [c]}\n  - {name: c, type: conditions, success: [a], failure: [zz]}\n",
         ),
         5,
         "conditions branch names unknown task `zz`",
     );
     assert_error(
         &with_tasks(
-            "  - {name: a, type: empty}\n  - {name: s, type: switch, cases: [{when: '1 > 0', then: a}], default: nope}\n",
+            "  - {name: a, type: empty, depends_on: [s]}\n  - {name: s, type: switch, cases: [{when: '1 > 0', then: a}], default: nope}\n",
         ),
         5,
         "switch branch names unknown task `nope`",
@@ -1005,6 +1016,658 @@ fn a_thing_defined_twice_in_one_file_is_an_error() {
     );
 }
 
+// ---- keys of sql, procedure, http, dependent, spark and mr tasks ----
+
+/// The one error of `text`, which must be at `line:column` and contain `message`.
+#[track_caller]
+fn assert_error_at(text: &str, line: usize, column: usize, message: &str) {
+    let errors = errors(text);
+    assert!(
+        errors.len() == 1
+            && (errors[0].line, errors[0].column) == (line, column)
+            && errors[0].message.contains(message),
+        "expected one error at {line}:{column} containing {message:?}, got {errors:#?}"
+    );
+}
+
+/// The workflow of `text`, after checking that it comes back equal from `to_yaml` and from
+/// its stored JSON form (and that the JSON is deterministic).
+#[track_caller]
+fn round_trip(text: &str) -> WorkflowSpec {
+    let spec = workflow(text);
+    let yaml = to_yaml(&spec);
+    assert_eq!(workflow(&yaml), spec, "exported:\n{yaml}");
+    let json = serde_json::to_string(&spec).unwrap();
+    let stored: WorkflowSpec = serde_json::from_str(&json).unwrap();
+    assert_eq!(stored, spec, "stored:\n{json}");
+    assert_eq!(serde_json::to_string(&stored).unwrap(), json, "deterministic");
+    assert_eq!(parse_workflow_json("api", &json).unwrap(), spec);
+    spec
+}
+
+/// A workflow whose one task (line 4) is `head`, followed by `keys` from line `4 + lines of
+/// head`.
+fn one_task(head: &str, keys: &str) -> String {
+    with_tasks(&format!("  - name: t\n{head}{keys}"))
+}
+
+const SQL_HEAD: &str = "    type: sql\n    datasource: dw\n    sql: select 1\n";
+
+#[test]
+fn sql_keys_parse_and_round_trip() {
+    let w = round_trip(&one_task(
+        SQL_HEAD,
+        concat!(
+            "    bind: ['${dt}', 1.10, true, '']\n",
+            "    pre: [set search_path = etl, 'set work_mem = ''64MB''']\n",
+            "    post: ['analyze t']\n",
+            "    out: [id, name]\n",
+            "    out_rows: rows\n",
+            "    max_rows: 500\n",
+        ),
+    ));
+    let TaskKind::Sql(sql) = &w.tasks[0].kind else {
+        panic!()
+    };
+    assert_eq!(sql.bind, ["${dt}", "1.10", "true", ""]);
+    assert_eq!(
+        sql.pre,
+        ["set search_path = etl", "set work_mem = '64MB'"]
+    );
+    assert_eq!(sql.post, ["analyze t"]);
+    assert_eq!(sql.out, ["id", "name"]);
+    assert_eq!(sql.out_rows.as_deref(), Some("rows"));
+    assert_eq!(sql.max_rows, 500);
+    assert_eq!(
+        serde_json::to_value(&w.tasks[0]).unwrap()["max_rows"],
+        serde_json::json!(500)
+    );
+
+    // Defaults: nothing new is stored, so older definitions keep their hash.
+    let plain = round_trip(&one_task(SQL_HEAD, ""));
+    let TaskKind::Sql(sql) = &plain.tasks[0].kind else {
+        panic!()
+    };
+    assert_eq!(sql.max_rows, DEFAULT_MAX_ROWS);
+    assert!(sql.bind.is_empty() && sql.out.is_empty() && sql.out_rows.is_none());
+    assert_eq!(
+        serde_json::to_value(&plain.tasks[0]).unwrap(),
+        serde_json::json!({"name": "t", "type": "sql", "datasource": "dw", "sql": "select 1"})
+    );
+    let explicit = workflow(&one_task(SQL_HEAD, "    max_rows: 100\n"));
+    assert_eq!(explicit, plain);
+    assert_eq!(round_trip(&one_task(SQL_HEAD, "    max_rows: 10000\n")), {
+        let mut w = plain.clone();
+        let TaskKind::Sql(sql) = &mut w.tasks[0].kind else {
+            panic!()
+        };
+        sql.max_rows = MAX_MAX_ROWS;
+        w
+    });
+}
+
+#[test]
+fn sql_keys_reject_bad_values_at_their_position() {
+    let at = |keys: &str, column: usize, message: &str| {
+        assert_error_at(&one_task(SQL_HEAD, keys), 8, column, message)
+    };
+    at("    max_rows: 0\n", 15, "`max_rows` must be between 1 and 10000, not 0");
+    at("    max_rows: 10001\n", 15, "`max_rows` must be between 1 and 10000, not 10001");
+    at("    max_rows: many\n", 15, "`max_rows` must be a whole number");
+    at("    bind: x\n", 11, "`bind` must be a list, not a string");
+    at("    bind: [a, [1]]\n", 15, "`bind item` must be a string, not a list");
+    at("    pre: [ok, ' ']\n", 15, "`pre item` must not be empty");
+    at("    post: {a: b}\n", 11, "`post` must be a list, not a mapping");
+    at(
+        "    out: [id, 'a b']\n",
+        15,
+        "invalid param name \"a b\" in `out`: contains ' '",
+    );
+    at("    out: [id, id]\n", 15, "`id` is listed twice in `out`");
+    at(
+        "    out_rows: a/b\n",
+        15,
+        "invalid param name \"a/b\" in `out_rows`",
+    );
+    assert_error_at(
+        &one_task(SQL_HEAD, "    out: [id]\n    out_rows: id\n"),
+        9,
+        15,
+        "`out_rows` \"id\" is also a column in `out`",
+    );
+    at("    binds: [1]\n", 5, "unknown key `binds` for task type sql");
+}
+
+const PROCEDURE_HEAD: &str = "    type: procedure\n    datasource: dw\n";
+
+#[test]
+fn procedure_keys_parse_and_round_trip() {
+    let w = round_trip(&one_task(
+        PROCEDURE_HEAD,
+        "    call: etl.refresh_sales\n    args: ['${dt}', 42, 1.50]\n    out: [changed, total]\n",
+    ));
+    assert_eq!(
+        w.tasks[0].kind,
+        TaskKind::Procedure(ProcedureTask {
+            datasource: "dw".into(),
+            call: "etl.refresh_sales".into(),
+            args: vec!["${dt}".into(), "42".into(), "1.50".into()],
+            out: vec!["changed".into(), "total".into()],
+        })
+    );
+    for call in ["refresh", "_x.Y_1", "Etl2._"] {
+        round_trip(&one_task(PROCEDURE_HEAD, &format!("    call: {call}\n")));
+    }
+}
+
+#[test]
+fn procedure_keys_reject_bad_values_at_their_position() {
+    let at = |keys: &str, line: usize, column: usize, message: &str| {
+        assert_error_at(&one_task(PROCEDURE_HEAD, keys), line, column, message)
+    };
+    for call in ["'call x()'", "'etl.refresh()'", "a.b.c", "1abc", "'etl.'", "'.x'", "'x y'", "'e-t.x'"] {
+        at(
+            &format!("    call: {call}\n"),
+            7,
+            11,
+            "call must be a procedure name such as `etl.refresh` (arguments go in `args`)",
+        );
+    }
+    at("    call: x\n    args: [[1]]\n", 8, 12, "`args item` must be a string, not a list");
+    at("    call: x\n    out: [a, a]\n", 8, 14, "`a` is listed twice in `out`");
+    at("    call: x\n    out: ['$x']\n", 8, 11, "invalid param name \"$x\" in `out`");
+}
+
+const HTTP_HEAD: &str = "    type: http\n    url: https://api.example.com/jobs\n";
+
+#[test]
+fn http_keys_parse_and_round_trip() {
+    let w = round_trip(&one_task(
+        HTTP_HEAD,
+        concat!(
+            "    expect_body_contains: '\"status\": \"ok\"'\n",
+            "    request_timeout: 1m30s\n",
+            "    out: {job_id: $.data.id, first: \"$['items'][0]\", all: $}\n",
+        ),
+    ));
+    let TaskKind::Http(http) = &w.tasks[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        http.expect_body_contains.as_deref(),
+        Some("\"status\": \"ok\"")
+    );
+    assert_eq!(http.request_timeout, Some(Duration::from_secs(90)));
+    assert_eq!(
+        http.out,
+        BTreeMap::from([
+            ("all".to_string(), "$".to_string()),
+            ("first".into(), "$['items'][0]".into()),
+            ("job_id".into(), "$.data.id".into()),
+        ])
+    );
+}
+
+#[test]
+fn http_keys_reject_bad_values_at_their_position() {
+    let at = |keys: &str, column: usize, message: &str| {
+        assert_error_at(&one_task(HTTP_HEAD, keys), 7, column, message)
+    };
+    at("    expect_body_contains: ''\n", 27, "`expect_body_contains` must not be empty");
+    at("    expect_body_contains: [a]\n", 27, "`expect_body_contains` must be a string");
+    at("    request_timeout: soon\n", 22, "invalid `request_timeout`");
+    at("    request_timeout: 0s\n", 22, "`request_timeout` must be longer than 0");
+    at(
+        "    out: {id: data.id}\n",
+        15,
+        "invalid `out.id` \"data.id\": must be a JSON path starting with `$`",
+    );
+    at("    out: {id: }\n", 15, "invalid `out.id` \"\"");
+    at("    out: {'a b': $.x}\n", 11, "invalid key \"a b\" in `out`");
+    at("    out: [$.x]\n", 10, "`out` must be a mapping, not a list");
+}
+
+const DEPENDENT_HEAD: &str = "    type: dependent\n";
+
+#[test]
+fn dependent_groups_and_keys_parse_and_round_trip() {
+    let w = round_trip(&one_task(
+        DEPENDENT_HEAD,
+        concat!(
+            "    all:\n",
+            "      - {workflow: etl, window: today}\n",
+            "      - any:\n",
+            "          - {workflow: p2/a, task: load, window: last_2_days}\n",
+            "          - {workflow: b, window: last_month_end}\n",
+            "      - {all: [{workflow: c, window: last_24_hours}]}\n",
+            "    check_interval: 1m\n",
+            "    failure: wait\n",
+            "    wait_limit: 6h\n",
+        ),
+    ));
+    let item = |workflow: &str, task: Option<&str>, window| DependentItem {
+        workflow: workflow.into(),
+        task: task.map(Into::into),
+        window,
+    };
+    assert_eq!(
+        w.tasks[0].kind,
+        TaskKind::Dependent(DependentTask {
+            op: DependentOp::All,
+            items: vec![
+                DependentEntry::Item(item("etl", None, DependentWindow::Today)),
+                DependentEntry::Group {
+                    op: DependentOp::Any,
+                    items: vec![
+                        item("p2/a", Some("load"), DependentWindow::Last2Days),
+                        item("b", None, DependentWindow::LastMonthEnd),
+                    ],
+                },
+                DependentEntry::Group {
+                    op: DependentOp::All,
+                    items: vec![item("c", None, DependentWindow::Last24Hours)],
+                },
+            ],
+            check_interval: Some(Duration::from_secs(60)),
+            failure: DependentFailure::Wait,
+            wait_limit: Some(Duration::from_secs(6 * 3600)),
+        })
+    );
+    // Stored as written: items as maps, groups as `{all|any: [...]}`, keys beside `all`.
+    assert_eq!(
+        serde_json::to_value(&w.tasks[0]).unwrap(),
+        serde_json::json!({
+            "name": "t",
+            "type": "dependent",
+            "all": [
+                {"workflow": "etl", "window": "today"},
+                {"any": [
+                    {"workflow": "p2/a", "task": "load", "window": "last_2_days"},
+                    {"workflow": "b", "window": "last_month_end"}
+                ]},
+                {"all": [{"workflow": "c", "window": "last_24_hours"}]}
+            ],
+            "check_interval": "1m",
+            "failure": "wait",
+            "wait_limit": "6h"
+        })
+    );
+
+    // Defaults are left out.
+    let plain = round_trip(&one_task(
+        DEPENDENT_HEAD,
+        "    any: [{workflow: a, window: today}]\n    failure: fail\n",
+    ));
+    let TaskKind::Dependent(d) = &plain.tasks[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (d.check_interval, d.failure, d.wait_limit),
+        (None, DependentFailure::Fail, None)
+    );
+    assert_eq!(
+        serde_json::to_value(&plain.tasks[0]).unwrap(),
+        serde_json::json!({
+            "name": "t", "type": "dependent", "any": [{"workflow": "a", "window": "today"}]
+        })
+    );
+}
+
+#[test]
+fn dependent_windows_have_these_spellings() {
+    let spellings: Vec<&str> = DependentWindow::ALL.iter().map(|w| w.as_str()).collect();
+    assert_eq!(
+        spellings,
+        [
+            "today",
+            "last_1_days",
+            "last_2_days",
+            "last_3_days",
+            "last_4_days",
+            "last_5_days",
+            "last_6_days",
+            "last_7_days",
+            "this_week",
+            "last_week",
+            "last_monday",
+            "last_tuesday",
+            "last_wednesday",
+            "last_thursday",
+            "last_friday",
+            "last_saturday",
+            "last_sunday",
+            "this_month",
+            "last_month",
+            "last_month_begin",
+            "last_month_end",
+            "current_hour",
+            "last_1_hour",
+            "last_2_hours",
+            "last_3_hours",
+            "last_24_hours",
+        ]
+    );
+    for window in DependentWindow::ALL {
+        let w = round_trip(&one_task(
+            DEPENDENT_HEAD,
+            &format!("    all: [{{workflow: a, window: {window}}}]\n"),
+        ));
+        let TaskKind::Dependent(d) = &w.tasks[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            d.items,
+            [DependentEntry::Item(DependentItem {
+                workflow: "a".into(),
+                task: None,
+                window: *window
+            })]
+        );
+    }
+    assert_error_at(
+        &one_task(DEPENDENT_HEAD, "    all: [{workflow: a, window: last_2_day}]\n"),
+        6,
+        36,
+        "\"last_2_day\" is not a valid dependent window",
+    );
+}
+
+#[test]
+fn dependent_keys_reject_bad_values_at_their_position() {
+    let at = |keys: &str, line: usize, column: usize, message: &str| {
+        assert_error_at(&one_task(DEPENDENT_HEAD, keys), line, column, message)
+    };
+    let items = "    all: [{workflow: a, window: today}]\n";
+    at(
+        &format!("{items}    check_interval: 500ms\n"),
+        7,
+        21,
+        "`check_interval` must be at least 1s",
+    );
+    at(
+        &format!("{items}    check_interval: often\n"),
+        7,
+        21,
+        "invalid `check_interval`",
+    );
+    at(
+        &format!("{items}    failure: retry\n"),
+        7,
+        14,
+        "\"retry\" is not a valid dependent failure policy",
+    );
+    at(
+        &format!("{items}    wait_limit: forever\n"),
+        7,
+        17,
+        "invalid `wait_limit`",
+    );
+    // Keys beside a broken `all`/`any` are still known.
+    at(
+        "    check_interval: 1m\n    failure: wait\n",
+        4,
+        5,
+        "a dependent task needs `all: [...]` or `any: [...]`",
+    );
+    // Groups: exactly two levels.
+    at(
+        concat!(
+            "    any:\n",
+            "      - all:\n",
+            "          - {workflow: a, window: today}\n",
+            "          - {any: [{workflow: b, window: today}]}\n",
+        ),
+        9,
+        13,
+        "groups do not nest",
+    );
+    at(
+        "    any: [{all: [{workflow: a, window: today}], any: [{workflow: b, window: today}]}]\n",
+        6,
+        51,
+        "a dependent group takes `all` or `any`, not both",
+    );
+    at(
+        "    any: [{all: [{workflow: a, window: today}], workflow: c}]\n",
+        6,
+        51,
+        "unknown key `workflow` in dependent group (expected one of: all, any)",
+    );
+    at("    any: [{all: []}]\n", 6, 21, "`all` must list at least one item");
+    at("    any: [{any: x}]\n", 6, 21, "`any` must be a list, not a string");
+    at(
+        "    any: [{all: [{workflow: a}]}]\n",
+        6,
+        22,
+        "missing required key `window` in dependent item",
+    );
+}
+
+#[test]
+fn stored_dependent_json_is_read_back_strictly() {
+    let read = |json: serde_json::Value| serde_json::from_value::<DependentTask>(json);
+    let task = read(serde_json::json!({
+        "any": [{"all": [{"workflow": "a", "window": "today"}]}, {"workflow": "b", "window": "last_sunday"}],
+        "check_interval": "10s",
+        "wait_limit": "1d"
+    }))
+    .unwrap();
+    assert_eq!(task.op, DependentOp::Any);
+    assert_eq!(task.failure, DependentFailure::Fail);
+    assert!(matches!(task.items[0], DependentEntry::Group { op: DependentOp::All, .. }));
+    for bad in [
+        serde_json::json!({"all": [{"all": [], "workflow": "a", "window": "today"}]}),
+        serde_json::json!({"all": [{"all": [], "any": []}]}),
+        serde_json::json!({"all": [{"workflow": "a"}]}),
+        serde_json::json!({"all": [{"all": [{"any": []}]}]}),
+        serde_json::json!({"all": [], "any": []}),
+    ] {
+        assert!(read(bad.clone()).is_err(), "{bad}");
+    }
+}
+
+const SPARK_HEAD: &str = "    type: spark\n    main: app.jar\n";
+
+#[test]
+fn spark_keys_parse_and_round_trip() {
+    let w = round_trip(&one_task(
+        SPARK_HEAD,
+        concat!(
+            "    main_class: org.example.Daily\n",
+            "    app_name: daily ${dt}\n",
+            "    driver_cores: 2\n",
+            "    driver_memory: 512m\n",
+            "    num_executors: 100000\n",
+            "    executor_cores: 1024\n",
+            "    executor_memory: 2G\n",
+            "    queue: etl\n",
+        ),
+    ));
+    let TaskKind::Spark(spark) = &w.tasks[0].kind else {
+        panic!()
+    };
+    assert_eq!(spark.main_class.as_deref(), Some("org.example.Daily"));
+    assert_eq!(spark.app_name.as_deref(), Some("daily ${dt}"));
+    assert_eq!(
+        (spark.driver_cores, spark.num_executors, spark.executor_cores),
+        (Some(2), Some(100_000), Some(1024))
+    );
+    assert_eq!(spark.driver_memory.as_deref(), Some("512m"));
+    assert_eq!(spark.executor_memory.as_deref(), Some("2G"));
+    assert_eq!(spark.queue.as_deref(), Some("etl"));
+    for memory in ["1", "1024", "4k", "4K", "1t", "007g"] {
+        round_trip(&one_task(SPARK_HEAD, &format!("    driver_memory: {memory}\n")));
+    }
+}
+
+#[test]
+fn spark_keys_reject_bad_values_at_their_position() {
+    let at = |keys: &str, column: usize, message: &str| {
+        assert_error_at(&one_task(SPARK_HEAD, keys), 7, column, message)
+    };
+    at("    driver_cores: 0\n", 19, "`driver_cores` must be between 1 and 1024, not 0");
+    at("    executor_cores: 1025\n", 21, "`executor_cores` must be between 1 and 1024, not 1025");
+    at(
+        "    num_executors: 100001\n",
+        20,
+        "`num_executors` must be between 1 and 100000, not 100001",
+    );
+    at("    num_executors: two\n", 20, "`num_executors` must be a whole number");
+    for bad in ["2gb", "1.5g", "0m", "g", "-1g", "'2 g'", "''"] {
+        at(
+            &format!("    driver_memory: {bad}\n"),
+            20,
+            "`driver_memory` must be a memory size such as 512m or 2g",
+        );
+    }
+    at(
+        "    executor_memory: [2g]\n",
+        22,
+        "`executor_memory` must be a string, not a list",
+    );
+    at("    queue: ' '\n", 12, "`queue` must not be empty");
+    at("    app_name: ''\n", 15, "`app_name` must not be empty");
+    at("    main_class: ''\n", 17, "`main_class` must not be empty");
+}
+
+const MR_HEAD: &str = "    type: mr\n    jar: wc.jar\n";
+
+#[test]
+fn mr_keys_parse_and_round_trip() {
+    let w = round_trip(&one_task(
+        MR_HEAD,
+        "    app_name: word count\n    queue: etl\n    conf: {mapreduce.map.memory.mb: 2048, x.empty: }\n",
+    ));
+    let TaskKind::Mr(mr) = &w.tasks[0].kind else {
+        panic!()
+    };
+    assert_eq!(mr.app_name.as_deref(), Some("word count"));
+    assert_eq!(mr.queue.as_deref(), Some("etl"));
+    assert_eq!(
+        mr.conf,
+        BTreeMap::from([
+            ("mapreduce.map.memory.mb".to_string(), "2048".to_string()),
+            ("x.empty".into(), "".into()),
+        ])
+    );
+}
+
+#[test]
+fn mr_keys_reject_bad_values_at_their_position() {
+    let at = |keys: &str, column: usize, message: &str| {
+        assert_error_at(&one_task(MR_HEAD, keys), 7, column, message)
+    };
+    at("    conf: [a]\n", 11, "`conf` must be a mapping, not a list");
+    at("    conf: {'': x}\n", 12, "invalid key \"\" in `conf`: must not be empty");
+    at("    conf: {a: [1]}\n", 15, "`conf.a` must be a string, not a list");
+    at("    queue: [etl]\n", 12, "`queue` must be a string, not a list");
+    at("    app_name: ''\n", 15, "`app_name` must not be empty");
+}
+
+#[test]
+fn every_new_key_is_a_type_key() {
+    let has = |ty: TaskType, keys: &[&str]| {
+        for key in keys {
+            assert!(type_keys(ty).contains(key), "{ty} lacks {key}");
+        }
+    };
+    has(
+        TaskType::Sql,
+        &["bind", "pre", "post", "out", "out_rows", "max_rows"],
+    );
+    has(TaskType::Procedure, &["call", "args", "out"]);
+    has(
+        TaskType::Http,
+        &["expect_body_contains", "request_timeout", "out"],
+    );
+    has(
+        TaskType::Dependent,
+        &["all", "any", "check_interval", "failure", "wait_limit"],
+    );
+    has(
+        TaskType::Spark,
+        &[
+            "main_class",
+            "app_name",
+            "driver_cores",
+            "driver_memory",
+            "num_executors",
+            "executor_cores",
+            "executor_memory",
+            "queue",
+        ],
+    );
+    has(TaskType::Mr, &["app_name", "queue", "conf"]);
+    // A key of another type is still unknown here.
+    assert_error_at(
+        &one_task(MR_HEAD, "    driver_cores: 2\n"),
+        7,
+        5,
+        "unknown key `driver_cores` for task type mr",
+    );
+}
+
+// ---- branches wait for their branching task ----
+
+#[test]
+fn branch_targets_must_depend_on_the_branching_task() {
+    assert_error_at(
+        &with_tasks(concat!(
+            "  - {name: s, type: switch, cases: [{when: '1 > 0', then: a}], default: b}\n",
+            "  - {name: a, type: empty, depends_on: [{task: s, on: failure}]}\n",
+            "  - {name: b, type: empty}\n",
+        )),
+        4,
+        72,
+        "switch branch `b` must depend on `s` (add `s` to its depends_on)",
+    );
+    assert_error_at(
+        &with_tasks(concat!(
+            "  - {name: a, type: empty}\n",
+            "  - {name: c, type: conditions, success: [a]}\n",
+        )),
+        5,
+        43,
+        "conditions branch `a` must depend on `c` (add `c` to its depends_on)",
+    );
+    // Named in two cases: said once, at the first.
+    assert_error_at(
+        &with_tasks(concat!(
+            "  - name: s\n",
+            "    type: switch\n",
+            "    cases:\n",
+            "      - {when: '${x} > 1', then: a}\n",
+            "      - {when: '${x} > 2', then: a}\n",
+            "  - {name: a, type: empty}\n",
+        )),
+        7,
+        33,
+        "switch branch `a` must depend on `s`",
+    );
+    // Any relation counts; a task named in two cases is fine.
+    round_trip(&with_tasks(concat!(
+        "  - {name: s, type: switch, cases: [{when: '1 > 0', then: a}, {when: '2 > 1', then: a}], default: b}\n",
+        "  - {name: a, type: empty, depends_on: [{task: s, on: always, delay: 1s}]}\n",
+        "  - {name: b, type: empty, depends_on: [s]}\n",
+        "  - {name: c, type: conditions, success: [a], failure: [d]}\n",
+        "  - {name: d, type: empty, depends_on: [c, {task: a, on: failure}]}\n",
+    )));
+}
+
+#[test]
+fn a_conditions_task_cannot_send_one_task_both_ways() {
+    assert_error_at(
+        &with_tasks(concat!(
+            "  - {name: c, type: conditions, success: [a, b], failure: [b]}\n",
+            "  - {name: a, type: empty, depends_on: [c]}\n",
+            "  - {name: b, type: empty, depends_on: [c]}\n",
+        )),
+        4,
+        62,
+        "task `b` is in both `success` and `failure`",
+    );
+}
+
 // ---- export and round trips ----
 
 fn rich_spec() -> WorkflowSpec {
@@ -1061,13 +1724,21 @@ fn rich_spec() -> WorkflowSpec {
                 sql: "select 1;\n".into(),
                 kind: SqlKind::Statement,
                 send_result_to: Some("oncall".into()),
+                bind: vec!["1.10".into(), "".into(), "it's".into()],
+                pre: vec!["set search_path = etl".into()],
+                post: vec!["analyze sales;\nanalyze items;\n".into()],
+                out: vec!["total".into(), "n".into()],
+                out_rows: Some("rows".into()),
+                max_rows: 10_000,
             }),
         ),
         task(
             "proc",
             TaskKind::Procedure(ProcedureTask {
                 datasource: "dw".into(),
-                call: "call refresh()".into(),
+                call: "etl.refresh".into(),
+                args: vec!["${dt}".into(), "007".into()],
+                out: vec!["changed".into()],
             }),
         ),
         task(
@@ -1078,6 +1749,13 @@ fn rich_spec() -> WorkflowSpec {
                 headers: [("Authorization".to_string(), "Bearer: x".to_string())].into(),
                 body: Some("{\"a\": [1, 2]}".into()),
                 expect_status: Some(ExpectStatus::Codes(vec![200, 404])),
+                expect_body_contains: Some("\"ok\": true".into()),
+                request_timeout: Some(Duration::from_millis(2500)),
+                out: [
+                    ("id".to_string(), "$.data.id".to_string()),
+                    ("first".into(), "$['items'][0]".into()),
+                ]
+                .into(),
             }),
         ),
         task(
@@ -1088,6 +1766,9 @@ fn rich_spec() -> WorkflowSpec {
                 headers: BTreeMap::new(),
                 body: None,
                 expect_status: Some(ExpectStatus::Range { from: 200, to: 299 }),
+                expect_body_contains: None,
+                request_timeout: None,
+                out: BTreeMap::new(),
             }),
         ),
         task(
@@ -1101,17 +1782,30 @@ fn rich_spec() -> WorkflowSpec {
             TaskKind::Dependent(DependentTask {
                 op: DependentOp::All,
                 items: vec![
-                    DependentItem {
+                    DependentEntry::Item(DependentItem {
                         workflow: "w2".into(),
                         task: Some("t".into()),
                         window: DependentWindow::LastMonth,
-                    },
-                    DependentItem {
-                        workflow: "p2/w3".into(),
-                        task: None,
-                        window: DependentWindow::CurrentHour,
+                    }),
+                    DependentEntry::Group {
+                        op: DependentOp::Any,
+                        items: vec![
+                            DependentItem {
+                                workflow: "p2/w3".into(),
+                                task: None,
+                                window: DependentWindow::CurrentHour,
+                            },
+                            DependentItem {
+                                workflow: "w4".into(),
+                                task: None,
+                                window: DependentWindow::LastMonthEnd,
+                            },
+                        ],
                     },
                 ],
+                check_interval: Some(Duration::from_secs(30)),
+                failure: DependentFailure::Wait,
+                wait_limit: Some(Duration::from_secs(6 * 3600)),
             }),
         ),
         task(
@@ -1135,8 +1829,16 @@ fn rich_spec() -> WorkflowSpec {
             "spark",
             TaskKind::Spark(SparkTask {
                 main: "app.py".into(),
+                main_class: Some("org.example.App".into()),
                 master: Some("yarn".into()),
                 deploy_mode: Some(DeployMode::Cluster),
+                app_name: Some("daily ${dt}".into()),
+                driver_cores: Some(2),
+                driver_memory: Some("512m".into()),
+                num_executors: Some(100_000),
+                executor_cores: Some(1024),
+                executor_memory: Some("2G".into()),
+                queue: Some("etl".into()),
                 args: vec!["--x".into(), "1".into(), "".into(), "true".into()],
                 conf: [("spark.executor.memory".to_string(), "2g".to_string())].into(),
             }),
@@ -1146,12 +1848,27 @@ fn rich_spec() -> WorkflowSpec {
             TaskKind::Mr(MrTask {
                 jar: "wc.jar".into(),
                 main_class: Some("org.WordCount".into()),
+                app_name: Some("wc".into()),
+                queue: Some("default".into()),
                 args: vec!["in".into()],
+                conf: [("mapreduce.map.memory.mb".to_string(), "2048".to_string())].into(),
             }),
         ),
         task("end", TaskKind::Empty),
     ];
-    tasks[1].depends_on = vec![DependsOn::on_success("extract")];
+    tasks[1].depends_on = vec![
+        DependsOn::on_success("extract"),
+        DependsOn::on_success("cond"),
+    ];
+    // Branch targets wait for their branching task.
+    tasks[2].depends_on = vec![DependsOn::on_success("cond")];
+    tasks[3].depends_on = vec![DependsOn {
+        task: "cond".into(),
+        on: Condition::Always,
+        delay: None,
+    }];
+    tasks[4].depends_on = vec![DependsOn::on_success("sw")];
+    tasks[5].depends_on = vec![DependsOn::on_success("sw")];
     tasks[12].depends_on = vec![
         DependsOn::on_success("py"),
         DependsOn {
@@ -1348,19 +2065,79 @@ fn arb_params() -> impl Strategy<Value = ParamMap> {
     proptest::collection::btree_map(arb_name(), arb_text(), 0..4)
 }
 
+fn arb_op(all: bool) -> DependentOp {
+    if all { DependentOp::All } else { DependentOp::Any }
+}
+
+fn arb_dependent_item() -> impl Strategy<Value = DependentItem> {
+    (
+        proptest::option::of(arb_name()),
+        arb_name(),
+        proptest::option::of(arb_name()),
+        proptest::sample::select(DependentWindow::ALL.to_vec()),
+    )
+        .prop_map(|(project, workflow, task, window)| DependentItem {
+            workflow: project.map_or(workflow.clone(), |p| format!("{p}/{workflow}")),
+            task,
+            window,
+        })
+}
+
+fn arb_memory() -> impl Strategy<Value = String> {
+    "[1-9][0-9]{0,4}[kmgtKMGT]?"
+}
+
+/// Makes every branch target depend on its branching task (targets come later, so no
+/// cycle can appear).
+fn wire_branches(tasks: &mut [TaskSpec]) {
+    for i in 0..tasks.len() {
+        let targets: Vec<String> = match &tasks[i].kind {
+            TaskKind::Conditions(c) => c.success.iter().chain(&c.failure).cloned().collect(),
+            TaskKind::Switch(s) => s
+                .cases
+                .iter()
+                .map(|c| c.then.clone())
+                .chain(s.default.clone())
+                .collect(),
+            _ => continue,
+        };
+        let brancher = tasks[i].name.clone();
+        for target in targets {
+            if let Some(t) = tasks.iter_mut().find(|t| t.name == target)
+                && !t.depends_on.iter().any(|d| d.task == brancher)
+            {
+                t.depends_on.push(DependsOn::on_success(brancher.clone()));
+            }
+        }
+    }
+}
+
 fn arb_kind(names: Vec<String>) -> impl Strategy<Value = TaskKind> {
     let name = proptest::sample::select(names);
     prop_oneof![
         arb_nonblank().prop_map(|script| TaskKind::Shell(ScriptTask { script })),
         arb_nonblank().prop_map(|script| TaskKind::Python(ScriptTask { script })),
         (
-            arb_name(),
-            arb_nonblank(),
-            any::<bool>(),
-            proptest::option::of(arb_name())
+            (
+                arb_name(),
+                arb_nonblank(),
+                any::<bool>(),
+                proptest::option::of(arb_name())
+            ),
+            (
+                proptest::collection::vec(arb_text(), 0..3),
+                proptest::collection::vec(arb_nonblank(), 0..2),
+                proptest::collection::vec(arb_nonblank(), 0..2),
+                proptest::collection::btree_set(arb_name(), 0..3),
+                proptest::option::of(arb_name()),
+                prop_oneof![Just(DEFAULT_MAX_ROWS), 1..=MAX_MAX_ROWS],
+            )
         )
             .prop_map(
-                |(datasource, sql, statement, send_result_to)| TaskKind::Sql(SqlTask {
+                |(
+                    (datasource, sql, statement, send_result_to),
+                    (bind, pre, post, out, out_rows, max_rows),
+                )| TaskKind::Sql(SqlTask {
                     datasource,
                     sql,
                     kind: if statement {
@@ -1369,8 +2146,28 @@ fn arb_kind(names: Vec<String>) -> impl Strategy<Value = TaskKind> {
                         SqlKind::Query
                     },
                     send_result_to,
+                    bind,
+                    pre,
+                    post,
+                    out_rows: out_rows.filter(|r| !out.contains(r)),
+                    out: out.into_iter().collect(),
+                    max_rows,
                 })
             ),
+        (
+            arb_name(),
+            "[A-Za-z_][A-Za-z0-9_]{0,8}(\\.[A-Za-z_][A-Za-z0-9_]{0,8})?",
+            proptest::collection::vec(arb_text(), 0..3),
+            proptest::collection::btree_set(arb_name(), 0..3),
+        )
+            .prop_map(|(datasource, call, args, out)| {
+                TaskKind::Procedure(ProcedureTask {
+                    datasource,
+                    call,
+                    args,
+                    out: out.into_iter().collect(),
+                })
+            }),
         (
             arb_text(),
             proptest::sample::select(HttpMethod::ALL.to_vec()),
@@ -1383,16 +2180,33 @@ fn arb_kind(names: Vec<String>) -> impl Strategy<Value = TaskKind> {
                     to: (a + d).min(599)
                 }),
             ]),
+            proptest::option::of(arb_nonblank()),
+            proptest::option::of((1u64..10_000_000).prop_map(Duration::from_millis)),
+            proptest::collection::btree_map(arb_name(), "\\$[a-z0-9.\\[\\]' *]{0,10}", 0..3),
         )
-            .prop_map(|(path, method, headers, body, expect_status)| {
-                TaskKind::Http(HttpTask {
-                    url: format!("https://h/{path}"),
+            .prop_map(
+                |(
+                    path,
                     method,
                     headers,
                     body,
                     expect_status,
-                })
-            }),
+                    expect_body_contains,
+                    request_timeout,
+                    out,
+                )| {
+                    TaskKind::Http(HttpTask {
+                        url: format!("https://h/{path}"),
+                        method,
+                        headers,
+                        body,
+                        expect_status,
+                        expect_body_contains,
+                        request_timeout,
+                        out,
+                    })
+                }
+            ),
         (proptest::option::of(arb_name()), arb_name()).prop_map(|(p, w)| {
             TaskKind::SubProcess(SubProcessTask {
                 workflow: p.map_or(w.clone(), |p| format!("{p}/{w}")),
@@ -1401,36 +2215,42 @@ fn arb_kind(names: Vec<String>) -> impl Strategy<Value = TaskKind> {
         (
             any::<bool>(),
             proptest::collection::vec(
-                (
-                    arb_name(),
-                    proptest::option::of(arb_name()),
-                    proptest::sample::select(DependentWindow::ALL.to_vec())
-                ),
+                prop_oneof![
+                    2 => arb_dependent_item().prop_map(DependentEntry::Item),
+                    1 => (
+                        any::<bool>(),
+                        proptest::collection::vec(arb_dependent_item(), 1..3)
+                    )
+                        .prop_map(|(all, items)| DependentEntry::Group {
+                            op: arb_op(all),
+                            items
+                        }),
+                ],
                 1..3
-            )
+            ),
+            proptest::option::of((1000u64..10_000_000).prop_map(Duration::from_millis)),
+            proptest::sample::select(DependentFailure::ALL.to_vec()),
+            proptest::option::of(arb_duration()),
         )
-            .prop_map(|(all, items)| TaskKind::Dependent(DependentTask {
-                op: if all {
-                    DependentOp::All
-                } else {
-                    DependentOp::Any
-                },
-                items: items
-                    .into_iter()
-                    .map(|(workflow, task, window)| DependentItem {
-                        workflow,
-                        task,
-                        window
-                    })
-                    .collect(),
-            })),
+            .prop_map(|(all, items, check_interval, failure, wait_limit)| {
+                TaskKind::Dependent(DependentTask {
+                    op: arb_op(all),
+                    items,
+                    check_interval,
+                    failure,
+                    wait_limit,
+                })
+            }),
         (
             proptest::collection::vec(name.clone(), 1..3),
             proptest::collection::vec(name.clone(), 0..3)
         )
             .prop_map(|(success, failure)| TaskKind::Conditions(ConditionsTask {
+                failure: failure
+                    .into_iter()
+                    .filter(|t| !success.contains(t))
+                    .collect(),
                 success,
-                failure
             })),
         (
             proptest::collection::vec((arb_nonblank(), name.clone()), 1..3),
@@ -1444,46 +2264,79 @@ fn arb_kind(names: Vec<String>) -> impl Strategy<Value = TaskKind> {
                 default,
             })),
         (
-            arb_nonblank(),
-            proptest::option::of(arb_nonblank()),
-            proptest::option::of(proptest::sample::select(DeployMode::ALL.to_vec())),
+            (
+                arb_nonblank(),
+                proptest::option::of(arb_nonblank()),
+                proptest::option::of(arb_nonblank()),
+                proptest::option::of(proptest::sample::select(DeployMode::ALL.to_vec())),
+                proptest::option::of(arb_nonblank()),
+                proptest::option::of(arb_nonblank()),
+            ),
+            (
+                proptest::option::of(1..=MAX_CORES),
+                proptest::option::of(arb_memory()),
+                proptest::option::of(1..=MAX_EXECUTORS),
+                proptest::option::of(1..=MAX_CORES),
+                proptest::option::of(arb_memory()),
+            ),
             proptest::collection::vec(arb_text(), 0..3),
             proptest::collection::btree_map("[a-z.]{1,10}", arb_text(), 0..3),
         )
-            .prop_map(|(main, master, deploy_mode, args, conf)| {
-                TaskKind::Spark(SparkTask {
-                    main,
-                    master,
-                    deploy_mode,
+            .prop_map(
+                |(
+                    (main, main_class, master, deploy_mode, app_name, queue),
+                    (driver_cores, driver_memory, num_executors, executor_cores, executor_memory),
+                    args,
+                    conf,
+                )| {
+                    TaskKind::Spark(SparkTask {
+                        main,
+                        main_class,
+                        master,
+                        deploy_mode,
+                        app_name,
+                        driver_cores,
+                        driver_memory,
+                        num_executors,
+                        executor_cores,
+                        executor_memory,
+                        queue,
+                        args,
+                        conf,
+                    })
+                }
+            ),
+        (
+            arb_nonblank(),
+            proptest::option::of(arb_nonblank()),
+            proptest::option::of(arb_nonblank()),
+            proptest::option::of(arb_nonblank()),
+            proptest::collection::vec(arb_text(), 0..3),
+            proptest::collection::btree_map("[a-z.]{1,10}", arb_text(), 0..3),
+        )
+            .prop_map(|(jar, main_class, app_name, queue, args, conf)| {
+                TaskKind::Mr(MrTask {
+                    jar,
+                    main_class,
+                    app_name,
+                    queue,
                     args,
                     conf,
                 })
             }),
-        (
-            arb_nonblank(),
-            proptest::option::of(arb_nonblank()),
-            proptest::collection::vec(arb_text(), 0..3)
-        )
-            .prop_map(|(jar, main_class, args)| TaskKind::Mr(MrTask {
-                jar,
-                main_class,
-                args
-            })),
         Just(TaskKind::Empty),
     ]
 }
 
-/// A valid spec: tasks `t0..tn`, each depending only on earlier ones, branches to others.
+/// A valid spec: tasks `t0..tn`, each depending only on earlier ones, branches to later ones
+/// (which then depend on the branching task).
 fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
     (1usize..6)
         .prop_flat_map(|n| {
             let tasks: Vec<_> = (0..n)
                 .map(|i| {
-                    let others: Vec<String> = (0..n)
-                        .filter(|&j| j != i)
-                        .map(|j| format!("t{j}"))
-                        .collect();
-                    // A lone task cannot branch anywhere: give it a non-branching kind.
+                    let others: Vec<String> = (i + 1..n).map(|j| format!("t{j}")).collect();
+                    // The last task cannot branch anywhere: give it a non-branching kind.
                     let kind = if others.is_empty() {
                         arb_kind(vec!["x".into()])
                             .prop_filter("no branches", |k| {
@@ -1593,8 +2446,12 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                 (failure_strategy, priority, execution, worker_group, timeout, release),
                 notify,
                 schedule,
-                tasks,
+                mut tasks,
             )| WorkflowSpec {
+                tasks: {
+                    wire_branches(&mut tasks);
+                    tasks
+                },
                 project,
                 name,
                 description,
@@ -1625,7 +2482,6 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                     },
                     enabled,
                 }),
-                tasks,
                 source: SourceMap::default(),
             },
         )

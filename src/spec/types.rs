@@ -80,6 +80,18 @@ fn is_default_timezone(tz: &String) -> bool {
     tz == DEFAULT_TIMEZONE
 }
 
+/// Rows a `sql` query task reads at most when `max_rows` is not set.
+pub const DEFAULT_MAX_ROWS: u32 = 100;
+/// The largest `max_rows` a `sql` task may ask for.
+pub const MAX_MAX_ROWS: u32 = 10_000;
+
+fn default_max_rows() -> u32 {
+    DEFAULT_MAX_ROWS
+}
+fn is_default_max_rows(rows: &u32) -> bool {
+    *rows == DEFAULT_MAX_ROWS
+}
+
 // Enums that exist only in the workflow format, built like the `model` enums.
 use crate::model::string_enum as spec_enum;
 
@@ -131,13 +143,38 @@ spec_enum!(
     DependentWindow, "dependent window", default Today, {
     Today => "today",
     Last1Days => "last_1_days",
+    Last2Days => "last_2_days",
+    Last3Days => "last_3_days",
+    Last4Days => "last_4_days",
+    Last5Days => "last_5_days",
+    Last6Days => "last_6_days",
     Last7Days => "last_7_days",
     ThisWeek => "this_week",
     LastWeek => "last_week",
+    LastMonday => "last_monday",
+    LastTuesday => "last_tuesday",
+    LastWednesday => "last_wednesday",
+    LastThursday => "last_thursday",
+    LastFriday => "last_friday",
+    LastSaturday => "last_saturday",
+    LastSunday => "last_sunday",
     ThisMonth => "this_month",
     LastMonth => "last_month",
+    LastMonthBegin => "last_month_begin",
+    LastMonthEnd => "last_month_end",
     CurrentHour => "current_hour",
     Last1Hour => "last_1_hour",
+    Last2Hours => "last_2_hours",
+    Last3Hours => "last_3_hours",
+    Last24Hours => "last_24_hours",
+});
+
+spec_enum!(
+    /// What a `dependent` task does when a dependency it looks at has failed: fail at once,
+    /// or keep waiting (until `wait_limit`) in case it is rerun and succeeds.
+    DependentFailure, "dependent failure policy", default Fail, {
+    Fail => "fail",
+    Wait => "wait",
 });
 
 spec_enum!(
@@ -364,12 +401,42 @@ pub struct SqlTask {
     /// Alert group that receives the query result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_result_to: Option<String>,
+    /// Values bound to the `?` / `$n` placeholders of `sql`, in order (never spliced into
+    /// the text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bind: Vec<String>,
+    /// Statements run before `sql`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre: Vec<String>,
+    /// Statements run after `sql`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post: Vec<String>,
+    /// Columns of the first row that become out params of the same name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out: Vec<String>,
+    /// Out param that receives all rows read, as a JSON list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_rows: Option<String>,
+    /// Rows read at most, `1..=`[`MAX_MAX_ROWS`]; default [`DEFAULT_MAX_ROWS`].
+    #[serde(
+        default = "default_max_rows",
+        skip_serializing_if = "is_default_max_rows"
+    )]
+    pub max_rows: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcedureTask {
     pub datasource: String,
+    /// A procedure name, `name` or `schema.name` (arguments are in `args`).
     pub call: String,
+    /// IN argument values, bound in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// OUT parameters (after the IN ones, in order), each read into the out param of that
+    /// name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -384,6 +451,15 @@ pub struct HttpTask {
     /// `None`: any 2xx status succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_status: Option<ExpectStatus>,
+    /// The response body must contain this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_body_contains: Option<String>,
+    /// Limit on one request, from connecting to the end of the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<Duration>,
+    /// Out param name → JSON path (starting with `$`) into the response body.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub out: BTreeMap<String, String>,
 }
 
 /// Statuses that make an `http` task succeed: a list of codes (`[200, 204]`; a single code
@@ -472,22 +548,54 @@ pub enum DependentOp {
     Any,
 }
 
-/// `dependent {all: [...]}` or `dependent {any: [...]}` (exactly one of the two).
+impl DependentOp {
+    /// The YAML key: `all` or `any`.
+    pub fn key(self) -> &'static str {
+        match self {
+            DependentOp::All => "all",
+            DependentOp::Any => "any",
+        }
+    }
+}
+
+/// `dependent {all: [...]}` or `dependent {any: [...]}` (exactly one of the two), with
+/// `check_interval`, `failure` and `wait_limit` beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DependentTask {
     pub op: DependentOp,
-    pub items: Vec<DependentItem>,
+    pub items: Vec<DependentEntry>,
+    /// Time between two checks while waiting; at least 1s. `None`: the master's default.
+    pub check_interval: Option<Duration>,
+    pub failure: DependentFailure,
+    /// How long to wait in all before failing. `None`: the master's default.
+    pub wait_limit: Option<Duration>,
+}
+
+/// One entry of a dependent task's `all`/`any`: an item, or a group `{all: [items]}` /
+/// `{any: [items]}` of plain items (groups do not nest further).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DependentEntry {
+    Item(DependentItem),
+    Group {
+        op: DependentOp,
+        items: Vec<DependentItem>,
+    },
 }
 
 impl Serialize for DependentTask {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(1))?;
-        let key = match self.op {
-            DependentOp::All => "all",
-            DependentOp::Any => "any",
-        };
-        map.serialize_entry(key, &self.items)?;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(self.op.key(), &self.items)?;
+        if let Some(interval) = &self.check_interval {
+            map.serialize_entry("check_interval", interval)?;
+        }
+        if !is_default(&self.failure) {
+            map.serialize_entry("failure", &self.failure)?;
+        }
+        if let Some(limit) = &self.wait_limit {
+            map.serialize_entry("wait_limit", limit)?;
+        }
         map.end()
     }
 }
@@ -496,26 +604,89 @@ impl<'de> Deserialize<'de> for DependentTask {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         struct Raw {
-            all: Option<Vec<DependentItem>>,
-            any: Option<Vec<DependentItem>>,
+            all: Option<Vec<DependentEntry>>,
+            any: Option<Vec<DependentEntry>>,
+            #[serde(default)]
+            check_interval: Option<Duration>,
+            #[serde(default)]
+            failure: DependentFailure,
+            #[serde(default)]
+            wait_limit: Option<Duration>,
         }
-        match Raw::deserialize(d)? {
-            Raw {
-                all: Some(items),
-                any: None,
-            } => Ok(DependentTask {
+        let raw = Raw::deserialize(d)?;
+        let (op, items) = match (raw.all, raw.any) {
+            (Some(items), None) => (DependentOp::All, items),
+            (None, Some(items)) => (DependentOp::Any, items),
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "a dependent task needs exactly one of `all` and `any`",
+                ));
+            }
+        };
+        Ok(DependentTask {
+            op,
+            items,
+            check_interval: raw.check_interval,
+            failure: raw.failure,
+            wait_limit: raw.wait_limit,
+        })
+    }
+}
+
+impl Serialize for DependentEntry {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            DependentEntry::Item(item) => item.serialize(s),
+            DependentEntry::Group { op, items } => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry(op.key(), items)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DependentEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // One map that may hold either shape; which keys are present decides.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            #[serde(default)]
+            all: Option<Vec<DependentItem>>,
+            #[serde(default)]
+            any: Option<Vec<DependentItem>>,
+            #[serde(default)]
+            workflow: Option<String>,
+            #[serde(default)]
+            task: Option<String>,
+            #[serde(default)]
+            window: Option<DependentWindow>,
+        }
+        let raw = Raw::deserialize(d)?;
+        let item_keys = raw.workflow.is_some() || raw.task.is_some() || raw.window.is_some();
+        match (raw.all, raw.any, item_keys) {
+            (Some(items), None, false) => Ok(DependentEntry::Group {
                 op: DependentOp::All,
                 items,
             }),
-            Raw {
-                all: None,
-                any: Some(items),
-            } => Ok(DependentTask {
+            (None, Some(items), false) => Ok(DependentEntry::Group {
                 op: DependentOp::Any,
                 items,
             }),
+            (None, None, true) => match (raw.workflow, raw.window) {
+                (Some(workflow), Some(window)) => Ok(DependentEntry::Item(DependentItem {
+                    workflow,
+                    task: raw.task,
+                    window,
+                })),
+                _ => Err(serde::de::Error::custom(
+                    "a dependent item needs `workflow` and `window`",
+                )),
+            },
             _ => Err(serde::de::Error::custom(
-                "a dependent task needs exactly one of `all` and `any`",
+                "a dependent entry is an item {workflow, task, window} or a group {all: [...]} / {any: [...]}",
             )),
         }
     }
@@ -561,10 +732,34 @@ pub struct SwitchCase {
 pub struct SparkTask {
     /// The application jar or Python file.
     pub main: String,
+    /// `--class`, for a jar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_class: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_mode: Option<DeployMode>,
+    /// `--name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// `--driver-cores`, `1..=`[`MAX_CORES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_cores: Option<u32>,
+    /// `--driver-memory`: digits and an optional unit k, m, g or t (`512m`, `2g`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_memory: Option<String>,
+    /// `--num-executors`, `1..=`[`MAX_EXECUTORS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_executors: Option<u32>,
+    /// `--executor-cores`, `1..=`[`MAX_CORES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor_cores: Option<u32>,
+    /// `--executor-memory`, as `driver_memory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor_memory: Option<String>,
+    /// `--queue` (YARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -577,9 +772,23 @@ pub struct MrTask {
     /// `None`: the jar manifest's `Main-Class`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub main_class: Option<String>,
+    /// `-D mapreduce.job.name=...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// `-D mapreduce.job.queuename=...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// Passed as `-D key=value`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub conf: BTreeMap<String, String>,
 }
+
+/// The most cores `driver_cores` and `executor_cores` may ask for.
+pub const MAX_CORES: u32 = 1024;
+/// The most executors `num_executors` may ask for.
+pub const MAX_EXECUTORS: u32 = 100_000;
 
 /// One `depends_on` entry: the relation `task -> this task`. Serialized as the plain task
 /// name when `on` is `success` and there is no delay, as users write it.

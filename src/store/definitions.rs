@@ -449,8 +449,12 @@ pub async fn apply_documents(
     client: &mut deadpool_postgres::Object,
     specs: &[WorkflowSpec],
     groups: &[crate::spec::TaskGroupSpec],
+    datasources: &[super::datasources::NewDatasource<'_>],
 ) -> Result<Vec<Applied>> {
     let tx = client.transaction().await?;
+    for datasource in datasources {
+        super::datasources::upsert(&tx, datasource).await?;
+    }
     for group in groups {
         super::task_groups::upsert(&tx, &group.name, group.size as i32).await?;
     }
@@ -467,5 +471,5 @@ pub async fn apply_all(
     client: &mut deadpool_postgres::Object,
     specs: &[WorkflowSpec],
 ) -> Result<Vec<Applied>> {
-    apply_documents(client, specs, &[]).await
+    apply_documents(client, specs, &[], &[]).await
 }

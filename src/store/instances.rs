@@ -38,6 +38,17 @@ pub struct NewInstance {
     pub state: WorkflowState,
     pub backfill_id: Option<i64>,
     pub start_nodes: Option<Vec<String>>,
+    /// A sub_process child: (parent instance, parent task instance).
+    pub parent: Option<(i64, i64)>,
+}
+
+/// A fresh workflow instance id (from the sequence command rows draw from too).
+pub async fn allocate_id(client: &impl GenericClient) -> Result<i64> {
+    crate::metrics::query();
+    Ok(client
+        .query_one(include_str!("../../sql/queries/instances/allocate_id.sql"), &[])
+        .await?
+        .get(0))
 }
 
 pub async fn create(
@@ -63,6 +74,8 @@ pub async fn create(
                 &instance.state.as_str(),
                 &instance.backfill_id,
                 &instance.start_nodes,
+                &instance.parent.map(|p| p.0),
+                &instance.parent.map(|p| p.1),
             ],
         )
         .await?;
@@ -117,6 +130,12 @@ pub struct InstanceRow {
     pub backfill_id: Option<i64>,
     /// Start from these tasks (and their downstream); None: the whole workflow.
     pub start_nodes: Option<Vec<String>>,
+    pub parent_instance_id: Option<i64>,
+    /// Set when the instance is the child of a sub_process task.
+    pub parent_task_instance_id: Option<i64>,
+    pub project_id: i64,
+    /// The server that created the instance.
+    pub host: Option<String>,
 }
 
 fn parse<T: std::str::FromStr<Err = crate::model::ParseEnumError>>(text: &str) -> Result<T> {
@@ -139,6 +158,10 @@ fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
         timeout_alerted: r.get("timeout_alerted"),
         backfill_id: r.get("backfill_id"),
         start_nodes: r.get("start_nodes"),
+        parent_instance_id: r.get("parent_instance_id"),
+        parent_task_instance_id: r.get("parent_task_instance_id"),
+        project_id: r.get("project_id"),
+        host: r.get("host"),
     })
 }
 
@@ -255,6 +278,9 @@ pub struct TaskRow {
     pub retry_at: Option<DateTime<Utc>>,
     pub wait_until: Option<DateTime<Utc>>,
     pub kill_requested: bool,
+    /// A decided switch/conditions task: the successors it took.
+    pub branch: Option<Vec<String>>,
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 pub async fn load_tasks(client: &impl GenericClient, instance_id: i64) -> Result<Vec<TaskRow>> {
@@ -274,6 +300,8 @@ pub async fn load_tasks(client: &impl GenericClient, instance_id: i64) -> Result
                 retry_at: r.get("retry_at"),
                 wait_until: r.get("wait_until"),
                 kill_requested: r.get("kill_requested"),
+                branch: r.get("branch"),
+                started_at: r.get("started_at"),
             })
         })
         .collect()
@@ -378,6 +406,15 @@ pub struct TaskDetail {
     pub out_params: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `sql`: the rows kept (or rows affected); `dependent`: its latest explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    /// `switch`/`conditions`: the successors taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<Vec<String>>,
+    /// `sub_process`: the child instance it started last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_instance_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -443,6 +480,9 @@ pub async fn get_tasks(client: &impl GenericClient, id: i64) -> Result<Vec<TaskD
             exit_code: r.get("exit_code"),
             out_params: r.get("out_params"),
             error: r.get("error"),
+            result: r.get("result"),
+            branch: r.get("branch"),
+            child_instance_id: r.get("child_instance_id"),
         })
         .collect())
 }

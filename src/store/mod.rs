@@ -5,9 +5,11 @@
 pub mod backfills;
 pub mod cluster;
 pub mod commands;
+pub mod datasources;
 pub mod definitions;
 pub mod instances;
 pub mod logs;
+pub mod master_tasks;
 pub mod queue;
 pub mod schedules;
 pub mod servers;

@@ -80,6 +80,8 @@ pub struct Completion {
     pub exit_code: Option<i32>,
     pub out_params: serde_json::Value,
     pub error: Option<String>,
+    /// What a `sql` task kept of its result (rows, or rows affected).
+    pub result: Option<serde_json::Value>,
 }
 
 /// An alert about an attempt, raised by its worker (written only while its claim holds).
@@ -157,13 +159,15 @@ pub async fn flush(
         let exit_codes: Vec<Option<i32>> = completions.iter().map(|c| c.exit_code).collect();
         let outs: Vec<&serde_json::Value> = completions.iter().map(|c| &c.out_params).collect();
         let errors: Vec<Option<&str>> = completions.iter().map(|c| c.error.as_deref()).collect();
+        let results: Vec<Option<&serde_json::Value>> =
+            completions.iter().map(|c| c.result.as_ref()).collect();
         let stmt = tx
             .prepare_cached(include_str!("../../sql/queries/queue/complete.sql"))
             .await?;
         let done = tx
             .query(
                 &stmt,
-                &[&ids, &tokens, &outcomes, &exit_codes, &outs, &errors],
+                &[&ids, &tokens, &outcomes, &exit_codes, &outs, &errors, &results],
             )
             .await?;
         report.completed = done.len();

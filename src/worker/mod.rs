@@ -58,11 +58,19 @@ pub fn start(
     config: Config,
     membership: Membership,
     wakeups: Wakeups,
+    secret_key: Option<crate::secret::SecretKey>,
     cancel: CancellationToken,
 ) -> Worker {
     let (shipper, shipper_task) = shipper::Shipper::start(store.clone(), cancel.clone());
     set.spawn(shipper_task);
     let registry = orphans::Registry::start(&config.state_dir);
+    let resources = Arc::new(crate::tasks::Resources {
+        config: config.clone(),
+        store: store.clone(),
+        secret_key,
+        registry,
+        http: crate::tasks::http::client(),
+    });
     let running: Running = Arc::default();
     let stop_claiming = cancel.child_token();
     let idle = Arc::new(tokio::sync::Notify::new());
@@ -85,7 +93,7 @@ pub fn start(
         wakeups,
         shipper,
         running: running.clone(),
-        registry,
+        resources,
         idle: idle.clone(),
         local: LocalQueue::default(),
     };
@@ -168,7 +176,7 @@ struct Fetcher {
     wakeups: Wakeups,
     shipper: shipper::Shipper,
     running: Running,
-    registry: orphans::Registry,
+    resources: Arc<crate::tasks::Resources>,
     idle: Arc<tokio::sync::Notify>,
     local: LocalQueue,
 }
@@ -271,11 +279,10 @@ impl Fetcher {
         });
         // One dispatcher per claimed attempt keeps the code simple: each takes the best
         // attempt waiting when it gets a slot, so the order is the queue's.
-        let (shipper, running, config, registry, idle, count) = (
+        let (shipper, running, resources, idle, count) = (
             self.shipper.clone(),
             self.running.clone(),
-            self.config.clone(),
-            self.registry.clone(),
+            self.resources.clone(),
             self.idle.clone(),
             self.membership.running_tasks(),
         );
@@ -293,7 +300,7 @@ impl Fetcher {
                 return;
             };
             let id = task.id;
-            executor::run(&config, task, &shipper, &stop, &registry).await;
+            executor::run(&resources, task, &shipper, &stop).await;
             running.lock().expect("running lock").remove(&id);
             count.fetch_sub(1, Ordering::Relaxed);
             drop(exec_permit);

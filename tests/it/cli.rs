@@ -46,7 +46,7 @@ async fn apply_rejects_bad_files_with_file_line_and_reason_and_writes_nothing() 
 
     std::fs::write(
         dir.path().join("b_cycle.yaml"),
-        "project: p\nname: s\ntasks:\n  - { name: q, type: sql, datasource: w, sql: 'select 1' }\n",
+        "project: p\nname: s\ntasks:\n  - { name: q, type: switch, cases: [{ when: '${x} = 3', then: t }] }\n  - { name: t, type: empty, depends_on: [q] }\n",
     )
     .unwrap();
     let mut command = pgdag(&db);
@@ -54,7 +54,7 @@ async fn apply_rejects_bad_files_with_file_line_and_reason_and_writes_nothing() 
     let (code, _, stderr) = output(command);
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("b_cycle.yaml:4:") && stderr.contains("task type sql is not available yet"),
+        stderr.contains("b_cycle.yaml:4:") && stderr.contains("`=` is not an operator (use `==`)"),
         "{stderr}"
     );
 

@@ -214,7 +214,7 @@ pub async fn apply(store: &Store, yaml: &str) -> Vec<definitions::Applied> {
         )
     });
     let mut client = store.client().await.unwrap();
-    definitions::apply_documents(&mut client, &checked.workflows, &checked.task_groups)
+    definitions::apply_documents(&mut client, &checked.workflows, &checked.task_groups, &checked.sealed_datasources(secret_key().as_ref()).unwrap())
         .await
         .unwrap()
 }
@@ -312,4 +312,11 @@ pub fn spawn(mut command: Command) -> ChildGuard {
 
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
+}
+
+/// The key tests encrypt stored datasource passwords with.
+pub const SECRET_KEY: &str = "pgdag-test-secret-key-0123456789";
+
+pub fn secret_key() -> Option<pgdag::secret::SecretKey> {
+    Some(pgdag::secret::SecretKey::new(SECRET_KEY).unwrap())
 }

@@ -8,4 +8,5 @@ mod control;
 mod engine;
 mod execution;
 mod harness;
+mod tasks;
 mod workers;

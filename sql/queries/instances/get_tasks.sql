@@ -1,4 +1,7 @@
-select id, name, task_type, state, attempt, host, started_at, ended_at, exit_code, out_params, error
-from pgdag.task_instance
-where workflow_instance_id = $1
-order by id
+select t.id, t.name, t.task_type, t.state, t.attempt, t.host, t.started_at, t.ended_at, t.exit_code,
+       t.out_params, t.error, t.result, t.branch,
+       (select max(c.id) from pgdag.workflow_instance c where c.parent_task_instance_id = t.id)
+           as child_instance_id
+from pgdag.task_instance t
+where t.workflow_instance_id = $1
+order by t.id

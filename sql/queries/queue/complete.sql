@@ -1,7 +1,7 @@
 with done as (
     select *
-    from unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::jsonb[], $6::text[])
-        as d(id, token, outcome, exit_code, out_params, error)
+    from unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::jsonb[], $6::text[], $7::jsonb[])
+        as d(id, token, outcome, exit_code, out_params, error, result)
 ), upd as (
     update pgdag.task_instance t
     set state = case
@@ -17,6 +17,7 @@ with done as (
         exit_code = d.exit_code,
         out_params = d.out_params,
         error = d.error,
+        result = d.result,
         started_at = coalesce(t.started_at, now()),
         ended_at = now()
     from done d

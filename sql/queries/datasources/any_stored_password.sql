@@ -1,0 +1,1 @@
+select password_secret from pgdag.datasource where password_secret is not null limit 1

@@ -1,0 +1,1 @@
+select nextval('pgdag.workflow_instance_id_seq')

@@ -1,0 +1,1 @@
+select result ->> 'explanation' from pgdag.task_instance where id = $1

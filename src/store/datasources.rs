@@ -1,0 +1,128 @@
+//! Datasources: connection settings for `sql` and `procedure` tasks, per project. A stored
+//! password is only ever held encrypted here (see `crate::secret`); nothing in this module
+//! returns it to the API.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::Serialize;
+
+use super::Result;
+
+/// A datasource to store; `password_secret` is already encrypted.
+pub struct NewDatasource<'a> {
+    pub project: &'a str,
+    pub name: &'a str,
+    pub db_type: &'a str,
+    pub url: &'a str,
+    pub password_env: Option<&'a str>,
+    pub password_secret: Option<Vec<u8>>,
+}
+
+/// Creates or replaces the datasource; true when it was created.
+pub async fn upsert(client: &impl GenericClient, ds: &NewDatasource<'_>) -> Result<bool> {
+    crate::metrics::add(&crate::metrics::QUERIES, 2);
+    let project_id: i64 = client
+        .query_one(
+            include_str!("../../sql/queries/definitions/upsert_project.sql"),
+            &[&ds.project],
+        )
+        .await?
+        .get(0);
+    Ok(client
+        .query_one(
+            include_str!("../../sql/queries/datasources/upsert.sql"),
+            &[
+                &project_id,
+                &ds.name,
+                &ds.db_type,
+                &ds.url,
+                &ds.password_env,
+                &ds.password_secret,
+            ],
+        )
+        .await?
+        .get(0))
+}
+
+/// What the API shows of a datasource: never the password.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasourceSummary {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub db_type: String,
+    pub url: String,
+    pub password_env: Option<String>,
+    pub has_stored_password: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn list(client: &impl GenericClient, project: &str) -> Result<Vec<DatasourceSummary>> {
+    crate::metrics::query();
+    Ok(client
+        .query(include_str!("../../sql/queries/datasources/list.sql"), &[&project])
+        .await?
+        .iter()
+        .map(|r| DatasourceSummary {
+            name: r.get(0),
+            db_type: r.get(1),
+            url: r.get(2),
+            password_env: r.get(3),
+            has_stored_password: r.get(4),
+            updated_at: r.get(5),
+        })
+        .collect())
+}
+
+/// What a worker needs to connect.
+#[derive(Clone)]
+pub struct DatasourceRecord {
+    pub db_type: String,
+    pub url: String,
+    pub password_env: Option<String>,
+    pub password_secret: Option<Vec<u8>>,
+}
+
+pub async fn get(
+    client: &impl GenericClient,
+    project: &str,
+    name: &str,
+) -> Result<Option<DatasourceRecord>> {
+    crate::metrics::query();
+    Ok(client
+        .query_opt(
+            include_str!("../../sql/queries/datasources/get.sql"),
+            &[&project, &name],
+        )
+        .await?
+        .map(|r| DatasourceRecord {
+            db_type: r.get(0),
+            url: r.get(1),
+            password_env: r.get(2),
+            password_secret: r.get(3),
+        }))
+}
+
+/// One stored (encrypted) password, if any datasource has one: a process that runs tasks
+/// checks at start-up that its key opens it.
+pub async fn any_stored_password(client: &impl GenericClient) -> Result<Option<Vec<u8>>> {
+    crate::metrics::query();
+    Ok(client
+        .query_opt(
+            include_str!("../../sql/queries/datasources/any_stored_password.sql"),
+            &[],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// Deletes the datasource; false when there was none.
+pub async fn delete(client: &impl GenericClient, project: &str, name: &str) -> Result<bool> {
+    crate::metrics::query();
+    Ok(client
+        .execute(
+            include_str!("../../sql/queries/datasources/delete.sql"),
+            &[&project, &name],
+        )
+        .await?
+        > 0)
+}

@@ -1,0 +1,174 @@
+//! `http`: one request; the task succeeds when the status is expected (any 2xx unless
+//! `expect_status` says otherwise) and, with `expect_body_contains`, the body contains that
+//! text. The body goes to the log (the first 64 KiB) and `out` picks out params from a JSON
+//! body by path (`$.data.id`). This file is the worked example in docs/task-types.md.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+
+use super::json_path;
+use super::{Outcome, Problem, RunContext, Side, TaskPlugin};
+use crate::model::TaskType;
+use crate::spec::{HttpTask, TaskKind, TaskSpec, WorkflowSpec};
+
+/// Time allowed for the whole request unless `request_timeout` says otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most of the body read (for the checks and out params); the rest is not read.
+const BODY_MAX: usize = 4 * 1024 * 1024;
+/// Most of the body shown in the log.
+const LOG_BODY_MAX: usize = 64 * 1024;
+
+pub struct Http;
+
+/// The client every `http` task of a worker shares (connection reuse).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("pgdag/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        .build()
+        .expect("the HTTP client configuration is valid")
+}
+
+impl TaskPlugin for Http {
+    fn task_type(&self) -> TaskType {
+        TaskType::Http
+    }
+
+    fn side(&self) -> Side {
+        Side::Worker
+    }
+
+    fn expanded_keys(&self) -> &'static [&'static str] {
+        &["url", "headers", "body", "expect_body_contains"]
+    }
+
+    fn validate(&self, task: &TaskSpec, _workflow: &WorkflowSpec) -> Vec<Problem> {
+        let TaskKind::Http(http) = &task.kind else {
+            return Vec::new();
+        };
+        http.out
+            .iter()
+            .filter_map(|(name, path)| {
+                json_path::parse(path)
+                    .err()
+                    .map(|e| Problem::new("out", format!("out param {name}: {e}")))
+            })
+            .collect()
+    }
+
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outcome, String>> {
+        Box::pin(async move {
+            let TaskKind::Http(http) = ctx.kind()? else {
+                return Err("not an http task".into());
+            };
+            tokio::select! {
+                outcome = request(ctx, &http) => outcome,
+                _ = ctx.cancel.cancelled() => Err("cancelled".into()),
+            }
+        })
+    }
+}
+
+async fn request(ctx: &RunContext, http: &HttpTask) -> Result<Outcome, String> {
+    let method = reqwest::Method::from_bytes(http.method.as_str().as_bytes())
+        .map_err(|e| format!("method {}: {e}", http.method))?;
+    let timeout = http
+        .request_timeout
+        .map(|d| d.as_std())
+        .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+    let mut request = ctx
+        .resources
+        .http
+        .request(method.clone(), &http.url)
+        .timeout(timeout);
+    for (name, value) in &http.headers {
+        request = request.header(name, value);
+    }
+    if let Some(body) = &http.body {
+        request = request.body(body.clone());
+    }
+    ctx.log(format!("[pgdag] {method} {}\n", http.url));
+    let response = request.send().await.map_err(|e| request_error(&e))?;
+    let status = response.status().as_u16();
+    ctx.log(format!("[pgdag] status {status}\n"));
+    let mut body = Vec::new();
+    let mut truncated = false;
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| request_error(&e))?;
+        let room = BODY_MAX - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            truncated = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8_lossy(&body);
+    let shown: String = if text.len() > LOG_BODY_MAX {
+        let mut end = LOG_BODY_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}\n[pgdag] ... body cut at {LOG_BODY_MAX} bytes in the log\n", &text[..end])
+    } else if text.ends_with('\n') || text.is_empty() {
+        text.to_string()
+    } else {
+        format!("{text}\n")
+    };
+    ctx.log(shown);
+
+    let status_ok = match &http.expect_status {
+        Some(expected) => expected.matches(status),
+        None => (200..300).contains(&status),
+    };
+    if !status_ok {
+        let expected = match &http.expect_status {
+            Some(e) => serde_json::to_string(e).unwrap_or_default(),
+            None => "2xx".into(),
+        };
+        return Ok(Outcome::failure(format!(
+            "status {status} is not the expected {expected}"
+        )));
+    }
+    if let Some(needle) = &http.expect_body_contains {
+        if !text.contains(needle.as_str()) {
+            return Ok(Outcome::failure(format!(
+                "the response body does not contain {needle:?}{}",
+                if truncated { " (in its first 4 MiB)" } else { "" }
+            )));
+        }
+    }
+    let mut outcome = Outcome::success();
+    if !http.out.is_empty() {
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| format!("out params need a JSON body: {e}"))?;
+        for (name, path) in &http.out {
+            let path = json_path::parse(path).map_err(|e| format!("out param {name}: {e}"))?;
+            let value = path
+                .get(&json)
+                .ok_or_else(|| format!("out param {name}: {path} is not in the response"))?;
+            let value = json_path::to_param_text(value);
+            ctx.log(format!("[pgdag] out param {name} = {value}\n"));
+            outcome.out_params.insert(name.clone(), value);
+        }
+    }
+    Ok(outcome)
+}
+
+/// A request error with its causes (connection refused, timeout, TLS...).
+fn request_error(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "the request timed out".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,297 @@
+//! Task types behind one trait.
+//!
+//! Every task type is a [`TaskPlugin`]: it names the keys whose text gets `${...}` expanded
+//! before a run, checks a task's keys beyond their YAML shape when the workflow is applied
+//! (expressions, JSON paths, references), and — for worker-side types — runs one attempt
+//! with a [`RunContext`] (parameters, log sink, cancellation) and reports an [`Outcome`].
+//! Master-side types (`empty`, `conditions`, `switch`, `sub_process`, `dependent`) share the
+//! validation and are carried out by the master's evaluator; they never reach a worker.
+//!
+//! Adding a type: a variant in `model::TaskType` and `spec::TaskKind` with its keys parsed in
+//! `spec::parse`, a file here with a unit struct implementing `TaskPlugin`, and one line in
+//! [`plugin`]. `docs/task-types.md` walks through `http` as the example.
+
+pub mod datasource;
+pub mod http;
+pub mod master_side;
+pub mod command_line;
+pub mod json_path;
+pub mod procedure;
+pub mod script;
+pub mod sql;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::TaskType;
+use crate::params::ParamMap;
+use crate::spec::{Document, Pos, TaskKind, TaskSpec, WorkflowSpec};
+use crate::store::queue::ClaimedTask;
+use crate::worker::shipper::Shipper;
+
+/// Where a type's tasks are carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Decided by the master inside its evaluation transaction; holds no worker slot.
+    Master,
+    /// Claimed and run by a worker.
+    Worker,
+}
+
+/// A problem found by [`TaskPlugin::validate`]: the task key it is about and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(key: &'static str, message: impl Into<String>) -> Problem {
+        Problem {
+            key,
+            message: message.into(),
+        }
+    }
+}
+
+/// How one attempt ended, as the type saw it. The executor turns a kill into `killed` and a
+/// failing timeout into `failed`, whatever the type reports after its cancellation.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub succeeded: bool,
+    pub exit_code: Option<i32>,
+    pub out_params: ParamMap,
+    /// Kept with the task instance (`sql`: rows or rows affected).
+    pub result: Option<serde_json::Value>,
+    /// Why it failed, in one line.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn success() -> Outcome {
+        Outcome {
+            succeeded: true,
+            ..Outcome::default()
+        }
+    }
+    pub fn failure(error: impl Into<String>) -> Outcome {
+        Outcome {
+            succeeded: false,
+            error: Some(error.into()),
+            ..Outcome::default()
+        }
+    }
+}
+
+/// What a worker-side run may use besides its task.
+pub struct Resources {
+    pub config: crate::config::Config,
+    pub store: crate::store::Store,
+    /// Opens stored datasource passwords; `None` when `PGDAG_SECRET_KEY` is unset.
+    pub secret_key: Option<crate::secret::SecretKey>,
+    /// Process groups of running scripts, for orphan reaping after a crash.
+    pub registry: crate::worker::orphans::Registry,
+    pub http: reqwest::Client,
+}
+
+/// One attempt's world: its task, parameters, log and cancellation.
+pub struct RunContext {
+    pub task: ClaimedTask,
+    /// Every parameter resolved for this attempt (global, startup, upstream out, local).
+    pub params: ParamMap,
+    /// Fired when the attempt must stop (a kill, or a timeout with a failing strategy). The
+    /// run should end promptly; what it reports then is overridden.
+    pub cancel: CancellationToken,
+    pub resources: Arc<Resources>,
+    shipper: Shipper,
+}
+
+impl RunContext {
+    pub fn new(
+        task: ClaimedTask,
+        cancel: CancellationToken,
+        resources: Arc<Resources>,
+        shipper: Shipper,
+    ) -> RunContext {
+        let params = crate::master::evaluator::json_to_params(
+            task.payload.get("params").unwrap_or(&serde_json::Value::Null),
+        );
+        RunContext {
+            task,
+            params,
+            cancel,
+            resources,
+            shipper,
+        }
+    }
+
+    /// Appends text to the task's log (add the newline yourself).
+    pub fn log(&self, text: impl Into<String>) {
+        self.shipper.log(&self.task, text.into());
+    }
+
+    /// The task's type and keys, as the master expanded them.
+    pub fn kind(&self) -> Result<TaskKind, String> {
+        serde_json::from_value(self.task.payload.clone())
+            .map_err(|e| format!("the task's payload does not describe a task: {e}"))
+    }
+
+    /// The project of the task's workflow.
+    pub fn project(&self) -> &str {
+        self.task
+            .payload
+            .get("project")
+            .and_then(|p| p.as_str())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn shipper(&self) -> &Shipper {
+        &self.shipper
+    }
+}
+
+/// One task type.
+pub trait TaskPlugin: Sync {
+    fn task_type(&self) -> TaskType;
+
+    fn side(&self) -> Side;
+
+    /// Keys whose strings get `${param}` and `$[time]` expansion before the run. Keys not
+    /// listed (names, JSON paths, expressions) are passed as written.
+    fn expanded_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Checks of the task's keys beyond their shape, at apply time.
+    fn validate(&self, _task: &TaskSpec, _workflow: &WorkflowSpec) -> Vec<Problem> {
+        Vec::new()
+    }
+
+    /// Runs one attempt on a worker. Master-side types are never dispatched.
+    fn run<'a>(&'a self, _ctx: &'a RunContext) -> BoxFuture<'a, Result<Outcome, String>> {
+        let ty = self.task_type();
+        Box::pin(async move { Err(format!("{ty} tasks run on the master, not on a worker")) })
+    }
+}
+
+/// The plugin of a task type.
+pub fn plugin(ty: TaskType) -> &'static dyn TaskPlugin {
+    match ty {
+        TaskType::Shell => &script::Shell,
+        TaskType::Python => &script::Python,
+        TaskType::Spark => &script::Spark,
+        TaskType::Mr => &script::MapReduce,
+        TaskType::Sql => &sql::Sql,
+        TaskType::Procedure => &procedure::Procedure,
+        TaskType::Http => &http::Http,
+        TaskType::Empty => &master_side::Empty,
+        TaskType::Conditions => &master_side::Conditions,
+        TaskType::Switch => &master_side::Switch,
+        TaskType::SubProcess => &master_side::SubProcess,
+        TaskType::Dependent => &master_side::Dependent,
+    }
+}
+
+/// Every task type's own checks over one document: (position, message) pairs.
+pub fn validate_document(document: &Document) -> Vec<(Pos, String)> {
+    let Document::Workflow(workflow) = document else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for task in &workflow.tasks {
+        let plugin = plugin(task.task_type());
+        let mut problems = plugin.validate(task, workflow);
+        if plugin.side() == Side::Master {
+            problems.extend(master_side::common_problems(task));
+        }
+        for problem in problems {
+            out.push((
+                task.source.pos(problem.key),
+                format!("task {}: {}", task.name, problem.message),
+            ));
+        }
+    }
+    out
+}
+
+/// The log text of a table: a header, a rule and the rows, columns padded (each cell cut
+/// at 200 characters).
+pub fn format_table(columns: &[String], rows: &[Vec<String>]) -> String {
+    const CELL_MAX: usize = 200;
+    let cut = |s: &str| -> String {
+        let s = s.replace(['\n', '\r'], " ");
+        if s.chars().count() > CELL_MAX {
+            format!("{}…", s.chars().take(CELL_MAX).collect::<String>())
+        } else {
+            s
+        }
+    };
+    let header: Vec<String> = columns.iter().map(|c| cut(c)).collect();
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| cut(c)).collect())
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &body {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: &[String]| -> String {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let w = widths.get(i).copied().unwrap_or(0);
+                format!("{c}{}", " ".repeat(w.saturating_sub(c.chars().count())))
+            })
+            .collect();
+        format!("{}\n", padded.join(" | ").trim_end())
+    };
+    let mut out = line(&header);
+    out.push_str(
+        &widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-+-"),
+    );
+    out.push('\n');
+    for row in &body {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_has_a_plugin_of_that_type() {
+        for ty in TaskType::ALL {
+            let p = plugin(*ty);
+            assert_eq!(p.task_type(), *ty);
+            assert_eq!(p.side() == Side::Master, ty.runs_on_master(), "{ty}");
+        }
+    }
+
+    #[test]
+    fn tables_are_padded_and_cells_cut() {
+        let table = format_table(
+            &["id".into(), "name".into()],
+            &[
+                vec!["1".into(), "ann".into()],
+                vec!["22".into(), "x\ny".into()],
+            ],
+        );
+        assert_eq!(table, "id | name\n---+-----\n1  | ann\n22 | x y\n");
+        let long = "é".repeat(300);
+        let cut = format_table(&["c".into()], &[vec![long]]);
+        assert!(cut.lines().nth(2).unwrap().chars().count() == 201);
+    }
+}

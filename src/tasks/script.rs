@@ -1,0 +1,296 @@
+//! Types that run a program: `shell` and `python` scripts, `spark` (spark-submit) and `mr`
+//! (hadoop jar). Each attempt runs in its own process group; stdout and stderr go to the
+//! log line by line, `${setValue(k=v)}` lines on stdout become out params, and the exit code
+//! decides the outcome. On cancellation the whole group gets SIGTERM, then SIGKILL after a
+//! grace period; whatever the program left running in its group is killed when it exits.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+
+use super::command_line::{self, MrJob, SparkJob};
+use super::{Outcome, RunContext, Side, TaskPlugin};
+use crate::model::TaskType;
+use crate::params;
+use crate::spec::TaskKind;
+
+/// Time between SIGTERM and SIGKILL when a task is killed.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+
+pub struct Shell;
+pub struct Python;
+pub struct Spark;
+pub struct MapReduce;
+
+impl TaskPlugin for Shell {
+    fn task_type(&self) -> TaskType {
+        TaskType::Shell
+    }
+    fn side(&self) -> Side {
+        Side::Worker
+    }
+    fn expanded_keys(&self) -> &'static [&'static str] {
+        &["script"]
+    }
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outcome, String>> {
+        Box::pin(run_script(ctx, "bash".to_string(), "sh"))
+    }
+}
+
+impl TaskPlugin for Python {
+    fn task_type(&self) -> TaskType {
+        TaskType::Python
+    }
+    fn side(&self) -> Side {
+        Side::Worker
+    }
+    fn expanded_keys(&self) -> &'static [&'static str] {
+        &["script"]
+    }
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outcome, String>> {
+        Box::pin(run_script(
+            ctx,
+            ctx.resources.config.python.clone(),
+            "py",
+        ))
+    }
+}
+
+impl TaskPlugin for Spark {
+    fn task_type(&self) -> TaskType {
+        TaskType::Spark
+    }
+    fn side(&self) -> Side {
+        Side::Worker
+    }
+    fn expanded_keys(&self) -> &'static [&'static str] {
+        &["main", "main_class", "app_name", "queue", "args", "conf", "master"]
+    }
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outcome, String>> {
+        Box::pin(async move {
+            let TaskKind::Spark(spark) = ctx.kind()? else {
+                return Err("not a spark task".into());
+            };
+            let deploy_mode = spark.deploy_mode.map(|d| d.as_str());
+            let argv = command_line::spark_submit(
+                &SparkJob {
+                    main: &spark.main,
+                    main_class: spark.main_class.as_deref(),
+                    master: spark.master.as_deref(),
+                    deploy_mode,
+                    app_name: spark.app_name.as_deref(),
+                    driver_cores: spark.driver_cores,
+                    driver_memory: spark.driver_memory.as_deref(),
+                    num_executors: spark.num_executors,
+                    executor_cores: spark.executor_cores,
+                    executor_memory: spark.executor_memory.as_deref(),
+                    queue: spark.queue.as_deref(),
+                    conf: &spark.conf,
+                    args: &spark.args,
+                },
+                env_home("SPARK_HOME").as_deref(),
+            );
+            run_program(ctx, argv, None).await
+        })
+    }
+}
+
+impl TaskPlugin for MapReduce {
+    fn task_type(&self) -> TaskType {
+        TaskType::Mr
+    }
+    fn side(&self) -> Side {
+        Side::Worker
+    }
+    fn expanded_keys(&self) -> &'static [&'static str] {
+        &["jar", "main_class", "app_name", "queue", "args", "conf"]
+    }
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outcome, String>> {
+        Box::pin(async move {
+            let TaskKind::Mr(mr) = ctx.kind()? else {
+                return Err("not an mr task".into());
+            };
+            let argv = command_line::hadoop_jar(
+                &MrJob {
+                    jar: &mr.jar,
+                    main_class: mr.main_class.as_deref(),
+                    app_name: mr.app_name.as_deref(),
+                    queue: mr.queue.as_deref(),
+                    conf: &mr.conf,
+                    args: &mr.args,
+                },
+                env_home("HADOOP_HOME").as_deref(),
+            );
+            run_program(ctx, argv, None).await
+        })
+    }
+}
+
+fn env_home(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Largest script passed inline with `-c`.
+const INLINE_SCRIPT_MAX: usize = 100 * 1024;
+
+async fn run_script(ctx: &RunContext, interpreter: String, extension: &str) -> Result<Outcome, String> {
+    let task = &ctx.task;
+    let script = task
+        .payload
+        .get("script")
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| "the task has no script".to_string())?;
+    // Scripts up to INLINE_SCRIPT_MAX go as `-c` arguments; larger ones through a file
+    // (the kernel limits one argument to 128 KiB). Creating and deleting a file and a
+    // directory per attempt cost more than the process spawn itself.
+    if script.len() <= INLINE_SCRIPT_MAX {
+        return run_program(ctx, vec![interpreter, "-c".into(), script.to_string()], None).await;
+    }
+    let path = work_dir().join(format!("task-{}-{}.{extension}", task.id, task.attempt));
+    let text = script.to_string();
+    let target = path.clone();
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(target.parent().expect("a file in a directory"))?;
+        std::fs::write(&target, text)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let argv = vec![interpreter, path.display().to_string()];
+    let outcome = run_program(ctx, argv, Some(&path)).await;
+    let _ = tokio::fs::remove_file(&path).await;
+    outcome
+}
+
+/// Runs `argv` in its own process group until it exits or `ctx.cancel` fires.
+async fn run_program(
+    ctx: &RunContext,
+    argv: Vec<String>,
+    script_file: Option<&std::path::Path>,
+) -> Result<Outcome, String> {
+    let task = &ctx.task;
+    let program = argv.first().cloned().unwrap_or_default();
+    if script_file.is_some() || !matches!(task.task_type.as_str(), "shell" | "python") {
+        ctx.log(format!("[pgdag] running: {}\n", command_line::display(&argv)));
+    }
+    let mut command = Command::new(&program);
+    command
+        .args(&argv[1..])
+        .current_dir(work_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .env("PGDAG_TASK_INSTANCE_ID", task.id.to_string())
+        .env(
+            "PGDAG_WORKFLOW_INSTANCE_ID",
+            task.workflow_instance_id.to_string(),
+        )
+        .env("PGDAG_ATTEMPT", task.attempt.to_string());
+    for (name, value) in &ctx.params {
+        if is_env_name(name) {
+            command.env(format!("PGDAG_PARAM_{}", name.to_uppercase()), value);
+        }
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    let registry = &ctx.resources.registry;
+    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    if let Some(pgid) = pgid {
+        registry.add(pgid.as_raw());
+    }
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let out_reader = tokio::spawn(pump(stdout, ctx.task.clone(), ctx.shipper().clone(), true));
+    let err_reader = tokio::spawn(pump(stderr, ctx.task.clone(), ctx.shipper().clone(), false));
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = ctx.cancel.cancelled() => {
+            ctx.log("[pgdag] terminating the process group\n");
+            terminate(&mut child, pgid).await
+        }
+    };
+    // Whatever the program left in its process group dies with it (and closes the pipes).
+    if let Some(pgid) = pgid {
+        let _ = killpg(pgid, Signal::SIGKILL);
+        registry.remove(pgid.as_raw());
+    }
+    let out_params = out_reader.await.unwrap_or_default();
+    let _ = err_reader.await;
+    let status = status.map_err(|e| format!("waiting for the task process failed: {e}"))?;
+    let exit_code = status.code().or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal().map(|s| 128 + s)
+    });
+    ctx.log(format!("[pgdag] exit code {}\n", exit_code.unwrap_or(-1)));
+    Ok(Outcome {
+        succeeded: status.success(),
+        exit_code,
+        out_params,
+        result: None,
+        error: (!status.success()).then(|| format!("exit code {}", exit_code.unwrap_or(-1))),
+    })
+}
+
+/// SIGTERM to the process group, SIGKILL after `KILL_GRACE`; the program's exit status.
+async fn terminate(
+    child: &mut tokio::process::Child,
+    pgid: Option<Pid>,
+) -> std::io::Result<std::process::ExitStatus> {
+    if let Some(pgid) = pgid {
+        let _ = killpg(pgid, Signal::SIGTERM);
+    }
+    match tokio::time::timeout(KILL_GRACE, child.wait()).await {
+        Ok(status) => status,
+        Err(_) => {
+            if let Some(pgid) = pgid {
+                let _ = killpg(pgid, Signal::SIGKILL);
+            }
+            child.wait().await
+        }
+    }
+}
+
+/// Forward lines to the log; on stdout, collect `${setValue(k=v)}` out params.
+async fn pump(
+    stream: impl AsyncRead + Unpin,
+    task: crate::store::queue::ClaimedTask,
+    shipper: crate::worker::shipper::Shipper,
+    collect: bool,
+) -> params::ParamMap {
+    let mut out = params::ParamMap::new();
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                if collect && text.contains("${setValue(") {
+                    out.extend(params::parse_set_value(&text));
+                }
+                shipper.log(&task, text);
+            }
+        }
+    }
+    out
+}
+
+/// The directory tasks run in: the system temp directory, where every task can write
+/// scratch files (`mktemp` for private ones).
+fn work_dir() -> PathBuf {
+    std::env::temp_dir()
+}
+
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

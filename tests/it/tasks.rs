@@ -1,0 +1,630 @@
+//! Task types through real workflows on the real binary: a `pgdag server` process runs the
+//! master and worker roles, definitions go in with `pgdag apply`, instances are read from
+//! the database.
+
+use std::time::Duration;
+
+use crate::harness::*;
+
+/// A `pgdag server --roles master,worker` process on a test database.
+struct Server {
+    // Fields drop in order: the process goes before its database.
+    _child: ChildGuard,
+    store: pgdag::store::Store,
+    db: TestDb,
+}
+
+impl Server {
+    async fn start(env: &[(&str, &str)]) -> Server {
+        let db = TestDb::new().await;
+        let store = db.store();
+        let child = Self::spawn_on(&db, env);
+        Server {
+            _child: child,
+            store,
+            db,
+        }
+    }
+
+    fn spawn_on(db: &TestDb, env: &[(&str, &str)]) -> ChildGuard {
+        let mut server = pgdag(db);
+        server
+            .args(["server", "--roles", "master,worker"])
+            .env("PGDAG_SECRET_KEY", SECRET_KEY);
+        for (k, v) in env {
+            server.env(k, v);
+        }
+        spawn(server)
+    }
+
+    /// `pgdag apply -f` of this YAML; panics with the output unless it exits 0.
+    fn apply(&self, yaml: &str) -> String {
+        let dir = temp_dir();
+        let file = dir.path().join("flow.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let mut apply = pgdag(&self.db);
+        apply
+            .args(["apply", "-f", file.to_str().unwrap()])
+            .env("PGDAG_SECRET_KEY", SECRET_KEY);
+        let out = apply.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "apply failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    async fn run(&self, target: &str, params: serde_json::Value) -> i64 {
+        run(&self.store, target, params).await
+    }
+
+    async fn finished(&self, id: i64) -> pgdag::store::instances::InstanceDetail {
+        wait_final(&self.store, id, Duration::from_secs(60)).await
+    }
+
+    async fn log(&self, detail: &pgdag::store::instances::InstanceDetail, name: &str) -> String {
+        log_text(&self.store, task(detail, name).id).await
+    }
+}
+
+// ---- sql and procedure ----
+
+/// A datasource on the test's own Postgres database (trust auth ignores the password, but it
+/// is stored encrypted all the same).
+fn postgres_datasource(db: &TestDb) -> String {
+    format!(
+        "kind: datasource\nproject: s\nname: pg\ntype: postgres\nurl: {}\npassword: not-needed\n",
+        db.url
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_on_postgres_queries_binds_sets_out_params_and_fails_with_the_server_message() {
+    let server = Server::start(&[]).await;
+    let yaml = format!(
+        r#"{ds}---
+project: s
+name: sales
+params: {{ region: eu }}
+tasks:
+  - name: setup
+    type: sql
+    datasource: pg
+    kind: statement
+    pre: ["create table if not exists sale (region text, amount int)"]
+    sql: "insert into sale values ('eu', 5), ('eu', 7), ('us', 100)"
+  - name: total
+    type: sql
+    datasource: pg
+    sql: "select count(*) as n, sum(amount) as total from sale where region = $1"
+    bind: ["${{region}}"]
+    out: [n, total]
+    depends_on: [setup]
+  - name: report
+    type: shell
+    script: echo "rows=${{n}} total=${{total}}"
+    depends_on: [total]
+  - name: broken
+    type: sql
+    datasource: pg
+    sql: "select * from no_such_table"
+    depends_on: [setup]
+"#,
+        ds = postgres_datasource(&server.db)
+    );
+    let out = server.apply(&yaml);
+    assert!(out.contains("datasource s/pg: applied"), "{out}");
+    // The stored password is encrypted, never in clear.
+    let client = server.store.client().await.unwrap();
+    let secret: Vec<u8> = client
+        .query_one("select password_secret from pgdag.datasource where name = 'pg'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!secret.windows(10).any(|w| w == b"not-needed"));
+
+    let id = server.run("s/sales", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(detail.state, "failed", "broken fails the run");
+    let setup = task(&detail, "setup");
+    assert_eq!(setup.state, "succeeded");
+    assert_eq!(setup.result.as_ref().unwrap()["rows_affected"], 3);
+    let total = task(&detail, "total");
+    assert_eq!(total.state, "succeeded");
+    assert_eq!(total.out_params["n"], "2");
+    assert_eq!(total.out_params["total"], "12");
+    assert_eq!(total.result.as_ref().unwrap()["rows"], serde_json::json!([["2", "12"]]));
+    let log = server.log(&detail, "total").await;
+    assert!(log.contains("n | total") && log.contains("2 | 12"), "{log}");
+    assert!(server.log(&detail, "report").await.contains("rows=2 total=12"));
+    let broken = task(&detail, "broken");
+    assert_eq!(broken.state, "failed");
+    let error = broken.error.as_deref().unwrap_or_default();
+    assert!(error.contains("relation \"no_such_table\" does not exist"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn procedure_on_postgres_returns_its_out_param() {
+    let server = Server::start(&[]).await;
+    let client = server.store.client().await.unwrap();
+    client
+        .batch_execute(
+            "create procedure public.add_tax(amount int, rate numeric, out total numeric)
+             language plpgsql as $$ begin total := amount * (1 + rate); end $$",
+        )
+        .await
+        .unwrap();
+    let yaml = format!(
+        "{}---\nproject: s\nname: proc\ntasks:\n  - name: tax\n    type: procedure\n    datasource: pg\n    call: public.add_tax\n    args: [\"100\", \"0.25\"]\n    out: [total]\n  - name: show\n    type: shell\n    script: echo \"total is ${{total}}\"\n    depends_on: [tax]\n",
+        postgres_datasource(&server.db)
+    );
+    server.apply(&yaml);
+    let id = server.run("s/proc", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
+    assert_eq!(task(&detail, "tax").out_params["total"], "125.00");
+    assert!(server.log(&detail, "show").await.contains("total is 125.00"));
+}
+
+/// A fresh MariaDB database on 127.0.0.1:3306 (root, no password), dropped afterwards.
+struct MariaDb {
+    name: String,
+}
+
+impl MariaDb {
+    async fn new() -> MariaDb {
+        use mysql_async::prelude::Queryable;
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = mysql_async::Conn::from_url("mysql://root@127.0.0.1:3306/")
+            .await
+            .expect("MariaDB on 127.0.0.1:3306 (root, no password) is needed by this test");
+        conn.query_drop(format!("create database {name}")).await.unwrap();
+        conn.disconnect().await.unwrap();
+        MariaDb { name }
+    }
+
+    fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:3306/{}", self.name)
+    }
+
+    async fn execute(&self, sql: &str) {
+        use mysql_async::prelude::Queryable;
+        let mut conn = mysql_async::Conn::from_url(self.url()).await.unwrap();
+        conn.query_drop(sql).await.unwrap();
+        conn.disconnect().await.unwrap();
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use mysql_async::prelude::Queryable;
+                if let Ok(mut conn) = mysql_async::Conn::from_url("mysql://root@127.0.0.1:3306/").await {
+                    let _ = conn.query_drop(format!("drop database if exists {name}")).await;
+                    let _ = conn.disconnect().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_and_procedure_on_mariadb() {
+    let maria = MariaDb::new().await;
+    maria
+        .execute(
+            "create procedure double_it(in x int, out y int) begin set y = x * 2; end",
+        )
+        .await;
+    let server = Server::start(&[]).await;
+    let yaml = format!(
+        r#"kind: datasource
+project: m
+name: maria
+type: mysql
+url: {url}
+---
+project: m
+name: flow
+tasks:
+  - name: fill
+    type: sql
+    datasource: maria
+    kind: statement
+    pre: ["create table item (id int primary key, label varchar(20))"]
+    sql: "insert into item values (1, 'one'), (2, 'two'), (3, 'three')"
+  - name: pick
+    type: sql
+    datasource: maria
+    sql: "select id, label from item where id >= ? order by id"
+    bind: ["2"]
+    out: [label]
+    out_rows: picked
+    depends_on: [fill]
+  - name: twice
+    type: procedure
+    datasource: maria
+    call: double_it
+    args: ["21"]
+    out: [doubled]
+    depends_on: [fill]
+  - name: broken
+    type: sql
+    datasource: maria
+    sql: "select * from missing_table"
+    depends_on: [fill]
+"#,
+        url = maria.url()
+    );
+    server.apply(&yaml);
+    let id = server.run("m/flow", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(task(&detail, "fill").result.as_ref().unwrap()["rows_affected"], 3);
+    let pick = task(&detail, "pick");
+    assert_eq!(pick.state, "succeeded", "{:?}", pick.error);
+    assert_eq!(pick.out_params["label"], r#"["two","three"]"#);
+    assert_eq!(
+        pick.out_params["picked"],
+        r#"[{"id":"2","label":"two"},{"id":"3","label":"three"}]"#
+    );
+    assert_eq!(task(&detail, "twice").out_params["doubled"], "42");
+    let broken = task(&detail, "broken");
+    assert_eq!(broken.state, "failed");
+    assert!(
+        broken.error.as_deref().unwrap_or_default().contains("missing_table"),
+        "{:?}",
+        broken.error
+    );
+}
+
+// ---- http ----
+
+/// A local HTTP server: `/ok` answers JSON, `/teapot` answers 418.
+async fn http_server() -> std::net::SocketAddr {
+    use warp::Filter;
+    let ok = warp::path("ok").map(|| {
+        warp::reply::json(&serde_json::json!({"data": {"id": 42, "tags": ["a", "b"]}, "status": "fine"}))
+    });
+    let teapot = warp::path("teapot")
+        .map(|| warp::reply::with_status("short and stout", warp::http::StatusCode::IM_A_TEAPOT));
+    let routes = ok.or(teapot);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(warp::serve(routes).incoming(listener).run());
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_checks_status_and_body_and_picks_out_params_by_json_path() {
+    let addr = http_server().await;
+    let server = Server::start(&[]).await;
+    let yaml = format!(
+        r#"project: h
+name: calls
+tasks:
+  - name: get
+    type: http
+    url: http://{addr}/ok
+    expect_body_contains: fine
+    out: {{ item: "$.data.id", tag: "$.data.tags[1]" }}
+  - name: use
+    type: shell
+    script: echo "item ${{item}} tag ${{tag}}"
+    depends_on: [get]
+  - name: teapot
+    type: http
+    url: http://{addr}/teapot
+    expect_status: [200, 201]
+  - name: teapot_expected
+    type: http
+    url: http://{addr}/teapot
+    expect_status: "400-499"
+"#
+    );
+    server.apply(&yaml);
+    let id = server.run("h/calls", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    let get = task(&detail, "get");
+    assert_eq!(get.state, "succeeded", "{:?}", get.error);
+    assert_eq!(get.out_params["item"], "42");
+    assert_eq!(get.out_params["tag"], "b");
+    assert!(server.log(&detail, "use").await.contains("item 42 tag b"));
+    let teapot = task(&detail, "teapot");
+    assert_eq!(teapot.state, "failed");
+    assert!(teapot.error.as_deref().unwrap().contains("418"), "{:?}", teapot.error);
+    assert!(server.log(&detail, "teapot").await.contains("short and stout"));
+    assert_eq!(task(&detail, "teapot_expected").state, "succeeded");
+}
+
+// ---- sub_process ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_nested_sub_processes_complete_with_one_worker_slot() {
+    let server = Server::start(&[("PGDAG_MAX_TASKS", "1")]).await;
+    let mut yaml = String::new();
+    for level in 0..20 {
+        yaml.push_str(&format!(
+            "project: nest\nname: level{level}\ntasks:\n  - {{ name: down, type: sub_process, workflow: level{} }}\n---\n",
+            level + 1
+        ));
+    }
+    yaml.push_str(
+        "project: nest\nname: level20\ntasks:\n  - name: leaf\n    type: shell\n    script: echo \"leaf got ${x}\"; echo '${setValue(depth=20)}'\n",
+    );
+    server.apply(&yaml);
+    let top = server.run("nest/level0", serde_json::json!({"x": "hello"})).await;
+    let detail = server.finished(top).await;
+    assert_eq!(detail.state, "succeeded");
+    let down = task(&detail, "down");
+    assert_eq!(down.out_params["depth"], "20", "out params flow up from the leaf");
+    // Walk the chain of children down to the leaf.
+    let client = server.store.client().await.unwrap();
+    let mut id = top;
+    for level in 0..20 {
+        let d = pgdag::store::instances::get(&client, id).await.unwrap().unwrap();
+        assert_eq!(d.workflow, format!("level{level}"));
+        let child = task(&d, "down").child_instance_id.expect("the task links its child");
+        let c = pgdag::store::instances::get(&client, child).await.unwrap().unwrap();
+        assert_eq!(c.parent_instance_id, Some(id));
+        id = child;
+    }
+    let leaf = pgdag::store::instances::get(&client, id).await.unwrap().unwrap();
+    assert_eq!(leaf.workflow, "level20");
+    assert!(log_text(&server.store, task(&leaf, "leaf").id).await.contains("leaf got hello"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_and_pausing_a_parent_reach_its_child() {
+    let server = Server::start(&[]).await;
+    server.apply(
+        "project: sp\nname: parent\ntasks:\n  - { name: child, type: sub_process, workflow: slow }\n---\nproject: sp\nname: slow\ntasks:\n  - { name: first, type: shell, script: 'sleep 2' }\n  - { name: second, type: shell, script: 'sleep 30', depends_on: [first] }\n",
+    );
+    let client = server.store.client().await.unwrap();
+    let parent = server.run("sp/parent", serde_json::json!({})).await;
+    let child_id = wait_for_child(&server, parent).await;
+
+    // Pause: the child pauses after `first`, then the parent is paused; resume goes on.
+    control(&server, "pause", parent).await;
+    let paused = wait_state(&server, parent, "paused").await;
+    assert_eq!(task(&paused, "child").state, "paused");
+    let child = pgdag::store::instances::get(&client, child_id).await.unwrap().unwrap();
+    assert_eq!(child.state, "paused");
+    control(&server, "resume", parent).await;
+    wait_until(&server, child_id, |d| task(d, "second").state == "running").await;
+
+    // Stop: the child is stopped and the parent ends stopped.
+    control(&server, "stop", parent).await;
+    let stopped = server.finished(parent).await;
+    assert_eq!(stopped.state, "stopped");
+    assert_eq!(task(&stopped, "child").state, "killed");
+    let child = server.finished(child_id).await;
+    assert_eq!(child.state, "stopped");
+    assert_eq!(task(&child, "second").state, "killed");
+}
+
+async fn control(server: &Server, action: &str, id: i64) {
+    let client = server.store.client().await.unwrap();
+    client
+        .execute(
+            "insert into pgdag.command (command_type, workflow_instance_id) values ($1, $2)",
+            &[&action, &id],
+        )
+        .await
+        .unwrap();
+}
+
+async fn wait_until(
+    server: &Server,
+    id: i64,
+    ok: impl Fn(&pgdag::store::instances::InstanceDetail) -> bool,
+) -> pgdag::store::instances::InstanceDetail {
+    let client = server.store.client().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(d) = pgdag::store::instances::get(&client, id).await.unwrap() {
+            if d.tasks.as_ref().is_some_and(|t| !t.is_empty()) && ok(&d) {
+                return d;
+            }
+            assert!(std::time::Instant::now() < deadline, "timed out; last seen {d:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_state(server: &Server, id: i64, state: &str) -> pgdag::store::instances::InstanceDetail {
+    wait_until(server, id, |d| d.state == state).await
+}
+
+async fn wait_for_child(server: &Server, parent: i64) -> i64 {
+    let d = wait_until(server, parent, |d| {
+        d.tasks
+            .as_ref()
+            .is_some_and(|t| t.iter().any(|t| t.child_instance_id.is_some()))
+    })
+    .await;
+    task(&d, "child").child_instance_id.unwrap()
+}
+
+// ---- dependent ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependent_waits_for_its_upstream_then_proceeds_or_gives_up_with_reasons() {
+    let server = Server::start(&[]).await;
+    server.apply(
+        r#"project: d
+name: upstream
+tasks:
+  - { name: load, type: shell, script: echo loaded }
+---
+project: d
+name: downstream
+tasks:
+  - name: wait_load
+    type: dependent
+    all:
+      - { workflow: upstream, task: load, window: today }
+    check_interval: 1s
+  - { name: after, type: shell, script: echo after, depends_on: [wait_load] }
+---
+project: d
+name: impatient
+tasks:
+  - name: wait_never
+    type: dependent
+    any:
+      - { workflow: never_runs, window: today }
+      - all:
+          - { workflow: upstream, window: last_1_days }
+    check_interval: 1s
+    failure: wait
+    wait_limit: 3s
+---
+project: d
+name: never_runs
+tasks:
+  - { name: nothing, type: shell, script: 'true' }
+"#,
+    );
+    let down = server.run("d/downstream", serde_json::json!({})).await;
+    let waiting = wait_until(&server, down, |d| task(d, "wait_load").state == "waiting").await;
+    let log = log_text(&server.store, task(&waiting, "wait_load").id).await;
+    assert!(log.contains("d/upstream task load, window today"), "{log}");
+    assert!(log.contains("no instance yet (waiting)"), "{log}");
+
+    let up = server.run("d/upstream", serde_json::json!({})).await;
+    assert_eq!(server.finished(up).await.state, "succeeded");
+    let done = server.finished(down).await;
+    assert_eq!(done.state, "succeeded");
+    assert_eq!(task(&done, "after").state, "succeeded");
+    let log = log_text(&server.store, task(&done, "wait_load").id).await;
+    assert!(log.contains(&format!("task load of instance {up} succeeded (met)")), "{log}");
+    assert!(log.contains("dependencies met"), "{log}");
+
+    let impatient = server.run("d/impatient", serde_json::json!({})).await;
+    let gave_up = server.finished(impatient).await;
+    assert_eq!(gave_up.state, "failed");
+    let t = task(&gave_up, "wait_never");
+    assert_eq!(t.state, "failed");
+    assert!(t.error.as_deref().unwrap().contains("gave up after waiting 3s"), "{:?}", t.error);
+    let log = log_text(&server.store, t.id).await;
+    assert!(log.contains("d/never_runs, window today"), "{log}");
+    assert!(log.contains("d/upstream, window last_1_days"), "{log}");
+    assert!(log.contains("failed: gave up"), "{log}");
+}
+
+// ---- conditions and switch ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditions_and_switch_take_one_branch_and_skip_the_others() {
+    let server = Server::start(&[]).await;
+    server.apply(
+        r#"project: b
+name: branches
+params: { size: "5", mode: fast }
+tasks:
+  - { name: check, type: shell, script: 'exit 3' }
+  - name: decide
+    type: conditions
+    depends_on: [check]
+    success: [celebrate]
+    failure: [repair]
+  - { name: celebrate, type: shell, script: echo yay, depends_on: [decide] }
+  - { name: repair, type: shell, script: echo repairing, depends_on: [decide] }
+  - name: route
+    type: switch
+    cases:
+      - { when: "${size} > 10", then: big }
+      - { when: "${size} > 3 && '${mode}' == 'fast'", then: medium }
+    default: small
+  - { name: big, type: shell, script: echo big, depends_on: [route] }
+  - { name: medium, type: shell, script: echo medium, depends_on: [route] }
+  - { name: small, type: shell, script: echo small, depends_on: [route] }
+  - { name: join, type: empty, depends_on: [{ task: big, on: always }, { task: medium, on: always }, { task: small, on: always }] }
+"#,
+    );
+    let id = server.run("b/branches", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(detail.state, "succeeded", "the conditions task handles check's failure");
+    assert_eq!(task(&detail, "check").state, "failed");
+    assert_eq!(task(&detail, "decide").branch, Some(vec!["repair".to_string()]));
+    assert_eq!(task(&detail, "repair").state, "succeeded");
+    assert_eq!(task(&detail, "celebrate").state, "skipped");
+    assert_eq!(task(&detail, "route").branch, Some(vec!["medium".to_string()]));
+    assert_eq!(task(&detail, "medium").state, "succeeded");
+    assert_eq!(task(&detail, "big").state, "skipped");
+    assert_eq!(task(&detail, "small").state, "skipped");
+    assert_eq!(task(&detail, "join").state, "succeeded");
+    let log = server.log(&detail, "route").await;
+    assert!(log.contains("case `${size} > 10`: false") && log.contains("taking medium"), "{log}");
+
+    // With startup params the default is taken.
+    let id = server.run("b/branches", serde_json::json!({"size": "1"})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(task(&detail, "route").branch, Some(vec!["small".to_string()]));
+    assert_eq!(task(&detail, "small").state, "succeeded");
+}
+
+// ---- spark and mr ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spark_and_mr_run_their_command_lines_from_home_directories() {
+    let home = temp_dir();
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for program in ["spark-submit", "hadoop"] {
+        let path = bin.join(program);
+        std::fs::write(&path, "#!/bin/sh\nfor a in \"$@\"; do echo \"arg[$a]\"; done\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let home_text = home.path().to_str().unwrap().to_string();
+    let server = Server::start(&[("SPARK_HOME", &home_text), ("HADOOP_HOME", &home_text)]).await;
+    server.apply(
+        r#"project: j
+name: jobs
+params: { day: "2026-01-02" }
+tasks:
+  - name: spark
+    type: spark
+    main: /jobs/etl.py
+    master: yarn
+    deploy_mode: cluster
+    executor_memory: 2g
+    conf: { spark.sql.shuffle.partitions: "8" }
+    args: ["--day", "${day}", "two words"]
+  - name: mr
+    type: mr
+    jar: /jobs/wc.jar
+    main_class: org.example.WordCount
+    queue: etl
+    args: [/in, /out]
+"#,
+    );
+    let id = server.run("j/jobs", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
+    let spark = server.log(&detail, "spark").await;
+    for expected in [
+        "arg[--master]\narg[yarn]",
+        "arg[--deploy-mode]\narg[cluster]",
+        "arg[--executor-memory]\narg[2g]",
+        "arg[--conf]\narg[spark.sql.shuffle.partitions=8]",
+        "arg[/jobs/etl.py]\narg[--day]\narg[2026-01-02]\narg[two words]",
+    ] {
+        assert!(spark.contains(expected), "{expected:?} in {spark}");
+    }
+    let mr = server.log(&detail, "mr").await;
+    assert!(
+        mr.contains("arg[jar]\narg[/jobs/wc.jar]\narg[org.example.WordCount]\narg[-D]\narg[mapreduce.job.queuename=etl]\narg[/in]\narg[/out]"),
+        "{mr}"
+    );
+}
