@@ -20,7 +20,10 @@ pub struct Checked {
 impl Checked {
     /// The datasources ready to store, passwords encrypted with `key`. A datasource with a
     /// `password:` needs the key; `password_env` is resolved by the worker that runs the task.
-    pub fn sealed_datasources(&self, key: Option<&SecretKey>) -> Result<Vec<NewDatasource<'_>>, String> {
+    pub fn sealed_datasources(
+        &self,
+        key: Option<&SecretKey>,
+    ) -> Result<Vec<NewDatasource<'_>>, String> {
         self.datasources
             .iter()
             .map(|d| {

@@ -727,7 +727,10 @@ async fn post_datasource(
     let text = std::str::from_utf8(&request.body)
         .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
     let checked = crate::apply::check_documents("request", text).map_err(spec_errors)?;
-    if checked.datasources.len() != 1 || !checked.workflows.is_empty() || !checked.task_groups.is_empty() {
+    if checked.datasources.len() != 1
+        || !checked.workflows.is_empty()
+        || !checked.task_groups.is_empty()
+    {
         return Err(ApiError::unprocessable(
             "the body must hold exactly one document of kind datasource",
         ));
@@ -749,7 +752,11 @@ async fn post_datasource(
         .await?
         .into_iter()
         .find(|d| d.name == datasource.name);
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, serde_json::json!({"datasource": summary})))
 }
 

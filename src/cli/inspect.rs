@@ -168,12 +168,12 @@ pub async fn status(id: i64, json: bool) -> CliResult {
     );
     println!();
     println!(
-        "{:<10} {:<24} {:<8} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}",
+        "{:<10} {:<24} {:<11} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}",
         "TASK ID", "NAME", "TYPE", "STATE", "ATTEMPT", "HOST", "STARTED", "ENDED", "EXIT"
     );
     for t in detail.tasks.iter().flatten() {
         println!(
-            "{:<10} {:<24} {:<8} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}",
+            "{:<10} {:<24} {:<11} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}",
             t.id,
             t.name,
             t.task_type,
@@ -186,6 +186,17 @@ pub async fn status(id: i64, json: bool) -> CliResult {
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "-".into())
         );
+    }
+    for t in detail.tasks.iter().flatten() {
+        if let Some(branch) = &t.branch {
+            println!("{}: took [{}]", t.name, branch.join(", "));
+        }
+        if let Some(child) = t.child_instance_id {
+            println!("{}: child instance {child}", t.name);
+        }
+        if let (Some(error), false) = (&t.error, t.state == "succeeded") {
+            println!("{}: {error}", t.name);
+        }
     }
     Ok(0)
 }

@@ -47,9 +47,9 @@ mod due;
 mod expr;
 mod preview;
 mod schedule;
-pub mod window;
 #[cfg(test)]
 mod tests;
+pub mod window;
 
 pub use due::{Due, Misfire, due};
 pub use expr::{CronExpr, Syntax};

@@ -27,8 +27,8 @@
 //!   they *took*. A `success` edge from a branching task to one of its branch targets is
 //!   satisfied only when the target was taken; edges to other successors work as usual.
 //! - Edges into a `conditions` task are judged as `always`: it runs once its predecessors are
-//!   final, takes its `success` targets when every predecessor passed and its `failure`
-//!   targets otherwise. A failed task with a `conditions` successor counts as handled.
+//!   final, takes its `failure` targets when a predecessor failed or was killed and its
+//!   `success` targets otherwise (a skipped predecessor, e.g. an untaken branch, is no failure). A failed task with a `conditions` successor counts as handled.
 //!
 //! # Rules, instance `running` (failure strategy `continue`, or `end` without an unhandled
 //! failure)
@@ -343,15 +343,18 @@ fn evaluate(
         let incoming = &graph.incoming[i];
         let ready = incoming.iter().all(|e| slots[e.pre].state.is_final());
         let is_conditions = dag.tasks[i].task_type == TaskType::Conditions;
-        let satisfied = ready
-            && (is_conditions || incoming.iter().all(|e| edge_satisfied(dag, e, &slots)));
+        let satisfied =
+            ready && (is_conditions || incoming.iter().all(|e| edge_satisfied(dag, e, &slots)));
         // What a conditions task decides once it starts.
         let conditions_taken = match &dag.tasks[i].branch {
             Branch::Conditions { success, failure } if is_conditions => {
-                if incoming.iter().all(|e| slots[e.pre].passed) {
-                    success.clone()
-                } else {
+                let upstream_failed = incoming
+                    .iter()
+                    .any(|e| matches!(slots[e.pre].state, TaskState::Failed | TaskState::Killed));
+                if upstream_failed {
                     failure.clone()
+                } else {
+                    success.clone()
                 }
             }
             _ => Vec::new(),
@@ -592,6 +595,163 @@ mod tests {
 
     fn act(dag: &Dag, tasks: &[TaskView], inst: &InstanceView) -> Vec<Action> {
         plan(dag, tasks, inst, now()).actions
+    }
+
+    // ---- master-side types ----
+
+    /// check -> decide(conditions: success [ok], failure [fix]) -> ok, fix
+    fn conditions_dag() -> Dag {
+        let mut decide = task("decide", TaskType::Conditions, true);
+        decide.branch = Branch::Conditions {
+            success: vec![2],
+            failure: vec![3],
+        };
+        dag(
+            vec![shell("check"), decide, shell("ok"), shell("fix")],
+            &[(0, 1, Success), (1, 2, Success), (1, 3, Success)],
+        )
+    }
+
+    #[test]
+    fn conditions_takes_the_failure_branch_after_a_failure_and_handles_it() {
+        let d = conditions_dag();
+        let actions = run(&d, &[Failed, Pending, Pending, Pending]);
+        assert_eq!(
+            actions,
+            vec![
+                Action::Branch {
+                    task: 1,
+                    taken: vec![3]
+                },
+                Skip(2),
+                Queue(3)
+            ]
+        );
+        // Once the repair succeeded the instance succeeds: the failure was handled.
+        let mut tasks = views(&[Failed, Succeeded, Skipped, Succeeded]);
+        tasks[1].taken = Some(vec![3]);
+        assert_eq!(
+            act(&d, &tasks, &running()),
+            vec![Finish(WorkflowState::Succeeded)]
+        );
+    }
+
+    #[test]
+    fn conditions_takes_the_success_branch_when_nothing_upstream_failed() {
+        let d = conditions_dag();
+        assert_eq!(
+            run(&d, &[Succeeded, Pending, Pending, Pending]),
+            vec![
+                Action::Branch {
+                    task: 1,
+                    taken: vec![2]
+                },
+                Queue(2),
+                Skip(3)
+            ]
+        );
+        // A skipped predecessor (an untaken branch upstream) is no failure.
+        assert_eq!(
+            run(&d, &[Skipped, Pending, Pending, Pending])[0],
+            Action::Branch {
+                task: 1,
+                taken: vec![2]
+            }
+        );
+    }
+
+    #[test]
+    fn conditions_waits_for_every_predecessor_whatever_the_edge() {
+        let mut decide = task("decide", TaskType::Conditions, true);
+        decide.branch = Branch::Conditions {
+            success: vec![3],
+            failure: vec![],
+        };
+        let d = dag(
+            vec![shell("a"), shell("b"), decide, shell("next")],
+            &[(0, 2, Success), (1, 2, Success), (2, 3, Success)],
+        );
+        assert_eq!(run(&d, &[Failed, Running, Pending, Pending]), vec![]);
+        assert_eq!(
+            run(&d, &[Failed, Succeeded, Pending, Pending]),
+            vec![
+                Action::Branch {
+                    task: 2,
+                    taken: vec![]
+                },
+                Skip(3),
+                Finish(WorkflowState::Succeeded)
+            ]
+        );
+    }
+
+    /// route(switch: [a, b]) -> a, b; c after route is no branch target
+    fn switch_dag() -> Dag {
+        let mut route = task("route", TaskType::Switch, true);
+        route.branch = Branch::Switch {
+            targets: vec![1, 2],
+        };
+        dag(
+            vec![route, shell("a"), shell("b"), shell("c")],
+            &[(0, 1, Success), (0, 2, Success), (0, 3, Success)],
+        )
+    }
+
+    #[test]
+    fn switch_asks_for_a_decision_and_holds_its_successors() {
+        let d = switch_dag();
+        assert_eq!(
+            run(&d, &[Pending, Pending, Pending, Pending]),
+            vec![Action::Decide(0)]
+        );
+    }
+
+    #[test]
+    fn a_decided_switch_runs_the_taken_branch_and_skips_the_others() {
+        let d = switch_dag();
+        let mut tasks = views(&[Succeeded, Pending, Pending, Pending]);
+        tasks[0].taken = Some(vec![2]);
+        assert_eq!(
+            act(&d, &tasks, &running()),
+            vec![Skip(1), Queue(2), Queue(3)]
+        );
+        // No branch taken: every target is skipped, the other successor still runs.
+        tasks[0].taken = Some(vec![]);
+        assert_eq!(
+            act(&d, &tasks, &running()),
+            vec![Skip(1), Skip(2), Queue(3)]
+        );
+    }
+
+    #[test]
+    fn sub_process_and_dependent_start_on_the_master_and_count_as_active() {
+        let d = dag(
+            vec![
+                task("child", TaskType::SubProcess, true),
+                task("wait", TaskType::Dependent, true),
+                shell("after"),
+            ],
+            &[(0, 2, Success), (1, 2, Success)],
+        );
+        assert_eq!(
+            run(&d, &[Pending, Pending, Pending]),
+            vec![Action::StartOnMaster(0), Action::StartOnMaster(1)]
+        );
+        // A dependent that waits is started again when its check is due.
+        let mut tasks = views(&[Running, Waiting, Pending]);
+        tasks[1].wait_until = Some(now() - secs(1));
+        assert_eq!(act(&d, &tasks, &running()), vec![Action::StartOnMaster(1)]);
+        tasks[1].wait_until = Some(now() + secs(5));
+        assert_eq!(act(&d, &tasks, &running()), vec![WakeAt(now() + secs(5))]);
+        // Stopping kills a running sub_process like any active task.
+        assert_eq!(
+            act(
+                &d,
+                &views(&[Running, Succeeded, Pending]),
+                &instance(WorkflowState::Stopping, FailureStrategy::Continue)
+            ),
+            vec![Kill(0)]
+        );
     }
 
     // ---- rule 1: readiness; linear chains and diamonds ----
@@ -1385,7 +1545,12 @@ mod tests {
         /// The task an action is about, if any.
         fn subject(action: &Action) -> Option<usize> {
             match *action {
-                Queue(i) | CompleteOnMaster(i) | Skip(i) | Kill(i) | Action::Decide(i) | Action::StartOnMaster(i) => Some(i),
+                Queue(i)
+                | CompleteOnMaster(i)
+                | Skip(i)
+                | Kill(i)
+                | Action::Decide(i)
+                | Action::StartOnMaster(i) => Some(i),
                 Action::Branch { task, .. } => Some(task),
                 Action::Wait { task, .. } => Some(task),
                 Finish(_) | WakeAt(_) => None,

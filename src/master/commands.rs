@@ -434,11 +434,7 @@ async fn control(
 
 /// Pause and resume reach the child instances of the instance's sub_process tasks, as
 /// commands of their own (so grandchildren follow the same way).
-async fn propagate_to_children(
-    tx: &impl GenericClient,
-    id: i64,
-    kind: CommandType,
-) -> Result<()> {
+async fn propagate_to_children(tx: &impl GenericClient, id: i64, kind: CommandType) -> Result<()> {
     use crate::store::master_tasks;
     use WorkflowState as W;
     // A stop reaches children through the plan: it kills the running sub_process tasks.
@@ -451,8 +447,16 @@ async fn propagate_to_children(
         _ => return Ok(()),
     };
     for child in master_tasks::children(tx, id, states).await? {
-        commands::insert(tx, kind, None, None, &serde_json::json!({}), &serde_json::json!({}), Some(child))
-            .await?;
+        commands::insert(
+            tx,
+            kind,
+            None,
+            None,
+            &serde_json::json!({}),
+            &serde_json::json!({}),
+            Some(child),
+        )
+        .await?;
     }
     Ok(())
 }

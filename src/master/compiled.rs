@@ -43,7 +43,10 @@ impl Compiled {
             .map(|(i, t)| (t.name.as_str(), i))
             .collect();
         let at = |names: &[String]| -> Vec<usize> {
-            names.iter().filter_map(|n| index.get(n.as_str()).copied()).collect()
+            names
+                .iter()
+                .filter_map(|n| index.get(n.as_str()).copied())
+                .collect()
         };
         let mut switches = HashMap::new();
         let tasks = spec
@@ -71,7 +74,10 @@ impl Compiled {
                                 Some((expr, c.when.clone(), target))
                             })
                             .collect();
-                        let default = sw.default.as_ref().and_then(|d| index.get(d.as_str()).copied());
+                        let default = sw
+                            .default
+                            .as_ref()
+                            .and_then(|d| index.get(d.as_str()).copied());
                         let mut targets: Vec<usize> = sw
                             .cases
                             .iter()

@@ -14,15 +14,15 @@ use deadpool_postgres::GenericClient;
 use tokio_util::sync::CancellationToken;
 
 use super::compiled::{Cache, Compiled};
+use super::master_tasks;
 use crate::cluster::{Wakeups, backoff, jittered};
 use crate::config::Config;
 use crate::dag::{self, Action, InstanceView, TaskView};
 use crate::model::{TaskState, TaskType};
-use crate::spec::TaskKind;
-use crate::store::master_tasks as master_tasks_store;
-use super::master_tasks;
 use crate::params::{self, ParamMap, RunContext};
+use crate::spec::TaskKind;
 use crate::store::instances::{self, InstanceRow, TaskRow};
+use crate::store::master_tasks as master_tasks_store;
 use crate::store::{Result, Store, StoreError};
 
 pub async fn run(
@@ -356,7 +356,10 @@ pub async fn evaluate(
         let task_id = task_rows[i].id;
         match decision {
             Ok((taken, log)) => {
-                let names: Vec<String> = taken.iter().map(|&t| compiled.dag.tasks[t].name.clone()).collect();
+                let names: Vec<String> = taken
+                    .iter()
+                    .map(|&t| compiled.dag.tasks[t].name.clone())
+                    .collect();
                 master_tasks_store::set_branch(tx, task_id, &names, MASTER_HOST).await?;
                 master_tasks_store::append_log(tx, task_id, &log).await?;
             }
@@ -369,22 +372,32 @@ pub async fn evaluate(
     for action in &plan.actions {
         match action {
             Action::Branch { task, taken } => {
-                let names: Vec<String> = taken.iter().map(|&t| compiled.dag.tasks[t].name.clone()).collect();
-                let upstream_passed = match &compiled.dag.tasks[*task].branch {
+                let names: Vec<String> = taken
+                    .iter()
+                    .map(|&t| compiled.dag.tasks[t].name.clone())
+                    .collect();
+                let took_success = match &compiled.dag.tasks[*task].branch {
                     dag::Branch::Conditions { success, .. } => *taken == *success,
                     _ => true,
                 };
                 let log = format!(
                     "[pgdag] upstream {}: taking the {} branch [{}]\n",
-                    if upstream_passed { "passed" } else { "did not all pass" },
-                    if upstream_passed { "success" } else { "failure" },
+                    if took_success {
+                        "did not fail"
+                    } else {
+                        "failed"
+                    },
+                    if took_success { "success" } else { "failure" },
                     names.join(", ")
                 );
-                master_tasks_store::set_branch(tx, task_rows[*task].id, &names, MASTER_HOST).await?;
+                master_tasks_store::set_branch(tx, task_rows[*task].id, &names, MASTER_HOST)
+                    .await?;
                 master_tasks_store::append_log(tx, task_rows[*task].id, &log).await?;
             }
             Action::StartOnMaster(i) => {
-                if let Some(at) = start_on_master(tx, cache, &compiled, instance, &task_rows, &outs, *i).await? {
+                if let Some(at) =
+                    start_on_master(tx, cache, &compiled, instance, &task_rows, &outs, *i).await?
+                {
                     wake_at = Some(wake_at.map_or(at, |w: DateTime<Utc>| w.min(at)));
                 }
             }
@@ -505,10 +518,16 @@ fn resolve_params(
             upstream.extend(json_to_params(out));
         }
     }
-    params::resolve(&ctx, &spec.params, &startup, &upstream, &task.params).map_err(|e| e.to_string())
+    params::resolve(&ctx, &spec.params, &startup, &upstream, &task.params)
+        .map_err(|e| e.to_string())
 }
 
-fn run_context(compiled: &Compiled, instance: &InstanceRow, rows: &[&TaskRow], i: usize) -> RunContext {
+fn run_context(
+    compiled: &Compiled,
+    instance: &InstanceRow,
+    rows: &[&TaskRow],
+    i: usize,
+) -> RunContext {
     RunContext {
         schedule_time: instance
             .schedule_time
@@ -621,12 +640,22 @@ async fn stop_child(tx: &impl GenericClient, task_id: i64) -> Result<()> {
                 Some(child),
             )
             .await?;
-            master_tasks_store::append_log(tx, task_id, &format!("[pgdag] stopping child instance {child}\n"))
-                .await
+            master_tasks_store::append_log(
+                tx,
+                task_id,
+                &format!("[pgdag] stopping child instance {child}\n"),
+            )
+            .await
         }
         _ => {
-            master_tasks_store::end_task(tx, task_id, TaskState::Killed, Some("killed"), &serde_json::json!({}))
-                .await?;
+            master_tasks_store::end_task(
+                tx,
+                task_id,
+                TaskState::Killed,
+                Some("killed"),
+                &serde_json::json!({}),
+            )
+            .await?;
             Ok(())
         }
     }
@@ -664,15 +693,31 @@ async fn start_on_master(
             master_tasks_store::append_log(
                 tx,
                 task_id,
-                &format!("[pgdag] attempt {attempt} of task {} on the master\n", task.name),
+                &format!(
+                    "[pgdag] attempt {attempt} of task {} on the master\n",
+                    task.name
+                ),
             )
             .await?;
-            match master_tasks::start_sub_process(tx, cache, compiled, instance, task_id, &sub.workflow, &params).await? {
+            match master_tasks::start_sub_process(
+                tx,
+                cache,
+                compiled,
+                instance,
+                task_id,
+                &sub.workflow,
+                &params,
+            )
+            .await?
+            {
                 Ok(child) => {
                     master_tasks_store::append_log(
                         tx,
                         task_id,
-                        &format!("[pgdag] started child instance {child} of {}\n", sub.workflow),
+                        &format!(
+                            "[pgdag] started child instance {child} of {}\n",
+                            sub.workflow
+                        ),
                     )
                     .await?;
                     Ok(None)
@@ -697,13 +742,25 @@ async fn start_on_master(
             .await?;
             match outcome {
                 master_tasks::DependentOutcome::Succeeded => {
-                    master_tasks_store::end_task(tx, task_id, TaskState::Succeeded, None, &serde_json::json!({}))
-                        .await?;
+                    master_tasks_store::end_task(
+                        tx,
+                        task_id,
+                        TaskState::Succeeded,
+                        None,
+                        &serde_json::json!({}),
+                    )
+                    .await?;
                     Ok(Some(now))
                 }
                 master_tasks::DependentOutcome::Failed(why) => {
-                    master_tasks_store::end_task(tx, task_id, TaskState::Failed, Some(&why), &serde_json::json!({}))
-                        .await?;
+                    master_tasks_store::end_task(
+                        tx,
+                        task_id,
+                        TaskState::Failed,
+                        Some(&why),
+                        &serde_json::json!({}),
+                    )
+                    .await?;
                     Ok(Some(now))
                 }
                 master_tasks::DependentOutcome::WaitUntil(at) => {

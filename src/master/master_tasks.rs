@@ -30,7 +30,11 @@ pub const DEFAULT_WAIT_LIMIT: Duration = Duration {
 
 /// The successors a switch takes: the first case whose expression holds, else the default
 /// (none when there is no default). Returns the taken task indexes and the log text.
-pub fn decide_switch(compiled: &Compiled, i: usize, params: &ParamMap) -> Result<(Vec<usize>, String), String> {
+pub fn decide_switch(
+    compiled: &Compiled,
+    i: usize,
+    params: &ParamMap,
+) -> Result<(Vec<usize>, String), String> {
     let switch = compiled
         .switches
         .get(&i)
@@ -143,7 +147,10 @@ pub async fn child_finished(
         master_tasks::append_log(
             tx,
             task_id,
-            &format!("[pgdag] child instance {} ended {state}\n[pgdag] {task_state}\n", instance.id),
+            &format!(
+                "[pgdag] child instance {} ended {state}\n[pgdag] {task_state}\n",
+                instance.id
+            ),
         )
         .await?;
     }
@@ -170,7 +177,10 @@ pub struct IntervalFinding {
 }
 
 /// Judges one interval from the newest instance found in it (pure).
-pub fn judge_interval(item: &DependentItem, found: Option<&master_tasks::Found>) -> (Verdict, String) {
+pub fn judge_interval(
+    item: &DependentItem,
+    found: Option<&master_tasks::Found>,
+) -> (Verdict, String) {
     let Some(found) = found else {
         return (Verdict::Waiting, "no instance yet".into());
     };
@@ -199,15 +209,25 @@ pub fn judge_interval(item: &DependentItem, found: Option<&master_tasks::Found>)
             ),
             Some(state) if instance_final => (
                 Verdict::Failed,
-                format!("task {task} of instance {id} is {state} and its instance ended {}", found.instance_state),
+                format!(
+                    "task {task} of instance {id} is {state} and its instance ended {}",
+                    found.instance_state
+                ),
             ),
             Some(state) => (
                 Verdict::Waiting,
                 format!("task {task} of instance {id} is {state}"),
             ),
             None => (
-                if instance_final { Verdict::Failed } else { Verdict::Waiting },
-                format!("instance {id} ({}) has no task {task}", found.instance_state),
+                if instance_final {
+                    Verdict::Failed
+                } else {
+                    Verdict::Waiting
+                },
+                format!(
+                    "instance {id} ({}) has no task {task}",
+                    found.instance_state
+                ),
             ),
         },
     }
@@ -289,7 +309,10 @@ pub async fn check_dependent(
     let base = instance.schedule_time.unwrap_or(now);
     let tz = compiled.timezone;
     let project = &compiled.version.project;
-    let mut text = format!("[pgdag] dependent check, base time {}\n", base.with_timezone(&tz));
+    let mut text = format!(
+        "[pgdag] dependent check, base time {}\n",
+        base.with_timezone(&tz)
+    );
 
     let mut top = Vec::new();
     for entry in &dependent.items {
@@ -301,7 +324,9 @@ pub async fn check_dependent(
                 text.push_str(&format!("  {} of:\n", op_word(*op)));
                 let mut verdicts = Vec::new();
                 for item in items {
-                    verdicts.push(check_item(tx, instance, project, item, base, tz, "  ", &mut text).await?);
+                    verdicts.push(
+                        check_item(tx, instance, project, item, base, tz, "  ", &mut text).await?,
+                    );
                 }
                 let v = combine(*op, verdicts);
                 text.push_str(&format!("  => {}\n", verdict_word(v)));
@@ -311,7 +336,11 @@ pub async fn check_dependent(
         top.push(verdict);
     }
     let verdict = combine(dependent.op, top);
-    text.push_str(&format!("[pgdag] {} of the above: {}\n", op_word(dependent.op), verdict_word(verdict)));
+    text.push_str(&format!(
+        "[pgdag] {} of the above: {}\n",
+        op_word(dependent.op),
+        verdict_word(verdict)
+    ));
 
     let limit = dependent.wait_limit.unwrap_or(DEFAULT_WAIT_LIMIT);
     let waited = now - started_at;
@@ -388,8 +417,15 @@ async fn check_item(
         .await?;
         let (verdict, why) = judge_interval(item, found.as_ref());
         let label = interval.label(tz);
-        text.push_str(&format!("{indent}    {label}: {why} ({})\n", verdict_word(verdict)));
-        findings.push(IntervalFinding { label, verdict, why });
+        text.push_str(&format!(
+            "{indent}    {label}: {why} ({})\n",
+            verdict_word(verdict)
+        ));
+        findings.push(IntervalFinding {
+            label,
+            verdict,
+            why,
+        });
     }
     let verdict = all_intervals(&findings);
     Ok(verdict)
@@ -433,19 +469,43 @@ mod tests {
     #[test]
     fn no_instance_waits_and_states_decide() {
         assert_eq!(judge_interval(&item(None), None).0, Verdict::Waiting);
-        assert_eq!(judge_interval(&item(None), Some(&found("succeeded", None))).0, Verdict::Satisfied);
-        assert_eq!(judge_interval(&item(None), Some(&found("failed", None))).0, Verdict::Failed);
-        assert_eq!(judge_interval(&item(None), Some(&found("running", None))).0, Verdict::Waiting);
+        assert_eq!(
+            judge_interval(&item(None), Some(&found("succeeded", None))).0,
+            Verdict::Satisfied
+        );
+        assert_eq!(
+            judge_interval(&item(None), Some(&found("failed", None))).0,
+            Verdict::Failed
+        );
+        assert_eq!(
+            judge_interval(&item(None), Some(&found("running", None))).0,
+            Verdict::Waiting
+        );
     }
 
     #[test]
     fn task_items_look_at_the_task() {
         let t = item(Some("load"));
-        assert_eq!(judge_interval(&t, Some(&found("running", Some("succeeded")))).0, Verdict::Satisfied);
-        assert_eq!(judge_interval(&t, Some(&found("running", Some("running")))).0, Verdict::Waiting);
-        assert_eq!(judge_interval(&t, Some(&found("failed", Some("skipped")))).0, Verdict::Failed);
-        assert_eq!(judge_interval(&t, Some(&found("succeeded", None))).0, Verdict::Failed);
-        assert_eq!(judge_interval(&t, Some(&found("running", None))).0, Verdict::Waiting);
+        assert_eq!(
+            judge_interval(&t, Some(&found("running", Some("succeeded")))).0,
+            Verdict::Satisfied
+        );
+        assert_eq!(
+            judge_interval(&t, Some(&found("running", Some("running")))).0,
+            Verdict::Waiting
+        );
+        assert_eq!(
+            judge_interval(&t, Some(&found("failed", Some("skipped")))).0,
+            Verdict::Failed
+        );
+        assert_eq!(
+            judge_interval(&t, Some(&found("succeeded", None))).0,
+            Verdict::Failed
+        );
+        assert_eq!(
+            judge_interval(&t, Some(&found("running", None))).0,
+            Verdict::Waiting
+        );
     }
 
     #[test]

@@ -1226,7 +1226,9 @@ fn task_kind(
             });
             let out = f
                 .take("out")
-                .and_then(|n| text_map_checked(ctx, n, "out", param_name_problem, json_path_problem))
+                .and_then(|n| {
+                    text_map_checked(ctx, n, "out", param_name_problem, json_path_problem)
+                })
                 .unwrap_or_default();
             TaskKind::Http(HttpTask {
                 url: url?,
@@ -1537,7 +1539,10 @@ fn dependent_group(ctx: &mut Ctx, node: &Node) -> Option<DependentEntry> {
             return None;
         }
         (None, None) => {
-            ctx.err(node.pos, "a dependent group needs `all: [...]` or `any: [...]`");
+            ctx.err(
+                node.pos,
+                "a dependent group needs `all: [...]` or `any: [...]`",
+            );
             return None;
         }
     };

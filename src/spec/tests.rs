@@ -188,20 +188,18 @@ fn unavailable_features_of_the_design_example_are_named_at_their_lines() {
         .into_iter()
         .map(|e| (e.line, e.message))
         .collect();
-    assert_eq!(
-        found,
-        [
-            (10, "notify is not available yet".to_string()),
-            (23, "task type sql is not available yet".to_string()),
-        ]
-    );
+    assert_eq!(found, [(10, "notify is not available yet".to_string())]);
 }
 
 #[test]
-fn unavailable_features_cover_task_types_and_other_kinds() {
+fn unavailable_features_cover_send_result_to_and_alert_groups() {
     let w = workflow(&format!(
         "project: p\nname: w\nexecution: serial_wait\nnotify: {{when: none}}\ntasks:\n{}",
-        "  - {name: a, type: empty, task_group: etl}\n  - {name: b, type: http, url: http://x}\n"
+        concat!(
+            "  - {name: a, type: empty, task_group: etl}\n",
+            "  - {name: b, type: http, url: http://x}\n",
+            "  - {name: c, type: sql, datasource: d, sql: select 1, send_result_to: oncall}\n",
+        )
     ));
     let found: Vec<(usize, String)> = unavailable_features("t.yaml", &Document::Workflow(w))
         .into_iter()
@@ -209,7 +207,10 @@ fn unavailable_features_cover_task_types_and_other_kinds() {
         .collect();
     assert_eq!(
         found,
-        [(7, "task type http is not available yet".to_string()),]
+        [(
+            8,
+            "send_result_to is not available yet (alerts are not sent yet)".to_string()
+        )]
     );
 
     let docs = parse_documents("r.yaml", DESIGN_RESOURCES).unwrap();
@@ -220,10 +221,7 @@ fn unavailable_features_cover_task_types_and_other_kinds() {
         .collect();
     assert_eq!(
         found,
-        [
-            "r.yaml:1:1: documents of kind datasource are not available yet",
-            "r.yaml:8:1: documents of kind alert_group are not available yet",
-        ]
+        ["r.yaml:8:1: documents of kind alert_group are not available yet"]
     );
     let plain = workflow(&with_tasks("  - {name: a, type: shell, script: x}\n"));
     assert!(unavailable_features("t.yaml", &Document::Workflow(plain)).is_empty());
@@ -1040,7 +1038,11 @@ fn round_trip(text: &str) -> WorkflowSpec {
     let json = serde_json::to_string(&spec).unwrap();
     let stored: WorkflowSpec = serde_json::from_str(&json).unwrap();
     assert_eq!(stored, spec, "stored:\n{json}");
-    assert_eq!(serde_json::to_string(&stored).unwrap(), json, "deterministic");
+    assert_eq!(
+        serde_json::to_string(&stored).unwrap(),
+        json,
+        "deterministic"
+    );
     assert_eq!(parse_workflow_json("api", &json).unwrap(), spec);
     spec
 }
@@ -1070,10 +1072,7 @@ fn sql_keys_parse_and_round_trip() {
         panic!()
     };
     assert_eq!(sql.bind, ["${dt}", "1.10", "true", ""]);
-    assert_eq!(
-        sql.pre,
-        ["set search_path = etl", "set work_mem = '64MB'"]
-    );
+    assert_eq!(sql.pre, ["set search_path = etl", "set work_mem = '64MB'"]);
     assert_eq!(sql.post, ["analyze t"]);
     assert_eq!(sql.out, ["id", "name"]);
     assert_eq!(sql.out_rows.as_deref(), Some("rows"));
@@ -1111,13 +1110,33 @@ fn sql_keys_reject_bad_values_at_their_position() {
     let at = |keys: &str, column: usize, message: &str| {
         assert_error_at(&one_task(SQL_HEAD, keys), 8, column, message)
     };
-    at("    max_rows: 0\n", 15, "`max_rows` must be between 1 and 10000, not 0");
-    at("    max_rows: 10001\n", 15, "`max_rows` must be between 1 and 10000, not 10001");
-    at("    max_rows: many\n", 15, "`max_rows` must be a whole number");
+    at(
+        "    max_rows: 0\n",
+        15,
+        "`max_rows` must be between 1 and 10000, not 0",
+    );
+    at(
+        "    max_rows: 10001\n",
+        15,
+        "`max_rows` must be between 1 and 10000, not 10001",
+    );
+    at(
+        "    max_rows: many\n",
+        15,
+        "`max_rows` must be a whole number",
+    );
     at("    bind: x\n", 11, "`bind` must be a list, not a string");
-    at("    bind: [a, [1]]\n", 15, "`bind item` must be a string, not a list");
+    at(
+        "    bind: [a, [1]]\n",
+        15,
+        "`bind item` must be a string, not a list",
+    );
     at("    pre: [ok, ' ']\n", 15, "`pre item` must not be empty");
-    at("    post: {a: b}\n", 11, "`post` must be a list, not a mapping");
+    at(
+        "    post: {a: b}\n",
+        11,
+        "`post` must be a list, not a mapping",
+    );
     at(
         "    out: [id, 'a b']\n",
         15,
@@ -1135,7 +1154,11 @@ fn sql_keys_reject_bad_values_at_their_position() {
         15,
         "`out_rows` \"id\" is also a column in `out`",
     );
-    at("    binds: [1]\n", 5, "unknown key `binds` for task type sql");
+    at(
+        "    binds: [1]\n",
+        5,
+        "unknown key `binds` for task type sql",
+    );
 }
 
 const PROCEDURE_HEAD: &str = "    type: procedure\n    datasource: dw\n";
@@ -1165,7 +1188,16 @@ fn procedure_keys_reject_bad_values_at_their_position() {
     let at = |keys: &str, line: usize, column: usize, message: &str| {
         assert_error_at(&one_task(PROCEDURE_HEAD, keys), line, column, message)
     };
-    for call in ["'call x()'", "'etl.refresh()'", "a.b.c", "1abc", "'etl.'", "'.x'", "'x y'", "'e-t.x'"] {
+    for call in [
+        "'call x()'",
+        "'etl.refresh()'",
+        "a.b.c",
+        "1abc",
+        "'etl.'",
+        "'.x'",
+        "'x y'",
+        "'e-t.x'",
+    ] {
         at(
             &format!("    call: {call}\n"),
             7,
@@ -1173,9 +1205,24 @@ fn procedure_keys_reject_bad_values_at_their_position() {
             "call must be a procedure name such as `etl.refresh` (arguments go in `args`)",
         );
     }
-    at("    call: x\n    args: [[1]]\n", 8, 12, "`args item` must be a string, not a list");
-    at("    call: x\n    out: [a, a]\n", 8, 14, "`a` is listed twice in `out`");
-    at("    call: x\n    out: ['$x']\n", 8, 11, "invalid param name \"$x\" in `out`");
+    at(
+        "    call: x\n    args: [[1]]\n",
+        8,
+        12,
+        "`args item` must be a string, not a list",
+    );
+    at(
+        "    call: x\n    out: [a, a]\n",
+        8,
+        14,
+        "`a` is listed twice in `out`",
+    );
+    at(
+        "    call: x\n    out: ['$x']\n",
+        8,
+        11,
+        "invalid param name \"$x\" in `out`",
+    );
 }
 
 const HTTP_HEAD: &str = "    type: http\n    url: https://api.example.com/jobs\n";
@@ -1213,18 +1260,43 @@ fn http_keys_reject_bad_values_at_their_position() {
     let at = |keys: &str, column: usize, message: &str| {
         assert_error_at(&one_task(HTTP_HEAD, keys), 7, column, message)
     };
-    at("    expect_body_contains: ''\n", 27, "`expect_body_contains` must not be empty");
-    at("    expect_body_contains: [a]\n", 27, "`expect_body_contains` must be a string");
-    at("    request_timeout: soon\n", 22, "invalid `request_timeout`");
-    at("    request_timeout: 0s\n", 22, "`request_timeout` must be longer than 0");
+    at(
+        "    expect_body_contains: ''\n",
+        27,
+        "`expect_body_contains` must not be empty",
+    );
+    at(
+        "    expect_body_contains: [a]\n",
+        27,
+        "`expect_body_contains` must be a string",
+    );
+    at(
+        "    request_timeout: soon\n",
+        22,
+        "invalid `request_timeout`",
+    );
+    at(
+        "    request_timeout: 0s\n",
+        22,
+        "`request_timeout` must be longer than 0",
+    );
     at(
         "    out: {id: data.id}\n",
         15,
         "invalid `out.id` \"data.id\": must be a JSON path starting with `$`",
     );
-    at("    out: {id: }\n", 15, "invalid `out.id` \"\"");
-    at("    out: {'a b': $.x}\n", 11, "invalid key \"a b\" in `out`");
-    at("    out: [$.x]\n", 10, "`out` must be a mapping, not a list");
+    // An empty value is "" (as in every text map), which is no path either.
+    at("    out: {id: }\n", 13, "invalid `out.id` \"\"");
+    at(
+        "    out: {'a b': $.x}\n",
+        11,
+        "invalid key \"a b\" in `out`",
+    );
+    at(
+        "    out: [$.x]\n",
+        10,
+        "`out` must be a mapping, not a list",
+    );
 }
 
 const DEPENDENT_HEAD: &str = "    type: dependent\n";
@@ -1365,9 +1437,12 @@ fn dependent_windows_have_these_spellings() {
         );
     }
     assert_error_at(
-        &one_task(DEPENDENT_HEAD, "    all: [{workflow: a, window: last_2_day}]\n"),
+        &one_task(
+            DEPENDENT_HEAD,
+            "    all: [{workflow: a, window: last_2_day}]\n",
+        ),
         6,
-        36,
+        33,
         "\"last_2_day\" is not a valid dependent window",
     );
 }
@@ -1424,21 +1499,31 @@ fn dependent_keys_reject_bad_values_at_their_position() {
     at(
         "    any: [{all: [{workflow: a, window: today}], any: [{workflow: b, window: today}]}]\n",
         6,
-        51,
+        54,
         "a dependent group takes `all` or `any`, not both",
     );
     at(
         "    any: [{all: [{workflow: a, window: today}], workflow: c}]\n",
         6,
-        51,
+        49,
         "unknown key `workflow` in dependent group (expected one of: all, any)",
     );
-    at("    any: [{all: []}]\n", 6, 21, "`all` must list at least one item");
-    at("    any: [{any: x}]\n", 6, 21, "`any` must be a list, not a string");
+    at(
+        "    any: [{all: []}]\n",
+        6,
+        17,
+        "`all` must list at least one item",
+    );
+    at(
+        "    any: [{any: x}]\n",
+        6,
+        17,
+        "`any` must be a list, not a string",
+    );
     at(
         "    any: [{all: [{workflow: a}]}]\n",
         6,
-        22,
+        18,
         "missing required key `window` in dependent item",
     );
 }
@@ -1454,7 +1539,13 @@ fn stored_dependent_json_is_read_back_strictly() {
     .unwrap();
     assert_eq!(task.op, DependentOp::Any);
     assert_eq!(task.failure, DependentFailure::Fail);
-    assert!(matches!(task.items[0], DependentEntry::Group { op: DependentOp::All, .. }));
+    assert!(matches!(
+        task.items[0],
+        DependentEntry::Group {
+            op: DependentOp::All,
+            ..
+        }
+    ));
     for bad in [
         serde_json::json!({"all": [{"all": [], "workflow": "a", "window": "today"}]}),
         serde_json::json!({"all": [{"all": [], "any": []}]}),
@@ -1489,14 +1580,21 @@ fn spark_keys_parse_and_round_trip() {
     assert_eq!(spark.main_class.as_deref(), Some("org.example.Daily"));
     assert_eq!(spark.app_name.as_deref(), Some("daily ${dt}"));
     assert_eq!(
-        (spark.driver_cores, spark.num_executors, spark.executor_cores),
+        (
+            spark.driver_cores,
+            spark.num_executors,
+            spark.executor_cores
+        ),
         (Some(2), Some(100_000), Some(1024))
     );
     assert_eq!(spark.driver_memory.as_deref(), Some("512m"));
     assert_eq!(spark.executor_memory.as_deref(), Some("2G"));
     assert_eq!(spark.queue.as_deref(), Some("etl"));
     for memory in ["1", "1024", "4k", "4K", "1t", "007g"] {
-        round_trip(&one_task(SPARK_HEAD, &format!("    driver_memory: {memory}\n")));
+        round_trip(&one_task(
+            SPARK_HEAD,
+            &format!("    driver_memory: {memory}\n"),
+        ));
     }
 }
 
@@ -1505,14 +1603,26 @@ fn spark_keys_reject_bad_values_at_their_position() {
     let at = |keys: &str, column: usize, message: &str| {
         assert_error_at(&one_task(SPARK_HEAD, keys), 7, column, message)
     };
-    at("    driver_cores: 0\n", 19, "`driver_cores` must be between 1 and 1024, not 0");
-    at("    executor_cores: 1025\n", 21, "`executor_cores` must be between 1 and 1024, not 1025");
+    at(
+        "    driver_cores: 0\n",
+        19,
+        "`driver_cores` must be between 1 and 1024, not 0",
+    );
+    at(
+        "    executor_cores: 1025\n",
+        21,
+        "`executor_cores` must be between 1 and 1024, not 1025",
+    );
     at(
         "    num_executors: 100001\n",
         20,
         "`num_executors` must be between 1 and 100000, not 100001",
     );
-    at("    num_executors: two\n", 20, "`num_executors` must be a whole number");
+    at(
+        "    num_executors: two\n",
+        20,
+        "`num_executors` must be a whole number",
+    );
     for bad in ["2gb", "1.5g", "0m", "g", "-1g", "'2 g'", "''"] {
         at(
             &format!("    driver_memory: {bad}\n"),
@@ -1557,10 +1667,26 @@ fn mr_keys_reject_bad_values_at_their_position() {
     let at = |keys: &str, column: usize, message: &str| {
         assert_error_at(&one_task(MR_HEAD, keys), 7, column, message)
     };
-    at("    conf: [a]\n", 11, "`conf` must be a mapping, not a list");
-    at("    conf: {'': x}\n", 12, "invalid key \"\" in `conf`: must not be empty");
-    at("    conf: {a: [1]}\n", 15, "`conf.a` must be a string, not a list");
-    at("    queue: [etl]\n", 12, "`queue` must be a string, not a list");
+    at(
+        "    conf: [a]\n",
+        11,
+        "`conf` must be a mapping, not a list",
+    );
+    at(
+        "    conf: {'': x}\n",
+        12,
+        "invalid key \"\" in `conf`: must not be empty",
+    );
+    at(
+        "    conf: {a: [1]}\n",
+        15,
+        "`conf.a` must be a string, not a list",
+    );
+    at(
+        "    queue: [etl]\n",
+        12,
+        "`queue` must be a string, not a list",
+    );
     at("    app_name: ''\n", 15, "`app_name` must not be empty");
 }
 
@@ -1618,7 +1744,7 @@ fn branch_targets_must_depend_on_the_branching_task() {
             "  - {name: b, type: empty}\n",
         )),
         4,
-        72,
+        73,
         "switch branch `b` must depend on `s` (add `s` to its depends_on)",
     );
     assert_error_at(
@@ -1641,13 +1767,13 @@ fn branch_targets_must_depend_on_the_branching_task() {
             "  - {name: a, type: empty}\n",
         )),
         7,
-        33,
+        34,
         "switch branch `a` must depend on `s`",
     );
     // Any relation counts; a task named in two cases is fine.
     round_trip(&with_tasks(concat!(
         "  - {name: s, type: switch, cases: [{when: '1 > 0', then: a}, {when: '2 > 1', then: a}], default: b}\n",
-        "  - {name: a, type: empty, depends_on: [{task: s, on: always, delay: 1s}]}\n",
+        "  - {name: a, type: empty, depends_on: [{task: s, on: always, delay: 1s}, c]}\n",
         "  - {name: b, type: empty, depends_on: [s]}\n",
         "  - {name: c, type: conditions, success: [a], failure: [d]}\n",
         "  - {name: d, type: empty, depends_on: [c, {task: a, on: failure}]}\n",
@@ -1663,7 +1789,7 @@ fn a_conditions_task_cannot_send_one_task_both_ways() {
             "  - {name: b, type: empty, depends_on: [c]}\n",
         )),
         4,
-        62,
+        60,
         "task `b` is in both `success` and `failure`",
     );
 }
@@ -2066,7 +2192,11 @@ fn arb_params() -> impl Strategy<Value = ParamMap> {
 }
 
 fn arb_op(all: bool) -> DependentOp {
-    if all { DependentOp::All } else { DependentOp::Any }
+    if all {
+        DependentOp::All
+    } else {
+        DependentOp::Any
+    }
 }
 
 fn arb_dependent_item() -> impl Strategy<Value = DependentItem> {

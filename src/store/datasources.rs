@@ -59,7 +59,10 @@ pub struct DatasourceSummary {
 pub async fn list(client: &impl GenericClient, project: &str) -> Result<Vec<DatasourceSummary>> {
     crate::metrics::query();
     Ok(client
-        .query(include_str!("../../sql/queries/datasources/list.sql"), &[&project])
+        .query(
+            include_str!("../../sql/queries/datasources/list.sql"),
+            &[&project],
+        )
         .await?
         .iter()
         .map(|r| DatasourceSummary {

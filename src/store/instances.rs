@@ -46,7 +46,10 @@ pub struct NewInstance {
 pub async fn allocate_id(client: &impl GenericClient) -> Result<i64> {
     crate::metrics::query();
     Ok(client
-        .query_one(include_str!("../../sql/queries/instances/allocate_id.sql"), &[])
+        .query_one(
+            include_str!("../../sql/queries/instances/allocate_id.sql"),
+            &[],
+        )
         .await?
         .get(0))
 }

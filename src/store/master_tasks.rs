@@ -10,10 +10,17 @@ use super::Result;
 use crate::model::{TaskState, WorkflowState};
 
 /// Marks the task running; returns (attempt, started_at).
-pub async fn start(client: &impl GenericClient, task_id: i64, host: &str) -> Result<(i32, DateTime<Utc>)> {
+pub async fn start(
+    client: &impl GenericClient,
+    task_id: i64,
+    host: &str,
+) -> Result<(i32, DateTime<Utc>)> {
     crate::metrics::query();
     let row = client
-        .query_one(include_str!("../../sql/queries/master_tasks/start.sql"), &[&task_id, &host])
+        .query_one(
+            include_str!("../../sql/queries/master_tasks/start.sql"),
+            &[&task_id, &host],
+        )
         .await?;
     Ok((row.get(0), row.get(1)))
 }
@@ -64,10 +71,16 @@ pub async fn append_log(client: &impl GenericClient, task_id: i64, text: &str) -
 }
 
 /// The newest child instance of a sub_process task: (id, state).
-pub async fn child_of(client: &impl GenericClient, task_id: i64) -> Result<Option<(i64, WorkflowState)>> {
+pub async fn child_of(
+    client: &impl GenericClient,
+    task_id: i64,
+) -> Result<Option<(i64, WorkflowState)>> {
     crate::metrics::query();
     let Some(row) = client
-        .query_opt(include_str!("../../sql/queries/master_tasks/child_of.sql"), &[&task_id])
+        .query_opt(
+            include_str!("../../sql/queries/master_tasks/child_of.sql"),
+            &[&task_id],
+        )
         .await?
     else {
         return Ok(None);
@@ -102,17 +115,26 @@ pub async fn children(
 pub async fn depth(client: &impl GenericClient, instance_id: i64) -> Result<i32> {
     crate::metrics::query();
     Ok(client
-        .query_one(include_str!("../../sql/queries/master_tasks/depth.sql"), &[&instance_id])
+        .query_one(
+            include_str!("../../sql/queries/master_tasks/depth.sql"),
+            &[&instance_id],
+        )
         .await?
         .get::<_, Option<i32>>(0)
         .unwrap_or(0))
 }
 
 /// The out params of a child instance's succeeded tasks, merged.
-pub async fn child_outs(client: &impl GenericClient, instance_id: i64) -> Result<serde_json::Value> {
+pub async fn child_outs(
+    client: &impl GenericClient,
+    instance_id: i64,
+) -> Result<serde_json::Value> {
     crate::metrics::query();
     Ok(client
-        .query_one(include_str!("../../sql/queries/master_tasks/child_outs.sql"), &[&instance_id])
+        .query_one(
+            include_str!("../../sql/queries/master_tasks/child_outs.sql"),
+            &[&instance_id],
+        )
         .await?
         .get(0))
 }
@@ -151,7 +173,13 @@ pub async fn latest_in_window(
     Ok(client
         .query_opt(
             include_str!("../../sql/queries/master_tasks/latest_in_window.sql"),
-            &[&workflow_code, &start, &end, &asking_instance, &task.unwrap_or("")],
+            &[
+                &workflow_code,
+                &start,
+                &end,
+                &asking_instance,
+                &task.unwrap_or(""),
+            ],
         )
         .await?
         .map(|r| Found {

@@ -167,7 +167,15 @@ pub async fn flush(
         let done = tx
             .query(
                 &stmt,
-                &[&ids, &tokens, &outcomes, &exit_codes, &outs, &errors, &results],
+                &[
+                    &ids,
+                    &tokens,
+                    &outcomes,
+                    &exit_codes,
+                    &outs,
+                    &errors,
+                    &results,
+                ],
             )
             .await?;
         report.completed = done.len();

@@ -134,7 +134,11 @@ pub fn pg_error(e: &tokio_postgres::Error) -> String {
 pub struct TextParam<'a>(pub &'a str);
 
 impl ToSql for TextParam<'_> {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         let text = self.0;
         let t = text.trim();
         let bad = |what: &str| -> Box<dyn Error + Sync + Send> {
@@ -191,16 +195,23 @@ impl ToSql for TextParam<'_> {
 }
 
 fn naive_time(t: &str) -> Option<chrono::NaiveDateTime> {
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
-        .iter()
-        .find_map(|f| {
-            chrono::NaiveDateTime::parse_from_str(t, f).ok().or_else(|| {
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d",
+    ]
+    .iter()
+    .find_map(|f| {
+        chrono::NaiveDateTime::parse_from_str(t, f)
+            .ok()
+            .or_else(|| {
                 (*f == "%Y-%m-%d")
                     .then(|| chrono::NaiveDate::parse_from_str(t, f).ok())
                     .flatten()
                     .and_then(|d| d.and_hms_opt(0, 0, 0))
             })
-        })
+    })
 }
 
 /// Any Postgres value decoded to its text form (binary protocol).
@@ -256,7 +267,9 @@ fn numeric_text(raw: &[u8]) -> Result<String, Box<dyn Error + Sync + Send>> {
         0xF000 => return Ok("-Infinity".into()),
         _ => {}
     }
-    let digits: Vec<u16> = (0..ndigits).map(|i| word(4 + i)).collect::<Result<_, _>>()?;
+    let digits: Vec<u16> = (0..ndigits)
+        .map(|i| word(4 + i))
+        .collect::<Result<_, _>>()?;
     let mut int_part = String::new();
     for w in 0..=weight.max(-1) {
         let d = digits.get(w as usize).copied().unwrap_or(0);
@@ -283,7 +296,11 @@ fn numeric_text(raw: &[u8]) -> Result<String, Box<dyn Error + Sync + Send>> {
         w += 1;
     }
     frac.truncate(dscale);
-    let mut text = if sign == 0x4000 { "-".to_string() } else { String::new() };
+    let mut text = if sign == 0x4000 {
+        "-".to_string()
+    } else {
+        String::new()
+    };
     text.push_str(&int_part);
     if dscale > 0 {
         text.push('.');
@@ -296,7 +313,10 @@ fn numeric_text(raw: &[u8]) -> Result<String, Box<dyn Error + Sync + Send>> {
 fn numeric_binary(text: &str) -> Option<Vec<u8>> {
     let words = |ndigits: usize, weight: i16, sign: u16, dscale: u16, digits: &[u16]| {
         let mut out = Vec::with_capacity(8 + digits.len() * 2);
-        for w in [ndigits as u16, weight as u16, sign, dscale].iter().chain(digits) {
+        for w in [ndigits as u16, weight as u16, sign, dscale]
+            .iter()
+            .chain(digits)
+        {
             out.extend_from_slice(&w.to_be_bytes());
         }
         out
@@ -321,7 +341,12 @@ fn numeric_binary(text: &str) -> Option<Vec<u8>> {
     let int_text = format!("{}{int_part}", "0".repeat(int_pad));
     let frac_pad = (4 - frac_part.len() % 4) % 4;
     let frac_text = format!("{frac_part}{}", "0".repeat(frac_pad));
-    let group = |chunk: &[u8]| -> u16 { std::str::from_utf8(chunk).ok().and_then(|s| s.parse().ok()).unwrap_or(0) };
+    let group = |chunk: &[u8]| -> u16 {
+        std::str::from_utf8(chunk)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    };
     let mut digits: Vec<u16> = int_text.as_bytes().chunks(4).map(group).collect();
     let mut weight = digits.len() as i32 - 1;
     digits.extend(frac_text.as_bytes().chunks(4).map(group));
@@ -408,17 +433,30 @@ mod tests {
         assert_eq!(numeric(2, 1, 0, 0, &[1, 2345]), "12345");
         assert_eq!(numeric(2, 0, 0, 2, &[12, 3400]), "12.34");
         assert_eq!(numeric(1, -1, 0x4000, 3, &[500]), "-0.050");
-        assert_eq!(numeric(1, -2, 0, 6, &[7]), "0.000007");
+        assert_eq!(numeric(1, -2, 0, 6, &[700]), "0.000007");
         assert_eq!(numeric(0, 0, 0xC000, 0, &[]), "NaN");
     }
 
     #[test]
     fn numerics_encode_from_text_and_decode_back() {
-        for text in ["0", "42", "12345", "12.34", "-0.050", "0.000007", "100000000.5", "-7", "0.00"] {
+        for text in [
+            "0",
+            "42",
+            "12345",
+            "12.34",
+            "-0.050",
+            "0.000007",
+            "100000000.5",
+            "-7",
+            "0.00",
+        ] {
             let raw = numeric_binary(text).unwrap();
             assert_eq!(numeric_text(&raw).unwrap(), text, "{text}");
         }
-        assert_eq!(numeric_text(&numeric_binary("007.10").unwrap()).unwrap(), "7.10");
+        assert_eq!(
+            numeric_text(&numeric_binary("007.10").unwrap()).unwrap(),
+            "7.10"
+        );
         assert_eq!(numeric_text(&numeric_binary("+3").unwrap()).unwrap(), "3");
         for bad in ["", ".", "1e3", "abc", "1.2.3", "--1"] {
             assert!(numeric_binary(bad).is_none(), "{bad}");
@@ -430,7 +468,13 @@ mod tests {
         use mysql_async::Value as V;
         assert_eq!(mysql_text(&V::NULL), None);
         assert_eq!(mysql_text(&V::Int(-3)).unwrap(), "-3");
-        assert_eq!(mysql_text(&V::Date(2026, 1, 2, 3, 4, 5, 0)).unwrap(), "2026-01-02 03:04:05");
-        assert_eq!(mysql_text(&V::Time(true, 1, 2, 3, 4, 0)).unwrap(), "-26:03:04");
+        assert_eq!(
+            mysql_text(&V::Date(2026, 1, 2, 3, 4, 5, 0)).unwrap(),
+            "2026-01-02 03:04:05"
+        );
+        assert_eq!(
+            mysql_text(&V::Time(true, 1, 2, 3, 4, 0)).unwrap(),
+            "-26:03:04"
+        );
     }
 }

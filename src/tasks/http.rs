@@ -112,7 +112,10 @@ async fn request(ctx: &RunContext, http: &HttpTask) -> Result<Outcome, String> {
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        format!("{}\n[pgdag] ... body cut at {LOG_BODY_MAX} bytes in the log\n", &text[..end])
+        format!(
+            "{}\n[pgdag] ... body cut at {LOG_BODY_MAX} bytes in the log\n",
+            &text[..end]
+        )
     } else if text.ends_with('\n') || text.is_empty() {
         text.to_string()
     } else {
@@ -137,7 +140,11 @@ async fn request(ctx: &RunContext, http: &HttpTask) -> Result<Outcome, String> {
         if !text.contains(needle.as_str()) {
             return Ok(Outcome::failure(format!(
                 "the response body does not contain {needle:?}{}",
-                if truncated { " (in its first 4 MiB)" } else { "" }
+                if truncated {
+                    " (in its first 4 MiB)"
+                } else {
+                    ""
+                }
             )));
         }
     }

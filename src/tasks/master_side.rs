@@ -21,7 +21,9 @@ pub fn common_problems(task: &TaskSpec) -> Vec<Problem> {
     if task.retries > 0 {
         out.push(Problem::new(
             "retries",
-            format!("retries do not apply to {ty} tasks (the master decides them, nothing is retried)"),
+            format!(
+                "retries do not apply to {ty} tasks (the master decides them, nothing is retried)"
+            ),
         ));
     }
     if task.timeout.is_some() {

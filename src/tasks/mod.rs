@@ -11,11 +11,11 @@
 //! `spec::parse`, a file here with a unit struct implementing `TaskPlugin`, and one line in
 //! [`plugin`]. `docs/task-types.md` walks through `http` as the example.
 
+pub mod command_line;
 pub mod datasource;
 pub mod http;
-pub mod master_side;
-pub mod command_line;
 pub mod json_path;
+pub mod master_side;
 pub mod procedure;
 pub mod script;
 pub mod sql;
@@ -116,7 +116,9 @@ impl RunContext {
         shipper: Shipper,
     ) -> RunContext {
         let params = crate::master::evaluator::json_to_params(
-            task.payload.get("params").unwrap_or(&serde_json::Value::Null),
+            task.payload
+                .get("params")
+                .unwrap_or(&serde_json::Value::Null),
         );
         RunContext {
             task,

@@ -39,7 +39,9 @@ pub fn postgres_call(p: &ProcedureTask) -> String {
 /// the SELECT that reads the OUT values back.
 pub fn mysql_call(p: &ProcedureTask) -> (String, Option<String>) {
     let mut args: Vec<String> = p.args.iter().map(|_| "?".to_string()).collect();
-    let vars: Vec<String> = (1..=p.out.len()).map(|i| format!("@pgdag_out_{i}")).collect();
+    let vars: Vec<String> = (1..=p.out.len())
+        .map(|i| format!("@pgdag_out_{i}"))
+        .collect();
     args.extend(vars.iter().cloned());
     let call = format!("CALL {}({})", p.call, args.join(", "));
     let select = (!vars.is_empty()).then(|| format!("SELECT {}", vars.join(", ")));
@@ -94,7 +96,8 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
                 }
                 let mut values = Vec::new();
                 if let Some(select) = &select {
-                    let row: Option<mysql_async::Row> = conn.query_first(select).await.map_err(my)?;
+                    let row: Option<mysql_async::Row> =
+                        conn.query_first(select).await.map_err(my)?;
                     if let Some(row) = row {
                         values = row.unwrap().iter().map(datasource::mysql_text).collect();
                     }
@@ -141,7 +144,10 @@ mod tests {
 
     #[test]
     fn postgres_calls_bind_in_values_and_pass_null_for_outs() {
-        assert_eq!(postgres_call(&procedure(&["a", "b"], &["total"])), "CALL etl.bump($1, $2, NULL)");
+        assert_eq!(
+            postgres_call(&procedure(&["a", "b"], &["total"])),
+            "CALL etl.bump($1, $2, NULL)"
+        );
         assert_eq!(postgres_call(&procedure(&[], &[])), "CALL etl.bump()");
     }
 

@@ -54,11 +54,7 @@ impl TaskPlugin for Python {
         &["script"]
     }
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outcome, String>> {
-        Box::pin(run_script(
-            ctx,
-            ctx.resources.config.python.clone(),
-            "py",
-        ))
+        Box::pin(run_script(ctx, ctx.resources.config.python.clone(), "py"))
     }
 }
 
@@ -70,7 +66,15 @@ impl TaskPlugin for Spark {
         Side::Worker
     }
     fn expanded_keys(&self) -> &'static [&'static str] {
-        &["main", "main_class", "app_name", "queue", "args", "conf", "master"]
+        &[
+            "main",
+            "main_class",
+            "app_name",
+            "queue",
+            "args",
+            "conf",
+            "master",
+        ]
     }
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outcome, String>> {
         Box::pin(async move {
@@ -139,7 +143,11 @@ fn env_home(var: &str) -> Option<String> {
 /// Largest script passed inline with `-c`.
 const INLINE_SCRIPT_MAX: usize = 100 * 1024;
 
-async fn run_script(ctx: &RunContext, interpreter: String, extension: &str) -> Result<Outcome, String> {
+async fn run_script(
+    ctx: &RunContext,
+    interpreter: String,
+    extension: &str,
+) -> Result<Outcome, String> {
     let task = &ctx.task;
     let script = task
         .payload
@@ -150,7 +158,12 @@ async fn run_script(ctx: &RunContext, interpreter: String, extension: &str) -> R
     // (the kernel limits one argument to 128 KiB). Creating and deleting a file and a
     // directory per attempt cost more than the process spawn itself.
     if script.len() <= INLINE_SCRIPT_MAX {
-        return run_program(ctx, vec![interpreter, "-c".into(), script.to_string()], None).await;
+        return run_program(
+            ctx,
+            vec![interpreter, "-c".into(), script.to_string()],
+            None,
+        )
+        .await;
     }
     let path = work_dir().join(format!("task-{}-{}.{extension}", task.id, task.attempt));
     let text = script.to_string();
@@ -177,7 +190,10 @@ async fn run_program(
     let task = &ctx.task;
     let program = argv.first().cloned().unwrap_or_default();
     if script_file.is_some() || !matches!(task.task_type.as_str(), "shell" | "python") {
-        ctx.log(format!("[pgdag] running: {}\n", command_line::display(&argv)));
+        ctx.log(format!(
+            "[pgdag] running: {}\n",
+            command_line::display(&argv)
+        ));
     }
     let mut command = Command::new(&program);
     command

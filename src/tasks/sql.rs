@@ -66,7 +66,11 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
     };
     let max_rows = sql.max_rows as usize;
     let connection = datasource::connect(ctx, &sql.datasource).await?;
-    ctx.log(format!("[pgdag] sql on datasource {}:\n{}\n", sql.datasource, sql.sql.trim_end()));
+    ctx.log(format!(
+        "[pgdag] sql on datasource {}:\n{}\n",
+        sql.datasource,
+        sql.sql.trim_end()
+    ));
     if !sql.bind.is_empty() {
         ctx.log(format!("[pgdag] bound values: {:?}\n", sql.bind));
     }
@@ -101,7 +105,11 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
             let shown: Vec<Vec<String>> = table
                 .rows
                 .iter()
-                .map(|r| r.iter().map(|c| c.clone().unwrap_or_else(|| "NULL".into())).collect())
+                .map(|r| {
+                    r.iter()
+                        .map(|c| c.clone().unwrap_or_else(|| "NULL".into()))
+                        .collect()
+                })
                 .collect();
             if !table.columns.is_empty() {
                 ctx.log(super::format_table(&table.columns, &shown));
@@ -202,7 +210,11 @@ async fn postgres(
         ),
         SqlKind::Query => {
             let mut table = Table {
-                columns: statement.columns().iter().map(|c| c.name().to_string()).collect(),
+                columns: statement
+                    .columns()
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect(),
                 ..Table::default()
             };
             let stream = tx
@@ -235,7 +247,11 @@ async fn postgres(
     Ok(executed)
 }
 
-async fn mysql(conn: &mut mysql_async::Conn, sql: &SqlTask, max_rows: usize) -> Result<Executed, String> {
+async fn mysql(
+    conn: &mut mysql_async::Conn,
+    sql: &SqlTask,
+    max_rows: usize,
+) -> Result<Executed, String> {
     let my = |e: mysql_async::Error| e.to_string();
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
@@ -340,7 +356,11 @@ mod tests {
 
     #[test]
     fn one_row_sets_each_named_column() {
-        let out = out_params(&task(&["id", "name"], None), &table(&[&[Some("7"), Some("ann")]])).unwrap();
+        let out = out_params(
+            &task(&["id", "name"], None),
+            &table(&[&[Some("7"), Some("ann")]]),
+        )
+        .unwrap();
         assert_eq!(out["id"], "7");
         assert_eq!(out["name"], "ann");
     }
@@ -350,12 +370,18 @@ mod tests {
         let t = table(&[&[Some("1"), Some("a")], &[Some("2"), None]]);
         let out = out_params(&task(&["name"], Some("all")), &t).unwrap();
         assert_eq!(out["name"], r#"["a",null]"#);
-        assert_eq!(out["all"], r#"[{"id":"1","name":"a"},{"id":"2","name":null}]"#);
+        assert_eq!(
+            out["all"],
+            r#"[{"id":"1","name":"a"},{"id":"2","name":null}]"#
+        );
     }
 
     #[test]
     fn an_unknown_column_is_an_error_naming_the_columns() {
         let e = out_params(&task(&["total"], None), &table(&[])).unwrap_err();
-        assert!(e.contains("no column total") && e.contains("id, name"), "{e}");
+        assert!(
+            e.contains("no column total") && e.contains("id, name"),
+            "{e}"
+        );
     }
 }

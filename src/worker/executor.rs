@@ -48,7 +48,12 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
         .get("timeout")
         .and_then(|t| serde_json::from_value(t.clone()).ok());
     let cancel = CancellationToken::new();
-    let ctx = RunContext::new(task.clone(), cancel.clone(), resources.clone(), shipper.clone());
+    let ctx = RunContext::new(
+        task.clone(),
+        cancel.clone(),
+        resources.clone(),
+        shipper.clone(),
+    );
 
     let mut killed = false;
     let mut timed_out: Option<String> = None;

@@ -214,9 +214,14 @@ pub async fn apply(store: &Store, yaml: &str) -> Vec<definitions::Applied> {
         )
     });
     let mut client = store.client().await.unwrap();
-    definitions::apply_documents(&mut client, &checked.workflows, &checked.task_groups, &checked.sealed_datasources(secret_key().as_ref()).unwrap())
-        .await
-        .unwrap()
+    definitions::apply_documents(
+        &mut client,
+        &checked.workflows,
+        &checked.task_groups,
+        &checked.sealed_datasources(secret_key().as_ref()).unwrap(),
+    )
+    .await
+    .unwrap()
 }
 
 pub async fn run(store: &Store, target: &str, params: serde_json::Value) -> i64 {

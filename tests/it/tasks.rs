@@ -119,7 +119,10 @@ tasks:
     // The stored password is encrypted, never in clear.
     let client = server.store.client().await.unwrap();
     let secret: Vec<u8> = client
-        .query_one("select password_secret from pgdag.datasource where name = 'pg'", &[])
+        .query_one(
+            "select password_secret from pgdag.datasource where name = 'pg'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -135,14 +138,25 @@ tasks:
     assert_eq!(total.state, "succeeded");
     assert_eq!(total.out_params["n"], "2");
     assert_eq!(total.out_params["total"], "12");
-    assert_eq!(total.result.as_ref().unwrap()["rows"], serde_json::json!([["2", "12"]]));
+    assert_eq!(
+        total.result.as_ref().unwrap()["rows"],
+        serde_json::json!([["2", "12"]])
+    );
     let log = server.log(&detail, "total").await;
     assert!(log.contains("n | total") && log.contains("2 | 12"), "{log}");
-    assert!(server.log(&detail, "report").await.contains("rows=2 total=12"));
+    assert!(
+        server
+            .log(&detail, "report")
+            .await
+            .contains("rows=2 total=12")
+    );
     let broken = task(&detail, "broken");
     assert_eq!(broken.state, "failed");
     let error = broken.error.as_deref().unwrap_or_default();
-    assert!(error.contains("relation \"no_such_table\" does not exist"), "{error}");
+    assert!(
+        error.contains("relation \"no_such_table\" does not exist"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,7 +179,12 @@ async fn procedure_on_postgres_returns_its_out_param() {
     let detail = server.finished(id).await;
     assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
     assert_eq!(task(&detail, "tax").out_params["total"], "125.00");
-    assert!(server.log(&detail, "show").await.contains("total is 125.00"));
+    assert!(
+        server
+            .log(&detail, "show")
+            .await
+            .contains("total is 125.00")
+    );
 }
 
 /// A fresh MariaDB database on 127.0.0.1:3306 (root, no password), dropped afterwards.
@@ -180,7 +199,9 @@ impl MariaDb {
         let mut conn = mysql_async::Conn::from_url("mysql://root@127.0.0.1:3306/")
             .await
             .expect("MariaDB on 127.0.0.1:3306 (root, no password) is needed by this test");
-        conn.query_drop(format!("create database {name}")).await.unwrap();
+        conn.query_drop(format!("create database {name}"))
+            .await
+            .unwrap();
         conn.disconnect().await.unwrap();
         MariaDb { name }
     }
@@ -207,8 +228,12 @@ impl Drop for MariaDb {
                 .unwrap();
             rt.block_on(async move {
                 use mysql_async::prelude::Queryable;
-                if let Ok(mut conn) = mysql_async::Conn::from_url("mysql://root@127.0.0.1:3306/").await {
-                    let _ = conn.query_drop(format!("drop database if exists {name}")).await;
+                if let Ok(mut conn) =
+                    mysql_async::Conn::from_url("mysql://root@127.0.0.1:3306/").await
+                {
+                    let _ = conn
+                        .query_drop(format!("drop database if exists {name}"))
+                        .await;
                     let _ = conn.disconnect().await;
                 }
             });
@@ -221,9 +246,7 @@ impl Drop for MariaDb {
 async fn sql_and_procedure_on_mariadb() {
     let maria = MariaDb::new().await;
     maria
-        .execute(
-            "create procedure double_it(in x int, out y int) begin set y = x * 2; end",
-        )
+        .execute("create procedure double_it(in x int, out y int) begin set y = x * 2; end")
         .await;
     let server = Server::start(&[]).await;
     let yaml = format!(
@@ -268,7 +291,10 @@ tasks:
     server.apply(&yaml);
     let id = server.run("m/flow", serde_json::json!({})).await;
     let detail = server.finished(id).await;
-    assert_eq!(task(&detail, "fill").result.as_ref().unwrap()["rows_affected"], 3);
+    assert_eq!(
+        task(&detail, "fill").result.as_ref().unwrap()["rows_affected"],
+        3
+    );
     let pick = task(&detail, "pick");
     assert_eq!(pick.state, "succeeded", "{:?}", pick.error);
     assert_eq!(pick.out_params["label"], r#"["two","three"]"#);
@@ -280,7 +306,11 @@ tasks:
     let broken = task(&detail, "broken");
     assert_eq!(broken.state, "failed");
     assert!(
-        broken.error.as_deref().unwrap_or_default().contains("missing_table"),
+        broken
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("missing_table"),
         "{:?}",
         broken.error
     );
@@ -292,7 +322,9 @@ tasks:
 async fn http_server() -> std::net::SocketAddr {
     use warp::Filter;
     let ok = warp::path("ok").map(|| {
-        warp::reply::json(&serde_json::json!({"data": {"id": 42, "tags": ["a", "b"]}, "status": "fine"}))
+        warp::reply::json(
+            &serde_json::json!({"data": {"id": 42, "tags": ["a", "b"]}, "status": "fine"}),
+        )
     });
     let teapot = warp::path("teapot")
         .map(|| warp::reply::with_status("short and stout", warp::http::StatusCode::IM_A_TEAPOT));
@@ -340,8 +372,17 @@ tasks:
     assert!(server.log(&detail, "use").await.contains("item 42 tag b"));
     let teapot = task(&detail, "teapot");
     assert_eq!(teapot.state, "failed");
-    assert!(teapot.error.as_deref().unwrap().contains("418"), "{:?}", teapot.error);
-    assert!(server.log(&detail, "teapot").await.contains("short and stout"));
+    assert!(
+        teapot.error.as_deref().unwrap().contains("418"),
+        "{:?}",
+        teapot.error
+    );
+    assert!(
+        server
+            .log(&detail, "teapot")
+            .await
+            .contains("short and stout")
+    );
     assert_eq!(task(&detail, "teapot_expected").state, "succeeded");
 }
 
@@ -361,25 +402,45 @@ async fn twenty_nested_sub_processes_complete_with_one_worker_slot() {
         "project: nest\nname: level20\ntasks:\n  - name: leaf\n    type: shell\n    script: echo \"leaf got ${x}\"; echo '${setValue(depth=20)}'\n",
     );
     server.apply(&yaml);
-    let top = server.run("nest/level0", serde_json::json!({"x": "hello"})).await;
+    let top = server
+        .run("nest/level0", serde_json::json!({"x": "hello"}))
+        .await;
     let detail = server.finished(top).await;
     assert_eq!(detail.state, "succeeded");
     let down = task(&detail, "down");
-    assert_eq!(down.out_params["depth"], "20", "out params flow up from the leaf");
+    assert_eq!(
+        down.out_params["depth"], "20",
+        "out params flow up from the leaf"
+    );
     // Walk the chain of children down to the leaf.
     let client = server.store.client().await.unwrap();
     let mut id = top;
     for level in 0..20 {
-        let d = pgdag::store::instances::get(&client, id).await.unwrap().unwrap();
+        let d = pgdag::store::instances::get(&client, id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(d.workflow, format!("level{level}"));
-        let child = task(&d, "down").child_instance_id.expect("the task links its child");
-        let c = pgdag::store::instances::get(&client, child).await.unwrap().unwrap();
+        let child = task(&d, "down")
+            .child_instance_id
+            .expect("the task links its child");
+        let c = pgdag::store::instances::get(&client, child)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(c.parent_instance_id, Some(id));
         id = child;
     }
-    let leaf = pgdag::store::instances::get(&client, id).await.unwrap().unwrap();
+    let leaf = pgdag::store::instances::get(&client, id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(leaf.workflow, "level20");
-    assert!(log_text(&server.store, task(&leaf, "leaf").id).await.contains("leaf got hello"));
+    assert!(
+        log_text(&server.store, task(&leaf, "leaf").id)
+            .await
+            .contains("leaf got hello")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -396,7 +457,10 @@ async fn stopping_and_pausing_a_parent_reach_its_child() {
     control(&server, "pause", parent).await;
     let paused = wait_state(&server, parent, "paused").await;
     assert_eq!(task(&paused, "child").state, "paused");
-    let child = pgdag::store::instances::get(&client, child_id).await.unwrap().unwrap();
+    let child = pgdag::store::instances::get(&client, child_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(child.state, "paused");
     control(&server, "resume", parent).await;
     wait_until(&server, child_id, |d| task(d, "second").state == "running").await;
@@ -434,13 +498,20 @@ async fn wait_until(
             if d.tasks.as_ref().is_some_and(|t| !t.is_empty()) && ok(&d) {
                 return d;
             }
-            assert!(std::time::Instant::now() < deadline, "timed out; last seen {d:?}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out; last seen {d:?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-async fn wait_state(server: &Server, id: i64, state: &str) -> pgdag::store::instances::InstanceDetail {
+async fn wait_state(
+    server: &Server,
+    id: i64,
+    state: &str,
+) -> pgdag::store::instances::InstanceDetail {
     wait_until(server, id, |d| d.state == state).await
 }
 
@@ -506,7 +577,10 @@ tasks:
     assert_eq!(done.state, "succeeded");
     assert_eq!(task(&done, "after").state, "succeeded");
     let log = log_text(&server.store, task(&done, "wait_load").id).await;
-    assert!(log.contains(&format!("task load of instance {up} succeeded (met)")), "{log}");
+    assert!(
+        log.contains(&format!("task load of instance {up} succeeded (met)")),
+        "{log}"
+    );
     assert!(log.contains("dependencies met"), "{log}");
 
     let impatient = server.run("d/impatient", serde_json::json!({})).await;
@@ -514,7 +588,14 @@ tasks:
     assert_eq!(gave_up.state, "failed");
     let t = task(&gave_up, "wait_never");
     assert_eq!(t.state, "failed");
-    assert!(t.error.as_deref().unwrap().contains("gave up after waiting 3s"), "{:?}", t.error);
+    assert!(
+        t.error
+            .as_deref()
+            .unwrap()
+            .contains("gave up after waiting 3s"),
+        "{:?}",
+        t.error
+    );
     let log = log_text(&server.store, t.id).await;
     assert!(log.contains("d/never_runs, window today"), "{log}");
     assert!(log.contains("d/upstream, window last_1_days"), "{log}");
@@ -553,23 +634,40 @@ tasks:
     );
     let id = server.run("b/branches", serde_json::json!({})).await;
     let detail = server.finished(id).await;
-    assert_eq!(detail.state, "succeeded", "the conditions task handles check's failure");
+    assert_eq!(
+        detail.state, "succeeded",
+        "the conditions task handles check's failure"
+    );
     assert_eq!(task(&detail, "check").state, "failed");
-    assert_eq!(task(&detail, "decide").branch, Some(vec!["repair".to_string()]));
+    assert_eq!(
+        task(&detail, "decide").branch,
+        Some(vec!["repair".to_string()])
+    );
     assert_eq!(task(&detail, "repair").state, "succeeded");
     assert_eq!(task(&detail, "celebrate").state, "skipped");
-    assert_eq!(task(&detail, "route").branch, Some(vec!["medium".to_string()]));
+    assert_eq!(
+        task(&detail, "route").branch,
+        Some(vec!["medium".to_string()])
+    );
     assert_eq!(task(&detail, "medium").state, "succeeded");
     assert_eq!(task(&detail, "big").state, "skipped");
     assert_eq!(task(&detail, "small").state, "skipped");
     assert_eq!(task(&detail, "join").state, "succeeded");
     let log = server.log(&detail, "route").await;
-    assert!(log.contains("case `${size} > 10`: false") && log.contains("taking medium"), "{log}");
+    assert!(
+        log.contains("case `${size} > 10`: false") && log.contains("taking medium"),
+        "{log}"
+    );
 
     // With startup params the default is taken.
-    let id = server.run("b/branches", serde_json::json!({"size": "1"})).await;
+    let id = server
+        .run("b/branches", serde_json::json!({"size": "1"}))
+        .await;
     let detail = server.finished(id).await;
-    assert_eq!(task(&detail, "route").branch, Some(vec!["small".to_string()]));
+    assert_eq!(
+        task(&detail, "route").branch,
+        Some(vec!["small".to_string()])
+    );
     assert_eq!(task(&detail, "small").state, "succeeded");
 }
 
@@ -582,7 +680,11 @@ async fn spark_and_mr_run_their_command_lines_from_home_directories() {
     std::fs::create_dir_all(&bin).unwrap();
     for program in ["spark-submit", "hadoop"] {
         let path = bin.join(program);
-        std::fs::write(&path, "#!/bin/sh\nfor a in \"$@\"; do echo \"arg[$a]\"; done\n").unwrap();
+        std::fs::write(
+            &path,
+            "#!/bin/sh\nfor a in \"$@\"; do echo \"arg[$a]\"; done\n",
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
