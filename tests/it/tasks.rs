@@ -730,3 +730,80 @@ tasks:
         "{mr}"
     );
 }
+
+// ---- datasource secrets ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_passwords_need_the_key_and_are_never_shown() {
+    let db = TestDb::new().await;
+    let dir = temp_dir();
+    let file = dir.path().join("ds.yaml");
+    std::fs::write(
+        &file,
+        "kind: datasource\nproject: k\nname: wh\ntype: postgres\nurl: postgres://etl@db.example:5432/wh\npassword: hunter2-secret\n",
+    )
+    .unwrap();
+    // Without the key, apply refuses (exit 2) and stores nothing.
+    let mut apply = pgdag(&db);
+    apply
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .env_remove("PGDAG_SECRET_KEY");
+    let out = apply.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("datasource k/wh has a password: set PGDAG_SECRET_KEY"), "{stderr}");
+    // With it, the password is stored encrypted.
+    let mut apply = pgdag(&db);
+    apply
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .env("PGDAG_SECRET_KEY", SECRET_KEY);
+    assert!(apply.output().unwrap().status.success());
+
+    // A worker without the key (or with another one) does not start, and says why.
+    for key in [None, Some("a different key of enough length")] {
+        let mut server = pgdag(&db);
+        server.args(["server", "--roles", "worker"]).env_remove("PGDAG_SECRET_KEY");
+        if let Some(key) = key {
+            server.env("PGDAG_SECRET_KEY", key);
+        }
+        let out = server.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "a configuration error: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("PGDAG_SECRET_KEY"), "{stderr}");
+    }
+
+    // The API lists the datasource without its password.
+    let mut config = db.config();
+    config.database_url = db.url.clone();
+    let running = pgdag::server::start(config, &[pgdag::server::Role::Api]).await.unwrap();
+    let store = db.store();
+    let client = store.client().await.unwrap();
+    pgdag::store::users::add(&client, "ann", None, false).await.unwrap();
+    let token = pgdag::store::users::create_token(&client, "ann").await.unwrap();
+    let base = format!("http://{}/api/v1", running.api_addr.unwrap());
+    let http = reqwest::Client::new();
+    let body: serde_json::Value = http
+        .get(format!("{base}/projects/k/datasources"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["datasources"][0]["name"], "wh");
+    assert_eq!(body["datasources"][0]["has_stored_password"], true);
+    assert!(!body.to_string().contains("hunter2"), "{body}");
+    // A datasource with a password in its URL is refused with the reason.
+    let response = http
+        .post(format!("{base}/projects/k/datasources"))
+        .bearer_auth(&token)
+        .body("kind: datasource\nproject: k\nname: bad\ntype: postgres\nurl: postgres://etl:pw@db:5432/x\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("must not contain a password"), "{text}");
+    running.stop().await;
+}
