@@ -128,7 +128,33 @@ async fn main() {
             "  - {{ name: t{i}, type: shell, script: 'true' }}\n"
         ));
     }
-    for yaml in [&chain_yaml, &fan_yaml] {
+    // Master-side types: 20 nested sub-processes, and a chain of 20 switch tasks.
+    let mut nest_yaml = String::new();
+    for level in 0..NEST_LEVELS {
+        nest_yaml.push_str(&format!(
+            "project: bench\nname: nest{level}\ntasks:\n  - {{ name: down, type: sub_process, workflow: nest{} }}\n---\n",
+            level + 1
+        ));
+    }
+    nest_yaml.push_str(&format!(
+        "project: bench\nname: nest{NEST_LEVELS}\ntasks:\n  - {{ name: leaf, type: empty }}\n"
+    ));
+    let mut switch_yaml = String::from("project: bench\nname: switches\ntasks:\n");
+    for i in 0..NEST_LEVELS {
+        switch_yaml.push_str(&format!(
+            "  - {{ name: s{i}, type: switch, cases: [{{ when: '1 == 1', then: s{} }}]",
+            i + 1
+        ));
+        if i > 0 {
+            switch_yaml.push_str(&format!(", depends_on: [s{}]", i - 1));
+        }
+        switch_yaml.push_str(" }\n");
+    }
+    switch_yaml.push_str(&format!(
+        "  - {{ name: s{NEST_LEVELS}, type: empty, depends_on: [s{}] }}\n",
+        NEST_LEVELS - 1
+    ));
+    for yaml in [&chain_yaml, &fan_yaml, &nest_yaml, &switch_yaml] {
         let specs = pgdag::apply::check_text("bench.yaml", yaml).expect("bench YAML is valid");
         let mut client = store.client().await.unwrap();
         definitions::apply_all(&mut client, &specs).await.unwrap();
@@ -158,6 +184,28 @@ async fn main() {
         (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64 / 1000.0;
     let fan_rate = args.tasks as f64 / fan_wall;
     let peak_rss_mb = peak_rss_kb(pid) as f64 / 1024.0;
+
+    eprintln!("master-side types: {NEST_LEVELS} nested sub-processes, {NEST_LEVELS} switches");
+    let mut nest_walls = Vec::new();
+    let mut switch_walls = Vec::new();
+    for _ in 0..5 {
+        let d = run_and_wait(&store, "nest0").await;
+        nest_walls.push(
+            (d.ended_at.unwrap() - d.started_at.unwrap())
+                .num_microseconds()
+                .unwrap() as f64
+                / 1000.0,
+        );
+        let d = run_and_wait(&store, "switches").await;
+        switch_walls.push(
+            (d.ended_at.unwrap() - d.started_at.unwrap())
+                .num_microseconds()
+                .unwrap() as f64
+                / 1000.0,
+        );
+    }
+    nest_walls.sort_by(f64::total_cmp);
+    switch_walls.sort_by(f64::total_cmp);
 
     let scheduling = if args.cron_seconds == 0 {
         None
@@ -218,6 +266,18 @@ async fn main() {
             "standalone peak RSS during fan-out",
             format!("{peak_rss_mb:.1} MiB"),
         ),
+        (
+            &*format!("{NEST_LEVELS} nested sub_process levels, wall (median of 5)"),
+            format!(
+                "{:.1} ms ({:.2} ms per level)",
+                percentile(&nest_walls, 50.0),
+                percentile(&nest_walls, 50.0) / NEST_LEVELS as f64
+            ),
+        ),
+        (
+            &*format!("chain of {NEST_LEVELS} switch tasks, wall (median of 5)"),
+            format!("{:.1} ms", percentile(&switch_walls, 50.0)),
+        ),
     ];
     println!("{:<62} {}", "measure", "value");
     for (name, value) in rows {
@@ -241,6 +301,8 @@ async fn main() {
             "fanout_tasks_per_s": fan_rate.round(),
             "fanout_vs_spawn": fan_rate / spawn_rate,
             "peak_rss_mib": peak_rss_mb,
+            "nested_sub_process_wall_ms_median": percentile(&nest_walls, 50.0),
+            "switch_chain_wall_ms_median": percentile(&switch_walls, 50.0),
     });
     if let Some(s) = scheduling {
         json.as_object_mut().unwrap().extend(s.json);
@@ -250,6 +312,9 @@ async fn main() {
     }
     println!("{json}");
 }
+
+/// Levels of the nested sub-process benchmark (and switches in the switch chain).
+const NEST_LEVELS: usize = 20;
 
 async fn run_and_wait(store: &Store, workflow: &str) -> instances::InstanceDetail {
     let client = store.client().await.unwrap();

@@ -156,6 +156,10 @@ pub async fn child_finished(
     }
     if let Some(parent) = instance.parent_instance_id {
         crate::store::instances::insert_event(tx, parent, None).await?;
+        // A child can end outside the evaluator's loop (in the transaction of a start or
+        // control command); without a wake-up its parent would wait for the next poll.
+        // Postgres sends one notification per channel and payload per transaction.
+        crate::store::instances::notify(tx, "pgdag_eval", "").await?;
     }
     Ok(())
 }

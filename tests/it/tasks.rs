@@ -731,6 +731,49 @@ tasks:
     );
 }
 
+/// A real Spark job in local mode, when `spark-submit` is here (`.ci/run` installs pyspark
+/// from PyPI, which brings one; Java 17 runs it). Without it the test says so and passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spark_runs_a_real_job_in_local_mode_when_spark_submit_is_installed() {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).any(|dir| dir.join("spark-submit").is_file()))
+        .unwrap_or(false);
+    if std::env::var_os("SPARK_HOME").is_none() && !on_path {
+        eprintln!("skipped: no spark-submit on PATH and no SPARK_HOME (pip install pyspark)");
+        return;
+    }
+    let dir = temp_dir();
+    let job = dir.path().join("count.py");
+    std::fs::write(
+        &job,
+        "import sys\nfrom pyspark.sql import SparkSession\n\
+         spark = SparkSession.builder.getOrCreate()\n\
+         n = spark.sparkContext.parallelize(range(int(sys.argv[1]))).count()\n\
+         print(f'counted {n} rows')\nspark.stop()\n",
+    )
+    .unwrap();
+    let server = Server::start(&[]).await;
+    server.apply(&format!(
+        r#"project: j
+name: real_spark
+params: {{ rows: "1234" }}
+tasks:
+  - name: count
+    type: spark
+    main: {}
+    master: "local[1]"
+    conf: {{ spark.ui.enabled: "false" }}
+    args: ["${{rows}}"]
+"#,
+        job.display()
+    ));
+    let id = server.run("j/real_spark", serde_json::json!({})).await;
+    let detail = wait_final(&server.store, id, Duration::from_secs(240)).await;
+    let log = server.log(&detail, "count").await;
+    assert_eq!(detail.state, "succeeded", "{log}");
+    assert!(log.contains("counted 1234 rows"), "{log}");
+}
+
 // ---- datasource secrets ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -751,7 +794,10 @@ async fn stored_passwords_need_the_key_and_are_never_shown() {
     let out = apply.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("datasource k/wh has a password: set PGDAG_SECRET_KEY"), "{stderr}");
+    assert!(
+        stderr.contains("datasource k/wh has a password: set PGDAG_SECRET_KEY"),
+        "{stderr}"
+    );
     // With it, the password is stored encrypted.
     let mut apply = pgdag(&db);
     apply
@@ -762,7 +808,9 @@ async fn stored_passwords_need_the_key_and_are_never_shown() {
     // A worker without the key (or with another one) does not start, and says why.
     for key in [None, Some("a different key of enough length")] {
         let mut server = pgdag(&db);
-        server.args(["server", "--roles", "worker"]).env_remove("PGDAG_SECRET_KEY");
+        server
+            .args(["server", "--roles", "worker"])
+            .env_remove("PGDAG_SECRET_KEY");
         if let Some(key) = key {
             server.env("PGDAG_SECRET_KEY", key);
         }
@@ -775,11 +823,17 @@ async fn stored_passwords_need_the_key_and_are_never_shown() {
     // The API lists the datasource without its password.
     let mut config = db.config();
     config.database_url = db.url.clone();
-    let running = pgdag::server::start(config, &[pgdag::server::Role::Api]).await.unwrap();
+    let running = pgdag::server::start(config, &[pgdag::server::Role::Api])
+        .await
+        .unwrap();
     let store = db.store();
     let client = store.client().await.unwrap();
-    pgdag::store::users::add(&client, "ann", None, false).await.unwrap();
-    let token = pgdag::store::users::create_token(&client, "ann").await.unwrap();
+    pgdag::store::users::add(&client, "ann", None, false)
+        .await
+        .unwrap();
+    let token = pgdag::store::users::create_token(&client, "ann")
+        .await
+        .unwrap();
     let base = format!("http://{}/api/v1", running.api_addr.unwrap());
     let http = reqwest::Client::new();
     let body: serde_json::Value = http
