@@ -12,6 +12,7 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration { millis: 1_000 };
 pub const DEFAULT_LEADER_RETRY: Duration = Duration { millis: 1_000 };
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration { millis: 30_000 };
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+pub const DEFAULT_SESSION_TTL: Duration = Duration { millis: 12 * 3_600_000 };
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -41,6 +42,8 @@ pub struct Config {
     /// URL for the connections a process owns (LISTEN, advisory locks); default: the
     /// database URL.
     pub session_database_url: Option<String>,
+    /// A web admin session ends after this long without a request.
+    pub session_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +133,7 @@ impl Config {
                 }
             },
             session_database_url: var("PGDAG_SESSION_DATABASE_URL"),
+            session_ttl: duration_var("PGDAG_SESSION_TTL", DEFAULT_SESSION_TTL)?,
             retention_days: match var("PGDAG_RETENTION_DAYS") {
                 None => DEFAULT_RETENTION_DAYS,
                 Some(text) => {
@@ -168,6 +172,12 @@ impl Config {
             return Err(ConfigError {
                 var: "PGDAG_LEADER_RETRY",
                 message: "must be at least 10ms".into(),
+            });
+        }
+        if self.session_ttl.millis < 60_000 {
+            return Err(ConfigError {
+                var: "PGDAG_SESSION_TTL",
+                message: "must be at least 1m".into(),
             });
         }
         if self.poll_interval.millis < 10 {

@@ -162,7 +162,10 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     }
     let mut api_addr = None;
     if roles.contains(&Role::Api) {
-        let (addr, server) = crate::api::bind(store.clone(), config.http_addr, cancel.clone())
+        let settings = crate::api::Settings {
+            session_ttl: config.session_ttl.as_std(),
+        };
+        let (addr, server) = crate::api::bind(store.clone(), settings, config.http_addr, cancel.clone())
             .await
             .map_err(|e| {
                 StoreError::Invalid(format!("cannot listen on {}: {e}", config.http_addr))

@@ -1,25 +1,15 @@
 //! REST handlers. One dispatcher matches method and path segments; each handler loads
 //! data through `store` and returns JSON. Shapes are DESIGN §6's.
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 use warp::http::{Method, Response, StatusCode};
 
+use super::auth::{self, Principal};
 use super::error::ApiError;
+use super::{Reply, Request, Settings, percent_decode};
 use crate::model::CommandType;
-use crate::store::{Store, commands, definitions, instances, logs, users};
-
-pub struct Request {
-    pub method: Method,
-    pub path: String,
-    pub query: String,
-    pub authorization: Option<String>,
-    pub content_type: Option<String>,
-    pub body: Vec<u8>,
-}
-
-type Reply = Response<String>;
+use crate::store::members::{Access, Owned};
+use crate::store::{Store, commands, definitions, instances, logs};
 
 fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
     Response::builder()
@@ -29,7 +19,7 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
         .expect("a valid response")
 }
 
-pub async fn handle(store: &Store, request: Request) -> Reply {
+pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Reply {
     if request.method == Method::GET && request.path == "/metrics" {
         return match metrics(store).await {
             Ok(text) => Response::builder()
@@ -40,7 +30,7 @@ pub async fn handle(store: &Store, request: Request) -> Reply {
             Err(e) => error_reply(e),
         };
     }
-    match route(store, &request).await {
+    match route(store, settings, &request).await {
         Ok((status, value)) => json(status, &value),
         Err(e) => error_reply(e),
     }
@@ -58,61 +48,29 @@ pub fn error_reply(e: ApiError) -> Reply {
     json(e.status, &e.body())
 }
 
-fn query_map(query: &str) -> HashMap<String, String> {
-    url_decode_pairs(query)
-}
-
-/// Decode `a=1&b=x%20y` (form encoding) into a map; the last value of a key wins.
-fn url_decode_pairs(query: &str) -> HashMap<String, String> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-async fn authenticate(store: &Store, request: &Request) -> Result<users::User, ApiError> {
-    let header = request
-        .authorization
-        .as_deref()
-        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token> header"))?;
-    let token = header.strip_prefix("Bearer ").ok_or_else(|| {
-        ApiError::unauthorized("the Authorization header must be 'Bearer <token>'")
-    })?;
-    let client = store.client().await?;
-    users::verify_token(&client, token.trim())
+/// The caller, who must prove one (401 otherwise); a state-changing request made with the
+/// session cookie must carry its CSRF token in the `X-CSRF-Token` header.
+async fn authenticate(
+    store: &Store,
+    settings: &Settings,
+    request: &Request,
+) -> Result<Principal, ApiError> {
+    let principal = auth::principal(store, request, settings.session_ttl)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid API token"))
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing Authorization: Bearer <token> header (or a web session cookie)",
+            )
+        })?;
+    if request.method != Method::GET && request.method != Method::HEAD {
+        principal.check_csrf(request, None)?;
+    }
+    Ok(principal)
 }
 
 async fn route(
     store: &Store,
+    settings: &Settings,
     request: &Request,
 ) -> Result<(StatusCode, serde_json::Value), ApiError> {
     let segments: Vec<String> = request
@@ -138,16 +96,17 @@ async fn route(
             request.path
         )));
     };
-    authenticate(store, request).await?;
+    let who = authenticate(store, settings, request).await?;
     let client = store.client().await?;
     let ok = |v: serde_json::Value| Ok((StatusCode::OK, v));
     match (method.clone(), rest) {
         (Method::GET, ["projects"]) => {
-            let projects = definitions::list_projects(&client).await?;
+            let projects = definitions::list_projects(&client, who.viewer()).await?;
             ok(serde_json::json!({"projects": projects}))
         }
         (Method::GET, ["projects", project]) => {
-            let projects = definitions::list_projects(&client).await?;
+            who.require_project(&client, project, Access::Read).await?;
+            let projects = definitions::list_projects(&client, None).await?;
             let found = projects
                 .into_iter()
                 .find(|p| p.name == *project)
@@ -155,27 +114,62 @@ async fn route(
             ok(serde_json::to_value(found).unwrap_or_default())
         }
         (Method::GET, ["projects", project, "workflows"]) => {
-            if !definitions::project_exists(&client, project).await? {
-                return Err(ApiError::not_found(format!(
-                    "project {project} does not exist"
-                )));
-            }
+            who.require_project(&client, project, Access::Read).await?;
             let workflows = definitions::list_workflows(&client, project).await?;
             ok(serde_json::json!({"workflows": workflows}))
         }
         (Method::POST, ["projects", project, "workflows"]) => {
+            // Applying into a new project creates it: only admins may.
+            if definitions::project_exists(&client, project).await? {
+                who.require_project(&client, project, Access::Write).await?;
+            } else {
+                who.require_admin()?;
+            }
             drop(client);
             post_workflow(store, request, project).await
         }
+        (Method::GET, ["projects", project, "members"]) => {
+            who.require_project(&client, project, Access::Read).await?;
+            let members = crate::store::members::list(&client, Some(project)).await?;
+            ok(serde_json::json!({"members": members}))
+        }
+        (Method::PUT, ["projects", project, "members", user]) => {
+            who.require_admin()?;
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Membership {
+                access: String,
+            }
+            let body: Membership = serde_json::from_slice(&request.body)
+                .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+            let access = Access::parse(&body.access).ok_or_else(|| {
+                ApiError::unprocessable(format!("access {:?} is not read or write", body.access))
+            })?;
+            crate::store::members::set(&client, project, user, access).await?;
+            ok(serde_json::json!({"project": project, "user": user, "access": access}))
+        }
+        (Method::DELETE, ["projects", project, "members", user]) => {
+            who.require_admin()?;
+            if crate::store::members::remove(&client, project, user).await? {
+                ok(serde_json::json!({"project": project, "user": user, "removed": true}))
+            } else {
+                Err(ApiError::not_found(format!(
+                    "user {user} is not a member of project {project}"
+                )))
+            }
+        }
         (Method::GET, ["projects", project, "datasources"]) => {
+            who.require_project(&client, project, Access::Read).await?;
             let datasources = crate::store::datasources::list(&client, project).await?;
             ok(serde_json::json!({"datasources": datasources}))
         }
         (Method::POST, ["projects", project, "datasources"]) => {
+            who.require_project(&client, project, Access::Write).await?;
             drop(client);
             post_datasource(store, request, project).await
         }
         (Method::DELETE, ["projects", project, "datasources", name]) => {
+            who.require_project(&client, project, Access::Write).await?;
             if crate::store::datasources::delete(&client, project, name).await? {
                 ok(serde_json::json!({"deleted": name}))
             } else {
@@ -185,6 +179,7 @@ async fn route(
             }
         }
         (Method::GET, ["projects", project, "workflows", workflow]) => {
+            who.require_project(&client, project, Access::Read).await?;
             let (spec, version) = definitions::get_spec(&client, project, workflow, None)
                 .await?
                 .ok_or_else(|| {
@@ -195,6 +190,7 @@ async fn route(
             )
         }
         (Method::GET, ["projects", project, "workflows", workflow, "versions"]) => {
+            who.require_project(&client, project, Access::Read).await?;
             let versions = definitions::list_versions(&client, project, workflow).await?;
             if versions.is_empty() {
                 return Err(ApiError::not_found(format!(
@@ -214,6 +210,7 @@ async fn route(
                 version,
             ],
         ) => {
+            who.require_project(&client, project, Access::Read).await?;
             let number: i32 = version.parse().map_err(|_| {
                 ApiError::bad_request(format!("version {version:?} is not a number"))
             })?;
@@ -228,12 +225,38 @@ async fn route(
                 serde_json::json!({"project": project, "name": workflow, "version": version, "definition": spec}),
             )
         }
+        (
+            Method::POST,
+            [
+                "projects",
+                project,
+                "workflows",
+                workflow,
+                "versions",
+                version,
+                "switch",
+            ],
+        ) => {
+            who.require_project(&client, project, Access::Write).await?;
+            let number: i32 = version.parse().map_err(|_| {
+                ApiError::bad_request(format!("version {version:?} is not a number"))
+            })?;
+            let mut client = client;
+            let tx = client
+                .transaction()
+                .await
+                .map_err(crate::store::StoreError::from)?;
+            definitions::switch_version(&tx, project, workflow, number).await?;
+            tx.commit().await.map_err(crate::store::StoreError::from)?;
+            ok(serde_json::json!({"project": project, "name": workflow, "version": number}))
+        }
         (Method::POST, ["projects", project, "workflows", workflow, "runs"]) => {
+            who.require_project(&client, project, Access::Write).await?;
             let mut client = client;
             start_run(&mut client, request, project, workflow).await
         }
         (Method::GET, ["cron", "preview"]) => {
-            let q = query_map(&request.query);
+            let q = request.query_map();
             let expr = q
                 .get("expr")
                 .ok_or_else(|| ApiError::bad_request("expr is required"))?;
@@ -253,9 +276,13 @@ async fn route(
             ok(serde_json::json!({ "times": times }))
         }
         (Method::GET, ["schedules"]) => {
-            let q = query_map(&request.query);
-            let list = crate::store::schedules::list(&client, q.get("project").map(String::as_str))
-                .await?;
+            let q = request.query_map();
+            let list = crate::store::schedules::list(
+                &client,
+                q.get("project").map(String::as_str),
+                who.viewer(),
+            )
+            .await?;
             ok(serde_json::json!({ "schedules": list }))
         }
         (Method::GET, ["task-groups"]) => {
@@ -263,6 +290,8 @@ async fn route(
             ok(serde_json::json!({ "task_groups": list }))
         }
         (Method::PUT, ["task-groups", name]) => {
+            // Task groups are shared by every project.
+            who.require_admin()?;
             if let Some(problem) = crate::spec::name_problem(name) {
                 return Err(ApiError::bad_request(format!("task group name: {problem}")));
             }
@@ -299,6 +328,8 @@ async fn route(
             }
             let body: NewSchedule = serde_json::from_slice(&request.body)
                 .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+            who.require_project(&client, &body.project, Access::Write)
+                .await?;
             let timezone = body.timezone.unwrap_or_else(|| "UTC".into());
             let tz: chrono_tz::Tz = crate::cron::parse_zone(&timezone)
                 .map_err(|e| ApiError::unprocessable(e.to_string()))?;
@@ -343,6 +374,8 @@ async fn route(
         }
         (Method::DELETE, ["schedules", id]) => {
             let id = parse_id(id)?;
+            who.require_owner(&client, Owned::Schedule(id), Access::Write)
+                .await?;
             if crate::store::schedules::delete_api(&client, id).await? {
                 ok(serde_json::json!({ "deleted": id }))
             } else {
@@ -356,7 +389,7 @@ async fn route(
             ok(serde_json::json!({ "servers": list }))
         }
         (Method::GET, ["instances"]) => {
-            let q = query_map(&request.query);
+            let q = request.query_map();
             let limit = match q.get("limit") {
                 None => 50,
                 Some(l) => l
@@ -385,12 +418,16 @@ async fn route(
                 state: q.get("state").cloned(),
                 before_id,
                 limit,
+                viewer: who.viewer(),
+                created_from: None,
+                created_before: None,
             };
             let list = instances::list(&client, &filter).await?;
             ok(serde_json::json!({"instances": list}))
         }
         (Method::GET, ["instances", id]) => {
             let id = parse_id(id)?;
+            require_instance(&who, &client, id, Access::Read).await?;
             match instances::get(&client, id).await? {
                 Some(detail) => ok(serde_json::to_value(detail).unwrap_or_default()),
                 None => Err(missing_instance(&client, id).await),
@@ -403,9 +440,7 @@ async fn route(
                     "no action {action} (pause, resume, stop, rerun, start-failed)"
                 ))
             })?;
-            if instances::get(&client, id).await?.is_none() {
-                return Err(missing_instance(&client, id).await);
-            }
+            require_instance(&who, &client, id, Access::Write).await?;
             let (command, _) = commands::insert(
                 &client,
                 kind,
@@ -423,6 +458,8 @@ async fn route(
         }
         (Method::GET, ["backfills", id]) => {
             let id = parse_id(id)?;
+            who.require_owner(&client, Owned::Backfill(id), Access::Read)
+                .await?;
             match crate::store::backfills::get(&client, id).await? {
                 Some(b) => ok(b),
                 None => Err(ApiError::not_found(format!("backfill {id} does not exist"))),
@@ -430,6 +467,8 @@ async fn route(
         }
         (Method::POST, ["backfills", id, "cancel"]) => {
             let id = parse_id(id)?;
+            who.require_owner(&client, Owned::Backfill(id), Access::Write)
+                .await?;
             let mut client = client;
             let tx = client
                 .transaction()
@@ -444,14 +483,14 @@ async fn route(
         }
         (Method::GET, ["instances", id, "tasks"]) => {
             let id = parse_id(id)?;
-            if instances::get(&client, id).await?.is_none() {
-                return Err(missing_instance(&client, id).await);
-            }
+            require_instance(&who, &client, id, Access::Read).await?;
             let tasks = instances::get_tasks(&client, id).await?;
             ok(serde_json::json!({"tasks": tasks}))
         }
         (Method::POST, ["task-instances", id, "force-success"]) => {
             let id = parse_id(id)?;
+            who.require_owner(&client, Owned::TaskInstance(id), Access::Write)
+                .await?;
             let (instance, _) = instances::task_owner(&client, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
@@ -472,7 +511,9 @@ async fn route(
         }
         (Method::GET, ["task-instances", id, "log"]) => {
             let id = parse_id(id)?;
-            let q = query_map(&request.query);
+            who.require_owner(&client, Owned::TaskInstance(id), Access::Read)
+                .await?;
+            let q = request.query_map();
             let after = match q.get("after") {
                 None => 0,
                 Some(a) => a.parse::<i32>().ok().filter(|a| *a >= 0).ok_or_else(|| {
@@ -494,6 +535,20 @@ fn parse_id(text: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("{text:?} is not an id")))
 }
 
+/// The caller may read (write) the instance's project. An instance not created yet
+/// answers a 404 (or 422) that says why.
+async fn require_instance(
+    who: &Principal,
+    client: &deadpool_postgres::Object,
+    id: i64,
+    needed: Access,
+) -> Result<(), ApiError> {
+    match crate::store::members::project_of(client, Owned::Instance(id)).await? {
+        Some(project) => who.require_project(client, &project, needed).await,
+        None => Err(missing_instance(client, id).await),
+    }
+}
+
 /// A 404 that says why: the start command may still be pending or may have failed.
 async fn missing_instance(client: &deadpool_postgres::Object, id: i64) -> ApiError {
     match commands::state_for_instance(client, id).await {
@@ -508,15 +563,16 @@ async fn missing_instance(client: &deadpool_postgres::Object, id: i64) -> ApiErr
     }
 }
 
-#[derive(Deserialize)]
+/// The body of `POST .../runs`, and what the web admin's run dialog submits.
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RunBody {
+pub struct RunBody {
     #[serde(default)]
-    params: serde_json::Map<String, serde_json::Value>,
+    pub params: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
-    start_nodes: Option<Vec<String>>,
+    pub start_nodes: Option<Vec<String>>,
     #[serde(default)]
-    backfill: Option<serde_json::Value>,
+    pub backfill: Option<serde_json::Value>,
 }
 
 async fn start_run(
@@ -526,15 +582,27 @@ async fn start_run(
     workflow: &str,
 ) -> Result<(StatusCode, serde_json::Value), ApiError> {
     let body: RunBody = if request.body.iter().all(u8::is_ascii_whitespace) {
-        RunBody {
-            params: Default::default(),
-            start_nodes: None,
-            backfill: None,
-        }
+        RunBody::default()
     } else {
         serde_json::from_slice(&request.body)
             .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
     };
+    let (instance_ids, backfill_id) = start(client, project, workflow, body).await?;
+    let mut answer = serde_json::json!({ "instance_ids": instance_ids });
+    if let Some(id) = backfill_id {
+        answer["backfill_id"] = id.into();
+    }
+    Ok((StatusCode::CREATED, answer))
+}
+
+/// Start a run (one instance) or a backfill (one instance per date, created up front):
+/// the instance ids in date order, and the backfill's id.
+pub async fn start(
+    client: &mut deadpool_postgres::Object,
+    project: &str,
+    workflow: &str,
+    body: RunBody,
+) -> Result<(Vec<i64>, Option<i64>), ApiError> {
     if let Some(nodes) = &body.start_nodes {
         if nodes.is_empty() {
             return Err(ApiError::unprocessable("start_nodes is empty"));
@@ -567,12 +635,9 @@ async fn start_run(
         let (backfill_id, instance_ids) =
             crate::store::backfills::start(&tx, project, workflow, &request).await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
-        return Ok((
-            StatusCode::CREATED,
-            serde_json::json!({"instance_ids": instance_ids, "backfill_id": backfill_id}),
-        ));
+        return Ok((instance_ids, Some(backfill_id)));
     }
-    let current = definitions::find_workflow(client, project, workflow)
+    let current = definitions::find_workflow(&*client, project, workflow)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(format!("workflow {project}/{workflow} does not exist"))
@@ -599,10 +664,7 @@ async fn start_run(
         None,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        serde_json::json!({"instance_ids": [instance_id]}),
-    ))
+    Ok((vec![instance_id], None))
 }
 
 #[derive(Deserialize)]
@@ -672,8 +734,7 @@ async fn post_workflow(
     let text = std::str::from_utf8(&request.body)
         .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
     let is_json = request
-        .content_type
-        .as_deref()
+        .header("content-type")
         .is_some_and(|c| c.contains("json"));
     let specs = if is_json {
         let spec = crate::spec::parse_workflow_json("request", text).map_err(spec_errors)?;
@@ -767,18 +828,4 @@ fn spec_errors(errors: Vec<crate::spec::SpecError>) -> ApiError {
         .collect::<Vec<_>>()
         .join("\n");
     ApiError::unprocessable(message)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_strings_are_decoded() {
-        let q = url_decode_pairs("after=3&name=a%20b+c&x=%zz&empty");
-        assert_eq!(q["after"], "3");
-        assert_eq!(q["name"], "a b c");
-        assert_eq!(q["x"], "%zz");
-        assert_eq!(q["empty"], "");
-    }
 }

@@ -94,6 +94,10 @@ impl Registration {
             &host,
             std::process::id() as i32,
             &self.config.worker_groups,
+            self.roles
+                .iter()
+                .any(|r| r == "worker")
+                .then_some(self.config.max_tasks as i32),
         )
         .await?;
         if !servers::try_lock(client, servers::liveness_key(id)).await? {
@@ -155,7 +159,7 @@ async fn run(
         } else if let Some(c) = &client {
             let id = membership.server_id();
             let count = membership.inner.running_tasks.load(Ordering::Relaxed) as i32;
-            match tokio::time::timeout(dead_after, servers::heartbeat(c, id, count)).await {
+            match tokio::time::timeout(dead_after, servers::heartbeat(c, id, count, load_average())).await {
                 Ok(Ok(true)) => last_ok = Instant::now(),
                 Ok(Ok(false)) => {
                     // Declared dead while we still ran: drop the work, take a new identity.
@@ -254,4 +258,14 @@ async fn reconnect(
             None
         }
     }
+}
+
+/// The host's 1-minute load average (first field of `/proc/loadavg`; `None` elsewhere).
+fn load_average() -> Option<f32> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }

@@ -85,7 +85,7 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
                 outcome: ApplyOutcome::Unchanged,
             });
         }
-        Some(row) => (row.get::<_, i32>(0) + 1, ApplyOutcome::Updated),
+        Some(row) => (row.get::<_, i32>(2) + 1, ApplyOutcome::Updated),
         None => (1, ApplyOutcome::Created),
     };
 
@@ -105,7 +105,7 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
         crate::metrics::add(&crate::metrics::QUERIES, 1);
         let (tversion, changed) = match current {
             Some(row) if row.get::<_, String>(1) == task_hash => (row.get(0), false),
-            Some(row) => (row.get::<_, i32>(0) + 1, true),
+            Some(row) => (row.get::<_, i32>(2) + 1, true),
             None => (1, true),
         };
         if changed {
@@ -308,12 +308,16 @@ pub struct ProjectSummary {
     pub workflows: i64,
 }
 
-pub async fn list_projects(client: &impl GenericClient) -> Result<Vec<ProjectSummary>> {
+/// The projects `viewer` (a user id; `None` for an admin) may read.
+pub async fn list_projects(
+    client: &impl GenericClient,
+    viewer: Option<i64>,
+) -> Result<Vec<ProjectSummary>> {
     crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
         .query(
             include_str!("../../sql/queries/definitions/list_projects.sql"),
-            &[],
+            &[&viewer],
         )
         .await?;
     Ok(rows
@@ -472,4 +476,100 @@ pub async fn apply_all(
     specs: &[WorkflowSpec],
 ) -> Result<Vec<Applied>> {
     apply_documents(client, specs, &[], &[]).await
+}
+
+/// A workflow of a project page: its schedule and its last runs, newest first.
+#[derive(Debug, Clone)]
+pub struct WorkflowOverview {
+    pub name: String,
+    pub version: i32,
+    pub description: String,
+    pub release: String,
+    pub updated_at: DateTime<Utc>,
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+    pub schedule_enabled: Option<bool>,
+    pub next_fire_at: Option<DateTime<Utc>>,
+    pub runs: Vec<(i64, String)>,
+}
+
+pub async fn overview(
+    client: &impl GenericClient,
+    project: &str,
+    last_runs: i64,
+) -> Result<Vec<WorkflowOverview>> {
+    crate::metrics::query();
+    let rows = client
+        .query(
+            include_str!("../../sql/queries/definitions/overview.sql"),
+            &[&project, &last_runs],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let ids: Vec<i64> = r.get("run_ids");
+            let states: Vec<String> = r.get("run_states");
+            WorkflowOverview {
+                name: r.get("name"),
+                version: r.get("version"),
+                description: r.get("description"),
+                release: r.get("release"),
+                updated_at: r.get("updated_at"),
+                cron: r.get("cron"),
+                timezone: r.get("timezone"),
+                schedule_enabled: r.get("enabled"),
+                next_fire_at: r.get("next_fire_at"),
+                runs: ids.into_iter().zip(states).collect(),
+            }
+        })
+        .collect())
+}
+
+/// Make stored version `version` of a workflow the current one: its spec, its relations,
+/// the task versions it used and its YAML schedule. No version is written; the next apply
+/// that changes anything is numbered after the highest stored version.
+pub async fn switch_version(
+    tx: &impl GenericClient,
+    project: &str,
+    workflow: &str,
+    version: i32,
+) -> Result<()> {
+    crate::metrics::add(&crate::metrics::QUERIES, 5);
+    let code = workflow_code(project, workflow);
+    tx.execute(
+        include_str!("../../sql/queries/definitions/lock_code.sql"),
+        &[&code],
+    )
+    .await?;
+    let row = tx
+        .query_opt(
+            include_str!("../../sql/queries/definitions/switch_workflow.sql"),
+            &[&code, &version],
+        )
+        .await?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("workflow {project}/{workflow} has no version {version}"))
+        })?;
+    let project_id: i64 = row.get(0);
+    let spec: WorkflowSpec = serde_json::from_value(row.get(1))
+        .map_err(|e| StoreError::Invalid(format!("stored version {version}: {e}")))?;
+    tx.execute(
+        include_str!("../../sql/queries/definitions/delete_relations.sql"),
+        &[&code],
+    )
+    .await?;
+    tx.execute(
+        include_str!("../../sql/queries/definitions/switch_relations.sql"),
+        &[&code, &version],
+    )
+    .await?;
+    tx.execute(
+        include_str!("../../sql/queries/definitions/switch_tasks.sql"),
+        &[&code, &version],
+    )
+    .await?;
+    let schedule = super::schedules::YamlSchedule::from_spec(&spec).map_err(StoreError::Invalid)?;
+    super::schedules::set_yaml(tx, project_id, code, schedule.as_ref()).await?;
+    Ok(())
 }

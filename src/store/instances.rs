@@ -547,6 +547,11 @@ pub struct InstanceFilter {
     /// Only ids below this one (keyset pagination, newest first).
     pub before_id: Option<i64>,
     pub limit: i64,
+    /// Only projects this user may read (`None`: an admin, every project).
+    pub viewer: Option<i64>,
+    /// Created at or after / before these times.
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
 }
 
 pub async fn list(
@@ -563,6 +568,9 @@ pub async fn list(
                 &filter.state,
                 &filter.before_id,
                 &filter.limit,
+                &filter.viewer,
+                &filter.created_from,
+                &filter.created_before,
             ],
         )
         .await?;
@@ -696,4 +704,39 @@ pub async fn task_owner(
         )
         .await?
         .map(|r| (r.get(0), r.get(1))))
+}
+
+/// Instances created per UTC day over the last `days` days (oldest first), as
+/// `(day, succeeded, failed, other)`.
+pub async fn day_counts(
+    client: &impl GenericClient,
+    days: i32,
+    viewer: Option<i64>,
+) -> Result<Vec<(chrono::NaiveDate, i64, i64, i64)>> {
+    crate::metrics::query();
+    let rows = client
+        .query(
+            include_str!("../../sql/queries/instances/day_counts.sql"),
+            &[&days, &viewer],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("day"), r.get("succeeded"), r.get("failed"), r.get("other")))
+        .collect())
+}
+
+/// Instances created today (UTC), counted by state.
+pub async fn today_by_state(
+    client: &impl GenericClient,
+    viewer: Option<i64>,
+) -> Result<Vec<(String, i64)>> {
+    crate::metrics::query();
+    let rows = client
+        .query(
+            include_str!("../../sql/queries/instances/today_by_state.sql"),
+            &[&viewer],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get("state"), r.get("n"))).collect())
 }

@@ -10,9 +10,11 @@ pub mod definitions;
 pub mod instances;
 pub mod logs;
 pub mod master_tasks;
+pub mod members;
 pub mod queue;
 pub mod schedules;
 pub mod servers;
+pub mod sessions;
 pub mod task_groups;
 pub mod users;
 

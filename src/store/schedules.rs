@@ -182,6 +182,18 @@ pub async fn set_enabled(
         .collect())
 }
 
+/// Switch one schedule on or off (on restarts it from now); false when there is none.
+pub async fn set_enabled_by_id(client: &impl GenericClient, id: i64, enabled: bool) -> Result<bool> {
+    crate::metrics::query();
+    Ok(client
+        .query_opt(
+            include_str!("../../sql/queries/schedules/set_enabled_by_id.sql"),
+            &[&id, &enabled],
+        )
+        .await?
+        .is_some())
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ScheduleRow {
     pub id: i64,
@@ -199,12 +211,18 @@ pub struct ScheduleRow {
     pub next_fire_at: Option<DateTime<Utc>>,
 }
 
-pub async fn list(client: &impl GenericClient, project: Option<&str>) -> Result<Vec<ScheduleRow>> {
+/// Schedules of one project or of all, limited to what `viewer` (a user id; `None` for an
+/// admin) may read.
+pub async fn list(
+    client: &impl GenericClient,
+    project: Option<&str>,
+    viewer: Option<i64>,
+) -> Result<Vec<ScheduleRow>> {
     crate::metrics::query();
     let rows = client
         .query(
             include_str!("../../sql/queries/schedules/list.sql"),
-            &[&project],
+            &[&project, &viewer],
         )
         .await?;
     Ok(rows

@@ -23,6 +23,7 @@ pub async fn register(
     host: &str,
     pid: i32,
     worker_groups: &[String],
+    max_tasks: Option<i32>,
 ) -> Result<i64> {
     crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
@@ -35,6 +36,7 @@ pub async fn register(
                 &pid,
                 &worker_groups,
                 &env!("CARGO_PKG_VERSION"),
+                &max_tasks,
             ],
         )
         .await?;
@@ -63,12 +65,13 @@ pub async fn heartbeat(
     client: &tokio_postgres::Client,
     id: i64,
     running_tasks: i32,
+    load_avg: Option<f32>,
 ) -> Result<bool> {
     crate::metrics::add(&crate::metrics::QUERIES, 1);
     Ok(client
         .query_opt(
             include_str!("../../sql/queries/servers/heartbeat.sql"),
-            &[&id, &running_tasks],
+            &[&id, &running_tasks, &load_avg],
         )
         .await?
         .is_some())
@@ -94,6 +97,11 @@ pub struct ServerRow {
     pub heartbeat_age_ms: i64,
     pub running_tasks: i32,
     pub started_at: DateTime<Utc>,
+    /// A worker's slots (`PGDAG_MAX_TASKS`); null for a process without the worker role.
+    pub max_tasks: Option<i32>,
+    /// The host's 1-minute load average at the last heartbeat (0 where unknown).
+    pub load_avg: f32,
+    pub version: String,
 }
 
 /// Live servers (neither stopped nor declared dead), with the leader marked.
@@ -115,6 +123,9 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<ServerRow>> {
             heartbeat_age_ms: r.get("heartbeat_age_ms"),
             running_tasks: r.get("running_tasks"),
             started_at: r.get("started_at"),
+            max_tasks: r.get("max_tasks"),
+            load_avg: r.get("load_avg"),
+            version: r.get("version"),
         })
         .collect())
 }

@@ -35,7 +35,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -131,4 +131,89 @@ pub async fn verify_token(client: &impl GenericClient, token: &str) -> Result<Op
         name: r.get(1),
         is_admin: r.get(2),
     }))
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserSummary {
+    pub id: i64,
+    pub name: String,
+    pub is_admin: bool,
+    pub has_password: bool,
+    pub tokens: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn list(client: &impl GenericClient) -> Result<Vec<UserSummary>> {
+    crate::metrics::query();
+    let rows = client
+        .query(include_str!("../../sql/queries/users/list.sql"), &[])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| UserSummary {
+            id: r.get("id"),
+            name: r.get("name"),
+            is_admin: r.get("is_admin"),
+            has_password: r.get("has_password"),
+            tokens: r.get("tokens"),
+            created_at: r.get("created_at"),
+        })
+        .collect())
+}
+
+/// Set a user's password; false when there is no such user.
+pub async fn set_password(client: &impl GenericClient, name: &str, password: &str) -> Result<bool> {
+    crate::metrics::query();
+    let hash = hash_password(password)?;
+    Ok(client
+        .execute(
+            include_str!("../../sql/queries/users/set_password.sql"),
+            &[&name, &hash],
+        )
+        .await?
+        > 0)
+}
+
+/// Delete a user with its tokens, sessions and memberships; false when there is none.
+pub async fn delete(client: &impl GenericClient, name: &str) -> Result<bool> {
+    crate::metrics::query();
+    Ok(client
+        .execute(include_str!("../../sql/queries/users/delete.sql"), &[&name])
+        .await?
+        > 0)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenSummary {
+    pub id: i64,
+    pub user: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn list_tokens(client: &impl GenericClient) -> Result<Vec<TokenSummary>> {
+    crate::metrics::query();
+    let rows = client
+        .query(include_str!("../../sql/queries/users/list_tokens.sql"), &[])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| TokenSummary {
+            id: r.get("id"),
+            user: r.get("user_name"),
+            created_at: r.get("created_at"),
+            last_used_at: r.get("last_used_at"),
+        })
+        .collect())
+}
+
+pub async fn delete_token(client: &impl GenericClient, id: i64) -> Result<bool> {
+    crate::metrics::query();
+    Ok(client
+        .execute(
+            include_str!("../../sql/queries/users/delete_token.sql"),
+            &[&id],
+        )
+        .await?
+        > 0)
 }

@@ -1,0 +1,1 @@
+delete from pgdag.login_failure where user_name = $1

@@ -1,0 +1,1 @@
+delete from pgdag.web_session where token_hash = $1

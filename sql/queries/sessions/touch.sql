@@ -1,0 +1,6 @@
+-- A live session's user; the expiry slides forward with each request.
+update pgdag.web_session s
+set last_seen_at = now(), expires_at = now() + make_interval(secs => $2::float8)
+from pgdag.app_user u
+where s.token_hash = $1 and s.expires_at > now() and u.id = s.user_id
+returning s.id, s.csrf_token, u.id as user_id, u.name, u.is_admin

@@ -1,0 +1,1 @@
+delete from pgdag.app_user where name = $1

@@ -1,0 +1,1 @@
+delete from pgdag.api_token where id = $1

@@ -1,0 +1,256 @@
+//! Who is asking, and may they: API tokens and browser sessions, CSRF, project access.
+//!
+//! A request is authenticated by `Authorization: Bearer <token>` (API clients) or by the
+//! `pgdag_session` cookie (the web admin). A cookie is sent by the browser on its own, so
+//! every state-changing request that authenticates by cookie must also carry the session's
+//! CSRF token (form field `csrf` or header `X-CSRF-Token`); a bearer token is never sent on
+//! its own, so it needs none. Admins may do anything; other users only what their project
+//! membership (`read` or `write`) allows. Owns no state: sessions are rows in Postgres.
+
+use deadpool_postgres::GenericClient;
+use warp::http::StatusCode;
+
+use super::Request;
+use super::error::ApiError;
+use crate::store::members::{self, Access, Owned};
+use crate::store::users::User;
+use crate::store::{Store, sessions, users};
+
+pub const SESSION_COOKIE: &str = "pgdag_session";
+/// A random value set on the login page and repeated in its form (double submit), so that
+/// another site cannot log a browser in under an account of its choosing.
+pub const LOGIN_COOKIE: &str = "pgdag_login";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Failed logins counted per user name, and per client address, within `THROTTLE_WINDOW`.
+pub const MAX_FAILURES_PER_NAME: i64 = 5;
+pub const MAX_FAILURES_PER_REMOTE: i64 = 20;
+pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    /// The browser session, when the request came with the session cookie.
+    pub session: Option<sessions::Session>,
+}
+
+impl Principal {
+    /// The user id that limits listings, or `None` for an admin (who sees everything).
+    pub fn viewer(&self) -> Option<i64> {
+        (!self.user.is_admin).then_some(self.user.id)
+    }
+
+    pub fn csrf_token(&self) -> &str {
+        self.session
+            .as_ref()
+            .map(|s| s.csrf_token.as_str())
+            .unwrap_or("")
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.user.is_admin {
+            Ok(())
+        } else {
+            Err(forbidden(format!(
+                "user {} is not an admin: only admins may do this",
+                self.user.name
+            )))
+        }
+    }
+
+    /// May this caller read (or write) `project`? 404 when it does not exist, 403 when the
+    /// caller is not a member with enough access.
+    pub async fn require_project(
+        &self,
+        client: &impl GenericClient,
+        project: &str,
+        needed: Access,
+    ) -> Result<(), ApiError> {
+        let access = members::access(client, project, self.user.id).await?;
+        let Some(access) = access else {
+            return Err(ApiError::not_found(format!(
+                "project {project} does not exist"
+            )));
+        };
+        if self.user.is_admin || access.is_some_and(|a| a >= needed) {
+            return Ok(());
+        }
+        Err(forbidden(match access {
+            None => format!("user {} is not a member of project {project}", self.user.name),
+            Some(a) => format!(
+                "user {} has {} access to project {project}, {} is needed",
+                self.user.name,
+                a.as_str(),
+                needed.as_str()
+            ),
+        }))
+    }
+
+    /// As `require_project`, for the project that owns an instance, task instance,
+    /// schedule or backfill; returns that project. 404 when the thing does not exist.
+    pub async fn require_owner(
+        &self,
+        client: &impl GenericClient,
+        thing: Owned,
+        needed: Access,
+    ) -> Result<String, ApiError> {
+        let project = members::project_of(client, thing).await?.ok_or_else(|| {
+            ApiError::not_found(match thing {
+                Owned::Instance(id) => format!("instance {id} does not exist"),
+                Owned::TaskInstance(id) => format!("task instance {id} does not exist"),
+                Owned::Schedule(id) => format!("schedule {id} does not exist"),
+                Owned::Backfill(id) => format!("backfill {id} does not exist"),
+            })
+        })?;
+        self.require_project(client, &project, needed).await?;
+        Ok(project)
+    }
+
+    /// A state-changing request that authenticated by cookie must carry the session's
+    /// CSRF token, in the `X-CSRF-Token` header or as `form_token`.
+    pub fn check_csrf(&self, request: &Request, form_token: Option<&str>) -> Result<(), ApiError> {
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
+        let given = request.header(CSRF_HEADER).or(form_token).unwrap_or("");
+        if !given.is_empty() && constant_time_eq(given.as_bytes(), session.csrf_token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(forbidden(
+                "the CSRF token is missing or wrong: reload the page and try again",
+            ))
+        }
+    }
+}
+
+pub fn forbidden(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+}
+
+/// The caller of a request, if it proves one: a bearer token first, else the session
+/// cookie. A wrong bearer token is an error (401); a stale cookie is simply no session.
+pub async fn principal(
+    store: &Store,
+    request: &Request,
+    session_ttl: std::time::Duration,
+) -> Result<Option<Principal>, ApiError> {
+    if let Some(header) = request.header("authorization") {
+        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be 'Bearer <token>'")
+        })?;
+        let client = store.client().await?;
+        let user = users::verify_token(&client, token.trim())
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("invalid API token"))?;
+        return Ok(Some(Principal {
+            user,
+            session: None,
+        }));
+    }
+    let Some(secret) = request.cookie(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let client = store.client().await?;
+    Ok(sessions::touch(&client, secret, session_ttl)
+        .await?
+        .map(|session| Principal {
+            user: session.user.clone(),
+            session: Some(session),
+        }))
+}
+
+/// Why a login was refused.
+#[derive(Debug)]
+pub enum LoginRefused {
+    /// Wrong name or password (the two are not told apart).
+    BadCredentials,
+    /// Too many failures lately; try again after this long.
+    Throttled(std::time::Duration),
+}
+
+/// Check a name and password, with throttling; on success a new session and its cookie
+/// secret.
+pub async fn login(
+    store: &Store,
+    name: &str,
+    password: &str,
+    remote: &str,
+    session_ttl: std::time::Duration,
+) -> Result<Result<(String, sessions::Session), LoginRefused>, ApiError> {
+    let client = store.client().await?;
+    let recent = sessions::recent_failures(&client, name, remote, THROTTLE_WINDOW).await?;
+    if recent.by_name >= MAX_FAILURES_PER_NAME {
+        return Ok(Err(LoginRefused::Throttled(recent.name_free_in)));
+    }
+    if recent.by_remote >= MAX_FAILURES_PER_REMOTE {
+        return Ok(Err(LoginRefused::Throttled(recent.remote_free_in)));
+    }
+    let found = users::find(&client, name).await?;
+    let user = match found {
+        Some((user, Some(hash))) if users::verify_password(password, &hash) => user,
+        other => {
+            if other.is_none() {
+                // Spend the time a real check would, so that timing does not tell which
+                // names exist.
+                let _ = users::verify_password(password, dummy_hash());
+            }
+            sessions::record_failure(&client, name, remote).await?;
+            return Ok(Err(LoginRefused::BadCredentials));
+        }
+    };
+    sessions::clear_failures(&client, name).await?;
+    Ok(Ok(sessions::create(&client, &user, session_ttl).await?))
+}
+
+/// An argon2 hash of a random password, checked against when the user does not exist.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| users::hash_password(&users::random_secret()).unwrap_or_default())
+}
+
+/// The `Set-Cookie` value of a session cookie. `Secure` when the request came over TLS
+/// through a proxy that says so (`X-Forwarded-Proto: https`).
+pub fn session_cookie(request: &Request, secret: &str, ttl: std::time::Duration) -> String {
+    cookie(request, SESSION_COOKIE, secret, Some(ttl.as_secs()))
+}
+
+/// A cookie that expires at once (logout).
+pub fn cleared_cookie(request: &Request, name: &str) -> String {
+    cookie(request, name, "", Some(0))
+}
+
+pub fn cookie(request: &Request, name: &str, value: &str, max_age: Option<u64>) -> String {
+    let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        text.push_str(&format!("; Max-Age={age}"));
+    }
+    if request.is_https() {
+        text.push_str("; Secure");
+    }
+    text
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+
+    #[test]
+    fn the_dummy_hash_parses_and_matches_nothing_guessable() {
+        assert!(argon2::password_hash::PasswordHash::new(dummy_hash()).is_ok());
+        assert!(!users::verify_password("", dummy_hash()));
+        assert!(!users::verify_password("admin", dummy_hash()));
+    }
+}

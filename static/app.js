@@ -1,0 +1,55 @@
+// pgdag web admin: the little that needs script. Everything works for reading without it;
+// htmx (vendored) refreshes the live parts, and this file tails task logs.
+"use strict";
+
+// Tail a task's log: fetch what was written after `data-after` and append it as text (never
+// as HTML), every second until the task has ended and every chunk has arrived.
+function tailLog(pre) {
+  const id = pre.dataset.task;
+  let after = Number(pre.dataset.after || 0);
+  const status = document.getElementById("log-status");
+  async function tick() {
+    let page;
+    try {
+      const response = await fetch(`/api/v1/task-instances/${id}/log?after=${after}`, { credentials: "same-origin" });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      page = await response.json();
+    } catch (e) {
+      if (status) status.textContent = `Lost the log (${e.message}); retrying…`;
+      setTimeout(tick, 3000);
+      return;
+    }
+    if (page.text) {
+      const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+      pre.append(document.createTextNode(page.text));
+      if (atBottom) pre.scrollTop = pre.scrollHeight;
+    }
+    after = page.next_seq;
+    pre.dataset.after = String(after);
+    if (page.finished) {
+      pre.dataset.finished = "true";
+      if (status) status.textContent = "The task has ended.";
+      const badge = document.getElementById("task-state");
+      if (badge) refreshState(badge);
+    } else {
+      setTimeout(tick, page.text ? 300 : 1000);
+    }
+  }
+  tick();
+}
+
+// After the log ends, show the task's final state without reloading the page.
+async function refreshState(badge) {
+  try {
+    const response = await fetch(location.pathname, { credentials: "same-origin" });
+    const html = await response.text();
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const fresh = doc.getElementById("task-state");
+    if (fresh) { badge.className = fresh.className; badge.textContent = fresh.textContent; }
+  } catch (_) { /* the badge stays as it was */ }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const pre = document.getElementById("log");
+  if (pre && pre.dataset.finished !== "true") tailLog(pre);
+});
