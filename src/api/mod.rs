@@ -4,8 +4,10 @@
 //! `store` (starting a run inserts a command, exactly as the SQL API does). Answers 503
 //! while the database is unreachable and recovers by itself.
 
+pub mod diff;
 pub mod error;
 pub mod rest;
+pub mod svg;
 
 use std::net::SocketAddr;
 
