@@ -19,7 +19,8 @@
 //!    every edge becomes a chain of one-layer segments, which is what the crossing count and
 //!    the barycenter heuristic need. Orders start from a DFS (trees come out untangled) and
 //!    are improved by a few barycenter sweeps down and up; the best order seen (by an
-//!    O(E log V) crossing count) is kept, because barycenter sweeps can oscillate.
+//!    O(E log V) crossing count) is kept, because barycenter sweeps can oscillate, and
+//!    the sweeps stop after a round that found nothing better.
 //! 4. **Coordinates.** Columns are placed left to right. Within a column, each vertex wants
 //!    to sit at the median of its neighbours' centers; the column then takes the positions
 //!    closest to those wishes (weighted least squares) that keep the order and the minimal
