@@ -12,7 +12,9 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration { millis: 1_000 };
 pub const DEFAULT_LEADER_RETRY: Duration = Duration { millis: 1_000 };
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration { millis: 30_000 };
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
-pub const DEFAULT_SESSION_TTL: Duration = Duration { millis: 12 * 3_600_000 };
+pub const DEFAULT_SESSION_TTL: Duration = Duration {
+    millis: 12 * 3_600_000,
+};
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -165,11 +165,12 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         let settings = crate::api::Settings {
             session_ttl: config.session_ttl.as_std(),
         };
-        let (addr, server) = crate::api::bind(store.clone(), settings, config.http_addr, cancel.clone())
-            .await
-            .map_err(|e| {
-                StoreError::Invalid(format!("cannot listen on {}: {e}", config.http_addr))
-            })?;
+        let (addr, server) =
+            crate::api::bind(store.clone(), settings, config.http_addr, cancel.clone())
+                .await
+                .map_err(|e| {
+                    StoreError::Invalid(format!("cannot listen on {}: {e}", config.http_addr))
+                })?;
         api_addr = Some(addr);
         set.spawn(server);
     }

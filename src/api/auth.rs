@@ -77,7 +77,10 @@ impl Principal {
             return Ok(());
         }
         Err(forbidden(match access {
-            None => format!("user {} is not a member of project {project}", self.user.name),
+            None => format!(
+                "user {} is not a member of project {project}",
+                self.user.name
+            ),
             Some(a) => format!(
                 "user {} has {} access to project {project}, {} is needed",
                 self.user.name,

@@ -159,7 +159,9 @@ async fn run(
         } else if let Some(c) = &client {
             let id = membership.server_id();
             let count = membership.inner.running_tasks.load(Ordering::Relaxed) as i32;
-            match tokio::time::timeout(dead_after, servers::heartbeat(c, id, count, load_average())).await {
+            match tokio::time::timeout(dead_after, servers::heartbeat(c, id, count, load_average()))
+                .await
+            {
                 Ok(Ok(true)) => last_ok = Instant::now(),
                 Ok(Ok(false)) => {
                     // Declared dead while we still ran: drop the work, take a new identity.

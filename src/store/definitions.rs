@@ -549,7 +549,9 @@ pub async fn switch_version(
         )
         .await?
         .ok_or_else(|| {
-            StoreError::NotFound(format!("workflow {project}/{workflow} has no version {version}"))
+            StoreError::NotFound(format!(
+                "workflow {project}/{workflow} has no version {version}"
+            ))
         })?;
     let project_id: i64 = row.get(0);
     let spec: WorkflowSpec = serde_json::from_value(row.get(1))

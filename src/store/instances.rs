@@ -722,7 +722,14 @@ pub async fn day_counts(
         .await?;
     Ok(rows
         .iter()
-        .map(|r| (r.get("day"), r.get("succeeded"), r.get("failed"), r.get("other")))
+        .map(|r| {
+            (
+                r.get("day"),
+                r.get("succeeded"),
+                r.get("failed"),
+                r.get("other"),
+            )
+        })
         .collect())
 }
 

@@ -183,7 +183,11 @@ pub async fn set_enabled(
 }
 
 /// Switch one schedule on or off (on restarts it from now); false when there is none.
-pub async fn set_enabled_by_id(client: &impl GenericClient, id: i64, enabled: bool) -> Result<bool> {
+pub async fn set_enabled_by_id(
+    client: &impl GenericClient,
+    id: i64,
+    enabled: bool,
+) -> Result<bool> {
     crate::metrics::query();
     Ok(client
         .query_opt(

@@ -178,10 +178,10 @@ impl TestCluster {
             .expect("api role running")
     }
 
-    /// A new user `name` and an API token for it.
+    /// A new admin user `name` (who may do anything) and an API token for it.
     pub async fn api_token(&self, name: &str) -> String {
         let client = self.store.client().await.unwrap();
-        pgdag::store::users::add(&client, name, None, false)
+        pgdag::store::users::add(&client, name, None, true)
             .await
             .unwrap();
         pgdag::store::users::create_token(&client, name)

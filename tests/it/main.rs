@@ -9,4 +9,5 @@ mod engine;
 mod execution;
 mod harness;
 mod tasks;
+mod ui;
 mod workers;

@@ -828,7 +828,7 @@ async fn stored_passwords_need_the_key_and_are_never_shown() {
         .unwrap();
     let store = db.store();
     let client = store.client().await.unwrap();
-    pgdag::store::users::add(&client, "ann", None, false)
+    pgdag::store::users::add(&client, "ann", None, true)
         .await
         .unwrap();
     let token = pgdag::store::users::create_token(&client, "ann")

@@ -114,7 +114,9 @@ pub(super) async fn delete_user(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     }
     let client = ctx.client().await?;
     let result = match users::delete(&client, &name).await {
-        Ok(true) => Ok(format!("User {name} deleted, with their tokens and sessions.")),
+        Ok(true) => Ok(format!(
+            "User {name} deleted, with their tokens and sessions."
+        )),
         Ok(false) => Err(StoreError::NotFound(format!("user {name} does not exist"))),
         Err(e) => Err(e),
     };

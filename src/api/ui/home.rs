@@ -52,7 +52,10 @@ pub(super) async fn home(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         today_total: today.iter().map(|c| c.count).sum(),
         today,
         chart_svg: svg::runs_chart(&chart),
-        recent_failures: recent_failures.iter().map(|d| instance_row(d, now)).collect(),
+        recent_failures: recent_failures
+            .iter()
+            .map(|d| instance_row(d, now))
+            .collect(),
         running: running.iter().map(|d| instance_row(d, now)).collect(),
     })
 }

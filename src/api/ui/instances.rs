@@ -54,7 +54,9 @@ pub(super) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             "today" => Ok(Some(today)),
             t => NaiveDate::parse_from_str(t, "%Y-%m-%d")
                 .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("{what} {t:?} is not a date (YYYY-MM-DD)"))),
+                .map_err(|_| {
+                    ApiError::bad_request(format!("{what} {t:?} is not a date (YYYY-MM-DD)"))
+                }),
         }
     };
     let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
@@ -108,7 +110,10 @@ pub(super) async fn list(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 format!("/instances{q}&partial=table")
             }
         }),
-        rows: rows.iter().map(|d| super::home::instance_row(d, now)).collect(),
+        rows: rows
+            .iter()
+            .map(|d| super::home::instance_row(d, now))
+            .collect(),
     };
     if q.get("partial").map(String::as_str) == Some("table") {
         return render(&table);
@@ -143,14 +148,19 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
         .await?
         .ok_or_else(|| ApiError::not_found(format!("instance {id} does not exist")))?;
     let tasks = detail.tasks.clone().unwrap_or_default();
-    let (spec, _) = definitions::get_spec(&client, &detail.project, &detail.workflow, Some(detail.version))
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "workflow {}/{} has no version {}",
-                detail.project, detail.workflow, detail.version
-            ))
-        })?;
+    let (spec, _) = definitions::get_spec(
+        &client,
+        &detail.project,
+        &detail.workflow,
+        Some(detail.version),
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::not_found(format!(
+            "workflow {}/{} has no version {}",
+            detail.project, detail.workflow, detail.version
+        ))
+    })?;
     let live = live(ctx, &detail, &tasks, &spec, can_write);
     if ctx.request.query_map().get("partial").map(String::as_str) == Some("live") {
         return render(&live);
@@ -223,7 +233,10 @@ fn live(
                     format!(
                         "attempt {}{}",
                         d.attempt,
-                        d.host.as_deref().map(|h| format!(" on {h}")).unwrap_or_default()
+                        d.host
+                            .as_deref()
+                            .map(|h| format!(" on {h}"))
+                            .unwrap_or_default()
                     )
                 }),
             }
@@ -429,7 +442,11 @@ pub(super) async fn log(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError> {
         .into_iter()
         .find(|t| t.id == id)
         .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
-    let truncated = !page.finished && detail.state.parse::<TaskState>().is_ok_and(|s| s.is_final());
+    let truncated = !page.finished
+        && detail
+            .state
+            .parse::<TaskState>()
+            .is_ok_and(|s| s.is_final());
     render(&LogPage {
         nav: ctx.nav("instances"),
         task_id: id,

@@ -174,7 +174,13 @@ pub(crate) fn redirect(location: &str) -> Reply {
 fn error_page(who: Option<&Principal>, e: ApiError) -> Reply {
     let title = e.status.canonical_reason().unwrap_or("Error").to_string();
     let Some(who) = who else {
-        return html(e.status, format!("<!doctype html><title>{title}</title><p>{}</p>", escape(&e.message)));
+        return html(
+            e.status,
+            format!(
+                "<!doctype html><title>{title}</title><p>{}</p>",
+                escape(&e.message)
+            ),
+        );
     };
     let page = ErrorPage {
         nav: nav(who, ""),
@@ -245,10 +251,7 @@ fn login_page(request: &Request, error: Option<String>, name: &str, status: u16)
         error,
     };
     let mut reply = match page.render() {
-        Ok(body) => html(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
-            body,
-        ),
+        Ok(body) => html(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body),
         Err(e) => html(StatusCode::INTERNAL_SERVER_ERROR, escape(&e.to_string())),
     };
     if let Ok(value) = auth::cookie(request, auth::LOGIN_COOKIE, &token, Some(3600)).parse() {
@@ -272,7 +275,15 @@ async fn login(store: &Store, settings: &Settings, request: &Request) -> Reply {
         );
     }
     let remote = request.remote_text();
-    match auth::login(store, name, field("password"), &remote, settings.session_ttl).await {
+    match auth::login(
+        store,
+        name,
+        field("password"),
+        &remote,
+        settings.session_ttl,
+    )
+    .await
+    {
         Ok(Ok((secret, _))) => {
             let mut reply = redirect(safe_next(field("next")));
             let headers = reply.headers_mut();

@@ -14,7 +14,12 @@ const PREVIEW_COUNT: usize = 10;
 /// The builder's fields from a query string or form; the expression is the typed one, or
 /// the fields joined (Quartz order, seconds first) when none is typed.
 fn builder(fields: &std::collections::HashMap<String, String>) -> CronBuilder {
-    let get = |k: &str| fields.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let get = |k: &str| {
+        fields
+            .get(k)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
     let mut b = CronBuilder {
         target: get("target"),
         expr: get("expr"),
@@ -41,10 +46,20 @@ fn builder(fields: &std::collections::HashMap<String, String>) -> CronBuilder {
 
 /// Quartz needs `?` in one of the two day fields when the other is restricted.
 fn expression_of_fields(b: &CronBuilder) -> String {
-    let or = |v: &str, d: &str| if v.is_empty() { d.to_string() } else { v.to_string() };
+    let or = |v: &str, d: &str| {
+        if v.is_empty() {
+            d.to_string()
+        } else {
+            v.to_string()
+        }
+    };
     let weekday = or(&b.weekday, "*");
     let day = if b.day.is_empty() {
-        if weekday == "*" { "*".into() } else { "?".into() }
+        if weekday == "*" {
+            "*".into()
+        } else {
+            "?".into()
+        }
     } else {
         b.day.clone()
     };
@@ -263,10 +278,17 @@ mod tests {
 
     #[test]
     fn the_preview_shows_ten_times_or_the_reason() {
-        let b = builder(&fields(&[("expr", "0 0 2 ? * MON-FRI"), ("tz", "Europe/Berlin")]));
+        let b = builder(&fields(&[
+            ("expr", "0 0 2 ? * MON-FRI"),
+            ("tz", "Europe/Berlin"),
+        ]));
         let p = preview_of(&b);
         assert_eq!(p.times.len(), PREVIEW_COUNT, "{:?}", p.error);
-        assert!(p.times.iter().all(|t| t.contains("T02:00:00+0")), "{:?}", p.times);
+        assert!(
+            p.times.iter().all(|t| t.contains("T02:00:00+0")),
+            "{:?}",
+            p.times
+        );
         let bad = builder(&fields(&[("expr", "0 0 25 * * ?")]));
         assert!(preview_of(&bad).error.unwrap().contains("hour"));
         assert!(preview_of(&builder(&fields(&[]))).times.is_empty());

@@ -20,7 +20,9 @@ const DOTS: i64 = 10;
 
 pub(super) async fn project(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiError> {
     let client = ctx.client().await?;
-    ctx.who.require_project(&client, project, Access::Read).await?;
+    ctx.who
+        .require_project(&client, project, Access::Read)
+        .await?;
     let can_write = ctx
         .who
         .require_project(&client, project, Access::Write)
@@ -76,7 +78,9 @@ async fn workflow_page(
     open: &'static str,
 ) -> Result<WorkflowPage, ApiError> {
     let client = ctx.client().await?;
-    ctx.who.require_project(&client, project, Access::Read).await?;
+    ctx.who
+        .require_project(&client, project, Access::Read)
+        .await?;
     let can_write = ctx
         .who
         .require_project(&client, project, Access::Write)
@@ -84,9 +88,10 @@ async fn workflow_page(
         .is_ok();
     let wanted = match ctx.request.query_map().get("version") {
         None => None,
-        Some(v) => Some(v.parse::<i32>().map_err(|_| {
-            ApiError::bad_request(format!("version {v:?} is not a number"))
-        })?),
+        Some(v) => Some(
+            v.parse::<i32>()
+                .map_err(|_| ApiError::bad_request(format!("version {v:?} is not a number")))?,
+        ),
     };
     let (current_spec, current_version) = definitions::get_spec(&client, project, workflow, None)
         .await?
@@ -220,7 +225,11 @@ fn dag_of_spec(spec: &WorkflowSpec) -> String {
     svg::dag_svg(&nodes, &edges)
 }
 
-pub(super) async fn workflow(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result<Reply, ApiError> {
+pub(super) async fn workflow(
+    ctx: &Ctx<'_>,
+    project: &str,
+    workflow: &str,
+) -> Result<Reply, ApiError> {
     let run = RunForm {
         parallelism: "1".into(),
         ..Default::default()
@@ -234,10 +243,16 @@ pub(super) async fn workflow(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Re
 /// the reason and what was typed.
 pub(super) async fn run(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result<Reply, ApiError> {
     let mut client = ctx.client().await?;
-    ctx.who.require_project(&client, project, Access::Write).await?;
+    ctx.who
+        .require_project(&client, project, Access::Write)
+        .await?;
     let body = String::from_utf8_lossy(&ctx.request.body).into_owned();
     let form = ctx.request.form();
-    let field = |k: &str| form.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let field = |k: &str| {
+        form.get(k)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
     let mut run = RunForm {
         params: form.get("params").cloned().unwrap_or_default(),
         start_nodes: all_values(&body, "start_node"),
@@ -355,10 +370,16 @@ fn run_body(run: &RunForm) -> Result<rest::RunBody, ApiError> {
 pub(super) async fn edit(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result<Reply, ApiError> {
     {
         let client = ctx.client().await?;
-        ctx.who.require_project(&client, project, Access::Write).await?;
+        ctx.who
+            .require_project(&client, project, Access::Write)
+            .await?;
     }
     let form = ctx.request.form();
-    let text = form.get("yaml").cloned().unwrap_or_default().replace("\r\n", "\n");
+    let text = form
+        .get("yaml")
+        .cloned()
+        .unwrap_or_default()
+        .replace("\r\n", "\n");
     let file = format!("{project}/{workflow}.yaml");
     let mut errors: Vec<(usize, String)> = Vec::new();
     match crate::apply::check_documents(&file, &text) {
@@ -409,7 +430,15 @@ pub(super) async fn edit(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result
         }
     }
     let edit = editor_with_errors(text, errors);
-    let page = workflow_page(ctx, project, workflow, RunForm::default(), Some(edit), "edit").await?;
+    let page = workflow_page(
+        ctx,
+        project,
+        workflow,
+        RunForm::default(),
+        Some(edit),
+        "edit",
+    )
+    .await?;
     let mut reply = render(&page)?;
     *reply.status_mut() = warp::http::StatusCode::UNPROCESSABLE_ENTITY;
     Ok(reply)
@@ -462,14 +491,19 @@ pub(super) async fn switch(
         .parse()
         .map_err(|_| ApiError::bad_request(format!("version {version:?} is not a number")))?;
     let mut client = ctx.client().await?;
-    ctx.who.require_project(&client, project, Access::Write).await?;
+    ctx.who
+        .require_project(&client, project, Access::Write)
+        .await?;
     let tx = client
         .transaction()
         .await
         .map_err(crate::store::StoreError::from)?;
     definitions::switch_version(&tx, project, workflow, number).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
-    Ok(redirect(&format!("{}#versions", workflow_href(project, workflow))))
+    Ok(redirect(&format!(
+        "{}#versions",
+        workflow_href(project, workflow)
+    )))
 }
 
 /// Lines of context around each change.
@@ -477,7 +511,9 @@ const DIFF_CONTEXT: usize = 3;
 
 pub(super) async fn diff(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result<Reply, ApiError> {
     let client = ctx.client().await?;
-    ctx.who.require_project(&client, project, Access::Read).await?;
+    ctx.who
+        .require_project(&client, project, Access::Read)
+        .await?;
     let q = ctx.request.query_map();
     let number = |key: &str| -> Result<i32, ApiError> {
         q.get(key)
@@ -592,7 +628,10 @@ mod tests {
 
     #[test]
     fn editor_errors_sit_at_their_lines_with_context() {
-        let text = (1..=10).map(|n| format!("line{n}")).collect::<Vec<_>>().join("\n");
+        let text = (1..=10)
+            .map(|n| format!("line{n}"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let edit = editor_with_errors(text, vec![(5, "bad".into()), (0, "general".into())]);
         let numbers: Vec<usize> = edit.lines.iter().map(|l| l.number).collect();
         assert_eq!(numbers, vec![3, 4, 5, 6, 7]);
