@@ -3,6 +3,7 @@
 
 mod api;
 mod backfill;
+mod browser;
 mod cli;
 mod control;
 mod engine;
@@ -10,4 +11,5 @@ mod execution;
 mod harness;
 mod tasks;
 mod ui;
+mod webdriver;
 mod workers;

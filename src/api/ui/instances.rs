@@ -161,7 +161,13 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
             detail.project, detail.workflow, detail.version
         ))
     })?;
-    let live = live(ctx, &detail, &tasks, &spec, can_write);
+    // A control command not carried out yet will change the state: keep refreshing.
+    let pending = matches!(
+        commands::state_for_instance(&client, id).await?,
+        Some((state, _)) if state == "pending"
+    );
+    let mut live = live(ctx, &detail, &tasks, &spec, can_write);
+    live.is_final &= !pending;
     if ctx.request.query_map().get("partial").map(String::as_str) == Some("live") {
         return render(&live);
     }
