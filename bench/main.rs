@@ -13,6 +13,7 @@ use pgdag::model::CommandType;
 use pgdag::store::{self, Store, commands, definitions, instances};
 
 mod failover;
+mod pages;
 mod scheduling;
 
 struct Args {
@@ -24,6 +25,7 @@ struct Args {
     skip_failover: bool,
     cron_schedules: usize,
     cron_seconds: usize,
+    page_workflows: usize,
 }
 
 fn args() -> Args {
@@ -39,6 +41,7 @@ fn args() -> Args {
         skip_failover: false,
         cron_schedules: 50,
         cron_seconds: 60,
+        page_workflows: 500,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -59,6 +62,7 @@ fn args() -> Args {
             "--max-tasks" => args.max_tasks = number(),
             "--cron-schedules" => args.cron_schedules = number(),
             "--cron-seconds" => args.cron_seconds = number(),
+            "--page-workflows" => args.page_workflows = number(),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -109,10 +113,11 @@ async fn main() {
     let pid = child.id();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert!(
-        ready.contains("listening"),
-        "standalone did not start: {ready:?}"
-    );
+    let api_base = ready
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("standalone did not start: {ready:?}"))
+        .to_string();
 
     let mut chain_yaml = String::from("project: bench\nname: chain\ntasks:\n");
     for i in 0..args.chain {
@@ -207,6 +212,12 @@ async fn main() {
     nest_walls.sort_by(f64::total_cmp);
     switch_walls.sort_by(f64::total_cmp);
 
+    eprintln!(
+        "web admin pages ({} workflows, a {}-task instance)",
+        args.page_workflows, args.tasks
+    );
+    let pages = pages::run(&store, &api_base, args.page_workflows, detail.id).await;
+
     let scheduling = if args.cron_seconds == 0 {
         None
     } else {
@@ -283,6 +294,9 @@ async fn main() {
     for (name, value) in rows {
         println!("{name:<62} {value}");
     }
+    for (name, value) in &pages.rows {
+        println!("{name:<62} {value}");
+    }
     for (name, value) in scheduling.iter().flat_map(|s| &s.rows) {
         println!("{name:<62} {value}");
     }
@@ -304,6 +318,7 @@ async fn main() {
             "nested_sub_process_wall_ms_median": percentile(&nest_walls, 50.0),
             "switch_chain_wall_ms_median": percentile(&switch_walls, 50.0),
     });
+    json.as_object_mut().unwrap().extend(pages.json);
     if let Some(s) = scheduling {
         json.as_object_mut().unwrap().extend(s.json);
     }
@@ -317,11 +332,17 @@ async fn main() {
 const NEST_LEVELS: usize = 20;
 
 async fn run_and_wait(store: &Store, workflow: &str) -> instances::InstanceDetail {
+    let id = start(store, "bench", workflow).await;
+    wait_final(store, id).await
+}
+
+/// Start `project/workflow` through a command row; the instance id.
+async fn start(store: &Store, project: &str, workflow: &str) -> i64 {
     let client = store.client().await.unwrap();
     let (_, id) = commands::insert(
         &client,
         CommandType::Start,
-        Some("bench"),
+        Some(project),
         Some(workflow),
         &serde_json::json!({}),
         &serde_json::json!({}),
@@ -329,6 +350,12 @@ async fn run_and_wait(store: &Store, workflow: &str) -> instances::InstanceDetai
     )
     .await
     .unwrap();
+    id
+}
+
+/// Wait (at most 10 minutes) for instance `id` to succeed.
+async fn wait_final(store: &Store, id: i64) -> instances::InstanceDetail {
+    let client = store.client().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         if let Some(detail) = instances::get(&client, id).await.unwrap() {
@@ -340,14 +367,15 @@ async fn run_and_wait(store: &Store, workflow: &str) -> instances::InstanceDetai
             {
                 assert_eq!(
                     detail.state, "succeeded",
-                    "bench workflow {workflow} failed"
+                    "bench instance {id} ({}/{}) failed",
+                    detail.project, detail.workflow
                 );
                 return detail;
             }
         }
         assert!(
             Instant::now() < deadline,
-            "bench workflow {workflow} did not finish"
+            "bench instance {id} did not finish"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

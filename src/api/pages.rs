@@ -300,7 +300,8 @@ pub struct InstanceLive {
     pub duration: String,
     pub error: String,
     pub can_write: bool,
-    pub flash: Option<String>,
+    /// Seconds between refreshes: a big instance's fragment is big (about 1 KiB a task).
+    pub refresh_secs: u32,
 }
 
 #[derive(Template)]

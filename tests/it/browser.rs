@@ -59,6 +59,10 @@ tasks:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_runs_watches_reads_the_log_and_reruns_a_failed_task_in_a_real_browser() {
     if !webdriver::available() {
+        assert!(
+            std::env::var_os("PGDAG_REQUIRE_BROWSER").is_none(),
+            "PGDAG_REQUIRE_BROWSER is set but Chromium or ChromeDriver is missing"
+        );
         eprintln!(
             "skipped: no {} / {} (apt-get install chromium chromium-driver)",
             webdriver::CHROMIUM,

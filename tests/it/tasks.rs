@@ -739,6 +739,10 @@ async fn spark_runs_a_real_job_in_local_mode_when_spark_submit_is_installed() {
         .map(|path| std::env::split_paths(&path).any(|dir| dir.join("spark-submit").is_file()))
         .unwrap_or(false);
     if std::env::var_os("SPARK_HOME").is_none() && !on_path {
+        assert!(
+            std::env::var_os("PGDAG_REQUIRE_SPARK").is_none(),
+            "PGDAG_REQUIRE_SPARK is set but there is no spark-submit"
+        );
         eprintln!("skipped: no spark-submit on PATH and no SPARK_HOME (pip install pyspark)");
         return;
     }

@@ -321,7 +321,7 @@ fn live(
         duration: pages::duration(detail.started_at, detail.ended_at, now),
         error: detail.error.clone().unwrap_or_default(),
         can_write,
-        flash: None,
+        refresh_secs: if tasks.len() > 200 { 5 } else { 2 },
     }
 }
 
