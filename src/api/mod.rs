@@ -4,6 +4,7 @@
 //! `store` (starting a run inserts a command, exactly as the SQL API does). Answers 503
 //! while the database is unreachable and recovers by itself.
 
+pub mod alerts;
 pub mod error;
 pub mod rest;
 

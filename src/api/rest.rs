@@ -58,7 +58,7 @@ pub fn error_reply(e: ApiError) -> Reply {
     json(e.status, &e.body())
 }
 
-fn query_map(query: &str) -> HashMap<String, String> {
+pub(super) fn query_map(query: &str) -> HashMap<String, String> {
     url_decode_pairs(query)
 }
 
@@ -350,6 +350,11 @@ async fn route(
                     "schedule {id} does not exist or comes from YAML (change the YAML instead)"
                 )))
             }
+        }
+        (Method::GET, ["alerts"]) => super::alerts::list(&client, &request.query).await,
+        (Method::GET, ["alert-groups"]) => super::alerts::list_groups(&client).await,
+        (Method::PUT, ["alert-groups", name]) => {
+            super::alerts::put_group(&client, name, &request.body).await
         }
         (Method::GET, ["servers"]) => {
             let list = crate::store::servers::list(&client).await?;

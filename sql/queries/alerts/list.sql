@@ -1,0 +1,20 @@
+-- Alerts, newest first, each with its deliveries.
+select a.id, a.kind, a.state, a.alert_group, a.workflow_instance_id, a.task_instance_id,
+       a.payload, a.error, a.created_at, a.routed_at, a.updated_at,
+       coalesce((
+           select jsonb_agg(jsonb_build_object(
+                      'id', d.id, 'group', d.alert_group, 'channel', d.channel_index,
+                      'type', d.channel_type, 'spec', d.channel, 'state', d.state,
+                      'attempts', d.attempts, 'last_answer', d.last_answer,
+                      'next_attempt_at', d.next_attempt_at, 'claimed_by', d.claimed_by,
+                      'claimed_at', d.claimed_at, 'sent_at', d.sent_at)
+                  order by d.alert_group, d.channel_index)
+           from pgdag.alert_delivery d
+           where d.alert_id = a.id), '[]'::jsonb) as deliveries
+from pgdag.alert a
+where ($1::text is null or a.state = $1)
+  and ($2::text is null or a.kind = $2)
+  and ($3::bigint is null or a.workflow_instance_id = $3)
+  and ($4::bigint is null or a.id < $4)
+order by a.id desc
+limit $5
