@@ -415,3 +415,35 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
         Err(errors)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_auth_needs_a_user_and_a_password_and_group_uses_are_found() {
+        let text = "kind: alert_group\nname: g\nchannels:\n  - { type: email, to: [a@x.org], smtp: { host: h, port: 25, from: p@x.org, user: u } }\n  - { type: email, to: [a@x.org], smtp: { host: h, port: 25, from: p@x.org, password_env: PW } }\n";
+        let errors: Vec<String> = check_documents("g.yaml", text)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "g.yaml:3:1: channel 1: smtp.user needs `password` or `password_env`",
+                "g.yaml:3:1: channel 2: an smtp password needs `user`",
+            ]
+        );
+        let text = "project: p\nname: w\nnotify: { when: none, group: team }\ntasks:\n  - { name: a, type: empty }\n  - name: q\n    type: sql\n    datasource: d\n    sql: select 1\n    send_result_to: reports\n";
+        let checked = check_documents("w.yaml", text).unwrap();
+        assert_eq!(checked.referenced_groups(), ["reports", "team"]);
+        let missing = checked.missing_alert_groups(&["team".to_string()]);
+        assert_eq!(
+            missing,
+            [
+                "w.yaml:10:5: workflow p/w: send_result_to of task q names alert group reports, which does not exist (define it with a kind: alert_group document)"
+            ]
+        );
+    }
+}

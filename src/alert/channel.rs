@@ -34,17 +34,17 @@ pub fn seal(group: &AlertGroupSpec, key: Option<&SecretKey>) -> Result<SealedGro
     for channel in &group.channels {
         let mut channel = channel.clone();
         let mut secret = None;
-        if let AlertChannel::Email(email) = &mut channel {
-            if let Some(password) = email.smtp.password.take() {
-                let key = key.ok_or_else(|| {
-                    format!(
-                        "alert group {} has an SMTP password: set {} to the key that encrypts stored passwords (or use password_env)",
-                        group.name,
-                        crate::secret::SECRET_KEY_VAR
-                    )
-                })?;
-                secret = Some(key.encrypt(&password));
-            }
+        if let AlertChannel::Email(email) = &mut channel
+            && let Some(password) = email.smtp.password.take()
+        {
+            let key = key.ok_or_else(|| {
+                format!(
+                    "alert group {} has an SMTP password: set {} to the key that encrypts stored passwords (or use password_env)",
+                    group.name,
+                    crate::secret::SECRET_KEY_VAR
+                )
+            })?;
+            secret = Some(key.encrypt(&password));
         }
         channels.push(channel);
         secrets.push(secret);

@@ -115,6 +115,12 @@ impl AlertService {
             return Ok(None);
         }
         let mut client = self.store.client().await?;
+        // Idle: one query per poll.
+        match alerts::next_due_ms(&client).await? {
+            None => return Ok(None),
+            Some(ms) if ms > 0.0 => return Ok(Some(Duration::from_millis(ms as u64))),
+            Some(_) => {}
+        }
         while route_batch(&mut client, self.config.alert_default_group.as_deref()).await?
             == ROUTE_BATCH as usize
         {}
@@ -277,10 +283,10 @@ pub fn groups_for(alert: &Unrouted, default_group: Option<&str>) -> Vec<String> 
         Some(g) => vec![g.clone()],
         None => alert.workflow_groups.clone(),
     };
-    if let Some(default) = default_group {
-        if alert.kind == "failover" || groups.is_empty() {
-            groups.push(default.to_string());
-        }
+    if let Some(default) = default_group
+        && (alert.kind == "failover" || groups.is_empty())
+    {
+        groups.push(default.to_string());
     }
     let mut seen = std::collections::HashSet::new();
     groups.retain(|g| seen.insert(g.clone()));

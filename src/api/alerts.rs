@@ -33,13 +33,13 @@ pub async fn list(client: &deadpool_postgres::Object, query: &str) -> Answer {
             })
             .transpose()
     };
-    if let Some(state) = q.get("state") {
-        if !ALERT_STATES.contains(&state.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "state {state:?} is not one of: {}",
-                ALERT_STATES.join(", ")
-            )));
-        }
+    if let Some(state) = q.get("state")
+        && !ALERT_STATES.contains(&state.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "state {state:?} is not one of: {}",
+            ALERT_STATES.join(", ")
+        )));
     }
     let filter = AlertFilter {
         state: q.get("state").cloned(),

@@ -39,10 +39,10 @@ impl Mail {
                 }
                 break;
             }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case(name) {
-                    value = Some(v.trim().to_string());
-                }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case(name)
+            {
+                value = Some(v.trim().to_string());
             }
         }
         value
@@ -62,6 +62,8 @@ struct SinkState {
     refuse_code: u16,
     /// Wait before accepting a message's data.
     data_delay: Duration,
+    /// `AUTH PLAIN` credentials received, decoded (`\0user\0password`).
+    auths: Mutex<Vec<String>>,
 }
 
 pub struct Sink {
@@ -98,6 +100,10 @@ impl Sink {
 
     pub fn connections(&self) -> usize {
         self.state.connections.load(Ordering::SeqCst)
+    }
+
+    pub fn auths(&self) -> Vec<String> {
+        self.state.auths.lock().unwrap().clone()
     }
 
     pub fn mail_froms(&self) -> usize {
@@ -165,7 +171,15 @@ async fn session(stream: tokio::net::TcpStream, state: Arc<SinkState>) {
         }
         let upper = line.to_ascii_uppercase();
         let ok = if upper.starts_with("EHLO") {
-            reply("250-sink.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n").await
+            reply("250-sink.test\r\n250-8BITMIME\r\n250-AUTH PLAIN\r\n250 SMTPUTF8\r\n").await
+        } else if upper.starts_with("AUTH PLAIN ") {
+            let decoded = decode_base64(line[11..].trim());
+            state
+                .auths
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&decoded).into_owned());
+            reply("235 2.7.0 authenticated\r\n").await
         } else if upper.starts_with("HELO") {
             reply("250 sink.test\r\n").await
         } else if upper.starts_with("MAIL FROM:") {
@@ -251,16 +265,35 @@ fn decode_qp(raw: &[u8]) -> Vec<u8> {
                 i += 3;
                 continue;
             }
-            if let (Some(&h), Some(&l)) = (raw.get(i + 1), raw.get(i + 2)) {
-                if let (Some(h), Some(l)) = (hex(h), hex(l)) {
-                    out.push(h * 16 + l);
-                    i += 3;
-                    continue;
-                }
+            if let (Some(&h), Some(&l)) = (raw.get(i + 1), raw.get(i + 2))
+                && let (Some(h), Some(l)) = (hex(h), hex(l))
+            {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
             }
         }
         out.push(raw[i]);
         i += 1;
+    }
+    out
+}
+
+fn decode_base64(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let Some(v) = ALPHABET.iter().position(|a| *a == c) else {
+            continue;
+        };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
     }
     out
 }
@@ -1436,5 +1469,87 @@ async fn two_alert_processes_do_not_double_send() {
     eprintln!(
         "{ALERTS} alerts sent by {} alert processes",
         rows[0].get::<_, i64>(2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_auth_takes_the_password_from_the_environment_or_the_stored_one() {
+    let sink = Sink::start().await;
+    let db = TestDb::new().await;
+    let store = db.store();
+    let groups = format!(
+        "kind: alert_group\nname: env\nchannels:\n  - {{ type: email, to: [a@example.com], smtp: {{ host: 127.0.0.1, port: {port}, from: p@example.com, user: envuser, password_env: PGDAG_TEST_SMTP_PW }} }}\n---\nkind: alert_group\nname: stored\nchannels:\n  - {{ type: email, to: [b@example.com], smtp: {{ host: 127.0.0.1, port: {port}, from: p@example.com, user: keptuser, password: kept-secret-pw }} }}\n",
+        port = sink.addr.port()
+    );
+    let dir = temp_dir();
+    let file = dir.path().join("groups.yaml");
+    std::fs::write(&file, &groups).unwrap();
+    // Without the key, a stored password cannot be applied.
+    let mut apply = pgdag(&db);
+    apply
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .env_remove("PGDAG_SECRET_KEY");
+    let (code, _, stderr) = output(apply);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("alert group stored has an SMTP password: set PGDAG_SECRET_KEY"),
+        "{stderr}"
+    );
+    let mut apply = pgdag(&db);
+    apply
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .env("PGDAG_SECRET_KEY", SECRET_KEY);
+    let (code, _, stderr) = output(apply);
+    assert_eq!(code, 0, "{stderr}");
+    let client = store.client().await.unwrap();
+    let stored: String = client
+        .query_one(
+            "select channels::text || array_to_string(secrets, ',') from pgdag.alert_group where name = 'stored'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!stored.contains("kept-secret-pw"), "{stored}");
+
+    // An alert process without the key does not start.
+    let mut keyless = pgdag(&db);
+    keyless
+        .args(["server", "--roles", "alert"])
+        .env_remove("PGDAG_SECRET_KEY");
+    let mut keyless = spawn(keyless);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = keyless.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "an alert process without the key kept running"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(2));
+
+    let mut server = pgdag(&db);
+    server
+        .args(["server", "--roles", "alert"])
+        .env("PGDAG_SECRET_KEY", SECRET_KEY)
+        .env("PGDAG_TEST_SMTP_PW", "from-the-env");
+    let _server = spawn(server);
+    client
+        .execute(
+            "insert into pgdag.alert (kind, alert_group, payload)
+             values ('custom', 'env', '{\"subject\": \"env\"}'), ('custom', 'stored', '{\"subject\": \"stored\"}')",
+            &[],
+        )
+        .await
+        .unwrap();
+    sink.wait_mails(2, Duration::from_secs(30)).await;
+    let mut auths = sink.auths();
+    auths.sort();
+    assert_eq!(
+        auths,
+        ["\0envuser\0from-the-env", "\0keptuser\0kept-secret-pw"]
     );
 }
