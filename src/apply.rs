@@ -259,10 +259,23 @@ pub fn workflow_group_refs(file: &str, workflow: &WorkflowSpec) -> Vec<GroupRef>
 }
 
 /// Problems of an alert group beyond its YAML shape: SMTP auth needs both a user and a
-/// password.
+/// password; a webhook URL is used as written (no `${...}`).
 fn alert_group_problems(group: &AlertGroupSpec) -> Vec<(spec::Pos, String)> {
     let mut problems = Vec::new();
     for (i, channel) in group.channels.iter().enumerate() {
+        if let AlertChannel::Webhook(hook) = channel {
+            let lower = hook.url.to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+                problems.push((
+                    group.source.pos("channels"),
+                    format!(
+                        "channel {}: a webhook `url` must start with http:// or https://, not {:?}",
+                        i + 1,
+                        hook.url
+                    ),
+                ));
+            }
+        }
         if let AlertChannel::Email(email) = channel {
             let has_password = email.smtp.password.is_some() || email.smtp.password_env.is_some();
             let pos = group.source.pos("channels");
@@ -434,6 +447,15 @@ mod tests {
                 "g.yaml:3:1: channel 1: smtp.user needs `password` or `password_env`",
                 "g.yaml:3:1: channel 2: an smtp password needs `user`",
             ]
+        );
+        let text =
+            "kind: alert_group\nname: g\nchannels:\n  - { type: webhook, url: \"${HOOK}\" }\n";
+        let errors = check_documents("g.yaml", text).unwrap_err();
+        assert!(
+            errors[0]
+                .message
+                .contains("must start with http:// or https://"),
+            "{errors:?}"
         );
         let text = "project: p\nname: w\nnotify: { when: none, group: team }\ntasks:\n  - { name: a, type: empty }\n  - name: q\n    type: sql\n    datasource: d\n    sql: select 1\n    send_result_to: reports\n";
         let checked = check_documents("w.yaml", text).unwrap();

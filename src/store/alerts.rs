@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use super::{Result, StoreError};
+use super::Result;
 
 /// Bytes of a failed task's log kept in an alert (the message shows its last lines).
 pub const LOG_TAIL_BYTES: i32 = 8 * 1024;
@@ -480,9 +480,4 @@ pub async fn missing_groups(client: &impl GenericClient, names: &[String]) -> Re
     missing.sort();
     missing.dedup();
     Ok(missing)
-}
-
-/// `StoreError` for an alert group that is needed and missing.
-pub fn no_such_group(name: &str) -> StoreError {
-    StoreError::NotFound(format!("alert group {name} does not exist"))
 }
