@@ -751,10 +751,7 @@ async fn stored_passwords_need_the_key_and_are_never_shown() {
     let out = apply.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("datasource k/wh has a password: set PGDAG_SECRET_KEY"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("datasource k/wh has a password: set PGDAG_SECRET_KEY"), "{stderr}");
     // With it, the password is stored encrypted.
     let mut apply = pgdag(&db);
     apply
@@ -765,9 +762,7 @@ async fn stored_passwords_need_the_key_and_are_never_shown() {
     // A worker without the key (or with another one) does not start, and says why.
     for key in [None, Some("a different key of enough length")] {
         let mut server = pgdag(&db);
-        server
-            .args(["server", "--roles", "worker"])
-            .env_remove("PGDAG_SECRET_KEY");
+        server.args(["server", "--roles", "worker"]).env_remove("PGDAG_SECRET_KEY");
         if let Some(key) = key {
             server.env("PGDAG_SECRET_KEY", key);
         }
@@ -780,17 +775,11 @@ async fn stored_passwords_need_the_key_and_are_never_shown() {
     // The API lists the datasource without its password.
     let mut config = db.config();
     config.database_url = db.url.clone();
-    let running = pgdag::server::start(config, &[pgdag::server::Role::Api])
-        .await
-        .unwrap();
+    let running = pgdag::server::start(config, &[pgdag::server::Role::Api]).await.unwrap();
     let store = db.store();
     let client = store.client().await.unwrap();
-    pgdag::store::users::add(&client, "ann", None, false)
-        .await
-        .unwrap();
-    let token = pgdag::store::users::create_token(&client, "ann")
-        .await
-        .unwrap();
+    pgdag::store::users::add(&client, "ann", None, false).await.unwrap();
+    let token = pgdag::store::users::create_token(&client, "ann").await.unwrap();
     let base = format!("http://{}/api/v1", running.api_addr.unwrap());
     let http = reqwest::Client::new();
     let body: serde_json::Value = http
