@@ -5,8 +5,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::alert::channel::SealedGroup;
 use crate::secret::SecretKey;
-use crate::spec::{self, DatasourceSpec, Document, SpecError, TaskGroupSpec, WorkflowSpec};
+use crate::spec::{
+    self, AlertChannel, AlertGroupSpec, DatasourceSpec, Document, SpecError, TaskGroupSpec,
+    WorkflowSpec,
+};
 use crate::store::datasources::NewDatasource;
 
 /// What one or more files define, checked.
@@ -15,9 +19,56 @@ pub struct Checked {
     pub workflows: Vec<WorkflowSpec>,
     pub task_groups: Vec<TaskGroupSpec>,
     pub datasources: Vec<DatasourceSpec>,
+    pub alert_groups: Vec<AlertGroupSpec>,
+    /// Where the workflows name alert groups (`notify.group`, `send_result_to`).
+    pub group_refs: Vec<GroupRef>,
+}
+
+/// A workflow's use of an alert group, with where it is written.
+#[derive(Debug, Clone)]
+pub struct GroupRef {
+    pub group: String,
+    pub file: String,
+    pub pos: spec::Pos,
+    /// `notify.group` or `send_result_to of task NAME`.
+    pub what: String,
 }
 
 impl Checked {
+    /// The alert groups ready to store, passwords sealed with `key` (needed for a
+    /// `password:`; `password_env` is read by the alert process when it sends).
+    pub fn sealed_alert_groups(&self, key: Option<&SecretKey>) -> Result<Vec<SealedGroup>, String> {
+        self.alert_groups
+            .iter()
+            .map(|g| crate::alert::channel::seal(g, key))
+            .collect()
+    }
+
+    /// The alert groups the workflows name that are neither defined here nor in `existing`,
+    /// as `file:line:column: ...` messages.
+    pub fn missing_alert_groups(&self, existing: &[String]) -> Vec<String> {
+        self.group_refs
+            .iter()
+            .filter(|r| {
+                !existing.contains(&r.group) && !self.alert_groups.iter().any(|g| g.name == r.group)
+            })
+            .map(|r| {
+                format!(
+                    "{}:{}:{}: {} names alert group {}, which does not exist (define it with a kind: alert_group document)",
+                    r.file, r.pos.line, r.pos.column, r.what, r.group
+                )
+            })
+            .collect()
+    }
+
+    /// Every alert group name the workflows use.
+    pub fn referenced_groups(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.group_refs.iter().map(|r| r.group.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The datasources ready to store, passwords encrypted with `key`. A datasource with a
     /// `password:` needs the key; `password_env` is resolved by the worker that runs the task.
     pub fn sealed_datasources(
@@ -79,7 +130,8 @@ pub fn datasource_url_problem(d: &DatasourceSpec) -> Option<String> {
 }
 
 /// Parse and check one file's text: every error of every document, or the workflows. A
-/// file that defines task groups is refused here: use [`check_documents`].
+/// file that defines task groups, datasources or alert groups is refused here: use
+/// [`check_documents`].
 pub fn check_text(file: &str, text: &str) -> Result<Vec<WorkflowSpec>, Vec<SpecError>> {
     let checked = check_documents(file, text)?;
     let other = checked
@@ -91,6 +143,12 @@ pub fn check_text(file: &str, text: &str) -> Result<Vec<WorkflowSpec>, Vec<SpecE
                 .datasources
                 .first()
                 .map(|d| (d.source.pos("kind"), "datasource"))
+        })
+        .or_else(|| {
+            checked
+                .alert_groups
+                .first()
+                .map(|g| (g.source.pos("kind"), "alert_group"))
         });
     if let Some((pos, kind)) = other {
         return Err(vec![SpecError {
@@ -110,6 +168,8 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
     let mut workflows = Vec::new();
     let mut task_groups = Vec::new();
     let mut datasources = Vec::new();
+    let mut alert_groups = Vec::new();
+    let mut group_refs = Vec::new();
     for document in documents {
         errors.extend(spec::unavailable_features(file, &document));
         for (pos, message) in crate::tasks::validate_document(&document) {
@@ -131,7 +191,18 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
                 });
             }
         }
+        if let Document::AlertGroup(group) = &document {
+            for (pos, message) in alert_group_problems(group) {
+                errors.push(SpecError {
+                    file: file.to_string(),
+                    line: pos.line,
+                    column: pos.column,
+                    message,
+                });
+            }
+        }
         if let Document::Workflow(workflow) = &document {
+            group_refs.extend(workflow_group_refs(file, workflow));
             if let Err(message) = crate::store::schedules::YamlSchedule::from_spec(workflow) {
                 let pos = workflow.source.pos("schedule");
                 errors.push(SpecError {
@@ -146,7 +217,7 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
             Document::Workflow(workflow) => workflows.push(workflow),
             Document::TaskGroup(group) => task_groups.push(group),
             Document::Datasource(d) => datasources.push(d),
-            Document::AlertGroup(_) => {}
+            Document::AlertGroup(g) => alert_groups.push(g),
         }
     }
     if errors.is_empty() {
@@ -154,10 +225,78 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
             workflows,
             task_groups,
             datasources,
+            alert_groups,
+            group_refs,
         })
     } else {
         Err(errors)
     }
+}
+
+/// The alert groups a workflow names, with their positions.
+pub fn workflow_group_refs(file: &str, workflow: &WorkflowSpec) -> Vec<GroupRef> {
+    workflow
+        .alert_group_uses()
+        .into_iter()
+        .map(|(group, what)| {
+            let pos = match what.as_str() {
+                "notify" => workflow.source.pos("notify"),
+                _ => workflow
+                    .tasks
+                    .iter()
+                    .find(|t| what.ends_with(&format!(" task {}", t.name)))
+                    .map(|t| t.source.pos("send_result_to"))
+                    .unwrap_or_default(),
+            };
+            GroupRef {
+                group: group.to_string(),
+                file: file.to_string(),
+                pos,
+                what: format!("workflow {}/{}: {what}", workflow.project, workflow.name),
+            }
+        })
+        .collect()
+}
+
+/// Problems of an alert group beyond its YAML shape: SMTP auth needs both a user and a
+/// password; a webhook URL is used as written (no `${...}`).
+fn alert_group_problems(group: &AlertGroupSpec) -> Vec<(spec::Pos, String)> {
+    let mut problems = Vec::new();
+    for (i, channel) in group.channels.iter().enumerate() {
+        if let AlertChannel::Webhook(hook) = channel {
+            let lower = hook.url.to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+                problems.push((
+                    group.source.pos("channels"),
+                    format!(
+                        "channel {}: a webhook `url` must start with http:// or https://, not {:?}",
+                        i + 1,
+                        hook.url
+                    ),
+                ));
+            }
+        }
+        if let AlertChannel::Email(email) = channel {
+            let has_password = email.smtp.password.is_some() || email.smtp.password_env.is_some();
+            let pos = group.source.pos("channels");
+            if email.smtp.user.is_some() && !has_password {
+                problems.push((
+                    pos,
+                    format!(
+                        "channel {}: smtp.user needs `password` or `password_env`",
+                        i + 1
+                    ),
+                ));
+            }
+            if email.smtp.user.is_none() && has_password {
+                problems.push((
+                    pos,
+                    format!("channel {}: an smtp password needs `user`", i + 1),
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// The YAML files named: files as given, directories walked for `*.yaml` / `*.yml` in
@@ -210,6 +349,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
     let mut workflows = Vec::new();
     let mut task_groups: Vec<TaskGroupSpec> = Vec::new();
     let mut datasources: Vec<DatasourceSpec> = Vec::new();
+    let mut alert_groups: Vec<AlertGroupSpec> = Vec::new();
+    let mut group_refs: Vec<GroupRef> = Vec::new();
     let mut seen: HashMap<(String, String), String> = HashMap::new();
     for file in &files {
         let name = file.display().to_string();
@@ -232,6 +373,17 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
                         task_groups.push(group);
                     }
                 }
+                for group in found.alert_groups {
+                    if alert_groups.iter().any(|g| g.name == group.name) {
+                        errors.push(format!(
+                            "{name}: alert group {} is defined twice",
+                            group.name
+                        ));
+                    } else {
+                        alert_groups.push(group);
+                    }
+                }
+                group_refs.extend(found.group_refs);
                 for d in found.datasources {
                     if datasources
                         .iter()
@@ -269,8 +421,51 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
             workflows,
             task_groups,
             datasources,
+            alert_groups,
+            group_refs,
         })
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_auth_needs_a_user_and_a_password_and_group_uses_are_found() {
+        let text = "kind: alert_group\nname: g\nchannels:\n  - { type: email, to: [a@x.org], smtp: { host: h, port: 25, from: p@x.org, user: u } }\n  - { type: email, to: [a@x.org], smtp: { host: h, port: 25, from: p@x.org, password_env: PW } }\n";
+        let errors: Vec<String> = check_documents("g.yaml", text)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "g.yaml:3:1: channel 1: smtp.user needs `password` or `password_env`",
+                "g.yaml:3:1: channel 2: an smtp password needs `user`",
+            ]
+        );
+        let text =
+            "kind: alert_group\nname: g\nchannels:\n  - { type: webhook, url: \"${HOOK}\" }\n";
+        let errors = check_documents("g.yaml", text).unwrap_err();
+        assert!(
+            errors[0]
+                .message
+                .contains("must start with http:// or https://"),
+            "{errors:?}"
+        );
+        let text = "project: p\nname: w\nnotify: { when: none, group: team }\ntasks:\n  - { name: a, type: empty }\n  - name: q\n    type: sql\n    datasource: d\n    sql: select 1\n    send_result_to: reports\n";
+        let checked = check_documents("w.yaml", text).unwrap();
+        assert_eq!(checked.referenced_groups(), ["reports", "team"]);
+        let missing = checked.missing_alert_groups(&["team".to_string()]);
+        assert_eq!(
+            missing,
+            [
+                "w.yaml:10:5: workflow p/w: send_result_to of task q names alert group reports, which does not exist (define it with a kind: alert_group document)"
+            ]
+        );
     }
 }

@@ -15,6 +15,9 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const DEFAULT_SESSION_TTL: Duration = Duration {
     millis: 12 * 3_600_000,
 };
+pub const DEFAULT_ALERT_MAX_ATTEMPTS: u32 = 5;
+pub const DEFAULT_ALERT_RETRY_BASE: Duration = Duration { millis: 2_000 };
+pub const DEFAULT_ALERT_LEASE: Duration = Duration { millis: 60_000 };
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -46,6 +49,18 @@ pub struct Config {
     pub session_database_url: Option<String>,
     /// A web admin session ends after this long without a request.
     pub session_ttl: Duration,
+    /// Base of the links in alerts (`{public_url}/instances/42`), without a trailing slash;
+    /// default `http://` + the HTTP address.
+    pub public_url: String,
+    /// Attempts of one alert delivery before it is given up.
+    pub alert_max_attempts: u32,
+    /// Wait after a failed attempt: `base`, then doubling, at most 10 minutes.
+    pub alert_retry_base: Duration,
+    /// How long an alert process holds a claimed delivery; a send is given up after half
+    /// of it, and a claim whose process died is taken again after it.
+    pub alert_lease: Duration,
+    /// Group that gets failover alerts and every alert that has no group of its own.
+    pub alert_default_group: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +119,36 @@ impl Config {
         let host = hostname::get()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "localhost".into());
+        let public_url = var("PGDAG_PUBLIC_URL")
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{http_addr}"));
+        let alert_default_group = var("PGDAG_ALERT_DEFAULT_GROUP").map(|g| g.trim().to_string());
+        if let Some(problem) = alert_default_group
+            .as_deref()
+            .and_then(crate::spec::name_problem)
+        {
+            return Err(ConfigError {
+                var: "PGDAG_ALERT_DEFAULT_GROUP",
+                message: problem,
+            });
+        }
         let config = Config {
+            public_url,
+            alert_max_attempts: match var("PGDAG_ALERT_MAX_ATTEMPTS") {
+                None => DEFAULT_ALERT_MAX_ATTEMPTS,
+                Some(text) => text
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| ConfigError {
+                        var: "PGDAG_ALERT_MAX_ATTEMPTS",
+                        message: format!("{text:?} is not a number from 1 to 100"),
+                    })?,
+            },
+            alert_retry_base: duration_var("PGDAG_ALERT_RETRY_BASE", DEFAULT_ALERT_RETRY_BASE)?,
+            alert_lease: duration_var("PGDAG_ALERT_LEASE", DEFAULT_ALERT_LEASE)?,
+            alert_default_group,
             database_url: var("PGDAG_DATABASE_URL")
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             http_addr,
@@ -180,6 +224,24 @@ impl Config {
             return Err(ConfigError {
                 var: "PGDAG_SESSION_TTL",
                 message: "must be at least 1m".into(),
+            });
+        }
+        if self.alert_retry_base.millis < 10 {
+            return Err(ConfigError {
+                var: "PGDAG_ALERT_RETRY_BASE",
+                message: "must be at least 10ms".into(),
+            });
+        }
+        if self.alert_lease.millis < 1_000 {
+            return Err(ConfigError {
+                var: "PGDAG_ALERT_LEASE",
+                message: "must be at least 1s".into(),
+            });
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(ConfigError {
+                var: "PGDAG_PUBLIC_URL",
+                message: format!("{:?} must start with http:// or https://", self.public_url),
             });
         }
         if self.poll_interval.millis < 10 {

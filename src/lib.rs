@@ -1,6 +1,7 @@
 //! pgdag: a distributed workflow (DAG) scheduler in which PostgreSQL is the only
 //! coordinator. See `docs/architecture.md`.
 
+pub mod alert;
 pub mod api;
 pub mod apply;
 pub mod backfill;

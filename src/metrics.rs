@@ -24,6 +24,9 @@ counters! {
     NOTIFICATIONS => "pgdag_notifications_received_total", "LISTEN notifications received";
     EVALUATIONS => "pgdag_evaluations_total", "Workflow instance evaluations";
     COMMANDS => "pgdag_commands_total", "Commands carried out or failed by this master";
+    ALERTS_SENT => "pgdag_alert_deliveries_sent_total", "Alert deliveries sent by this alert process";
+    ALERTS_RETRIED => "pgdag_alert_attempts_retried_total", "Alert attempts that failed and will be retried";
+    ALERTS_FAILED => "pgdag_alert_deliveries_failed_total", "Alert deliveries given up by this alert process";
 }
 
 pub fn add(counter: &AtomicU64, n: u64) {

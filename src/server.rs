@@ -28,7 +28,7 @@ impl Role {
             Role::Alert => "alert",
         }
     }
-    pub const ALL: [Role; 3] = [Role::Api, Role::Master, Role::Worker];
+    pub const ALL: [Role; 4] = [Role::Api, Role::Master, Role::Worker, Role::Alert];
 }
 
 pub fn parse_roles(text: &str) -> Result<Vec<Role>, String> {
@@ -38,10 +38,10 @@ pub fn parse_roles(text: &str) -> Result<Vec<Role>, String> {
             "api" => Role::Api,
             "master" => Role::Master,
             "worker" => Role::Worker,
-            "alert" => return Err("role alert is not available yet".into()),
+            "alert" => Role::Alert,
             other => {
                 return Err(format!(
-                    "unknown role {other:?} (expected api, master, worker)"
+                    "unknown role {other:?} (expected api, master, worker, alert)"
                 ));
             }
         };
@@ -82,23 +82,23 @@ impl Running {
     }
 }
 
-/// The key that opens stored datasource passwords. A worker must have it when any
-/// datasource has a stored password (and it must be the right one), else it does not start.
-async fn worker_secret_key(store: &Store) -> Result<Option<SecretKey>, StoreError> {
-    let key = SecretKey::from_env().map_err(StoreError::Invalid)?;
-    let client = store.client().await?;
-    let Some(sample) = crate::store::datasources::any_stored_password(&client).await? else {
-        return Ok(key);
+/// The key that opens stored passwords. A worker must have it when any datasource has a
+/// stored password, an alert process when any alert group has one (and it must be the
+/// right key), else the process does not start.
+fn check_secret_key(
+    key: &Option<SecretKey>,
+    what: &str,
+    sample: Option<Vec<u8>>,
+) -> Result<(), StoreError> {
+    let Some(sample) = sample else {
+        return Ok(());
     };
-    match &key {
+    match key {
         None => Err(StoreError::Invalid(format!(
-            "a datasource has a stored password: set {} to the key it was stored with",
+            "{what} has a stored password: set {} to the key it was stored with",
             crate::secret::SECRET_KEY_VAR
         ))),
-        Some(k) => {
-            k.decrypt(&sample).map_err(StoreError::Invalid)?;
-            Ok(key)
-        }
+        Some(k) => k.decrypt(&sample).map(|_| ()).map_err(StoreError::Invalid),
     }
 }
 
@@ -114,11 +114,21 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     if let Some(url) = &config.session_database_url {
         store = store.with_session_url(url, &application_name)?;
     }
-    let secret_key = if roles.contains(&Role::Worker) {
-        Some(worker_secret_key(&store).await?)
+    let secret_key = if roles.contains(&Role::Worker) || roles.contains(&Role::Alert) {
+        SecretKey::from_env().map_err(StoreError::Invalid)?
     } else {
         None
     };
+    if roles.contains(&Role::Worker) {
+        let client = store.client().await?;
+        let sample = crate::store::datasources::any_stored_password(&client).await?;
+        check_secret_key(&secret_key, "a datasource", sample)?;
+    }
+    if roles.contains(&Role::Alert) {
+        let client = store.client().await?;
+        let sample = crate::store::alerts::any_stored_password(&client).await?;
+        check_secret_key(&secret_key, "an alert group", sample)?;
+    }
     let cancel = CancellationToken::new();
     let (membership, membership_service) =
         cluster::membership::start(store.clone(), config.clone(), role_names, cancel.clone())
@@ -156,9 +166,20 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
             config.clone(),
             membership.clone(),
             wakeups.clone(),
-            secret_key.flatten(),
+            secret_key.clone(),
             cancel.clone(),
         ));
+    }
+    if roles.contains(&Role::Alert) {
+        crate::alert::start(
+            &mut set,
+            store.clone(),
+            config.clone(),
+            membership.clone(),
+            wakeups.clone(),
+            secret_key.clone(),
+            cancel.clone(),
+        );
     }
     let mut api_addr = None;
     if roles.contains(&Role::Api) {

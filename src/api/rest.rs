@@ -384,6 +384,15 @@ async fn route(
                 )))
             }
         }
+        (Method::GET, ["alerts"]) => {
+            super::alerts::list(&client, &request.query_map(), who.viewer()).await
+        }
+        (Method::GET, ["alert-groups"]) => super::alerts::list_groups(&client).await,
+        (Method::PUT, ["alert-groups", name]) => {
+            // Alert groups are shared by every project.
+            who.require_admin()?;
+            super::alerts::put_group(&client, name, &request.body).await
+        }
         (Method::GET, ["servers"]) => {
             let list = crate::store::servers::list(&client).await?;
             ok(serde_json::json!({ "servers": list }))
@@ -564,7 +573,7 @@ async fn missing_instance(client: &deadpool_postgres::Object, id: i64) -> ApiErr
 }
 
 /// The body of `POST .../runs`, and what the web admin's run dialog submits.
-#[derive(Deserialize, Default)]
+#[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RunBody {
     #[serde(default)]

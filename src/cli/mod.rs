@@ -1,6 +1,7 @@
 //! Command-line interface (DESIGN §6). Commands talk to Postgres directly through `store`;
 //! none needs the API to be running.
 
+mod alerts;
 mod inspect;
 mod setup;
 
@@ -29,7 +30,7 @@ pub enum Command {
     Standalone,
     /// Run the given roles.
     Server {
-        /// Comma-separated roles: api, master, worker.
+        /// Comma-separated roles: api, master, worker, alert.
         #[arg(long, default_value = "api,master,worker")]
         roles: String,
         /// Comma-separated worker groups this worker serves (default: PGDAG_WORKER_GROUPS).
@@ -138,6 +139,22 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Alerts.
+    Alert {
+        #[command(subcommand)]
+        command: AlertCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AlertCommand {
+    /// Send a test message to every channel of an alert group, from this process, and
+    /// print per channel `sent` or why not. Exits 2 for an unknown group, 1 when a channel
+    /// fails.
+    Test {
+        /// The alert group.
+        group: String,
     },
 }
 
@@ -317,6 +334,9 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Token {
             command: TokenCommand::Create { user },
         } => setup::token_create(&user).await,
+        Command::Alert {
+            command: AlertCommand::Test { group },
+        } => alerts::test(&group).await,
     };
     match result {
         Ok(code) => code,

@@ -120,15 +120,40 @@ pub async fn apply(files: &[PathBuf]) -> CliResult {
     let datasources = checked
         .sealed_datasources(key.as_ref())
         .map_err(CliError::usage)?;
+    let alert_groups = checked
+        .sealed_alert_groups(key.as_ref())
+        .map_err(CliError::usage)?;
+    // Alert groups the workflows name must exist (here or in the database): say where.
+    let referenced = checked.referenced_groups();
+    if !referenced.is_empty() {
+        let stored: Vec<String> = crate::store::alerts::get_groups(&client, &referenced)
+            .await?
+            .into_iter()
+            .map(|g| g.name)
+            .collect();
+        let missing = checked.missing_alert_groups(&stored);
+        if !missing.is_empty() {
+            return Err(CliError::usage(missing.join("\n")));
+        }
+    }
     let applied = definitions::apply_documents(
         &mut client,
         &checked.workflows,
         &checked.task_groups,
         &datasources,
+        &alert_groups,
     )
     .await?;
     for d in &checked.datasources {
         println!("datasource {}/{}: applied", d.project, d.name);
+    }
+    for g in &checked.alert_groups {
+        println!(
+            "alert group {}: applied ({} channel{})",
+            g.name,
+            g.channels.len(),
+            if g.channels.len() == 1 { "" } else { "s" }
+        );
     }
     for group in &checked.task_groups {
         println!("task group {}: size {}", group.name, group.size);

@@ -13,7 +13,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
 
-pub const CHANNELS: [&str; 4] = ["pgdag_command", "pgdag_task", "pgdag_eval", "pgdag_control"];
+pub const CHANNELS: [&str; 5] = [
+    "pgdag_command",
+    "pgdag_task",
+    "pgdag_eval",
+    "pgdag_control",
+    "pgdag_alert",
+];
 
 /// One wake-up per channel. `Notify` keeps a permit, so a wake-up between two waits is
 /// not lost.
@@ -23,6 +29,7 @@ pub struct Wakeups {
     pub task: Arc<Notify>,
     pub eval: Arc<Notify>,
     pub control: Arc<Notify>,
+    pub alert: Arc<Notify>,
 }
 
 impl Wakeups {
@@ -31,6 +38,7 @@ impl Wakeups {
         self.task.notify_one();
         self.eval.notify_one();
         self.control.notify_one();
+        self.alert.notify_one();
     }
     fn channel(&self, name: &str) -> Option<&Notify> {
         match name {
@@ -38,6 +46,7 @@ impl Wakeups {
             "pgdag_task" => Some(&self.task),
             "pgdag_eval" => Some(&self.eval),
             "pgdag_control" => Some(&self.control),
+            "pgdag_alert" => Some(&self.alert),
             _ => None,
         }
     }

@@ -18,7 +18,7 @@ use super::master_tasks;
 use crate::cluster::{Wakeups, backoff, jittered};
 use crate::config::Config;
 use crate::dag::{self, Action, InstanceView, TaskView};
-use crate::model::{TaskState, TaskType};
+use crate::model::{TaskState, TaskType, WorkflowState};
 use crate::params::{self, ParamMap, RunContext};
 use crate::spec::TaskKind;
 use crate::store::instances::{self, InstanceRow, TaskRow};
@@ -406,6 +406,9 @@ pub async fn evaluate(
     }
     if let Some(state) = finish {
         instances::finish(tx, instance.id, state).await?;
+        if let Some(group) = notify_group(compiled.version.spec.notify.as_ref(), state) {
+            crate::store::alerts::instance_end(tx, instance.id, group).await?;
+        }
         master_tasks::child_finished(tx, instance, state).await?;
         if let Some(backfill) = instance.backfill_id {
             Box::pin(backfill_progress(tx, cache, backfill)).await?;
@@ -416,6 +419,31 @@ pub async fn evaluate(
         instances::insert_event(tx, instance.id, Some(at)).await?;
     }
     Ok(())
+}
+
+/// The group to alert when an instance ends in `state`, as the workflow's `notify` says:
+/// `success` for succeeded, `failure` for failed, `always` for those and stopped. A pause
+/// is not an end.
+pub fn notify_group(
+    notify: Option<&crate::spec::NotifySpec>,
+    state: WorkflowState,
+) -> Option<&str> {
+    use crate::spec::NotifyWhen;
+    let notify = notify?;
+    let wanted = match notify.when {
+        NotifyWhen::None => false,
+        NotifyWhen::Success => state == WorkflowState::Succeeded,
+        NotifyWhen::Failure => state == WorkflowState::Failed,
+        NotifyWhen::Always => matches!(
+            state,
+            WorkflowState::Succeeded | WorkflowState::Failed | WorkflowState::Stopped
+        ),
+    };
+    if wanted {
+        notify.group.as_deref()
+    } else {
+        None
+    }
 }
 
 /// Whether task `i` may be queued now as far as its task group goes (true without a
@@ -761,6 +789,17 @@ async fn start_on_master(
                         &serde_json::json!({}),
                     )
                     .await?;
+                    let found = master_tasks_store::explanation(tx, task_id)
+                        .await?
+                        .unwrap_or_default();
+                    crate::store::alerts::master_task_alert(
+                        tx,
+                        task_id,
+                        "dependent_failed",
+                        &why,
+                        &found,
+                    )
+                    .await?;
                     Ok(Some(now))
                 }
                 master_tasks::DependentOutcome::WaitUntil(at) => {
@@ -798,4 +837,38 @@ pub fn json_to_params(value: &serde_json::Value) -> ParamMap {
         }
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{NotifySpec, NotifyWhen};
+
+    #[test]
+    fn notify_when_decides_which_ends_alert() {
+        let spec = |when| NotifySpec {
+            when,
+            group: Some("oncall".into()),
+        };
+        let cases = [
+            (NotifyWhen::Failure, WorkflowState::Failed, true),
+            (NotifyWhen::Failure, WorkflowState::Succeeded, false),
+            (NotifyWhen::Failure, WorkflowState::Stopped, false),
+            (NotifyWhen::Success, WorkflowState::Succeeded, true),
+            (NotifyWhen::Success, WorkflowState::Failed, false),
+            (NotifyWhen::Always, WorkflowState::Stopped, true),
+            (NotifyWhen::Always, WorkflowState::Failed, true),
+            (NotifyWhen::Always, WorkflowState::Paused, false),
+            (NotifyWhen::None, WorkflowState::Failed, false),
+        ];
+        for (when, state, alerts) in cases {
+            let s = spec(when);
+            assert_eq!(
+                notify_group(Some(&s), state).is_some(),
+                alerts,
+                "{when} {state}"
+            );
+        }
+        assert_eq!(notify_group(None, WorkflowState::Failed), None);
+    }
 }

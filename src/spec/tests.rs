@@ -182,49 +182,23 @@ fn the_design_example_parses() {
 }
 
 #[test]
-fn unavailable_features_of_the_design_example_are_named_at_their_lines() {
+fn notify_send_result_to_and_alert_groups_are_available() {
     let w = workflow(DESIGN_EXAMPLE);
-    let found: Vec<(usize, String)> = unavailable_features("t.yaml", &Document::Workflow(w))
-        .into_iter()
-        .map(|e| (e.line, e.message))
-        .collect();
-    assert_eq!(found, [(10, "notify is not available yet".to_string())]);
-}
-
-#[test]
-fn unavailable_features_cover_send_result_to_and_alert_groups() {
+    assert!(unavailable_features("t.yaml", &Document::Workflow(w)).is_empty());
     let w = workflow(&format!(
-        "project: p\nname: w\nexecution: serial_wait\nnotify: {{when: none}}\ntasks:\n{}",
-        concat!(
-            "  - {name: a, type: empty, task_group: etl}\n",
-            "  - {name: b, type: http, url: http://x}\n",
-            "  - {name: c, type: sql, datasource: d, sql: select 1, send_result_to: oncall}\n",
-        )
+        "project: p\nname: w\nnotify: {{when: always, group: oncall}}\ntasks:\n{}",
+        "  - {name: c, type: sql, datasource: d, sql: select 1, send_result_to: oncall}\n",
     ));
-    let found: Vec<(usize, String)> = unavailable_features("t.yaml", &Document::Workflow(w))
-        .into_iter()
-        .map(|e| (e.line, e.message))
-        .collect();
     assert_eq!(
-        found,
-        [(
-            8,
-            "send_result_to is not available yet (alerts are not sent yet)".to_string()
-        )]
+        w.notify.as_ref().and_then(|n| n.group.as_deref()),
+        Some("oncall")
     );
-
+    assert!(unavailable_features("t.yaml", &Document::Workflow(w)).is_empty());
     let docs = parse_documents("r.yaml", DESIGN_RESOURCES).unwrap();
-    let found: Vec<String> = docs
-        .iter()
-        .flat_map(|d| unavailable_features("r.yaml", d))
-        .map(|e| e.to_string())
-        .collect();
-    assert_eq!(
-        found,
-        ["r.yaml:8:1: documents of kind alert_group are not available yet"]
+    assert!(
+        docs.iter()
+            .all(|d| unavailable_features("r.yaml", d).is_empty())
     );
-    let plain = workflow(&with_tasks("  - {name: a, type: shell, script: x}\n"));
-    assert!(unavailable_features("t.yaml", &Document::Workflow(plain)).is_empty());
 }
 
 #[test]

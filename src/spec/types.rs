@@ -231,6 +231,24 @@ impl WorkflowSpec {
     pub fn task(&self, name: &str) -> Option<&TaskSpec> {
         self.tasks.iter().find(|t| t.name == name)
     }
+
+    /// The alert groups this workflow names, with what names each: `notify` (its group
+    /// also gets the run's timeout and failover alerts) and the `send_result_to` of sql
+    /// tasks.
+    pub fn alert_group_uses(&self) -> Vec<(&str, String)> {
+        let mut uses = Vec::new();
+        if let Some(group) = self.notify.as_ref().and_then(|n| n.group.as_deref()) {
+            uses.push((group, "notify".to_string()));
+        }
+        for task in &self.tasks {
+            if let TaskKind::Sql(sql) = &task.kind {
+                if let Some(group) = sql.send_result_to.as_deref() {
+                    uses.push((group, format!("send_result_to of task {}", task.name)));
+                }
+            }
+        }
+        uses
+    }
 }
 
 /// `notify: { when, group }`: alert `group` when an instance ends as `when` says.

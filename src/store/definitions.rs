@@ -448,12 +448,15 @@ mod tests {
     }
 }
 
-/// Apply task groups and workflows in one transaction: all of them or none.
+/// Apply datasources, task groups, alert groups and workflows in one transaction: all of
+/// them or none. A workflow that names an alert group (`notify.group`, `send_result_to`)
+/// that is neither applied here nor stored is refused.
 pub async fn apply_documents(
     client: &mut deadpool_postgres::Object,
     specs: &[WorkflowSpec],
     groups: &[crate::spec::TaskGroupSpec],
     datasources: &[super::datasources::NewDatasource<'_>],
+    alert_groups: &[crate::alert::channel::SealedGroup],
 ) -> Result<Vec<Applied>> {
     let tx = client.transaction().await?;
     for datasource in datasources {
@@ -461,6 +464,29 @@ pub async fn apply_documents(
     }
     for group in groups {
         super::task_groups::upsert(&tx, &group.name, group.size as i32).await?;
+    }
+    for group in alert_groups {
+        super::alerts::upsert_group(&tx, &group.name, &group.channels, &group.secrets).await?;
+    }
+    let uses: Vec<(&WorkflowSpec, &str, String)> = specs
+        .iter()
+        .flat_map(|s| {
+            s.alert_group_uses()
+                .into_iter()
+                .map(move |(g, what)| (s, g, what))
+        })
+        .collect();
+    let names: Vec<String> = uses.iter().map(|(_, g, _)| g.to_string()).collect();
+    if !names.is_empty() {
+        let missing = super::alerts::missing_groups(&tx, &names).await?;
+        if let Some((spec, group, what)) =
+            uses.iter().find(|(_, g, _)| missing.iter().any(|m| m == g))
+        {
+            return Err(StoreError::Invalid(format!(
+                "workflow {}/{}: {what} names alert group {group}, which does not exist (define it with a kind: alert_group document)",
+                spec.project, spec.name
+            )));
+        }
     }
     let mut applied = Vec::with_capacity(specs.len());
     for spec in specs {
@@ -475,7 +501,7 @@ pub async fn apply_all(
     client: &mut deadpool_postgres::Object,
     specs: &[WorkflowSpec],
 ) -> Result<Vec<Applied>> {
-    apply_documents(client, specs, &[], &[]).await
+    apply_documents(client, specs, &[], &[], &[]).await
 }
 
 /// A workflow of a project page: its schedule and its last runs, newest first.

@@ -2,6 +2,7 @@
 //! run by one typed function each in the module of their area. Nothing outside this module
 //! writes SQL text.
 
+pub mod alerts;
 pub mod backfills;
 pub mod cluster;
 pub mod commands;

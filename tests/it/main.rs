@@ -1,6 +1,7 @@
 //! Integration tests against a real Postgres (127.0.0.1:5432, or PGDAG_TEST_ADMIN_URL).
 //! Each test gets its own database cloned from a migrated template and drops it at the end.
 
+mod alerts;
 mod api;
 mod backfill;
 mod browser;

@@ -23,8 +23,12 @@ with dead as (
                'server', d.name,
                'task_instances', coalesce(
                    (select jsonb_agg(jsonb_build_object('id', m.id, 'name', m.name, 'state', m.state,
-                                                        'workflow_instance_id', m.workflow_instance_id))
-                    from moved m where m.server_id = d.id), '[]'::jsonb))
+                                                        'workflow_instance_id', m.workflow_instance_id,
+                                                        'project', c ->> 'project',
+                                                        'workflow', c ->> 'workflow') order by m.id)
+                    from moved m
+                    cross join lateral pgdag.alert_instance_context(m.workflow_instance_id) c
+                    where m.server_id = d.id), '[]'::jsonb))
     from dead d
 )
 select (select count(*) from dead) as servers, (select count(*) from moved) as attempts

@@ -5,4 +5,6 @@ with flagged as (
     returning id
 )
 insert into pgdag.alert (kind, workflow_instance_id, payload)
-select 'workflow_timeout', id, jsonb_build_object('message', $2::text) from flagged
+select 'workflow_timeout', id,
+       jsonb_build_object('message', $2::text, 'instance', pgdag.alert_instance_context(id))
+from flagged

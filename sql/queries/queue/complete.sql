@@ -22,7 +22,8 @@ with done as (
         ended_at = now()
     from done d
     where t.id = d.id and t.claim_token = d.token and t.state in ('dispatched', 'running')
-    returning t.id, t.workflow_instance_id, t.task_group
+    returning t.id, t.workflow_instance_id, t.task_group, t.state, t.name, t.attempt, t.host,
+              t.payload ->> 'send_result_to' as send_result_to
 ), events as (
     insert into pgdag.instance_event (workflow_instance_id, task_instance_id)
     select workflow_instance_id, id from upd
@@ -32,5 +33,20 @@ with done as (
     select distinct w.workflow_instance_id
     from pgdag.task_instance w
     where w.state = 'waiting' and w.task_group in (select task_group from upd where task_group is not null)
+), results as (
+    -- A succeeded `sql` task with `send_result_to`: its result goes to that alert group.
+    insert into pgdag.alert (kind, workflow_instance_id, task_instance_id, alert_group, payload)
+    select 'sql_result', u.workflow_instance_id, u.id, u.send_result_to,
+           jsonb_build_object(
+               'instance', pgdag.alert_instance_context(u.workflow_instance_id),
+               'task', jsonb_build_object('id', u.id, 'name', u.name, 'attempt', u.attempt,
+                                          'host', u.host),
+               'datasource', t.payload ->> 'datasource',
+               'sql', t.payload ->> 'sql',
+               'result', pgdag.alert_bounded_result(d.result, 100))
+    from upd u
+    join done d on d.id = u.id
+    join pgdag.task_instance t on t.id = u.id
+    where u.state = 'succeeded' and u.send_result_to is not null
 )
 select id from upd

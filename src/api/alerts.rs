@@ -1,0 +1,197 @@
+//! REST handlers for alerts and alert groups: `GET /api/v1/alerts` (with the delivery state
+//! of every channel), `GET /api/v1/alert-groups`, `PUT /api/v1/alert-groups/{name}`.
+//! Nothing here ever answers a password, a webhook URL's path or a header value.
+
+use serde_json::{Value, json};
+use warp::http::StatusCode;
+
+use super::error::ApiError;
+use crate::alert::channel;
+use crate::alert::message::{self, AlertView};
+use crate::store::alerts::{self, AlertFilter, GroupRecord};
+
+type Answer = Result<(StatusCode, Value), ApiError>;
+
+const ALERT_STATES: &[&str] = &["pending", "sent", "failed", "skipped"];
+
+/// `GET /api/v1/alerts?state=&kind=&instance=&before=&limit=`: newest first.
+pub async fn list(
+    client: &deadpool_postgres::Object,
+    query: &std::collections::HashMap<String, String>,
+    viewer: Option<i64>,
+) -> Answer {
+    let q = query;
+    let limit = match q.get("limit") {
+        None => 50,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| ApiError::bad_request("limit must be a number from 1 to 1000"))?,
+    };
+    let id = |key: &str| -> Result<Option<i64>, ApiError> {
+        q.get(key)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(format!("{key} must be an id, not {v:?}")))
+            })
+            .transpose()
+    };
+    if let Some(state) = q.get("state")
+        && !ALERT_STATES.contains(&state.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "state {state:?} is not one of: {}",
+            ALERT_STATES.join(", ")
+        )));
+    }
+    let filter = AlertFilter {
+        state: q.get("state").cloned(),
+        kind: q.get("kind").cloned(),
+        instance: id("instance")?,
+        before_id: id("before")?,
+        limit,
+        viewer,
+    };
+    let rows = alerts::list(client, &filter).await?;
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|a| {
+            let subject = message::subject(&AlertView {
+                id: a.id,
+                kind: &a.kind,
+                group: a.group.as_deref().unwrap_or(""),
+                payload: &a.payload,
+                workflow_instance_id: a.workflow_instance_id,
+                task_instance_id: a.task_instance_id,
+                created_at: a.created_at,
+            });
+            let deliveries: Vec<Value> = a
+                .deliveries
+                .as_array()
+                .map(|ds| ds.iter().map(delivery).collect())
+                .unwrap_or_default();
+            json!({
+                "id": a.id,
+                "kind": a.kind,
+                "state": a.state,
+                "subject": subject,
+                "group": a.group,
+                "workflow_instance_id": a.workflow_instance_id,
+                "task_instance_id": a.task_instance_id,
+                "error": a.error,
+                "created_at": a.created_at,
+                "routed_at": a.routed_at,
+                "updated_at": a.updated_at,
+                "deliveries": deliveries,
+            })
+        })
+        .collect();
+    Ok((StatusCode::OK, json!({ "alerts": list })))
+}
+
+/// A delivery as the API shows it: the stored channel becomes a one-line target.
+fn delivery(d: &Value) -> Value {
+    let mut out = d.clone();
+    if let Value::Object(map) = &mut out {
+        let target = map
+            .remove("spec")
+            .and_then(|spec| channel::parse_channel(&spec).ok())
+            .map(|ch| channel::target(&ch));
+        map.insert("target".into(), json!(target));
+    }
+    out
+}
+
+/// `GET /api/v1/alert-groups`.
+pub async fn list_groups(client: &deadpool_postgres::Object) -> Answer {
+    let groups = alerts::list_groups(client).await?;
+    let shown: Vec<Value> = groups.iter().map(group_json).collect();
+    Ok((StatusCode::OK, json!({ "alert_groups": shown })))
+}
+
+fn group_json(g: &GroupRecord) -> Value {
+    let channels: Vec<Value> = g
+        .channels
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match channel::parse_channel(item) {
+                    Ok(ch) => channel::redacted(&ch, g.secrets.get(i).is_some_and(|s| s.is_some())),
+                    Err(e) => json!({ "error": e }),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({ "name": g.name, "channels": channels, "updated_at": g.updated_at })
+}
+
+/// `PUT /api/v1/alert-groups/{name}`: the body is the YAML document as JSON (or YAML),
+/// `kind` and `name` optional; a `password` is stored encrypted with this process's
+/// `PGDAG_SECRET_KEY` and never answered back. 201 when created, 200 when replaced.
+pub async fn put_group(client: &deadpool_postgres::Object, name: &str, body: &[u8]) -> Answer {
+    if let Some(problem) = crate::spec::name_problem(name) {
+        return Err(ApiError::bad_request(format!(
+            "alert group name: {problem}"
+        )));
+    }
+    let text =
+        std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    // `kind` and `name` may be left out of a JSON body.
+    let completed = with_kind_and_name(text, name);
+    let text = completed.as_deref().unwrap_or(text);
+    let checked = crate::apply::check_documents("request", text).map_err(|errors| {
+        ApiError::unprocessable(
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    if checked.alert_groups.len() != 1
+        || !checked.workflows.is_empty()
+        || !checked.task_groups.is_empty()
+        || !checked.datasources.is_empty()
+    {
+        return Err(ApiError::unprocessable(
+            "the body must hold exactly one document of kind alert_group",
+        ));
+    }
+    let group = &checked.alert_groups[0];
+    if group.name != name {
+        return Err(ApiError::unprocessable(format!(
+            "the body names alert group {}, the path {name}",
+            group.name
+        )));
+    }
+    let key = crate::secret::SecretKey::from_env().map_err(ApiError::unprocessable)?;
+    let sealed =
+        crate::alert::channel::seal(group, key.as_ref()).map_err(ApiError::unprocessable)?;
+    let created =
+        alerts::upsert_group(client, &sealed.name, &sealed.channels, &sealed.secrets).await?;
+    let stored = alerts::get_group(client, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("alert group {name} does not exist")))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, json!({ "alert_group": group_json(&stored) })))
+}
+
+/// A JSON object body with `kind: alert_group` and `name` added where missing.
+fn with_kind_and_name(text: &str, name: &str) -> Option<String> {
+    let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text) else {
+        return None;
+    };
+    if map.contains_key("kind") && map.contains_key("name") {
+        return None;
+    }
+    map.entry("kind").or_insert_with(|| json!("alert_group"));
+    map.entry("name").or_insert_with(|| json!(name));
+    Some(Value::Object(map).to_string())
+}
