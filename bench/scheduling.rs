@@ -97,6 +97,7 @@ pub async fn run(store: &Store, schedules_n: usize, seconds: u64) -> Report {
             descending: false,
             stop_on_failure: false,
             params: serde_json::json!({}),
+            options: Default::default(),
         },
     )
     .await

@@ -133,6 +133,10 @@ pub struct RunForm {
     pub parallelism: String,
     pub order: String,
     pub stop_on_failure: bool,
+    /// Execution options; empty: the workflow's own.
+    pub priority: String,
+    pub failure_strategy: String,
+    pub worker_group: String,
     pub error: Option<String>,
 }
 
@@ -141,6 +145,10 @@ impl RunForm {
         self.start_nodes.iter().any(|n| n == task)
     }
 }
+
+/// The choices of the run dialog's execution options.
+pub const PRIORITIES: [&str; 5] = ["highest", "high", "medium", "low", "lowest"];
+pub const FAILURE_STRATEGIES: [&str; 2] = ["continue", "end"];
 
 /// A line of the YAML editor's error listing.
 pub struct EditorLine {
@@ -181,6 +189,12 @@ pub struct WorkflowPage {
     pub run: RunForm,
     pub edit: EditForm,
     pub open: &'static str,
+    /// The workflow's own execution options, named in the dialog's defaults.
+    pub own_priority: String,
+    pub own_failure_strategy: String,
+    pub own_worker_group: String,
+    pub priorities: [&'static str; 5],
+    pub failure_strategies: [&'static str; 2],
 }
 
 pub struct DiffRow {

@@ -582,6 +582,28 @@ pub struct RunBody {
     pub start_nodes: Option<Vec<String>>,
     #[serde(default)]
     pub backfill: Option<serde_json::Value>,
+    /// This run's priority instead of the workflow's.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// This run's failure strategy instead of the workflow's.
+    #[serde(default)]
+    pub failure_strategy: Option<String>,
+    /// This run's worker group instead of the workflow's (tasks naming their own keep it).
+    #[serde(default)]
+    pub worker_group: Option<String>,
+}
+
+impl RunBody {
+    /// The execution options, checked (422 names a bad one).
+    fn overrides(&self) -> Result<crate::model::RunOverrides, ApiError> {
+        let options = serde_json::json!({
+            "priority": self.priority,
+            "failure_strategy": self.failure_strategy,
+            "worker_group": self.worker_group,
+        });
+        crate::model::RunOverrides::from_options(&options)
+            .map_err(|e| ApiError::unprocessable(e.replacen("options.", "", 1)))
+    }
 }
 
 async fn start_run(
@@ -612,6 +634,7 @@ pub async fn start(
     workflow: &str,
     body: RunBody,
 ) -> Result<(Vec<i64>, Option<i64>), ApiError> {
+    let overrides = body.overrides()?;
     if let Some(nodes) = &body.start_nodes {
         if nodes.is_empty() {
             return Err(ApiError::unprocessable("start_nodes is empty"));
@@ -636,7 +659,9 @@ pub async fn start(
         }
     }
     if let Some(backfill) = &body.backfill {
-        let request = backfill_request(backfill, serde_json::Value::Object(body.params.clone()))?;
+        let mut request =
+            backfill_request(backfill, serde_json::Value::Object(body.params.clone()))?;
+        request.options = overrides.to_options();
         let tx = client
             .transaction()
             .await
@@ -659,10 +684,11 @@ pub async fn start(
         ));
     }
     let params = serde_json::Value::Object(body.params);
-    let options = match &body.start_nodes {
-        Some(nodes) => serde_json::json!({ "start_nodes": nodes }),
-        None => serde_json::json!({}),
-    };
+    let mut options = overrides.to_options();
+    if let Some(nodes) = &body.start_nodes {
+        options.insert("start_nodes".into(), serde_json::json!(nodes));
+    }
+    let options = serde_json::Value::Object(options);
     let (_, instance_id) = commands::insert(
         &*client,
         CommandType::Start,
@@ -732,6 +758,7 @@ fn backfill_request(
         descending,
         stop_on_failure: body.stop_on_failure,
         params,
+        options: Default::default(),
     })
 }
 

@@ -316,6 +316,7 @@ pub async fn backfill(
         descending: order == "desc",
         stop_on_failure,
         params: serde_json::Value::Object(parse_params(params)?),
+        options: Default::default(),
     };
     let config = Config::from_env()?;
     let store = connect(&config)?;

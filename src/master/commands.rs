@@ -209,6 +209,12 @@ pub async fn start_instance(
     };
     let compiled = cache.get(tx, current.code, current.version).await?;
     let spec = &compiled.version.spec;
+    let overrides =
+        crate::model::RunOverrides::from_options(options).map_err(StoreError::Invalid)?;
+    let default_group = overrides
+        .worker_group
+        .clone()
+        .unwrap_or_else(|| spec.worker_group.clone());
     let tasks: Vec<NewTask> = spec
         .tasks
         .iter()
@@ -224,7 +230,7 @@ pub async fn start_instance(
             worker_group: task
                 .worker_group
                 .clone()
-                .unwrap_or_else(|| spec.worker_group.clone()),
+                .unwrap_or_else(|| default_group.clone()),
             on_worker_loss: task.on_worker_loss,
             task_group: task.task_group.clone(),
         })
@@ -284,8 +290,8 @@ pub async fn start_instance(
         command_type: request.command_type.to_string(),
         params: request.params.clone(),
         schedule_time,
-        priority: spec.priority.rank(),
-        failure_strategy: spec.failure_strategy,
+        priority: overrides.priority.unwrap_or(spec.priority).rank(),
+        failure_strategy: overrides.failure_strategy.unwrap_or(spec.failure_strategy),
         host: request.host.to_string(),
         state,
         backfill_id,

@@ -348,6 +348,57 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// What a start may change for one run (the run dialog's execution options, REST
+/// `priority`, `failure_strategy`, `worker_group`): read from the command's options.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOverrides {
+    pub priority: Option<Priority>,
+    pub failure_strategy: Option<FailureStrategy>,
+    /// Replaces the workflow's worker group; tasks that name their own keep it.
+    pub worker_group: Option<String>,
+}
+
+impl RunOverrides {
+    pub fn from_options(options: &serde_json::Value) -> Result<RunOverrides, String> {
+        let text = |key: &str| -> Result<Option<&str>, String> {
+            match options.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
+                Some(other) => Err(format!("options.{key} {other} is not a string")),
+            }
+        };
+        let parse = |key: &str, e: ParseEnumError| format!("options.{key}: {e}");
+        let worker_group = text("worker_group")?.map(str::to_string);
+        if worker_group.as_deref().is_some_and(|g| g.trim().is_empty()) {
+            return Err("options.worker_group is empty".into());
+        }
+        Ok(RunOverrides {
+            priority: text("priority")?
+                .map(|p| p.parse().map_err(|e| parse("priority", e)))
+                .transpose()?,
+            failure_strategy: text("failure_strategy")?
+                .map(|f| f.parse().map_err(|e| parse("failure_strategy", e)))
+                .transpose()?,
+            worker_group,
+        })
+    }
+
+    /// The overrides as command options (only those set).
+    pub fn to_options(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut map = serde_json::Map::new();
+        if let Some(p) = self.priority {
+            map.insert("priority".into(), p.as_str().into());
+        }
+        if let Some(f) = self.failure_strategy {
+            map.insert("failure_strategy".into(), f.as_str().into());
+        }
+        if let Some(g) = &self.worker_group {
+            map.insert("worker_group".into(), g.clone().into());
+        }
+        map
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,5 +449,36 @@ mod tests {
         for p in Priority::ALL {
             assert_eq!(Priority::from_rank(p.rank()), *p);
         }
+    }
+}
+
+#[cfg(test)]
+mod run_override_tests {
+    use super::*;
+
+    #[test]
+    fn overrides_round_trip_through_command_options() {
+        let o = RunOverrides {
+            priority: Some(Priority::High),
+            failure_strategy: Some(FailureStrategy::End),
+            worker_group: Some("gpu".into()),
+        };
+        let options = serde_json::Value::Object(o.to_options());
+        assert_eq!(RunOverrides::from_options(&options).unwrap(), o);
+        assert_eq!(
+            RunOverrides::from_options(&serde_json::json!({})).unwrap(),
+            RunOverrides::default()
+        );
+    }
+
+    #[test]
+    fn bad_overrides_say_which_key() {
+        let e = RunOverrides::from_options(&serde_json::json!({"priority": "urgent"})).unwrap_err();
+        assert!(e.starts_with("options.priority:"), "{e}");
+        let e =
+            RunOverrides::from_options(&serde_json::json!({"failure_strategy": 3})).unwrap_err();
+        assert!(e.contains("not a string"), "{e}");
+        let e = RunOverrides::from_options(&serde_json::json!({"worker_group": " "})).unwrap_err();
+        assert!(e.contains("empty"), "{e}");
     }
 }

@@ -19,6 +19,8 @@ pub struct NewBackfill<'a> {
     pub params: serde_json::Value,
     /// Schedule times in run order.
     pub times: Vec<DateTime<Utc>>,
+    /// Command options every date's start carries (execution overrides).
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Insert the backfill and one start command per date, in run order; returns the backfill
@@ -46,13 +48,16 @@ pub async fn create(client: &impl GenericClient, b: &NewBackfill<'_>) -> Result<
         .get(0);
     let mut instance_ids = Vec::with_capacity(b.times.len());
     for time in &b.times {
+        let mut options = b.options.clone();
+        options.insert("schedule_time".into(), time.to_rfc3339().into());
+        options.insert("backfill_id".into(), id.into());
         let (_, instance) = commands::insert(
             client,
             CommandType::Start,
             Some(b.project),
             Some(b.workflow),
             &b.params,
-            &serde_json::json!({"schedule_time": time.to_rfc3339(), "backfill_id": id}),
+            &serde_json::Value::Object(options),
             None,
         )
         .await?;
@@ -185,6 +190,8 @@ pub struct Request {
     pub descending: bool,
     pub stop_on_failure: bool,
     pub params: serde_json::Value,
+    /// Command options every date's start carries (execution overrides).
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Plan a backfill of `project/workflow` (its schedule's fire times on those days, or
@@ -243,6 +250,7 @@ pub async fn start(
             stop_on_failure: request.stop_on_failure,
             params: request.params.clone(),
             times,
+            options: request.options.clone(),
         },
     )
     .await

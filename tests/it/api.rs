@@ -375,3 +375,80 @@ async fn a_schedule_added_through_rest_fires_every_two_seconds() {
         .unwrap();
     assert_eq!(bad.status(), 422);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_may_override_priority_failure_strategy_and_worker_group() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: o\nname: w\npriority: low\ntasks:\n  - { name: free, type: shell, script: 'true' }\n  - { name: pinned, type: shell, script: 'true', worker_group: default }\n")
+        .await;
+    let base = format!(
+        "http://{}/api/v1/projects/o/workflows/w/runs",
+        cluster.api()
+    );
+    let http = reqwest::Client::new();
+    let token = token(&cluster).await;
+    let post = |body: serde_json::Value| http.post(&base).bearer_auth(&token).json(&body).send();
+
+    let bad = post(serde_json::json!({ "priority": "urgent" }))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let message = bad.json::<serde_json::Value>().await.unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.starts_with("priority:"), "{message}");
+
+    let started: serde_json::Value = post(serde_json::json!({
+        "priority": "high", "failure_strategy": "end", "worker_group": "nowhere"
+    }))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id = started["instance_ids"][0].as_i64().unwrap();
+    let client = cluster.store.client().await.unwrap();
+    // No worker serves `nowhere`: `free` waits in its queue, `pinned` runs on `default`.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let rows = loop {
+        let rows = client
+            .query(
+                "select t.name, t.worker_group, t.state, wi.failure_strategy, wi.priority \
+                 from pgdag.task_instance t join pgdag.workflow_instance wi on wi.id = t.workflow_instance_id \
+                 where wi.id = $1 order by t.name",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        if rows.len() == 2 && rows[1].get::<_, String>("state") == "succeeded" {
+            break rows;
+        }
+        assert!(std::time::Instant::now() < deadline, "pinned did not run");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(rows[0].get::<_, String>("worker_group"), "nowhere");
+    assert_eq!(rows[0].get::<_, String>("state"), "queued");
+    assert_eq!(rows[1].get::<_, String>("worker_group"), "default");
+    assert_eq!(rows[0].get::<_, String>("failure_strategy"), "end");
+    let detail = pgdag::store::instances::get(&client, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.priority, "high");
+
+    // A backfill's dates carry the same options.
+    let started: serde_json::Value = post(serde_json::json!({
+        "priority": "highest",
+        "backfill": { "dates": ["2026-01-01"] }
+    }))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id = started["instance_ids"][0].as_i64().unwrap();
+    let detail = cluster.wait_final(id).await;
+    assert_eq!(detail.priority, "highest");
+}

@@ -181,6 +181,11 @@ async fn workflow_page(
             .map(|d| super::home::instance_row(d, now))
             .collect(),
         can_write,
+        own_priority: spec.priority.as_str().to_string(),
+        own_failure_strategy: spec.failure_strategy.as_str().to_string(),
+        own_worker_group: spec.worker_group.clone(),
+        priorities: pages::PRIORITIES,
+        failure_strategies: pages::FAILURE_STRATEGIES,
         run,
         edit,
         open,
@@ -264,6 +269,9 @@ pub(super) async fn run(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result<
         parallelism: field("parallelism"),
         order: field("order"),
         stop_on_failure: form.contains_key("stop_on_failure"),
+        priority: field("priority"),
+        failure_strategy: field("failure_strategy"),
+        worker_group: field("worker_group"),
         error: None,
     };
     let outcome = match run_body(&run) {
@@ -358,10 +366,14 @@ fn run_body(run: &RunForm) -> Result<rest::RunBody, ApiError> {
     } else {
         None
     };
+    let chosen = |v: &str| (!v.is_empty()).then(|| v.to_string());
     Ok(rest::RunBody {
         params,
         start_nodes,
         backfill,
+        priority: chosen(&run.priority),
+        failure_strategy: chosen(&run.failure_strategy),
+        worker_group: chosen(&run.worker_group),
     })
 }
 
@@ -624,6 +636,23 @@ mod tests {
         run.to.clear();
         let b = run_body(&run).unwrap().backfill.unwrap();
         assert_eq!(b["dates"], serde_json::json!(["2026-02-01", "2026-02-03"]));
+    }
+
+    #[test]
+    fn execution_options_left_empty_mean_the_workflows_own() {
+        let body = run_body(&RunForm::default()).unwrap();
+        assert!(body.priority.is_none() && body.failure_strategy.is_none());
+        assert!(body.worker_group.is_none());
+        let body = run_body(&RunForm {
+            priority: "high".into(),
+            failure_strategy: "end".into(),
+            worker_group: "gpu".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(body.priority.as_deref(), Some("high"));
+        assert_eq!(body.failure_strategy.as_deref(), Some("end"));
+        assert_eq!(body.worker_group.as_deref(), Some("gpu"));
     }
 
     #[test]
