@@ -30,8 +30,8 @@ pub enum Command {
     Standalone,
     /// Run the given roles.
     Server {
-        /// Comma-separated roles: api, master, worker, alert.
-        #[arg(long, default_value = "api,master,worker")]
+        /// Comma-separated roles: api, master, worker, alert (default: all four).
+        #[arg(long, default_value = "api,master,worker,alert")]
         roles: String,
         /// Comma-separated worker groups this worker serves (default: PGDAG_WORKER_GROUPS).
         #[arg(long)]
