@@ -67,15 +67,20 @@ impl Request {
             .is_some_and(|p| p.eq_ignore_ascii_case("https"))
     }
 
-    /// The client address for login throttling (the proxy's view when one is in front).
+    /// The client address for login throttling. `X-Forwarded-For` is believed only from a
+    /// proxy on this host (a loopback peer): anyone else could send any address in it.
     pub fn remote_text(&self) -> String {
-        if let Some(forwarded) = self.header("x-forwarded-for") {
-            if let Some(first) = forwarded.split(',').next() {
-                return first.trim().to_string();
-            }
+        let peer = self.remote.map(|a| a.ip());
+        if peer.is_some_and(|ip| ip.is_loopback())
+            && let Some(first) = self
+                .header("x-forwarded-for")
+                .and_then(|f| f.split(',').next())
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+        {
+            return first.to_string();
         }
-        self.remote
-            .map(|a| a.ip().to_string())
+        peer.map(|ip| ip.to_string())
             .unwrap_or_else(|| "unknown".into())
     }
 

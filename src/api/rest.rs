@@ -450,16 +450,7 @@ async fn route(
                 ))
             })?;
             require_instance(&who, &client, id, Access::Write).await?;
-            let (command, _) = commands::insert(
-                &client,
-                kind,
-                None,
-                None,
-                &serde_json::json!({}),
-                &serde_json::json!({}),
-                Some(id),
-            )
-            .await?;
+            let command = commands::insert_control(&client, kind, id).await?;
             Ok((
                 StatusCode::ACCEPTED,
                 serde_json::json!({"instance_id": id, "command_id": command, "command_type": kind.as_str()}),
@@ -503,16 +494,7 @@ async fn route(
             let (instance, _) = instances::task_owner(&client, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
-            let (command, _) = commands::insert(
-                &client,
-                CommandType::ForceSuccess,
-                None,
-                None,
-                &serde_json::json!({}),
-                &serde_json::json!({ "task_instance_id": id }),
-                Some(instance),
-            )
-            .await?;
+            let command = commands::insert_force_success(&client, instance, id).await?;
             Ok((
                 StatusCode::ACCEPTED,
                 serde_json::json!({"instance_id": instance, "task_instance_id": id, "command_id": command}),

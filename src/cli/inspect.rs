@@ -284,16 +284,7 @@ pub async fn ctl(action: &str, id: i64) -> CliResult {
     if instances::get(&client, id).await?.is_none() {
         return Err(CliError::usage(format!("instance {id} does not exist")));
     }
-    let (command, _) = commands::insert(
-        &client,
-        kind,
-        None,
-        None,
-        &serde_json::json!({}),
-        &serde_json::json!({}),
-        Some(id),
-    )
-    .await?;
+    let command = commands::insert_control(&client, kind, id).await?;
     println!("{action} instance {id}: command {command} queued");
     Ok(0)
 }

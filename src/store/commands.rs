@@ -43,6 +43,47 @@ pub async fn insert(
     Ok((row.get(0), row.get(1)))
 }
 
+/// Insert a control command (pause, resume, stop, rerun, start_failed) for an instance;
+/// returns the command id.
+pub async fn insert_control(
+    client: &impl GenericClient,
+    command_type: CommandType,
+    workflow_instance_id: i64,
+) -> Result<i64> {
+    let empty = serde_json::json!({});
+    let (id, _) = insert(
+        client,
+        command_type,
+        None,
+        None,
+        &empty,
+        &empty,
+        Some(workflow_instance_id),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Insert a command that forces a failed or killed task of an instance to success;
+/// returns the command id.
+pub async fn insert_force_success(
+    client: &impl GenericClient,
+    workflow_instance_id: i64,
+    task_instance_id: i64,
+) -> Result<i64> {
+    let (id, _) = insert(
+        client,
+        CommandType::ForceSuccess,
+        None,
+        None,
+        &serde_json::json!({}),
+        &serde_json::json!({ "task_instance_id": task_instance_id }),
+        Some(workflow_instance_id),
+    )
+    .await?;
+    Ok(id)
+}
+
 /// Lock up to `limit` of the oldest pending commands (skipping ones other masters hold).
 pub async fn claim(client: &impl GenericClient, limit: i64) -> Result<Vec<Command>> {
     crate::metrics::query();

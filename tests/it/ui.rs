@@ -553,7 +553,7 @@ async fn state_changing_requests_need_the_sessions_csrf_token() {
         .submit("/projects/p/workflows/w/run", &[("params", "who=csrf")])
         .await;
     assert_eq!(started.status, 303);
-    assert_eq!(commands().await > 0, true);
+    assert!(commands().await > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -219,12 +219,6 @@ fn live(
             .count += 1;
     }
     let by_name: BTreeMap<&str, &TaskDetail> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
-    let index: BTreeMap<&str, usize> = spec
-        .tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.as_str(), i))
-        .collect();
     let nodes: Vec<svg::DagNode> = spec
         .tasks
         .iter()
@@ -248,22 +242,7 @@ fn live(
             }
         })
         .collect();
-    let edges: Vec<svg::DagEdge> = spec
-        .tasks
-        .iter()
-        .enumerate()
-        .flat_map(|(to, t)| {
-            let index = &index;
-            t.depends_on.iter().filter_map(move |d| {
-                Some(svg::DagEdge {
-                    from: *index.get(d.task.as_str())?,
-                    to,
-                    condition: d.on.as_str().to_string(),
-                    delay: d.delay.map(|d| d.to_string()),
-                })
-            })
-        })
-        .collect();
+    let edges = super::workflows::dag_edges(spec);
     // The Gantt chart lists tasks in the order they started (unstarted ones last).
     let mut ordered: Vec<&TaskDetail> = tasks.iter().collect();
     ordered.sort_by_key(|t| (t.started_at.is_none(), t.started_at, t.id));
@@ -374,16 +353,7 @@ pub(super) async fn control(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<Rep
     ctx.who
         .require_owner(&client, Owned::Instance(id), Access::Write)
         .await?;
-    commands::insert(
-        &client,
-        kind,
-        None,
-        None,
-        &serde_json::json!({}),
-        &serde_json::json!({}),
-        Some(id),
-    )
-    .await?;
+    commands::insert_control(&client, kind, id).await?;
     Ok(redirect(&format!("/instances/{id}")))
 }
 
@@ -396,16 +366,7 @@ pub(super) async fn force_success(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiE
     let (instance, _) = instances::task_owner(&client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
-    commands::insert(
-        &client,
-        CommandType::ForceSuccess,
-        None,
-        None,
-        &serde_json::json!({}),
-        &serde_json::json!({ "task_instance_id": id }),
-        Some(instance),
-    )
-    .await?;
+    commands::insert_force_success(&client, instance, id).await?;
     Ok(redirect(&format!("/instances/{instance}")))
 }
 

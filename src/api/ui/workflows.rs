@@ -194,12 +194,6 @@ async fn workflow_page(
 
 /// The DAG of a definition (no states: every node is `state-none`).
 fn dag_of_spec(spec: &WorkflowSpec) -> String {
-    let index: BTreeMap<&str, usize> = spec
-        .tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.as_str(), i))
-        .collect();
     let nodes: Vec<svg::DagNode> = spec
         .tasks
         .iter()
@@ -211,8 +205,18 @@ fn dag_of_spec(spec: &WorkflowSpec) -> String {
             title: None,
         })
         .collect();
-    let edges: Vec<svg::DagEdge> = spec
+    svg::dag_svg(&nodes, &dag_edges(spec))
+}
+
+/// The edges of a definition's DAG, between task indexes (the order of `spec.tasks`).
+pub(super) fn dag_edges(spec: &WorkflowSpec) -> Vec<svg::DagEdge> {
+    let index: BTreeMap<&str, usize> = spec
         .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect();
+    spec.tasks
         .iter()
         .enumerate()
         .flat_map(|(to, t)| {
@@ -226,8 +230,7 @@ fn dag_of_spec(spec: &WorkflowSpec) -> String {
                 })
             })
         })
-        .collect();
-    svg::dag_svg(&nodes, &edges)
+        .collect()
 }
 
 pub(super) async fn workflow(
