@@ -107,7 +107,7 @@ async fn handle(
         | CommandType::StartFailed
         | CommandType::ForceSuccess) => control(tx, cache, command, kind).await,
         other => Err(StoreError::Invalid(format!(
-            "command type {other} is not available yet"
+            "command type {other} is not carried out from the command table: start a backfill with `pgdag backfill` or POST .../runs with a backfill body"
         ))),
     }
 }
