@@ -212,8 +212,8 @@ impl Sender {
                 response.code(),
                 response.message().collect::<Vec<_>>().join(" ")
             ))),
-            Err(e) if e.is_permanent() => Outcome::Fail(cut(&error_chain(&e))),
-            Err(e) => Outcome::Retry(cut(&error_chain(&e))),
+            Err(e) if e.is_permanent() => Outcome::Fail(cut(&crate::store::chain(&e))),
+            Err(e) => Outcome::Retry(cut(&crate::store::chain(&e))),
         }
     }
 
@@ -338,10 +338,10 @@ impl Sender {
             Err(e) if e.is_builder() => {
                 return Outcome::Fail(cut(&format!(
                     "the request cannot be made: {}",
-                    error_chain(&e)
+                    crate::store::chain(&e)
                 )));
             }
-            Err(e) => return Outcome::Retry(cut(&error_chain(&e))),
+            Err(e) => return Outcome::Retry(cut(&crate::store::chain(&e))),
         };
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
@@ -366,20 +366,6 @@ fn cut(text: &str) -> String {
             one_line.chars().take(MAX_ANSWER_CHARS).collect::<String>()
         )
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -59,6 +59,22 @@ impl Principal {
         }
     }
 
+    /// True when this caller may change `project` (for pages that show changes only to
+    /// those who may make them); errors only when the database does.
+    pub async fn can_write(
+        &self,
+        client: &impl GenericClient,
+        project: &str,
+    ) -> Result<bool, ApiError> {
+        match self.require_project(client, project, Access::Write).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.status == StatusCode::FORBIDDEN || e.status == StatusCode::NOT_FOUND => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// May this caller read (or write) `project`? 404 when it does not exist, 403 when the
     /// caller is not a member with enough access.
     pub async fn require_project(

@@ -65,8 +65,9 @@ impl StoreError {
     }
 }
 
-/// An error with its causes: tokio-postgres prints only "db error" for the error itself.
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error with its causes: tokio-postgres prints only "db error" for the error itself
+/// (and lettre, reqwest and others keep the useful part in the causes too).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -139,11 +139,7 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
         .who
         .require_owner(&client, Owned::Instance(id), Access::Read)
         .await?;
-    let can_write = ctx
-        .who
-        .require_project(&client, &project, Access::Write)
-        .await
-        .is_ok();
+    let can_write = ctx.who.can_write(&client, &project).await?;
     let detail = instances::get(&client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("instance {id} does not exist")))?;

@@ -115,11 +115,7 @@ async fn schedules_page(
         let can_write = match writable.get(&s.project) {
             Some(w) => *w,
             None => {
-                let w = ctx
-                    .who
-                    .require_project(&client, &s.project, Access::Write)
-                    .await
-                    .is_ok();
+                let w = ctx.who.can_write(&client, &s.project).await?;
                 writable.insert(s.project.clone(), w);
                 w
             }
@@ -146,12 +142,7 @@ async fn schedules_page(
     // Workflows a schedule can be added to: those of projects the user may write.
     let mut workflows = Vec::new();
     for p in definitions::list_projects(&client, ctx.who.viewer()).await? {
-        if ctx
-            .who
-            .require_project(&client, &p.name, Access::Write)
-            .await
-            .is_ok()
-        {
+        if ctx.who.can_write(&client, &p.name).await? {
             for w in definitions::list_workflows(&client, &p.name).await? {
                 workflows.push(format!("{}/{}", p.name, w.name));
             }

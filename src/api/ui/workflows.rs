@@ -23,11 +23,7 @@ pub(super) async fn project(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiEr
     ctx.who
         .require_project(&client, project, Access::Read)
         .await?;
-    let can_write = ctx
-        .who
-        .require_project(&client, project, Access::Write)
-        .await
-        .is_ok();
+    let can_write = ctx.who.can_write(&client, project).await?;
     let description = definitions::list_projects(&client, None)
         .await?
         .into_iter()
@@ -81,11 +77,7 @@ async fn workflow_page(
     ctx.who
         .require_project(&client, project, Access::Read)
         .await?;
-    let can_write = ctx
-        .who
-        .require_project(&client, project, Access::Write)
-        .await
-        .is_ok();
+    let can_write = ctx.who.can_write(&client, project).await?;
     let wanted = match ctx.request.query_map().get("version") {
         None => None,
         Some(v) => Some(
