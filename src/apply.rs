@@ -35,6 +35,22 @@ pub struct GroupRef {
 }
 
 impl Checked {
+    /// The kind of the one document these files hold (`workflow`, `datasource`,
+    /// `task_group`, `alert_group`), or `None` when they hold none or several: for the
+    /// REST and web forms that take exactly one document of one kind.
+    pub fn single_kind(&self) -> Option<&'static str> {
+        let kinds = [
+            ("workflow", self.workflows.len()),
+            ("datasource", self.datasources.len()),
+            ("task_group", self.task_groups.len()),
+            ("alert_group", self.alert_groups.len()),
+        ];
+        match kinds.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>()[..] {
+            [(kind, 1)] => Some(kind),
+            _ => None,
+        }
+    }
+
     /// The alert groups ready to store, passwords sealed with `key` (needed for a
     /// `password:`; `password_env` is read by the alert process when it sends).
     pub fn sealed_alert_groups(&self, key: Option<&SecretKey>) -> Result<Vec<SealedGroup>, String> {
@@ -432,6 +448,19 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn single_kind_names_the_one_document_or_none() {
+        let one = check_documents("a.yaml", "kind: task_group\nname: g\nsize: 2\n").unwrap();
+        assert_eq!(one.single_kind(), Some("task_group"));
+        let two = check_documents(
+            "b.yaml",
+            "kind: task_group\nname: g\nsize: 2\n---\nkind: alert_group\nname: a\nchannels:\n  - { type: webhook, url: 'http://127.0.0.1:9/x' }\n",
+        )
+        .unwrap();
+        assert_eq!(two.single_kind(), None);
+        assert_eq!(Checked::default().single_kind(), None);
+    }
 
     #[test]
     fn smtp_auth_needs_a_user_and_a_password_and_group_uses_are_found() {

@@ -151,11 +151,7 @@ pub async fn put_group(client: &deadpool_postgres::Object, name: &str, body: &[u
                 .join("\n"),
         )
     })?;
-    if checked.alert_groups.len() != 1
-        || !checked.workflows.is_empty()
-        || !checked.task_groups.is_empty()
-        || !checked.datasources.is_empty()
-    {
+    if checked.single_kind() != Some("alert_group") {
         return Err(ApiError::unprocessable(
             "the body must hold exactly one document of kind alert_group",
         ));

@@ -806,10 +806,7 @@ async fn post_datasource(
     let text = std::str::from_utf8(&request.body)
         .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
     let checked = crate::apply::check_documents("request", text).map_err(spec_errors)?;
-    if checked.datasources.len() != 1
-        || !checked.workflows.is_empty()
-        || !checked.task_groups.is_empty()
-    {
+    if checked.single_kind() != Some("datasource") {
         return Err(ApiError::unprocessable(
             "the body must hold exactly one document of kind datasource",
         ));

@@ -392,10 +392,7 @@ pub(super) async fn edit(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result
     match crate::apply::check_documents(&file, &text) {
         Err(list) => errors.extend(list.into_iter().map(|e| (e.line, e.to_string()))),
         Ok(checked) => {
-            if checked.workflows.len() != 1
-                || !checked.datasources.is_empty()
-                || !checked.task_groups.is_empty()
-            {
+            if checked.single_kind() != Some("workflow") {
                 errors.push((
                     0,
                     "the editor takes exactly one workflow document (no `---`, no other kinds)"
