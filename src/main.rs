@@ -6,13 +6,7 @@ use clap::Parser;
 
 fn main() {
     let cli = pgdag::cli::Cli::parse();
-    let filter = std::env::var("PGDAG_LOG").unwrap_or_else(|_| "pgdag=info,warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    pgdag::logging::init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

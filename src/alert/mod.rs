@@ -34,7 +34,7 @@ use futures_util::future::join_all;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::{Membership, Wakeups, backoff, jittered};
+use crate::cluster::{Membership, Wakeups, backoff, jittered, next_wait};
 use crate::config::Config;
 use crate::secret::SecretKey;
 use crate::store::alerts::{self, ClaimedDelivery, DeliveryResult, NewDelivery, Routed, Unrouted};
@@ -92,7 +92,7 @@ async fn run(service: AlertService) {
         let wait = match service.round().await {
             Ok(next_due) => {
                 failures = 0;
-                next_due.map(|d| d.min(poll)).unwrap_or(poll)
+                next_wait(next_due, poll)
             }
             Err(e) => {
                 failures += 1;

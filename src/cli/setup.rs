@@ -57,8 +57,21 @@ pub async fn standalone() -> CliResult {
         })?;
         specs.extend(found);
     }
+    // The examples seed a new database only: once their project exists it is the user's,
+    // and a restart must not put the original text back over their edits.
     let mut client = store.client().await?;
-    for applied in definitions::apply_all(&mut client, &specs).await? {
+    let mut fresh = Vec::new();
+    for spec in specs {
+        if definitions::project_exists(&client, &spec.project).await? {
+            eprintln!(
+                "example {}/{}: not applied (project {} exists)",
+                spec.project, spec.name, spec.project
+            );
+        } else {
+            fresh.push(spec);
+        }
+    }
+    for applied in definitions::apply_all(&mut client, &fresh).await? {
         eprintln!(
             "example {}/{}: version {}",
             applied.project, applied.workflow, applied.version

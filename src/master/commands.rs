@@ -22,6 +22,7 @@ pub async fn run(
     config: Config,
     wakeups: Wakeups,
     cache: Cache,
+    polls: bool,
     cancel: CancellationToken,
 ) {
     let mut failures = 0u32;
@@ -32,7 +33,7 @@ pub async fn run(
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = wakeups.command.notified() => {}
-                    _ = tokio::time::sleep(jittered(config.poll_interval.as_std())) => {}
+                    _ = tokio::time::sleep(jittered(config.poll_interval.as_std())), if polls => {}
                 }
             }
             Err(e) => {
@@ -84,6 +85,14 @@ async fn drain(
                     savepoint.rollback().await?;
                     tracing::info!(command = command.id, error = %e, "command failed");
                     commands::fail(&tx, command.id, &e.to_string()).await?;
+                    if let (Some(project), Some(workflow)) =
+                        (command.project.as_deref(), command.workflow.as_deref())
+                    {
+                        // An instance may be waiting for this start's turn to pass.
+                        if instances::wake_first_waiting(&tx, project, workflow).await? {
+                            instances::notify(&tx, "pgdag_eval", "").await?;
+                        }
+                    }
                 }
             }
         }
@@ -280,7 +289,7 @@ pub async fn start_instance(
                 WorkflowState::Waiting
             }
         }
-        None => execution_state(tx, current.code, spec.execution).await?,
+        None => execution_state(tx, current.code, request.instance_id, spec.execution).await?,
     };
     let instance = NewInstance {
         id: request.instance_id,
@@ -320,17 +329,21 @@ pub async fn start_instance(
 }
 
 /// The execution type is decided under a row lock on the definition, so simultaneous
-/// starts of one workflow cannot race.
+/// starts of one workflow cannot race. Turns go in submission order (instance ids): a new
+/// instance also waits (or, `serial_discard`, is discarded) while a start submitted before
+/// it is still a command held by another consumer, or still waits for its own turn.
 async fn execution_state(
     tx: &impl GenericClient,
     code: i64,
+    id: i64,
     execution: ExecutionType,
 ) -> Result<WorkflowState> {
     if execution == ExecutionType::Parallel {
         return Ok(WorkflowState::Running);
     }
     instances::lock_definition(tx, code).await?;
-    let busy = instances::active_count(tx, code).await? > 0;
+    let busy = instances::active_count(tx, code).await? > 0
+        || instances::ahead_in_line(tx, code, id, true).await?;
     Ok(match execution {
         _ if !busy => WorkflowState::Running,
         ExecutionType::SerialDiscard => WorkflowState::Stopped,

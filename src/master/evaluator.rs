@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::compiled::{Cache, Compiled};
 use super::master_tasks;
-use crate::cluster::{Wakeups, backoff, jittered};
+use crate::cluster::{Wakeups, backoff, jittered, next_wait};
 use crate::config::Config;
 use crate::dag::{self, Action, InstanceView, TaskView};
 use crate::model::{TaskState, TaskType, WorkflowState};
@@ -38,7 +38,8 @@ pub async fn run(
             Ok(next_due) => {
                 failures = 0;
                 let poll = jittered(config.poll_interval.as_std());
-                let wait = next_due.map(|d| d.min(poll)).unwrap_or(poll);
+                // An event still due here belongs to an instance another master holds.
+                let wait = next_wait(next_due, poll);
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = wakeups.eval.notified() => {}
@@ -67,8 +68,11 @@ async fn drain(
     while !cancel.is_cancelled() {
         let tx = client.transaction().await?;
         let Some((instance, events)) = instances::claim_for_evaluation(&tx).await? else {
+            // Nothing to claim: ask for the next due time in the same transaction, so an
+            // idle round is one transaction.
+            let next = instances::next_due_ms(&tx).await?;
             tx.commit().await?;
-            break;
+            return Ok(next.map(|ms| std::time::Duration::from_millis(ms.max(0.0) as u64)));
         };
         crate::metrics::add(&crate::metrics::EVALUATIONS, 1);
         if !nothing_to_do(&tx, cache, &instance, &events).await? {
@@ -76,8 +80,7 @@ async fn drain(
         }
         tx.commit().await?;
     }
-    let next = instances::next_due_ms(&client).await?;
-    Ok(next.map(|ms| std::time::Duration::from_millis(ms.max(0.0) as u64)))
+    Ok(None)
 }
 
 /// True when the consumed events cannot change anything: they only report attempts that
@@ -122,6 +125,19 @@ pub async fn evaluate(
     let compiled = cache
         .get(tx, instance.workflow_code, instance.workflow_version)
         .await?;
+    // A serial workflow's waiting instance is evaluated when its turn may have come.
+    let admitted;
+    let instance = if instance.state == WorkflowState::Waiting && instance.backfill_id.is_none() {
+        if compiled.version.spec.execution == crate::model::ExecutionType::Parallel
+            || !admit(tx, &compiled, instance.id).await?
+        {
+            return Ok(());
+        }
+        admitted = instances::lock(tx, instance.id).await?;
+        &admitted
+    } else {
+        instance
+    };
     let rows = instances::load_tasks(tx, instance.id).await?;
     let now: DateTime<Utc> = instance.db_now;
 
@@ -413,7 +429,7 @@ pub async fn evaluate(
         if let Some(backfill) = instance.backfill_id {
             Box::pin(backfill_progress(tx, cache, backfill)).await?;
         } else if compiled.version.spec.execution != crate::model::ExecutionType::Parallel {
-            Box::pin(start_next_waiting(tx, cache, &compiled)).await?;
+            hand_over_turn(tx, &compiled).await?;
         }
     } else if let Some(at) = wake_at {
         instances::insert_event(tx, instance.id, Some(at)).await?;
@@ -472,14 +488,11 @@ fn group_slot(
     }
 }
 
-/// Serial execution types: when an instance of the workflow ends, the next waiting one
-/// starts (FIFO; by priority first for `serial_priority`), decided under the definition's
-/// row lock like the start itself.
-async fn start_next_waiting(
-    tx: &impl GenericClient,
-    cache: &Cache,
-    compiled: &Compiled,
-) -> Result<()> {
+/// Serial execution types: when an instance of the workflow ends, the instance whose turn
+/// is next (FIFO; by priority first for `serial_priority`) is handed an evaluation event.
+/// It is admitted in its own evaluation (`admit`), so this transaction never evaluates
+/// another instance.
+async fn hand_over_turn(tx: &impl GenericClient, compiled: &Compiled) -> Result<()> {
     let code = compiled.version.code;
     instances::lock_definition(tx, code).await?;
     if instances::active_count(tx, code).await? > 0 {
@@ -487,12 +500,40 @@ async fn start_next_waiting(
     }
     let by_priority =
         compiled.version.spec.execution == crate::model::ExecutionType::SerialPriority;
-    let Some(next) = instances::next_waiting(tx, code, by_priority).await? else {
-        return Ok(());
-    };
-    instances::control_state(tx, next, crate::model::WorkflowState::Running, true).await?;
-    let row = instances::lock(tx, next).await?;
-    evaluate(tx, cache, &row).await
+    if let Some(next) = instances::first_waiting(tx, code, by_priority).await? {
+        instances::insert_event(tx, next, None).await?;
+        instances::notify(tx, "pgdag_eval", "").await?;
+    }
+    Ok(())
+}
+
+/// Whether a waiting instance of a serial workflow may start now, decided under the
+/// definition's row lock like every start: nothing of the workflow is active, no start
+/// submitted before it is still a command (another consumer or master may hold it), and
+/// it is first in line. A later instance found first in line gets the turn handed on.
+/// Admitted, it becomes `running` with its start time taken now.
+async fn admit(tx: &impl GenericClient, compiled: &Compiled, id: i64) -> Result<bool> {
+    let code = compiled.version.code;
+    instances::lock_definition(tx, code).await?;
+    if instances::active_count(tx, code).await? > 0
+        || instances::ahead_in_line(tx, code, id, false).await?
+    {
+        return Ok(false);
+    }
+    let by_priority =
+        compiled.version.spec.execution == crate::model::ExecutionType::SerialPriority;
+    match instances::first_waiting(tx, code, by_priority).await? {
+        Some(first) if first == id => {
+            instances::control_state(tx, id, WorkflowState::Running, true).await?;
+            Ok(true)
+        }
+        Some(first) => {
+            instances::insert_event(tx, first, None).await?;
+            instances::notify(tx, "pgdag_eval", "").await?;
+            Ok(false)
+        }
+        None => Ok(false),
+    }
 }
 
 /// A backfill instance ended: stop the rest after a failure when `stop_on_failure`, else

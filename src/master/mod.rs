@@ -30,13 +30,16 @@ pub fn start(
 ) {
     let cache = compiled::Cache::default();
     // A few consumers share the command queue (SKIP LOCKED), so a burst of starts — many
-    // schedules firing at once — is taken in parallel batches.
-    for _ in 0..COMMAND_CONSUMERS {
+    // schedules firing at once — is taken in parallel batches. Only the first also polls
+    // (for a lost notification): it wakes the others when it finds a full batch, so an
+    // idle master costs one poll, not one per consumer.
+    for i in 0..COMMAND_CONSUMERS {
         set.spawn(commands::run(
             store.clone(),
             config.clone(),
             wakeups.clone(),
             cache.clone(),
+            i == 0,
             cancel.clone(),
         ));
     }

@@ -635,8 +635,9 @@ pub async fn active_count(client: &impl GenericClient, workflow_code: i64) -> Re
         .get(0))
 }
 
-/// The waiting instance to start next, locked.
-pub async fn next_waiting(
+/// The waiting instance whose turn is next (not locked: the caller holds the definition's
+/// row lock, which serializes every admission of the workflow).
+pub async fn first_waiting(
     client: &impl GenericClient,
     workflow_code: i64,
     by_priority: bool,
@@ -644,11 +645,46 @@ pub async fn next_waiting(
     crate::metrics::query();
     Ok(client
         .query_opt(
-            include_str!("../../sql/queries/instances/next_waiting.sql"),
+            include_str!("../../sql/queries/instances/first_waiting.sql"),
             &[&workflow_code, &by_priority],
         )
         .await?
         .map(|r| r.get(0)))
+}
+
+/// Whether a start submitted before instance `id` is still ahead of it: a start command
+/// of the workflow not carried out yet, or (`count_waiting`) an earlier waiting instance.
+pub async fn ahead_in_line(
+    client: &impl GenericClient,
+    workflow_code: i64,
+    id: i64,
+    count_waiting: bool,
+) -> Result<bool> {
+    crate::metrics::query();
+    Ok(client
+        .query_one(
+            include_str!("../../sql/queries/instances/ahead_in_line.sql"),
+            &[&workflow_code, &id, &count_waiting],
+        )
+        .await?
+        .get(0))
+}
+
+/// A start of `project/workflow` failed: wake the first instance waiting behind it.
+/// Returns whether one was woken.
+pub async fn wake_first_waiting(
+    client: &impl GenericClient,
+    project: &str,
+    workflow: &str,
+) -> Result<bool> {
+    crate::metrics::query();
+    Ok(client
+        .query_opt(
+            include_str!("../../sql/queries/instances/wake_first_waiting.sql"),
+            &[&project, &workflow],
+        )
+        .await?
+        .is_some())
 }
 
 /// Evaluate the instance again `after_ms` from now (database clock).

@@ -112,6 +112,31 @@ async fn a_parallel_backfill_keeps_to_its_parallelism_and_a_failed_date_does_not
     }
     assert!(most <= 2, "{most} instances ran at once with parallelism 2");
     assert_eq!(most, 2, "parallelism 2 was used");
+    // As recorded too: an instance started because another ended starts after that end,
+    // so the recorded times never show three at once.
+    let rows = client
+        .query(
+            "select started_at, ended_at from pgdag.workflow_instance where backfill_id = $1 and ended_at is not null",
+            &[&backfill],
+        )
+        .await
+        .unwrap();
+    let mut edges: Vec<(chrono::DateTime<chrono::Utc>, i32)> = Vec::new();
+    for row in &rows {
+        edges.push((row.get(0), 1));
+        edges.push((row.get(1), -1));
+    }
+    // An end and a start at the same instant: the end counts first.
+    edges.sort();
+    let (mut at_once, mut recorded_most) = (0, 0);
+    for (_, step) in edges {
+        at_once += step;
+        recorded_most = recorded_most.max(at_once);
+    }
+    assert!(
+        recorded_most <= 2,
+        "the recorded start and end times show {recorded_most} instances at once"
+    );
     let mut states = Vec::new();
     for id in &ids {
         states.push(cluster.wait_final(*id).await.state);

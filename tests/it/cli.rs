@@ -242,3 +242,145 @@ async fn standalone_creates_the_database_and_runs_the_example() {
     dup.args(["user", "add", "bob"]);
     assert_eq!(output(dup).0, 2);
 }
+
+/// Starts `pgdag standalone` with its stderr in a file; returns the process and the address
+/// its API listens on.
+fn start_standalone(db: &TestDb, stderr: &std::path::Path) -> (ChildGuard, String) {
+    let mut standalone = pgdag(db);
+    standalone
+        .arg("standalone")
+        // The defaults a user gets, not the tests' fast poll.
+        .env_remove("PGDAG_POLL_INTERVAL")
+        .env("PGDAG_ADMIN_PASSWORD", "pw")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(stderr).unwrap());
+    let mut child = ChildGuard(standalone.spawn().expect("spawn pgdag"));
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("standalone prints where the API listens");
+    let addr = line.rsplit("http://").next().unwrap().to_string();
+    (child, addr)
+}
+
+/// Transactions committed or rolled back in `db` so far (as far as the statistics have
+/// been flushed: a backend flushes at most once a second, an idle one within 10 s).
+async fn transactions(client: &tokio_postgres::Client, db: &TestDb) -> i64 {
+    client
+        .query_one(
+            "select (xact_commit + xact_rollback)::bigint from pg_stat_database where datname = $1",
+            &[&db.name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_standalone_rests_and_writes_plain_logs_to_a_file() {
+    let db = TestDb::unborn();
+    let dir = temp_dir();
+    let stderr = dir.path().join("stderr");
+    let (_child, _addr) = start_standalone(&db, &stderr);
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // Settled: a leader was elected (every role is up) ...
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let leader: i64 = client
+            .query_one(
+                "select count(*) from pgdag.leader_term where server_id is not null",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if leader == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no leader was elected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ... and the start-up's transactions have reached the statistics (an idle backend
+    // flushes its counts within 10 s). This is a measurement window, not a wait for an
+    // event: the count over it is what the test asserts.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let before = transactions(&client, &db).await;
+    let window = Duration::from_secs(10);
+    tokio::time::sleep(window).await;
+    let after = transactions(&client, &db).await;
+    let per_second = (after - before) as f64 / window.as_secs_f64();
+    eprintln!(
+        "idle standalone: {} transactions in {window:?} ({per_second:.1}/s)",
+        after - before
+    );
+    assert!(
+        per_second <= 20.0,
+        "an idle standalone ran {per_second:.1} transactions per second"
+    );
+
+    // stderr is a file, not a terminal: no color codes.
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    assert!(log.contains("INFO"), "the process logged something: {log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escape codes in a log file:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_applies_the_example_only_to_a_new_database() {
+    let db = TestDb::unborn();
+    let dir = temp_dir();
+    let (mut child, _) = start_standalone(&db, &dir.path().join("first"));
+    // The user edits the example (as the web editor would: a new version).
+    let edited = include_str!("../../examples/hello_pipeline.yaml")
+        .replace("Greets someone", "Greets someone (edited)");
+    std::fs::write(dir.path().join("edited.yaml"), edited).unwrap();
+    let mut apply = pgdag(&db);
+    apply
+        .args(["apply", "-f"])
+        .arg(dir.path().join("edited.yaml"));
+    let (code, stdout, stderr) = output(apply);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("demo/hello_pipeline: updated (version 2)"),
+        "{stdout}"
+    );
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+
+    // A restart leaves the user's version alone and says why.
+    let second = dir.path().join("second");
+    let (_child, _) = start_standalone(&db, &second);
+    let log = std::fs::read_to_string(&second).unwrap();
+    assert!(
+        log.contains("example demo/hello_pipeline: not applied (project demo exists)"),
+        "{log}"
+    );
+    let store = db.store();
+    let client = store.client().await.unwrap();
+    let (version, description): (i32, String) = {
+        let row = client
+            .query_one(
+                "select version, description from pgdag.workflow_definition where name = 'hello_pipeline'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(version, 2);
+    assert!(description.contains("(edited)"), "{description}");
+}

@@ -169,3 +169,57 @@ async fn a_task_group_of_two_is_never_exceeded_across_workflows() {
         assert_eq!(cluster.wait_final(id).await.state, "succeeded");
     }
 }
+
+/// Start commands committed one after another (each its own transaction) reach several
+/// consumers of two masters at nearly the same time; whoever takes one, the instances run
+/// in submission order (instance id order). Many rounds, so a race would show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_wait_runs_starts_in_submission_order_across_consumers_and_masters() {
+    let cluster = TestCluster::start().await;
+    let second_master = pgdag::server::start(cluster.db.config(), &[pgdag::server::Role::Master])
+        .await
+        .expect("a second master starts");
+    cluster
+        .apply("project: x\nname: fifo\nexecution: serial_wait\ntasks:\n  - { name: work, type: shell, script: 'true' }\n")
+        .await;
+    let client = cluster.store.client().await.unwrap();
+    let mut all = Vec::new();
+    for _round in 0..15 {
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let id: i64 = client
+                .query_one("select pgdag.start_workflow('x', 'fifo', '{}'::jsonb)", &[])
+                .await
+                .unwrap()
+                .get(0);
+            ids.push(id);
+        }
+        for id in &ids {
+            assert_eq!(cluster.wait_final(*id).await.state, "succeeded");
+        }
+        all.extend(ids);
+    }
+    let rows = client
+        .query(
+            "select id, started_at, ended_at from pgdag.workflow_instance where id = any($1) order by started_at",
+            &[&all],
+        )
+        .await
+        .unwrap();
+    let order: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "instances started out of submission order");
+    // One at a time, also as recorded: each starts after the one before ended.
+    for pair in rows.windows(2) {
+        let ended: chrono::DateTime<chrono::Utc> = pair[0].get(2);
+        let started: chrono::DateTime<chrono::Utc> = pair[1].get(1);
+        assert!(
+            started >= ended,
+            "instance {} started at {started} before instance {} ended at {ended}",
+            pair[1].get::<_, i64>(0),
+            pair[0].get::<_, i64>(0)
+        );
+    }
+    second_master.stop().await;
+}

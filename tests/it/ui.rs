@@ -309,6 +309,49 @@ async fn login_sets_an_httponly_session_cookie_and_logout_ends_the_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_login_the_browser_goes_only_to_a_local_path() {
+    let cluster = cluster_with_users().await;
+    // The login page carries `next` in its form: a hostile one comes back as `/`.
+    let mut browser = Browser::new(&cluster);
+    let page = browser.get("/login?next=/%09/evil.example").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(hidden(&page.body, "next").as_deref(), Some("/"));
+    let page = browser.get("/login?next=/projects/%E6%95%B0").await;
+    assert_eq!(
+        page.status, 200,
+        "a next outside ASCII must not fail the page"
+    );
+
+    for (next, expected) in [
+        ("/instances/3", "/instances/3"),
+        ("/\t/evil.example", "/"),
+        ("/\n/evil.example", "/"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example", "/"),
+        ("/ /evil.example", "/"),
+        ("/projects/数据", "/projects/%E6%95%B0%E6%8D%AE"),
+    ] {
+        let mut browser = Browser::new(&cluster);
+        let page = browser.get("/login").await;
+        let token = hidden(&page.body, "login_token").unwrap();
+        let page = browser
+            .post(
+                "/login",
+                &[
+                    ("login_token", token.as_str()),
+                    ("name", "root"),
+                    ("password", "root-password"),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, 303, "{next:?}: {}", page.body);
+        assert_eq!(page.location, expected, "{next:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failed_logins_are_throttled_even_with_the_right_password_after() {
     let cluster = cluster_with_users().await;
     let mut browser = Browser::new(&cluster);

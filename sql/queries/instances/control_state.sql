@@ -4,5 +4,5 @@ update pgdag.workflow_instance
 set state = $2,
     ended_at = case when $3 then null else ended_at end,
     timeout_alerted = case when $3 then false else timeout_alerted end,
-    started_at = case when $3 then now() else started_at end
+    started_at = case when $3 then clock_timestamp() else started_at end
 where id = $1

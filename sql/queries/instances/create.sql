@@ -4,4 +4,4 @@ insert into pgdag.workflow_instance
      parent_instance_id, parent_task_instance_id)
 values ($1, $2, $3, $4, $11, $5, $6, $7, $8, $9, $10,
         case when $11 = 'running' then clock_timestamp() end,
-        case when $11 = 'stopped' then now() end, $12, $13, $14, $15)
+        case when $11 = 'stopped' then clock_timestamp() end, $12, $13, $14, $15)

@@ -2,7 +2,7 @@ with q as (
     select * from unnest($1::bigint[], $2::jsonb[]) as q(id, payload)
 ), upd as (
     update pgdag.task_instance t
-    set state = 'queued', attempt = t.attempt + 1, payload = q.payload, queued_at = now(),
+    set state = 'queued', attempt = t.attempt + 1, payload = q.payload, queued_at = clock_timestamp(),
         claim_token = null, host = null, server_id = null, kill_requested = false,
         exit_code = null, error = null, retry_at = null, wait_until = null,
         dispatched_at = null, started_at = null, ended_at = null

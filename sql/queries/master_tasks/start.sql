@@ -3,7 +3,7 @@
 update pgdag.task_instance
 set attempt = case when state = 'waiting' and attempt > 0 then attempt else attempt + 1 end,
     state = 'running',
-    started_at = coalesce(started_at, now()),
+    started_at = coalesce(started_at, clock_timestamp()),
     ended_at = null,
     host = $2
 where id = $1

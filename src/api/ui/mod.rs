@@ -221,13 +221,35 @@ fn to_login(request: &Request) -> Reply {
         .expect("a valid response")
 }
 
-/// Only local paths may follow a login: never another site.
-fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next
-    } else {
-        "/"
+/// Only local paths may follow a login: never another site. A path is `/` followed by
+/// something other than `/` or `\` (browsers read `//host`, `/\host` and, since they drop
+/// tabs and newlines, `/\t/host` as another site), with no control character, white space
+/// or backslash anywhere. Characters outside ASCII are percent-encoded, so the `Location`
+/// header is always valid. Anything else goes to `/`.
+fn safe_next(next: &str) -> String {
+    let rest = match next.strip_prefix('/') {
+        Some(rest) => rest,
+        None => return "/".into(),
+    };
+    if rest.starts_with('/')
+        || next
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    {
+        return "/".into();
     }
+    let mut out = String::with_capacity(next.len());
+    for c in next.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 fn login_page(request: &Request, error: Option<String>, name: &str, status: u16) -> Reply {
@@ -247,7 +269,7 @@ fn login_page(request: &Request, error: Option<String>, name: &str, status: u16)
         css: assets::CSS,
         login_token: token.clone(),
         name: name.to_string(),
-        next: safe_next(&next).to_string(),
+        next: safe_next(&next),
         error,
     };
     let mut reply = match page.render() {
@@ -285,7 +307,7 @@ async fn login(store: &Store, settings: &Settings, request: &Request) -> Reply {
     .await
     {
         Ok(Ok((secret, _))) => {
-            let mut reply = redirect(safe_next(field("next")));
+            let mut reply = redirect(&safe_next(field("next")));
             let headers = reply.headers_mut();
             for cookie in [
                 auth::session_cookie(request, &secret, settings.session_ttl),
@@ -353,5 +375,34 @@ mod tests {
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
         assert_eq!(safe_next(""), "/");
+        assert_eq!(safe_next("/"), "/");
+    }
+
+    #[test]
+    fn a_tab_newline_or_space_cannot_smuggle_another_site() {
+        // Browsers drop tabs and newlines: `/\t/evil.example` would become `//evil.example`.
+        for next in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/ /evil.example",
+            "/a\\b",
+            "\\\\evil.example",
+            "/\u{0}x",
+            "/\u{7f}x",
+            "/\u{2028}/evil.example",
+        ] {
+            assert_eq!(safe_next(next), "/", "{next:?}");
+        }
+    }
+
+    #[test]
+    fn paths_outside_ascii_are_percent_encoded_not_refused() {
+        assert_eq!(safe_next("/projects/数据"), "/projects/%E6%95%B0%E6%8D%AE");
+        // The result is always a valid header value.
+        for next in ["/projects/数据", "/ok?q=1&r=é"] {
+            let out = safe_next(next);
+            assert!(warp::http::HeaderValue::from_str(&out).is_ok(), "{out}");
+        }
     }
 }
