@@ -101,6 +101,10 @@ async fn drain(
     Ok(())
 }
 
+/// Why a command row of a type the master does not carry out (`backfill`) failed; quoted
+/// in docs/lifecycle.md.
+const NOT_FROM_THE_TABLE: &str = "is not carried out from the command table: start a backfill with `pgdag backfill` or POST .../runs with a backfill body";
+
 async fn handle(
     tx: &impl GenericClient,
     config: &Config,
@@ -116,7 +120,7 @@ async fn handle(
         | CommandType::StartFailed
         | CommandType::ForceSuccess) => control(tx, cache, command, kind).await,
         other => Err(StoreError::Invalid(format!(
-            "command type {other} is not carried out from the command table: start a backfill with `pgdag backfill` or POST .../runs with a backfill body"
+            "command type {other} {NOT_FROM_THE_TABLE}"
         ))),
     }
 }
@@ -478,4 +482,48 @@ async fn propagate_to_children(tx: &impl GenericClient, id: i64, kind: CommandTy
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIFECYCLE: &str = include_str!("../../docs/lifecycle.md");
+
+    /// The paragraph of docs/lifecycle.md that lists the command types, joined into one line.
+    fn command_paragraph() -> String {
+        let start = LIFECYCLE
+            .find("Command types in the table:")
+            .expect("docs/lifecycle.md lists the command types");
+        let end = LIFECYCLE[start..]
+            .find("\n\n")
+            .map_or(LIFECYCLE.len(), |e| start + e);
+        LIFECYCLE[start..end]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn the_lifecycle_doc_names_every_command_type() {
+        let paragraph = command_paragraph();
+        let list = paragraph
+            .strip_prefix("Command types in the table: `")
+            .and_then(|rest| rest.split('`').next())
+            .expect("the types are listed in backticks");
+        let mut listed: Vec<&str> = list.split(", ").collect();
+        listed.sort();
+        let mut kinds: Vec<&str> = CommandType::ALL.iter().map(|k| k.as_str()).collect();
+        kinds.sort();
+        assert_eq!(listed, kinds, "docs/lifecycle.md lists other command types");
+    }
+
+    #[test]
+    fn the_lifecycle_doc_quotes_the_error_a_backfill_row_gets() {
+        let quoted = format!("command type backfill {NOT_FROM_THE_TABLE}");
+        assert!(
+            command_paragraph().contains(&quoted),
+            "docs/lifecycle.md must quote: {quoted}"
+        );
+    }
 }
