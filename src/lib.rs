@@ -14,10 +14,13 @@ pub mod logging;
 pub mod master;
 pub mod metrics;
 pub mod model;
+#[cfg(test)]
+mod module_graph;
 pub mod params;
 pub mod secret;
 pub mod server;
 pub mod spec;
 pub mod store;
 pub mod tasks;
+pub mod text;
 pub mod worker;

@@ -18,14 +18,7 @@ use crate::spec::{AlertChannel, AlertGroupSpec, EmailChannel, SmtpSpec, WebhookC
 /// Longest server answer kept with a delivery.
 const MAX_ANSWER_CHARS: usize = 1_000;
 
-/// A group ready to store: channels without passwords, and the sealed password of each
-/// channel that had a `password:`.
-#[derive(Debug, Clone)]
-pub struct SealedGroup {
-    pub name: String,
-    pub channels: Value,
-    pub secrets: Vec<Option<Vec<u8>>>,
-}
+pub use crate::store::alerts::SealedGroup;
 
 /// Seal a group's passwords with `key`; a group with a `password:` needs the key.
 pub fn seal(group: &AlertGroupSpec, key: Option<&SecretKey>) -> Result<SealedGroup, String> {

@@ -183,7 +183,7 @@ impl Doc {
                 } => {
                     out.push_str(&format!("{title}:\n"));
                     if !columns.is_empty() {
-                        out.push_str(&crate::tasks::format_table(columns, rows));
+                        out.push_str(&crate::text::format_table(columns, rows));
                     }
                     if let Some(note) = note {
                         out.push_str(&format!("{note}\n"));

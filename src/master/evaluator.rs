@@ -7,7 +7,7 @@
 //! jittered poll. A database error rolls the round back and is retried after a backoff;
 //! an instance whose definition cannot be loaded is failed with the reason.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -427,7 +427,7 @@ pub async fn evaluate(
         }
         master_tasks::child_finished(tx, instance, state).await?;
         if let Some(backfill) = instance.backfill_id {
-            Box::pin(backfill_progress(tx, cache, backfill)).await?;
+            backfill_progress(tx, backfill).await?;
         } else if compiled.version.spec.execution != crate::model::ExecutionType::Parallel {
             hand_over_turn(tx, &compiled).await?;
         }
@@ -537,8 +537,9 @@ async fn admit(tx: &impl GenericClient, compiled: &Compiled, id: i64) -> Result<
 }
 
 /// A backfill instance ended: stop the rest after a failure when `stop_on_failure`, else
-/// start waiting dates up to the parallelism; mark the backfill done when nothing is left.
-async fn backfill_progress(tx: &impl GenericClient, cache: &Cache, id: i64) -> Result<()> {
+/// start waiting dates up to the parallelism (each is evaluated in a transaction of its
+/// own, woken by an event); mark the backfill done when nothing is left.
+async fn backfill_progress(tx: &impl GenericClient, id: i64) -> Result<()> {
     use crate::store::backfills;
     let backfill = backfills::lock(tx, id).await?;
     if backfill.state == "running" {
@@ -558,8 +559,8 @@ async fn backfill_progress(tx: &impl GenericClient, cache: &Cache, id: i64) -> R
                 break;
             };
             instances::control_state(tx, next, crate::model::WorkflowState::Running, true).await?;
-            let row = instances::lock(tx, next).await?;
-            evaluate(tx, cache, &row).await?;
+            instances::insert_event(tx, next, None).await?;
+            instances::notify(tx, "pgdag_eval", "").await?;
         }
     }
     let (open, failed, _) = backfills::summary(tx, id).await?;
@@ -580,11 +581,11 @@ fn resolve_params(
     let spec = &compiled.version.spec;
     let task = &spec.tasks[i];
     let ctx = run_context(compiled, instance, rows, i);
-    let startup = json_to_params(&instance.params);
+    let startup = params::json_to_params(&instance.params);
     let mut upstream = ParamMap::new();
     for &a in &compiled.ancestors[i] {
         if let Some(out) = outs.get(&rows[a].id) {
-            upstream.extend(json_to_params(out));
+            upstream.extend(params::json_to_params(out));
         }
     }
     params::resolve(&ctx, &spec.params, &startup, &upstream, &task.params)
@@ -749,7 +750,7 @@ async fn start_on_master(
             let params = match resolve_params(compiled, instance, rows, outs, i) {
                 Ok(all) => {
                     // The child gets the run's startup params and the task's own params.
-                    let startup = json_to_params(&instance.params);
+                    let startup = params::json_to_params(&instance.params);
                     all.into_iter()
                         .filter(|(k, _)| task.params.contains_key(k) || startup.contains_key(k))
                         .collect::<ParamMap>()
@@ -862,22 +863,6 @@ async fn start_on_master(
             Ok(Some(now))
         }
     }
-}
-
-/// A JSON object of params as strings (numbers and booleans by their text).
-pub fn json_to_params(value: &serde_json::Value) -> ParamMap {
-    let mut map = BTreeMap::new();
-    if let Some(object) = value.as_object() {
-        for (k, v) in object {
-            let text = match v {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            map.insert(k.clone(), text);
-        }
-    }
-    map
 }
 
 #[cfg(test)]

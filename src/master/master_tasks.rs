@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 
-use super::commands::{self, StartRequest};
 use super::compiled::{Cache, Compiled};
+use super::start::{self, StartRequest};
 use crate::cron::window::{self, Interval, Window};
 use crate::model::{Duration, TaskState, WorkflowState};
 use crate::params::ParamMap;
@@ -87,7 +87,7 @@ pub async fn start_sub_process(
             "sub_process nesting is deeper than {MAX_SUB_PROCESS_DEPTH} levels (do workflows start each other?)"
         )));
     }
-    match commands::startable(tx, project, workflow).await {
+    match start::startable(tx, project, workflow).await {
         Ok(_) => {}
         Err(StoreError::Invalid(message)) => return Ok(Err(message)),
         Err(e) => return Err(e),
@@ -98,7 +98,7 @@ pub async fn start_sub_process(
         "schedule_time": instance.schedule_time.map(|t| t.to_rfc3339()),
     });
     let host = instance.host.clone().unwrap_or_default();
-    Box::pin(commands::start_instance(
+    let state = start::create_instance(
         tx,
         cache,
         &StartRequest {
@@ -111,8 +111,13 @@ pub async fn start_sub_process(
             host: &host,
             parent: Some((instance.id, task_id)),
         },
-    ))
+    )
     .await?;
+    if state == WorkflowState::Running {
+        // The child is evaluated in a transaction of its own: this one belongs to the parent.
+        crate::store::instances::insert_event(tx, id, None).await?;
+        crate::store::instances::notify(tx, "pgdag_eval", "").await?;
+    }
     Ok(Ok(id))
 }
 

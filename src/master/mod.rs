@@ -9,6 +9,7 @@ pub mod commands;
 pub mod compiled;
 pub mod evaluator;
 pub mod master_tasks;
+pub mod start;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;

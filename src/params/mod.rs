@@ -82,6 +82,21 @@ pub enum ParamError {
         error: Box<ParamError>,
     },
 }
+/// A JSON object of params as strings (numbers and booleans by their text).
+pub fn json_to_params(value: &serde_json::Value) -> ParamMap {
+    let mut map = BTreeMap::new();
+    if let Some(object) = value.as_object() {
+        for (k, v) in object {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            map.insert(k.clone(), text);
+        }
+    }
+    map
+}
 
 /// The built-in parameters of DESIGN §5/§6 for this run, dates and times in `ctx.timezone`.
 pub fn builtins(ctx: &RunContext) -> ParamMap {

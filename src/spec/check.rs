@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::parse::{Ctx, Draft};
+use super::draft::{Ctx, Draft};
 use crate::dag::find_cycle;
 
 pub(crate) fn relations(ctx: &mut Ctx, drafts: &[Draft]) {

@@ -18,6 +18,7 @@
 //! (the format needs about 6), which keeps parsing safe on small thread stacks.
 
 mod check;
+mod draft;
 mod export;
 mod features;
 mod parse;
@@ -45,7 +46,7 @@ pub struct SpecError {
 /// found, sorted by position. A YAML syntax error stops the reading of the whole file and is
 /// then the only error.
 pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Document>, Vec<SpecError>> {
-    let mut ctx = parse::Ctx::new(file);
+    let mut ctx = draft::Ctx::new(file);
     let nodes = match tree::load_yaml(text) {
         Ok(nodes) => nodes,
         Err(e) => {
@@ -74,7 +75,7 @@ pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Document>, Vec<Spec
 }
 
 /// Two documents of one file that define the same thing.
-fn duplicate_documents(ctx: &mut parse::Ctx, docs: &[Document]) {
+fn duplicate_documents(ctx: &mut draft::Ctx, docs: &[Document]) {
     let key = |doc: &Document| match doc {
         Document::Workflow(w) => format!("workflow {}/{}", w.project, w.name),
         Document::Datasource(d) => format!("datasource {}/{}", d.project, d.name),
@@ -98,7 +99,7 @@ fn duplicate_documents(ctx: &mut parse::Ctx, docs: &[Document]) {
 /// The REST API's JSON form of a workflow document: same keys, same validation. Positions
 /// come from the JSON text where possible, else are 0.
 pub fn parse_workflow_json(file: &str, text: &str) -> Result<WorkflowSpec, Vec<SpecError>> {
-    let mut ctx = parse::Ctx::new(file);
+    let mut ctx = draft::Ctx::new(file);
     let node = match tree::load_json(text) {
         Ok(node) => node,
         Err(e) => {

@@ -5,37 +5,14 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use super::SpecError;
 use super::check;
+use super::draft::{Ctx, Draft};
 use super::tree::{Node, ScalarType, Value};
 use super::types::*;
 use crate::model::{Condition, Duration, TaskType};
 
 /// Longest project, workflow, task (and other) name.
 pub const MAX_NAME_LEN: usize = 100;
-
-/// Collects the errors of one file.
-pub(crate) struct Ctx<'f> {
-    pub file: &'f str,
-    pub errors: Vec<SpecError>,
-}
-
-impl<'f> Ctx<'f> {
-    pub fn new(file: &'f str) -> Self {
-        Ctx {
-            file,
-            errors: Vec::new(),
-        }
-    }
-    pub fn err(&mut self, pos: Pos, message: impl Into<String>) {
-        self.errors.push(SpecError {
-            file: self.file.to_string(),
-            line: pos.line,
-            column: pos.column,
-            message: message.into(),
-        });
-    }
-}
 
 /// The entries of one mapping, taken one by one; what is left at the end is unknown.
 pub(crate) struct Fields<'a> {
@@ -815,17 +792,6 @@ fn moment(ctx: &mut Ctx, node: &Node, key: &str) -> Option<(String, Moment)> {
 }
 
 // ---- tasks ----
-
-/// What the cross-task checks need from one task, even when the task itself is invalid.
-pub(crate) struct Draft {
-    pub pos: Pos,
-    pub name: Option<(String, Pos)>,
-    pub spec: Option<TaskSpec>,
-    /// `depends_on` entries with their positions.
-    pub deps: Vec<(String, Pos)>,
-    /// Tasks named by a conditions/switch branch, with their positions and the type.
-    pub branches: Vec<(String, Pos, TaskType)>,
-}
 
 fn tasks(ctx: &mut Ctx, node: &Node) -> Option<Vec<TaskSpec>> {
     let items = list(ctx, node, "tasks")?;

@@ -485,3 +485,12 @@ pub async fn missing_groups(client: &impl GenericClient, names: &[String]) -> Re
     missing.dedup();
     Ok(missing)
 }
+
+/// A group ready to store: channels without passwords, and the sealed password of each
+/// channel that had a `password:` (see `alert::channel::seal`).
+#[derive(Debug, Clone)]
+pub struct SealedGroup {
+    pub name: String,
+    pub channels: serde_json::Value,
+    pub secrets: Vec<Option<Vec<u8>>>,
+}

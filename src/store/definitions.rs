@@ -456,7 +456,7 @@ pub async fn apply_documents(
     specs: &[WorkflowSpec],
     groups: &[crate::spec::TaskGroupSpec],
     datasources: &[super::datasources::NewDatasource<'_>],
-    alert_groups: &[crate::alert::channel::SealedGroup],
+    alert_groups: &[super::alerts::SealedGroup],
 ) -> Result<Vec<Applied>> {
     let tx = client.transaction().await?;
     for datasource in datasources {

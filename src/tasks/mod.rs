@@ -29,7 +29,6 @@ use crate::model::TaskType;
 use crate::params::ParamMap;
 use crate::spec::{Document, Pos, TaskKind, TaskSpec, WorkflowSpec};
 use crate::store::queue::ClaimedTask;
-use crate::worker::shipper::Shipper;
 
 /// Where a type's tasks are carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +84,19 @@ impl Outcome {
     }
 }
 
+/// Where an attempt's output goes: the worker's log shipper, which writes it to Postgres.
+pub trait LogSink: Send + Sync {
+    /// Appends `text` (whole lines) to the attempt's log.
+    fn log(&self, task: &ClaimedTask, text: String);
+}
+
+/// Records the process groups of running scripts, so that a crashed worker's successor on
+/// the same host can kill what it left.
+pub trait ProcessRegistry: Send + Sync {
+    fn add(&self, pgid: i32);
+    fn remove(&self, pgid: i32);
+}
+
 /// What a worker-side run may use besides its task.
 pub struct Resources {
     pub config: crate::config::Config,
@@ -92,7 +104,7 @@ pub struct Resources {
     /// Opens stored datasource passwords; `None` when `PGDAG_SECRET_KEY` is unset.
     pub secret_key: Option<crate::secret::SecretKey>,
     /// Process groups of running scripts, for orphan reaping after a crash.
-    pub registry: crate::worker::orphans::Registry,
+    pub registry: Arc<dyn ProcessRegistry>,
     pub http: reqwest::Client,
 }
 
@@ -105,7 +117,7 @@ pub struct RunContext {
     /// run should end promptly; what it reports then is overridden.
     pub cancel: CancellationToken,
     pub resources: Arc<Resources>,
-    shipper: Shipper,
+    log_sink: Arc<dyn LogSink>,
 }
 
 impl RunContext {
@@ -113,9 +125,9 @@ impl RunContext {
         task: ClaimedTask,
         cancel: CancellationToken,
         resources: Arc<Resources>,
-        shipper: Shipper,
+        log_sink: Arc<dyn LogSink>,
     ) -> RunContext {
-        let params = crate::master::evaluator::json_to_params(
+        let params = crate::params::json_to_params(
             task.payload
                 .get("params")
                 .unwrap_or(&serde_json::Value::Null),
@@ -125,13 +137,13 @@ impl RunContext {
             params,
             cancel,
             resources,
-            shipper,
+            log_sink,
         }
     }
 
     /// Appends text to the task's log (add the newline yourself).
     pub fn log(&self, text: impl Into<String>) {
-        self.shipper.log(&self.task, text.into());
+        self.log_sink.log(&self.task, text.into());
     }
 
     /// The task's type and keys, as the master expanded them.
@@ -149,8 +161,8 @@ impl RunContext {
             .unwrap_or_default()
     }
 
-    pub(crate) fn shipper(&self) -> &Shipper {
-        &self.shipper
+    pub(crate) fn log_sink(&self) -> &Arc<dyn LogSink> {
+        &self.log_sink
     }
 }
 
@@ -218,57 +230,6 @@ pub fn validate_document(document: &Document) -> Vec<(Pos, String)> {
     out
 }
 
-/// The log text of a table: a header, a rule and the rows, columns padded (each cell cut
-/// at 200 characters).
-pub fn format_table(columns: &[String], rows: &[Vec<String>]) -> String {
-    const CELL_MAX: usize = 200;
-    let cut = |s: &str| -> String {
-        let s = s.replace(['\n', '\r'], " ");
-        if s.chars().count() > CELL_MAX {
-            format!("{}…", s.chars().take(CELL_MAX).collect::<String>())
-        } else {
-            s
-        }
-    };
-    let header: Vec<String> = columns.iter().map(|c| cut(c)).collect();
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| cut(c)).collect())
-        .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &body {
-        for (i, cell) in row.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(cell.chars().count());
-            }
-        }
-    }
-    let line = |cells: &[String]| -> String {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let w = widths.get(i).copied().unwrap_or(0);
-                format!("{c}{}", " ".repeat(w.saturating_sub(c.chars().count())))
-            })
-            .collect();
-        format!("{}\n", padded.join(" | ").trim_end())
-    };
-    let mut out = line(&header);
-    out.push_str(
-        &widths
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .join("-+-"),
-    );
-    out.push('\n');
-    for row in &body {
-        out.push_str(&line(row));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,20 +241,5 @@ mod tests {
             assert_eq!(p.task_type(), *ty);
             assert_eq!(p.side() == Side::Master, ty.runs_on_master(), "{ty}");
         }
-    }
-
-    #[test]
-    fn tables_are_padded_and_cells_cut() {
-        let table = format_table(
-            &["id".into(), "name".into()],
-            &[
-                vec!["1".into(), "ann".into()],
-                vec!["22".into(), "x\ny".into()],
-            ],
-        );
-        assert_eq!(table, "id | name\n---+-----\n1  | ann\n22 | x y\n");
-        let long = "é".repeat(300);
-        let cut = format_table(&["c".into()], &[vec![long]]);
-        assert!(cut.lines().nth(2).unwrap().chars().count() == 201);
     }
 }

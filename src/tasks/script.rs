@@ -225,8 +225,13 @@ async fn run_program(
     }
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let out_reader = tokio::spawn(pump(stdout, ctx.task.clone(), ctx.shipper().clone(), true));
-    let err_reader = tokio::spawn(pump(stderr, ctx.task.clone(), ctx.shipper().clone(), false));
+    let out_reader = tokio::spawn(pump(stdout, ctx.task.clone(), ctx.log_sink().clone(), true));
+    let err_reader = tokio::spawn(pump(
+        stderr,
+        ctx.task.clone(),
+        ctx.log_sink().clone(),
+        false,
+    ));
     let status = tokio::select! {
         status = child.wait() => status,
         _ = ctx.cancel.cancelled() => {
@@ -279,7 +284,7 @@ async fn terminate(
 async fn pump(
     stream: impl AsyncRead + Unpin,
     task: crate::store::queue::ClaimedTask,
-    shipper: crate::worker::shipper::Shipper,
+    sink: std::sync::Arc<dyn super::LogSink>,
     collect: bool,
 ) -> params::ParamMap {
     let mut out = params::ParamMap::new();
@@ -294,7 +299,7 @@ async fn pump(
                 if collect && text.contains("${setValue(") {
                     out.extend(params::parse_set_value(&text));
                 }
-                shipper.log(&task, text);
+                sink.log(&task, text);
             }
         }
     }

@@ -112,7 +112,7 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
                 })
                 .collect();
             if !table.columns.is_empty() {
-                ctx.log(super::format_table(&table.columns, &shown));
+                ctx.log(crate::text::format_table(&table.columns, &shown));
             }
             ctx.log(format!(
                 "[pgdag] {} row{}{}\n",

@@ -52,7 +52,7 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
         task.clone(),
         cancel.clone(),
         resources.clone(),
-        shipper.clone(),
+        Arc::new(shipper.clone()),
     );
 
     let mut killed = false;

@@ -68,7 +68,7 @@ pub fn start(
         config: config.clone(),
         store: store.clone(),
         secret_key,
-        registry,
+        registry: Arc::new(registry),
         http: crate::tasks::http::client(),
     });
     let running: Running = Arc::default();

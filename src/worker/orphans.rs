@@ -77,6 +77,15 @@ impl Registry {
     }
 }
 
+impl crate::tasks::ProcessRegistry for Registry {
+    fn add(&self, pgid: i32) {
+        Registry::add(self, pgid)
+    }
+    fn remove(&self, pgid: i32) {
+        Registry::remove(self, pgid)
+    }
+}
+
 fn writer(shared: Arc<(Mutex<State>, Condvar)>, file: PathBuf) {
     let (lock, wake) = &*shared;
     loop {

@@ -220,3 +220,9 @@ mod tests {
         assert_eq!(logs[0].seq, 6);
     }
 }
+
+impl crate::tasks::LogSink for Shipper {
+    fn log(&self, task: &ClaimedTask, text: String) {
+        Shipper::log(self, task, text)
+    }
+}
