@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::model::{CommandType, ExecutionType, Release, WorkflowState};
 use crate::store::commands::{self, Command};
 use crate::store::instances::{self, NewInstance, NewTask};
-use crate::store::{Result, Store, StoreError, backfills, definitions};
+use crate::store::{DbFailure, Result, Store, StoreError, backfills, definitions};
 
 pub async fn run(
     store: Store,
@@ -300,8 +300,8 @@ pub async fn start_instance(
     };
     instances::create(tx, &instance, &tasks)
         .await
-        .map_err(|e| match e.code() {
-            Some(code) if *code == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
+        .map_err(|e| match e.failure() {
+            Some(DbFailure::UniqueViolation) => {
                 StoreError::Invalid(format!("workflow instance {} already exists", instance.id))
             }
             _ => e,

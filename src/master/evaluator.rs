@@ -23,7 +23,7 @@ use crate::params::{self, ParamMap, RunContext};
 use crate::spec::TaskKind;
 use crate::store::instances::{self, InstanceRow, TaskRow};
 use crate::store::master_tasks as master_tasks_store;
-use crate::store::{Result, Store, StoreError};
+use crate::store::{Channel, Result, Store, StoreError};
 
 pub async fn run(
     store: Store,
@@ -339,11 +339,11 @@ pub async fn evaluate(
     }
     if !queue_ids.is_empty() {
         instances::queue_tasks(tx, &queue_ids, &payloads, instance.priority).await?;
-        instances::notify(tx, "pgdag_task", "").await?;
+        instances::notify(tx, Channel::Task, "").await?;
     }
     if !kills.is_empty() {
         instances::request_kill(tx, &kills).await?;
-        instances::notify(tx, "pgdag_control", "kill").await?;
+        instances::notify(tx, Channel::Control, "kill").await?;
         for action in &plan.actions {
             if let Action::Kill(i) = *action {
                 if compiled.dag.tasks[i].task_type == TaskType::SubProcess {
