@@ -107,9 +107,9 @@ pub async fn summary(client: &impl Conn, id: i64) -> Result<(i64, i64, i64)> {
 }
 
 pub async fn stop_waiting(client: &impl Conn, id: i64, reason: &str) -> Result<u64> {
-    Ok(client
+    client
         .exec(query!("backfill/stop_waiting"), &[&id, &reason])
-        .await?)
+        .await
 }
 
 pub async fn set_state(client: &impl Conn, id: i64, state: &str) -> Result<bool> {

@@ -541,9 +541,9 @@ pub async fn control_state(
 /// Reset the instance's tasks in these states to `pending`; returns how many.
 pub async fn reset_tasks(client: &impl Conn, id: i64, states: &[TaskState]) -> Result<u64> {
     let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-    Ok(client
+    client
         .exec(query!("instances/reset_tasks"), &[&id, &states])
-        .await?)
+        .await
 }
 
 /// Lock a workflow definition's row for the execution-type decision.
