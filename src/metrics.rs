@@ -15,6 +15,7 @@ macro_rules! counters {
 }
 
 counters! {
+    // Counted by `store::db` alone, as each statement is issued: nowhere else.
     QUERIES => "pgdag_queries_total", "SQL statements issued by this process";
     CLAIMS => "pgdag_task_claims_total", "Task attempts claimed by this worker";
     COMPLETIONS => "pgdag_task_completions_total", "Task outcomes accepted from this worker";
@@ -31,11 +32,6 @@ counters! {
 
 pub fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
-}
-
-/// One SQL statement issued.
-pub fn query() {
-    QUERIES.fetch_add(1, Ordering::Relaxed);
 }
 
 /// The text exposition: every counter, plus the queue depth per worker group.

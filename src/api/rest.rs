@@ -84,10 +84,7 @@ async fn route(
 
     if segments == ["healthz"] && method == Method::GET {
         let client = store.client().await?;
-        client
-            .query_one("select 1", &[])
-            .await
-            .map_err(crate::store::StoreError::from)?;
+        crate::store::servers::ping(&client).await?;
         return Ok((StatusCode::OK, serde_json::json!({"status": "ok"})));
     }
     let ["api", "v1", rest @ ..] = segments.as_slice() else {

@@ -227,7 +227,7 @@ impl From<StoreError> for CliError {
             }
             other => {
                 let mut message = other.to_string();
-                if other.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
+                if other.failure() == Some(crate::store::DbFailure::NoDatabase)
                     || message.contains("FATAL: database")
                 {
                     message.push_str(" (run `pgdag migrate` or `pgdag standalone` first)");

@@ -18,12 +18,12 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use super::{Membership, jittered};
 use crate::config::Config;
-use crate::store::{Store, StoreError, cluster, instances, servers};
+use crate::store::db::Session;
+use crate::store::{Channel, Store, StoreError, cluster, instances, servers};
 
 /// How often the leader prunes.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -37,7 +37,7 @@ pub async fn run(store: Store, config: Config, membership: Membership, cancel: C
         if !membership.is_healthy() {
             continue;
         }
-        let client = match connect(&store).await {
+        let client = match store.dedicated().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(error = %e, "leader lock connection failed");
@@ -71,19 +71,11 @@ pub async fn run(store: Store, config: Config, membership: Membership, cancel: C
     }
 }
 
-async fn connect(store: &Store) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) = store.config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(client)
-}
-
 async fn lead(
     store: &Store,
     config: &Config,
     membership: &Membership,
-    lock: &tokio_postgres::Client,
+    lock: &Session,
     term: i64,
     cancel: &CancellationToken,
 ) -> &'static str {
@@ -102,7 +94,7 @@ async fn lead(
         if !membership.is_healthy() {
             return "this process fenced itself";
         }
-        match tokio::time::timeout(trust, lock.simple_query("select 1")).await {
+        match tokio::time::timeout(trust, servers::ping(lock)).await {
             Ok(Ok(_)) => {}
             _ => return "the lock connection did not answer within the trust window",
         }
@@ -136,7 +128,7 @@ async fn lead(
 async fn duties(
     store: &Store,
     config: &Config,
-    lock: &tokio_postgres::Client,
+    lock: &Session,
     me: i64,
     term: i64,
     prune: bool,
@@ -166,7 +158,7 @@ async fn duties(
         tracing::warn!(servers = servers_dead, attempts, ids = ?dead, "failover");
         crate::metrics::add(&crate::metrics::DEAD_SERVERS, servers_dead as u64);
         crate::metrics::add(&crate::metrics::FAILOVERS, attempts as u64);
-        instances::notify(&tx, "pgdag_eval", "").await?;
+        instances::notify(&tx, Channel::Eval, "").await?;
     }
     if prune {
         let deleted = cluster::prune(&tx, config.retention_days as i32).await?;

@@ -11,15 +11,8 @@ use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::Store;
-
-pub const CHANNELS: [&str; 5] = [
-    "pgdag_command",
-    "pgdag_task",
-    "pgdag_eval",
-    "pgdag_control",
-    "pgdag_alert",
-];
+use crate::store::db::Session;
+use crate::store::{Channel, Store, StoreError, listen};
 
 /// One wake-up per channel. `Notify` keeps a permit, so a wake-up between two waits is
 /// not lost.
@@ -40,14 +33,13 @@ impl Wakeups {
         self.control.notify_one();
         self.alert.notify_one();
     }
-    fn channel(&self, name: &str) -> Option<&Notify> {
-        match name {
-            "pgdag_command" => Some(&self.command),
-            "pgdag_task" => Some(&self.task),
-            "pgdag_eval" => Some(&self.eval),
-            "pgdag_control" => Some(&self.control),
-            "pgdag_alert" => Some(&self.alert),
-            _ => None,
+    fn channel(&self, channel: Channel) -> &Notify {
+        match channel {
+            Channel::Command => &self.command,
+            Channel::Task => &self.task,
+            Channel::Eval => &self.eval,
+            Channel::Control => &self.control,
+            Channel::Alert => &self.alert,
         }
     }
 }
@@ -74,7 +66,7 @@ async fn listen_once(
     store: &Store,
     wakeups: &Wakeups,
     cancel: &CancellationToken,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<(), StoreError> {
     let (client, mut connection) = store.config.connect(NoTls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
@@ -94,8 +86,8 @@ async fn listen_once(
             }
         }
     });
-    let listen: String = CHANNELS.iter().map(|c| format!("LISTEN {c};")).collect();
-    client.batch_execute(&listen).await?;
+    let client = Session::new(client);
+    listen(&client).await?;
     // Poll once after every (re)connect: notifications sent while we were away are gone.
     wakeups.all();
     loop {
@@ -104,8 +96,8 @@ async fn listen_once(
             message = rx.recv() => match message {
                 Some(channel) => {
                     crate::metrics::add(&crate::metrics::NOTIFICATIONS, 1);
-                    if let Some(notify) = wakeups.channel(&channel) {
-                        notify.notify_one();
+                    if let Some(channel) = Channel::from_name(&channel) {
+                        wakeups.channel(channel).notify_one();
                     }
                 }
                 None => break,

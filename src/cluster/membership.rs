@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use tokio::sync::watch;
-use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::store::db::Session;
 use crate::store::{Store, StoreError, cluster, servers};
 
 /// What the rest of the process sees of its membership.
@@ -69,21 +69,16 @@ struct Registration {
 
 impl Registration {
     /// A dedicated connection for the liveness lock.
-    async fn connect(&self) -> Result<tokio_postgres::Client, StoreError> {
-        let (client, connection) = self.store.config.connect(NoTls).await?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+    async fn connect(&self) -> Result<Session, StoreError> {
+        let client = self.store.dedicated().await?;
         // A hung process stops holding its lock after this long without a statement.
         let timeout = self.config.dead_after.millis.max(1000);
-        client
-            .batch_execute(&format!("set idle_session_timeout = {timeout}"))
-            .await?;
+        servers::set_idle_session_timeout(&client, timeout).await?;
         Ok(client)
     }
 
     /// Insert a new server row and take its liveness lock.
-    async fn register(&self, client: &tokio_postgres::Client) -> Result<i64, StoreError> {
+    async fn register(&self, client: &Session) -> Result<i64, StoreError> {
         let host = hostname::get()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "localhost".into());
@@ -139,7 +134,7 @@ pub async fn start(
 async fn run(
     registration: Registration,
     membership: Membership,
-    client: tokio_postgres::Client,
+    client: Session,
     cancel: CancellationToken,
 ) {
     let interval = registration.config.heartbeat_interval.as_std();
@@ -204,22 +199,14 @@ async fn run(
     }
     // Clean shutdown: the row says stopped, so the leader does not fail anything over.
     if let Some(c) = client {
-        let _ = c
-            .execute(
-                "update pgdag.server set stopped_at = now() where id = $1",
-                &[&membership.server_id()],
-            )
-            .await;
+        let _ = servers::stop(&c, membership.server_id()).await;
     }
 }
 
 /// After the lock connection was lost: keep the identity if the row is alive and the
 /// lock can be taken again, else register anew. Attempts dropped while fenced are
 /// handed back either way.
-async fn reconnect(
-    registration: &Registration,
-    membership: &Membership,
-) -> Option<tokio_postgres::Client> {
+async fn reconnect(registration: &Registration, membership: &Membership) -> Option<Session> {
     let client = match registration.connect().await {
         Ok(c) => c,
         Err(e) => {

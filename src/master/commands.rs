@@ -90,7 +90,7 @@ async fn drain(
                     {
                         // An instance may be waiting for this start's turn to pass.
                         if instances::wake_first_waiting(&tx, project, workflow).await? {
-                            instances::notify(&tx, "pgdag_eval", "").await?;
+                            instances::notify(&tx, crate::store::Channel::Eval, "").await?;
                         }
                     }
                 }

@@ -23,7 +23,7 @@ use crate::params::{self, ParamMap, RunContext};
 use crate::spec::TaskKind;
 use crate::store::instances::{self, InstanceRow, TaskRow};
 use crate::store::master_tasks as master_tasks_store;
-use crate::store::{Result, Store, StoreError};
+use crate::store::{Channel, Result, Store, StoreError};
 
 pub async fn run(
     store: Store,
@@ -355,11 +355,11 @@ pub async fn evaluate(
     }
     if !queue_ids.is_empty() {
         instances::queue_tasks(tx, &queue_ids, &payloads, instance.priority).await?;
-        instances::notify(tx, "pgdag_task", "").await?;
+        instances::notify(tx, Channel::Task, "").await?;
     }
     if !kills.is_empty() {
         instances::request_kill(tx, &kills).await?;
-        instances::notify(tx, "pgdag_control", "kill").await?;
+        instances::notify(tx, Channel::Control, "kill").await?;
         for action in &plan.actions {
             if let Action::Kill(i) = *action {
                 if compiled.dag.tasks[i].task_type == TaskType::SubProcess {
@@ -502,7 +502,7 @@ async fn hand_over_turn(tx: &impl GenericClient, compiled: &Compiled) -> Result<
         compiled.version.spec.execution == crate::model::ExecutionType::SerialPriority;
     if let Some(next) = instances::first_waiting(tx, code, by_priority).await? {
         instances::insert_event(tx, next, None).await?;
-        instances::notify(tx, "pgdag_eval", "").await?;
+        instances::notify(tx, Channel::Eval, "").await?;
     }
     Ok(())
 }
@@ -529,7 +529,7 @@ async fn admit(tx: &impl GenericClient, compiled: &Compiled, id: i64) -> Result<
         }
         Some(first) => {
             instances::insert_event(tx, first, None).await?;
-            instances::notify(tx, "pgdag_eval", "").await?;
+            instances::notify(tx, Channel::Eval, "").await?;
             Ok(false)
         }
         None => Ok(false),
@@ -560,7 +560,7 @@ async fn backfill_progress(tx: &impl GenericClient, id: i64) -> Result<()> {
             };
             instances::control_state(tx, next, crate::model::WorkflowState::Running, true).await?;
             instances::insert_event(tx, next, None).await?;
-            instances::notify(tx, "pgdag_eval", "").await?;
+            instances::notify(tx, Channel::Eval, "").await?;
         }
     }
     let (open, failed, _) = backfills::summary(tx, id).await?;

@@ -116,7 +116,7 @@ pub async fn start_sub_process(
     if state == WorkflowState::Running {
         // The child is evaluated in a transaction of its own: this one belongs to the parent.
         crate::store::instances::insert_event(tx, id, None).await?;
-        crate::store::instances::notify(tx, "pgdag_eval", "").await?;
+        crate::store::instances::notify(tx, crate::store::Channel::Eval, "").await?;
     }
     Ok(Ok(id))
 }
@@ -164,7 +164,7 @@ pub async fn child_finished(
         // A child can end outside the evaluator's loop (in the transaction of a start or
         // control command); without a wake-up its parent would wait for the next poll.
         // Postgres sends one notification per channel and payload per transaction.
-        crate::store::instances::notify(tx, "pgdag_eval", "").await?;
+        crate::store::instances::notify(tx, crate::store::Channel::Eval, "").await?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use deadpool_postgres::GenericClient;
 use super::compiled::Cache;
 use crate::model::{ExecutionType, Release, WorkflowState};
 use crate::store::instances::{self, NewInstance, NewTask};
-use crate::store::{Result, StoreError, backfills, definitions};
+use crate::store::{DbFailure, Result, StoreError, backfills, definitions};
 
 /// What starts a workflow instance: a `start`/`schedule` command, or a sub_process task.
 pub struct StartRequest<'a> {
@@ -173,8 +173,8 @@ pub async fn create_instance(
     };
     instances::create(tx, &instance, &tasks)
         .await
-        .map_err(|e| match e.code() {
-            Some(code) if *code == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
+        .map_err(|e| match e.failure() {
+            Some(DbFailure::UniqueViolation) => {
                 StoreError::Invalid(format!("workflow instance {} already exists", instance.id))
             }
             _ => e,

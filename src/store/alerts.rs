@@ -3,10 +3,10 @@
 //! the answers. Stored SMTP passwords stay encrypted here; nothing in this module decrypts.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::Result;
+use super::db::{Conn, query};
 
 /// Bytes of a failed task's log kept in an alert (the message shows its last lines).
 pub const LOG_TAIL_BYTES: i32 = 8 * 1024;
@@ -34,49 +34,37 @@ impl GroupRecord {
 
 /// Creates or replaces the group; true when it was created.
 pub async fn upsert_group(
-    client: &impl GenericClient,
+    client: &impl Conn,
     name: &str,
     channels: &serde_json::Value,
     secrets: &[Option<Vec<u8>>],
 ) -> Result<bool> {
-    crate::metrics::query();
     Ok(client
-        .query_one(
-            include_str!("../../sql/queries/alerts/upsert_group.sql"),
-            &[&name, channels, &secrets],
-        )
+        .fetch_one(query!("alerts/upsert_group"), &[&name, channels, &secrets])
         .await?
         .get(0))
 }
 
 /// The groups of these names that exist, by name.
-pub async fn get_groups(client: &impl GenericClient, names: &[String]) -> Result<Vec<GroupRecord>> {
-    crate::metrics::query();
+pub async fn get_groups(client: &impl Conn, names: &[String]) -> Result<Vec<GroupRecord>> {
     Ok(client
-        .query(
-            include_str!("../../sql/queries/alerts/get_groups.sql"),
-            &[&names],
-        )
+        .fetch(query!("alerts/get_groups"), &[&names])
         .await?
         .iter()
         .map(GroupRecord::from_row)
         .collect())
 }
 
-pub async fn get_group(client: &impl GenericClient, name: &str) -> Result<Option<GroupRecord>> {
+pub async fn get_group(client: &impl Conn, name: &str) -> Result<Option<GroupRecord>> {
     Ok(get_groups(client, &[name.to_string()])
         .await?
         .into_iter()
         .next())
 }
 
-pub async fn list_groups(client: &impl GenericClient) -> Result<Vec<GroupRecord>> {
-    crate::metrics::query();
+pub async fn list_groups(client: &impl Conn) -> Result<Vec<GroupRecord>> {
     Ok(client
-        .query(
-            include_str!("../../sql/queries/alerts/list_groups.sql"),
-            &[],
-        )
+        .fetch(query!("alerts/list_groups"), &[])
         .await?
         .iter()
         .map(GroupRecord::from_row)
@@ -85,28 +73,19 @@ pub async fn list_groups(client: &impl GenericClient) -> Result<Vec<GroupRecord>
 
 /// One stored (encrypted) SMTP password, if any: an alert process checks at start-up that
 /// its key opens it.
-pub async fn any_stored_password(client: &impl GenericClient) -> Result<Option<Vec<u8>>> {
-    crate::metrics::query();
+pub async fn any_stored_password(client: &impl Conn) -> Result<Option<Vec<u8>>> {
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/alerts/any_stored_password.sql"),
-            &[],
-        )
+        .fetch_opt(query!("alerts/any_stored_password"), &[])
         .await?
         .map(|r| r.get(0)))
 }
 
 /// The alert of an instance that ended, to `group` (the caller decided that the workflow's
 /// `notify.when` asks for one). In the transaction that ends the instance.
-pub async fn instance_end(
-    client: &impl GenericClient,
-    instance_id: i64,
-    group: &str,
-) -> Result<()> {
-    crate::metrics::query();
+pub async fn instance_end(client: &impl Conn, instance_id: i64, group: &str) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/alerts/instance_end.sql"),
+        .exec(
+            query!("alerts/instance_end"),
             &[&instance_id, &group, &LOG_TAIL_BYTES],
         )
         .await?;
@@ -116,16 +95,15 @@ pub async fn instance_end(
 /// An alert about a task decided on the master (e.g. `dependent_failed`), in the master's
 /// transaction.
 pub async fn master_task_alert(
-    client: &impl GenericClient,
+    client: &impl Conn,
     task_instance_id: i64,
     kind: &str,
     message: &str,
     details: &str,
 ) -> Result<()> {
-    crate::metrics::query();
     client
-        .execute(
-            include_str!("../../sql/queries/alerts/task_alert.sql"),
+        .exec(
+            query!("alerts/task_alert"),
             &[&task_instance_id, &kind, &message, &details],
         )
         .await?;
@@ -144,13 +122,9 @@ pub struct Unrouted {
 }
 
 /// Lock up to `limit` alerts that are not routed yet (`SKIP LOCKED`).
-pub async fn claim_unrouted(client: &impl GenericClient, limit: i64) -> Result<Vec<Unrouted>> {
-    crate::metrics::query();
+pub async fn claim_unrouted(client: &impl Conn, limit: i64) -> Result<Vec<Unrouted>> {
     Ok(client
-        .query(
-            include_str!("../../sql/queries/alerts/route_claim.sql"),
-            &[&limit],
-        )
+        .fetch(query!("alerts/route_claim"), &[&limit])
         .await?
         .iter()
         .map(|r| Unrouted {
@@ -184,7 +158,7 @@ pub struct Routed {
 
 /// Insert the deliveries and mark the alerts routed (one transaction with the claim).
 pub async fn record_routes(
-    client: &impl GenericClient,
+    client: &impl Conn,
     deliveries: &[NewDelivery],
     routed: &[Routed],
 ) -> Result<()> {
@@ -195,10 +169,9 @@ pub async fn record_routes(
         let types: Vec<&str> = deliveries.iter().map(|d| d.channel_type.as_str()).collect();
         let channels: Vec<&serde_json::Value> = deliveries.iter().map(|d| &d.channel).collect();
         let secrets: Vec<Option<&[u8]>> = deliveries.iter().map(|d| d.secret.as_deref()).collect();
-        crate::metrics::query();
         client
-            .execute(
-                include_str!("../../sql/queries/alerts/insert_deliveries.sql"),
+            .exec(
+                query!("alerts/insert_deliveries"),
                 &[&alert_ids, &groups, &indexes, &types, &channels, &secrets],
             )
             .await?;
@@ -207,12 +180,8 @@ pub async fn record_routes(
         let ids: Vec<i64> = routed.iter().map(|r| r.alert_id).collect();
         let states: Vec<&str> = routed.iter().map(|r| r.state).collect();
         let errors: Vec<Option<&str>> = routed.iter().map(|r| r.error.as_deref()).collect();
-        crate::metrics::query();
         client
-            .execute(
-                include_str!("../../sql/queries/alerts/mark_routed.sql"),
-                &[&ids, &states, &errors],
-            )
+            .exec(query!("alerts/mark_routed"), &[&ids, &states, &errors])
             .await?;
     }
     Ok(())
@@ -226,12 +195,8 @@ pub async fn give_up(
     now: Option<DateTime<Utc>>,
 ) -> Result<usize> {
     let tx = client.transaction().await?;
-    crate::metrics::query();
     let alert_ids: Vec<i64> = tx
-        .query(
-            include_str!("../../sql/queries/alerts/give_up.sql"),
-            &[&max_attempts, &now],
-        )
+        .fetch(query!("alerts/give_up"), &[&max_attempts, &now])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -265,17 +230,16 @@ pub struct ClaimedDelivery {
 /// Claim up to `limit` due deliveries that have attempts left. The claim is a lease of
 /// `lease_ms`: after it a delivery without a result is due again.
 pub async fn claim_deliveries(
-    client: &impl GenericClient,
+    client: &impl Conn,
     limit: i64,
     max_attempts: i32,
     server_id: i64,
     lease_ms: i64,
     now: Option<DateTime<Utc>>,
 ) -> Result<Vec<ClaimedDelivery>> {
-    crate::metrics::query();
     let rows = client
-        .query(
-            include_str!("../../sql/queries/alerts/claim_deliveries.sql"),
+        .fetch(
+            query!("alerts/claim_deliveries"),
             &[&limit, &max_attempts, &server_id, &(lease_ms as f64), &now],
         )
         .await?;
@@ -319,10 +283,9 @@ pub async fn record_result(
     result: &DeliveryResult,
 ) -> Result<bool> {
     let tx = client.transaction().await?;
-    crate::metrics::query();
     let row = tx
-        .query_opt(
-            include_str!("../../sql/queries/alerts/record_result.sql"),
+        .fetch_opt(
+            query!("alerts/record_result"),
             &[
                 &result.delivery_id,
                 &result.claim_token,
@@ -342,22 +305,17 @@ pub async fn record_result(
     Ok(true)
 }
 
-async fn refresh_states(client: &impl GenericClient, alert_ids: &[i64]) -> Result<()> {
-    crate::metrics::query();
+async fn refresh_states(client: &impl Conn, alert_ids: &[i64]) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/alerts/refresh_state.sql"),
-            &[&alert_ids],
-        )
+        .exec(query!("alerts/refresh_state"), &[&alert_ids])
         .await?;
     Ok(())
 }
 
 /// Milliseconds until the next delivery is due (0: now); None when nothing waits.
-pub async fn next_due_ms(client: &impl GenericClient) -> Result<Option<f64>> {
-    crate::metrics::query();
+pub async fn next_due_ms(client: &impl Conn) -> Result<Option<f64>> {
     Ok(client
-        .query_one(include_str!("../../sql/queries/alerts/next_due.sql"), &[])
+        .fetch_one(query!("alerts/next_due"), &[])
         .await?
         .get(0))
 }
@@ -393,11 +351,10 @@ pub struct AlertRow {
     pub deliveries: serde_json::Value,
 }
 
-pub async fn list(client: &impl GenericClient, filter: &AlertFilter) -> Result<Vec<AlertRow>> {
-    crate::metrics::query();
+pub async fn list(client: &impl Conn, filter: &AlertFilter) -> Result<Vec<AlertRow>> {
     Ok(client
-        .query(
-            include_str!("../../sql/queries/alerts/list.sql"),
+        .fetch(
+            query!("alerts/list"),
             &[
                 &filter.state,
                 &filter.kind,
@@ -451,12 +408,8 @@ pub async fn record_test(
         "failed"
     };
     let tx = client.transaction().await?;
-    crate::metrics::add(&crate::metrics::QUERIES, 2);
     let id: i64 = tx
-        .query_one(
-            include_str!("../../sql/queries/alerts/insert_test.sql"),
-            &[&group, payload, &state],
-        )
+        .fetch_one(query!("alerts/insert_test"), &[&group, payload, &state])
         .await?
         .get(0);
     let indexes: Vec<i32> = deliveries.iter().map(|d| d.channel_index).collect();
@@ -464,8 +417,8 @@ pub async fn record_test(
     let channels: Vec<&serde_json::Value> = deliveries.iter().map(|d| &d.channel).collect();
     let states: Vec<&str> = deliveries.iter().map(|d| d.state).collect();
     let answers: Vec<&str> = deliveries.iter().map(|d| d.answer.as_str()).collect();
-    tx.execute(
-        include_str!("../../sql/queries/alerts/insert_test_deliveries.sql"),
+    tx.exec(
+        query!("alerts/insert_test_deliveries"),
         &[&id, &group, &indexes, &types, &channels, &states, &answers],
     )
     .await?;
@@ -474,7 +427,7 @@ pub async fn record_test(
 }
 
 /// The names among `names` that are not alert groups.
-pub async fn missing_groups(client: &impl GenericClient, names: &[String]) -> Result<Vec<String>> {
+pub async fn missing_groups(client: &impl Conn, names: &[String]) -> Result<Vec<String>> {
     let found = get_groups(client, names).await?;
     let mut missing: Vec<String> = names
         .iter()

@@ -1,8 +1,8 @@
 //! Backfills: the row that plans them and the gating of their instances.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 
+use super::db::{Conn, query};
 use super::{Result, StoreError, commands};
 use crate::model::CommandType;
 
@@ -25,15 +25,14 @@ pub struct NewBackfill<'a> {
 
 /// Insert the backfill and one start command per date, in run order; returns the backfill
 /// id and the instance ids (allocated now, so they are known before any instance exists).
-pub async fn create(client: &impl GenericClient, b: &NewBackfill<'_>) -> Result<(i64, Vec<i64>)> {
-    crate::metrics::query();
+pub async fn create(client: &impl Conn, b: &NewBackfill<'_>) -> Result<(i64, Vec<i64>)> {
     let dates = serde_json::to_value(&b.times).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let mode = if b.serial { "serial" } else { "parallel" };
     let order = if b.descending { "desc" } else { "asc" };
     let parallelism = if b.serial { 1 } else { b.parallelism };
     let id: i64 = client
-        .query_one(
-            include_str!("../../sql/queries/backfill/insert.sql"),
+        .fetch_one(
+            query!("backfill/insert"),
             &[
                 &b.project_id,
                 &b.workflow_code,
@@ -74,10 +73,9 @@ pub struct Locked {
     pub stop_on_failure: bool,
 }
 
-pub async fn lock(client: &impl GenericClient, id: i64) -> Result<Locked> {
-    crate::metrics::query();
+pub async fn lock(client: &impl Conn, id: i64) -> Result<Locked> {
     let row = client
-        .query_opt(include_str!("../../sql/queries/backfill/lock.sql"), &[&id])
+        .fetch_opt(query!("backfill/lock"), &[&id])
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("backfill {id} does not exist")))?;
     Ok(Locked {
@@ -88,68 +86,42 @@ pub async fn lock(client: &impl GenericClient, id: i64) -> Result<Locked> {
     })
 }
 
-pub async fn running_count(client: &impl GenericClient, id: i64) -> Result<i64> {
-    crate::metrics::query();
+pub async fn running_count(client: &impl Conn, id: i64) -> Result<i64> {
     Ok(client
-        .query_one(
-            include_str!("../../sql/queries/backfill/running_count.sql"),
-            &[&id],
-        )
+        .fetch_one(query!("backfill/running_count"), &[&id])
         .await?
         .get(0))
 }
 
-pub async fn next_waiting(client: &impl GenericClient, id: i64) -> Result<Option<i64>> {
-    crate::metrics::query();
+pub async fn next_waiting(client: &impl Conn, id: i64) -> Result<Option<i64>> {
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/backfill/next_waiting.sql"),
-            &[&id],
-        )
+        .fetch_opt(query!("backfill/next_waiting"), &[&id])
         .await?
         .map(|r| r.get(0)))
 }
 
 /// (instances not final yet, failed, stopped) among the backfill's instances.
-pub async fn summary(client: &impl GenericClient, id: i64) -> Result<(i64, i64, i64)> {
-    crate::metrics::query();
-    let row = client
-        .query_one(
-            include_str!("../../sql/queries/backfill/summary.sql"),
-            &[&id],
-        )
-        .await?;
+pub async fn summary(client: &impl Conn, id: i64) -> Result<(i64, i64, i64)> {
+    let row = client.fetch_one(query!("backfill/summary"), &[&id]).await?;
     Ok((row.get(0), row.get(1), row.get(2)))
 }
 
-pub async fn stop_waiting(client: &impl GenericClient, id: i64, reason: &str) -> Result<u64> {
-    crate::metrics::query();
-    Ok(client
-        .execute(
-            include_str!("../../sql/queries/backfill/stop_waiting.sql"),
-            &[&id, &reason],
-        )
-        .await?)
+pub async fn stop_waiting(client: &impl Conn, id: i64, reason: &str) -> Result<u64> {
+    client
+        .exec(query!("backfill/stop_waiting"), &[&id, &reason])
+        .await
 }
 
-pub async fn set_state(client: &impl GenericClient, id: i64, state: &str) -> Result<bool> {
-    crate::metrics::query();
+pub async fn set_state(client: &impl Conn, id: i64, state: &str) -> Result<bool> {
     Ok(client
-        .execute(
-            include_str!("../../sql/queries/backfill/set_state.sql"),
-            &[&id, &state],
-        )
+        .exec(query!("backfill/set_state"), &[&id, &state])
         .await?
         == 1)
 }
 
-pub async fn active_instances(client: &impl GenericClient, id: i64) -> Result<Vec<i64>> {
-    crate::metrics::query();
+pub async fn active_instances(client: &impl Conn, id: i64) -> Result<Vec<i64>> {
     Ok(client
-        .query(
-            include_str!("../../sql/queries/backfill/active_instances.sql"),
-            &[&id],
-        )
+        .fetch(query!("backfill/active_instances"), &[&id])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -157,12 +129,8 @@ pub async fn active_instances(client: &impl GenericClient, id: i64) -> Result<Ve
 }
 
 /// A backfill with its instances (`GET /api/v1/backfills/{id}`).
-pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<serde_json::Value>> {
-    crate::metrics::query();
-    let Some(r) = client
-        .query_opt(include_str!("../../sql/queries/backfill/get.sql"), &[&id])
-        .await?
-    else {
+pub async fn get(client: &impl Conn, id: i64) -> Result<Option<serde_json::Value>> {
+    let Some(r) = client.fetch_opt(query!("backfill/get"), &[&id]).await? else {
         return Ok(None);
     };
     Ok(Some(serde_json::json!({
@@ -198,7 +166,7 @@ pub struct Request {
 /// midnight in its zone without one) and create it; returns (backfill id, instance ids in
 /// run order).
 pub async fn start(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project: &str,
     workflow: &str,
     request: &Request,
@@ -257,7 +225,7 @@ pub async fn start(
 }
 
 /// Cancel: dates not started yet end `stopped`, running ones get a stop command.
-pub async fn cancel(client: &impl GenericClient, id: i64) -> Result<()> {
+pub async fn cancel(client: &impl Conn, id: i64) -> Result<()> {
     let backfill = lock(client, id).await?;
     if backfill.state != "running" {
         return Err(StoreError::Invalid(format!(

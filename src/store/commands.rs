@@ -1,7 +1,6 @@
 //! The `pgdag.command` queue: requests to act, inserted by anyone, claimed by masters.
 
-use deadpool_postgres::GenericClient;
-
+use super::db::{Conn, query};
 use super::{Result, StoreError};
 use crate::model::CommandType;
 
@@ -18,7 +17,7 @@ pub struct Command {
 
 /// Insert a command; returns `(command id, workflow instance id)`.
 pub async fn insert(
-    client: &impl GenericClient,
+    client: &impl Conn,
     command_type: CommandType,
     project: Option<&str>,
     workflow: Option<&str>,
@@ -26,10 +25,9 @@ pub async fn insert(
     options: &serde_json::Value,
     workflow_instance_id: Option<i64>,
 ) -> Result<(i64, i64)> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
-        .query_one(
-            include_str!("../../sql/queries/commands/insert.sql"),
+        .fetch_one(
+            query!("commands/insert"),
             &[
                 &command_type.as_str(),
                 &project,
@@ -46,7 +44,7 @@ pub async fn insert(
 /// Insert a control command (pause, resume, stop, rerun, start_failed) for an instance;
 /// returns the command id.
 pub async fn insert_control(
-    client: &impl GenericClient,
+    client: &impl Conn,
     command_type: CommandType,
     workflow_instance_id: i64,
 ) -> Result<i64> {
@@ -67,7 +65,7 @@ pub async fn insert_control(
 /// Insert a command that forces a failed or killed task of an instance to success;
 /// returns the command id.
 pub async fn insert_force_success(
-    client: &impl GenericClient,
+    client: &impl Conn,
     workflow_instance_id: i64,
     task_instance_id: i64,
 ) -> Result<i64> {
@@ -85,14 +83,8 @@ pub async fn insert_force_success(
 }
 
 /// Lock up to `limit` of the oldest pending commands (skipping ones other masters hold).
-pub async fn claim(client: &impl GenericClient, limit: i64) -> Result<Vec<Command>> {
-    crate::metrics::query();
-    let rows = client
-        .query(
-            include_str!("../../sql/queries/commands/claim.sql"),
-            &[&limit],
-        )
-        .await?;
+pub async fn claim(client: &impl Conn, limit: i64) -> Result<Vec<Command>> {
+    let rows = client.fetch(query!("commands/claim"), &[&limit]).await?;
     Ok(rows
         .iter()
         .map(|r| Command {
@@ -108,40 +100,24 @@ pub async fn claim(client: &impl GenericClient, limit: i64) -> Result<Vec<Comman
 }
 
 /// A processed command leaves the queue (the instance records its type).
-pub async fn delete(client: &impl GenericClient, id: i64) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    client
-        .execute(
-            include_str!("../../sql/queries/commands/delete.sql"),
-            &[&id],
-        )
-        .await?;
+pub async fn delete(client: &impl Conn, id: i64) -> Result<()> {
+    client.exec(query!("commands/delete"), &[&id]).await?;
     Ok(())
 }
 
 /// An invalid command is kept, `failed`, with a readable error.
-pub async fn fail(client: &impl GenericClient, id: i64, error: &str) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    client
-        .execute(
-            include_str!("../../sql/queries/commands/fail.sql"),
-            &[&id, &error],
-        )
-        .await?;
+pub async fn fail(client: &impl Conn, id: i64, error: &str) -> Result<()> {
+    client.exec(query!("commands/fail"), &[&id, &error]).await?;
     Ok(())
 }
 
 /// The state and error of the newest command for an instance id, if it is still there.
 pub async fn state_for_instance(
-    client: &impl GenericClient,
+    client: &impl Conn,
     instance_id: i64,
 ) -> Result<Option<(String, Option<String>)>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
-        .query_opt(
-            include_str!("../../sql/queries/commands/get.sql"),
-            &[&instance_id],
-        )
+        .fetch_opt(query!("commands/get"), &[&instance_id])
         .await?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }

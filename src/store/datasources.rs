@@ -3,10 +3,10 @@
 //! returns it to the API.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use serde::Serialize;
 
 use super::Result;
+use super::db::{Conn, query};
 
 /// A datasource to store; `password_secret` is already encrypted.
 pub struct NewDatasource<'a> {
@@ -19,18 +19,11 @@ pub struct NewDatasource<'a> {
 }
 
 /// Creates or replaces the datasource; true when it was created.
-pub async fn upsert(client: &impl GenericClient, ds: &NewDatasource<'_>) -> Result<bool> {
-    crate::metrics::add(&crate::metrics::QUERIES, 2);
-    let project_id: i64 = client
-        .query_one(
-            include_str!("../../sql/queries/definitions/upsert_project.sql"),
-            &[&ds.project],
-        )
-        .await?
-        .get(0);
+pub async fn upsert(client: &impl Conn, ds: &NewDatasource<'_>) -> Result<bool> {
+    let project_id = super::definitions::upsert_project(client, ds.project).await?;
     Ok(client
-        .query_one(
-            include_str!("../../sql/queries/datasources/upsert.sql"),
+        .fetch_one(
+            query!("datasources/upsert"),
             &[
                 &project_id,
                 &ds.name,
@@ -56,13 +49,9 @@ pub struct DatasourceSummary {
     pub updated_at: DateTime<Utc>,
 }
 
-pub async fn list(client: &impl GenericClient, project: &str) -> Result<Vec<DatasourceSummary>> {
-    crate::metrics::query();
+pub async fn list(client: &impl Conn, project: &str) -> Result<Vec<DatasourceSummary>> {
     Ok(client
-        .query(
-            include_str!("../../sql/queries/datasources/list.sql"),
-            &[&project],
-        )
+        .fetch(query!("datasources/list"), &[&project])
         .await?
         .iter()
         .map(|r| DatasourceSummary {
@@ -86,16 +75,12 @@ pub struct DatasourceRecord {
 }
 
 pub async fn get(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project: &str,
     name: &str,
 ) -> Result<Option<DatasourceRecord>> {
-    crate::metrics::query();
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/datasources/get.sql"),
-            &[&project, &name],
-        )
+        .fetch_opt(query!("datasources/get"), &[&project, &name])
         .await?
         .map(|r| DatasourceRecord {
             db_type: r.get(0),
@@ -107,25 +92,17 @@ pub async fn get(
 
 /// One stored (encrypted) password, if any datasource has one: a process that runs tasks
 /// checks at start-up that its key opens it.
-pub async fn any_stored_password(client: &impl GenericClient) -> Result<Option<Vec<u8>>> {
-    crate::metrics::query();
+pub async fn any_stored_password(client: &impl Conn) -> Result<Option<Vec<u8>>> {
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/datasources/any_stored_password.sql"),
-            &[],
-        )
+        .fetch_opt(query!("datasources/any_stored_password"), &[])
         .await?
         .map(|r| r.get(0)))
 }
 
 /// Deletes the datasource; false when there was none.
-pub async fn delete(client: &impl GenericClient, project: &str, name: &str) -> Result<bool> {
-    crate::metrics::query();
+pub async fn delete(client: &impl Conn, project: &str, name: &str) -> Result<bool> {
     Ok(client
-        .execute(
-            include_str!("../../sql/queries/datasources/delete.sql"),
-            &[&project, &name],
-        )
+        .exec(query!("datasources/delete"), &[&project, &name])
         .await?
         > 0)
 }

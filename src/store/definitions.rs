@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::db::{Conn, query};
 use super::{Result, StoreError};
 use crate::model::Release;
 use crate::spec::WorkflowSpec;
@@ -51,30 +51,36 @@ pub struct Applied {
 }
 
 /// Store one workflow: a new version when anything changed, nothing when it did not.
-/// Runs inside the caller's transaction so that a multi-document apply is all or nothing.
-pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Result<Applied> {
-    crate::metrics::add(&crate::metrics::QUERIES, 3);
-    let project_id: i64 = tx
-        .query_one(
-            include_str!("../../sql/queries/definitions/upsert_project.sql"),
-            &[&spec.project],
-        )
+/// The project's id, creating the project when it is new.
+pub async fn upsert_project(client: &impl Conn, name: &str) -> Result<i64> {
+    Ok(client
+        .fetch_one(query!("definitions/upsert_project"), &[&name])
         .await?
-        .get(0);
+        .get(0))
+}
+
+/// Serializes changes to one workflow (by its code) until the transaction ends.
+async fn lock_code(tx: &impl Conn, code: i64) -> Result<()> {
+    tx.exec(query!("definitions/lock_code"), &[&code]).await?;
+    Ok(())
+}
+
+async fn delete_relations(tx: &impl Conn, code: i64) -> Result<()> {
+    tx.exec(query!("definitions/delete_relations"), &[&code])
+        .await?;
+    Ok(())
+}
+
+/// Runs inside the caller's transaction so that a multi-document apply is all or nothing.
+pub async fn apply_workflow(tx: &impl Conn, spec: &WorkflowSpec) -> Result<Applied> {
+    let project_id = upsert_project(tx, &spec.project).await?;
     let code = workflow_code(&spec.project, &spec.name);
-    tx.execute(
-        include_str!("../../sql/queries/definitions/lock_code.sql"),
-        &[&code],
-    )
-    .await?;
+    lock_code(tx, code).await?;
 
     let spec_json = serde_json::to_value(spec).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let spec_hash = hash_json(&spec_json);
     let current = tx
-        .query_opt(
-            include_str!("../../sql/queries/definitions/current_workflow.sql"),
-            &[&code],
-        )
+        .fetch_opt(query!("definitions/current_workflow"), &[&code])
         .await?;
     let (version, outcome) = match &current {
         Some(row) if row.get::<_, String>(1) == spec_hash => {
@@ -97,21 +103,16 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
             serde_json::to_value(task).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let task_hash = hash_json(&task_json);
         let current = tx
-            .query_opt(
-                include_str!("../../sql/queries/definitions/current_task.sql"),
-                &[&tcode],
-            )
+            .fetch_opt(query!("definitions/current_task"), &[&tcode])
             .await?;
-        crate::metrics::add(&crate::metrics::QUERIES, 1);
         let (tversion, changed) = match current {
             Some(row) if row.get::<_, String>(1) == task_hash => (row.get(0), false),
             Some(row) => (row.get::<_, i32>(2) + 1, true),
             None => (1, true),
         };
         if changed {
-            crate::metrics::query();
-            tx.execute(
-                include_str!("../../sql/queries/definitions/upsert_task.sql"),
+            tx.exec(
+                query!("definitions/upsert_task"),
                 &[
                     &tcode,
                     &tversion,
@@ -127,9 +128,8 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
         versions.insert(task.name.as_str(), (tcode, tversion));
     }
 
-    crate::metrics::add(&crate::metrics::QUERIES, 3);
-    tx.execute(
-        include_str!("../../sql/queries/definitions/upsert_workflow.sql"),
+    tx.exec(
+        query!("definitions/upsert_workflow"),
         &[
             &code,
             &version,
@@ -171,13 +171,9 @@ pub async fn apply_workflow(tx: &impl GenericClient, spec: &WorkflowSpec) -> Res
             delays.push(dep.delay.map(|d| d.millis as i64).unwrap_or(0));
         }
     }
-    tx.execute(
-        include_str!("../../sql/queries/definitions/delete_relations.sql"),
-        &[&code],
-    )
-    .await?;
-    tx.execute(
-        include_str!("../../sql/queries/definitions/insert_relations.sql"),
+    delete_relations(tx, code).await?;
+    tx.exec(
+        query!("definitions/insert_relations"),
         &[
             &code,
             &version,
@@ -212,17 +208,9 @@ pub struct WorkflowVersion {
     pub task_versions: Vec<i32>,
 }
 
-pub async fn load_version(
-    client: &impl GenericClient,
-    code: i64,
-    version: i32,
-) -> Result<WorkflowVersion> {
-    crate::metrics::add(&crate::metrics::QUERIES, 2);
+pub async fn load_version(client: &impl Conn, code: i64, version: i32) -> Result<WorkflowVersion> {
     let row = client
-        .query_opt(
-            include_str!("../../sql/queries/definitions/load_version.sql"),
-            &[&code, &version],
-        )
+        .fetch_opt(query!("definitions/load_version"), &[&code, &version])
         .await?
         .ok_or_else(|| {
             StoreError::NotFound(format!(
@@ -236,10 +224,7 @@ pub async fn load_version(
         ))
     })?;
     let rows = client
-        .query(
-            include_str!("../../sql/queries/definitions/task_versions.sql"),
-            &[&code, &version],
-        )
+        .fetch(query!("definitions/task_versions"), &[&code, &version])
         .await?;
     let by_code: HashMap<i64, i32> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     let mut task_codes = Vec::with_capacity(spec.tasks.len());
@@ -275,16 +260,12 @@ pub struct CurrentWorkflow {
 }
 
 pub async fn find_workflow(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project: &str,
     workflow: &str,
 ) -> Result<Option<CurrentWorkflow>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
-        .query_opt(
-            include_str!("../../sql/queries/definitions/find_workflow.sql"),
-            &[&project, &workflow],
-        )
+        .fetch_opt(query!("definitions/find_workflow"), &[&project, &workflow])
         .await?;
     Ok(match row {
         None => None,
@@ -309,16 +290,9 @@ pub struct ProjectSummary {
 }
 
 /// The projects `viewer` (a user id; `None` for an admin) may read.
-pub async fn list_projects(
-    client: &impl GenericClient,
-    viewer: Option<i64>,
-) -> Result<Vec<ProjectSummary>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn list_projects(client: &impl Conn, viewer: Option<i64>) -> Result<Vec<ProjectSummary>> {
     let rows = client
-        .query(
-            include_str!("../../sql/queries/definitions/list_projects.sql"),
-            &[&viewer],
-        )
+        .fetch(query!("definitions/list_projects"), &[&viewer])
         .await?;
     Ok(rows
         .iter()
@@ -331,13 +305,9 @@ pub async fn list_projects(
         .collect())
 }
 
-pub async fn project_exists(client: &impl GenericClient, project: &str) -> Result<bool> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn project_exists(client: &impl Conn, project: &str) -> Result<bool> {
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/definitions/project_exists.sql"),
-            &[&project],
-        )
+        .fetch_opt(query!("definitions/project_exists"), &[&project])
         .await?
         .is_some())
 }
@@ -352,16 +322,9 @@ pub struct WorkflowSummary {
     pub updated_at: DateTime<Utc>,
 }
 
-pub async fn list_workflows(
-    client: &impl GenericClient,
-    project: &str,
-) -> Result<Vec<WorkflowSummary>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn list_workflows(client: &impl Conn, project: &str) -> Result<Vec<WorkflowSummary>> {
     let rows = client
-        .query(
-            include_str!("../../sql/queries/definitions/list_workflows.sql"),
-            &[&project],
-        )
+        .fetch(query!("definitions/list_workflows"), &[&project])
         .await?;
     Ok(rows
         .iter()
@@ -385,16 +348,12 @@ pub struct VersionSummary {
 }
 
 pub async fn list_versions(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project: &str,
     workflow: &str,
 ) -> Result<Vec<VersionSummary>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
-        .query(
-            include_str!("../../sql/queries/definitions/list_versions.sql"),
-            &[&project, &workflow],
-        )
+        .fetch(query!("definitions/list_versions"), &[&project, &workflow])
         .await?;
     Ok(rows
         .iter()
@@ -409,15 +368,14 @@ pub async fn list_versions(
 
 /// A stored version's spec (the current one when `version` is None).
 pub async fn get_spec(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project: &str,
     workflow: &str,
     version: Option<i32>,
 ) -> Result<Option<(WorkflowSpec, i32)>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
-        .query_opt(
-            include_str!("../../sql/queries/definitions/get_version_spec.sql"),
+        .fetch_opt(
+            query!("definitions/get_version_spec"),
             &[&project, &workflow, &version],
         )
         .await?;
@@ -520,16 +478,12 @@ pub struct WorkflowOverview {
 }
 
 pub async fn overview(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project: &str,
     last_runs: i64,
 ) -> Result<Vec<WorkflowOverview>> {
-    crate::metrics::query();
     let rows = client
-        .query(
-            include_str!("../../sql/queries/definitions/overview.sql"),
-            &[&project, &last_runs],
-        )
+        .fetch(query!("definitions/overview"), &[&project, &last_runs])
         .await?;
     Ok(rows
         .iter()
@@ -556,23 +510,15 @@ pub async fn overview(
 /// the task versions it used and its YAML schedule. No version is written; the next apply
 /// that changes anything is numbered after the highest stored version.
 pub async fn switch_version(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     project: &str,
     workflow: &str,
     version: i32,
 ) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 5);
     let code = workflow_code(project, workflow);
-    tx.execute(
-        include_str!("../../sql/queries/definitions/lock_code.sql"),
-        &[&code],
-    )
-    .await?;
+    lock_code(tx, code).await?;
     let row = tx
-        .query_opt(
-            include_str!("../../sql/queries/definitions/switch_workflow.sql"),
-            &[&code, &version],
-        )
+        .fetch_opt(query!("definitions/switch_workflow"), &[&code, &version])
         .await?
         .ok_or_else(|| {
             StoreError::NotFound(format!(
@@ -582,21 +528,11 @@ pub async fn switch_version(
     let project_id: i64 = row.get(0);
     let spec: WorkflowSpec = serde_json::from_value(row.get(1))
         .map_err(|e| StoreError::Invalid(format!("stored version {version}: {e}")))?;
-    tx.execute(
-        include_str!("../../sql/queries/definitions/delete_relations.sql"),
-        &[&code],
-    )
-    .await?;
-    tx.execute(
-        include_str!("../../sql/queries/definitions/switch_relations.sql"),
-        &[&code, &version],
-    )
-    .await?;
-    tx.execute(
-        include_str!("../../sql/queries/definitions/switch_tasks.sql"),
-        &[&code, &version],
-    )
-    .await?;
+    delete_relations(tx, code).await?;
+    tx.exec(query!("definitions/switch_relations"), &[&code, &version])
+        .await?;
+    tx.exec(query!("definitions/switch_tasks"), &[&code, &version])
+        .await?;
     let schedule = super::schedules::YamlSchedule::from_spec(&spec).map_err(StoreError::Invalid)?;
     super::schedules::set_yaml(tx, project_id, code, schedule.as_ref()).await?;
     Ok(())

@@ -1,9 +1,9 @@
 //! Workflow and task instances: creation, evaluation locking, state changes, reads.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use serde::Serialize;
 
+use super::db::{Conn, query};
 use super::{Result, StoreError};
 use crate::model::{FailureStrategy, TaskState, WorkflowState};
 
@@ -43,26 +43,17 @@ pub struct NewInstance {
 }
 
 /// A fresh workflow instance id (from the sequence command rows draw from too).
-pub async fn allocate_id(client: &impl GenericClient) -> Result<i64> {
-    crate::metrics::query();
+pub async fn allocate_id(client: &impl Conn) -> Result<i64> {
     Ok(client
-        .query_one(
-            include_str!("../../sql/queries/instances/allocate_id.sql"),
-            &[],
-        )
+        .fetch_one(query!("instances/allocate_id"), &[])
         .await?
         .get(0))
 }
 
-pub async fn create(
-    client: &impl GenericClient,
-    instance: &NewInstance,
-    tasks: &[NewTask],
-) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 2);
+pub async fn create(client: &impl Conn, instance: &NewInstance, tasks: &[NewTask]) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/instances/create.sql"),
+        .exec(
+            query!("instances/create"),
             &[
                 &instance.id,
                 &instance.project_id,
@@ -93,8 +84,8 @@ pub async fn create(
     let task_groups: Vec<Option<&str>> = tasks.iter().map(|t| t.task_group.as_deref()).collect();
     let groups: Vec<&str> = tasks.iter().map(|t| t.worker_group.as_str()).collect();
     client
-        .execute(
-            include_str!("../../sql/queries/instances/create_tasks.sql"),
+        .exec(
+            query!("instances/create_tasks"),
             &[
                 &instance.id,
                 &codes,
@@ -180,25 +171,22 @@ pub struct ConsumedEvents {
 /// Lock one instance that has due evaluation events (skipping ones other masters hold)
 /// and consume its due events. Must run inside a transaction.
 pub async fn claim_for_evaluation(
-    client: &impl GenericClient,
+    client: &impl Conn,
 ) -> Result<Option<(InstanceRow, ConsumedEvents)>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 2);
-    let stmt = client
-        .prepare_cached(include_str!("../../sql/queries/instances/claim_eval.sql"))
-        .await?;
-    let Some(row) = client.query_opt(&stmt, &[]).await? else {
+    let Some(row) = client
+        .fetch_opt(query!("instances/claim_eval"), &[])
+        .await?
+    else {
         return Ok(None);
     };
     let instance = instance_row(&row)?;
     // Delete events before reading task states: an event committed after this statement
     // survives and causes another evaluation, so no state change is ever missed.
-    let stmt = client
-        .prepare_cached(include_str!(
-            "../../sql/queries/instances/delete_events.sql"
-        ))
-        .await?;
     let mut events = ConsumedEvents::default();
-    for row in client.query(&stmt, &[&instance.id]).await? {
+    for row in client
+        .fetch(query!("instances/delete_events"), &[&instance.id])
+        .await?
+    {
         match row.get::<_, Option<i64>>(0) {
             Some(id) => events.ended_tasks.push(id),
             None => events.other = true,
@@ -216,16 +204,15 @@ pub struct QuickCheck {
 }
 
 pub async fn quick_check(
-    client: &impl GenericClient,
+    client: &impl Conn,
     instance_id: i64,
     ended_tasks: &[i64],
 ) -> Result<QuickCheck> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let stmt = client
-        .prepare_cached(include_str!("../../sql/queries/instances/quick_check.sql"))
-        .await?;
     let row = client
-        .query_one(&stmt, &[&instance_id, &ended_tasks])
+        .fetch_one(
+            query!("instances/quick_check"),
+            &[&instance_id, &ended_tasks],
+        )
         .await?;
     Ok(QuickCheck {
         all_succeeded: row.get(0),
@@ -235,38 +222,27 @@ pub async fn quick_check(
 }
 
 /// Lock a given instance (the master that just created it evaluates it at once).
-pub async fn lock(client: &impl GenericClient, id: i64) -> Result<InstanceRow> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn lock(client: &impl Conn, id: i64) -> Result<InstanceRow> {
     let row = client
-        .query_opt(include_str!("../../sql/queries/instances/lock.sql"), &[&id])
+        .fetch_opt(query!("instances/lock"), &[&id])
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("workflow instance {id} does not exist")))?;
     instance_row(&row)
 }
 
 /// Milliseconds until the next evaluation event is due (negative: overdue), if any.
-pub async fn next_due_ms(client: &impl GenericClient) -> Result<Option<f64>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let row = client
-        .query_one(
-            include_str!("../../sql/queries/instances/next_due.sql"),
-            &[],
-        )
-        .await?;
+pub async fn next_due_ms(client: &impl Conn) -> Result<Option<f64>> {
+    let row = client.fetch_one(query!("instances/next_due"), &[]).await?;
     Ok(row.try_get::<_, Option<f64>>(0)?)
 }
 
 pub async fn insert_event(
-    client: &impl GenericClient,
+    client: &impl Conn,
     id: i64,
     due_at: Option<DateTime<Utc>>,
 ) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     client
-        .execute(
-            include_str!("../../sql/queries/instances/insert_event.sql"),
-            &[&id, &due_at],
-        )
+        .exec(query!("instances/insert_event"), &[&id, &due_at])
         .await?;
     Ok(())
 }
@@ -286,12 +262,10 @@ pub struct TaskRow {
     pub started_at: Option<DateTime<Utc>>,
 }
 
-pub async fn load_tasks(client: &impl GenericClient, instance_id: i64) -> Result<Vec<TaskRow>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let stmt = client
-        .prepare_cached(include_str!("../../sql/queries/instances/load_tasks.sql"))
+pub async fn load_tasks(client: &impl Conn, instance_id: i64) -> Result<Vec<TaskRow>> {
+    let rows = client
+        .fetch(query!("instances/load_tasks"), &[&instance_id])
         .await?;
-    let rows = client.query(&stmt, &[&instance_id]).await?;
     rows.iter()
         .map(|r| {
             Ok(TaskRow {
@@ -312,85 +286,72 @@ pub async fn load_tasks(client: &impl GenericClient, instance_id: i64) -> Result
 
 /// Out params of the given task instances (only the ones an evaluation needs).
 pub async fn out_params(
-    client: &impl GenericClient,
+    client: &impl Conn,
     ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, serde_json::Value>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    let stmt = client
-        .prepare_cached(include_str!("../../sql/queries/instances/out_params.sql"))
+    let rows = client
+        .fetch(query!("instances/out_params"), &[&ids])
         .await?;
-    let rows = client.query(&stmt, &[&ids]).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Queue attempts with their expanded payloads; wakes workers of the instance's groups.
 pub async fn queue_tasks(
-    client: &impl GenericClient,
+    client: &impl Conn,
     ids: &[i64],
     payloads: &[serde_json::Value],
     workflow_priority: i16,
 ) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let stmt = client
-        .prepare_cached(include_str!("../../sql/queries/instances/queue_tasks.sql"))
-        .await?;
     client
-        .execute(&stmt, &[&ids, &payloads, &workflow_priority])
+        .exec(
+            query!("instances/queue_tasks"),
+            &[&ids, &payloads, &workflow_priority],
+        )
         .await?;
     Ok(())
 }
 
 /// Plain state changes decided by the master: skipped, succeeded (master-side), waiting.
 pub async fn set_states(
-    client: &impl GenericClient,
+    client: &impl Conn,
     ids: &[i64],
     states: &[&str],
     wait_until: &[Option<DateTime<Utc>>],
     errors: &[Option<String>],
 ) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let stmt = client
-        .prepare_cached(include_str!("../../sql/queries/instances/set_states.sql"))
-        .await?;
     client
-        .execute(&stmt, &[&ids, &states, &wait_until, &errors])
+        .exec(
+            query!("instances/set_states"),
+            &[&ids, &states, &wait_until, &errors],
+        )
         .await?;
     Ok(())
 }
 
 /// Queued attempts are taken out of the queue and killed at once; dispatched or running
 /// ones are flagged for their worker.
-pub async fn request_kill(client: &impl GenericClient, ids: &[i64]) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn request_kill(client: &impl Conn, ids: &[i64]) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/instances/request_kill.sql"),
-            &[&ids],
-        )
+        .exec(query!("instances/request_kill"), &[&ids])
         .await?;
     Ok(())
 }
 
-pub async fn finish(client: &impl GenericClient, id: i64, state: WorkflowState) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn finish(client: &impl Conn, id: i64, state: WorkflowState) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/instances/finish.sql"),
-            &[&id, &state.as_str()],
-        )
+        .exec(query!("instances/finish"), &[&id, &state.as_str()])
         .await?;
     Ok(())
 }
 
-pub async fn notify(client: &impl GenericClient, channel: &str, payload: &str) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let stmt = client
-        .prepare_cached(include_str!("../../sql/queries/instances/notify.sql"))
+/// Wake the listeners of `channel` when the transaction commits.
+pub async fn notify(client: &impl Conn, channel: super::Channel, payload: &str) -> Result<()> {
+    client
+        .exec(query!("instances/notify"), &[&channel.name(), &payload])
         .await?;
-    client.execute(&stmt, &[&channel, &payload]).await?;
     Ok(())
 }
 
@@ -461,14 +422,8 @@ fn detail_row(r: &tokio_postgres::Row) -> InstanceDetail {
     }
 }
 
-pub async fn get_tasks(client: &impl GenericClient, id: i64) -> Result<Vec<TaskDetail>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let rows = client
-        .query(
-            include_str!("../../sql/queries/instances/get_tasks.sql"),
-            &[&id],
-        )
-        .await?;
+pub async fn get_tasks(client: &impl Conn, id: i64) -> Result<Vec<TaskDetail>> {
+    let rows = client.fetch(query!("instances/get_tasks"), &[&id]).await?;
     Ok(rows
         .iter()
         .map(|r| TaskDetail {
@@ -493,28 +448,21 @@ pub async fn get_tasks(client: &impl GenericClient, id: i64) -> Result<Vec<TaskD
 /// An instance with its tasks (the shape of `GET /api/v1/instances/{id}`), if it exists.
 /// A start command that no master has taken yet shows as its instance in state
 /// `submitted`, with no tasks, so a caller can poll an id as soon as it has one.
-pub async fn get(client: &impl GenericClient, id: i64) -> Result<Option<InstanceDetail>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 2);
-    if let Some(row) = client
-        .query_opt(include_str!("../../sql/queries/instances/get.sql"), &[&id])
-        .await?
-    {
+pub async fn get(client: &impl Conn, id: i64) -> Result<Option<InstanceDetail>> {
+    async fn get_row(client: &impl Conn, id: i64) -> Result<Option<tokio_postgres::Row>> {
+        client.fetch_opt(query!("instances/get"), &[&id]).await
+    }
+    if let Some(row) = get_row(client, id).await? {
         let mut detail = detail_row(&row);
         detail.tasks = Some(get_tasks(client, id).await?);
         return Ok(Some(detail));
     }
     let Some(row) = client
-        .query_opt(
-            include_str!("../../sql/queries/instances/get_submitted.sql"),
-            &[&id],
-        )
+        .fetch_opt(query!("instances/get_submitted"), &[&id])
         .await?
     else {
         // The command may have been carried out between the two reads: look again.
-        let Some(row) = client
-            .query_opt(include_str!("../../sql/queries/instances/get.sql"), &[&id])
-            .await?
-        else {
+        let Some(row) = get_row(client, id).await? else {
             return Ok(None);
         };
         let mut detail = detail_row(&row);
@@ -554,14 +502,10 @@ pub struct InstanceFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-pub async fn list(
-    client: &impl GenericClient,
-    filter: &InstanceFilter,
-) -> Result<Vec<InstanceDetail>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn list(client: &impl Conn, filter: &InstanceFilter) -> Result<Vec<InstanceDetail>> {
     let rows = client
-        .query(
-            include_str!("../../sql/queries/instances/list.sql"),
+        .fetch(
+            query!("instances/list"),
             &[
                 &filter.project,
                 &filter.workflow,
@@ -580,15 +524,14 @@ pub async fn list(
 /// Set an instance's state for a control command; `restart` clears `ended_at` and sets a
 /// new `started_at`.
 pub async fn control_state(
-    client: &impl GenericClient,
+    client: &impl Conn,
     id: i64,
     state: WorkflowState,
     restart: bool,
 ) -> Result<()> {
-    crate::metrics::query();
     client
-        .execute(
-            include_str!("../../sql/queries/instances/control_state.sql"),
+        .exec(
+            query!("instances/control_state"),
             &[&id, &state.as_str(), &restart],
         )
         .await?;
@@ -596,41 +539,25 @@ pub async fn control_state(
 }
 
 /// Reset the instance's tasks in these states to `pending`; returns how many.
-pub async fn reset_tasks(
-    client: &impl GenericClient,
-    id: i64,
-    states: &[TaskState],
-) -> Result<u64> {
-    crate::metrics::query();
+pub async fn reset_tasks(client: &impl Conn, id: i64, states: &[TaskState]) -> Result<u64> {
     let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-    Ok(client
-        .execute(
-            include_str!("../../sql/queries/instances/reset_tasks.sql"),
-            &[&id, &states],
-        )
-        .await?)
+    client
+        .exec(query!("instances/reset_tasks"), &[&id, &states])
+        .await
 }
 
 /// Lock a workflow definition's row for the execution-type decision.
-pub async fn lock_definition(client: &impl GenericClient, workflow_code: i64) -> Result<()> {
-    crate::metrics::query();
+pub async fn lock_definition(client: &impl Conn, workflow_code: i64) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/instances/lock_definition.sql"),
-            &[&workflow_code],
-        )
+        .exec(query!("instances/lock_definition"), &[&workflow_code])
         .await?;
     Ok(())
 }
 
 /// Instances of the workflow that are running, pausing or stopping.
-pub async fn active_count(client: &impl GenericClient, workflow_code: i64) -> Result<i64> {
-    crate::metrics::query();
+pub async fn active_count(client: &impl Conn, workflow_code: i64) -> Result<i64> {
     Ok(client
-        .query_one(
-            include_str!("../../sql/queries/instances/active_count.sql"),
-            &[&workflow_code],
-        )
+        .fetch_one(query!("instances/active_count"), &[&workflow_code])
         .await?
         .get(0))
 }
@@ -638,14 +565,13 @@ pub async fn active_count(client: &impl GenericClient, workflow_code: i64) -> Re
 /// The waiting instance whose turn is next (not locked: the caller holds the definition's
 /// row lock, which serializes every admission of the workflow).
 pub async fn first_waiting(
-    client: &impl GenericClient,
+    client: &impl Conn,
     workflow_code: i64,
     by_priority: bool,
 ) -> Result<Option<i64>> {
-    crate::metrics::query();
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/instances/first_waiting.sql"),
+        .fetch_opt(
+            query!("instances/first_waiting"),
             &[&workflow_code, &by_priority],
         )
         .await?
@@ -655,15 +581,14 @@ pub async fn first_waiting(
 /// Whether a start submitted before instance `id` is still ahead of it: a start command
 /// of the workflow not carried out yet, or (`count_waiting`) an earlier waiting instance.
 pub async fn ahead_in_line(
-    client: &impl GenericClient,
+    client: &impl Conn,
     workflow_code: i64,
     id: i64,
     count_waiting: bool,
 ) -> Result<bool> {
-    crate::metrics::query();
     Ok(client
-        .query_one(
-            include_str!("../../sql/queries/instances/ahead_in_line.sql"),
+        .fetch_one(
+            query!("instances/ahead_in_line"),
             &[&workflow_code, &id, &count_waiting],
         )
         .await?
@@ -672,15 +597,10 @@ pub async fn ahead_in_line(
 
 /// A start of `project/workflow` failed: wake the first instance waiting behind it.
 /// Returns whether one was woken.
-pub async fn wake_first_waiting(
-    client: &impl GenericClient,
-    project: &str,
-    workflow: &str,
-) -> Result<bool> {
-    crate::metrics::query();
+pub async fn wake_first_waiting(client: &impl Conn, project: &str, workflow: &str) -> Result<bool> {
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/instances/wake_first_waiting.sql"),
+        .fetch_opt(
+            query!("instances/wake_first_waiting"),
             &[&project, &workflow],
         )
         .await?
@@ -688,56 +608,33 @@ pub async fn wake_first_waiting(
 }
 
 /// Evaluate the instance again `after_ms` from now (database clock).
-pub async fn wake_after(client: &impl GenericClient, id: i64, after_ms: i64) -> Result<()> {
-    crate::metrics::query();
+pub async fn wake_after(client: &impl Conn, id: i64, after_ms: i64) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/instances/wake_after.sql"),
-            &[&id, &after_ms],
-        )
+        .exec(query!("instances/wake_after"), &[&id, &after_ms])
         .await?;
     Ok(())
 }
 
 /// Write the workflow-timeout alert of this run, once.
-pub async fn timeout_alert(client: &impl GenericClient, id: i64, message: &str) -> Result<()> {
-    crate::metrics::query();
+pub async fn timeout_alert(client: &impl Conn, id: i64, message: &str) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/instances/timeout_alert.sql"),
-            &[&id, &message],
-        )
+        .exec(query!("instances/timeout_alert"), &[&id, &message])
         .await?;
     Ok(())
 }
 
 /// Mark a failed or killed task of the instance `forced_success`; false when it is not one.
-pub async fn force_success(
-    client: &impl GenericClient,
-    task_id: i64,
-    instance_id: i64,
-) -> Result<bool> {
-    crate::metrics::query();
+pub async fn force_success(client: &impl Conn, task_id: i64, instance_id: i64) -> Result<bool> {
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/instances/force_success.sql"),
-            &[&task_id, &instance_id],
-        )
+        .fetch_opt(query!("instances/force_success"), &[&task_id, &instance_id])
         .await?
         .is_some())
 }
 
 /// The instance a task instance belongs to, and the task's state.
-pub async fn task_owner(
-    client: &impl GenericClient,
-    task_id: i64,
-) -> Result<Option<(i64, String)>> {
-    crate::metrics::query();
+pub async fn task_owner(client: &impl Conn, task_id: i64) -> Result<Option<(i64, String)>> {
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/instances/task_owner.sql"),
-            &[&task_id],
-        )
+        .fetch_opt(query!("instances/task_owner"), &[&task_id])
         .await?
         .map(|r| (r.get(0), r.get(1))))
 }
@@ -745,16 +642,12 @@ pub async fn task_owner(
 /// Instances created per UTC day over the last `days` days (oldest first), as
 /// `(day, succeeded, failed, other)`.
 pub async fn day_counts(
-    client: &impl GenericClient,
+    client: &impl Conn,
     days: i32,
     viewer: Option<i64>,
 ) -> Result<Vec<(chrono::NaiveDate, i64, i64, i64)>> {
-    crate::metrics::query();
     let rows = client
-        .query(
-            include_str!("../../sql/queries/instances/day_counts.sql"),
-            &[&days, &viewer],
-        )
+        .fetch(query!("instances/day_counts"), &[&days, &viewer])
         .await?;
     Ok(rows
         .iter()
@@ -770,16 +663,9 @@ pub async fn day_counts(
 }
 
 /// Instances created today (UTC), counted by state.
-pub async fn today_by_state(
-    client: &impl GenericClient,
-    viewer: Option<i64>,
-) -> Result<Vec<(String, i64)>> {
-    crate::metrics::query();
+pub async fn today_by_state(client: &impl Conn, viewer: Option<i64>) -> Result<Vec<(String, i64)>> {
     let rows = client
-        .query(
-            include_str!("../../sql/queries/instances/today_by_state.sql"),
-            &[&viewer],
-        )
+        .fetch(query!("instances/today_by_state"), &[&viewer])
         .await?;
     Ok(rows.iter().map(|r| (r.get("state"), r.get("n"))).collect())
 }

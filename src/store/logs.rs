@@ -1,7 +1,6 @@
 //! Reading task output. Workers write it through `queue::flush`.
 
-use deadpool_postgres::GenericClient;
-
+use super::db::{Conn, query};
 use super::{Result, StoreError};
 use crate::model::TaskState;
 
@@ -17,18 +16,14 @@ pub const DEFAULT_PAGE_CHUNKS: i64 = 1000;
 
 /// Chunks with `seq >= after` (the beginning when `after` is 0).
 pub async fn read(
-    client: &impl GenericClient,
+    client: &impl Conn,
     task_instance_id: i64,
     after: i32,
     max_chunks: i64,
 ) -> Result<LogPage> {
-    crate::metrics::add(&crate::metrics::QUERIES, 2);
     // Read the state first: chunks written before a final state are then all visible.
     let state = client
-        .query_opt(
-            include_str!("../../sql/queries/logs/task_state.sql"),
-            &[&task_instance_id],
-        )
+        .fetch_opt(query!("logs/task_state"), &[&task_instance_id])
         .await?
         .ok_or_else(|| {
             StoreError::NotFound(format!("task instance {task_instance_id} does not exist"))
@@ -38,8 +33,8 @@ pub async fn read(
         .parse()
         .map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))?;
     let rows = client
-        .query(
-            include_str!("../../sql/queries/logs/read.sql"),
+        .fetch(
+            query!("logs/read"),
             &[&task_instance_id, &after, &max_chunks],
         )
         .await?;

@@ -4,37 +4,28 @@
 //! function runs inside the evaluator's transaction, under the instance's row lock.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 
 use super::Result;
+use super::db::{Conn, query};
 use crate::model::{TaskState, WorkflowState};
 
 /// Marks the task running; returns (attempt, started_at).
-pub async fn start(
-    client: &impl GenericClient,
-    task_id: i64,
-    host: &str,
-) -> Result<(i32, DateTime<Utc>)> {
-    crate::metrics::query();
+pub async fn start(client: &impl Conn, task_id: i64, host: &str) -> Result<(i32, DateTime<Utc>)> {
     let row = client
-        .query_one(
-            include_str!("../../sql/queries/master_tasks/start.sql"),
-            &[&task_id, &host],
-        )
+        .fetch_one(query!("master_tasks/start"), &[&task_id, &host])
         .await?;
     Ok((row.get(0), row.get(1)))
 }
 
 pub async fn set_branch(
-    client: &impl GenericClient,
+    client: &impl Conn,
     task_id: i64,
     taken: &[String],
     host: &str,
 ) -> Result<()> {
-    crate::metrics::query();
     client
-        .execute(
-            include_str!("../../sql/queries/master_tasks/set_branch.sql"),
+        .exec(
+            query!("master_tasks/set_branch"),
             &[&task_id, &taken, &host],
         )
         .await?;
@@ -43,44 +34,32 @@ pub async fn set_branch(
 
 /// Ends a running or waiting task; false when it was neither any more.
 pub async fn end_task(
-    client: &impl GenericClient,
+    client: &impl Conn,
     task_id: i64,
     state: TaskState,
     error: Option<&str>,
     out_params: &serde_json::Value,
 ) -> Result<bool> {
-    crate::metrics::query();
     Ok(client
-        .execute(
-            include_str!("../../sql/queries/master_tasks/end_task.sql"),
+        .exec(
+            query!("master_tasks/end_task"),
             &[&task_id, &state.as_str(), &error, out_params],
         )
         .await?
         > 0)
 }
 
-pub async fn append_log(client: &impl GenericClient, task_id: i64, text: &str) -> Result<()> {
-    crate::metrics::query();
+pub async fn append_log(client: &impl Conn, task_id: i64, text: &str) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/master_tasks/append_log.sql"),
-            &[&task_id, &text],
-        )
+        .exec(query!("master_tasks/append_log"), &[&task_id, &text])
         .await?;
     Ok(())
 }
 
 /// The newest child instance of a sub_process task: (id, state).
-pub async fn child_of(
-    client: &impl GenericClient,
-    task_id: i64,
-) -> Result<Option<(i64, WorkflowState)>> {
-    crate::metrics::query();
+pub async fn child_of(client: &impl Conn, task_id: i64) -> Result<Option<(i64, WorkflowState)>> {
     let Some(row) = client
-        .query_opt(
-            include_str!("../../sql/queries/master_tasks/child_of.sql"),
-            &[&task_id],
-        )
+        .fetch_opt(query!("master_tasks/child_of"), &[&task_id])
         .await?
     else {
         return Ok(None);
@@ -94,17 +73,13 @@ pub async fn child_of(
 
 /// Child instances of `instance_id` in one of `states`.
 pub async fn children(
-    client: &impl GenericClient,
+    client: &impl Conn,
     instance_id: i64,
     states: &[WorkflowState],
 ) -> Result<Vec<i64>> {
-    crate::metrics::query();
     let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
     Ok(client
-        .query(
-            include_str!("../../sql/queries/master_tasks/children.sql"),
-            &[&instance_id, &states],
-        )
+        .fetch(query!("master_tasks/children"), &[&instance_id, &states])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -112,41 +87,26 @@ pub async fn children(
 }
 
 /// How deep an instance is nested under sub_process parents (0: a top-level instance).
-pub async fn depth(client: &impl GenericClient, instance_id: i64) -> Result<i32> {
-    crate::metrics::query();
+pub async fn depth(client: &impl Conn, instance_id: i64) -> Result<i32> {
     Ok(client
-        .query_one(
-            include_str!("../../sql/queries/master_tasks/depth.sql"),
-            &[&instance_id],
-        )
+        .fetch_one(query!("master_tasks/depth"), &[&instance_id])
         .await?
         .get::<_, Option<i32>>(0)
         .unwrap_or(0))
 }
 
 /// The out params of a child instance's succeeded tasks, merged.
-pub async fn child_outs(
-    client: &impl GenericClient,
-    instance_id: i64,
-) -> Result<serde_json::Value> {
-    crate::metrics::query();
+pub async fn child_outs(client: &impl Conn, instance_id: i64) -> Result<serde_json::Value> {
     Ok(client
-        .query_one(
-            include_str!("../../sql/queries/master_tasks/child_outs.sql"),
-            &[&instance_id],
-        )
+        .fetch_one(query!("master_tasks/child_outs"), &[&instance_id])
         .await?
         .get(0))
 }
 
 /// Paused sub_process tasks of the instance back to running; their ids.
-pub async fn resume_sub_tasks(client: &impl GenericClient, instance_id: i64) -> Result<Vec<i64>> {
-    crate::metrics::query();
+pub async fn resume_sub_tasks(client: &impl Conn, instance_id: i64) -> Result<Vec<i64>> {
     Ok(client
-        .query(
-            include_str!("../../sql/queries/master_tasks/resume_sub_tasks.sql"),
-            &[&instance_id],
-        )
+        .fetch(query!("master_tasks/resume_sub_tasks"), &[&instance_id])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -162,17 +122,16 @@ pub struct Found {
 }
 
 pub async fn latest_in_window(
-    client: &impl GenericClient,
+    client: &impl Conn,
     workflow_code: i64,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     asking_instance: i64,
     task: Option<&str>,
 ) -> Result<Option<Found>> {
-    crate::metrics::query();
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/master_tasks/latest_in_window.sql"),
+        .fetch_opt(
+            query!("master_tasks/latest_in_window"),
             &[
                 &workflow_code,
                 &start,
@@ -190,25 +149,17 @@ pub async fn latest_in_window(
 }
 
 /// Remembers a dependent task's latest explanation.
-pub async fn set_explanation(client: &impl GenericClient, task_id: i64, text: &str) -> Result<()> {
-    crate::metrics::query();
+pub async fn set_explanation(client: &impl Conn, task_id: i64, text: &str) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/master_tasks/set_explanation.sql"),
-            &[&task_id, &text],
-        )
+        .exec(query!("master_tasks/set_explanation"), &[&task_id, &text])
         .await?;
     Ok(())
 }
 
 /// A dependent task's latest explanation.
-pub async fn explanation(client: &impl GenericClient, task_id: i64) -> Result<Option<String>> {
-    crate::metrics::query();
+pub async fn explanation(client: &impl Conn, task_id: i64) -> Result<Option<String>> {
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/master_tasks/explanation.sql"),
-            &[&task_id],
-        )
+        .fetch_opt(query!("master_tasks/explanation"), &[&task_id])
         .await?
         .and_then(|r| r.get(0)))
 }

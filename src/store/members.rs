@@ -1,8 +1,8 @@
 //! Project membership: who may read or write which project. Admins need no row.
 
-use deadpool_postgres::GenericClient;
 use serde::Serialize;
 
+use super::db::{Conn, query};
 use super::{Result, StoreError};
 
 /// What a member may do in a project. `Write` includes reading.
@@ -32,16 +32,12 @@ impl Access {
 /// `None` when the project does not exist; `Some(None)` when it exists and the user is
 /// not a member.
 pub async fn access(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project: &str,
     user_id: i64,
 ) -> Result<Option<Option<Access>>> {
-    crate::metrics::query();
     let row = client
-        .query_opt(
-            include_str!("../../sql/queries/members/access.sql"),
-            &[&project, &user_id],
-        )
+        .fetch_opt(query!("members/access"), &[&project, &user_id])
         .await?;
     Ok(row.map(|r| {
         r.get::<_, Option<String>>("access")
@@ -58,14 +54,8 @@ pub struct Member {
 }
 
 /// Every membership, or those of one project.
-pub async fn list(client: &impl GenericClient, project: Option<&str>) -> Result<Vec<Member>> {
-    crate::metrics::query();
-    let rows = client
-        .query(
-            include_str!("../../sql/queries/members/list.sql"),
-            &[&project],
-        )
-        .await?;
+pub async fn list(client: &impl Conn, project: Option<&str>) -> Result<Vec<Member>> {
+    let rows = client.fetch(query!("members/list"), &[&project]).await?;
     Ok(rows
         .iter()
         .map(|r| Member {
@@ -76,18 +66,9 @@ pub async fn list(client: &impl GenericClient, project: Option<&str>) -> Result<
         .collect())
 }
 
-pub async fn set(
-    client: &impl GenericClient,
-    project: &str,
-    user: &str,
-    access: Access,
-) -> Result<()> {
-    crate::metrics::query();
+pub async fn set(client: &impl Conn, project: &str, user: &str, access: Access) -> Result<()> {
     let row = client
-        .query_opt(
-            include_str!("../../sql/queries/members/set.sql"),
-            &[&project, &user, &access.as_str()],
-        )
+        .fetch_opt(query!("members/set"), &[&project, &user, &access.as_str()])
         .await?;
     match row {
         Some(_) => Ok(()),
@@ -97,13 +78,9 @@ pub async fn set(
     }
 }
 
-pub async fn remove(client: &impl GenericClient, project: &str, user: &str) -> Result<bool> {
-    crate::metrics::query();
+pub async fn remove(client: &impl Conn, project: &str, user: &str) -> Result<bool> {
     Ok(client
-        .execute(
-            include_str!("../../sql/queries/members/remove.sql"),
-            &[&project, &user],
-        )
+        .exec(query!("members/remove"), &[&project, &user])
         .await?
         > 0)
 }
@@ -118,8 +95,7 @@ pub enum Owned {
 }
 
 /// The project that owns `thing`, or `None` when it does not exist.
-pub async fn project_of(client: &impl GenericClient, thing: Owned) -> Result<Option<String>> {
-    crate::metrics::query();
+pub async fn project_of(client: &impl Conn, thing: Owned) -> Result<Option<String>> {
     let (kind, id) = match thing {
         Owned::Instance(id) => ("instance", id),
         Owned::TaskInstance(id) => ("task_instance", id),
@@ -127,10 +103,7 @@ pub async fn project_of(client: &impl GenericClient, thing: Owned) -> Result<Opt
         Owned::Backfill(id) => ("backfill", id),
     };
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/members/project_of.sql"),
-            &[&kind, &id],
-        )
+        .fetch_opt(query!("members/project_of"), &[&kind, &id])
         .await?
         .map(|r| r.get(0)))
 }

@@ -1,12 +1,15 @@
 //! All SQL access. Queries live in `sql/queries/<area>/<name>.sql`, one per file, and are
-//! run by one typed function each in the module of their area. Nothing outside this module
-//! writes SQL text.
+//! run by one typed function each in the module of their area, through the one helper in
+//! `db` (prepared once per connection, counted, errors mapped). Nothing outside this module
+//! writes SQL text; `sql` and `procedure` tasks run their users' SQL on other databases.
 
 pub mod alerts;
 pub mod backfills;
+pub mod channel;
 pub mod cluster;
 pub mod commands;
 pub mod datasources;
+pub mod db;
 pub mod definitions;
 pub mod instances;
 pub mod logs;
@@ -24,6 +27,10 @@ use std::str::FromStr;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+
+use db::{Conn, Session, query};
+
+pub use channel::Channel;
 
 mod embedded {
     refinery::embed_migrations!("sql/migrations");
@@ -48,14 +55,58 @@ pub enum StoreError {
     Migration(String),
 }
 
+/// What a database error means to the store's callers. Decided here, once, from the
+/// `SqlState` (never from message text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFailure {
+    /// The database could not be reached, or the connection broke.
+    Unavailable,
+    /// A unique constraint refused the row: it exists already.
+    UniqueViolation,
+    /// A foreign key refused the row: what it refers to is gone.
+    ForeignKeyViolation,
+    /// A serialization failure or a deadlock: the transaction may simply be run again.
+    Retry,
+    /// The database does not exist.
+    NoDatabase,
+    Other,
+}
+
 impl StoreError {
     /// True when the database could not be reached (the API answers 503 then).
     pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Pool(_) => true,
-            StoreError::Db(e) => e.is_closed() || e.code().is_none() && e.as_db_error().is_none(),
-            _ => false,
+        self.failure() == Some(DbFailure::Unavailable)
+    }
+    /// The meaning of a database error; None for the store's own errors.
+    pub fn failure(&self) -> Option<DbFailure> {
+        let e = match self {
+            StoreError::Pool(_) => return Some(DbFailure::Unavailable),
+            StoreError::Db(e) => e,
+            _ => return None,
+        };
+        if e.is_closed() {
+            return Some(DbFailure::Unavailable);
         }
+        let Some(code) = e.code() else {
+            // No server error: an I/O failure (or a driver-side one, such as a wrong row
+            // count, which has always been reported as unavailable too).
+            return Some(if e.as_db_error().is_none() {
+                DbFailure::Unavailable
+            } else {
+                DbFailure::Other
+            });
+        };
+        Some(match code {
+            c if *c == SqlState::UNIQUE_VIOLATION => DbFailure::UniqueViolation,
+            c if *c == SqlState::FOREIGN_KEY_VIOLATION => DbFailure::ForeignKeyViolation,
+            c if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+            {
+                DbFailure::Retry
+            }
+            c if *c == SqlState::INVALID_CATALOG_NAME => DbFailure::NoDatabase,
+            _ => DbFailure::Other,
+        })
     }
     pub fn code(&self) -> Option<&SqlState> {
         match self {
@@ -127,37 +178,43 @@ impl Store {
         Ok(self.pool.get().await?)
     }
 
-    /// Open a connection outside the pool (listeners, lock holders), driving it on a task.
-    pub async fn dedicated(&self) -> Result<tokio_postgres::Client> {
+    /// Open a connection outside the pool (lock holders), driving it on a task.
+    pub async fn dedicated(&self) -> Result<Session> {
         let (client, connection) = self.config.connect(NoTls).await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "dedicated connection ended");
             }
         });
-        Ok(client)
+        Ok(Session::new(client))
     }
 
     /// Create or upgrade the schema. Idempotent; safe to run from many processes at once.
     pub async fn migrate(&self) -> Result<()> {
-        crate::metrics::add(&crate::metrics::QUERIES, 2);
-        let (mut client, connection) = self.config.connect(NoTls).await?;
+        let (client, connection) = self.config.connect(NoTls).await?;
         let driver = tokio::spawn(connection);
-        client
-            .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        let mut session = Session::new(client);
+        session
+            .exec(query!("schema/lock"), &[&MIGRATION_LOCK_KEY])
             .await?;
+        // refinery's own statements (its history table, the migrations) are not counted.
         let outcome = embedded::migrations::runner()
             .set_migration_table_name("pgdag_schema_history")
-            .run_async(&mut client)
+            .run_async(session.client_mut())
             .await
             .map_err(|e| StoreError::Migration(e.to_string()));
-        let _ = client
-            .execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        let _ = session
+            .exec(query!("schema/unlock"), &[&MIGRATION_LOCK_KEY])
             .await;
-        drop(client);
+        drop(session);
         let _ = driver.await;
         outcome.map(|_| ())
     }
+}
+
+/// Listen on every pgdag channel (on a connection the process owns: a session).
+pub async fn listen(session: &Session) -> Result<()> {
+    session.exec_simple(&Channel::listen_all()).await
 }
 
 pub fn pg_config(url: &str) -> Result<tokio_postgres::Config> {
@@ -171,7 +228,6 @@ pub fn pg_config(url: &str) -> Result<tokio_postgres::Config> {
 
 /// Create the database named in `url` when it does not exist (connects to `postgres`).
 pub async fn ensure_database(url: &str) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let config = pg_config(url)?;
     let name = config.get_dbname().unwrap_or("postgres").to_string();
     match config.connect(NoTls).await {
@@ -183,14 +239,15 @@ pub async fn ensure_database(url: &str) -> Result<()> {
     admin.dbname("postgres");
     let (client, connection) = admin.connect(NoTls).await?;
     tokio::spawn(connection);
+    // An identifier cannot be a parameter: the one statement built from text, quoted.
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    match client
-        .batch_execute(&format!("create database {quoted}"))
+    match Session::new(client)
+        .exec_simple(&format!("create database {quoted}"))
         .await
     {
         Ok(()) => Ok(()),
         // Another process created it at the same moment.
         Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }

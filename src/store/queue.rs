@@ -1,10 +1,10 @@
 //! The worker side of the task queue: claim attempts, report progress, logs and outcomes.
 //! Every write about an attempt is fenced by `(task_instance_id, claim_token)`.
 
-use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::Result;
+use super::db::{Conn, query};
 
 #[derive(Debug, Clone)]
 pub struct ClaimedTask {
@@ -23,16 +23,15 @@ pub struct ClaimedTask {
 
 /// Claim up to `limit` attempts for these worker groups, in queue order.
 pub async fn claim(
-    client: &impl GenericClient,
+    client: &impl Conn,
     worker_groups: &[String],
     limit: i64,
     host: &str,
     server_id: i64,
 ) -> Result<Vec<ClaimedTask>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let rows = client
-        .query(
-            include_str!("../../sql/queries/queue/claim.sql"),
+        .fetch(
+            query!("queue/claim"),
             &[&worker_groups, &limit, &host, &server_id],
         )
         .await?;
@@ -116,31 +115,26 @@ pub async fn flush(
     if !started.is_empty() {
         let ids: Vec<i64> = started.iter().map(|s| s.0).collect();
         let tokens: Vec<Uuid> = started.iter().map(|s| s.1).collect();
-        let stmt = tx
-            .prepare_cached(include_str!("../../sql/queries/queue/mark_running.sql"))
-            .await?;
-        report.started = tx.query(&stmt, &[&ids, &tokens]).await?.len();
-        crate::metrics::query();
+        report.started = tx
+            .fetch(query!("queue/mark_running"), &[&ids, &tokens])
+            .await?
+            .len();
     }
     if !logs.is_empty() {
         let ids: Vec<i64> = logs.iter().map(|c| c.task_instance_id).collect();
         let tokens: Vec<Uuid> = logs.iter().map(|c| c.claim_token).collect();
         let seqs: Vec<i32> = logs.iter().map(|c| c.seq).collect();
         let texts: Vec<&str> = logs.iter().map(|c| c.text.as_str()).collect();
-        let stmt = tx
-            .prepare_cached(include_str!("../../sql/queries/queue/append_logs.sql"))
-            .await?;
         report.log_chunks = tx
-            .query(&stmt, &[&ids, &tokens, &seqs, &texts])
+            .fetch(query!("queue/append_logs"), &[&ids, &tokens, &seqs, &texts])
             .await?
             .len();
         report.rejected += logs.len() - report.log_chunks;
-        crate::metrics::query();
     }
     for alert in alerts {
         let written = tx
-            .execute(
-                include_str!("../../sql/queries/queue/task_alert.sql"),
+            .exec(
+                query!("queue/task_alert"),
                 &[
                     &alert.task_instance_id,
                     &alert.claim_token,
@@ -149,7 +143,6 @@ pub async fn flush(
                 ],
             )
             .await?;
-        crate::metrics::query();
         report.rejected += 1 - written as usize;
     }
     if !completions.is_empty() {
@@ -161,12 +154,9 @@ pub async fn flush(
         let errors: Vec<Option<&str>> = completions.iter().map(|c| c.error.as_deref()).collect();
         let results: Vec<Option<&serde_json::Value>> =
             completions.iter().map(|c| c.result.as_ref()).collect();
-        let stmt = tx
-            .prepare_cached(include_str!("../../sql/queries/queue/complete.sql"))
-            .await?;
         let done = tx
-            .query(
-                &stmt,
+            .fetch(
+                query!("queue/complete"),
                 &[
                     &ids,
                     &tokens,
@@ -180,15 +170,9 @@ pub async fn flush(
             .await?;
         report.completed = done.len();
         report.rejected += completions.len() - done.len();
-        crate::metrics::query();
         crate::metrics::add(&crate::metrics::COMPLETIONS, done.len() as u64);
         if !done.is_empty() {
-            tx.execute(
-                include_str!("../../sql/queries/instances/notify.sql"),
-                &[&"pgdag_eval", &""],
-            )
-            .await?;
-            crate::metrics::query();
+            super::instances::notify(&tx, super::Channel::Eval, "").await?;
         }
     }
     tx.commit().await?;
@@ -197,25 +181,15 @@ pub async fn flush(
 }
 
 /// Attempts on this server whose kill was requested.
-pub async fn kill_requests(
-    client: &impl GenericClient,
-    server_id: i64,
-) -> Result<Vec<(i64, Uuid)>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn kill_requests(client: &impl Conn, server_id: i64) -> Result<Vec<(i64, Uuid)>> {
     let rows = client
-        .query(
-            include_str!("../../sql/queries/queue/kill_requests.sql"),
-            &[&server_id],
-        )
+        .fetch(query!("queue/kill_requests"), &[&server_id])
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Queued attempts per worker group.
-pub async fn depth(client: &impl GenericClient) -> Result<Vec<(String, i64)>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let rows = client
-        .query(include_str!("../../sql/queries/queue/depth.sql"), &[])
-        .await?;
+pub async fn depth(client: &impl Conn) -> Result<Vec<(String, i64)>> {
+    let rows = client.fetch(query!("queue/depth"), &[]).await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -1,9 +1,9 @@
 //! Cron schedules: the rows YAML declares, and the leader's firing of them.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use serde::Serialize;
 
+use super::db::{Conn, query};
 use super::{Result, StoreError};
 
 /// A schedule as declared by a workflow's YAML, with its next fire time computed.
@@ -65,25 +65,21 @@ pub fn parse_bound(text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, Strin
 
 /// Replace (or remove, with `None`) the YAML schedule of a workflow.
 pub async fn set_yaml(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project_id: i64,
     workflow_code: i64,
     schedule: Option<&YamlSchedule>,
 ) -> Result<()> {
-    crate::metrics::query();
     match schedule {
         None => {
             client
-                .execute(
-                    include_str!("../../sql/queries/schedules/delete_yaml.sql"),
-                    &[&workflow_code],
-                )
+                .exec(query!("schedules/delete_yaml"), &[&workflow_code])
                 .await?;
         }
         Some(s) => {
             client
-                .execute(
-                    include_str!("../../sql/queries/schedules/upsert_yaml.sql"),
+                .exec(
+                    query!("schedules/upsert_yaml"),
                     &[
                         &project_id,
                         &workflow_code,
@@ -119,12 +115,8 @@ pub struct DueSchedule {
     pub db_now: DateTime<Utc>,
 }
 
-pub async fn due(client: &impl GenericClient, limit: i64) -> Result<Vec<DueSchedule>> {
-    crate::metrics::query();
-    let stmt = client
-        .prepare_cached(include_str!("../../sql/queries/schedules/due.sql"))
-        .await?;
-    let rows = client.query(&stmt, &[&limit]).await?;
+pub async fn due(client: &impl Conn, limit: i64) -> Result<Vec<DueSchedule>> {
+    let rows = client.fetch(query!("schedules/due"), &[&limit]).await?;
     Ok(rows
         .iter()
         .map(|r| DueSchedule {
@@ -145,13 +137,9 @@ pub async fn due(client: &impl GenericClient, limit: i64) -> Result<Vec<DueSched
 }
 
 /// Milliseconds until the next enabled schedule is due (negative: overdue), if any.
-pub async fn next_due_ms(client: &impl GenericClient) -> Result<Option<f64>> {
-    crate::metrics::query();
+pub async fn next_due_ms(client: &impl Conn) -> Result<Option<f64>> {
     let row = client
-        .query_one(
-            include_str!("../../sql/queries/schedules/next_due_ms.sql"),
-            &[],
-        )
+        .fetch_one(query!("schedules/next_due_ms"), &[])
         .await?;
     Ok(row.try_get::<_, Option<f64>>(0)?)
 }
@@ -159,15 +147,14 @@ pub async fn next_due_ms(client: &impl GenericClient) -> Result<Option<f64>> {
 /// Switch the schedules of `project/workflow` on or off; returns (id, cron, timezone) of
 /// each. Switching on restarts a schedule from now (no catch-up for the time it was off).
 pub async fn set_enabled(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project: &str,
     workflow: &str,
     enabled: bool,
 ) -> Result<Vec<(i64, String, String)>> {
-    crate::metrics::query();
     let rows = client
-        .query(
-            include_str!("../../sql/queries/schedules/set_enabled.sql"),
+        .fetch(
+            query!("schedules/set_enabled"),
             &[&project, &workflow, &enabled],
         )
         .await?;
@@ -183,17 +170,9 @@ pub async fn set_enabled(
 }
 
 /// Switch one schedule on or off (on restarts it from now); false when there is none.
-pub async fn set_enabled_by_id(
-    client: &impl GenericClient,
-    id: i64,
-    enabled: bool,
-) -> Result<bool> {
-    crate::metrics::query();
+pub async fn set_enabled_by_id(client: &impl Conn, id: i64, enabled: bool) -> Result<bool> {
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/schedules/set_enabled_by_id.sql"),
-            &[&id, &enabled],
-        )
+        .fetch_opt(query!("schedules/set_enabled_by_id"), &[&id, &enabled])
         .await?
         .is_some())
 }
@@ -218,16 +197,12 @@ pub struct ScheduleRow {
 /// Schedules of one project or of all, limited to what `viewer` (a user id; `None` for an
 /// admin) may read.
 pub async fn list(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project: Option<&str>,
     viewer: Option<i64>,
 ) -> Result<Vec<ScheduleRow>> {
-    crate::metrics::query();
     let rows = client
-        .query(
-            include_str!("../../sql/queries/schedules/list.sql"),
-            &[&project, &viewer],
-        )
+        .fetch(query!("schedules/list"), &[&project, &viewer])
         .await?;
     Ok(rows
         .iter()
@@ -251,15 +226,14 @@ pub async fn list(
 
 /// Add a schedule through the API; returns its id.
 pub async fn insert_api(
-    client: &impl GenericClient,
+    client: &impl Conn,
     project_id: i64,
     workflow_code: i64,
     schedule: &YamlSchedule,
 ) -> Result<i64> {
-    crate::metrics::query();
     Ok(client
-        .query_one(
-            include_str!("../../sql/queries/schedules/insert_api.sql"),
+        .fetch_one(
+            query!("schedules/insert_api"),
             &[
                 &project_id,
                 &workflow_code,
@@ -276,13 +250,9 @@ pub async fn insert_api(
 }
 
 /// Remove a schedule added through the API (YAML schedules go with their YAML).
-pub async fn delete_api(client: &impl GenericClient, id: i64) -> Result<bool> {
-    crate::metrics::query();
+pub async fn delete_api(client: &impl Conn, id: i64) -> Result<bool> {
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/schedules/delete_api.sql"),
-            &[&id],
-        )
+        .fetch_opt(query!("schedules/delete_api"), &[&id])
         .await?
         .is_some())
 }
@@ -292,20 +262,19 @@ pub type Fire = (i64, DateTime<Utc>, String, String);
 
 /// Record fires and insert their `schedule` commands in one statement; returns how many
 /// were new (a fire recorded before starts nothing).
-pub async fn fire_batch(client: &impl GenericClient, fires: &[Fire]) -> Result<usize> {
+pub async fn fire_batch(client: &impl Conn, fires: &[Fire]) -> Result<usize> {
     if fires.is_empty() {
         return Ok(0);
     }
-    crate::metrics::query();
     let ids: Vec<i64> = fires.iter().map(|f| f.0).collect();
     let times: Vec<DateTime<Utc>> = fires.iter().map(|f| f.1).collect();
     let projects: Vec<&str> = fires.iter().map(|f| f.2.as_str()).collect();
     let workflows: Vec<&str> = fires.iter().map(|f| f.3.as_str()).collect();
-    let stmt = client
-        .prepare_cached(include_str!("../../sql/queries/schedules/fire_batch.sql"))
-        .await?;
     Ok(client
-        .query(&stmt, &[&ids, &times, &projects, &workflows])
+        .fetch(
+            query!("schedules/fire_batch"),
+            &[&ids, &times, &projects, &workflows],
+        )
         .await?
         .len())
 }
@@ -313,22 +282,19 @@ pub async fn fire_batch(client: &impl GenericClient, fires: &[Fire]) -> Result<u
 /// One schedule's new (last fire, next fire); `parked` marks an invalid schedule.
 pub type Advance = (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool);
 
-pub async fn advance_batch(client: &impl GenericClient, advances: &[Advance]) -> Result<()> {
+pub async fn advance_batch(client: &impl Conn, advances: &[Advance]) -> Result<()> {
     if advances.is_empty() {
         return Ok(());
     }
-    crate::metrics::query();
     let ids: Vec<i64> = advances.iter().map(|a| a.0).collect();
     let last: Vec<Option<DateTime<Utc>>> = advances.iter().map(|a| a.1).collect();
     let next: Vec<Option<DateTime<Utc>>> = advances.iter().map(|a| a.2).collect();
     let parked: Vec<bool> = advances.iter().map(|a| a.3).collect();
-    let stmt = client
-        .prepare_cached(include_str!(
-            "../../sql/queries/schedules/advance_batch.sql"
-        ))
-        .await?;
     client
-        .execute(&stmt, &[&ids, &last, &next, &parked])
+        .exec(
+            query!("schedules/advance_batch"),
+            &[&ids, &last, &next, &parked],
+        )
         .await?;
     Ok(())
 }

@@ -1,12 +1,14 @@
 //! The `pgdag.server` registry and the advisory locks that prove a server alive.
 //!
-//! Functions taking a `tokio_postgres::Client` run on a process's dedicated lock
-//! connection (session advisory locks must live on a connection the process owns).
+//! The lock functions run on a process's dedicated lock connection (a [`Session`]): session
+//! advisory locks must live on a connection the process owns.
+//!
+//! [`Session`]: super::db::Session
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 
 use super::Result;
+use super::db::{Conn, query};
 
 /// Advisory lock key of a server's liveness lock (the high bits keep it clear of other keys).
 pub fn liveness_key(server_id: i64) -> i64 {
@@ -17,7 +19,7 @@ pub fn liveness_key(server_id: i64) -> i64 {
 pub const LEADER_KEY: i64 = 0x7067_6461_675f_6c64; // "pgdag_ld"
 
 pub async fn register(
-    client: &tokio_postgres::Client,
+    client: &impl Conn,
     name: &str,
     roles: &[String],
     host: &str,
@@ -25,10 +27,9 @@ pub async fn register(
     worker_groups: &[String],
     max_tasks: Option<i32>,
 ) -> Result<i64> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     let row = client
-        .query_one(
-            include_str!("../../sql/queries/servers/register.sql"),
+        .fetch_one(
+            query!("servers/register"),
             &[
                 &name,
                 &roles,
@@ -44,44 +45,50 @@ pub async fn register(
 }
 
 /// Take a session advisory lock without waiting; true when taken.
-pub async fn try_lock(client: &tokio_postgres::Client, key: i64) -> Result<bool> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn try_lock(client: &impl Conn, key: i64) -> Result<bool> {
     Ok(client
-        .query_one("select pg_try_advisory_lock($1)", &[&key])
+        .fetch_one(query!("servers/try_lock"), &[&key])
         .await?
         .get(0))
 }
 
-pub async fn unlock(client: &tokio_postgres::Client, key: i64) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    client
-        .execute("select pg_advisory_unlock($1)", &[&key])
-        .await?;
+pub async fn unlock(client: &impl Conn, key: i64) -> Result<()> {
+    client.exec(query!("servers/unlock"), &[&key]).await?;
     Ok(())
 }
 
 /// Returns false when the row was declared dead or stopped: the caller lost its identity.
 pub async fn heartbeat(
-    client: &tokio_postgres::Client,
+    client: &impl Conn,
     id: i64,
     running_tasks: i32,
     load_avg: Option<f32>,
 ) -> Result<bool> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     Ok(client
-        .query_opt(
-            include_str!("../../sql/queries/servers/heartbeat.sql"),
+        .fetch_opt(
+            query!("servers/heartbeat"),
             &[&id, &running_tasks, &load_avg],
         )
         .await?
         .is_some())
 }
 
-pub async fn stop(client: &impl GenericClient, id: i64) -> Result<()> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+/// Does the connection answer?
+pub async fn ping(client: &impl Conn) -> Result<()> {
+    client.fetch_one(query!("servers/ping"), &[]).await?;
+    Ok(())
+}
+
+/// End this session when it has been idle for `ms` (a hung process stops holding its locks).
+pub async fn set_idle_session_timeout(client: &impl Conn, ms: u64) -> Result<()> {
     client
-        .execute(include_str!("../../sql/queries/servers/stop.sql"), &[&id])
+        .fetch_one(query!("servers/idle_session_timeout"), &[&ms.to_string()])
         .await?;
+    Ok(())
+}
+
+pub async fn stop(client: &impl Conn, id: i64) -> Result<()> {
+    client.exec(query!("servers/stop"), &[&id]).await?;
     Ok(())
 }
 
@@ -105,11 +112,8 @@ pub struct ServerRow {
 }
 
 /// Live servers (neither stopped nor declared dead), with the leader marked.
-pub async fn list(client: &impl GenericClient) -> Result<Vec<ServerRow>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let rows = client
-        .query(include_str!("../../sql/queries/servers/list.sql"), &[])
-        .await?;
+pub async fn list(client: &impl Conn) -> Result<Vec<ServerRow>> {
+    let rows = client.fetch(query!("servers/list"), &[]).await?;
     Ok(rows
         .iter()
         .map(|r| ServerRow {

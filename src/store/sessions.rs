@@ -3,9 +3,8 @@
 //! A session cookie carries a random secret; only its SHA-256 is stored (as for API tokens),
 //! so a copy of the database does not let anyone in. Each session has its own CSRF token.
 
-use deadpool_postgres::GenericClient;
-
 use super::Result;
+use super::db::{Conn, query};
 use super::users::{User, random_secret, token_hash};
 
 /// A live session and its user.
@@ -19,16 +18,15 @@ pub struct Session {
 /// A new session for `user_id` that expires after `ttl` without requests; returns the
 /// cookie secret and the session (with its CSRF token).
 pub async fn create(
-    client: &impl GenericClient,
+    client: &impl Conn,
     user: &User,
     ttl: std::time::Duration,
 ) -> Result<(String, Session)> {
-    crate::metrics::query();
     let secret = random_secret();
     let csrf = random_secret();
     let row = client
-        .query_one(
-            include_str!("../../sql/queries/sessions/create.sql"),
+        .fetch_one(
+            query!("sessions/create"),
             &[&token_hash(&secret), &user.id, &csrf, &ttl.as_secs_f64()],
         )
         .await?;
@@ -44,14 +42,13 @@ pub async fn create(
 
 /// The session of a cookie secret, if it is live; its expiry moves to `ttl` from now.
 pub async fn touch(
-    client: &impl GenericClient,
+    client: &impl Conn,
     secret: &str,
     ttl: std::time::Duration,
 ) -> Result<Option<Session>> {
-    crate::metrics::query();
     let row = client
-        .query_opt(
-            include_str!("../../sql/queries/sessions/touch.sql"),
+        .fetch_opt(
+            query!("sessions/touch"),
             &[&token_hash(secret), &ttl.as_secs_f64()],
         )
         .await?;
@@ -66,13 +63,9 @@ pub async fn touch(
     }))
 }
 
-pub async fn delete(client: &impl GenericClient, secret: &str) -> Result<()> {
-    crate::metrics::query();
+pub async fn delete(client: &impl Conn, secret: &str) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/sessions/delete.sql"),
-            &[&token_hash(secret)],
-        )
+        .exec(query!("sessions/delete"), &[&token_hash(secret)])
         .await?;
     Ok(())
 }
@@ -88,15 +81,14 @@ pub struct RecentFailures {
 }
 
 pub async fn recent_failures(
-    client: &impl GenericClient,
+    client: &impl Conn,
     name: &str,
     remote: &str,
     window: std::time::Duration,
 ) -> Result<RecentFailures> {
-    crate::metrics::query();
     let row = client
-        .query_one(
-            include_str!("../../sql/queries/sessions/recent_failures.sql"),
+        .fetch_one(
+            query!("sessions/recent_failures"),
             &[&name, &remote, &window.as_secs_f64()],
         )
         .await?;
@@ -109,24 +101,16 @@ pub async fn recent_failures(
     })
 }
 
-pub async fn record_failure(client: &impl GenericClient, name: &str, remote: &str) -> Result<()> {
-    crate::metrics::query();
+pub async fn record_failure(client: &impl Conn, name: &str, remote: &str) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/sessions/record_failure.sql"),
-            &[&name, &remote],
-        )
+        .exec(query!("sessions/record_failure"), &[&name, &remote])
         .await?;
     Ok(())
 }
 
-pub async fn clear_failures(client: &impl GenericClient, name: &str) -> Result<()> {
-    crate::metrics::query();
+pub async fn clear_failures(client: &impl Conn, name: &str) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/sessions/clear_failures.sql"),
-            &[&name],
-        )
+        .exec(query!("sessions/clear_failures"), &[&name])
         .await?;
     Ok(())
 }

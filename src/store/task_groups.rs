@@ -1,39 +1,28 @@
 //! Task groups: named concurrency limits shared across workflows.
 
-use deadpool_postgres::GenericClient;
 use serde::Serialize;
 
 use super::Result;
+use super::db::{Conn, query};
 
-pub async fn upsert(client: &impl GenericClient, name: &str, size: i32) -> Result<()> {
-    crate::metrics::query();
+pub async fn upsert(client: &impl Conn, name: &str, size: i32) -> Result<()> {
     client
-        .execute(
-            include_str!("../../sql/queries/task_groups/upsert.sql"),
-            &[&name, &size],
-        )
+        .exec(query!("task_groups/upsert"), &[&name, &size])
         .await?;
     Ok(())
 }
 
 /// The group's (size, slots in use), with its row locked; None when it does not exist.
-pub async fn lock(client: &impl GenericClient, name: &str) -> Result<Option<(i64, i64)>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 2);
+pub async fn lock(client: &impl Conn, name: &str) -> Result<Option<(i64, i64)>> {
     let Some(row) = client
-        .query_opt(
-            include_str!("../../sql/queries/task_groups/lock.sql"),
-            &[&name],
-        )
+        .fetch_opt(query!("task_groups/lock"), &[&name])
         .await?
     else {
         return Ok(None);
     };
     let size = row.get::<_, i32>(0) as i64;
     let busy: i64 = client
-        .query_one(
-            include_str!("../../sql/queries/task_groups/busy.sql"),
-            &[&name],
-        )
+        .fetch_one(query!("task_groups/busy"), &[&name])
         .await?
         .get(0);
     Ok(Some((size, busy)))
@@ -47,10 +36,9 @@ pub struct TaskGroupRow {
     pub waiting: i64,
 }
 
-pub async fn list(client: &impl GenericClient) -> Result<Vec<TaskGroupRow>> {
-    crate::metrics::query();
+pub async fn list(client: &impl Conn) -> Result<Vec<TaskGroupRow>> {
     Ok(client
-        .query(include_str!("../../sql/queries/task_groups/list.sql"), &[])
+        .fetch(query!("task_groups/list"), &[])
         .await?
         .iter()
         .map(|r| TaskGroupRow {

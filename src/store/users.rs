@@ -2,11 +2,10 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use deadpool_postgres::GenericClient;
 use sha2::{Digest, Sha256};
-use tokio_postgres::error::SqlState;
 
-use super::{Result, StoreError};
+use super::db::{Conn, query};
+use super::{DbFailure, Result, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -49,47 +48,33 @@ pub fn random_secret() -> String {
 }
 
 pub async fn add(
-    client: &impl GenericClient,
+    client: &impl Conn,
     name: &str,
     password: Option<&str>,
     is_admin: bool,
 ) -> Result<i64> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
     if name.trim().is_empty() {
         return Err(StoreError::Invalid("user name must not be empty".into()));
     }
     let hash = password.map(hash_password).transpose()?;
     match client
-        .query_one(
-            include_str!("../../sql/queries/users/insert.sql"),
-            &[&name, &hash, &is_admin],
-        )
+        .fetch_one(query!("users/insert"), &[&name, &hash, &is_admin])
         .await
     {
         Ok(row) => Ok(row.get(0)),
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+        Err(e) if e.failure() == Some(DbFailure::UniqueViolation) => {
             Err(StoreError::Conflict(format!("user {name} already exists")))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
-pub async fn count(client: &impl GenericClient) -> Result<i64> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    Ok(client
-        .query_one(include_str!("../../sql/queries/users/count.sql"), &[])
-        .await?
-        .get(0))
+pub async fn count(client: &impl Conn) -> Result<i64> {
+    Ok(client.fetch_one(query!("users/count"), &[]).await?.get(0))
 }
 
-pub async fn find(
-    client: &impl GenericClient,
-    name: &str,
-) -> Result<Option<(User, Option<String>)>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
-    let row = client
-        .query_opt(include_str!("../../sql/queries/users/find.sql"), &[&name])
-        .await?;
+pub async fn find(client: &impl Conn, name: &str) -> Result<Option<(User, Option<String>)>> {
+    let row = client.fetch_opt(query!("users/find"), &[&name]).await?;
     Ok(row.map(|r| {
         (
             User {
@@ -103,28 +88,23 @@ pub async fn find(
 }
 
 /// Create a token for the user and return it; only its hash is stored.
-pub async fn create_token(client: &impl GenericClient, user_name: &str) -> Result<String> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn create_token(client: &impl Conn, user_name: &str) -> Result<String> {
     let (user, _) = find(client, user_name)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("user {user_name} does not exist")))?;
     let token = format!("pgdag_{}", random_secret());
     client
-        .execute(
-            include_str!("../../sql/queries/users/insert_token.sql"),
+        .exec(
+            query!("users/insert_token"),
             &[&user.id, &token_hash(&token)],
         )
         .await?;
     Ok(token)
 }
 
-pub async fn verify_token(client: &impl GenericClient, token: &str) -> Result<Option<User>> {
-    crate::metrics::add(&crate::metrics::QUERIES, 1);
+pub async fn verify_token(client: &impl Conn, token: &str) -> Result<Option<User>> {
     let row = client
-        .query_opt(
-            include_str!("../../sql/queries/users/verify_token.sql"),
-            &[&token_hash(token)],
-        )
+        .fetch_opt(query!("users/verify_token"), &[&token_hash(token)])
         .await?;
     Ok(row.map(|r| User {
         id: r.get(0),
@@ -143,11 +123,8 @@ pub struct UserSummary {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-pub async fn list(client: &impl GenericClient) -> Result<Vec<UserSummary>> {
-    crate::metrics::query();
-    let rows = client
-        .query(include_str!("../../sql/queries/users/list.sql"), &[])
-        .await?;
+pub async fn list(client: &impl Conn) -> Result<Vec<UserSummary>> {
+    let rows = client.fetch(query!("users/list"), &[]).await?;
     Ok(rows
         .iter()
         .map(|r| UserSummary {
@@ -162,25 +139,17 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<UserSummary>> {
 }
 
 /// Set a user's password; false when there is no such user.
-pub async fn set_password(client: &impl GenericClient, name: &str, password: &str) -> Result<bool> {
-    crate::metrics::query();
+pub async fn set_password(client: &impl Conn, name: &str, password: &str) -> Result<bool> {
     let hash = hash_password(password)?;
     Ok(client
-        .execute(
-            include_str!("../../sql/queries/users/set_password.sql"),
-            &[&name, &hash],
-        )
+        .exec(query!("users/set_password"), &[&name, &hash])
         .await?
         > 0)
 }
 
 /// Delete a user with its tokens, sessions and memberships; false when there is none.
-pub async fn delete(client: &impl GenericClient, name: &str) -> Result<bool> {
-    crate::metrics::query();
-    Ok(client
-        .execute(include_str!("../../sql/queries/users/delete.sql"), &[&name])
-        .await?
-        > 0)
+pub async fn delete(client: &impl Conn, name: &str) -> Result<bool> {
+    Ok(client.exec(query!("users/delete"), &[&name]).await? > 0)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -191,11 +160,8 @@ pub struct TokenSummary {
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-pub async fn list_tokens(client: &impl GenericClient) -> Result<Vec<TokenSummary>> {
-    crate::metrics::query();
-    let rows = client
-        .query(include_str!("../../sql/queries/users/list_tokens.sql"), &[])
-        .await?;
+pub async fn list_tokens(client: &impl Conn) -> Result<Vec<TokenSummary>> {
+    let rows = client.fetch(query!("users/list_tokens"), &[]).await?;
     Ok(rows
         .iter()
         .map(|r| TokenSummary {
@@ -207,13 +173,6 @@ pub async fn list_tokens(client: &impl GenericClient) -> Result<Vec<TokenSummary
         .collect())
 }
 
-pub async fn delete_token(client: &impl GenericClient, id: i64) -> Result<bool> {
-    crate::metrics::query();
-    Ok(client
-        .execute(
-            include_str!("../../sql/queries/users/delete_token.sql"),
-            &[&id],
-        )
-        .await?
-        > 0)
+pub async fn delete_token(client: &impl Conn, id: i64) -> Result<bool> {
+    Ok(client.exec(query!("users/delete_token"), &[&id]).await? > 0)
 }

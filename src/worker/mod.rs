@@ -156,7 +156,7 @@ impl Worker {
                 "handed back at shutdown",
             )
             .await?;
-            crate::store::instances::notify(&client, "pgdag_eval", "").await?;
+            crate::store::instances::notify(&client, crate::store::Channel::Eval, "").await?;
             Ok::<_, crate::store::StoreError>(n)
         }
         .await;

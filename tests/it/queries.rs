@@ -1,0 +1,293 @@
+//! `pgdag_queries_total` counts exactly the statements pgdag sends, and each statement is
+//! prepared once per connection.
+//!
+//! The evidence comes from outside the process: every connection of one workflow run (all
+//! four roles and the test's own client) goes through a small proxy that reads the
+//! frontend protocol and counts what reaches Postgres — `Execute` messages (prepared
+//! statements), `Query` messages (simple statements) and `Parse` messages (preparations, by
+//! connection). A statement issued past the store's helper would be sent but not counted,
+//! and one prepared again and again would show as a repeated `Parse` on one connection.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pgdag::server::{self, Role};
+use pgdag::store::Store;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::harness::{self, TestDb};
+
+const CHILD_VAR: &str = "PGDAG_TEST_QUERY_COUNT_CHILD";
+
+/// The counter is process-wide and this binary runs its tests in parallel: the run is
+/// measured in a process of its own (this binary again, running only the test below).
+#[test]
+fn the_query_counter_matches_the_statements_sent_for_one_run() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "queries::counted_run",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_VAR, "1")
+        .output()
+        .expect("run this test binary again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the measured run ran: {stdout}"
+    );
+}
+
+#[derive(Default)]
+struct Traffic {
+    /// `Execute` messages: runs of prepared statements.
+    executes: u64,
+    /// The text of every `Query` message (simple statements).
+    simple: Vec<String>,
+    /// (connection, statement text) -> how many times it was prepared there.
+    parses: HashMap<(u64, String), u32>,
+    open_connections: u64,
+}
+
+/// A TCP proxy to `upstream` (host:port) that records the frontend messages.
+async fn proxy(upstream: String) -> (u16, Arc<Mutex<Traffic>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let traffic = Arc::new(Mutex::new(Traffic::default()));
+    let shared = traffic.clone();
+    tokio::spawn(async move {
+        let mut next_id = 0u64;
+        while let Ok((client, _)) = listener.accept().await {
+            next_id += 1;
+            let (id, traffic, upstream) = (next_id, shared.clone(), upstream.clone());
+            traffic.lock().unwrap().open_connections += 1;
+            tokio::spawn(async move {
+                let _ = relay(id, client, &upstream, &traffic).await;
+                traffic.lock().unwrap().open_connections -= 1;
+            });
+        }
+    });
+    (port, traffic)
+}
+
+/// NUL-terminated string at the start of `bytes`.
+fn cstr(bytes: &[u8]) -> (String, &[u8]) {
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    let rest = bytes.get(end + 1..).unwrap_or(&[]);
+    (String::from_utf8_lossy(&bytes[..end]).into_owned(), rest)
+}
+
+async fn relay(
+    id: u64,
+    mut client: TcpStream,
+    upstream: &str,
+    traffic: &Mutex<Traffic>,
+) -> std::io::Result<()> {
+    // The startup phase has no message types; answer an SSL or GSS request with "no".
+    let startup = loop {
+        let len = client.read_u32().await?;
+        let mut body = vec![0; len as usize - 4];
+        client.read_exact(&mut body).await?;
+        let code = u32::from_be_bytes(body[..4].try_into().unwrap());
+        if code == 80877103 || code == 80877104 {
+            client.write_all(b"N").await?;
+            continue;
+        }
+        let mut message = len.to_be_bytes().to_vec();
+        message.extend(body);
+        break message;
+    };
+    let server = TcpStream::connect(upstream).await?;
+    let (mut server_read, mut server_write) = server.into_split();
+    let (mut client_read, mut client_write) = client.into_split();
+    server_write.write_all(&startup).await?;
+    let down =
+        tokio::spawn(async move { tokio::io::copy(&mut server_read, &mut client_write).await });
+    loop {
+        let mut kind = [0u8; 1];
+        if client_read.read_exact(&mut kind).await.is_err() {
+            break;
+        }
+        let len = client_read.read_u32().await?;
+        let mut body = vec![0; len as usize - 4];
+        client_read.read_exact(&mut body).await?;
+        // Recorded before Postgres sees it, as the counter is bumped before sending.
+        {
+            let mut t = traffic.lock().unwrap();
+            match kind[0] {
+                b'E' => t.executes += 1,
+                b'Q' => t.simple.push(cstr(&body).0),
+                b'P' => {
+                    let (_name, rest) = cstr(&body);
+                    let text = cstr(rest).0;
+                    *t.parses.entry((id, text)).or_default() += 1;
+                }
+                _ => {}
+            }
+        }
+        server_write.write_all(&kind).await?;
+        server_write.write_all(&len.to_be_bytes()).await?;
+        server_write.write_all(&body).await?;
+    }
+    let _ = server_write.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), down).await;
+    Ok(())
+}
+
+/// `url` with its host and port replaced by the proxy's; and the host:port it named.
+fn through_proxy(url: &str, port: u16) -> (String, String) {
+    let scheme_end = url.find("://").unwrap() + 3;
+    let path_start = scheme_end + url[scheme_end..].find('/').unwrap();
+    let authority = &url[scheme_end..path_start];
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(at) => (&authority[..=at], &authority[at + 1..]),
+        None => ("", authority),
+    };
+    let hostport = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:5432")
+    };
+    let proxied = format!(
+        "{}{userinfo}127.0.0.1:{port}{}",
+        &url[..scheme_end],
+        &url[path_start..]
+    );
+    (proxied, hostport)
+}
+
+/// What the driver sends by itself for `transaction()`, `commit()` and savepoints: not
+/// statements of pgdag's, and not counted.
+fn transaction_control(text: &str) -> bool {
+    let first = text.split_whitespace().next().unwrap_or("");
+    [
+        "BEGIN",
+        "START",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT",
+        "RELEASE",
+    ]
+    .contains(&first)
+}
+
+const WORKFLOW: &str = r#"
+project: t
+name: counted
+tasks:
+  - name: first
+    type: shell
+    script: echo '${setValue(rows=42)}'
+  - name: second
+    type: python
+    script: print("rows=${rows}")
+    depends_on: [first]
+  - name: third
+    type: empty
+    depends_on: [second]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measured in a process of its own by the_query_counter_matches_the_statements_sent_for_one_run"]
+async fn counted_run() {
+    if std::env::var_os(CHILD_VAR).is_none() {
+        return; // run with --ignored among other tests: the count would not be ours alone
+    }
+    let db = TestDb::new().await;
+    let (port, traffic) = proxy(through_proxy(&db.url, 0).1).await;
+    let (url, _) = through_proxy(&db.url, port);
+    let mut config = db.config();
+    config.database_url = url.clone();
+    config.session_database_url = None;
+
+    let before = pgdag::metrics::QUERIES.load(Ordering::SeqCst);
+    let running = server::start(config, &Role::ALL)
+        .await
+        .expect("roles start");
+    let store = Store::connect(&url, "pgdag:test", 2).unwrap();
+    harness::apply(&store, WORKFLOW).await;
+    let id = harness::run(&store, "t/counted", serde_json::json!({})).await;
+    let detail = harness::wait_final(&store, id, Duration::from_secs(60)).await;
+    assert_eq!(detail.state, "succeeded");
+    running.stop().await;
+    store.pool.close();
+    drop(store);
+
+    // Every connection closed: nothing more can be sent, and the proxy has seen it all.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while traffic.lock().unwrap().open_connections > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "connections still open after the stop"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let counted = pgdag::metrics::QUERIES.load(Ordering::SeqCst) - before;
+
+    let t = traffic.lock().unwrap();
+    let simple: Vec<&String> = t
+        .simple
+        .iter()
+        .filter(|q| !transaction_control(q))
+        .collect();
+    println!(
+        "counted {counted}; sent: {} executes, {} simple statements ({simple:?}), {} preparations",
+        t.executes,
+        simple.len(),
+        t.parses.len()
+    );
+    assert!(t.executes > 100, "a run takes more statements than that");
+    assert_eq!(
+        counted,
+        t.executes + simple.len() as u64,
+        "pgdag_queries_total counts what was sent, no more, no less"
+    );
+    assert!(
+        simple.iter().all(|q| q.starts_with("LISTEN ")),
+        "only LISTEN goes as a simple statement: {simple:?}"
+    );
+    let repeated: Vec<_> = t.parses.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "prepared more than once on one connection: {repeated:#?}"
+    );
+    let mut texts = HashSet::new();
+    collect_sql(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/queries"),
+        &mut texts,
+    );
+    let foreign: Vec<&String> = t
+        .parses
+        .keys()
+        .map(|(_, text)| text)
+        .filter(|text| !texts.contains(*text))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "prepared statements not from sql/queries: {foreign:#?}"
+    );
+}
+
+fn collect_sql(dir: &Path, texts: &mut HashSet<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_sql(&path, texts);
+        } else {
+            texts.insert(std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
