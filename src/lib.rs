@@ -19,4 +19,5 @@ pub mod server;
 pub mod spec;
 pub mod store;
 pub mod tasks;
+pub mod view;
 pub mod worker;

@@ -9,11 +9,9 @@
 pub mod alerts;
 pub mod assets;
 pub mod auth;
-pub mod diff;
 pub mod error;
 pub mod pages;
 pub mod rest;
-pub mod svg;
 pub mod ui;
 
 use std::net::SocketAddr;
