@@ -4,7 +4,6 @@
 pub mod alert;
 pub mod api;
 pub mod apply;
-pub mod backfill;
 pub mod cli;
 pub mod cluster;
 pub mod config;

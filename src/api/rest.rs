@@ -703,12 +703,12 @@ struct BackfillBody {
 fn backfill_request(
     value: &serde_json::Value,
     params: serde_json::Value,
-) -> Result<crate::store::backfills::Request, ApiError> {
+) -> Result<crate::cron::backfill::Request, ApiError> {
     let body: BackfillBody = serde_json::from_value(value.clone())
         .map_err(|e| ApiError::bad_request(format!("backfill: {e}")))?;
     let span = match (body.from, body.to, body.dates) {
-        (Some(from), Some(to), None) => crate::backfill::Span::Range { from, to },
-        (None, None, Some(dates)) => crate::backfill::Span::Dates(dates),
+        (Some(from), Some(to), None) => crate::cron::backfill::Span::Range { from, to },
+        (None, None, Some(dates)) => crate::cron::backfill::Span::Dates(dates),
         _ => {
             return Err(ApiError::bad_request(
                 "backfill needs either from and to, or dates",
@@ -733,7 +733,7 @@ fn backfill_request(
             )));
         }
     };
-    Ok(crate::store::backfills::Request {
+    Ok(crate::cron::backfill::Request {
         span,
         serial,
         parallelism: body.parallelism.unwrap_or(1),
