@@ -6,7 +6,6 @@
 //! `store` (starting a run inserts a command, exactly as the SQL API does). Answers 503
 //! while the database is unreachable and recovers by itself.
 
-pub mod alerts;
 pub mod assets;
 pub mod auth;
 pub mod error;
