@@ -87,8 +87,8 @@ pub async fn run(store: &Store, schedules_n: usize, seconds: u64) -> Report {
         &tx,
         "bench",
         "daily",
-        &backfills::Request {
-            span: pgdag::backfill::Span::Range {
+        &pgdag::cron::backfill::Request {
+            span: pgdag::cron::backfill::Span::Range {
                 from: "2025-01-01".parse().unwrap(),
                 to: "2025-12-31".parse().unwrap(),
             },

@@ -4,7 +4,6 @@
 pub mod alert;
 pub mod api;
 pub mod apply;
-pub mod backfill;
 pub mod cli;
 pub mod cluster;
 pub mod config;
@@ -23,4 +22,5 @@ pub mod spec;
 pub mod store;
 pub mod tasks;
 pub mod text;
+pub mod view;
 pub mod worker;

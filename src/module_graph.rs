@@ -206,7 +206,7 @@ fn no_module_imports_a_module_that_imports_it_back() {
 fn the_layers_below_the_roles_import_no_role() {
     const ROLES: [&str; 6] = ["master", "worker", "alert", "api", "cli", "server"];
     const BELOW: [&str; 9] = [
-        "tasks", "store", "dag", "params", "cron", "model", "spec", "text", "backfill",
+        "tasks", "store", "dag", "params", "cron", "model", "spec", "text", "view",
     ];
     let edges = graph();
     let mut wrong = Vec::new();

@@ -6,14 +6,11 @@
 //! `store` (starting a run inserts a command, exactly as the SQL API does). Answers 503
 //! while the database is unreachable and recovers by itself.
 
-pub mod alerts;
 pub mod assets;
 pub mod auth;
-pub mod diff;
 pub mod error;
 pub mod pages;
 pub mod rest;
-pub mod svg;
 pub mod ui;
 
 use std::net::SocketAddr;

@@ -2,7 +2,7 @@
 //! they show. Handlers (`api::ui`) load data and fill these; nothing here does I/O.
 //!
 //! Every string shown is escaped by askama (the templates are `.html`). The only markup
-//! inserted unescaped is SVG that `api::svg` rendered, which escapes user data itself;
+//! inserted unescaped is SVG that `view::svg` rendered, which escapes user data itself;
 //! those fields are named `*_svg`.
 
 use askama::Template;

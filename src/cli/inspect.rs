@@ -292,7 +292,7 @@ pub async fn ctl(action: &str, id: i64) -> CliResult {
 #[allow(clippy::too_many_arguments)]
 pub async fn backfill(
     target: &str,
-    span: crate::backfill::Span,
+    span: crate::cron::backfill::Span,
     mode: &str,
     parallelism: i32,
     order: &str,
@@ -300,7 +300,7 @@ pub async fn backfill(
     params: &[String],
 ) -> CliResult {
     let (project, workflow) = parse_target(target)?;
-    let request = crate::store::backfills::Request {
+    let request = crate::cron::backfill::Request {
         span,
         serial: mode == "serial",
         parallelism,

@@ -284,8 +284,8 @@ pub async fn run(cli: Cli) -> i32 {
             Some(id) => inspect::backfill_cancel(id).await,
             None => {
                 let span = match (from, to) {
-                    (Some(from), Some(to)) => Some(crate::backfill::Span::Range { from, to }),
-                    _ if !dates.is_empty() => Some(crate::backfill::Span::Dates(dates)),
+                    (Some(from), Some(to)) => Some(crate::cron::backfill::Span::Range { from, to }),
+                    _ if !dates.is_empty() => Some(crate::cron::backfill::Span::Dates(dates)),
                     _ => None,
                 };
                 match (target, span) {

@@ -43,6 +43,7 @@
 //! [`due`] decides what the leader fires now, from the last fire time and the database
 //! clock; see its documentation.
 
+pub mod backfill;
 mod due;
 mod expr;
 mod preview;

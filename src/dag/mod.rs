@@ -3,10 +3,9 @@
 //! `graph` checks the shape of a DAG (cycles, unknown edges); `plan` decides, from the
 //! current task states of one instance, what the master must do next. The master loads the
 //! data, calls [`plan::plan`], and applies the returned actions in the same transaction.
-//! `layout` places a DAG's nodes and edges for drawing (the web UI's SVG views).
+//! How a DAG is drawn is `view::layout`'s business.
 
 pub mod graph;
-pub mod layout;
 pub mod plan;
 
 pub use graph::find_cycle;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::db::{Conn, query};
 use super::{Result, StoreError, commands};
+use crate::cron::backfill::Request;
 use crate::model::CommandType;
 
 #[derive(Debug, Clone)]
@@ -13,6 +14,7 @@ pub struct NewBackfill<'a> {
     pub project: &'a str,
     pub workflow: &'a str,
     pub serial: bool,
+    /// How many dates may run at once (1 in serial mode).
     pub parallelism: i32,
     pub descending: bool,
     pub stop_on_failure: bool,
@@ -29,7 +31,6 @@ pub async fn create(client: &impl Conn, b: &NewBackfill<'_>) -> Result<(i64, Vec
     let dates = serde_json::to_value(&b.times).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let mode = if b.serial { "serial" } else { "parallel" };
     let order = if b.descending { "desc" } else { "asc" };
-    let parallelism = if b.serial { 1 } else { b.parallelism };
     let id: i64 = client
         .fetch_one(
             query!("backfill/insert"),
@@ -37,7 +38,7 @@ pub async fn create(client: &impl Conn, b: &NewBackfill<'_>) -> Result<(i64, Vec
                 &b.project_id,
                 &b.workflow_code,
                 &mode,
-                &parallelism,
+                &b.parallelism,
                 &order,
                 &b.stop_on_failure,
                 &dates,
@@ -149,31 +150,16 @@ pub async fn get(client: &impl Conn, id: i64) -> Result<Option<serde_json::Value
     })))
 }
 
-/// What a user asks for: the days, how to run them, and the startup params.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub span: crate::backfill::Span,
-    pub serial: bool,
-    pub parallelism: i32,
-    pub descending: bool,
-    pub stop_on_failure: bool,
-    pub params: serde_json::Value,
-    /// Command options every date's start carries (execution overrides).
-    pub options: serde_json::Map<String, serde_json::Value>,
-}
-
 /// Plan a backfill of `project/workflow` (its schedule's fire times on those days, or
-/// midnight in its zone without one) and create it; returns (backfill id, instance ids in
-/// run order).
+/// midnight UTC without one; see [`crate::cron::backfill::plan`]) and create it; returns
+/// (backfill id, instance ids in run order).
 pub async fn start(
     client: &impl Conn,
     project: &str,
     workflow: &str,
     request: &Request,
 ) -> Result<(i64, Vec<i64>)> {
-    if request.parallelism < 1 {
-        return Err(StoreError::Invalid("parallelism must be at least 1".into()));
-    }
+    request.check().map_err(StoreError::Invalid)?;
     let current = super::definitions::find_workflow(client, project, workflow)
         .await?
         .ok_or_else(|| {
@@ -189,21 +175,7 @@ pub async fn start(
         .ok_or_else(|| {
             StoreError::NotFound(format!("workflow {project}/{workflow} does not exist"))
         })?;
-    let (schedule, tz) = match &spec.schedule {
-        Some(s) => {
-            let schedule = crate::cron::Schedule::new(&s.cron, &s.timezone)
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let tz = schedule.tz;
-            (Some(schedule), tz)
-        }
-        None => (None, chrono_tz::UTC),
-    };
-    let order = if request.descending {
-        crate::backfill::Order::Desc
-    } else {
-        crate::backfill::Order::Asc
-    };
-    let times = crate::backfill::schedule_times(schedule.as_ref(), tz, &request.span, order)
+    let plan = crate::cron::backfill::plan(spec.schedule.as_ref(), request)
         .map_err(StoreError::Invalid)?;
     create(
         client,
@@ -213,11 +185,11 @@ pub async fn start(
             project,
             workflow,
             serial: request.serial,
-            parallelism: request.parallelism,
+            parallelism: plan.parallelism,
             descending: request.descending,
             stop_on_failure: request.stop_on_failure,
             params: request.params.clone(),
-            times,
+            times: plan.times,
             options: request.options.clone(),
         },
     )

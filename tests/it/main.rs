@@ -9,6 +9,7 @@ mod cli;
 mod control;
 mod engine;
 mod execution;
+mod fakes;
 mod harness;
 mod queries;
 mod tasks;

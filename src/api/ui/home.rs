@@ -1,14 +1,15 @@
 //! The home page (today's counts and the last 14 days), the project list and the servers.
 
 use super::{Ctx, render, workflow_href};
+use crate::api::Reply;
 use crate::api::error::ApiError;
 use crate::api::pages::{
     self, HomePage, InstanceRow, ProjectRow, ProjectsPage, ServerLine, ServersPage, StateCount,
 };
-use crate::api::{Reply, svg};
 use crate::model::WorkflowState;
 use crate::store::instances::{self, InstanceDetail, InstanceFilter};
 use crate::store::{definitions, servers};
+use crate::view::svg;
 
 /// Days in the home page's chart.
 const CHART_DAYS: i32 = 14;

@@ -12,11 +12,12 @@ use crate::api::pages::{
     self, Action, Filter, InstanceLive, InstancePage, InstanceTable, InstancesPage, LogPage,
     StateCount, TaskLine,
 };
-use crate::api::{Reply, percent_encode, svg};
+use crate::api::{Reply, percent_encode};
 use crate::model::{CommandType, TaskState, WorkflowState};
 use crate::store::instances::{self, InstanceDetail, InstanceFilter, TaskDetail};
 use crate::store::members::{Access, Owned};
 use crate::store::{commands, definitions, logs};
+use crate::view::svg;
 
 /// Instances per page of the list.
 const PAGE: i64 = 50;

@@ -9,11 +9,12 @@ use crate::api::pages::{
     self, DiffHunk, DiffPage, DiffRow, EditForm, EditorLine, ProjectPage, RunDot, RunForm,
     TaskRowSpec, VersionRow, WorkflowPage, WorkflowRow,
 };
-use crate::api::{Reply, all_values, diff, percent_encode, rest, svg};
+use crate::api::{Reply, all_values, percent_encode, rest};
 use crate::spec::WorkflowSpec;
 use crate::store::definitions;
 use crate::store::instances::{self, InstanceFilter};
 use crate::store::members::Access;
+use crate::view::{diff, svg};
 
 /// Runs shown as dots per workflow on a project page.
 const DOTS: i64 = 10;

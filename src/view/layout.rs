@@ -1,5 +1,5 @@
 //! `layered`: a left-to-right layered (Sugiyama) layout of a DAG, as plain rectangles and
-//! polylines for the SVG renderer in `api::svg`. Pure: no I/O, no randomness, no hash-order
+//! polylines for the SVG renderer in `view::svg`. Pure: no I/O, no randomness, no hash-order
 //! iteration, so the same input always gives the same picture (pages can be cached and
 //! tests can compare output).
 //!

@@ -2,19 +2,22 @@
 //! gives every line as same, added or removed, and [`hunks`] groups the changes with a few
 //! lines of context, like `diff -u`. Pure, no I/O.
 //!
-//! The algorithm is Myers' O(ND) diff in its linear-space form (find the middle snake,
-//! recurse on both halves), as in GNU diff and git: time grows with the size of the
-//! change, not the square of the file, so two versions of a few-thousand-line YAML that
-//! differ in a few places diff in well under a millisecond, and even unrelated files need
-//! only O(N) memory. Lines are interned to integers first, so comparisons are cheap; lines
-//! found on one side only are set aside before the search (they cannot match), which makes
-//! even a rewritten file quick; and the common head and tail are stripped before any search.
+//! The edit script comes from the `similar` crate's Myers diff, in its raw form
+//! (`myers::diff_deadline_raw` without a deadline): the default entry points take
+//! git-style shortcuts on hard inputs that may give up minimality, and a minimal script
+//! (as many unchanged lines as a longest common subsequence) is what this module promised
+//! and what its tests check. Time grows with the size of the change, not the square of the
+//! file (O((N+M)D)), and memory is linear. Only similar's matched lines are used: the
+//! changes between two matched lines are laid out here, removals before additions, so the
+//! page reads like a unified diff whatever order similar reports them in.
 //!
 //! Lines are split like [`str::lines`]: a final newline (or its absence) and `\r\n`
 //! endings are not differences.
 
-use std::collections::HashMap;
 use std::ops::Range;
+
+use similar::DiffOp;
+use similar::algorithms::{Capture, myers};
 
 /// What happened to one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,28 +64,24 @@ impl Hunk<'_> {
 pub fn line_diff(old: &str, new: &str) -> Vec<DiffLine> {
     let a: Vec<&str> = old.lines().collect();
     let b: Vec<&str> = new.lines().collect();
-    let (ia, ib) = intern(&a, &b);
-
-    // A line that the other side lacks is in no common subsequence: it is removed (or
-    // added) for sure. Leaving such lines out of the search keeps the diff minimal and
-    // makes rewritten stretches, the worst case of Myers, cheap (GNU diff does the same).
-    let distinct = ia.iter().chain(&ib).max().map_or(0, |&m| m as usize + 1);
-    let (mut in_a, mut in_b) = (vec![false; distinct], vec![false; distinct]);
-    ia.iter().for_each(|&l| in_a[l as usize] = true);
-    ib.iter().for_each(|&l| in_b[l as usize] = true);
-    let keep_a: Vec<usize> = (0..ia.len()).filter(|&x| in_b[ia[x] as usize]).collect();
-    let keep_b: Vec<usize> = (0..ib.len()).filter(|&y| in_a[ib[y] as usize]).collect();
-    let fa: Vec<u32> = keep_a.iter().map(|&x| ia[x]).collect();
-    let fb: Vec<u32> = keep_b.iter().map(|&y| ib[y]).collect();
-    let mut ops = Vec::with_capacity(fa.len().max(fb.len()));
-    Myers::new(fa.len() + fb.len()).diff(&fa, &fb, 0..fa.len(), 0..fb.len(), &mut ops);
+    let mut capture = Capture::new();
+    // Capture's error type is `Infallible` and there is no deadline: this cannot fail.
+    let Ok(()) = myers::diff_deadline_raw(&mut capture, &a, 0..a.len(), &b, 0..b.len(), None);
+    let same = capture
+        .ops()
+        .iter()
+        .filter_map(|op| match *op {
+            DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } => Some((old_index, new_index, len)),
+            _ => None,
+        })
+        .flat_map(|(x, y, len)| (0..len).map(move |i| (x + i, y + i)));
 
     // Between two common lines, everything else on each side changed: removals first,
     // then additions, as in a unified diff.
-    let same = ops.iter().filter_map(|op| match *op {
-        Op::Same(x, y) => Some((keep_a[x], keep_b[y])),
-        _ => None,
-    });
     let mut out = Vec::with_capacity(a.len().max(b.len()));
     let (mut x0, mut y0) = (0, 0);
     for (x, y) in same.chain([(a.len(), b.len())]) {
@@ -147,163 +146,6 @@ pub fn hunks(lines: &[DiffLine], context: usize) -> Vec<Hunk<'_>> {
             }
         })
         .collect()
-}
-
-/// Lines as small integers, equal exactly when the lines are equal.
-fn intern<'a>(a: &[&'a str], b: &[&'a str]) -> (Vec<u32>, Vec<u32>) {
-    let mut ids: HashMap<&'a str, u32> = HashMap::with_capacity(a.len() + b.len());
-    let mut id = |s: &'a str| -> u32 {
-        let next = ids.len() as u32;
-        *ids.entry(s).or_insert(next)
-    };
-    let ia = a.iter().map(|&s| id(s)).collect();
-    let ib = b.iter().map(|&s| id(s)).collect();
-    (ia, ib)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Same(usize, usize),
-    Removed(usize),
-    Added(usize),
-}
-
-/// The two frontier arrays of the linear-space Myers search, reused across the recursion.
-struct Myers {
-    forward: Vec<usize>,
-    backward: Vec<usize>,
-}
-
-impl Myers {
-    fn new(total: usize) -> Myers {
-        // Diagonals k in -(d+1)..=(d+1) for d up to (n + m + 1) / 2, shifted by `offset`.
-        let size = total + 5;
-        Myers {
-            forward: vec![0; 2 * size + 1],
-            backward: vec![0; 2 * size + 1],
-        }
-    }
-
-    /// Append the edit script turning `a[ra]` into `b[rb]` to `out`.
-    fn diff(
-        &mut self,
-        a: &[u32],
-        b: &[u32],
-        ra: Range<usize>,
-        rb: Range<usize>,
-        out: &mut Vec<Op>,
-    ) {
-        let (mut ra, mut rb) = (ra, rb);
-        // Common head.
-        while ra.start < ra.end && rb.start < rb.end && a[ra.start] == b[rb.start] {
-            out.push(Op::Same(ra.start, rb.start));
-            ra.start += 1;
-            rb.start += 1;
-        }
-        // Common tail, emitted after the middle.
-        let mut tail = 0;
-        while ra.start < ra.end - tail
-            && rb.start < rb.end - tail
-            && a[ra.end - tail - 1] == b[rb.end - tail - 1]
-        {
-            tail += 1;
-        }
-        let (a_end, b_end) = (ra.end - tail, rb.end - tail);
-        let (mid_a, mid_b) = (ra.start..a_end, rb.start..b_end);
-        if mid_a.is_empty() {
-            out.extend(mid_b.clone().map(Op::Added));
-        } else if mid_b.is_empty() {
-            out.extend(mid_a.clone().map(Op::Removed));
-        } else {
-            let (x, y) = self.middle_snake(a, b, mid_a.clone(), mid_b.clone());
-            // The split always shrinks both halves; if it ever did not (a bug), fall back
-            // to "remove all, add all" for this stretch instead of recursing forever.
-            let whole = (x == mid_a.start && y == mid_b.start) || (x == a_end && y == b_end);
-            if whole {
-                out.extend(mid_a.clone().map(Op::Removed));
-                out.extend(mid_b.clone().map(Op::Added));
-            } else {
-                self.diff(a, b, mid_a.start..x, mid_b.start..y, out);
-                self.diff(a, b, x..a_end, y..b_end, out);
-            }
-        }
-        out.extend((0..tail).map(|i| Op::Same(a_end + i, b_end + i)));
-    }
-
-    /// A point `(x, y)` on an optimal edit path of `a[ra]` to `b[rb]` strictly inside it,
-    /// found by running the search from both ends until the frontiers overlap (Myers 1986,
-    /// section 4b). Both ranges are non-empty and differ at both ends.
-    fn middle_snake(
-        &mut self,
-        a: &[u32],
-        b: &[u32],
-        ra: Range<usize>,
-        rb: Range<usize>,
-    ) -> (usize, usize) {
-        let n = ra.len() as isize;
-        let m = rb.len() as isize;
-        let delta = n - m;
-        let odd = delta & 1 == 1;
-        let offset = (self.forward.len() / 2) as isize;
-        let at = |k: isize| (k + offset) as usize;
-        let a_at = |x: isize| a[ra.start + x as usize];
-        let b_at = |y: isize| b[rb.start + y as usize];
-        self.forward[at(1)] = 0;
-        self.backward[at(1)] = 0;
-        let d_max = (n + m + 1) / 2;
-        for d in 0..=d_max {
-            // Forward: furthest reaching x on each diagonal k = x - y.
-            let mut k = -d;
-            while k <= d {
-                let down = k == -d || (k != d && self.forward[at(k - 1)] < self.forward[at(k + 1)]);
-                let mut x = if down {
-                    self.forward[at(k + 1)] as isize
-                } else {
-                    self.forward[at(k - 1)] as isize + 1
-                };
-                let mut y = x - k;
-                let (x0, y0) = (x, y);
-                while x < n && y < m && a_at(x) == b_at(y) {
-                    x += 1;
-                    y += 1;
-                }
-                self.forward[at(k)] = x as usize;
-                // Overlap with the backward frontier of step d - 1 on the same diagonal.
-                let kb = delta - k;
-                if odd
-                    && (-(d - 1)..=d - 1).contains(&kb)
-                    && x + self.backward[at(kb)] as isize >= n
-                {
-                    return (ra.start + x0 as usize, rb.start + y0 as usize);
-                }
-                k += 2;
-            }
-            // Backward: the same from the ends, x counting from the right.
-            let mut k = -d;
-            while k <= d {
-                let down =
-                    k == -d || (k != d && self.backward[at(k - 1)] < self.backward[at(k + 1)]);
-                let mut x = if down {
-                    self.backward[at(k + 1)] as isize
-                } else {
-                    self.backward[at(k - 1)] as isize + 1
-                };
-                let mut y = x - k;
-                while x < n && y < m && a_at(n - x - 1) == b_at(m - y - 1) {
-                    x += 1;
-                    y += 1;
-                }
-                self.backward[at(k)] = x as usize;
-                let kf = delta - k;
-                if !odd && (-d..=d).contains(&kf) && x + self.forward[at(kf)] as isize >= n {
-                    return (ra.start + (n - x) as usize, rb.start + (m - y) as usize);
-                }
-                k += 2;
-            }
-        }
-        // Unreachable for non-empty ranges (the frontiers meet by d_max); a harmless split.
-        (ra.start + ra.len() / 2, rb.start + rb.len() / 2)
-    }
 }
 
 #[cfg(test)]

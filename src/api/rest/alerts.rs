@@ -5,40 +5,21 @@
 use serde_json::{Value, json};
 use warp::http::StatusCode;
 
-use super::error::ApiError;
+use super::query::Query;
+use super::{Answer, Ctx};
 use crate::alert::channel;
 use crate::alert::message::{self, AlertView};
+use crate::api::error::ApiError;
 use crate::store::alerts::{self, AlertFilter, GroupRecord};
-
-type Answer = Result<(StatusCode, Value), ApiError>;
 
 const ALERT_STATES: &[&str] = &["pending", "sent", "failed", "skipped"];
 
 /// `GET /api/v1/alerts?state=&kind=&instance=&before=&limit=`: newest first.
-pub async fn list(
-    client: &deadpool_postgres::Object,
-    query: &std::collections::HashMap<String, String>,
-    viewer: Option<i64>,
-) -> Answer {
-    let q = query;
-    let limit = match q.get("limit") {
-        None => 50,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|l| (1..=1000).contains(l))
-            .ok_or_else(|| ApiError::bad_request("limit must be a number from 1 to 1000"))?,
-    };
-    let id = |key: &str| -> Result<Option<i64>, ApiError> {
-        q.get(key)
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| ApiError::bad_request(format!("{key} must be an id, not {v:?}")))
-            })
-            .transpose()
-    };
+pub(super) async fn list(ctx: Ctx<'_>) -> Answer {
+    let q = Query::of(ctx.request);
+    let page = q.paging()?;
     if let Some(state) = q.get("state")
-        && !ALERT_STATES.contains(&state.as_str())
+        && !ALERT_STATES.contains(&state)
     {
         return Err(ApiError::bad_request(format!(
             "state {state:?} is not one of: {}",
@@ -46,14 +27,14 @@ pub async fn list(
         )));
     }
     let filter = AlertFilter {
-        state: q.get("state").cloned(),
-        kind: q.get("kind").cloned(),
-        instance: id("instance")?,
-        before_id: id("before")?,
-        limit,
-        viewer,
+        state: q.get("state").map(Into::into),
+        kind: q.get("kind").map(Into::into),
+        instance: q.id("instance")?,
+        before_id: page.before,
+        limit: page.limit,
+        viewer: ctx.who.viewer(),
     };
-    let rows = alerts::list(client, &filter).await?;
+    let rows = alerts::list(&ctx.client, &filter).await?;
     let list: Vec<Value> = rows
         .iter()
         .map(|a| {
@@ -104,8 +85,8 @@ fn delivery(d: &Value) -> Value {
 }
 
 /// `GET /api/v1/alert-groups`.
-pub async fn list_groups(client: &deadpool_postgres::Object) -> Answer {
-    let groups = alerts::list_groups(client).await?;
+pub(super) async fn list_groups(ctx: Ctx<'_>) -> Answer {
+    let groups = alerts::list_groups(&ctx.client).await?;
     let shown: Vec<Value> = groups.iter().map(group_json).collect();
     Ok((StatusCode::OK, json!({ "alert_groups": shown })))
 }
@@ -131,7 +112,10 @@ fn group_json(g: &GroupRecord) -> Value {
 /// `PUT /api/v1/alert-groups/{name}`: the body is the YAML document as JSON (or YAML),
 /// `kind` and `name` optional; a `password` is stored encrypted with this process's
 /// `PGDAG_SECRET_KEY` and never answered back. 201 when created, 200 when replaced.
-pub async fn put_group(client: &deadpool_postgres::Object, name: &str, body: &[u8]) -> Answer {
+pub(super) async fn put_group(ctx: Ctx<'_>, name: &str) -> Answer {
+    // Alert groups are shared by every project.
+    ctx.who.require_admin()?;
+    let (client, body) = (&ctx.client, ctx.request.body.as_slice());
     if let Some(problem) = crate::spec::name_problem(name) {
         return Err(ApiError::bad_request(format!(
             "alert group name: {problem}"

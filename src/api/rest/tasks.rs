@@ -1,0 +1,43 @@
+//! `/api/v1/task-instances`: one task's log, and forcing a failed task to success.
+
+use warp::http::StatusCode;
+
+use super::query::Query;
+use super::{Answer, Ctx, ok, parse_id};
+use crate::api::error::ApiError;
+use crate::store::members::{Access, Owned};
+use crate::store::{commands, instances, logs};
+
+pub(super) async fn force_success(ctx: Ctx<'_>, id: &str) -> Answer {
+    let id = parse_id(id)?;
+    ctx.who
+        .require_owner(&ctx.client, Owned::TaskInstance(id), Access::Write)
+        .await?;
+    let (instance, _) = instances::task_owner(&ctx.client, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
+    let command = commands::insert_force_success(&ctx.client, instance, id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        serde_json::json!({"instance_id": instance, "task_instance_id": id, "command_id": command}),
+    ))
+}
+
+/// `GET /task-instances/{id}/log?after=SEQ`: the chunks after `after`, and where to go on.
+pub(super) async fn log(ctx: Ctx<'_>, id: &str) -> Answer {
+    let id = parse_id(id)?;
+    ctx.who
+        .require_owner(&ctx.client, Owned::TaskInstance(id), Access::Read)
+        .await?;
+    let q = Query::of(ctx.request);
+    // A sequence number, not a count: 0 and up, no upper bound.
+    let after =
+        match q.get("after") {
+            None => 0,
+            Some(a) => a.parse::<i32>().ok().filter(|a| *a >= 0).ok_or_else(|| {
+                ApiError::bad_request(format!("after={a} is not a sequence number"))
+            })?,
+        };
+    let page = logs::read(&ctx.client, id, after, logs::DEFAULT_PAGE_CHUNKS).await?;
+    ok(serde_json::to_value(page).unwrap_or_default())
+}
