@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod config;
 pub mod cron;
 pub mod dag;
+pub mod import;
 pub mod master;
 pub mod metrics;
 pub mod model;
