@@ -156,8 +156,8 @@ fn v13_batch_export_fails_exactly_on_its_unsupported_tasks() {
     let crate::spec::DependentEntry::Item(item) = &credit.items[0] else {
         panic!()
     };
-    // --project puts everything in p, also what other projects' workflows are named as.
-    assert_eq!(item.workflow, "p/dwb_business_credit");
+    // --project puts everything in p: the dependency is in the same project.
+    assert_eq!(item.workflow, "dwb_business_credit");
     assert_eq!(item.window, crate::spec::DependentWindow::Last1Days);
     // Schedule, priority and failure strategy; retries; priorities.
     let schedule = okcard.schedule.as_ref().unwrap();
@@ -197,6 +197,15 @@ fn v13_batch_export_fails_exactly_on_its_unsupported_tasks() {
         .find(|w| w.description.contains("继风-flow"))
         .unwrap();
     assert_eq!(renamed.name, "ji_feng_-flow");
+    // Without it, a dependency on another project's workflow names that project.
+    let okcard = workflow(&own, "dws_business_okcard_import_1665651205812");
+    let TaskKind::Dependent(credit) = &task(okcard, "dwb_credit").kind else {
+        panic!()
+    };
+    let crate::spec::DependentEntry::Item(item) = &credit.items[0] else {
+        panic!()
+    };
+    assert_eq!(item.workflow, "ETL_DWB/dwb_business_credit");
 }
 
 #[test]
