@@ -10,6 +10,7 @@ mod control;
 mod engine;
 mod execution;
 mod harness;
+mod import;
 mod tasks;
 mod ui;
 mod webdriver;
