@@ -707,7 +707,10 @@ fn relation(v: Option<&Value>) -> Result<DependentOp, Issue> {
     }
 }
 
-fn dependence_groups(p: &Map<String, Value>) -> Vec<(Option<&Value>, Vec<&Map<String, Value>>)> {
+/// A `dependTaskList` entry: its `relation` and its items.
+type Group<'a> = (Option<&'a Value>, Vec<&'a Map<String, Value>>);
+
+fn dependence_groups(p: &Map<String, Value>) -> Vec<Group<'_>> {
     let Some(dep) = p.get("dependence").and_then(Value::as_object) else {
         return Vec::new();
     };
