@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod cron;
 pub mod dag;
+pub mod import;
 pub mod logging;
 pub mod master;
 pub mod metrics;

@@ -529,3 +529,21 @@ mod tests {
         );
     }
 }
+
+/// Import from DolphinScheduler: the pasted or uploaded export, and after a preview its
+/// report (or its problems) with a button that confirms.
+#[derive(Template)]
+#[template(path = "pages/import.html")]
+pub struct ImportPage {
+    pub nav: Nav,
+    pub project: String,
+    /// The export text, sent again with the confirmation.
+    pub text: String,
+    pub allow_unsupported: bool,
+    /// Problems that stop the import (one line each).
+    pub problems: Vec<String>,
+    /// The report (`IMPORT.md`), when the preview converted.
+    pub report: Option<String>,
+    /// Workflows the import would apply, `project/name`.
+    pub workflows: Vec<String>,
+}

@@ -2,6 +2,7 @@
 //! none needs the API to be running.
 
 mod alerts;
+mod import;
 mod inspect;
 mod setup;
 
@@ -144,6 +145,35 @@ pub enum Command {
     Alert {
         #[command(subcommand)]
         command: AlertCommand,
+    },
+    /// Convert another scheduler's export files into pgdag documents.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// DolphinScheduler export files (1.3, 2.x-3.2, 3.3+) → YAML on stdout, files in a
+    /// directory (`--out`), or applied in one transaction (`--apply`). Exits 2, writing
+    /// nothing, when a file is not an export or a task cannot be carried.
+    Dolphinscheduler {
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Put every workflow and datasource into this project (required for 2.x/3.x
+        /// exports, which name projects by code only).
+        #[arg(long)]
+        project: Option<String>,
+        /// Write PROJECT/WORKFLOW.yaml files, PROJECT/datasources.yaml and IMPORT.md here.
+        #[arg(long, conflicts_with = "apply")]
+        out: Option<PathBuf>,
+        /// Apply everything in one transaction (datasources that exist are left as they are).
+        #[arg(long)]
+        apply: bool,
+        /// Turn tasks pgdag cannot carry into shell tasks that fail with what to port.
+        #[arg(long)]
+        allow_unsupported: bool,
     },
 }
 
@@ -337,6 +367,19 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Alert {
             command: AlertCommand::Test { group },
         } => alerts::test(&group).await,
+        Command::Import {
+            command:
+                ImportCommand::Dolphinscheduler {
+                    files,
+                    project,
+                    out,
+                    apply,
+                    allow_unsupported,
+                },
+        } => {
+            import::dolphinscheduler(&files, project, out.as_deref(), apply, allow_unsupported)
+                .await
+        }
     };
     match result {
         Ok(code) => code,

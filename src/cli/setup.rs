@@ -126,9 +126,31 @@ async fn serve(config: Config, roles: &[Role]) -> CliResult {
 pub async fn apply(files: &[PathBuf]) -> CliResult {
     let checked =
         crate::apply::load_paths(files).map_err(|errors| CliError::usage(errors.join("\n")))?;
+    apply_checked(checked, false).await
+}
+
+/// Stores checked documents in one transaction and prints what each became. With
+/// `keep_datasources`, datasources that already exist are left as they are (an import
+/// must not overwrite a datasource the user completed since).
+pub(super) async fn apply_checked(
+    mut checked: crate::apply::Checked,
+    keep_datasources: bool,
+) -> CliResult {
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let mut client = store.client().await?;
+    if keep_datasources {
+        let mut kept = Vec::new();
+        for d in std::mem::take(&mut checked.datasources) {
+            let existing = crate::store::datasources::list(&client, &d.project).await?;
+            if existing.iter().any(|e| e.name == d.name) {
+                println!("datasource {}/{}: exists, left as it is", d.project, d.name);
+            } else {
+                kept.push(d);
+            }
+        }
+        checked.datasources = kept;
+    }
     let key = crate::secret::SecretKey::from_env().map_err(CliError::usage)?;
     let datasources = checked
         .sealed_datasources(key.as_ref())

@@ -11,6 +11,7 @@ mod engine;
 mod execution;
 mod fakes;
 mod harness;
+mod import;
 mod queries;
 mod tasks;
 mod ui;

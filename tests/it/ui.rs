@@ -798,3 +798,114 @@ async fn the_cron_builder_previews_and_adds_a_schedule_that_can_be_switched_off(
     assert!(page.body.contains("0 0 3 * * ?"));
     assert!(page.body.contains("switch on"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dolphinscheduler_export_is_previewed_with_its_report_then_applied_on_confirm() {
+    let cluster = cluster_with_users().await;
+    cluster.apply(FLOW).await;
+    let export = std::fs::read_to_string(
+        "tests/fixtures/ds-exports/apache-dolphinscheduler__cicd-1.3-rollback.json",
+    )
+    .unwrap();
+    let count = || async {
+        let client = cluster.store.client().await.unwrap();
+        let n: i64 = client
+            .query_one("select count(*) from pgdag.workflow_definition", &[])
+            .await
+            .unwrap()
+            .get(0);
+        n
+    };
+
+    let mut root = Browser::new(&cluster);
+    assert_eq!(root.login("root", "root-password").await.status, 303);
+    let project = root.get("/projects/p").await;
+    assert!(
+        project.body.contains("/projects/p/import"),
+        "{}",
+        project.body
+    );
+    assert_eq!(root.get("/projects/p/import").await.status, 200);
+
+    // Preview: the report, nothing stored.
+    let preview = root
+        .submit("/projects/p/import", &[("export", &export)])
+        .await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(preview.body.contains("Renamed (3)"), "{}", preview.body);
+    assert!(preview.body.contains("p/rollback"), "{}", preview.body);
+    assert!(preview.body.contains("Confirm"));
+    assert_eq!(count().await, 1);
+
+    // Unsupported parts: listed, nothing stored.
+    let sqoop = std::fs::read_to_string(
+        "tests/fixtures/ds-exports/aliyun-dataworks-spec__3.2.0-sqoop.json",
+    )
+    .unwrap();
+    let refused = root
+        .submit("/projects/p/import", &[("export", &sqoop)])
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("sqoop1") && refused.body.contains("taskType"));
+    let confirm_refused = root
+        .submit(
+            "/projects/p/import",
+            &[("export", &sqoop), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(confirm_refused.status, 422);
+    assert_eq!(count().await, 1);
+
+    // Without the session's CSRF token: refused.
+    let forged = root
+        .post(
+            "/projects/p/import",
+            &[("csrf", "0000"), ("export", &export), ("confirm", "yes")],
+        )
+        .await;
+    assert_ne!(forged.status, 303);
+    assert_eq!(count().await, 1);
+
+    // A user who may not write the project: refused.
+    let mut bob = Browser::new(&cluster);
+    assert_eq!(bob.login("bob", "bob-password").await.status, 303);
+    let denied = bob
+        .submit(
+            "/projects/p/import",
+            &[("export", &export), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(denied.status, 403);
+    assert_eq!(count().await, 1);
+
+    // Confirm: applied; confirming again changes nothing.
+    let done = root
+        .submit(
+            "/projects/p/import",
+            &[("export", &export), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location, "/projects/p");
+    assert_eq!(count().await, 2);
+    let client = cluster.store.client().await.unwrap();
+    let (spec, version) = pgdag::store::definitions::get_spec(&client, "p", "rollback", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(version, 1);
+    assert_eq!(spec.tasks.len(), 3);
+    root.get("/projects/p").await;
+    let again = root
+        .submit(
+            "/projects/p/import",
+            &[("export", &export), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(again.status, 303);
+    let (_, version) = pgdag::store::definitions::get_spec(&client, "p", "rollback", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(version, 1);
+}

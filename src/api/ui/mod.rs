@@ -8,6 +8,7 @@
 
 mod admin;
 mod home;
+mod import;
 mod instances;
 mod schedules;
 mod workflows;
@@ -59,6 +60,8 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         (&Method::GET, ["projects"]) => home::projects(&ctx).await,
         (&Method::GET, ["servers"]) => home::servers(&ctx).await,
         (&Method::GET, ["projects", project]) => workflows::project(&ctx, project).await,
+        (&Method::GET, ["projects", project, "import"]) => import::page(&ctx, project).await,
+        (&Method::POST, ["projects", project, "import"]) => import::submit(&ctx, project).await,
         (&Method::GET, ["projects", project, "workflows", workflow]) => {
             workflows::workflow(&ctx, project, workflow).await
         }
