@@ -359,14 +359,14 @@ async fn measure_redispatch(
             .await
             .map_err(|e| e.to_string())?;
         let state: Option<String> = row.as_ref().map(|r| r.get(1));
-        if let Some(r) = &row {
-            if state.as_deref() == Some("running") {
-                break (
-                    r.get::<_, i64>(0),
-                    r.get::<_, Option<String>>(2),
-                    r.get::<_, Option<i64>>(3),
-                );
-            }
+        if let Some(r) = &row
+            && state.as_deref() == Some("running")
+        {
+            break (
+                r.get::<_, i64>(0),
+                r.get::<_, Option<String>>(2),
+                r.get::<_, Option<i64>>(3),
+            );
         }
         check(deadline, || {
             format!("the task to be running (state {state:?})")

@@ -290,7 +290,7 @@ async fn main() {
             format!("{:.1} ms", percentile(&switch_walls, 50.0)),
         ),
     ];
-    println!("{:<62} {}", "measure", "value");
+    println!("{:<62} value", "measure");
     for (name, value) in rows {
         println!("{name:<62} {value}");
     }
@@ -358,20 +358,19 @@ async fn wait_final(store: &Store, id: i64) -> instances::InstanceDetail {
     let client = store.client().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        if let Some(detail) = instances::get(&client, id).await.unwrap() {
-            if detail
+        if let Some(detail) = instances::get(&client, id).await.unwrap()
+            && detail
                 .state
                 .parse::<pgdag::model::WorkflowState>()
                 .unwrap()
                 .is_final()
-            {
-                assert_eq!(
-                    detail.state, "succeeded",
-                    "bench instance {id} ({}/{}) failed",
-                    detail.project, detail.workflow
-                );
-                return detail;
-            }
+        {
+            assert_eq!(
+                detail.state, "succeeded",
+                "bench instance {id} ({}/{}) failed",
+                detail.project, detail.workflow
+            );
+            return detail;
         }
         assert!(
             Instant::now() < deadline,

@@ -135,12 +135,10 @@ pub fn datasource_url_problem(d: &DatasourceSpec) -> Option<String> {
     }
     let rest = &d.url[d.url.find("://").map_or(0, |i| i + 3)..];
     let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if let Some((userinfo, _)) = authority.rsplit_once('@') {
-        if userinfo.contains(':') {
-            return Some(
-                "url must not contain a password (use `password:` or `password_env:`)".into(),
-            );
-        }
+    if let Some((userinfo, _)) = authority.rsplit_once('@')
+        && userinfo.contains(':')
+    {
+        return Some("url must not contain a password (use `password:` or `password_env:`)".into());
     }
     None
 }
@@ -196,16 +194,16 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
                 message,
             });
         }
-        if let Document::Datasource(d) = &document {
-            if let Some(message) = datasource_url_problem(d) {
-                let pos = d.source.pos("url");
-                errors.push(SpecError {
-                    file: file.to_string(),
-                    line: pos.line,
-                    column: pos.column,
-                    message,
-                });
-            }
+        if let Document::Datasource(d) = &document
+            && let Some(message) = datasource_url_problem(d)
+        {
+            let pos = d.source.pos("url");
+            errors.push(SpecError {
+                file: file.to_string(),
+                line: pos.line,
+                column: pos.column,
+                message,
+            });
         }
         if let Document::AlertGroup(group) = &document {
             for (pos, message) in alert_group_problems(group) {

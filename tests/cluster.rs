@@ -719,10 +719,10 @@ async fn schedules_keep_firing_once_per_fire_time_across_a_leader_kill() {
             )
             .await;
         let (fired, n): (Option<f64>, i64) = (row.get(0), row.get(1));
-        if let Some(fired) = fired {
-            if n >= 2 {
-                break fired;
-            }
+        if let Some(fired) = fired
+            && n >= 2
+        {
+            break fired;
         }
         deadline.tick(n).await;
     };

@@ -116,13 +116,13 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
                 }
             }
             None => {
-                if let Some((state, error)) = commands::state_for_instance(&client, id).await? {
-                    if state == "failed" {
-                        return Err(CliError::runtime(format!(
-                            "the start command failed: {}",
-                            error.unwrap_or_default()
-                        )));
-                    }
+                if let Some((state, error)) = commands::state_for_instance(&client, id).await?
+                    && state == "failed"
+                {
+                    return Err(CliError::runtime(format!(
+                        "the start command failed: {}",
+                        error.unwrap_or_default()
+                    )));
                 }
             }
         }

@@ -202,9 +202,12 @@ fn ancestors(n: usize, edges: &[DagEdge]) -> Vec<Vec<usize>> {
     result
 }
 
+/// A workflow version: (code, version).
+type VersionKey = (i64, i32);
+
 #[derive(Clone, Default)]
 pub struct Cache {
-    inner: Arc<Mutex<HashMap<(i64, i32), Arc<Compiled>>>>,
+    inner: Arc<Mutex<HashMap<VersionKey, Arc<Compiled>>>>,
 }
 
 impl Cache {

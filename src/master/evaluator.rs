@@ -186,18 +186,17 @@ pub async fn evaluate(
         task_rows.push(row);
     }
 
-    if let (Some(limit), Some(started)) = (compiled.version.spec.timeout, instance.started_at) {
-        if !instance.timeout_alerted
-            && instance.state == crate::model::WorkflowState::Running
-            && now - started >= limit.as_chrono()
-        {
-            let message = format!(
-                "workflow instance {} ran longer than its timeout {limit}",
-                instance.id
-            );
-            tracing::warn!(instance = instance.id, "{message}");
-            instances::timeout_alert(tx, instance.id, &message).await?;
-        }
+    if let (Some(limit), Some(started)) = (compiled.version.spec.timeout, instance.started_at)
+        && !instance.timeout_alerted
+        && instance.state == crate::model::WorkflowState::Running
+        && now - started >= limit.as_chrono()
+    {
+        let message = format!(
+            "workflow instance {} ran longer than its timeout {limit}",
+            instance.id
+        );
+        tracing::warn!(instance = instance.id, "{message}");
+        instances::timeout_alert(tx, instance.id, &message).await?;
     }
 
     // Start from chosen nodes: everything not downstream of them is passed over.
@@ -217,7 +216,7 @@ pub async fn evaluate(
 
     // Switch tasks are decided here (their expressions read parameters), then the plan is
     // made again with the decisions in place, so the chosen branch starts in this round.
-    let mut decisions: Vec<(usize, Result<(Vec<usize>, String), String>)> = Vec::new();
+    let mut decisions: Vec<(usize, master_tasks::SwitchDecision)> = Vec::new();
     loop {
         let deciding: Vec<usize> = plan
             .actions
@@ -262,10 +261,10 @@ pub async fn evaluate(
     // masters), and remember their (size, slots in use).
     let mut groups: std::collections::BTreeMap<String, Option<(i64, i64)>> = Default::default();
     for action in &plan.actions {
-        if let Action::Queue(i) = *action {
-            if let Some(group) = &compiled.version.spec.tasks[i].task_group {
-                groups.insert(group.clone(), None);
-            }
+        if let Action::Queue(i) = *action
+            && let Some(group) = &compiled.version.spec.tasks[i].task_group
+        {
+            groups.insert(group.clone(), None);
         }
     }
     for (group, slot) in groups.iter_mut() {
@@ -361,10 +360,10 @@ pub async fn evaluate(
         instances::request_kill(tx, &kills).await?;
         instances::notify(tx, Channel::Control, "kill").await?;
         for action in &plan.actions {
-            if let Action::Kill(i) = *action {
-                if compiled.dag.tasks[i].task_type == TaskType::SubProcess {
-                    stop_child(tx, task_rows[i].id).await?;
-                }
+            if let Action::Kill(i) = *action
+                && compiled.dag.tasks[i].task_type == TaskType::SubProcess
+            {
+                stop_child(tx, task_rows[i].id).await?;
             }
         }
     }

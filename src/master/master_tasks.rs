@@ -28,13 +28,13 @@ pub const DEFAULT_WAIT_LIMIT: Duration = Duration {
     millis: 7 * 24 * 3600 * 1000,
 };
 
+/// The successor task indexes a switch takes and the log text saying why, or why it
+/// could not decide.
+pub type SwitchDecision = Result<(Vec<usize>, String), String>;
+
 /// The successors a switch takes: the first case whose expression holds, else the default
 /// (none when there is no default). Returns the taken task indexes and the log text.
-pub fn decide_switch(
-    compiled: &Compiled,
-    i: usize,
-    params: &ParamMap,
-) -> Result<(Vec<usize>, String), String> {
+pub fn decide_switch(compiled: &Compiled, i: usize, params: &ParamMap) -> SwitchDecision {
     let switch = compiled
         .switches
         .get(&i)

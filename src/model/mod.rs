@@ -327,7 +327,7 @@ impl fmt::Display for Duration {
             (60_000, "m"),
             (1_000, "s"),
         ] {
-            if ms != 0 && ms % factor == 0 {
+            if ms != 0 && ms.is_multiple_of(factor) {
                 return write!(f, "{}{}", ms / factor, unit);
             }
         }

@@ -221,10 +221,11 @@ fn same_layer_refs<'a>(key: &str, layer: &'a ParamMap) -> Vec<&'a str> {
     let _ = expand_with(
         raw,
         &mut |name| {
-            if let Some((k, _)) = layer.get_key_value(name) {
-                if k != key && !refs.contains(&k.as_str()) {
-                    refs.push(k.as_str());
-                }
+            if let Some((k, _)) = layer.get_key_value(name)
+                && k != key
+                && !refs.contains(&k.as_str())
+            {
+                refs.push(k.as_str());
             }
             None
         },
@@ -261,16 +262,16 @@ fn expand_with(
         out.push_str(&rest[..pos]);
         let tail = &rest[pos..];
         if let Some(after) = tail.strip_prefix("${") {
-            if !after.starts_with("setValue(") {
-                if let Some(close) = after.find('}') {
-                    let name = after[..close].trim();
-                    if !name.is_empty() {
-                        if let Some(value) = lookup(name) {
-                            out.push_str(&value);
-                            rest = &after[close + 1..];
-                            continue;
-                        }
-                    }
+            if !after.starts_with("setValue(")
+                && let Some(close) = after.find('}')
+            {
+                let name = after[..close].trim();
+                if !name.is_empty()
+                    && let Some(value) = lookup(name)
+                {
+                    out.push_str(&value);
+                    rest = &after[close + 1..];
+                    continue;
                 }
             }
             // Unknown name or out-param marker: keep `${` and go on scanning inside.

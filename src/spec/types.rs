@@ -241,10 +241,10 @@ impl WorkflowSpec {
             uses.push((group, "notify".to_string()));
         }
         for task in &self.tasks {
-            if let TaskKind::Sql(sql) = &task.kind {
-                if let Some(group) = sql.send_result_to.as_deref() {
-                    uses.push((group, format!("send_result_to of task {}", task.name)));
-                }
+            if let TaskKind::Sql(sql) = &task.kind
+                && let Some(group) = sql.send_result_to.as_deref()
+            {
+                uses.push((group, format!("send_result_to of task {}", task.name)));
             }
         }
         uses

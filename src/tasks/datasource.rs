@@ -49,7 +49,7 @@ pub async fn connect(ctx: &RunContext, name: &str) -> Result<Connection, String>
             }
             config
                 .connect_timeout(CONNECT_TIMEOUT)
-                .application_name(&format!("pgdag:task:{}", ctx.task.id));
+                .application_name(format!("pgdag:task:{}", ctx.task.id));
             let (client, connection) = config
                 .connect(tokio_postgres::NoTls)
                 .await

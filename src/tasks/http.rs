@@ -136,17 +136,17 @@ async fn request(ctx: &RunContext, http: &HttpTask) -> Result<Outcome, String> {
             "status {status} is not the expected {expected}"
         )));
     }
-    if let Some(needle) = &http.expect_body_contains {
-        if !text.contains(needle.as_str()) {
-            return Ok(Outcome::failure(format!(
-                "the response body does not contain {needle:?}{}",
-                if truncated {
-                    " (in its first 4 MiB)"
-                } else {
-                    ""
-                }
-            )));
-        }
+    if let Some(needle) = &http.expect_body_contains
+        && !text.contains(needle.as_str())
+    {
+        return Ok(Outcome::failure(format!(
+            "the response body does not contain {needle:?}{}",
+            if truncated {
+                " (in its first 4 MiB)"
+            } else {
+                ""
+            }
+        )));
     }
     let mut outcome = Outcome::success();
     if !http.out.is_empty() {

@@ -108,12 +108,13 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
     } else {
         "failed"
     };
-    if !killed && !timeout_failed && !outcome.succeeded {
-        if let Some(error) = &outcome.error {
-            if outcome.exit_code.is_none() {
-                ctx.log(format!("[pgdag] failed: {error}\n"));
-            }
-        }
+    if !killed
+        && !timeout_failed
+        && !outcome.succeeded
+        && let Some(error) = &outcome.error
+        && outcome.exit_code.is_none()
+    {
+        ctx.log(format!("[pgdag] failed: {error}\n"));
     }
     ctx.log(format!("[pgdag] {state}\n"));
     if stop.hand_back.load(Ordering::SeqCst) {

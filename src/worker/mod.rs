@@ -365,10 +365,10 @@ async fn kill_watch(
             Ok(requests) => {
                 let running = running.lock().expect("running lock");
                 for (id, token) in requests {
-                    if let Some((held, stop)) = running.get(&id) {
-                        if *held == token {
-                            stop.kill.cancel();
-                        }
+                    if let Some((held, stop)) = running.get(&id)
+                        && *held == token
+                    {
+                        stop.kill.cancel();
                     }
                 }
             }

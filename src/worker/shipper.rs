@@ -174,6 +174,12 @@ fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled 
     (started, logs, alerts, completions)
 }
 
+impl crate::tasks::LogSink for Shipper {
+    fn log(&self, task: &ClaimedTask, text: String) {
+        Shipper::log(self, task, text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,11 +224,5 @@ mod tests {
             &mut seqs,
         );
         assert_eq!(logs[0].seq, 6);
-    }
-}
-
-impl crate::tasks::LogSink for Shipper {
-    fn log(&self, task: &ClaimedTask, text: String) {
-        Shipper::log(self, task, text)
     }
 }

@@ -371,13 +371,13 @@ pub fn summarize(transitions: &[Transition]) -> AuditSummary {
                 t.id, t.old_attempt, t.new_attempt, t.old_state, t.new_state
             ));
         }
-        if let Some((seq, state, attempt, host)) = final_at.get(&t.id) {
-            if t.new_state != *state || t.new_attempt != *attempt || t.host != *host {
-                summary.violations.push(format!(
+        if let Some((seq, state, attempt, host)) = final_at.get(&t.id)
+            && (t.new_state != *state || t.new_attempt != *attempt || t.host != *host)
+        {
+            summary.violations.push(format!(
                     "task instance {}: changed after it was final at audit #{seq} ({state}, attempt {attempt}, {host:?}): now {} attempt {} on {:?} (audit #{})",
                     t.id, t.new_state, t.new_attempt, t.host, t.seq
                 ));
-            }
         }
         if t.new_state == "dispatched" && t.old_state != "dispatched" {
             summary
