@@ -19,6 +19,7 @@ mod module_graph;
 pub mod params;
 pub mod secret;
 pub mod server;
+pub mod service;
 pub mod spec;
 pub mod store;
 pub mod tasks;

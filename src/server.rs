@@ -57,6 +57,8 @@ pub fn parse_roles(text: &str) -> Result<Vec<Role>, String> {
 
 pub struct Running {
     pub membership: Membership,
+    /// Completed rounds of every service, for tests that wait for a round to have run.
+    pub rounds: crate::service::Rounds,
     pub api_addr: Option<SocketAddr>,
     pub store: Store,
     worker: Option<crate::worker::Worker>,
@@ -102,7 +104,82 @@ fn check_secret_key(
     }
 }
 
+/// Every service's settings, built from `Config` in this one place and validated before
+/// anything starts.
+#[derive(Debug, Clone)]
+pub struct ServiceConfigs {
+    pub master: crate::master::MasterConfig,
+    pub worker: crate::worker::WorkerConfig,
+    pub alert: crate::alert::AlertConfig,
+    pub leader: cluster::leader::LeaderConfig,
+}
+
+impl ServiceConfigs {
+    pub fn from_config(config: &Config) -> Result<ServiceConfigs, String> {
+        use crate::master::{commands::ConsumerConfig, evaluator::EvaluatorConfig};
+        use crate::worker::{fetcher::FetcherConfig, kill_watch::DEFAULT_KILL_POLL};
+        use cluster::{firer::FirerConfig, leader::LeaderConfig};
+        let poll_interval = config.poll_interval.as_std();
+        let services = ServiceConfigs {
+            master: crate::master::MasterConfig {
+                consumer: ConsumerConfig {
+                    consumers: ConsumerConfig::DEFAULT_CONSUMERS,
+                    batch: ConsumerConfig::DEFAULT_BATCH,
+                    poll_interval,
+                    server_name: config.server_name.clone(),
+                },
+                evaluator: EvaluatorConfig { poll_interval },
+            },
+            worker: crate::worker::WorkerConfig {
+                fetcher: FetcherConfig {
+                    max_tasks: config.max_tasks,
+                    prefetch: FetcherConfig::DEFAULT_PREFETCH,
+                    worker_groups: config.worker_groups.clone(),
+                    server_name: config.server_name.clone(),
+                    poll_interval,
+                },
+                kill_poll: DEFAULT_KILL_POLL,
+                state_dir: config.state_dir.clone(),
+            },
+            alert: crate::alert::AlertConfig {
+                poll_interval,
+                max_attempts: config.alert_max_attempts,
+                retry_base: config.alert_retry_base.as_std(),
+                lease: config.alert_lease.as_std(),
+                default_group: config.alert_default_group.clone(),
+                public_url: config.public_url.clone(),
+                claim_batch: crate::alert::AlertConfig::DEFAULT_CLAIM_BATCH,
+                route_batch: crate::alert::AlertConfig::DEFAULT_ROUTE_BATCH,
+            },
+            leader: LeaderConfig {
+                retry: config.leader_retry.as_std(),
+                tick: config
+                    .heartbeat_interval
+                    .as_std()
+                    .min(LeaderConfig::MAX_TICK),
+                trust: config.dead_after.as_std() / 2,
+                prune_every: LeaderConfig::DEFAULT_PRUNE_EVERY,
+                retention_days: config.retention_days,
+                dead_after: config.dead_after.as_std(),
+                stale_after: config.heartbeat_interval.as_std() * 2,
+                firer: FirerConfig {
+                    max_sleep: FirerConfig::DEFAULT_MAX_SLEEP,
+                    tolerance: FirerConfig::DEFAULT_TOLERANCE,
+                },
+            },
+        };
+        services.master.consumer.validate()?;
+        services.master.evaluator.validate()?;
+        services.worker.fetcher.validate()?;
+        services.alert.validate()?;
+        services.leader.validate()?;
+        Ok(services)
+    }
+}
+
 pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError> {
+    let services = ServiceConfigs::from_config(&config).map_err(StoreError::Invalid)?;
+    let rounds = crate::service::Rounds::default();
     let role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
     let pool_size = if roles.contains(&Role::Worker) {
         8 + config.max_tasks.min(8)
@@ -130,16 +207,24 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         check_secret_key(&secret_key, "an alert group", sample)?;
     }
     let cancel = CancellationToken::new();
-    let (membership, membership_service) =
-        cluster::membership::start(store.clone(), config.clone(), role_names, cancel.clone())
-            .await?;
+    let (membership, membership_service) = cluster::membership::start(
+        store.clone(),
+        config.clone(),
+        role_names,
+        rounds.clone(),
+        cancel.clone(),
+    )
+    .await?;
     let wakeups = Wakeups::default();
     let mut set = JoinSet::new();
     if !config.poll_only {
-        set.spawn(cluster::listener::run(
-            store.clone(),
-            wakeups.clone(),
-            cancel.clone(),
+        set.spawn(crate::service::run(
+            cluster::listener::Listener {
+                store: store.clone(),
+                wakeups: wakeups.clone(),
+                cancel: cancel.clone(),
+            },
+            crate::service::Loop::new("listener", cancel.clone()).counted(&rounds),
         ));
     }
     set.spawn(membership_service);
@@ -147,14 +232,16 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         crate::master::start(
             &mut set,
             store.clone(),
-            config.clone(),
+            services.master.clone(),
             wakeups.clone(),
+            &rounds,
             cancel.clone(),
         );
         set.spawn(cluster::leader::run(
             store.clone(),
-            config.clone(),
+            services.leader.clone(),
             membership.clone(),
+            rounds.clone(),
             cancel.clone(),
         ));
     }
@@ -163,10 +250,12 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         worker = Some(crate::worker::start(
             &mut set,
             store.clone(),
+            services.worker.clone(),
             config.clone(),
             membership.clone(),
             wakeups.clone(),
             secret_key.clone(),
+            &rounds,
             cancel.clone(),
         ));
     }
@@ -174,10 +263,11 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         crate::alert::start(
             &mut set,
             store.clone(),
-            config.clone(),
+            services.alert.clone(),
             membership.clone(),
             wakeups.clone(),
             secret_key.clone(),
+            &rounds,
             cancel.clone(),
         );
     }
@@ -197,6 +287,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     }
     Ok(Running {
         membership,
+        rounds,
         api_addr,
         store,
         worker,

@@ -34,83 +34,110 @@ use futures_util::future::join_all;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::{Membership, Wakeups, backoff, jittered, next_wait};
-use crate::config::Config;
+use crate::cluster::{Membership, Wakeups};
 use crate::secret::SecretKey;
+use crate::service::{self, Loop, Next, Round, Rounds, backoff};
 use crate::store::alerts::{self, ClaimedDelivery, DeliveryResult, NewDelivery, Routed, Unrouted};
 use crate::store::{Result, Store};
 use channel::{Ids, Outcome, Sender};
 
-/// Deliveries claimed (and sent concurrently) at once.
-pub const CLAIM_BATCH: i64 = 16;
-/// Alerts routed per transaction.
-pub const ROUTE_BATCH: i64 = 64;
 /// The longest wait between two attempts of one delivery.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
 
+/// The alert sender's settings.
+#[derive(Debug, Clone)]
+pub struct AlertConfig {
+    /// Fallback poll for a lost `pgdag_alert`.
+    pub poll_interval: Duration,
+    /// Attempts of one delivery before it fails.
+    pub max_attempts: u32,
+    /// Wait after a failed attempt: `retry_base`, doubling, at most [`MAX_RETRY_DELAY`].
+    pub retry_base: Duration,
+    /// How long a claimed delivery is this process's.
+    pub lease: Duration,
+    /// The group of failover alerts and of alerts no other group applies to.
+    pub default_group: Option<String>,
+    /// Base of the links in messages.
+    pub public_url: String,
+    /// Deliveries claimed (and sent concurrently) at once.
+    pub claim_batch: i64,
+    /// Alerts routed per transaction.
+    pub route_batch: i64,
+}
+
+impl AlertConfig {
+    pub const DEFAULT_CLAIM_BATCH: i64 = 16;
+    pub const DEFAULT_ROUTE_BATCH: i64 = 64;
+
+    /// A send is given up after half the lease, so that its claim is still this process's
+    /// when the answer is recorded.
+    pub fn send_timeout(&self) -> Duration {
+        self.lease / 2
+    }
+
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.poll_interval.is_zero() || self.claim_batch < 1 || self.route_batch < 1 {
+            return Err(format!(
+                "alert sender: poll and batches must be above zero ({self:?})"
+            ));
+        }
+        if self.max_attempts == 0 || self.lease < Duration::from_secs(1) {
+            return Err("alert sender: at least one attempt and a lease of 1 s".into());
+        }
+        Ok(())
+    }
+}
+
 /// Start the alert sender; it stops when `cancel` fires (a batch being sent is finished
 /// first, which takes at most half the lease).
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     set: &mut JoinSet<()>,
     store: Store,
-    config: Config,
+    config: AlertConfig,
     membership: Membership,
     wakeups: Wakeups,
     secret_key: Option<SecretKey>,
+    rounds: &Rounds,
     cancel: CancellationToken,
 ) {
-    let sender = Sender::new(secret_key, send_timeout(&config));
-    set.spawn(run(AlertService {
-        store,
-        config,
-        membership,
-        wakeups,
-        sender,
-        cancel,
-    }));
-}
-
-/// A send is given up after half the lease, so that its claim is still this process's
-/// when the answer is recorded.
-pub fn send_timeout(config: &Config) -> Duration {
-    config.alert_lease.as_std() / 2
+    let sender = Sender::new(secret_key, config.send_timeout());
+    let lp = Loop::new("alert sender", cancel.clone())
+        .poll(config.poll_interval)
+        .woken_by(&wakeups.alert)
+        .counted(rounds);
+    set.spawn(service::run(
+        AlertService {
+            store,
+            config,
+            membership,
+            sender,
+            cancel,
+        },
+        lp,
+    ));
 }
 
 struct AlertService {
     store: Store,
-    config: Config,
+    config: AlertConfig,
     membership: Membership,
-    wakeups: Wakeups,
     sender: Sender,
     cancel: CancellationToken,
 }
 
-async fn run(service: AlertService) {
-    let mut failures = 0u32;
-    while !service.cancel.is_cancelled() {
-        let poll = jittered(service.config.poll_interval.as_std());
-        let wait = match service.round().await {
-            Ok(next_due) => {
-                failures = 0;
-                next_wait(next_due, poll)
-            }
-            Err(e) => {
-                failures += 1;
-                tracing::warn!(error = %e, "alert round failed");
-                backoff(failures)
-            }
-        };
-        tokio::select! {
-            _ = service.cancel.cancelled() => return,
-            _ = service.wakeups.alert.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-        }
+impl Round for AlertService {
+    async fn round(&mut self) -> Result<Next> {
+        Ok(match self.send_due().await? {
+            Some(due) => Next::In(due),
+            None => Next::Idle,
+        })
     }
 }
 
 impl AlertService {
     /// Route what is new, send what is due; returns how long until the next delivery is due.
-    async fn round(&self) -> Result<Option<Duration>> {
+    async fn send_due(&self) -> Result<Option<Duration>> {
         if !self.membership.is_healthy() {
             return Ok(None);
         }
@@ -121,10 +148,15 @@ impl AlertService {
             Some(ms) if ms > 0.0 => return Ok(Some(Duration::from_millis(ms as u64))),
             Some(_) => {}
         }
-        while route_batch(&mut client, self.config.alert_default_group.as_deref()).await?
-            == ROUTE_BATCH as usize
+        while route_batch(
+            &mut client,
+            self.config.route_batch,
+            self.config.default_group.as_deref(),
+        )
+        .await?
+            == self.config.route_batch as usize
         {}
-        let max_attempts = self.config.alert_max_attempts as i32;
+        let max_attempts = self.config.max_attempts as i32;
         let given_up = alerts::give_up(&mut client, max_attempts, None).await?;
         if given_up > 0 {
             crate::metrics::add(&crate::metrics::ALERTS_FAILED, given_up as u64);
@@ -136,10 +168,10 @@ impl AlertService {
         while !self.cancel.is_cancelled() && self.membership.is_healthy() {
             let claimed = alerts::claim_deliveries(
                 &client,
-                CLAIM_BATCH,
+                self.config.claim_batch,
                 max_attempts,
                 self.membership.server_id(),
-                self.config.alert_lease.millis as i64,
+                self.config.lease.as_millis() as i64,
                 None,
             )
             .await?;
@@ -151,7 +183,7 @@ impl AlertService {
             for result in &results {
                 self.record(&mut client, result).await?;
             }
-            if n < CLAIM_BATCH as usize {
+            if n < self.config.claim_batch as usize {
                 break;
             }
         }
@@ -189,8 +221,8 @@ impl AlertService {
         let (state, answer, retry_in) = decide(
             outcome,
             d.attempt,
-            self.config.alert_max_attempts,
-            self.config.alert_retry_base.as_std(),
+            self.config.max_attempts,
+            self.config.retry_base,
         );
         match state {
             "sent" => {
@@ -223,7 +255,7 @@ impl AlertService {
         result: &DeliveryResult,
     ) -> Result<()> {
         let mut failures = 0u32;
-        let deadline = tokio::time::Instant::now() + send_timeout(&self.config);
+        let deadline = tokio::time::Instant::now() + self.config.send_timeout();
         loop {
             match alerts::record_result(client, result).await {
                 Ok(true) => return Ok(()),
@@ -296,10 +328,11 @@ pub fn groups_for(alert: &Unrouted, default_group: Option<&str>) -> Vec<String> 
 /// Route one batch of new alerts in one transaction; returns how many.
 async fn route_batch(
     client: &mut deadpool_postgres::Object,
+    batch: i64,
     default_group: Option<&str>,
 ) -> Result<usize> {
     let tx = client.transaction().await?;
-    let unrouted = alerts::claim_unrouted(&tx, ROUTE_BATCH).await?;
+    let unrouted = alerts::claim_unrouted(&tx, batch).await?;
     if unrouted.is_empty() {
         tx.commit().await?;
         return Ok(0);

@@ -42,7 +42,13 @@ pub async fn test(group: &str) -> CliResult {
         },
         &config.public_url,
     );
-    let sender = Sender::new(key, crate::alert::send_timeout(&config));
+    let sender = Sender::new(
+        key,
+        crate::server::ServiceConfigs::from_config(&config)
+            .map_err(CliError::usage)?
+            .alert
+            .send_timeout(),
+    );
     let mut results = Vec::with_capacity(channels.len());
     let mut failed = 0;
     for (i, ch) in channels.iter().enumerate() {

@@ -12,35 +12,57 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::cron::{self, Misfire, Schedule};
+use crate::service::{Next, Round};
 use crate::store::{Store, StoreError, cluster, schedules};
 
-/// Longest sleep between rounds (schedules added or switched on are seen within it).
-const MAX_SLEEP: Duration = Duration::from_millis(500);
-/// A fire time this close behind `now` is on time, not missed.
-const TOLERANCE_MS: i64 = 5_000;
+/// The cron firer's settings.
+#[derive(Debug, Clone)]
+pub struct FirerConfig {
+    /// Longest sleep between rounds (schedules added or switched on are seen within it).
+    pub max_sleep: Duration,
+    /// A fire time this close behind `now` is on time, not missed.
+    pub tolerance: Duration,
+}
 
-pub async fn run(store: Store, me: i64, term: i64, cancel: CancellationToken) {
-    loop {
-        let wait = match round(&store, me, term).await {
-            Ok(Some(wait)) => wait,
-            Ok(None) => return, // the term is gone: leadership ended
-            Err(e) => {
-                tracing::warn!(error = %e, "cron firing round failed");
-                MAX_SLEEP
-            }
-        };
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
+impl FirerConfig {
+    pub const DEFAULT_MAX_SLEEP: Duration = Duration::from_millis(500);
+    pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5);
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_sleep.is_zero() {
+            return Err("cron firer: the longest sleep must be above zero".into());
         }
+        Ok(())
+    }
+}
+
+/// The firer of one leadership term; it ends when the term is no longer this process's.
+pub struct Firer {
+    pub store: Store,
+    pub me: i64,
+    pub term: i64,
+    pub config: FirerConfig,
+}
+
+impl Round for Firer {
+    async fn round(&mut self) -> Result<Next, StoreError> {
+        Ok(
+            match round(&self.store, self.me, self.term, &self.config).await? {
+                Some(wait) => Next::In(wait),
+                None => Next::Done, // the term is gone: leadership ended
+            },
+        )
     }
 }
 
 /// One fenced round; returns how long to sleep, or None when the term is no longer ours.
-async fn round(store: &Store, me: i64, term: i64) -> Result<Option<Duration>, StoreError> {
+async fn round(
+    store: &Store,
+    me: i64,
+    term: i64,
+    config: &FirerConfig,
+) -> Result<Option<Duration>, StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     if !cluster::holds_term(&tx, term, me).await? {
@@ -71,7 +93,7 @@ async fn round(store: &Store, me: i64, term: i64) -> Result<Option<Duration>, St
             lower,
             s.db_now,
             misfire,
-            chrono::Duration::milliseconds(TOLERANCE_MS),
+            chrono::Duration::milliseconds(config.tolerance.as_millis() as i64),
         );
         let mut last = None;
         for fire in due.fire {
@@ -90,11 +112,15 @@ async fn round(store: &Store, me: i64, term: i64) -> Result<Option<Duration>, St
     // schedules' next times.
     schedules::fire_batch(&tx, &fires).await?;
     schedules::advance_batch(&tx, &advances).await?;
+    // The next due time, in the same transaction: a round is one transaction.
+    let next = schedules::next_due_ms(&tx).await?;
     tx.commit().await?;
-    let wait = match schedules::next_due_ms(&client).await? {
-        Some(ms) if ms > 0.0 => Duration::from_millis(ms as u64).min(MAX_SLEEP),
+    // Zero (due but not taken: held by a leader of a moment ago) is looked at again after
+    // the runner's recheck, not at once.
+    let wait = match next {
+        Some(ms) if ms > 0.0 => Duration::from_millis(ms as u64).min(config.max_sleep),
         Some(_) => Duration::ZERO,
-        None => MAX_SLEEP,
+        None => config.max_sleep,
     };
     Ok(Some(wait))
 }

@@ -20,19 +20,60 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Membership, jittered};
-use crate::config::Config;
+use super::Membership;
+use super::firer::{Firer, FirerConfig};
+use crate::service::{self, Loop, Next, Round, Rounds, jittered};
 use crate::store::db::Session;
 use crate::store::{Channel, Store, StoreError, cluster, instances, servers};
 
-/// How often the leader prunes.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// The leader's settings.
+#[derive(Debug, Clone)]
+pub struct LeaderConfig {
+    /// How often a master that is not the leader tries the lock.
+    pub retry: Duration,
+    /// How often the leader does its duties.
+    pub tick: Duration,
+    /// The leader steps down when its lock connection does not answer within this.
+    pub trust: Duration,
+    /// How often it prunes.
+    pub prune_every: Duration,
+    pub retention_days: u32,
+    /// A server whose heartbeat is older is dead.
+    pub dead_after: Duration,
+    /// A heartbeat older than this (and a free liveness lock) means the session is gone.
+    pub stale_after: Duration,
+    pub firer: FirerConfig,
+}
 
-pub async fn run(store: Store, config: Config, membership: Membership, cancel: CancellationToken) {
+impl LeaderConfig {
+    pub const DEFAULT_PRUNE_EVERY: Duration = Duration::from_secs(60);
+    /// The longest tick (a shorter heartbeat interval makes it shorter).
+    pub const MAX_TICK: Duration = Duration::from_secs(1);
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.retry.is_zero() || self.tick.is_zero() || self.trust.is_zero() {
+            return Err(format!(
+                "leader: retry, tick and trust must be above zero ({self:?})"
+            ));
+        }
+        if self.trust >= self.dead_after {
+            return Err("leader: the trust window must be shorter than dead_after".into());
+        }
+        self.firer.validate()
+    }
+}
+
+pub async fn run(
+    store: Store,
+    config: LeaderConfig,
+    membership: Membership,
+    rounds: Rounds,
+    cancel: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(jittered(config.leader_retry.as_std())) => {}
+            _ = tokio::time::sleep(jittered(config.retry)) => {}
         }
         if !membership.is_healthy() {
             continue;
@@ -61,73 +102,97 @@ pub async fn run(store: Store, config: Config, membership: Membership, cancel: C
             }
         };
         tracing::info!(server = me, term, "this process is the leader");
-        let firing = cancel.child_token();
-        let firer = tokio::spawn(super::firer::run(store.clone(), me, term, firing.clone()));
-        let reason = lead(&store, &config, &membership, &client, term, &cancel).await;
-        firing.cancel();
+        let leading = cancel.child_token();
+        let firer = tokio::spawn(service::run(
+            Firer {
+                store: store.clone(),
+                me,
+                term,
+                config: config.firer.clone(),
+            },
+            Loop::new("cron firer", leading.clone()).counted(&rounds),
+        ));
+        let mut duties = Duties {
+            store: store.clone(),
+            config: config.clone(),
+            membership: membership.clone(),
+            lock: client,
+            term,
+            last_prune: Instant::now(),
+            elected: Instant::now(),
+            ended: None,
+        };
+        let lp = Loop::new("leader", leading.clone())
+            .poll(config.tick)
+            .counted(&rounds);
+        // The duties end the leadership by saying Done (or the process stops); the lock
+        // connection lives in `duties` until then.
+        service::run(&mut duties, lp).await;
+        leading.cancel();
         let _ = firer.await;
+        let reason = duties.ended.unwrap_or("shutting down");
         tracing::warn!(server = me, term, reason, "leadership ended");
-        drop(client); // the lock goes with the session
+        drop(duties); // the lock goes with the session
     }
 }
 
-async fn lead(
-    store: &Store,
-    config: &Config,
-    membership: &Membership,
-    lock: &Session,
+/// The leader's duties of one term, a fenced transaction per tick.
+struct Duties {
+    store: Store,
+    config: LeaderConfig,
+    membership: Membership,
+    lock: Session,
     term: i64,
-    cancel: &CancellationToken,
-) -> &'static str {
-    let tick = config
-        .heartbeat_interval
-        .as_std()
-        .min(Duration::from_secs(1));
-    let trust = config.dead_after.as_std() / 2;
-    let mut last_prune = Instant::now();
-    let elected = Instant::now();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return "shutting down",
-            _ = tokio::time::sleep(tick) => {}
+    last_prune: Instant,
+    elected: Instant,
+    /// Why the leadership ended, once it has.
+    ended: Option<&'static str>,
+}
+
+impl Duties {
+    fn end(&mut self, reason: &'static str) -> Next {
+        self.ended = Some(reason);
+        Next::Done
+    }
+}
+
+impl Round for Duties {
+    async fn round(&mut self) -> Result<Next, StoreError> {
+        if !self.membership.is_healthy() {
+            return Ok(self.end("this process fenced itself"));
         }
-        if !membership.is_healthy() {
-            return "this process fenced itself";
-        }
-        match tokio::time::timeout(trust, servers::ping(lock)).await {
+        match tokio::time::timeout(self.config.trust, servers::ping(&self.lock)).await {
             Ok(Ok(_)) => {}
-            _ => return "the lock connection did not answer within the trust window",
+            _ => return Ok(self.end("the lock connection did not answer within the trust window")),
         }
-        let prune = last_prune.elapsed() >= PRUNE_EVERY;
+        let prune = self.last_prune.elapsed() >= self.config.prune_every;
         // A new leader often comes after Postgres restarted, when every process is still
         // re-taking its liveness lock: for one `dead_after` it judges by heartbeats only.
-        let trust_locks = elected.elapsed() >= config.dead_after.as_std();
-        match duties(
-            store,
-            config,
-            lock,
-            membership.server_id(),
-            term,
+        let trust_locks = self.elected.elapsed() >= self.config.dead_after;
+        let held = duties(
+            &self.store,
+            &self.config,
+            &self.lock,
+            self.membership.server_id(),
+            self.term,
             prune,
             trust_locks,
         )
-        .await
-        {
-            Ok(true) => {
-                if prune {
-                    last_prune = Instant::now();
-                }
-            }
-            Ok(false) => return "a newer term exists",
-            Err(e) => tracing::warn!(error = %e, "leader duties failed"),
+        .await?;
+        if !held {
+            return Ok(self.end("a newer term exists"));
         }
+        if prune {
+            self.last_prune = Instant::now();
+        }
+        Ok(Next::Idle)
     }
 }
 
 /// One fenced leader transaction. Returns false when the term is no longer ours.
 async fn duties(
     store: &Store,
-    config: &Config,
+    config: &LeaderConfig,
     lock: &Session,
     me: i64,
     term: i64,
@@ -139,10 +204,10 @@ async fn duties(
     if !cluster::holds_term(&tx, term, me).await? {
         return Ok(false);
     }
-    let stale_after = (config.heartbeat_interval.millis * 2) as i64;
+    let stale_after = config.stale_after.as_millis() as i64;
     let mut dead = Vec::new();
     for (id, heartbeat_age_ms) in cluster::live_servers(&tx, me).await? {
-        if heartbeat_age_ms > config.dead_after.millis as i64 {
+        if heartbeat_age_ms > config.dead_after.as_millis() as i64 {
             dead.push(id);
         } else if trust_locks && heartbeat_age_ms > stale_after {
             // The liveness lock is free when its session is gone.

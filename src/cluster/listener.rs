@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
+use crate::service::{Next, Round};
 use crate::store::db::Session;
 use crate::store::{Channel, Store, StoreError, listen};
 
@@ -44,21 +45,19 @@ impl Wakeups {
     }
 }
 
-/// Run the listener until `cancel` fires.
-pub async fn run(store: Store, wakeups: Wakeups, cancel: CancellationToken) {
-    let mut failures = 0u32;
-    while !cancel.is_cancelled() {
-        match listen_once(&store, &wakeups, &cancel).await {
-            Ok(()) => failures = 0,
-            Err(e) => {
-                tracing::warn!(error = %e, "listener connection lost; reconnecting");
-                failures += 1;
-            }
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(super::backoff(failures)) => {}
-        }
+/// The listener service: a round holds one LISTEN connection until it is lost (or the
+/// process stops); the runner reconnects after a backoff.
+pub struct Listener {
+    pub store: Store,
+    pub wakeups: Wakeups,
+    pub cancel: CancellationToken,
+}
+
+impl Round for Listener {
+    async fn round(&mut self) -> Result<Next, StoreError> {
+        listen_once(&self.store, &self.wakeups, &self.cancel).await?;
+        // The server closed the connection: reconnect after the shortest backoff.
+        Ok(Next::In(crate::service::backoff(0)))
     }
 }
 

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::service::{self, Loop, Next, Round, Rounds};
 use crate::store::db::Session;
 use crate::store::{Store, StoreError, cluster, servers};
 
@@ -109,6 +110,7 @@ pub async fn start(
     store: Store,
     config: Config,
     roles: Vec<String>,
+    rounds: Rounds,
     cancel: CancellationToken,
 ) -> Result<(Membership, impl std::future::Future<Output = ()>), StoreError> {
     let registration = Registration {
@@ -127,7 +129,7 @@ pub async fn start(
             running_tasks: Arc::default(),
         }),
     };
-    let service = run(registration, membership.clone(), client, cancel);
+    let service = run(registration, membership.clone(), client, rounds, cancel);
     Ok((membership, service))
 }
 
@@ -135,29 +137,57 @@ async fn run(
     registration: Registration,
     membership: Membership,
     client: Session,
+    rounds: Rounds,
     cancel: CancellationToken,
 ) {
     let interval = registration.config.heartbeat_interval.as_std();
-    let dead_after = registration.config.dead_after.as_std();
-    let mut client = Some(client);
-    let mut last_ok = Instant::now();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(interval) => {}
-        }
-        if client.is_none() {
-            client = reconnect(&registration, &membership).await;
-            if client.is_some() {
-                last_ok = Instant::now();
+    let mut heartbeat = Heartbeat {
+        dead_after: registration.config.dead_after.as_std(),
+        registration,
+        membership,
+        client: Some(client),
+        last_ok: Instant::now(),
+    };
+    let lp = Loop::new("heartbeat", cancel)
+        .poll(interval)
+        .counted(&rounds);
+    service::run(&mut heartbeat, lp).await;
+    // Clean shutdown: the row says stopped, so the leader does not fail anything over.
+    if let Some(c) = heartbeat.client {
+        let _ = servers::stop(&c, heartbeat.membership.server_id()).await;
+    }
+}
+
+/// The heartbeat on the lock connection, and what follows when it fails: reconnecting,
+/// re-registering, and fencing after `dead_after` without one. Never fails a round: every
+/// error is handled here, on the protocol's own timings.
+struct Heartbeat {
+    registration: Registration,
+    membership: Membership,
+    /// The lock connection; `None` while it is lost.
+    client: Option<Session>,
+    last_ok: Instant,
+    dead_after: std::time::Duration,
+}
+
+impl Round for Heartbeat {
+    async fn round(&mut self) -> Result<Next, StoreError> {
+        let (registration, membership) = (&self.registration, &self.membership);
+        if self.client.is_none() {
+            self.client = reconnect(registration, membership).await;
+            if self.client.is_some() {
+                self.last_ok = Instant::now();
             }
-        } else if let Some(c) = &client {
+        } else if let Some(c) = &self.client {
             let id = membership.server_id();
             let count = membership.inner.running_tasks.load(Ordering::Relaxed) as i32;
-            match tokio::time::timeout(dead_after, servers::heartbeat(c, id, count, load_average()))
-                .await
+            match tokio::time::timeout(
+                self.dead_after,
+                servers::heartbeat(c, id, count, load_average()),
+            )
+            .await
             {
-                Ok(Ok(true)) => last_ok = Instant::now(),
+                Ok(Ok(true)) => self.last_ok = Instant::now(),
                 Ok(Ok(false)) => {
                     // Declared dead while we still ran: drop the work, take a new identity.
                     tracing::warn!(
@@ -170,36 +200,34 @@ async fn run(
                             let _ = servers::unlock(c, servers::liveness_key(id)).await;
                             membership.inner.server_id.store(new_id, Ordering::SeqCst);
                             membership.inner.healthy.store(true, Ordering::SeqCst);
-                            last_ok = Instant::now();
+                            self.last_ok = Instant::now();
                             tracing::info!(server = new_id, "registered again");
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "re-registering failed");
-                            client = None;
+                            self.client = None;
                         }
                     }
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "heartbeat failed; reconnecting");
-                    client = None;
+                    self.client = None;
                 }
                 Err(_) => {
                     tracing::warn!("heartbeat timed out; reconnecting");
-                    client = None;
+                    self.client = None;
                 }
             }
         }
-        if last_ok.elapsed() >= dead_after && membership.is_healthy() {
+        if self.last_ok.elapsed() >= self.dead_after && membership.is_healthy() {
             tracing::error!(
                 server = membership.server_id(),
-                "no heartbeat for {dead_after:?}: fencing (no new claims, running tasks killed)"
+                "no heartbeat for {:?}: fencing (no new claims, running tasks killed)",
+                self.dead_after
             );
             membership.fence();
         }
-    }
-    // Clean shutdown: the row says stopped, so the leader does not fail anything over.
-    if let Some(c) = client {
-        let _ = servers::stop(&c, membership.server_id()).await;
+        Ok(Next::Idle)
     }
 }
 

@@ -10,65 +10,86 @@ use tokio_util::sync::CancellationToken;
 use super::compiled::Cache;
 use super::evaluator;
 use super::start::{StartRequest, create_instance};
-use crate::cluster::{Wakeups, backoff, jittered};
-use crate::config::Config;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
 use crate::model::{CommandType, WorkflowState};
+use crate::service::{Next, Round};
 use crate::store::commands::{self, Command};
 use crate::store::instances;
 use crate::store::{Result, Store, StoreError};
 
-pub async fn run(
-    store: Store,
-    config: Config,
-    wakeups: Wakeups,
-    cache: Cache,
-    polls: bool,
-    cancel: CancellationToken,
-) {
-    let mut failures = 0u32;
-    while !cancel.is_cancelled() {
-        match drain(&store, &config, &cache, &wakeups, &cancel).await {
-            Ok(()) => {
-                failures = 0;
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = wakeups.command.notified() => {}
-                    _ = tokio::time::sleep(jittered(config.poll_interval.as_std())), if polls => {}
-                }
-            }
-            Err(e) => {
-                failures += 1;
-                tracing::warn!(error = %e, "command consumer round failed");
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(backoff(failures)) => {}
-                }
-            }
+/// The command consumer's settings.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// Consumers per master sharing the command queue (`SKIP LOCKED`).
+    pub consumers: usize,
+    /// Commands taken in one transaction (each still in its own savepoint).
+    pub batch: i64,
+    /// Fallback poll of the first consumer; the others only wake on notifications.
+    pub poll_interval: Duration,
+    /// The `host` recorded on the instances it creates.
+    pub server_name: String,
+}
+
+impl ConsumerConfig {
+    pub const DEFAULT_CONSUMERS: usize = 3;
+    pub const DEFAULT_BATCH: i64 = 8;
+
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.consumers == 0 || self.batch < 1 || self.poll_interval.is_zero() {
+            return Err(format!(
+                "command consumer: {self:?} needs consumers, batch and poll above zero"
+            ));
         }
+        Ok(())
     }
 }
 
-/// Commands taken in one transaction (each still in its own savepoint).
-const COMMAND_BATCH: i64 = 8;
+/// One command consumer: a round takes batches until the queue is empty.
+pub struct Consumer {
+    pub store: Store,
+    pub config: ConsumerConfig,
+    pub cache: Cache,
+    /// Woken (one other consumer) when a full batch suggests more are waiting.
+    pub wake: Arc<Notify>,
+    pub cancel: CancellationToken,
+}
+
+impl Round for Consumer {
+    async fn round(&mut self) -> Result<Next> {
+        drain(
+            &self.store,
+            &self.config,
+            &self.cache,
+            &self.wake,
+            &self.cancel,
+        )
+        .await?;
+        Ok(Next::Idle)
+    }
+}
 
 async fn drain(
     store: &Store,
-    config: &Config,
+    config: &ConsumerConfig,
     cache: &Cache,
-    wakeups: &Wakeups,
+    wake: &Notify,
     cancel: &CancellationToken,
 ) -> Result<()> {
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
         let mut tx = client.transaction().await?;
-        let batch = commands::claim(&tx, COMMAND_BATCH).await?;
+        let batch = commands::claim(&tx, config.batch).await?;
         if batch.is_empty() {
             tx.commit().await?;
             return Ok(());
         }
-        if batch.len() as i64 == COMMAND_BATCH {
+        if batch.len() as i64 == config.batch {
             // More may wait: wake another consumer to take the next batch meanwhile.
-            wakeups.command.notify_one();
+            wake.notify_one();
         }
         // Each command in a savepoint of its own: one that fails is rolled back alone and
         // kept as failed; the batch shares one commit.
@@ -107,7 +128,7 @@ const NOT_FROM_THE_TABLE: &str = "is not carried out from the command table: sta
 
 async fn handle(
     tx: &impl GenericClient,
-    config: &Config,
+    config: &ConsumerConfig,
     cache: &Cache,
     command: &Command,
 ) -> Result<()> {
@@ -127,7 +148,7 @@ async fn handle(
 
 async fn start(
     tx: &impl GenericClient,
-    config: &Config,
+    config: &ConsumerConfig,
     cache: &Cache,
     command: &Command,
 ) -> Result<()> {

@@ -15,55 +15,50 @@ use tokio_util::sync::CancellationToken;
 
 use super::compiled::{Cache, Compiled};
 use super::master_tasks;
-use crate::cluster::{Wakeups, backoff, jittered, next_wait};
-use crate::config::Config;
 use crate::dag::{self, Action, InstanceView, TaskView};
 use crate::model::{TaskState, TaskType, WorkflowState};
 use crate::params::{self, ParamMap, RunContext};
+use crate::service::{Next, Round};
 use crate::spec::TaskKind;
 use crate::store::instances::{self, InstanceRow, TaskRow};
 use crate::store::master_tasks as master_tasks_store;
 use crate::store::{Channel, Result, Store, StoreError};
 
-pub async fn run(
-    store: Store,
-    config: Config,
-    wakeups: Wakeups,
-    cache: Cache,
-    cancel: CancellationToken,
-) {
-    let mut failures = 0u32;
-    while !cancel.is_cancelled() {
-        match drain(&store, &cache, &cancel).await {
-            Ok(next_due) => {
-                failures = 0;
-                let poll = jittered(config.poll_interval.as_std());
-                // An event still due here belongs to an instance another master holds.
-                let wait = next_wait(next_due, poll);
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = wakeups.eval.notified() => {}
-                    _ = tokio::time::sleep(wait) => {}
-                }
-            }
-            Err(e) => {
-                failures += 1;
-                tracing::warn!(error = %e, "evaluator round failed");
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(backoff(failures)) => {}
-                }
-            }
+/// The evaluator's settings.
+#[derive(Debug, Clone)]
+pub struct EvaluatorConfig {
+    /// Fallback poll for a lost `pgdag_eval`.
+    pub poll_interval: std::time::Duration,
+}
+
+impl EvaluatorConfig {
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.poll_interval.is_zero() {
+            return Err("evaluator: the poll interval must be above zero".into());
         }
+        Ok(())
     }
 }
 
-/// Evaluate instances until none is due; returns how long until the next event is due.
-async fn drain(
-    store: &Store,
-    cache: &Cache,
-    cancel: &CancellationToken,
-) -> Result<Option<std::time::Duration>> {
+/// The evaluator service: a round evaluates instances until none is due.
+pub struct Evaluator {
+    pub store: Store,
+    pub cache: Cache,
+    pub cancel: CancellationToken,
+}
+
+impl Round for Evaluator {
+    async fn round(&mut self) -> Result<Next> {
+        // An event still due after the round belongs to an instance another master holds.
+        Ok(Next::due_in_ms(
+            drain(&self.store, &self.cache, &self.cancel).await?,
+        ))
+    }
+}
+
+/// Evaluate instances until none is due; returns the milliseconds until the next event is
+/// due (`None`: no event waits).
+async fn drain(store: &Store, cache: &Cache, cancel: &CancellationToken) -> Result<Option<f64>> {
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
         let tx = client.transaction().await?;
@@ -72,7 +67,7 @@ async fn drain(
             // idle round is one transaction.
             let next = instances::next_due_ms(&tx).await?;
             tx.commit().await?;
-            return Ok(next.map(|ms| std::time::Duration::from_millis(ms.max(0.0) as u64)));
+            return Ok(next);
         };
         crate::metrics::add(&crate::metrics::EVALUATIONS, 1);
         if !nothing_to_do(&tx, cache, &instance, &events).await? {

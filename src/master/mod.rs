@@ -15,18 +15,23 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::Wakeups;
-use crate::config::Config;
+use crate::service::{self, Loop, Rounds};
 use crate::store::Store;
 
-/// Command consumers per master.
-const COMMAND_CONSUMERS: usize = 3;
+/// The master's services' settings, built from `Config` by `server::ServiceConfigs`.
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    pub consumer: commands::ConsumerConfig,
+    pub evaluator: evaluator::EvaluatorConfig,
+}
 
 /// Start the command consumers and the evaluator; they stop when `cancel` fires.
 pub fn start(
     set: &mut JoinSet<()>,
     store: Store,
-    config: Config,
+    config: MasterConfig,
     wakeups: Wakeups,
+    rounds: &Rounds,
     cancel: CancellationToken,
 ) {
     let cache = compiled::Cache::default();
@@ -34,15 +39,32 @@ pub fn start(
     // schedules firing at once — is taken in parallel batches. Only the first also polls
     // (for a lost notification): it wakes the others when it finds a full batch, so an
     // idle master costs one poll, not one per consumer.
-    for i in 0..COMMAND_CONSUMERS {
-        set.spawn(commands::run(
-            store.clone(),
-            config.clone(),
-            wakeups.clone(),
-            cache.clone(),
-            i == 0,
-            cancel.clone(),
-        ));
+    for i in 0..config.consumer.consumers {
+        let mut lp = Loop::new("command consumer", cancel.clone())
+            .woken_by(&wakeups.command)
+            .counted(rounds);
+        if i == 0 {
+            lp = lp.poll(config.consumer.poll_interval);
+        }
+        let consumer = commands::Consumer {
+            store: store.clone(),
+            config: config.consumer.clone(),
+            cache: cache.clone(),
+            wake: wakeups.command.clone(),
+            cancel: cancel.clone(),
+        };
+        set.spawn(service::run(consumer, lp));
     }
-    set.spawn(evaluator::run(store, config, wakeups, cache, cancel));
+    let lp = Loop::new("evaluator", cancel.clone())
+        .poll(config.evaluator.poll_interval)
+        .woken_by(&wakeups.eval)
+        .counted(rounds);
+    set.spawn(service::run(
+        evaluator::Evaluator {
+            store,
+            cache,
+            cancel,
+        },
+        lp,
+    ));
 }

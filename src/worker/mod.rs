@@ -14,6 +14,10 @@
 //! them back at once (`need_failover`, re-queued by the master).
 
 pub mod executor;
+pub mod fence_watch;
+pub mod fetcher;
+pub mod kill_watch;
+pub mod local_queue;
 pub mod orphans;
 pub mod shipper;
 
@@ -22,14 +26,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::cluster::{Membership, Wakeups, backoff, jittered};
-use crate::config::Config;
-use crate::store::{Result, Store, cluster, queue};
+use crate::cluster::{Membership, Wakeups};
+use crate::service::{self, Loop, Rounds};
+use crate::store::{Store, cluster};
+
+/// The worker's services' settings, built from `Config` by `server::ServiceConfigs`.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub fetcher: fetcher::FetcherConfig,
+    /// How often the kill requests are read while attempts run.
+    pub kill_poll: Duration,
+    /// Where the process groups of running scripts are recorded.
+    pub state_dir: std::path::PathBuf,
+}
 
 /// How an attempt's run is stopped early.
 #[derive(Clone, Default)]
@@ -52,20 +65,24 @@ pub struct Worker {
     idle: Arc<tokio::sync::Notify>,
 }
 
+/// Start the fetcher, the kill watch, the fence watch and the log shipper.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     set: &mut JoinSet<()>,
     store: Store,
-    config: Config,
+    config: WorkerConfig,
+    resources_config: crate::config::Config,
     membership: Membership,
     wakeups: Wakeups,
     secret_key: Option<crate::secret::SecretKey>,
+    rounds: &Rounds,
     cancel: CancellationToken,
 ) -> Worker {
     let (shipper, shipper_task) = shipper::Shipper::start(store.clone(), cancel.clone());
     set.spawn(shipper_task);
     let registry = orphans::Registry::start(&config.state_dir);
     let resources = Arc::new(crate::tasks::Resources {
-        config: config.clone(),
+        config: resources_config,
         store: store.clone(),
         secret_key,
         registry: Arc::new(registry),
@@ -74,30 +91,37 @@ pub fn start(
     let running: Running = Arc::default();
     let stop_claiming = cancel.child_token();
     let idle = Arc::new(tokio::sync::Notify::new());
-    set.spawn(kill_watch(
+    set.spawn(service::run(
+        kill_watch::KillWatch {
+            store: store.clone(),
+            membership: membership.clone(),
+            running: running.clone(),
+        },
+        Loop::new("kill watch", cancel.clone())
+            .poll(config.kill_poll)
+            .woken_by(&wakeups.control)
+            .counted(rounds),
+    ));
+    set.spawn(fence_watch::fence_watch(
+        membership.clone(),
+        running.clone(),
+        cancel.clone(),
+    ));
+    let fetcher = fetcher::Fetcher::new(
         store.clone(),
+        config.fetcher.clone(),
         membership.clone(),
-        wakeups.clone(),
-        running.clone(),
-        cancel.clone(),
-    ));
-    set.spawn(fence_watch(
-        membership.clone(),
-        running.clone(),
-        cancel.clone(),
-    ));
-    let fetcher = Fetcher {
-        store: store.clone(),
-        config,
-        membership: membership.clone(),
-        wakeups,
         shipper,
-        running: running.clone(),
+        running.clone(),
         resources,
-        idle: idle.clone(),
-        local: LocalQueue::default(),
-    };
-    set.spawn(fetcher.run(stop_claiming.clone()));
+        idle.clone(),
+    );
+    let lp = Loop::new("fetcher", stop_claiming.clone())
+        .poll(config.fetcher.poll_interval)
+        .woken_by(&wakeups.task)
+        .woken_by(&fetcher.slot_freed)
+        .counted(rounds);
+    set.spawn(service::run(fetcher, lp));
     Worker {
         store,
         membership,
@@ -165,233 +189,6 @@ impl Worker {
             Err(e) => {
                 tracing::warn!(error = %e, "handing back failed; failover will re-queue them")
             }
-        }
-    }
-}
-
-struct Fetcher {
-    store: Store,
-    config: Config,
-    membership: Membership,
-    wakeups: Wakeups,
-    shipper: shipper::Shipper,
-    running: Running,
-    resources: Arc<crate::tasks::Resources>,
-    idle: Arc<tokio::sync::Notify>,
-    local: LocalQueue,
-}
-
-impl Fetcher {
-    async fn run(self, stop: CancellationToken) {
-        // `exec`: slots that run a process. `held`: attempts claimed and not finished — up
-        // to twice `max_tasks` more than the slots, so that the next attempts are at hand
-        // when a slot frees and claims go in batches instead of one round trip per task.
-        let max = self.config.max_tasks;
-        let exec = Arc::new(Semaphore::new(max));
-        let held = Arc::new(Semaphore::new(max * 3));
-        let batch = max;
-        let slot_freed = Arc::new(tokio::sync::Notify::new());
-        let mut failures = 0u32;
-        while !stop.is_cancelled() {
-            let room = held.available_permits();
-            let running_now = max - exec.available_permits();
-            let waiting = (max * 3 - room).saturating_sub(running_now);
-            // Claim when a slot would otherwise idle, or when a whole batch fits.
-            let want = if !self.membership.is_healthy() {
-                0
-            } else if exec.available_permits() > waiting || room >= batch {
-                room
-            } else {
-                0
-            };
-            let mut claimed_all = false;
-            if want > 0 {
-                match self.claim(want as i64).await {
-                    Ok(tasks) => {
-                        failures = 0;
-                        crate::metrics::add(&crate::metrics::CLAIMS, tasks.len() as u64);
-                        claimed_all = tasks.len() == want;
-                        for task in tasks {
-                            let held_permit = held
-                                .clone()
-                                .try_acquire_owned()
-                                .expect("room was counted before claiming");
-                            self.spawn(task, exec.clone(), held_permit, slot_freed.clone());
-                        }
-                    }
-                    Err(e) => {
-                        failures += 1;
-                        tracing::warn!(error = %e, "claiming tasks failed");
-                        tokio::select! {
-                            _ = stop.cancelled() => break,
-                            _ = tokio::time::sleep(backoff(failures)) => {}
-                        }
-                        continue;
-                    }
-                }
-            }
-            if claimed_all {
-                continue; // there may be more
-            }
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = self.wakeups.task.notified(), if held.available_permits() > 0 => {}
-                _ = slot_freed.notified() => {}
-                _ = tokio::time::sleep(jittered(self.config.poll_interval.as_std())) => {}
-            }
-        }
-    }
-
-    async fn claim(&self, limit: i64) -> Result<Vec<queue::ClaimedTask>> {
-        let client = self.store.client().await?;
-        queue::claim(
-            &client,
-            &self.config.worker_groups,
-            limit,
-            &self.config.server_name,
-            self.membership.server_id(),
-        )
-        .await
-    }
-
-    /// Hand a claimed attempt to the local queue; the dispatcher starts it when a slot
-    /// frees, highest priority first (the queue's order), whatever order it was claimed in.
-    fn spawn(
-        &self,
-        task: queue::ClaimedTask,
-        exec: Arc<Semaphore>,
-        held_permit: tokio::sync::OwnedSemaphorePermit,
-        slot_freed: Arc<tokio::sync::Notify>,
-    ) {
-        let stop = Stop::default();
-        self.running
-            .lock()
-            .expect("running lock")
-            .insert(task.id, (task.claim_token, stop.clone()));
-        self.membership
-            .running_tasks()
-            .fetch_add(1, Ordering::Relaxed);
-        let local = self.local.clone();
-        local.push(Pending {
-            task,
-            stop,
-            held_permit,
-        });
-        // One dispatcher per claimed attempt keeps the code simple: each takes the best
-        // attempt waiting when it gets a slot, so the order is the queue's.
-        let (shipper, running, resources, idle, count) = (
-            self.shipper.clone(),
-            self.running.clone(),
-            self.resources.clone(),
-            self.idle.clone(),
-            self.membership.running_tasks(),
-        );
-        tokio::spawn(async move {
-            let exec_permit = exec
-                .acquire_owned()
-                .await
-                .expect("semaphore is never closed");
-            let Some(Pending {
-                task,
-                stop,
-                held_permit,
-            }) = local.pop()
-            else {
-                return;
-            };
-            let id = task.id;
-            executor::run(&resources, task, &shipper, &stop).await;
-            running.lock().expect("running lock").remove(&id);
-            count.fetch_sub(1, Ordering::Relaxed);
-            drop(exec_permit);
-            drop(held_permit);
-            slot_freed.notify_one();
-            idle.notify_one();
-        });
-    }
-}
-
-/// A claimed attempt waiting for a slot.
-struct Pending {
-    task: queue::ClaimedTask,
-    stop: Stop,
-    held_permit: tokio::sync::OwnedSemaphorePermit,
-}
-
-/// Claimed attempts waiting for a slot, taken best first by the queue's order key.
-#[derive(Clone, Default)]
-struct LocalQueue {
-    items: Arc<Mutex<Vec<Pending>>>,
-}
-
-impl LocalQueue {
-    fn push(&self, item: Pending) {
-        self.items.lock().expect("local queue lock").push(item);
-    }
-    fn pop(&self) -> Option<Pending> {
-        let mut items = self.items.lock().expect("local queue lock");
-        let best = items
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, p)| p.task.order_key)
-            .map(|(i, _)| i)?;
-        Some(items.swap_remove(best))
-    }
-}
-
-/// Kills attempts whose kill the master requested (woken by `pgdag_control`; also checked
-/// on the poll while anything runs, in case a notification was lost).
-async fn kill_watch(
-    store: Store,
-    membership: Membership,
-    wakeups: Wakeups,
-    running: Running,
-    cancel: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = wakeups.control.notified() => {}
-            _ = tokio::time::sleep(jittered(Duration::from_secs(2))) => {
-                if running.lock().expect("running lock").is_empty() { continue; }
-            }
-        }
-        let requests = async {
-            let client = store.client().await?;
-            queue::kill_requests(&client, membership.server_id()).await
-        }
-        .await;
-        match requests {
-            Ok(requests) => {
-                let running = running.lock().expect("running lock");
-                for (id, token) in requests {
-                    if let Some((held, stop)) = running.get(&id)
-                        && *held == token
-                    {
-                        stop.kill.cancel();
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "reading kill requests failed"),
-        }
-    }
-}
-
-/// When the process fences itself, every running attempt is killed and not reported.
-async fn fence_watch(membership: Membership, running: Running, cancel: CancellationToken) {
-    let mut fences = membership.fences();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            changed = fences.changed() => if changed.is_err() { return },
-        }
-        let running = running.lock().expect("running lock");
-        if !running.is_empty() {
-            tracing::warn!(attempts = running.len(), "fenced: killing running attempts");
-        }
-        for (_, stop) in running.values() {
-            stop.hand_back.store(true, Ordering::SeqCst);
-            stop.kill.cancel();
         }
     }
 }

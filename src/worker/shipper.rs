@@ -11,9 +11,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::cluster::backoff;
-use crate::store::Store;
+use crate::service::{self, Loop, Next, Round};
 use crate::store::queue::{self, ClaimedTask, Completion, LogChunk, TaskAlert};
+use crate::store::{Store, StoreError};
 
 /// Largest log chunk written as one row.
 const MAX_CHUNK_BYTES: usize = 64 * 1024;
@@ -38,7 +38,18 @@ impl Shipper {
         cancel: CancellationToken,
     ) -> (Shipper, impl std::future::Future<Output = ()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Shipper { tx }, run(store, rx, cancel))
+        let service = ShipperService {
+            store,
+            rx,
+            cancel,
+            next_seq: HashMap::new(),
+            pending: None,
+            failures: 0,
+        };
+        // The loop itself is never cancelled: after the process's cancellation the round
+        // still writes what is queued, and ends the service once nothing is left.
+        let lp = Loop::new("shipper", CancellationToken::new());
+        (Shipper { tx }, service::run(service, lp))
     }
     pub fn started(&self, task: &ClaimedTask) {
         let _ = self.tx.send(Message::Started {
@@ -68,50 +79,72 @@ impl Shipper {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, cancel: CancellationToken) {
-    let mut next_seq: HashMap<i64, i32> = HashMap::new();
-    loop {
-        let first = tokio::select! {
-            message = rx.recv() => match message { Some(m) => m, None => return },
-            _ = cancel.cancelled() => match rx.try_recv() { Ok(m) => m, Err(_) => return },
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
-            }
-        }
-        let (started, logs, alerts, completions) = assemble(batch, &mut next_seq);
-        let mut failures = 0u32;
-        loop {
-            let result = async {
-                let mut client = store.client().await?;
-                queue::flush(&mut client, &started, &logs, &alerts, &completions).await
-            }
-            .await;
-            match result {
-                Ok(report) => {
-                    if report.rejected > 0 {
-                        tracing::warn!(
-                            rejected = report.rejected,
-                            "writes of a fenced-out claim were rejected"
-                        );
-                    }
-                    break;
-                }
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, failures, "writing task progress failed; retrying");
-                    if cancel.is_cancelled() && failures > 3 {
-                        return;
-                    }
-                    tokio::time::sleep(backoff(failures)).await;
+/// A failed write is retried this many times after the process was told to stop.
+const FLUSH_TRIES_AFTER_STOP: u32 = 3;
+
+struct ShipperService {
+    store: Store,
+    rx: mpsc::UnboundedReceiver<Message>,
+    /// The process is stopping: write what is queued, then end.
+    cancel: CancellationToken,
+    /// Next log sequence number per task instance.
+    next_seq: HashMap<i64, i32>,
+    /// A batch whose write failed, kept for the next round.
+    pending: Option<Assembled>,
+    failures: u32,
+}
+
+impl Round for ShipperService {
+    /// Waits for messages, takes whatever has accumulated (up to `MAX_BATCH`) and writes it
+    /// in one transaction; a failed write keeps the batch and fails the round, so the runner
+    /// backs off and the next round writes the same batch again.
+    async fn round(&mut self) -> Result<Next, StoreError> {
+        if self.pending.is_none() {
+            let first = tokio::select! {
+                message = self.rx.recv() => match message { Some(m) => m, None => return Ok(Next::Done) },
+                _ = self.cancel.cancelled() => match self.rx.try_recv() {
+                    Ok(m) => m,
+                    Err(_) => return Ok(Next::Done),
+                },
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match self.rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
                 }
             }
+            self.pending = Some(assemble(batch, &mut self.next_seq));
         }
-        for c in &completions {
-            next_seq.remove(&c.task_instance_id);
+        let (started, logs, alerts, completions) = self.pending.as_ref().expect("a batch");
+        let result = async {
+            let mut client = self.store.client().await?;
+            queue::flush(&mut client, started, logs, alerts, completions).await
+        }
+        .await;
+        match result {
+            Ok(report) => {
+                if report.rejected > 0 {
+                    tracing::warn!(
+                        rejected = report.rejected,
+                        "writes of a fenced-out claim were rejected"
+                    );
+                }
+                for c in completions {
+                    self.next_seq.remove(&c.task_instance_id);
+                }
+                self.pending = None;
+                self.failures = 0;
+                Ok(Next::Again)
+            }
+            Err(e) => {
+                self.failures += 1;
+                if self.cancel.is_cancelled() && self.failures > FLUSH_TRIES_AFTER_STOP {
+                    tracing::warn!(error = %e, "stopping with task progress not written");
+                    return Ok(Next::Done);
+                }
+                Err(e)
+            }
         }
     }
 }
