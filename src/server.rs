@@ -59,6 +59,9 @@ pub struct Running {
     pub membership: Membership,
     pub api_addr: Option<SocketAddr>,
     pub store: Store,
+    /// The wake-ups of this process's loops and the count of their rounds (for tests:
+    /// wake the loops after moving the clock, wait for a round instead of sleeping).
+    pub wakeups: Wakeups,
     worker: Option<crate::worker::Worker>,
     shutdown_grace: std::time::Duration,
     cancel: CancellationToken,
@@ -155,6 +158,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
             store.clone(),
             config.clone(),
             membership.clone(),
+            wakeups.rounds.clone(),
             cancel.clone(),
         ));
     }
@@ -185,6 +189,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     if roles.contains(&Role::Api) {
         let settings = crate::api::Settings {
             session_ttl: config.session_ttl.as_std(),
+            clock: config.clock.clone(),
         };
         let (addr, server) =
             crate::api::bind(store.clone(), settings, config.http_addr, cancel.clone())
@@ -199,6 +204,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         membership,
         api_addr,
         store,
+        wakeups,
         worker,
         shutdown_grace: config.shutdown_grace.as_std(),
         cancel,

@@ -89,8 +89,10 @@ async fn run(service: AlertService) {
     let mut failures = 0u32;
     while !service.cancel.is_cancelled() {
         let poll = jittered(service.config.poll_interval.as_std());
+        let counted = service.wakeups.rounds.begin(crate::cluster::rounds::ALERT);
         let wait = match service.round().await {
             Ok(next_due) => {
+                counted.done();
                 failures = 0;
                 next_wait(next_due, poll)
             }
@@ -116,7 +118,7 @@ impl AlertService {
         }
         let mut client = self.store.client().await?;
         // Idle: one query per poll.
-        match alerts::next_due_ms(&client).await? {
+        match alerts::next_due_ms(&client, self.config.clock.now()).await? {
             None => return Ok(None),
             Some(ms) if ms > 0.0 => return Ok(Some(Duration::from_millis(ms as u64))),
             Some(_) => {}
@@ -125,7 +127,7 @@ impl AlertService {
             == ROUTE_BATCH as usize
         {}
         let max_attempts = self.config.alert_max_attempts as i32;
-        let given_up = alerts::give_up(&mut client, max_attempts, None).await?;
+        let given_up = alerts::give_up(&mut client, max_attempts, self.config.clock.now()).await?;
         if given_up > 0 {
             crate::metrics::add(&crate::metrics::ALERTS_FAILED, given_up as u64);
             tracing::warn!(
@@ -140,7 +142,7 @@ impl AlertService {
                 max_attempts,
                 self.membership.server_id(),
                 self.config.alert_lease.millis as i64,
-                None,
+                self.config.clock.now(),
             )
             .await?;
             let n = claimed.len();
@@ -155,7 +157,7 @@ impl AlertService {
                 break;
             }
         }
-        let next = alerts::next_due_ms(&client).await?;
+        let next = alerts::next_due_ms(&client, self.config.clock.now()).await?;
         Ok(next.map(|ms| Duration::from_millis(ms.max(0.0) as u64)))
     }
 
@@ -225,7 +227,7 @@ impl AlertService {
         let mut failures = 0u32;
         let deadline = tokio::time::Instant::now() + send_timeout(&self.config);
         loop {
-            match alerts::record_result(client, result).await {
+            match alerts::record_result(client, result, self.config.clock.now()).await {
                 Ok(true) => return Ok(()),
                 Ok(false) => {
                     tracing::warn!(

@@ -1,8 +1,8 @@
 //! The cron firer: runs while this process is the leader, and only then.
 //!
 //! Owns the firing of `pgdag.schedule` rows. Each round is one transaction fenced by the
-//! leader term: it locks the due schedules (`next_fire_at <= now()`, database clock), asks
-//! the pure `cron::due` which fire times to fire (the DST rule and the misfire policy live
+//! leader term: it locks the due schedules (`next_fire_at <= now()`, database clock, or
+//! the process's `Clock` when a test fixed one), asks the pure `cron::due` which fire times to fire (the DST rule and the misfire policy live
 //! there), records each fire in `pgdag.schedule_fire` — whose key `(schedule_id,
 //! fire_time)` makes a fire idempotent, even with two leaders for a moment — inserts a
 //! `schedule` command carrying the fire time as the instance's schedule time, and stores the
@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::rounds::{self, Rounds};
+use crate::clock::Clock;
 use crate::cron::{self, Misfire, Schedule};
 use crate::store::{Store, StoreError, cluster, schedules};
 
@@ -22,10 +24,21 @@ const MAX_SLEEP: Duration = Duration::from_millis(500);
 /// A fire time this close behind `now` is on time, not missed.
 const TOLERANCE_MS: i64 = 5_000;
 
-pub async fn run(store: Store, me: i64, term: i64, cancel: CancellationToken) {
+pub async fn run(
+    store: Store,
+    me: i64,
+    term: i64,
+    clock: Clock,
+    rounds: Rounds,
+    cancel: CancellationToken,
+) {
     loop {
-        let wait = match round(&store, me, term).await {
-            Ok(Some(wait)) => wait,
+        let counted = rounds.begin(rounds::FIRER);
+        let wait = match round(&store, me, term, &clock).await {
+            Ok(Some(wait)) => {
+                counted.done();
+                wait
+            }
             Ok(None) => return, // the term is gone: leadership ended
             Err(e) => {
                 tracing::warn!(error = %e, "cron firing round failed");
@@ -40,7 +53,12 @@ pub async fn run(store: Store, me: i64, term: i64, cancel: CancellationToken) {
 }
 
 /// One fenced round; returns how long to sleep, or None when the term is no longer ours.
-async fn round(store: &Store, me: i64, term: i64) -> Result<Option<Duration>, StoreError> {
+async fn round(
+    store: &Store,
+    me: i64,
+    term: i64,
+    clock: &Clock,
+) -> Result<Option<Duration>, StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     if !cluster::holds_term(&tx, term, me).await? {
@@ -48,7 +66,7 @@ async fn round(store: &Store, me: i64, term: i64) -> Result<Option<Duration>, St
     }
     let mut fires: Vec<schedules::Fire> = Vec::new();
     let mut advances: Vec<schedules::Advance> = Vec::new();
-    for s in schedules::due(&tx, 500).await? {
+    for s in schedules::due(&tx, 500, clock.now()).await? {
         let schedule = match Schedule::new(&s.cron, &s.timezone) {
             Ok(schedule) => schedule,
             Err(e) => {
@@ -91,7 +109,7 @@ async fn round(store: &Store, me: i64, term: i64) -> Result<Option<Duration>, St
     schedules::fire_batch(&tx, &fires).await?;
     schedules::advance_batch(&tx, &advances).await?;
     tx.commit().await?;
-    let wait = match schedules::next_due_ms(&client).await? {
+    let wait = match schedules::next_due_ms(&client, clock.now()).await? {
         Some(ms) if ms > 0.0 => Duration::from_millis(ms as u64).min(MAX_SLEEP),
         Some(_) => Duration::ZERO,
         None => MAX_SLEEP,

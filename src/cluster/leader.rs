@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Membership, jittered};
+use super::{Membership, Rounds, jittered};
 use crate::config::Config;
 use crate::store::db::Session;
 use crate::store::{Channel, Store, StoreError, cluster, instances, servers};
@@ -28,7 +28,13 @@ use crate::store::{Channel, Store, StoreError, cluster, instances, servers};
 /// How often the leader prunes.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-pub async fn run(store: Store, config: Config, membership: Membership, cancel: CancellationToken) {
+pub async fn run(
+    store: Store,
+    config: Config,
+    membership: Membership,
+    rounds: Rounds,
+    cancel: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -62,8 +68,24 @@ pub async fn run(store: Store, config: Config, membership: Membership, cancel: C
         };
         tracing::info!(server = me, term, "this process is the leader");
         let firing = cancel.child_token();
-        let firer = tokio::spawn(super::firer::run(store.clone(), me, term, firing.clone()));
-        let reason = lead(&store, &config, &membership, &client, term, &cancel).await;
+        let firer = tokio::spawn(super::firer::run(
+            store.clone(),
+            me,
+            term,
+            config.clock.clone(),
+            rounds.clone(),
+            firing.clone(),
+        ));
+        let reason = lead(
+            &store,
+            &config,
+            &membership,
+            &client,
+            term,
+            &rounds,
+            &cancel,
+        )
+        .await;
         firing.cancel();
         let _ = firer.await;
         tracing::warn!(server = me, term, reason, "leadership ended");
@@ -77,6 +99,7 @@ async fn lead(
     membership: &Membership,
     lock: &Session,
     term: i64,
+    rounds: &Rounds,
     cancel: &CancellationToken,
 ) -> &'static str {
     let tick = config
@@ -102,6 +125,7 @@ async fn lead(
         // A new leader often comes after Postgres restarted, when every process is still
         // re-taking its liveness lock: for one `dead_after` it judges by heartbeats only.
         let trust_locks = elected.elapsed() >= config.dead_after.as_std();
+        let counted = rounds.begin(super::rounds::LEADER);
         match duties(
             store,
             config,
@@ -114,6 +138,7 @@ async fn lead(
         .await
         {
             Ok(true) => {
+                counted.done();
                 if prune {
                     last_prune = Instant::now();
                 }
@@ -141,7 +166,7 @@ async fn duties(
     }
     let stale_after = (config.heartbeat_interval.millis * 2) as i64;
     let mut dead = Vec::new();
-    for (id, heartbeat_age_ms) in cluster::live_servers(&tx, me).await? {
+    for (id, heartbeat_age_ms) in cluster::live_servers(&tx, me, config.clock.now()).await? {
         if heartbeat_age_ms > config.dead_after.millis as i64 {
             dead.push(id);
         } else if trust_locks && heartbeat_age_ms > stale_after {
@@ -161,7 +186,7 @@ async fn duties(
         instances::notify(&tx, Channel::Eval, "").await?;
     }
     if prune {
-        let deleted = cluster::prune(&tx, config.retention_days as i32).await?;
+        let deleted = cluster::prune(&tx, config.retention_days as i32, config.clock.now()).await?;
         if deleted > 0 {
             tracing::info!(deleted, "pruned old rows");
         }

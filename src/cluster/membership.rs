@@ -154,8 +154,17 @@ async fn run(
         } else if let Some(c) = &client {
             let id = membership.server_id();
             let count = membership.inner.running_tasks.load(Ordering::Relaxed) as i32;
-            match tokio::time::timeout(dead_after, servers::heartbeat(c, id, count, load_average()))
-                .await
+            match tokio::time::timeout(
+                dead_after,
+                servers::heartbeat(
+                    c,
+                    id,
+                    count,
+                    load_average(),
+                    registration.config.clock.now(),
+                ),
+            )
+            .await
             {
                 Ok(Ok(true)) => last_ok = Instant::now(),
                 Ok(Ok(false)) => {

@@ -5,9 +5,11 @@ pub mod firer;
 pub mod leader;
 pub mod listener;
 pub mod membership;
+pub mod rounds;
 
 pub use listener::Wakeups;
 pub use membership::Membership;
+pub use rounds::Rounds;
 
 use std::time::Duration;
 

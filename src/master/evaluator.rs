@@ -33,9 +33,12 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let mut failures = 0u32;
+    let rounds = &wakeups.rounds;
     while !cancel.is_cancelled() {
-        match drain(&store, &cache, &cancel).await {
+        let counted = rounds.begin(crate::cluster::rounds::EVALUATOR);
+        match drain(&store, &cache, &config.clock, &cancel).await {
             Ok(next_due) => {
+                counted.done();
                 failures = 0;
                 let poll = jittered(config.poll_interval.as_std());
                 // An event still due here belongs to an instance another master holds.
@@ -62,15 +65,17 @@ pub async fn run(
 async fn drain(
     store: &Store,
     cache: &Cache,
+    clock: &crate::clock::Clock,
     cancel: &CancellationToken,
 ) -> Result<Option<std::time::Duration>> {
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
         let tx = client.transaction().await?;
-        let Some((instance, events)) = instances::claim_for_evaluation(&tx).await? else {
+        let Some((instance, events)) = instances::claim_for_evaluation(&tx, clock.now()).await?
+        else {
             // Nothing to claim: ask for the next due time in the same transaction, so an
             // idle round is one transaction.
-            let next = instances::next_due_ms(&tx).await?;
+            let next = instances::next_due_ms(&tx, clock.now()).await?;
             tx.commit().await?;
             return Ok(next.map(|ms| std::time::Duration::from_millis(ms.max(0.0) as u64)));
         };
@@ -133,7 +138,7 @@ pub async fn evaluate(
         {
             return Ok(());
         }
-        admitted = instances::lock(tx, instance.id).await?;
+        admitted = instances::lock(tx, instance.id, Some(instance.db_now)).await?;
         &admitted
     } else {
         instance

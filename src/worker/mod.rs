@@ -61,7 +61,8 @@ pub fn start(
     secret_key: Option<crate::secret::SecretKey>,
     cancel: CancellationToken,
 ) -> Worker {
-    let (shipper, shipper_task) = shipper::Shipper::start(store.clone(), cancel.clone());
+    let (shipper, shipper_task) =
+        shipper::Shipper::start(store.clone(), config.clock.clone(), cancel.clone());
     set.spawn(shipper_task);
     let registry = orphans::Registry::start(&config.state_dir);
     let resources = Arc::new(crate::tasks::Resources {

@@ -35,10 +35,11 @@ pub struct Shipper {
 impl Shipper {
     pub fn start(
         store: Store,
+        clock: crate::clock::Clock,
         cancel: CancellationToken,
     ) -> (Shipper, impl std::future::Future<Output = ()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Shipper { tx }, run(store, rx, cancel))
+        (Shipper { tx }, run(store, clock, rx, cancel))
     }
     pub fn started(&self, task: &ClaimedTask) {
         let _ = self.tx.send(Message::Started {
@@ -68,7 +69,12 @@ impl Shipper {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, cancel: CancellationToken) {
+async fn run(
+    store: Store,
+    clock: crate::clock::Clock,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    cancel: CancellationToken,
+) {
     let mut next_seq: HashMap<i64, i32> = HashMap::new();
     loop {
         let first = tokio::select! {
@@ -87,7 +93,15 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, cancel: Can
         loop {
             let result = async {
                 let mut client = store.client().await?;
-                queue::flush(&mut client, &started, &logs, &alerts, &completions).await
+                queue::flush(
+                    &mut client,
+                    &started,
+                    &logs,
+                    &alerts,
+                    &completions,
+                    clock.now(),
+                )
+                .await
             }
             .await;
             match result {
