@@ -61,6 +61,8 @@ pub struct Config {
     pub alert_lease: Duration,
     /// Group that gets failover alerts and every alert that has no group of its own.
     pub alert_default_group: Option<String>,
+    /// The "now" of every due decision: the database's (tests set a fixed one).
+    pub clock: crate::clock::Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +135,7 @@ impl Config {
             });
         }
         let config = Config {
+            clock: crate::clock::Clock::database(),
             public_url,
             alert_max_attempts: match var("PGDAG_ALERT_MAX_ATTEMPTS") {
                 None => DEFAULT_ALERT_MAX_ATTEMPTS,

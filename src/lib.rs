@@ -5,6 +5,7 @@ pub mod alert;
 pub mod api;
 pub mod apply;
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod cron;

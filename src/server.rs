@@ -57,8 +57,9 @@ pub fn parse_roles(text: &str) -> Result<Vec<Role>, String> {
 
 pub struct Running {
     pub membership: Membership,
-    /// Completed rounds of every service, for tests that wait for a round to have run.
-    pub rounds: crate::service::Rounds,
+    /// The wake-ups of this process's loops and the count of their rounds (for tests:
+    /// wake the loops after moving the clock, wait for a round instead of sleeping).
+    pub wakeups: Wakeups,
     pub api_addr: Option<SocketAddr>,
     pub store: Store,
     worker: Option<crate::worker::Worker>,
@@ -127,8 +128,12 @@ impl ServiceConfigs {
                     batch: ConsumerConfig::DEFAULT_BATCH,
                     poll_interval,
                     server_name: config.server_name.clone(),
+                    clock: config.clock.clone(),
                 },
-                evaluator: EvaluatorConfig { poll_interval },
+                evaluator: EvaluatorConfig {
+                    poll_interval,
+                    clock: config.clock.clone(),
+                },
             },
             worker: crate::worker::WorkerConfig {
                 fetcher: FetcherConfig {
@@ -140,6 +145,7 @@ impl ServiceConfigs {
                 },
                 kill_poll: DEFAULT_KILL_POLL,
                 state_dir: config.state_dir.clone(),
+                clock: config.clock.clone(),
             },
             alert: crate::alert::AlertConfig {
                 poll_interval,
@@ -150,6 +156,7 @@ impl ServiceConfigs {
                 public_url: config.public_url.clone(),
                 claim_batch: crate::alert::AlertConfig::DEFAULT_CLAIM_BATCH,
                 route_batch: crate::alert::AlertConfig::DEFAULT_ROUTE_BATCH,
+                clock: config.clock.clone(),
             },
             leader: LeaderConfig {
                 retry: config.leader_retry.as_std(),
@@ -165,7 +172,9 @@ impl ServiceConfigs {
                 firer: FirerConfig {
                     max_sleep: FirerConfig::DEFAULT_MAX_SLEEP,
                     tolerance: FirerConfig::DEFAULT_TOLERANCE,
+                    clock: config.clock.clone(),
                 },
+                clock: config.clock.clone(),
             },
         };
         services.master.consumer.validate()?;
@@ -179,7 +188,8 @@ impl ServiceConfigs {
 
 pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError> {
     let services = ServiceConfigs::from_config(&config).map_err(StoreError::Invalid)?;
-    let rounds = crate::service::Rounds::default();
+    let wakeups = Wakeups::default();
+    let rounds = wakeups.rounds.clone();
     let role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
     let pool_size = if roles.contains(&Role::Worker) {
         8 + config.max_tasks.min(8)
@@ -215,7 +225,6 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         cancel.clone(),
     )
     .await?;
-    let wakeups = Wakeups::default();
     let mut set = JoinSet::new();
     if !config.poll_only {
         set.spawn(crate::service::run(
@@ -275,6 +284,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     if roles.contains(&Role::Api) {
         let settings = crate::api::Settings {
             session_ttl: config.session_ttl.as_std(),
+            clock: config.clock.clone(),
         };
         let (addr, server) =
             crate::api::bind(store.clone(), settings, config.http_addr, cancel.clone())
@@ -287,7 +297,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     }
     Ok(Running {
         membership,
-        rounds,
+        wakeups,
         api_addr,
         store,
         worker,

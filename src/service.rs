@@ -18,10 +18,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::select_all;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::StoreError;
+
+pub mod rounds;
+pub use rounds::Rounds;
 
 /// `base` ± 20 %, so that many processes polling at the same interval spread out.
 pub fn jittered(base: Duration) -> Duration {
@@ -133,22 +136,25 @@ impl Loop {
 pub async fn run(mut service: impl Round, lp: Loop) {
     let mut failures = 0u32;
     while !lp.cancel.is_cancelled() {
+        let counted = lp.rounds.begin(lp.name);
         let sleep = match service.round().await {
             Ok(Next::Done) => {
-                lp.rounds.completed(lp.name);
+                counted.done();
                 return;
             }
             Ok(next) => {
+                counted.done();
                 failures = 0;
                 lp.wait_after(next)
             }
             Err(e) => {
+                // A failed round is not counted: a test waiting for a round waits for one
+                // that did its work.
                 failures += 1;
                 tracing::warn!(service = lp.name, error = %e, failures, "round failed; backing off");
                 Some(backoff(failures))
             }
         };
-        lp.rounds.completed(lp.name);
         if sleep == Some(Duration::ZERO) {
             continue;
         }
@@ -176,39 +182,6 @@ async fn wait(lp: &Loop, sleep: Option<Duration>, backing_off: bool) {
         _ = lp.cancel.cancelled() => {}
         _ = timer => {}
         _ = woken => {}
-    }
-}
-
-/// Completed rounds per service, for tests: `wait_past(name, n)` returns once the service
-/// has completed more than `n` rounds.
-#[derive(Clone, Default)]
-pub struct Rounds {
-    counters: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, watch::Sender<u64>>>>,
-}
-
-impl Rounds {
-    fn sender(&self, name: &'static str) -> watch::Sender<u64> {
-        self.counters
-            .lock()
-            .expect("rounds lock")
-            .entry(name)
-            .or_insert_with(|| watch::channel(0).0)
-            .clone()
-    }
-
-    pub fn completed(&self, name: &'static str) {
-        self.sender(name).send_modify(|n| *n += 1);
-    }
-
-    /// Rounds `name` has completed so far.
-    pub fn count(&self, name: &'static str) -> u64 {
-        *self.sender(name).borrow()
-    }
-
-    /// Wait until `name` has completed more than `n` rounds.
-    pub async fn wait_past(&self, name: &'static str, n: u64) {
-        let mut receiver = self.sender(name).subscribe();
-        let _ = receiver.wait_for(|&done| done > n).await;
     }
 }
 
@@ -309,9 +282,9 @@ mod tests {
         let lp = lp(Some(Duration::from_secs(1)));
         let rounds = lp.rounds.clone();
         run(service, lp).await;
-        // The three scripted rounds and the one that said Done.
+        // The three scripted rounds and the one that said Done, the last of them completed.
         assert_eq!(calls.load(Ordering::SeqCst), 4);
-        assert_eq!(rounds.count("test"), 4);
+        assert_eq!(rounds.completed("test"), 4);
     }
 
     #[tokio::test(start_paused = true)]
@@ -326,10 +299,11 @@ mod tests {
         let lp = Loop::new("woken", CancellationToken::new()).woken_by(&wake);
         let rounds = lp.rounds.clone();
         let running = tokio::spawn(run(service, lp));
-        rounds.wait_past("woken", 0).await;
+        let long = Duration::from_secs(60);
+        assert!(rounds.wait_past("woken", 0, long).await);
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         wake.notify_one();
-        rounds.wait_past("woken", 1).await;
+        assert!(rounds.wait_past("woken", 1, long).await);
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         wake.notify_one();
         running.await.unwrap();
@@ -347,7 +321,7 @@ mod tests {
         let lp = Loop::new("idle", cancel.clone());
         let rounds = lp.rounds.clone();
         let running = tokio::spawn(run(service, lp));
-        rounds.wait_past("idle", 0).await;
+        assert!(rounds.wait_past("idle", 0, Duration::from_secs(60)).await);
         cancel.cancel();
         running.await.unwrap();
     }

@@ -63,6 +63,7 @@ pub struct AlertConfig {
     pub claim_batch: i64,
     /// Alerts routed per transaction.
     pub route_batch: i64,
+    pub clock: crate::clock::Clock,
 }
 
 impl AlertConfig {
@@ -143,7 +144,7 @@ impl AlertService {
         }
         let mut client = self.store.client().await?;
         // Idle: one query per poll.
-        match alerts::next_due_ms(&client).await? {
+        match alerts::next_due_ms(&client, self.config.clock.now()).await? {
             None => return Ok(None),
             Some(ms) if ms > 0.0 => return Ok(Some(Duration::from_millis(ms as u64))),
             Some(_) => {}
@@ -157,7 +158,7 @@ impl AlertService {
             == self.config.route_batch as usize
         {}
         let max_attempts = self.config.max_attempts as i32;
-        let given_up = alerts::give_up(&mut client, max_attempts, None).await?;
+        let given_up = alerts::give_up(&mut client, max_attempts, self.config.clock.now()).await?;
         if given_up > 0 {
             crate::metrics::add(&crate::metrics::ALERTS_FAILED, given_up as u64);
             tracing::warn!(
@@ -172,7 +173,7 @@ impl AlertService {
                 max_attempts,
                 self.membership.server_id(),
                 self.config.lease.as_millis() as i64,
-                None,
+                self.config.clock.now(),
             )
             .await?;
             let n = claimed.len();
@@ -187,7 +188,7 @@ impl AlertService {
                 break;
             }
         }
-        let next = alerts::next_due_ms(&client).await?;
+        let next = alerts::next_due_ms(&client, self.config.clock.now()).await?;
         Ok(next.map(|ms| Duration::from_millis(ms.max(0.0) as u64)))
     }
 
@@ -257,7 +258,7 @@ impl AlertService {
         let mut failures = 0u32;
         let deadline = tokio::time::Instant::now() + self.config.send_timeout();
         loop {
-            match alerts::record_result(client, result).await {
+            match alerts::record_result(client, result, self.config.clock.now()).await {
                 Ok(true) => return Ok(()),
                 Ok(false) => {
                     tracing::warn!(

@@ -28,6 +28,8 @@ use crate::store::Store;
 pub struct Settings {
     /// A web session ends after this long without a request.
     pub session_ttl: std::time::Duration,
+    /// The clock of due decisions (a schedule added here is first due at its `now`).
+    pub clock: crate::clock::Clock,
 }
 
 /// One HTTP request, read whole (bodies are small: YAML, JSON, forms).

@@ -23,6 +23,7 @@ pub struct FirerConfig {
     pub max_sleep: Duration,
     /// A fire time this close behind `now` is on time, not missed.
     pub tolerance: Duration,
+    pub clock: crate::clock::Clock,
 }
 
 impl FirerConfig {
@@ -70,7 +71,7 @@ async fn round(
     }
     let mut fires: Vec<schedules::Fire> = Vec::new();
     let mut advances: Vec<schedules::Advance> = Vec::new();
-    for s in schedules::due(&tx, 500).await? {
+    for s in schedules::due(&tx, 500, config.clock.now()).await? {
         let schedule = match Schedule::new(&s.cron, &s.timezone) {
             Ok(schedule) => schedule,
             Err(e) => {
@@ -113,7 +114,7 @@ async fn round(
     schedules::fire_batch(&tx, &fires).await?;
     schedules::advance_batch(&tx, &advances).await?;
     // The next due time, in the same transaction: a round is one transaction.
-    let next = schedules::next_due_ms(&tx).await?;
+    let next = schedules::next_due_ms(&tx, config.clock.now()).await?;
     tx.commit().await?;
     // Zero (due but not taken: held by a leader of a moment ago) is looked at again after
     // the runner's recheck, not at once.

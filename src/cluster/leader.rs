@@ -43,6 +43,7 @@ pub struct LeaderConfig {
     /// A heartbeat older than this (and a free liveness lock) means the session is gone.
     pub stale_after: Duration,
     pub firer: FirerConfig,
+    pub clock: crate::clock::Clock,
 }
 
 impl LeaderConfig {
@@ -206,7 +207,7 @@ async fn duties(
     }
     let stale_after = config.stale_after.as_millis() as i64;
     let mut dead = Vec::new();
-    for (id, heartbeat_age_ms) in cluster::live_servers(&tx, me).await? {
+    for (id, heartbeat_age_ms) in cluster::live_servers(&tx, me, config.clock.now()).await? {
         if heartbeat_age_ms > config.dead_after.as_millis() as i64 {
             dead.push(id);
         } else if trust_locks && heartbeat_age_ms > stale_after {
@@ -226,7 +227,7 @@ async fn duties(
         instances::notify(&tx, Channel::Eval, "").await?;
     }
     if prune {
-        let deleted = cluster::prune(&tx, config.retention_days as i32).await?;
+        let deleted = cluster::prune(&tx, config.retention_days as i32, config.clock.now()).await?;
         if deleted > 0 {
             tracing::info!(deleted, "pruned old rows");
         }

@@ -16,7 +16,7 @@ use crate::store::db::Session;
 use crate::store::{Channel, Store, StoreError, listen};
 
 /// One wake-up per channel. `Notify` keeps a permit, so a wake-up between two waits is
-/// not lost.
+/// not lost. `rounds` goes the other way: what the woken loops have done.
 #[derive(Default, Clone)]
 pub struct Wakeups {
     pub command: Arc<Notify>,
@@ -24,6 +24,7 @@ pub struct Wakeups {
     pub eval: Arc<Notify>,
     pub control: Arc<Notify>,
     pub alert: Arc<Notify>,
+    pub rounds: super::Rounds,
 }
 
 impl Wakeups {

@@ -183,7 +183,13 @@ impl Round for Heartbeat {
             let count = membership.inner.running_tasks.load(Ordering::Relaxed) as i32;
             match tokio::time::timeout(
                 self.dead_after,
-                servers::heartbeat(c, id, count, load_average()),
+                servers::heartbeat(
+                    c,
+                    id,
+                    count,
+                    load_average(),
+                    registration.config.clock.now(),
+                ),
             )
             .await
             {

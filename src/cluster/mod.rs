@@ -6,5 +6,6 @@ pub mod leader;
 pub mod listener;
 pub mod membership;
 
+pub use crate::service::Rounds;
 pub use listener::Wakeups;
 pub use membership::Membership;

@@ -32,6 +32,7 @@ pub struct ConsumerConfig {
     pub poll_interval: Duration,
     /// The `host` recorded on the instances it creates.
     pub server_name: String,
+    pub clock: crate::clock::Clock,
 }
 
 impl ConsumerConfig {
@@ -139,7 +140,7 @@ async fn handle(
         | CommandType::Stop
         | CommandType::Rerun
         | CommandType::StartFailed
-        | CommandType::ForceSuccess) => control(tx, cache, command, kind).await,
+        | CommandType::ForceSuccess) => control(tx, cache, command, kind, config.clock.now()).await,
         other => Err(StoreError::Invalid(format!(
             "command type {other} {NOT_FROM_THE_TABLE}"
         ))),
@@ -171,6 +172,7 @@ async fn start(
             command_type: &command.command_type,
             host: &config.server_name,
             parent: None,
+            now: config.clock.now(),
         },
     )
     .await?;
@@ -178,7 +180,7 @@ async fn start(
         return Ok(());
     }
     // Evaluate at once: the entry tasks are queued in the transaction that creates the run.
-    let row = instances::lock(tx, command.workflow_instance_id).await?;
+    let row = instances::lock(tx, command.workflow_instance_id, config.clock.now()).await?;
     evaluator::evaluate(tx, cache, &row).await
 }
 
@@ -189,10 +191,11 @@ async fn control(
     cache: &Cache,
     command: &Command,
     kind: CommandType,
+    now: crate::store::Now,
 ) -> Result<()> {
     use crate::model::{TaskState as T, WorkflowState as W};
     let id = command.workflow_instance_id;
-    let instance = instances::lock(tx, id).await?;
+    let instance = instances::lock(tx, id, now).await?;
     let state = instance.state;
     let refuse = |what: &str| {
         Err(StoreError::Invalid(format!(
@@ -278,7 +281,7 @@ async fn control(
         }
     }
     propagate_to_children(tx, id, kind).await?;
-    let row = instances::lock(tx, id).await?;
+    let row = instances::lock(tx, id, now).await?;
     evaluator::evaluate(tx, cache, &row).await
 }
 

@@ -29,6 +29,7 @@ use crate::store::{Channel, Result, Store, StoreError};
 pub struct EvaluatorConfig {
     /// Fallback poll for a lost `pgdag_eval`.
     pub poll_interval: std::time::Duration,
+    pub clock: crate::clock::Clock,
 }
 
 impl EvaluatorConfig {
@@ -44,6 +45,7 @@ impl EvaluatorConfig {
 pub struct Evaluator {
     pub store: Store,
     pub cache: Cache,
+    pub clock: crate::clock::Clock,
     pub cancel: CancellationToken,
 }
 
@@ -51,21 +53,27 @@ impl Round for Evaluator {
     async fn round(&mut self) -> Result<Next> {
         // An event still due after the round belongs to an instance another master holds.
         Ok(Next::due_in_ms(
-            drain(&self.store, &self.cache, &self.cancel).await?,
+            drain(&self.store, &self.cache, &self.clock, &self.cancel).await?,
         ))
     }
 }
 
 /// Evaluate instances until none is due; returns the milliseconds until the next event is
 /// due (`None`: no event waits).
-async fn drain(store: &Store, cache: &Cache, cancel: &CancellationToken) -> Result<Option<f64>> {
+async fn drain(
+    store: &Store,
+    cache: &Cache,
+    clock: &crate::clock::Clock,
+    cancel: &CancellationToken,
+) -> Result<Option<f64>> {
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
         let tx = client.transaction().await?;
-        let Some((instance, events)) = instances::claim_for_evaluation(&tx).await? else {
+        let Some((instance, events)) = instances::claim_for_evaluation(&tx, clock.now()).await?
+        else {
             // Nothing to claim: ask for the next due time in the same transaction, so an
             // idle round is one transaction.
-            let next = instances::next_due_ms(&tx).await?;
+            let next = instances::next_due_ms(&tx, clock.now()).await?;
             tx.commit().await?;
             return Ok(next);
         };
@@ -128,7 +136,7 @@ pub async fn evaluate(
         {
             return Ok(());
         }
-        admitted = instances::lock(tx, instance.id).await?;
+        admitted = instances::lock(tx, instance.id, Some(instance.db_now)).await?;
         &admitted
     } else {
         instance

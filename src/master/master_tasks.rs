@@ -110,6 +110,7 @@ pub async fn start_sub_process(
             command_type: "start",
             host: &host,
             parent: Some((instance.id, task_id)),
+            now: Some(instance.db_now),
         },
     )
     .await?;

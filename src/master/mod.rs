@@ -63,6 +63,7 @@ pub fn start(
         evaluator::Evaluator {
             store,
             cache,
+            clock: config.evaluator.clock.clone(),
             cancel,
         },
         lp,

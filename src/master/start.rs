@@ -26,6 +26,8 @@ pub struct StartRequest<'a> {
     pub host: &'a str,
     /// (parent instance, parent task instance) of a sub_process child.
     pub parent: Option<(i64, i64)>,
+    /// The `$now` a timeout is counted from (the process's clock).
+    pub now: crate::store::Now,
 }
 
 /// The target of a start, checked before anything is written: the current version of an
@@ -181,7 +183,7 @@ pub async fn create_instance(
         })?;
     if let Some(timeout) = spec.timeout {
         // Wake the evaluator when the run is due to time out.
-        instances::wake_after(tx, instance.id, timeout.millis as i64).await?;
+        instances::wake_after(tx, instance.id, timeout.millis as i64, request.now).await?;
     }
     if state != WorkflowState::Running {
         tracing::info!(instance = instance.id, %state, execution = %spec.execution, "instance not started now");

@@ -2,6 +2,7 @@
 //! routing them to deliveries, claiming deliveries (fenced by a claim token) and recording
 //! the answers. Stored SMTP passwords stay encrypted here; nothing in this module decrypts.
 
+use super::Now;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -281,6 +282,7 @@ pub struct DeliveryResult {
 pub async fn record_result(
     client: &mut deadpool_postgres::Object,
     result: &DeliveryResult,
+    now: Now,
 ) -> Result<bool> {
     let tx = client.transaction().await?;
     let row = tx
@@ -292,6 +294,7 @@ pub async fn record_result(
                 &result.state,
                 &result.answer,
                 &(result.retry_in_ms as f64),
+                &now,
             ],
         )
         .await?;
@@ -313,9 +316,9 @@ async fn refresh_states(client: &impl Conn, alert_ids: &[i64]) -> Result<()> {
 }
 
 /// Milliseconds until the next delivery is due (0: now); None when nothing waits.
-pub async fn next_due_ms(client: &impl Conn) -> Result<Option<f64>> {
+pub async fn next_due_ms(client: &impl Conn, now: Now) -> Result<Option<f64>> {
     Ok(client
-        .fetch_one(query!("alerts/next_due"), &[])
+        .fetch_one(query!("alerts/next_due"), &[&now])
         .await?
         .get(0))
 }

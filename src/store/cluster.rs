@@ -1,5 +1,6 @@
 //! Leader terms, liveness checks, failover and pruning.
 
+use super::Now;
 use super::Result;
 use super::db::{Conn, query};
 
@@ -13,8 +14,10 @@ pub async fn holds_term(client: &impl Conn, term: i64, server_id: i64) -> Result
 }
 
 /// Live servers other than `me`, with their heartbeat age in milliseconds.
-pub async fn live_servers(client: &impl Conn, me: i64) -> Result<Vec<(i64, i64)>> {
-    let rows = client.fetch(query!("cluster/live_servers"), &[&me]).await?;
+pub async fn live_servers(client: &impl Conn, me: i64, now: Now) -> Result<Vec<(i64, i64)>> {
+    let rows = client
+        .fetch(query!("cluster/live_servers"), &[&me, &now])
+        .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
@@ -51,13 +54,15 @@ pub async fn server_alive(client: &impl Conn, server_id: i64) -> Result<bool> {
 }
 
 /// Delete old rows: servers gone for a day, and instances and sent alerts past retention.
-pub async fn prune(client: &impl Conn, retention_days: i32) -> Result<u64> {
-    let mut deleted = client.exec(query!("cluster/prune_servers"), &[]).await?;
-    deleted += client
-        .exec(query!("cluster/prune_instances"), &[&retention_days])
+pub async fn prune(client: &impl Conn, retention_days: i32, now: Now) -> Result<u64> {
+    let mut deleted = client
+        .exec(query!("cluster/prune_servers"), &[&now])
         .await?;
     deleted += client
-        .exec(query!("cluster/prune_alerts"), &[&retention_days])
+        .exec(query!("cluster/prune_instances"), &[&retention_days, &now])
+        .await?;
+    deleted += client
+        .exec(query!("cluster/prune_alerts"), &[&retention_days, &now])
         .await?;
     Ok(deleted)
 }

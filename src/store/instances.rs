@@ -1,5 +1,6 @@
 //! Workflow and task instances: creation, evaluation locking, state changes, reads.
 
+use super::Now;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -172,9 +173,10 @@ pub struct ConsumedEvents {
 /// and consume its due events. Must run inside a transaction.
 pub async fn claim_for_evaluation(
     client: &impl Conn,
+    now: Now,
 ) -> Result<Option<(InstanceRow, ConsumedEvents)>> {
     let Some(row) = client
-        .fetch_opt(query!("instances/claim_eval"), &[])
+        .fetch_opt(query!("instances/claim_eval"), &[&now])
         .await?
     else {
         return Ok(None);
@@ -184,7 +186,7 @@ pub async fn claim_for_evaluation(
     // survives and causes another evaluation, so no state change is ever missed.
     let mut events = ConsumedEvents::default();
     for row in client
-        .fetch(query!("instances/delete_events"), &[&instance.id])
+        .fetch(query!("instances/delete_events"), &[&instance.id, &now])
         .await?
     {
         match row.get::<_, Option<i64>>(0) {
@@ -221,18 +223,21 @@ pub async fn quick_check(
     })
 }
 
-/// Lock a given instance (the master that just created it evaluates it at once).
-pub async fn lock(client: &impl Conn, id: i64) -> Result<InstanceRow> {
+/// Lock a given instance (the master that just created it evaluates it at once); its
+/// `db_now` is `now` (the database's when None).
+pub async fn lock(client: &impl Conn, id: i64, now: Now) -> Result<InstanceRow> {
     let row = client
-        .fetch_opt(query!("instances/lock"), &[&id])
+        .fetch_opt(query!("instances/lock"), &[&id, &now])
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("workflow instance {id} does not exist")))?;
     instance_row(&row)
 }
 
 /// Milliseconds until the next evaluation event is due (negative: overdue), if any.
-pub async fn next_due_ms(client: &impl Conn) -> Result<Option<f64>> {
-    let row = client.fetch_one(query!("instances/next_due"), &[]).await?;
+pub async fn next_due_ms(client: &impl Conn, now: Now) -> Result<Option<f64>> {
+    let row = client
+        .fetch_one(query!("instances/next_due"), &[&now])
+        .await?;
     Ok(row.try_get::<_, Option<f64>>(0)?)
 }
 
@@ -607,10 +612,10 @@ pub async fn wake_first_waiting(client: &impl Conn, project: &str, workflow: &st
         .is_some())
 }
 
-/// Evaluate the instance again `after_ms` from now (database clock).
-pub async fn wake_after(client: &impl Conn, id: i64, after_ms: i64) -> Result<()> {
+/// Evaluate the instance again `after_ms` from `now` (the database's when None).
+pub async fn wake_after(client: &impl Conn, id: i64, after_ms: i64, now: Now) -> Result<()> {
     client
-        .exec(query!("instances/wake_after"), &[&id, &after_ms])
+        .exec(query!("instances/wake_after"), &[&id, &after_ms, &now])
         .await?;
     Ok(())
 }

@@ -134,6 +134,11 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The `$now` of a time-dependent statement: `None` is the database's `now()`; a test's
+/// fixed clock passes an instant (see `crate::clock`). The statements read
+/// `greatest($now::timestamptz, now())`.
+pub type Now = Option<chrono::DateTime<chrono::Utc>>;
+
 /// A pool of connections to the pgdag database.
 #[derive(Clone)]
 pub struct Store {

@@ -1,6 +1,7 @@
 //! The worker side of the task queue: claim attempts, report progress, logs and outcomes.
 //! Every write about an attempt is fenced by `(task_instance_id, claim_token)`.
 
+use super::Now;
 use uuid::Uuid;
 
 use super::Result;
@@ -109,6 +110,7 @@ pub async fn flush(
     logs: &[LogChunk],
     alerts: &[TaskAlert],
     completions: &[Completion],
+    now: Now,
 ) -> Result<FlushReport> {
     let tx = client.transaction().await?;
     let mut report = FlushReport::default();
@@ -165,6 +167,7 @@ pub async fn flush(
                     &outs,
                     &errors,
                     &results,
+                    &now,
                 ],
             )
             .await?;

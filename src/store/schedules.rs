@@ -1,5 +1,6 @@
 //! Cron schedules: the rows YAML declares, and the leader's firing of them.
 
+use super::Now;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -115,8 +116,10 @@ pub struct DueSchedule {
     pub db_now: DateTime<Utc>,
 }
 
-pub async fn due(client: &impl Conn, limit: i64) -> Result<Vec<DueSchedule>> {
-    let rows = client.fetch(query!("schedules/due"), &[&limit]).await?;
+pub async fn due(client: &impl Conn, limit: i64, now: Now) -> Result<Vec<DueSchedule>> {
+    let rows = client
+        .fetch(query!("schedules/due"), &[&limit, &now])
+        .await?;
     Ok(rows
         .iter()
         .map(|r| DueSchedule {
@@ -137,9 +140,9 @@ pub async fn due(client: &impl Conn, limit: i64) -> Result<Vec<DueSchedule>> {
 }
 
 /// Milliseconds until the next enabled schedule is due (negative: overdue), if any.
-pub async fn next_due_ms(client: &impl Conn) -> Result<Option<f64>> {
+pub async fn next_due_ms(client: &impl Conn, now: Now) -> Result<Option<f64>> {
     let row = client
-        .fetch_one(query!("schedules/next_due_ms"), &[])
+        .fetch_one(query!("schedules/next_due_ms"), &[&now])
         .await?;
     Ok(row.try_get::<_, Option<f64>>(0)?)
 }
@@ -230,6 +233,7 @@ pub async fn insert_api(
     project_id: i64,
     workflow_code: i64,
     schedule: &YamlSchedule,
+    now: Now,
 ) -> Result<i64> {
     Ok(client
         .fetch_one(
@@ -243,6 +247,7 @@ pub async fn insert_api(
                 &schedule.end_at,
                 &schedule.misfire,
                 &schedule.enabled,
+                &now,
             ],
         )
         .await?

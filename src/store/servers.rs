@@ -5,6 +5,7 @@
 //!
 //! [`Session`]: super::db::Session
 
+use super::Now;
 use chrono::{DateTime, Utc};
 
 use super::Result;
@@ -63,11 +64,12 @@ pub async fn heartbeat(
     id: i64,
     running_tasks: i32,
     load_avg: Option<f32>,
+    now: Now,
 ) -> Result<bool> {
     Ok(client
         .fetch_opt(
             query!("servers/heartbeat"),
-            &[&id, &running_tasks, &load_avg],
+            &[&id, &running_tasks, &load_avg, &now],
         )
         .await?
         .is_some())

@@ -42,6 +42,7 @@ pub struct WorkerConfig {
     pub kill_poll: Duration,
     /// Where the process groups of running scripts are recorded.
     pub state_dir: std::path::PathBuf,
+    pub clock: crate::clock::Clock,
 }
 
 /// How an attempt's run is stopped early.
@@ -78,7 +79,8 @@ pub fn start(
     rounds: &Rounds,
     cancel: CancellationToken,
 ) -> Worker {
-    let (shipper, shipper_task) = shipper::Shipper::start(store.clone(), cancel.clone());
+    let (shipper, shipper_task) =
+        shipper::Shipper::start(store.clone(), config.clock.clone(), cancel.clone());
     set.spawn(shipper_task);
     let registry = orphans::Registry::start(&config.state_dir);
     let resources = Arc::new(crate::tasks::Resources {

@@ -35,11 +35,13 @@ pub struct Shipper {
 impl Shipper {
     pub fn start(
         store: Store,
+        clock: crate::clock::Clock,
         cancel: CancellationToken,
     ) -> (Shipper, impl std::future::Future<Output = ()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let service = ShipperService {
             store,
+            clock,
             rx,
             cancel,
             next_seq: HashMap::new(),
@@ -84,6 +86,7 @@ const FLUSH_TRIES_AFTER_STOP: u32 = 3;
 
 struct ShipperService {
     store: Store,
+    clock: crate::clock::Clock,
     rx: mpsc::UnboundedReceiver<Message>,
     /// The process is stopping: write what is queued, then end.
     cancel: CancellationToken,
@@ -119,7 +122,15 @@ impl Round for ShipperService {
         let (started, logs, alerts, completions) = self.pending.as_ref().expect("a batch");
         let result = async {
             let mut client = self.store.client().await?;
-            queue::flush(&mut client, started, logs, alerts, completions).await
+            queue::flush(
+                &mut client,
+                started,
+                logs,
+                alerts,
+                completions,
+                self.clock.now(),
+            )
+            .await
         }
         .await;
         match result {

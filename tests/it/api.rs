@@ -316,7 +316,8 @@ async fn cron_preview_and_schedules_share_the_firing_engine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schedule_added_through_rest_fires_every_two_seconds() {
-    let cluster = TestCluster::start().await;
+    let start = tomorrow();
+    let (cluster, clock) = TestCluster::start_at(start).await;
     let base = format!("http://{}", cluster.api());
     let http = reqwest::Client::new();
     let token = token(&cluster).await;
@@ -334,7 +335,30 @@ async fn a_schedule_added_through_rest_fires_every_two_seconds() {
     let id = created.json::<serde_json::Value>().await.unwrap()["id"]
         .as_i64()
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    // Added at `start` (an even second): it fires at once, then at every 2 s of the clock.
+    let fired = || async {
+        let client = cluster.store.client().await.unwrap();
+        client
+            .query_one("select count(*) from pgdag.schedule_fire", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    cluster.next_round(pgdag::service::rounds::FIRER).await;
+    assert_eq!(
+        fired().await,
+        1,
+        "the first fire, at the schedule's creation"
+    );
+    for step in 1..=5 {
+        // One second on: not due yet, and a whole round of the firer proves it.
+        cluster.advance(&clock, std::time::Duration::from_secs(1));
+        cluster.next_round(pgdag::service::rounds::FIRER).await;
+        assert_eq!(fired().await, step, "no fire between two fire times");
+        cluster.advance(&clock, std::time::Duration::from_secs(1));
+        cluster.next_round(pgdag::service::rounds::FIRER).await;
+        assert_eq!(fired().await, step + 1, "a fire every 2 s");
+    }
     let deleted = http
         .delete(format!("{base}/api/v1/schedules/{id}"))
         .bearer_auth(&token)
@@ -342,30 +366,32 @@ async fn a_schedule_added_through_rest_fires_every_two_seconds() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), 200);
+    // Each fire became an instance with the fire time as its schedule time.
     let client = cluster.store.client().await.unwrap();
-    let rows = client
-        .query(
-            "select schedule_time, (extract(epoch from (started_at - schedule_time)) * 1000)::float8
-             from pgdag.workflow_instance where command_type = 'schedule' order by schedule_time",
-            &[],
-        )
-        .await
-        .unwrap();
-    let lateness: Vec<f64> = rows.iter().map(|r| r.get(1)).collect();
-    println!("fires in 10 s: {}, lateness ms: {lateness:?}", rows.len());
-    assert!(
-        (4..=6).contains(&rows.len()),
-        "{} fires in 10 s of a 2 s schedule",
-        rows.len()
-    );
-    let times: Vec<chrono::DateTime<chrono::Utc>> = rows.iter().map(|r| r.get(0)).collect();
-    for pair in times.windows(2) {
-        assert_eq!(
-            (pair[1] - pair[0]).num_seconds(),
-            2,
-            "consecutive fires 2 s apart: {times:?}"
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let times: Vec<chrono::DateTime<chrono::Utc>> = loop {
+        let rows = client
+            .query(
+                "select schedule_time from pgdag.workflow_instance
+                 where command_type = 'schedule' order by schedule_time",
+                &[],
+            )
+            .await
+            .unwrap();
+        if rows.len() == 6 {
+            break rows.iter().map(|r| r.get(0)).collect();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of 6 fires became instances",
+            rows.len()
         );
-    }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let expected: Vec<chrono::DateTime<chrono::Utc>> = (0..6)
+        .map(|i| start + chrono::Duration::seconds(2 * i))
+        .collect();
+    assert_eq!(times, expected, "fires at the clock's every 2 s");
     let bad = http
         .post(format!("{base}/api/v1/schedules"))
         .bearer_auth(&token)

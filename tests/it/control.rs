@@ -78,7 +78,8 @@ async fn pause_lets_the_running_task_finish_and_resume_goes_on() {
         "the running task finishes"
     );
     assert_eq!(task(&paused, "b").state, "pending", "nothing new starts");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A whole evaluator round after the pause has taken every event due, and b still waits.
+    cluster.next_round(pgdag::service::rounds::EVALUATOR).await;
     assert_eq!(task(&state(&cluster, id).await, "b").state, "pending");
     sql_command(&cluster, "resume", id).await;
     let done = wait_for(&cluster, id, "succeeded after resume", |d| {

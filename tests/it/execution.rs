@@ -59,7 +59,6 @@ async fn serial_discard_stops_the_newcomers() {
     }
     assert_eq!(states, ["succeeded", "stopped", "stopped"]);
     // Once the first one ended, a new start runs again.
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let again = cluster.run("x/serial_discard", serde_json::json!({})).await;
     assert_eq!(cluster.wait_final(again).await.state, "succeeded");
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pgdag::clock::Clock;
 use pgdag::config::Config;
 use pgdag::model::{CommandType, Duration as PgDuration};
 use pgdag::server::{self, Role};
@@ -200,6 +201,46 @@ impl TestCluster {
     pub async fn wait_final(&self, id: i64) -> instances::InstanceDetail {
         wait_final(&self.store, id, Duration::from_secs(60)).await
     }
+
+    /// Roles whose clock stands still at `at` (a whole day ahead of the database's is a
+    /// good start: the database's own clock never catches up within a test), with the
+    /// clock to move.
+    pub async fn start_at(at: chrono::DateTime<chrono::Utc>) -> (TestCluster, Clock) {
+        let clock = Clock::fixed(at);
+        let roles_clock = clock.clone();
+        let cluster = Self::start_with(&Role::ALL, move |c| c.clock = roles_clock).await;
+        (cluster, clock)
+    }
+
+    fn running(&self) -> &server::Running {
+        self.running.as_ref().expect("roles running")
+    }
+
+    /// Move the roles' clock and wake every loop, so that what became due is seen now.
+    pub fn advance(&self, clock: &Clock, by: Duration) {
+        clock.advance(by);
+        self.running().wakeups.all();
+    }
+
+    /// Wait until a whole round of loop `name` (`pgdag::service::rounds::EVALUATOR`...)
+    /// that started after this call has completed: what it would have done is done.
+    pub async fn next_round(&self, name: &'static str) {
+        let rounds = &self.running().wakeups.rounds;
+        let mark = rounds.mark(name);
+        self.running().wakeups.all();
+        assert!(
+            rounds.wait_past(name, mark, Duration::from_secs(30)).await,
+            "no {name} round completed within 30 s"
+        );
+    }
+}
+
+/// A whole hour a day ahead of the database's clock: a test clock's start.
+pub fn tomorrow() -> chrono::DateTime<chrono::Utc> {
+    use chrono::DurationRound;
+    (chrono::Utc::now() + chrono::Duration::days(1))
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap()
 }
 
 pub async fn apply(store: &Store, yaml: &str) -> Vec<definitions::Applied> {

@@ -3,7 +3,7 @@
 with picked as materialized (
     select id from pgdag.alert_delivery
     where state in ('pending', 'sending')
-      and next_attempt_at <= coalesce($5::timestamptz, now())
+      and next_attempt_at <= greatest($5::timestamptz, now())
       and attempts < $2
     order by next_attempt_at, id
     limit $1
@@ -15,7 +15,7 @@ set state = 'sending',
     claim_token = gen_random_uuid(),
     claimed_by = $3,
     claimed_at = now(),
-    next_attempt_at = now() + $4 * interval '1 millisecond'
+    next_attempt_at = greatest($5::timestamptz, now()) + $4 * interval '1 millisecond'
 from picked, pgdag.alert a
 where d.id = picked.id and a.id = d.alert_id
 returning d.id, d.alert_id, d.alert_group, d.channel_index, d.channel, d.secret, d.attempts,

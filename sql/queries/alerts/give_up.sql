@@ -3,7 +3,7 @@
 with picked as materialized (
     select id from pgdag.alert_delivery
     where state in ('pending', 'sending')
-      and next_attempt_at <= coalesce($2::timestamptz, now())
+      and next_attempt_at <= greatest($2::timestamptz, now())
       and attempts >= $1
     order by next_attempt_at, id
     for update skip locked

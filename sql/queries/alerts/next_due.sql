@@ -4,7 +4,7 @@
 select case
     when exists (select 1 from pgdag.alert where routed_at is null) then 0::float8
     else (select case when min(next_attempt_at) is null then null
-                      else greatest(0, extract(epoch from min(next_attempt_at) - now()) * 1000)
+                      else greatest(0, extract(epoch from min(next_attempt_at) - greatest($1::timestamptz, now())) * 1000)
                  end::float8
           from pgdag.alert_delivery
           where state in ('pending', 'sending'))

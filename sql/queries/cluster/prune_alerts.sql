@@ -1,1 +1,1 @@
-delete from pgdag.alert where state <> 'pending' and created_at < now() - make_interval(days => $1)
+delete from pgdag.alert where state <> 'pending' and created_at < greatest($2::timestamptz, now()) - make_interval(days => $1)

@@ -1,7 +1,7 @@
 -- Finished instances past retention, in small batches (their tasks and logs cascade).
 with old as (
     select id from pgdag.workflow_instance
-    where state in ('stopped', 'failed', 'succeeded') and ended_at < now() - make_interval(days => $1)
+    where state in ('stopped', 'failed', 'succeeded') and ended_at < greatest($2::timestamptz, now()) - make_interval(days => $1)
     order by id
     limit 500
 )

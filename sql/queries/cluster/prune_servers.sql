@@ -1,2 +1,2 @@
 delete from pgdag.server
-where coalesce(stopped_at, dead_at) < now() - interval '1 day'
+where coalesce(stopped_at, dead_at) < greatest($1::timestamptz, now()) - interval '1 day'

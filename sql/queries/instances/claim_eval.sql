@@ -1,9 +1,9 @@
 select wi.id, wi.state, wi.workflow_code, wi.workflow_version, wi.params, wi.schedule_time,
        wi.started_at, wi.priority, wi.failure_strategy, wi.timeout_alerted, wi.backfill_id, wi.start_nodes,
        wi.parent_instance_id, wi.parent_task_instance_id, wi.project_id, wi.host,
-       now() as db_now
+       greatest($1::timestamptz, now()) as db_now
 from pgdag.workflow_instance wi
-where wi.id in (select e.workflow_instance_id from pgdag.instance_event e where e.due_at <= now())
+where wi.id in (select e.workflow_instance_id from pgdag.instance_event e where e.due_at <= greatest($1::timestamptz, now()))
 order by wi.id
 limit 1
 for update skip locked

@@ -12,14 +12,15 @@ with done as (
         end,
         retry_at = case
             when d.outcome = 'failed' and not t.kill_requested and t.attempt <= t.max_retries
-            then now() + t.retry_interval_ms * interval '1 millisecond'
+            then greatest($8::timestamptz, now()) + t.retry_interval_ms * interval '1 millisecond'
         end,
         exit_code = d.exit_code,
         out_params = d.out_params,
         error = d.error,
         result = d.result,
-        started_at = coalesce(t.started_at, now()),
-        ended_at = now()
+        started_at = coalesce(t.started_at, greatest($8::timestamptz, now())),
+        -- The clock's: a relation delay runs from here.
+        ended_at = greatest($8::timestamptz, now())
     from done d
     where t.id = d.id and t.claim_token = d.token and t.state in ('dispatched', 'running')
     returning t.id, t.workflow_instance_id, t.task_group, t.state, t.name, t.attempt, t.host,

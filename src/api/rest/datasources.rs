@@ -24,6 +24,7 @@ pub(super) async fn post(ctx: Ctx<'_>, project: &str) -> Answer {
         request,
         who,
         client,
+        ..
     } = ctx;
     who.require_project(&client, project, Access::Write).await?;
     // One pooled connection at a time: this one goes back before the body is checked,

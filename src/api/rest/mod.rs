@@ -40,6 +40,8 @@ struct Ctx<'a> {
     who: Principal,
     /// A pooled connection, taken once per request.
     client: deadpool_postgres::Object,
+    /// The `$now` of time-dependent statements (the process's clock).
+    now: crate::store::Now,
 }
 
 fn ok(value: serde_json::Value) -> Answer {
@@ -131,6 +133,7 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
         request,
         who,
         client,
+        now: settings.clock.now(),
     };
     use Method as M;
     match (method.clone(), rest) {

@@ -88,7 +88,8 @@ pub(super) async fn post(ctx: Ctx<'_>) -> Answer {
                 body.project, body.workflow
             ))
         })?;
-    let id = schedules::insert_api(client, current.project_id, current.code, &schedule).await?;
+    let id =
+        schedules::insert_api(client, current.project_id, current.code, &schedule, ctx.now).await?;
     Ok((StatusCode::CREATED, serde_json::json!({ "id": id })))
 }
 

@@ -24,6 +24,7 @@ pub(super) async fn apply(ctx: Ctx<'_>, project: &str) -> Answer {
         request,
         who,
         client,
+        ..
     } = ctx;
     // Applying into a new project creates it: only admins may.
     if definitions::project_exists(&client, project).await? {

@@ -53,6 +53,7 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         store,
         request: &request,
         who: &who,
+        now: settings.clock.now(),
     };
     let result = match (&request.method, segments.as_slice()) {
         (&Method::POST, ["logout"]) => logout(store, &request).await,
@@ -119,6 +120,8 @@ pub(crate) struct Ctx<'a> {
     pub store: &'a Store,
     pub request: &'a Request,
     pub who: &'a Principal,
+    /// The `$now` of time-dependent statements (the process's clock).
+    pub now: crate::store::Now,
 }
 
 impl Ctx<'_> {

@@ -199,7 +199,14 @@ pub(super) async fn create(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         misfire: "fire_once".into(),
         enabled: true,
     };
-    schedules::insert_api(&client, current.project_id, current.code, &schedule).await?;
+    schedules::insert_api(
+        &client,
+        current.project_id,
+        current.code,
+        &schedule,
+        ctx.now,
+    )
+    .await?;
     Ok(redirect("/schedules"))
 }
 
