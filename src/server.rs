@@ -233,7 +233,8 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
                 wakeups: wakeups.clone(),
                 cancel: cancel.clone(),
             },
-            crate::service::Loop::new("listener", cancel.clone()).counted(&rounds),
+            crate::service::Loop::new(crate::service::rounds::LISTENER, cancel.clone())
+                .counted(&rounds),
         ));
     }
     set.spawn(membership_service);

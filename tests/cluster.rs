@@ -46,11 +46,25 @@ async fn killed_worker_task_is_redispatched_to_the_other_worker() {
     c.apply(&yaml).await;
     c.start("m", "master", &[]);
     c.leader(secs(15)).await;
-    let leader_seen = std::time::Instant::now();
     c.start("w1", "worker", &[("PGDAG_MAX_TASKS", "1")]);
     let w1_id = c.registered("w1").await;
-    let mature = Duration::from_secs_f64(DEAD_AFTER_SECS + 0.5);
-    tokio::time::sleep(mature.saturating_sub(leader_seen.elapsed())).await;
+    // The leader must have led for dead_after (a new leader judges by heartbeats alone
+    // until then): wait for that state, on the database clock.
+    let deadline = Deadline::new(secs(30), "the leader to have led for dead_after");
+    loop {
+        let led: f64 = c
+            .pg
+            .one(
+                "select coalesce(extract(epoch from now() - elected_at), 0)::float8 from pgdag.leader_term",
+                &[],
+            )
+            .await
+            .get(0);
+        if led > DEAD_AFTER_SECS + 0.5 {
+            break;
+        }
+        deadline.tick(format!("led for {led:.1} s")).await;
+    }
     let id = c.run("t/long").await;
 
     // w2 starts only once w1 runs the task, so the first attempt is w1's.
@@ -201,7 +215,10 @@ async fn stopped_worker_is_fenced_and_its_late_completion_rejected() {
         }
         deadline.tick("no new row for w1").await;
     }
-    tokio::time::sleep(secs(3)).await;
+    // Every report the zombie still had is written (and refused) before it exits: a
+    // graceful stop drains its shipper. Its exit is the signal, not the passing of time.
+    c.server("w1").signal(Signal::SIGTERM);
+    c.server("w1").wait_exit(secs(60)).await;
     let after = c.task(id, "work").await.unwrap();
     assert_eq!(
         before, after,
@@ -495,8 +512,9 @@ async fn a_restarted_worker_kills_the_process_groups_its_crashed_predecessor_lef
     let _cleanup = GroupGuard(pgid);
     assert!(group_alive(pgid));
 
+    // kill9 reaps the worker: once it returns the worker is gone, and its task's group is
+    // still there (nothing else kills it until a worker starts again on this host).
     c.server("w1").kill9();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(
         group_alive(pgid),
         "the task's process group died with its worker; the test proves nothing"

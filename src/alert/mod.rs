@@ -103,7 +103,7 @@ pub fn start(
     cancel: CancellationToken,
 ) {
     let sender = Sender::new(secret_key, config.send_timeout());
-    let lp = Loop::new("alert sender", cancel.clone())
+    let lp = Loop::new(crate::service::rounds::ALERT, cancel.clone())
         .poll(config.poll_interval)
         .woken_by(&wakeups.alert)
         .counted(rounds);

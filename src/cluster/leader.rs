@@ -111,7 +111,7 @@ pub async fn run(
                 term,
                 config: config.firer.clone(),
             },
-            Loop::new("cron firer", leading.clone()).counted(&rounds),
+            Loop::new(crate::service::rounds::FIRER, leading.clone()).counted(&rounds),
         ));
         let mut duties = Duties {
             store: store.clone(),
@@ -123,7 +123,7 @@ pub async fn run(
             elected: Instant::now(),
             ended: None,
         };
-        let lp = Loop::new("leader", leading.clone())
+        let lp = Loop::new(crate::service::rounds::LEADER, leading.clone())
             .poll(config.tick)
             .counted(&rounds);
         // The duties end the leadership by saying Done (or the process stops); the lock

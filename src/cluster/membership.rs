@@ -148,7 +148,7 @@ async fn run(
         client: Some(client),
         last_ok: Instant::now(),
     };
-    let lp = Loop::new("heartbeat", cancel)
+    let lp = Loop::new(crate::service::rounds::HEARTBEAT, cancel)
         .poll(interval)
         .counted(&rounds);
     service::run(&mut heartbeat, lp).await;

@@ -40,7 +40,7 @@ pub fn start(
     // (for a lost notification): it wakes the others when it finds a full batch, so an
     // idle master costs one poll, not one per consumer.
     for i in 0..config.consumer.consumers {
-        let mut lp = Loop::new("command consumer", cancel.clone())
+        let mut lp = Loop::new(crate::service::rounds::COMMANDS, cancel.clone())
             .woken_by(&wakeups.command)
             .counted(rounds);
         if i == 0 {
@@ -55,7 +55,7 @@ pub fn start(
         };
         set.spawn(service::run(consumer, lp));
     }
-    let lp = Loop::new("evaluator", cancel.clone())
+    let lp = Loop::new(crate::service::rounds::EVALUATOR, cancel.clone())
         .poll(config.evaluator.poll_interval)
         .woken_by(&wakeups.eval)
         .counted(rounds);

@@ -99,7 +99,7 @@ pub fn start(
             membership: membership.clone(),
             running: running.clone(),
         },
-        Loop::new("kill watch", cancel.clone())
+        Loop::new(crate::service::rounds::KILL_WATCH, cancel.clone())
             .poll(config.kill_poll)
             .woken_by(&wakeups.control)
             .counted(rounds),
@@ -118,7 +118,7 @@ pub fn start(
         resources,
         idle.clone(),
     );
-    let lp = Loop::new("fetcher", stop_claiming.clone())
+    let lp = Loop::new(crate::service::rounds::FETCHER, stop_claiming.clone())
         .poll(config.fetcher.poll_interval)
         .woken_by(&wakeups.task)
         .woken_by(&fetcher.slot_freed)

@@ -50,7 +50,7 @@ impl Shipper {
         };
         // The loop itself is never cancelled: after the process's cancellation the round
         // still writes what is queued, and ends the service once nothing is left.
-        let lp = Loop::new("shipper", CancellationToken::new());
+        let lp = Loop::new(crate::service::rounds::SHIPPER, CancellationToken::new());
         (Shipper { tx }, service::run(service, lp))
     }
     pub fn started(&self, task: &ClaimedTask) {
