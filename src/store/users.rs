@@ -34,6 +34,40 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Hashing and checking passwords costs tens of milliseconds of CPU by design. It runs on
+/// tokio's blocking threads, a few at a time, never on the async threads that the
+/// heartbeat, the listener and the master share: a flood of logins waits for a permit
+/// instead of delaying them.
+fn password_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new((cpus / 2).max(1))
+    })
+}
+
+async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let _permit = password_permits()
+        .acquire()
+        .await
+        .map_err(|e| StoreError::Invalid(format!("password checks closed: {e}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Invalid(format!("a password check failed: {e}")))
+}
+
+/// [`hash_password`] on a blocking thread.
+pub async fn hash_password_blocking(password: &str) -> Result<String> {
+    let password = password.to_string();
+    off_thread(move || hash_password(&password)).await?
+}
+
+/// [`verify_password`] on a blocking thread.
+pub async fn verify_password_blocking(password: &str, hash: &str) -> Result<bool> {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    off_thread(move || verify_password(&password, &hash)).await
+}
+
 pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -56,7 +90,10 @@ pub async fn add(
     if name.trim().is_empty() {
         return Err(StoreError::Invalid("user name must not be empty".into()));
     }
-    let hash = password.map(hash_password).transpose()?;
+    let hash = match password {
+        Some(p) => Some(hash_password_blocking(p).await?),
+        None => None,
+    };
     match client
         .fetch_one(query!("users/insert"), &[&name, &hash, &is_admin])
         .await
@@ -140,7 +177,7 @@ pub async fn list(client: &impl Conn) -> Result<Vec<UserSummary>> {
 
 /// Set a user's password; false when there is no such user.
 pub async fn set_password(client: &impl Conn, name: &str, password: &str) -> Result<bool> {
-    let hash = hash_password(password)?;
+    let hash = hash_password_blocking(password).await?;
     Ok(client
         .exec(query!("users/set_password"), &[&name, &hash])
         .await?

@@ -32,7 +32,7 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (&request.method, segments.as_slice()) {
-        (&Method::GET, ["login"]) => return login_page(&request, None, "", 200),
+        (&Method::GET, ["login"]) => return login_page(&request, settings, None, "", 200),
         (&Method::GET, ["favicon.ico"]) => return assets::serve("favicon.svg"),
         (&Method::POST, ["login"]) => return login(store, settings, &request).await,
         _ => {}
@@ -55,7 +55,7 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         who: &who,
     };
     let result = match (&request.method, segments.as_slice()) {
-        (&Method::POST, ["logout"]) => logout(store, &request).await,
+        (&Method::POST, ["logout"]) => logout(store, settings, &request).await,
         (&Method::GET, []) => home::home(&ctx).await,
         (&Method::GET, ["projects"]) => home::projects(&ctx).await,
         (&Method::GET, ["servers"]) => home::servers(&ctx).await,
@@ -255,7 +255,13 @@ fn safe_next(next: &str) -> String {
     out
 }
 
-fn login_page(request: &Request, error: Option<String>, name: &str, status: u16) -> Reply {
+fn login_page(
+    request: &Request,
+    settings: &Settings,
+    error: Option<String>,
+    name: &str,
+    status: u16,
+) -> Reply {
     let next = request.query_map().get("next").cloned().unwrap_or_default();
     let next = if next.is_empty() {
         request.form().get("next").cloned().unwrap_or_default()
@@ -279,7 +285,9 @@ fn login_page(request: &Request, error: Option<String>, name: &str, status: u16)
         Ok(body) => html(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body),
         Err(e) => html(StatusCode::INTERNAL_SERVER_ERROR, escape(&e.to_string())),
     };
-    if let Ok(value) = auth::cookie(request, auth::LOGIN_COOKIE, &token, Some(3600)).parse() {
+    if let Ok(value) =
+        auth::cookie(request, settings, auth::LOGIN_COOKIE, &token, Some(3600)).parse()
+    {
         reply.headers_mut().append("set-cookie", value);
     }
     reply
@@ -294,12 +302,13 @@ async fn login(store: &Store, settings: &Settings, request: &Request) -> Reply {
     if expected.is_empty() || field("login_token") != expected {
         return login_page(
             request,
+            settings,
             Some("The login form expired; please log in again.".into()),
             name,
             403,
         );
     }
-    let remote = request.remote_text();
+    let remote = request.client_addr(&settings.trusted_proxies);
     match auth::login(
         store,
         name,
@@ -313,8 +322,8 @@ async fn login(store: &Store, settings: &Settings, request: &Request) -> Reply {
             let mut reply = redirect(&safe_next(field("next")));
             let headers = reply.headers_mut();
             for cookie in [
-                auth::session_cookie(request, &secret, settings.session_ttl),
-                auth::cleared_cookie(request, auth::LOGIN_COOKIE),
+                auth::session_cookie(request, settings, &secret),
+                auth::cleared_cookie(request, settings, auth::LOGIN_COOKIE),
             ] {
                 if let Ok(value) = cookie.parse() {
                     headers.append("set-cookie", value);
@@ -324,12 +333,14 @@ async fn login(store: &Store, settings: &Settings, request: &Request) -> Reply {
         }
         Ok(Err(auth::LoginRefused::BadCredentials)) => login_page(
             request,
+            settings,
             Some("Wrong user name or password.".into()),
             name,
             401,
         ),
         Ok(Err(auth::LoginRefused::Throttled(wait))) => login_page(
             request,
+            settings,
             Some(format!(
                 "Too many failed logins. Try again in {} minutes.",
                 wait.as_secs().div_ceil(60).max(1)
@@ -337,17 +348,17 @@ async fn login(store: &Store, settings: &Settings, request: &Request) -> Reply {
             name,
             429,
         ),
-        Err(e) => login_page(request, Some(e.message), name, e.status.as_u16()),
+        Err(e) => login_page(request, settings, Some(e.message), name, e.status.as_u16()),
     }
 }
 
-async fn logout(store: &Store, request: &Request) -> Result<Reply, ApiError> {
+async fn logout(store: &Store, settings: &Settings, request: &Request) -> Result<Reply, ApiError> {
     if let Some(secret) = request.cookie(auth::SESSION_COOKIE) {
         let client = store.client().await?;
         crate::store::sessions::delete(&client, secret).await?;
     }
     let mut reply = redirect("/login");
-    if let Ok(value) = auth::cleared_cookie(request, auth::SESSION_COOKIE).parse() {
+    if let Ok(value) = auth::cleared_cookie(request, settings, auth::SESSION_COOKIE).parse() {
         reply.headers_mut().append("set-cookie", value);
     }
     Ok(reply)

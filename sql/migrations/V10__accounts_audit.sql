@@ -1,0 +1,13 @@
+-- Accounts, sessions and the audit trail (issue 15).
+
+-- Login throttling: one row per key (`name:<user name>` or `addr:<client address>`) with the
+-- failures in a row and when the last attempt was. An attempt is taken by one upsert that
+-- refuses while the key backs off, so concurrent requests cannot all slip past a check.
+-- Replaces `login_failure`, whose count-then-insert raced and locked names out for good.
+drop table pgdag.login_failure;
+create table pgdag.login_throttle (
+    key       text primary key,
+    failures  int not null,
+    last_at   timestamptz not null
+);
+create index login_throttle_last on pgdag.login_throttle (last_at);

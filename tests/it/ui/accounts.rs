@@ -1,0 +1,226 @@
+//! Accounts as a browser and an API client meet them: login throttling that cannot be
+//! dodged or turned against someone, password checks that do not starve the process.
+
+use std::time::Duration;
+
+use super::{Browser, cluster_with_users, form_request};
+use crate::harness::*;
+
+/// A login POST as a browser behind the local proxy sends it, claiming `forwarded_for`.
+async fn raw_login(
+    browser: &Browser,
+    name: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> u16 {
+    let mut request = browser
+        .http
+        .post(format!("{}/login", browser.base))
+        .header("cookie", "pgdag_login=t0k3n");
+    if let Some(f) = forwarded_for {
+        request = request.header("x-forwarded-for", f);
+    }
+    let request = form_request(
+        request,
+        &[
+            ("login_token", "t0k3n"),
+            ("name", name),
+            ("password", password),
+        ],
+    );
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// Move every throttle key's last attempt `secs` into the past (the database's clock is
+/// the one that counts).
+async fn rewind_throttle(cluster: &TestCluster, secs: f64) {
+    let client = cluster.store.client().await.unwrap();
+    client
+        .execute(
+            "update pgdag.login_throttle set last_at = last_at - make_interval(secs => $1)",
+            &[&secs],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_back_off_and_the_right_password_works_after_the_wait() {
+    let cluster = cluster_with_users().await;
+    let mut browser = Browser::new(&cluster);
+    for _ in 0..5 {
+        assert_eq!(browser.login("bob", "guess").await.status, 401);
+    }
+    // Backing off: even the right password waits (so a guesser learns nothing).
+    let throttled = browser.login("bob", "bob-password").await;
+    assert_eq!(throttled.status, 429);
+    assert!(throttled.body.contains("Too many failed logins"));
+    // Another user is not slowed down by bob's failures.
+    assert_eq!(browser.login("root", "root-password").await.status, 303);
+    // After the wait (1 s after five failures) the right password works: no lock-out.
+    rewind_throttle(&cluster, 1.5).await;
+    let mut bob = Browser::new(&cluster);
+    assert_eq!(bob.login("bob", "bob-password").await.status, 303);
+    // ... and a success starts bob again from zero.
+    let client = cluster.store.client().await.unwrap();
+    let left: i64 = client
+        .query_one(
+            "select count(*) from pgdag.login_throttle where key = 'name:bob'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+
+    // Each further failure doubles the wait: 5 free, then 1 s, 2 s, 4 s.
+    let mut waits = Vec::new();
+    for _ in 0..8 {
+        let status = raw_login(&browser, "bob", "guess", None).await;
+        waits.push(status);
+        rewind_throttle(&cluster, 0.0).await;
+    }
+    assert_eq!(&waits[..5], &[401; 5]);
+    assert_eq!(waits[5], 429, "{waits:?}");
+    rewind_throttle(&cluster, 1.1).await;
+    assert_eq!(raw_login(&browser, "bob", "guess", None).await, 401);
+    rewind_throttle(&cluster, 1.1).await;
+    assert_eq!(
+        raw_login(&browser, "bob", "guess", None).await,
+        429,
+        "the seventh failure waits 2 s"
+    );
+    rewind_throttle(&cluster, 1.0).await;
+    assert_eq!(raw_login(&browser, "bob", "bob-password", None).await, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_cannot_slip_past_the_check() {
+    let cluster = cluster_with_users().await;
+    let browser = Browser::new(&cluster);
+    let guesses = (0..24).map(|i| {
+        let browser = &browser;
+        // Every guess claims another address: only the name's backoff applies.
+        let addr = format!("198.51.100.{i}");
+        async move { raw_login(browser, "bob", "guess", Some(&addr)).await }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + refused, 24, "{statuses:?}");
+    // Five free attempts, and at most the one the 1 s backoff lets through if the burst
+    // outlasts it; a check-then-record race would let most of them through.
+    assert!(checked <= 7, "{statuses:?}");
+    let client = cluster.store.client().await.unwrap();
+    let failures: i32 = client
+        .query_one(
+            "select failures from pgdag.login_throttle where key = 'name:bob'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        failures as usize, checked,
+        "every checked guess is recorded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_address_is_the_one_the_trusted_proxy_saw_not_the_one_the_client_wrote() {
+    let cluster = cluster_with_users().await;
+    let browser = Browser::new(&cluster);
+    // 20 failures for different names from one address, each claiming a fresh leftmost
+    // X-Forwarded-For: the proxy (loopback, trusted by default) appended 203.0.113.7.
+    for i in 0..20 {
+        let xff = format!("10.9.9.{i}, 203.0.113.7");
+        assert_eq!(
+            raw_login(&browser, &format!("nobody{i}"), "x", Some(&xff)).await,
+            401
+        );
+    }
+    let xff = "1.2.3.4, 203.0.113.7";
+    assert_eq!(
+        raw_login(&browser, "root", "root-password", Some(xff)).await,
+        429
+    );
+    // Nor can a client pin its failures on someone else: 203.0.113.8 is unaffected.
+    let xff = "203.0.113.7, 203.0.113.8";
+    assert_eq!(
+        raw_login(&browser, "root", "root-password", Some(xff)).await,
+        303
+    );
+    let client = cluster.store.client().await.unwrap();
+    let keys: Vec<String> = client
+        .query(
+            "select key from pgdag.login_throttle where key like 'addr:%' order by key",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(keys, ["addr:203.0.113.7", "addr:203.0.113.8"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_logins_does_not_delay_the_heartbeat() {
+    let cluster = TestCluster::start_with(&pgdag::server::Role::ALL, |c| {
+        c.heartbeat_interval = pgdag::model::Duration::from_millis(500);
+    })
+    .await;
+    let browser = Browser::new(&cluster);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    // 300 logins, 24 at a time, each for an unknown name from its own address, so that
+    // none is throttled and each costs a full argon2 check.
+    let flood = async {
+        let mut statuses = Vec::new();
+        for wave in 0..(300 / 24) {
+            let logins =
+                (0..24).map(|i| {
+                    let browser = &browser;
+                    let addr = format!("10.{wave}.{i}.1");
+                    async move {
+                        raw_login(browser, &format!("ghost{wave}x{i}"), "x", Some(&addr)).await
+                    }
+                });
+            statuses.extend(futures_util::future::join_all(logins).await);
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        statuses
+    };
+    // Meanwhile, read the heartbeat's age as the database sees it.
+    let watch = async {
+        let client = cluster.store.client().await.unwrap();
+        let mut ages = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            tick.tick().await;
+            let age: f64 = client
+                .query_one(
+                    "select extract(epoch from max(now() - heartbeat_at))::float8 \
+                     from pgdag.server where stopped_at is null",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            ages.push(age);
+        }
+        ages
+    };
+    let (statuses, ages) = tokio::join!(flood, watch);
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(
+        ages.len() > 5,
+        "the flood took a while: {} samples",
+        ages.len()
+    );
+    let worst = ages.iter().cloned().fold(0.0, f64::max);
+    // Within the interval, with one interval of slack for the tick's phase and a busy host.
+    assert!(
+        worst < 1.0,
+        "heartbeat age reached {worst:.3}s during the flood"
+    );
+}
