@@ -11,3 +11,8 @@ create table pgdag.login_throttle (
     last_at   timestamptz not null
 );
 create index login_throttle_last on pgdag.login_throttle (last_at);
+
+-- API tokens get a name (unique per user; `admin (token ci)` in the audit trail) and an
+-- optional expiry: an expired token answers 401 like a revoked (deleted) one.
+alter table pgdag.api_token add column name text, add column expires_at timestamptz;
+create unique index api_token_user_name on pgdag.api_token (user_id, name);

@@ -47,9 +47,21 @@ pub struct Principal {
     pub user: User,
     /// The browser session, when the request came with the session cookie.
     pub session: Option<sessions::Session>,
+    /// The API token, when the request came with one: its id and name.
+    pub token: Option<(i64, Option<String>)>,
 }
 
 impl Principal {
+    /// Who did it, for the audit trail: the user's name, and for a token also the token's
+    /// (`admin (token ci)`, or its id when it has no name).
+    pub fn actor(&self) -> String {
+        match &self.token {
+            None => self.user.name.clone(),
+            Some((_, Some(name))) => format!("{} (token {name})", self.user.name),
+            Some((id, None)) => format!("{} (token #{id})", self.user.name),
+        }
+    }
+
     /// The user id that limits listings, or `None` for an admin (who sees everything).
     pub fn viewer(&self) -> Option<i64> {
         (!self.user.is_admin).then_some(self.user.id)
@@ -166,31 +178,38 @@ pub fn forbidden(message: impl Into<String>) -> ApiError {
 pub async fn principal(
     store: &Store,
     request: &Request,
-    session_ttl: std::time::Duration,
+    settings: &Settings,
 ) -> Result<Option<Principal>, ApiError> {
     if let Some(header) = request.header("authorization") {
         let token = header.strip_prefix("Bearer ").ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must be 'Bearer <token>'")
         })?;
         let client = store.client().await?;
-        let user = users::verify_token(&client, token.trim())
+        let found = users::verify_token(&client, token.trim())
             .await?
-            .ok_or_else(|| ApiError::unauthorized("invalid API token"))?;
+            .ok_or_else(|| ApiError::unauthorized("invalid, expired or revoked API token"))?;
         return Ok(Some(Principal {
-            user,
+            user: found.user,
             session: None,
+            token: Some((found.token_id, found.token_name)),
         }));
     }
     let Some(secret) = request.cookie(SESSION_COOKIE) else {
         return Ok(None);
     };
     let client = store.client().await?;
-    Ok(sessions::touch(&client, secret, session_ttl)
-        .await?
-        .map(|session| Principal {
-            user: session.user.clone(),
-            session: Some(session),
-        }))
+    Ok(sessions::touch(
+        &client,
+        secret,
+        settings.session_ttl,
+        settings.session_max_age,
+    )
+    .await?
+    .map(|session| Principal {
+        user: session.user.clone(),
+        session: Some(session),
+        token: None,
+    }))
 }
 
 /// Why a login was refused.

@@ -40,16 +40,22 @@ pub async fn create(
     ))
 }
 
-/// The session of a cookie secret, if it is live; its expiry moves to `ttl` from now.
+/// The session of a cookie secret, if it is live; its expiry moves to `ttl` from now, but
+/// never past `max_age` after its login.
 pub async fn touch(
     client: &impl Conn,
     secret: &str,
     ttl: std::time::Duration,
+    max_age: std::time::Duration,
 ) -> Result<Option<Session>> {
     let row = client
         .fetch_opt(
             query!("sessions/touch"),
-            &[&token_hash(secret), &ttl.as_secs_f64()],
+            &[
+                &token_hash(secret),
+                &ttl.as_secs_f64(),
+                &max_age.as_secs_f64(),
+            ],
         )
         .await?;
     Ok(row.map(|r| Session {

@@ -220,7 +220,7 @@ async fn anonymous_requests_are_sent_to_the_login_page_or_refused() {
     let rest = browser.get("/api/v1/projects").await;
     assert_eq!(rest.status, 401);
     // Static files need no login.
-    let css = browser.get("/static/app-1.css").await;
+    let css = browser.get("/static/app-2.css").await;
     assert_eq!(css.status, 200);
     assert!(css.body.contains(".state-failed"));
 }
@@ -362,9 +362,10 @@ async fn project_membership_decides_every_page_and_rest_call() {
     let task_id = task(&detail, "hello").id;
     let admin_token = cluster.api_token("ops").await;
     let client = cluster.store.client().await.unwrap();
-    let bob_token = pgdag::store::users::create_token(&client, "bob")
+    let bob_token = pgdag::store::users::create_token(&client, "bob", None, None)
         .await
-        .unwrap();
+        .unwrap()
+        .token;
     let mut bob = Browser::new(&cluster);
     assert_eq!(bob.login("bob", "bob-password").await.status, 303);
     let base = bob.base.clone();

@@ -224,3 +224,280 @@ async fn a_flood_of_logins_does_not_delay_the_heartbeat() {
         "heartbeat age reached {worst:.3}s during the flood"
     );
 }
+
+/// A REST call with a bearer token; the status and the JSON body (null when not JSON).
+async fn rest(
+    cluster: &TestCluster,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("http://{}{path}", cluster.api()))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_have_names_and_expiry_and_a_revoked_or_expired_one_is_refused_at_once() {
+    let cluster = cluster_with_users().await;
+    let admin = cluster.api_token("ops").await;
+    use reqwest::Method as M;
+    let (status, made) = rest(
+        &cluster,
+        M::POST,
+        "/api/v1/tokens",
+        &admin,
+        Some(serde_json::json!({"user": "bob", "name": "ci", "expires_in": "30d"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let ci = made["token"].as_str().unwrap().to_string();
+    let ci_id = made["id"].as_i64().unwrap();
+    assert!(made["expires_at"].is_string(), "{made}");
+    assert_eq!(
+        rest(&cluster, M::GET, "/api/v1/projects", &ci, None)
+            .await
+            .0,
+        200
+    );
+    // A second token of the same name is refused.
+    let (status, _) = rest(
+        &cluster,
+        M::POST,
+        "/api/v1/tokens",
+        &admin,
+        Some(serde_json::json!({"user": "bob", "name": "ci"})),
+    )
+    .await;
+    assert_eq!(status, 409);
+    // Bob sees his own tokens only, and may not make one for someone else.
+    let (status, mine) = rest(&cluster, M::GET, "/api/v1/tokens", &ci, None).await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = mine["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bob"]);
+    let (status, _) = rest(
+        &cluster,
+        M::POST,
+        "/api/v1/tokens",
+        &ci,
+        Some(serde_json::json!({"user": "root"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // The admin lists everyone's.
+    let (_, all) = rest(&cluster, M::GET, "/api/v1/tokens", &admin, None).await;
+    assert_eq!(all["tokens"].as_array().unwrap().len(), 2, "{all}");
+
+    // Revoked: 401 on the very next request.
+    let (status, _) = rest(
+        &cluster,
+        M::DELETE,
+        &format!("/api/v1/tokens/{ci_id}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        rest(&cluster, M::GET, "/api/v1/projects", &ci, None)
+            .await
+            .0,
+        401
+    );
+
+    // Expired: 401 as well (the test moves its expiry into the past).
+    let (_, made) = rest(
+        &cluster,
+        M::POST,
+        "/api/v1/tokens",
+        &admin,
+        Some(serde_json::json!({"user": "bob", "name": "short", "expires_in": "1h"})),
+    )
+    .await;
+    let short = made["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        rest(&cluster, M::GET, "/api/v1/projects", &short, None)
+            .await
+            .0,
+        200
+    );
+    let client = cluster.store.client().await.unwrap();
+    client
+        .execute(
+            "update pgdag.api_token set expires_at = now() - interval '1 second' where id = $1",
+            &[&made["id"].as_i64().unwrap()],
+        )
+        .await
+        .unwrap();
+    let (status, body) = rest(&cluster, M::GET, "/api/v1/projects", &short, None).await;
+    assert_eq!(status, 401, "{body}");
+
+    // The Tokens page: create one with a name and an expiry, see it listed, revoke it.
+    let mut root = Browser::new(&cluster);
+    assert_eq!(root.login("root", "root-password").await.status, 303);
+    let page = root
+        .submit(
+            "/admin/tokens",
+            &[("user", "bob"), ("name", "page"), ("expires_in", "2d")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("A new token for bob"), "{}", page.body);
+    assert!(page.body.contains("<td>page</td>"), "{}", page.body);
+    assert!(page.body.contains("expired"), "the expired one is marked");
+    let bad = root
+        .submit("/admin/tokens", &[("user", "bob"), ("expires_in", "soon")])
+        .await;
+    assert!(bad.body.contains("expires in"), "{}", bad.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_ends_sessions_and_tokens_and_sessions_have_an_absolute_lifetime() {
+    let cluster = cluster_with_users().await;
+    let client = cluster.store.client().await.unwrap();
+    let token = pgdag::store::users::create_token(&client, "bob", Some("laptop"), None)
+        .await
+        .unwrap()
+        .token;
+    let mut bob = Browser::new(&cluster);
+    assert_eq!(bob.login("bob", "bob-password").await.status, 303);
+    let mut root = Browser::new(&cluster);
+    assert_eq!(root.login("root", "root-password").await.status, 303);
+
+    // The admin sets bob's password on the Users page: bob's session and token end.
+    let page = root
+        .submit(
+            "/admin/users/password",
+            &[("name", "bob"), ("password", "new-bob-password")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("1 API token(s) were revoked"),
+        "{}",
+        page.body
+    );
+    assert_eq!(bob.get("/").await.status, 303, "bob's session ended");
+    let api = rest(
+        &cluster,
+        reqwest::Method::GET,
+        "/api/v1/projects",
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(api.0, 401);
+    // The admin's own session is untouched.
+    assert_eq!(root.get("/").await.status, 200);
+
+    // With "keep tokens", tokens survive but sessions still end.
+    let token = pgdag::store::users::create_token(&client, "bob", Some("ci"), None)
+        .await
+        .unwrap()
+        .token;
+    assert_eq!(bob.login("bob", "new-bob-password").await.status, 303);
+    root.submit(
+        "/admin/users/password",
+        &[
+            ("name", "bob"),
+            ("password", "third-bob-password"),
+            ("keep_tokens", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(bob.get("/").await.status, 303);
+    let api = rest(
+        &cluster,
+        reqwest::Method::GET,
+        "/api/v1/projects",
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(api.0, 200);
+
+    // An active session still ends at its absolute lifetime (7 days by default): the test
+    // moves the login into the past; the idle expiry alone would have kept it.
+    assert_eq!(bob.login("bob", "third-bob-password").await.status, 303);
+    assert_eq!(bob.get("/").await.status, 200);
+    client
+        .execute(
+            "update pgdag.web_session set created_at = created_at - interval '7 days 1 second' \
+             where user_id = (select id from pgdag.app_user where name = 'bob')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bob.get("/").await.status, 303, "past its absolute lifetime");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_a_strict_content_security_policy_and_cookies_can_be_forced_secure() {
+    let cluster = TestCluster::start_with(&pgdag::server::Role::ALL, |c| {
+        c.cookie_secure = pgdag::config::CookieSecure::Always;
+    })
+    .await;
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "root", Some("root-password"), true)
+        .await
+        .unwrap();
+    cluster.apply(super::FLOW).await;
+    let id = cluster.run("p/w", serde_json::json!({})).await;
+    cluster.wait_final(id).await;
+    let mut root = Browser::new(&cluster);
+    let login = root.login("root", "root-password").await;
+    assert_eq!(login.status, 303);
+    assert!(
+        login
+            .set_cookies
+            .iter()
+            .any(|c| c.starts_with("pgdag_session=") && c.contains("; Secure")),
+        "plain http, but PGDAG_COOKIE_SECURE=always: {:?}",
+        login.set_cookies
+    );
+    let csp_of = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    for path in [
+        "/",
+        "/login",
+        "/projects/p/workflows/w",
+        &format!("/instances/{id}"),
+        "/schedules",
+        "/admin/users",
+        "/admin/tokens",
+    ] {
+        let response = root
+            .http
+            .get(format!("{}{path}", root.base))
+            .header("cookie", root.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let csp = csp_of(&response);
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("style-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        let body = response.text().await.unwrap();
+        // Nothing the policy would block: no inline script, handler or style attribute.
+        for banned in ["<script>", "onsubmit=", "onclick=", "style=\"", "<style"] {
+            assert!(!body.contains(banned), "{path} has {banned}");
+        }
+    }
+}
