@@ -101,8 +101,8 @@ impl Principal {
         }
     }
 
-    /// May this caller read (or write) `project`? 404 when it does not exist, 403 when the
-    /// caller is not a member with enough access.
+    /// May this caller read (or write) `project`? 404 when it does not exist or the caller
+    /// may not read it, 403 when the caller may read it but needs write.
     pub async fn require_project(
         &self,
         client: &impl GenericClient,
@@ -110,13 +110,17 @@ impl Principal {
         needed: Access,
     ) -> Result<(), ApiError> {
         let access = members::access(client, project, self.user.id).await?;
+        let missing = || ApiError::not_found(format!("project {project} does not exist"));
         let Some(access) = access else {
-            return Err(ApiError::not_found(format!(
-                "project {project} does not exist"
-            )));
+            return Err(missing());
         };
         if self.user.is_admin || access.is_some_and(|a| a >= needed) {
             return Ok(());
+        }
+        // A project the caller may not even read answers as one that does not exist, so
+        // that 403 against 404 does not tell which project names are taken.
+        if access.is_none() {
+            return Err(missing());
         }
         Err(forbidden(match access {
             None => format!(
@@ -140,16 +144,23 @@ impl Principal {
         thing: Owned,
         needed: Access,
     ) -> Result<String, ApiError> {
-        let project = members::project_of(client, thing).await?.ok_or_else(|| {
+        let missing = || {
             ApiError::not_found(match thing {
                 Owned::Instance(id) => format!("instance {id} does not exist"),
                 Owned::TaskInstance(id) => format!("task instance {id} does not exist"),
                 Owned::Schedule(id) => format!("schedule {id} does not exist"),
                 Owned::Backfill(id) => format!("backfill {id} does not exist"),
             })
-        })?;
-        self.require_project(client, &project, needed).await?;
-        Ok(project)
+        };
+        let project = members::project_of(client, thing)
+            .await?
+            .ok_or_else(missing)?;
+        // Not readable: the same 404 as a thing that does not exist (not naming its project).
+        match self.require_project(client, &project, needed).await {
+            Err(e) if e.status == StatusCode::NOT_FOUND => Err(missing()),
+            Err(e) => Err(e),
+            Ok(()) => Ok(project),
+        }
     }
 
     /// A state-changing request that authenticated by cookie must carry the session's

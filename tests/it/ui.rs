@@ -376,7 +376,9 @@ async fn project_membership_decides_every_page_and_rest_call() {
         async move { request.send().await.unwrap() }
     };
 
-    // Not a member: 403 on the project's pages and REST, and nothing of it in listings.
+    // Not a member: 404 on the project's pages and REST — the same as for a project that
+    // does not exist, so that 403 against 404 does not tell which names are taken — and
+    // nothing of it in listings.
     for path in [
         "/projects/p".to_string(),
         "/projects/p/workflows/w".to_string(),
@@ -385,8 +387,11 @@ async fn project_membership_decides_every_page_and_rest_call() {
         "/instances?project=p".to_string(),
     ] {
         let page = bob.get(&path).await;
-        assert_eq!(page.status, 403, "{path}");
-        assert!(page.body.contains("not a member of project p"), "{path}");
+        assert_eq!(page.status, 404, "{path}");
+        assert!(page.body.contains("does not exist"), "{path}");
+        if path.starts_with("/instances/") || path.starts_with("/task-instances/") {
+            assert!(!page.body.contains("project p"), "{path}: {}", page.body);
+        }
     }
     for path in ["/admin/users", "/admin/tokens"] {
         assert_eq!(bob.get(path).await.status, 403, "{path}");
@@ -405,8 +410,10 @@ async fn project_membership_decides_every_page_and_rest_call() {
         format!("/task-instances/{task_id}/log"),
     ] {
         let status = rest(&bob_token, reqwest::Method::GET, &path).await.status();
-        assert_eq!(status, 403, "{path}");
+        assert_eq!(status, 404, "{path}");
     }
+    let unknown = rest(&bob_token, reqwest::Method::GET, "/projects/nope").await;
+    assert_eq!(unknown.status(), 404);
     let listed: serde_json::Value = rest(&bob_token, reqwest::Method::GET, "/instances")
         .await
         .json()
@@ -855,7 +862,8 @@ async fn a_dolphinscheduler_export_is_previewed_with_its_report_then_applied_on_
     assert_ne!(forged.status, 303);
     assert_eq!(count().await, 1);
 
-    // A user who may not write the project: refused.
+    // A user who may not write the project (nor read it: 404, as for no such project):
+    // refused.
     let mut bob = Browser::new(&cluster);
     assert_eq!(bob.login("bob", "bob-password").await.status, 303);
     let denied = bob
@@ -864,7 +872,7 @@ async fn a_dolphinscheduler_export_is_previewed_with_its_report_then_applied_on_
             &[("export", &export), ("confirm", "yes")],
         )
         .await;
-    assert_eq!(denied.status, 403);
+    assert_eq!(denied.status, 404);
     assert_eq!(count().await, 1);
 
     // Confirm: applied; confirming again changes nothing.

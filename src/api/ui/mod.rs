@@ -144,13 +144,9 @@ fn nav(who: &Principal, section: &'static str) -> Nav {
 }
 
 pub(crate) fn render(page: &impl Template) -> Result<Reply, ApiError> {
-    let body = page.render().map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("rendering the page: {e}"),
-        )
-    })?;
+    let body = page
+        .render()
+        .map_err(|e| ApiError::internal(&format!("rendering the page: {e}")))?;
     Ok(html(StatusCode::OK, body))
 }
 
@@ -292,7 +288,10 @@ fn login_page(
     };
     let mut reply = match page.render() {
         Ok(body) => html(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body),
-        Err(e) => html(StatusCode::INTERNAL_SERVER_ERROR, escape(&e.to_string())),
+        Err(e) => {
+            let e = ApiError::internal(&format!("rendering the login page: {e}"));
+            html(e.status, escape(&e.message))
+        }
     };
     if let Ok(value) =
         auth::cookie(request, settings, auth::LOGIN_COOKIE, &token, Some(3600)).parse()

@@ -501,3 +501,85 @@ async fn pages_carry_a_strict_content_security_policy_and_cookies_can_be_forced_
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_say_internal_error_with_a_request_id_and_failed_starts_stay_in_their_project() {
+    let cluster = cluster_with_users().await;
+    let admin = cluster.api_token("ops").await;
+    let client = cluster.store.client().await.unwrap();
+    let bob = pgdag::store::users::create_token(&client, "bob", None, None)
+        .await
+        .unwrap()
+        .token;
+    cluster.apply(super::FLOW).await;
+    // A start that fails (no such workflow in p): its error is for readers of p only.
+    let id: i64 = client
+        .query_one(
+            "insert into pgdag.command (command_type, project, workflow) \
+             values ('start', 'p', 'nope') returning workflow_instance_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let path = format!("/api/v1/instances/{id}");
+    let mut failed = (0, serde_json::Value::Null);
+    for _ in 0..100 {
+        failed = rest(&cluster, reqwest::Method::GET, &path, &admin, None).await;
+        if failed.0 == 422 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(failed.0, 422, "{}", failed.1);
+    let (status, body) = rest(&cluster, reqwest::Method::GET, &path, &bob, None).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        format!("instance {id} does not exist"),
+        "the same as an id nobody used"
+    );
+
+    // A database failure: the client sees "internal error" and a request id, never the
+    // database's text — on REST and on the login page.
+    client
+        .batch_execute("alter table pgdag.project rename to project_gone")
+        .await
+        .unwrap();
+    let (status, body) = rest(
+        &cluster,
+        reqwest::Method::GET,
+        "/api/v1/projects",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 500, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("internal error (request id "),
+        "{message}"
+    );
+    assert!(!message.contains("project"), "{message}");
+    client
+        .batch_execute(
+            "alter table pgdag.project_gone rename to project; \
+             alter table pgdag.login_throttle rename to throttle_gone",
+        )
+        .await
+        .unwrap();
+    let browser = Browser::new(&cluster);
+    let response = browser
+        .http
+        .post(format!("{}/login", browser.base))
+        .header("cookie", "pgdag_login=t0k3n")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("login_token=t0k3n&name=root&password=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 500);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("internal error (request id "), "{page}");
+    assert!(!page.contains("throttle"), "{page}");
+}
