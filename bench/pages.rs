@@ -40,7 +40,10 @@ pub async fn run(store: &Store, base: &str, workflows: usize, fan_instance: i64)
         users::add(&client, "bench-pages", None, true)
             .await
             .unwrap();
-        users::create_token(&client, "bench-pages").await.unwrap()
+        users::create_token(&client, "bench-pages", None, None)
+            .await
+            .unwrap()
+            .token
     };
     // Three finished runs of every workflow, for the dots.
     for round in 0..3 {

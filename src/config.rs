@@ -15,6 +15,12 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 pub const DEFAULT_SESSION_TTL: Duration = Duration {
     millis: 12 * 3_600_000,
 };
+/// A web session ends this long after its login, however active it is.
+pub const DEFAULT_SESSION_MAX_AGE: Duration = Duration {
+    millis: 7 * 24 * 3_600_000,
+};
+/// Peers whose `X-Forwarded-For` is believed by default: a proxy on this host.
+pub const DEFAULT_TRUSTED_PROXIES: &str = "127.0.0.0/8,::1";
 pub const DEFAULT_ALERT_MAX_ATTEMPTS: u32 = 5;
 pub const DEFAULT_ALERT_RETRY_BASE: Duration = Duration { millis: 2_000 };
 pub const DEFAULT_ALERT_LEASE: Duration = Duration { millis: 60_000 };
@@ -49,6 +55,13 @@ pub struct Config {
     pub session_database_url: Option<String>,
     /// A web admin session ends after this long without a request.
     pub session_ttl: Duration,
+    /// A web admin session ends this long after its login, however active.
+    pub session_max_age: Duration,
+    /// Peers (addresses or CIDR ranges) whose `X-Forwarded-For` is believed: the client is
+    /// the rightmost address in it that is not one of them.
+    pub trusted_proxies: Vec<Cidr>,
+    /// When cookies get `Secure`.
+    pub cookie_secure: CookieSecure,
     /// Base of the links in alerts (`{public_url}/instances/42`), without a trailing slash;
     /// default `http://` + the HTTP address.
     pub public_url: String,
@@ -183,6 +196,24 @@ impl Config {
             },
             session_database_url: var("PGDAG_SESSION_DATABASE_URL"),
             session_ttl: duration_var("PGDAG_SESSION_TTL", DEFAULT_SESSION_TTL)?,
+            session_max_age: duration_var("PGDAG_SESSION_MAX_AGE", DEFAULT_SESSION_MAX_AGE)?,
+            trusted_proxies: Cidr::parse_list(
+                &var("PGDAG_TRUSTED_PROXIES").unwrap_or_else(|| DEFAULT_TRUSTED_PROXIES.into()),
+            )
+            .map_err(|message| ConfigError {
+                var: "PGDAG_TRUSTED_PROXIES",
+                message,
+            })?,
+            cookie_secure: match var("PGDAG_COOKIE_SECURE").as_deref().map(str::trim) {
+                None | Some("auto") => CookieSecure::Auto,
+                Some("always") => CookieSecure::Always,
+                Some(other) => {
+                    return Err(ConfigError {
+                        var: "PGDAG_COOKIE_SECURE",
+                        message: format!("{other:?} is not auto or always"),
+                    });
+                }
+            },
             retention_days: match var("PGDAG_RETENTION_DAYS") {
                 None => DEFAULT_RETENTION_DAYS,
                 Some(text) => {
@@ -229,6 +260,15 @@ impl Config {
                 message: "must be at least 1m".into(),
             });
         }
+        if self.session_max_age < self.session_ttl {
+            return Err(ConfigError {
+                var: "PGDAG_SESSION_MAX_AGE",
+                message: format!(
+                    "must be at least the idle lifetime PGDAG_SESSION_TTL ({})",
+                    self.session_ttl
+                ),
+            });
+        }
         if self.alert_retry_base.millis < 10 {
             return Err(ConfigError {
                 var: "PGDAG_ALERT_RETRY_BASE",
@@ -254,6 +294,78 @@ impl Config {
             });
         }
         Ok(())
+    }
+}
+
+/// When the session and login cookies carry `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieSecure {
+    /// When a trusted proxy says the browser used https (`X-Forwarded-Proto: https`).
+    Auto,
+    /// Always (the site is only ever served over https).
+    Always,
+}
+
+/// An IP address range: `10.0.0.0/8`, `fd00::/8`, or one address (`192.0.2.7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let text = text.trim();
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{text:?} is not an address or CIDR range"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// A comma-separated list; empty text is an empty list.
+    pub fn parse_list(text: &str) -> Result<Vec<Cidr>, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(Cidr::parse)
+            .collect()
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        // An IPv4 client seen through an IPv6 socket arrives as ::ffff:a.b.c.d.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
     }
 }
 

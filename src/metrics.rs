@@ -49,8 +49,24 @@ pub fn render(queue_depth: &[(String, i64)]) -> String {
         "# HELP pgdag_queue_depth Task attempts waiting in the queue\n# TYPE pgdag_queue_depth gauge"
     );
     for (group, depth) in queue_depth {
-        let group = group.replace('\\', "\\\\").replace('"', "\\\"");
+        let group = label_value(group);
         let _ = writeln!(out, "pgdag_queue_depth{{worker_group=\"{group}\"}} {depth}");
+    }
+    out
+}
+
+/// A label value as the text exposition format wants it: backslash, double quote and line
+/// feed escaped, so that a value (a worker group is any text a workflow names) cannot end
+/// its line and write metric lines of its own.
+pub fn label_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
     }
     out
 }
@@ -65,5 +81,19 @@ mod tests {
         let text = render(&[("de\"fault".into(), 7)]);
         assert!(text.contains("# TYPE pgdag_task_claims_total counter\n"));
         assert!(text.contains("pgdag_queue_depth{worker_group=\"de\\\"fault\"} 7\n"));
+    }
+
+    #[test]
+    fn a_label_value_cannot_write_lines_of_its_own() {
+        let evil = "x\"} 1\npgdag_dead_servers_total 999\n#\\";
+        let text = render(&[(evil.into(), 2)]);
+        assert!(
+            text.contains(
+                "pgdag_queue_depth{worker_group=\"x\\\"} 1\\npgdag_dead_servers_total 999\\n#\\\\\"} 2\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.lines().any(|l| l == "pgdag_dead_servers_total 999"));
+        assert_eq!(label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
     }
 }

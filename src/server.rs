@@ -283,10 +283,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     }
     let mut api_addr = None;
     if roles.contains(&Role::Api) {
-        let settings = crate::api::Settings {
-            session_ttl: config.session_ttl.as_std(),
-            clock: config.clock.clone(),
-        };
+        let settings = crate::api::Settings::from_config(&config);
         let (addr, server) =
             crate::api::bind(store.clone(), settings, config.http_addr, cancel.clone())
                 .await

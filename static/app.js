@@ -49,6 +49,13 @@ async function refreshState(badge) {
   } catch (_) { /* the badge stays as it was */ }
 }
 
+// Forms that ask before they act carry `data-confirm` (no inline handlers: the pages'
+// Content-Security-Policy allows only this site's script files).
+document.addEventListener("submit", (event) => {
+  const message = event.target.dataset && event.target.dataset.confirm;
+  if (message && !window.confirm(message)) event.preventDefault();
+}, true);
+
 document.addEventListener("DOMContentLoaded", () => {
   const pre = document.getElementById("log");
   if (pre && pre.dataset.finished !== "true") tailLog(pre);

@@ -637,9 +637,10 @@ async fn servers_json_has_the_contract_shape_and_one_leader() {
         pgdag::store::users::add(&client, "ops", Some("secret"), false)
             .await
             .unwrap();
-        pgdag::store::users::create_token(&client, "ops")
+        pgdag::store::users::create_token(&client, "ops", None, None)
             .await
             .unwrap()
+            .token
     };
     let rest: serde_json::Value = reqwest::Client::new()
         .get(format!("http://{addr}/api/v1/servers"))

@@ -1,5 +1,5 @@
 //! Static files of the web admin, compiled into the binary so that one file is the whole
-//! install. Names carry a version (`app-1.css`, `htmx-2.0.11.min.js`), so browsers may
+//! install. Names carry a version (`app-2.css`, `htmx-2.0.11.min.js`), so browsers may
 //! cache them for good; change the name when the content changes.
 
 use warp::http::{Response, StatusCode};
@@ -9,12 +9,12 @@ use super::Reply;
 /// `(name under /static/, content type, content)`.
 const FILES: &[(&str, &str, &str)] = &[
     (
-        "app-1.css",
+        "app-2.css",
         "text/css; charset=utf-8",
         include_str!("../../static/app.css"),
     ),
     (
-        "app-1.js",
+        "app-2.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/app.js"),
     ),
@@ -30,8 +30,8 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-pub const CSS: &str = "/static/app-1.css";
-pub const JS: &str = "/static/app-1.js";
+pub const CSS: &str = "/static/app-2.css";
+pub const JS: &str = "/static/app-2.js";
 pub const HTMX: &str = "/static/vendor/htmx-2.0.11.min.js";
 
 pub fn serve(name: &str) -> Reply {

@@ -10,11 +10,12 @@
 use deadpool_postgres::GenericClient;
 use warp::http::StatusCode;
 
-use super::Request;
 use super::error::ApiError;
+use super::{Request, Settings};
+use crate::config::CookieSecure;
 use crate::store::members::{self, Access, Owned};
 use crate::store::users::User;
-use crate::store::{Store, sessions, users};
+use crate::store::{Store, StoreError, sessions, users};
 
 pub const SESSION_COOKIE: &str = "pgdag_session";
 /// A random value set on the login page and repeated in its form (double submit), so that
@@ -22,9 +23,22 @@ pub const SESSION_COOKIE: &str = "pgdag_session";
 pub const LOGIN_COOKIE: &str = "pgdag_login";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Failed logins counted per user name, and per client address, within `THROTTLE_WINDOW`.
-pub const MAX_FAILURES_PER_NAME: i64 = 5;
-pub const MAX_FAILURES_PER_REMOTE: i64 = 20;
+/// Logins back off per user name: five failures in a row are free, then each attempt
+/// waits 1 s, 2 s, 4 s... at most a minute. Never a hard lock: whoever knows the password
+/// gets in after the wait, so failures cannot lock anyone (the admin included) out, and a
+/// guesser gets one try a minute.
+pub const NAME_BACKOFF: sessions::Backoff = sessions::Backoff {
+    free: 5,
+    first: std::time::Duration::from_secs(1),
+    longest: std::time::Duration::from_secs(60),
+    window: THROTTLE_WINDOW,
+};
+/// Per client address (as seen through the trusted proxies): twenty free, then the same.
+pub const ADDR_BACKOFF: sessions::Backoff = sessions::Backoff {
+    free: 20,
+    ..NAME_BACKOFF
+};
+/// A throttle key quiet this long starts again from zero.
 pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// An authenticated caller.
@@ -33,9 +47,21 @@ pub struct Principal {
     pub user: User,
     /// The browser session, when the request came with the session cookie.
     pub session: Option<sessions::Session>,
+    /// The API token, when the request came with one: its id and name.
+    pub token: Option<(i64, Option<String>)>,
 }
 
 impl Principal {
+    /// Who did it, for the audit trail: the user's name, and for a token also the token's
+    /// (`admin (token ci)`, or its id when it has no name).
+    pub fn actor(&self) -> String {
+        match &self.token {
+            None => self.user.name.clone(),
+            Some((_, Some(name))) => format!("{} (token {name})", self.user.name),
+            Some((id, None)) => format!("{} (token #{id})", self.user.name),
+        }
+    }
+
     /// The user id that limits listings, or `None` for an admin (who sees everything).
     pub fn viewer(&self) -> Option<i64> {
         (!self.user.is_admin).then_some(self.user.id)
@@ -75,8 +101,8 @@ impl Principal {
         }
     }
 
-    /// May this caller read (or write) `project`? 404 when it does not exist, 403 when the
-    /// caller is not a member with enough access.
+    /// May this caller read (or write) `project`? 404 when it does not exist or the caller
+    /// may not read it, 403 when the caller may read it but needs write.
     pub async fn require_project(
         &self,
         client: &impl GenericClient,
@@ -84,13 +110,17 @@ impl Principal {
         needed: Access,
     ) -> Result<(), ApiError> {
         let access = members::access(client, project, self.user.id).await?;
+        let missing = || ApiError::not_found(format!("project {project} does not exist"));
         let Some(access) = access else {
-            return Err(ApiError::not_found(format!(
-                "project {project} does not exist"
-            )));
+            return Err(missing());
         };
         if self.user.is_admin || access.is_some_and(|a| a >= needed) {
             return Ok(());
+        }
+        // A project the caller may not even read answers as one that does not exist, so
+        // that 403 against 404 does not tell which project names are taken.
+        if access.is_none() {
+            return Err(missing());
         }
         Err(forbidden(match access {
             None => format!(
@@ -114,16 +144,23 @@ impl Principal {
         thing: Owned,
         needed: Access,
     ) -> Result<String, ApiError> {
-        let project = members::project_of(client, thing).await?.ok_or_else(|| {
+        let missing = || {
             ApiError::not_found(match thing {
                 Owned::Instance(id) => format!("instance {id} does not exist"),
                 Owned::TaskInstance(id) => format!("task instance {id} does not exist"),
                 Owned::Schedule(id) => format!("schedule {id} does not exist"),
                 Owned::Backfill(id) => format!("backfill {id} does not exist"),
             })
-        })?;
-        self.require_project(client, &project, needed).await?;
-        Ok(project)
+        };
+        let project = members::project_of(client, thing)
+            .await?
+            .ok_or_else(missing)?;
+        // Not readable: the same 404 as a thing that does not exist (not naming its project).
+        match self.require_project(client, &project, needed).await {
+            Err(e) if e.status == StatusCode::NOT_FOUND => Err(missing()),
+            Err(e) => Err(e),
+            Ok(()) => Ok(project),
+        }
     }
 
     /// A state-changing request that authenticated by cookie must carry the session's
@@ -152,31 +189,38 @@ pub fn forbidden(message: impl Into<String>) -> ApiError {
 pub async fn principal(
     store: &Store,
     request: &Request,
-    session_ttl: std::time::Duration,
+    settings: &Settings,
 ) -> Result<Option<Principal>, ApiError> {
     if let Some(header) = request.header("authorization") {
         let token = header.strip_prefix("Bearer ").ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must be 'Bearer <token>'")
         })?;
         let client = store.client().await?;
-        let user = users::verify_token(&client, token.trim())
+        let found = users::verify_token(&client, token.trim())
             .await?
-            .ok_or_else(|| ApiError::unauthorized("invalid API token"))?;
+            .ok_or_else(|| ApiError::unauthorized("invalid, expired or revoked API token"))?;
         return Ok(Some(Principal {
-            user,
+            user: found.user,
             session: None,
+            token: Some((found.token_id, found.token_name)),
         }));
     }
     let Some(secret) = request.cookie(SESSION_COOKIE) else {
         return Ok(None);
     };
     let client = store.client().await?;
-    Ok(sessions::touch(&client, secret, session_ttl)
-        .await?
-        .map(|session| Principal {
-            user: session.user.clone(),
-            session: Some(session),
-        }))
+    Ok(sessions::touch(
+        &client,
+        secret,
+        settings.session_ttl,
+        settings.session_max_age,
+    )
+    .await?
+    .map(|session| Principal {
+        user: session.user.clone(),
+        session: Some(session),
+        token: None,
+    }))
 }
 
 /// Why a login was refused.
@@ -189,7 +233,9 @@ pub enum LoginRefused {
 }
 
 /// Check a name and password, with throttling; on success a new session and its cookie
-/// secret.
+/// secret. The attempt is taken for the client address, then for the name, in one
+/// transaction (always in that order, so two logins cannot deadlock); the password is
+/// checked after it commits, on a blocking thread.
 pub async fn login(
     store: &Store,
     name: &str,
@@ -197,28 +243,34 @@ pub async fn login(
     remote: &str,
     session_ttl: std::time::Duration,
 ) -> Result<Result<(String, sessions::Session), LoginRefused>, ApiError> {
-    let client = store.client().await?;
-    let recent = sessions::recent_failures(&client, name, remote, THROTTLE_WINDOW).await?;
-    if recent.by_name >= MAX_FAILURES_PER_NAME {
-        return Ok(Err(LoginRefused::Throttled(recent.name_free_in)));
-    }
-    if recent.by_remote >= MAX_FAILURES_PER_REMOTE {
-        return Ok(Err(LoginRefused::Throttled(recent.remote_free_in)));
-    }
-    let found = users::find(&client, name).await?;
+    let addr_key = format!("addr:{remote}");
+    let name_key = format!("name:{name}");
+    let mut client = store.client().await?;
+    let found = {
+        let tx = client.transaction().await.map_err(StoreError::from)?;
+        if let Some(wait) = sessions::throttle_take(&tx, &addr_key, ADDR_BACKOFF).await? {
+            return Ok(Err(LoginRefused::Throttled(wait)));
+        }
+        if let Some(wait) = sessions::throttle_take(&tx, &name_key, NAME_BACKOFF).await? {
+            // Dropping the transaction rolls the address's attempt back too.
+            return Ok(Err(LoginRefused::Throttled(wait)));
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        users::find(&client, name).await?
+    };
     let user = match found {
-        Some((user, Some(hash))) if users::verify_password(password, &hash) => user,
+        Some((user, Some(hash))) if users::verify_password_blocking(password, &hash).await? => user,
         other => {
             if other.is_none() {
                 // Spend the time a real check would, so that timing does not tell which
                 // names exist.
-                let _ = users::verify_password(password, dummy_hash());
+                let _ = users::verify_password_blocking(password, dummy_hash()).await;
             }
-            sessions::record_failure(&client, name, remote).await?;
             return Ok(Err(LoginRefused::BadCredentials));
         }
     };
-    sessions::clear_failures(&client, name).await?;
+    sessions::throttle_clear(&client, &name_key, THROTTLE_WINDOW).await?;
+    sessions::throttle_forgive(&client, &addr_key).await?;
     Ok(Ok(sessions::create(&client, &user, session_ttl).await?))
 }
 
@@ -228,23 +280,32 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| users::hash_password(&users::random_secret()).unwrap_or_default())
 }
 
-/// The `Set-Cookie` value of a session cookie. `Secure` when the request came over TLS
-/// through a proxy that says so (`X-Forwarded-Proto: https`).
-pub fn session_cookie(request: &Request, secret: &str, ttl: std::time::Duration) -> String {
-    cookie(request, SESSION_COOKIE, secret, Some(ttl.as_secs()))
+/// The `Set-Cookie` value of a session cookie.
+pub fn session_cookie(request: &Request, settings: &Settings, secret: &str) -> String {
+    let age = settings.session_ttl.min(settings.session_max_age).as_secs();
+    cookie(request, settings, SESSION_COOKIE, secret, Some(age))
 }
 
 /// A cookie that expires at once (logout).
-pub fn cleared_cookie(request: &Request, name: &str) -> String {
-    cookie(request, name, "", Some(0))
+pub fn cleared_cookie(request: &Request, settings: &Settings, name: &str) -> String {
+    cookie(request, settings, name, "", Some(0))
 }
 
-pub fn cookie(request: &Request, name: &str, value: &str, max_age: Option<u64>) -> String {
+/// `Secure` when `PGDAG_COOKIE_SECURE=always`, or when a trusted proxy says the browser
+/// used https (`X-Forwarded-Proto: https`).
+pub fn cookie(
+    request: &Request,
+    settings: &Settings,
+    name: &str,
+    value: &str,
+    max_age: Option<u64>,
+) -> String {
     let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if let Some(age) = max_age {
         text.push_str(&format!("; Max-Age={age}"));
     }
-    if request.is_https() {
+    if settings.cookie_secure == CookieSecure::Always || request.is_https(&settings.trusted_proxies)
+    {
         text.push_str("; Secure");
     }
     text

@@ -36,27 +36,63 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A 5xx whose cause stays in the log: the client gets "internal error" and a request
+    /// id, which the log line carries next to the real error (a database's text names
+    /// tables, constraints and values, which are nobody's business outside).
+    pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
+        Self::hidden(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+            cause,
+        )
+    }
+
+    fn hidden(
+        status: StatusCode,
+        code: &'static str,
+        what: &str,
+        cause: &dyn std::fmt::Display,
+    ) -> ApiError {
+        let request_id = uuid::Uuid::now_v7().simple().to_string();
+        tracing::error!(request_id = %request_id, error = %cause, status = status.as_u16(), "request failed");
+        ApiError::new(status, code, format!("{what} (request id {request_id})"))
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         if e.is_unavailable() {
-            return ApiError::new(
+            return ApiError::hidden(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                format!("database unavailable: {e}"),
+                "database unavailable",
+                &e,
             );
         }
         match e {
             StoreError::NotFound(m) => ApiError::not_found(m),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Invalid(m) => ApiError::unprocessable(m),
-            other => {
-                tracing::error!(error = %other, "request failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    other.to_string(),
-                )
-            }
+            other => ApiError::internal(&other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_says_only_internal_error_and_a_request_id() {
+        let e = ApiError::internal(&"relation \"pgdag.secret_table\" does not exist");
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            e.message.starts_with("internal error (request id "),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("secret_table"));
     }
 }

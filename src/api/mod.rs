@@ -30,6 +30,25 @@ pub struct Settings {
     pub session_ttl: std::time::Duration,
     /// The clock of due decisions (a schedule added here is first due at its `now`).
     pub clock: crate::clock::Clock,
+    /// A web session ends this long after its login, however active.
+    pub session_max_age: std::time::Duration,
+    /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<crate::config::Cidr>,
+    /// When cookies get `Secure`.
+    pub cookie_secure: crate::config::CookieSecure,
+}
+
+impl Settings {
+    /// The settings of a process configured by `config`.
+    pub fn from_config(config: &crate::config::Config) -> Settings {
+        Settings {
+            session_ttl: config.session_ttl.as_std(),
+            clock: config.clock.clone(),
+            session_max_age: config.session_max_age.as_std(),
+            trusted_proxies: config.trusted_proxies.clone(),
+            cookie_secure: config.cookie_secure,
+        }
+    }
 }
 
 /// One HTTP request, read whole (bodies are small: YAML, JSON, forms).
@@ -60,27 +79,50 @@ impl Request {
             .filter(|v| !v.is_empty())
     }
 
-    /// True when a TLS-terminating proxy in front says the browser used https.
-    pub fn is_https(&self) -> bool {
-        self.header("x-forwarded-proto")
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    /// True when the peer is a trusted proxy and it says the browser used https.
+    pub fn is_https(&self, trusted: &[crate::config::Cidr]) -> bool {
+        self.peer_trusted(trusted)
+            && self
+                .header("x-forwarded-proto")
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
     }
 
-    /// The client address for login throttling. `X-Forwarded-For` is believed only from a
-    /// proxy on this host (a loopback peer): anyone else could send any address in it.
-    pub fn remote_text(&self) -> String {
-        let peer = self.remote.map(|a| a.ip());
-        if peer.is_some_and(|ip| ip.is_loopback())
-            && let Some(first) = self
-                .header("x-forwarded-for")
-                .and_then(|f| f.split(',').next())
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-        {
-            return first.to_string();
+    fn peer_trusted(&self, trusted: &[crate::config::Cidr]) -> bool {
+        self.remote
+            .is_some_and(|a| trusted.iter().any(|c| c.contains(a.ip())))
+    }
+
+    /// The client's address, for login throttling and the audit trail. `X-Forwarded-For`
+    /// is read only when the peer is a trusted proxy, and then from the right: each proxy
+    /// appends the address it saw, so the rightmost address that is not a trusted proxy is
+    /// the first one a client could not write. (The leftmost is whatever the client sent.)
+    pub fn client_addr(&self, trusted: &[crate::config::Cidr]) -> String {
+        let Some(peer) = self.remote.map(|a| a.ip()) else {
+            return "unknown".into();
+        };
+        if !self.peer_trusted(trusted) {
+            return peer.to_string();
         }
-        peer.map(|ip| ip.to_string())
-            .unwrap_or_else(|| "unknown".into())
+        let hops: Vec<&str> = self
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        let mut client = peer.to_string();
+        for hop in hops.iter().rev() {
+            match parse_hop(hop) {
+                Some(ip) if trusted.iter().any(|c| c.contains(ip)) => client = ip.to_string(),
+                Some(ip) => return ip.to_string(),
+                // Not an address: written by someone untrusted, so it names the client
+                // (cut short: it is a throttling key).
+                None => return hop.chars().take(64).collect(),
+            }
+        }
+        client
     }
 
     /// `application/x-www-form-urlencoded` or query-string pairs, decoded.
@@ -91,6 +133,13 @@ impl Request {
     pub fn query_map(&self) -> std::collections::HashMap<String, String> {
         url_decode_pairs(&self.query)
     }
+}
+
+/// One `X-Forwarded-For` element: an address, possibly with a port (`[::1]:80`, `a.b.c.d:80`).
+fn parse_hop(hop: &str) -> Option<std::net::IpAddr> {
+    hop.parse()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 pub type Reply = Response<String>;
@@ -279,5 +328,84 @@ mod tests {
         assert_eq!(request.cookie("pgdag_session"), Some("s3cret"));
         assert_eq!(request.cookie("b"), Some("2"));
         assert_eq!(request.cookie("c"), None);
+    }
+
+    fn forwarded(peer: &str, xff: &[&str], proto: Option<&str>) -> Request {
+        let mut headers = HeaderMap::new();
+        for value in xff {
+            headers.append("x-forwarded-for", value.parse().unwrap());
+        }
+        if let Some(proto) = proto {
+            headers.append("x-forwarded-proto", proto.parse().unwrap());
+        }
+        Request {
+            method: Method::GET,
+            path: "/".into(),
+            query: String::new(),
+            headers,
+            remote: Some(peer.parse().unwrap()),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_address_that_is_not_a_trusted_proxy() {
+        let trusted = crate::config::Cidr::parse_list("127.0.0.0/8,10.0.0.0/8,::1").unwrap();
+        // A client that writes its own X-Forwarded-For cannot choose its address.
+        let r = forwarded("127.0.0.1:5000", &["6.6.6.6, 203.0.113.9"], None);
+        assert_eq!(r.client_addr(&trusted), "203.0.113.9");
+        // Trusted hops are skipped, across repeated headers.
+        let r = forwarded(
+            "127.0.0.1:5000",
+            &["6.6.6.6, 203.0.113.9", "10.1.2.3"],
+            None,
+        );
+        assert_eq!(r.client_addr(&trusted), "203.0.113.9");
+        // An untrusted peer's header is ignored.
+        let r = forwarded("198.51.100.4:5000", &["10.1.2.3"], Some("https"));
+        assert_eq!(r.client_addr(&trusted), "198.51.100.4");
+        assert!(!r.is_https(&trusted));
+        // No header: the peer.
+        let r = forwarded("127.0.0.1:5000", &[], Some("https"));
+        assert_eq!(r.client_addr(&trusted), "127.0.0.1");
+        assert!(r.is_https(&trusted));
+        // Every hop trusted: the leftmost (the furthest proxy).
+        let r = forwarded("127.0.0.1:5000", &["10.0.0.1, 10.0.0.2"], None);
+        assert_eq!(r.client_addr(&trusted), "10.0.0.1");
+        // Ports and garbage.
+        let r = forwarded("[::1]:5000", &["[2001:db8::1]:443"], None);
+        assert_eq!(r.client_addr(&trusted), "2001:db8::1");
+        let r = forwarded("127.0.0.1:5000", &["1.2.3.4, not-an-address"], None);
+        assert_eq!(r.client_addr(&trusted), "not-an-address");
+        // Nothing trusted: always the peer.
+        let r = forwarded("127.0.0.1:5000", &["203.0.113.9"], None);
+        assert_eq!(r.client_addr(&[]), "127.0.0.1");
+    }
+
+    #[test]
+    fn cidr_ranges_match_their_addresses() {
+        use crate::config::Cidr;
+        let c = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(c.contains("10.255.1.2".parse().unwrap()));
+        assert!(!c.contains("11.0.0.1".parse().unwrap()));
+        assert!(c.contains("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(
+            Cidr::parse("::/0")
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
+        assert!(
+            Cidr::parse("fd00::/8")
+                .unwrap()
+                .contains("fd12::1".parse().unwrap())
+        );
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("nope").is_err());
+        assert_eq!(Cidr::parse_list(" ").unwrap(), vec![]);
     }
 }

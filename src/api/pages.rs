@@ -456,9 +456,13 @@ pub struct UsersPage {
 
 pub struct TokenLine {
     pub id: i64,
+    pub name: String,
     pub user: String,
     pub created_at: String,
     pub last_used_at: String,
+    /// When it expires (`never`), and whether it has.
+    pub expires_at: String,
+    pub expired: bool,
 }
 
 #[derive(Template)]

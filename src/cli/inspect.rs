@@ -116,7 +116,7 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
                 }
             }
             None => {
-                if let Some((state, error)) = commands::state_for_instance(&client, id).await?
+                if let Some((state, error, _)) = commands::state_for_instance(&client, id).await?
                     && state == "failed"
                 {
                     return Err(CliError::runtime(format!(
@@ -136,7 +136,7 @@ pub async fn status(id: i64, json: bool) -> CliResult {
     let client = store.client().await?;
     let Some(detail) = instances::get(&client, id).await? else {
         return match commands::state_for_instance(&client, id).await? {
-            Some((state, error)) if state == "failed" => Err(CliError::runtime(format!(
+            Some((state, error, _)) if state == "failed" => Err(CliError::runtime(format!(
                 "instance {id} was never created: its command failed: {}",
                 error.unwrap_or_default()
             ))),

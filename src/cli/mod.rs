@@ -199,6 +199,22 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set a user's password, read from standard input (first line). Ends the user's web
+    /// sessions and revokes their API tokens, unless `--keep-tokens`.
+    Passwd {
+        name: String,
+        /// Accepted for symmetry with `user add`: the password is always read from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Leave the user's API tokens alive.
+        #[arg(long)]
+        keep_tokens: bool,
+    },
+    /// List users (name, role, whether a password is set, tokens).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -224,7 +240,23 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         user: String,
+        /// A name for the token, unique per user (`admin (token ci)` in the audit trail).
+        #[arg(long)]
+        name: Option<String>,
+        /// The token stops working after this long (`30d`, `12h`); default: never.
+        #[arg(long)]
+        expires_in: Option<String>,
     },
+    /// List tokens (id, name, user, created, last used, expires), newest first.
+    List {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token: requests with it answer 401 at once.
+    Revoke { id: i64 },
 }
 
 /// A failure with its exit code: 2 for usage and validation errors, 1 for the rest.
@@ -361,9 +393,31 @@ pub async fn run(cli: Cli) -> i32 {
                     password_stdin,
                 },
         } => setup::user_add(&name, admin, password_stdin).await,
+        Command::User {
+            command:
+                UserCommand::Passwd {
+                    name,
+                    password_stdin: _,
+                    keep_tokens,
+                },
+        } => setup::user_passwd(&name, keep_tokens).await,
+        Command::User {
+            command: UserCommand::List { json },
+        } => setup::user_list(json).await,
         Command::Token {
-            command: TokenCommand::Create { user },
-        } => setup::token_create(&user).await,
+            command:
+                TokenCommand::Create {
+                    user,
+                    name,
+                    expires_in,
+                },
+        } => setup::token_create(&user, name.as_deref(), expires_in.as_deref()).await,
+        Command::Token {
+            command: TokenCommand::List { user, json },
+        } => setup::token_list(user.as_deref(), json).await,
+        Command::Token {
+            command: TokenCommand::Revoke { id },
+        } => setup::token_revoke(id).await,
         Command::Alert {
             command: AlertCommand::Test { group },
         } => alerts::test(&group).await,

@@ -207,18 +207,23 @@ pub(super) async fn apply_checked(
     Ok(0)
 }
 
+/// The first line of standard input, which must not be empty.
+fn password_from_stdin() -> Result<String, CliError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::runtime(format!("reading the password: {e}")))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        return Err(CliError::usage("the password on standard input is empty"));
+    }
+    Ok(password)
+}
+
 pub async fn user_add(name: &str, admin: bool, password_stdin: bool) -> CliResult {
     let password = if password_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| CliError::runtime(format!("reading the password: {e}")))?;
-        let password = line.trim_end_matches(['\n', '\r']).to_string();
-        if password.is_empty() {
-            return Err(CliError::usage("the password on standard input is empty"));
-        }
-        Some(password)
+        Some(password_from_stdin()?)
     } else {
         None
     };
@@ -230,11 +235,109 @@ pub async fn user_add(name: &str, admin: bool, password_stdin: bool) -> CliResul
     Ok(0)
 }
 
-pub async fn token_create(user: &str) -> CliResult {
+pub async fn user_passwd(name: &str, keep_tokens: bool) -> CliResult {
+    let password = password_from_stdin()?;
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let client = store.client().await?;
-    let token = users::create_token(&client, user).await?;
-    println!("{token}");
+    match users::set_password(&client, name, &password, keep_tokens).await? {
+        None => Err(CliError::usage(format!("user {name} does not exist"))),
+        Some(revoked) => {
+            eprintln!(
+                "password of {name} set; their web sessions ended{}",
+                if keep_tokens {
+                    String::new()
+                } else {
+                    format!(" and {revoked} API token(s) were revoked")
+                }
+            );
+            Ok(0)
+        }
+    }
+}
+
+pub async fn user_list(json: bool) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    let list = users::list(&client).await?;
+    if json {
+        println!("{}", serde_json::json!({ "users": list }));
+        return Ok(0);
+    }
+    for u in list {
+        println!(
+            "{:<24} {:<6} password:{:<4} tokens:{}",
+            u.name,
+            if u.is_admin { "admin" } else { "user" },
+            if u.has_password { "set" } else { "none" },
+            u.tokens
+        );
+    }
     Ok(0)
+}
+
+pub async fn token_create(user: &str, name: Option<&str>, expires_in: Option<&str>) -> CliResult {
+    let expires_in = match expires_in {
+        None => None,
+        Some(text) => {
+            let d: crate::model::Duration = text
+                .parse()
+                .map_err(|e| CliError::usage(format!("--expires-in: {e}")))?;
+            if d.millis == 0 {
+                return Err(CliError::usage("--expires-in must be more than 0"));
+            }
+            Some(d.as_std())
+        }
+    };
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    let new = users::create_token(&client, user, name, expires_in).await?;
+    println!("{}", new.token);
+    Ok(0)
+}
+
+pub async fn token_list(user: Option<&str>, json: bool) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    let list = users::list_tokens(&client, user).await?;
+    if json {
+        println!("{}", serde_json::json!({ "tokens": list }));
+        return Ok(0);
+    }
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "-".to_string(),
+            |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+    };
+    for t in list {
+        println!(
+            "{:<6} {:<16} {:<16} created {} last used {} expires {}{}",
+            t.id,
+            t.name.as_deref().unwrap_or("-"),
+            t.user,
+            time(Some(t.created_at)),
+            time(t.last_used_at),
+            t.expires_at
+                .map_or_else(|| "never".into(), |e| time(Some(e))),
+            if t.expired { " (expired)" } else { "" }
+        );
+    }
+    Ok(0)
+}
+
+pub async fn token_revoke(id: i64) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    match users::delete_token(&client, id).await? {
+        None => Err(CliError::usage(format!("token {id} does not exist"))),
+        Some((user, _)) => {
+            eprintln!("token {id} of {user} revoked");
+            Ok(0)
+        }
+    }
 }

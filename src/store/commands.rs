@@ -112,14 +112,16 @@ pub async fn fail(client: &impl Conn, id: i64, error: &str) -> Result<()> {
 }
 
 /// The state and error of the newest command for an instance id, if it is still there.
+/// The latest command for an instance id: its state, error, and project (a start's; `None`
+/// for a control command).
 pub async fn state_for_instance(
     client: &impl Conn,
     instance_id: i64,
-) -> Result<Option<(String, Option<String>)>> {
+) -> Result<Option<(String, Option<String>, Option<String>)>> {
     let row = client
         .fetch_opt(query!("commands/get"), &[&instance_id])
         .await?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
 }
 
 pub fn parse_type(text: &str) -> Result<CommandType> {

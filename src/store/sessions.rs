@@ -40,16 +40,22 @@ pub async fn create(
     ))
 }
 
-/// The session of a cookie secret, if it is live; its expiry moves to `ttl` from now.
+/// The session of a cookie secret, if it is live; its expiry moves to `ttl` from now, but
+/// never past `max_age` after its login.
 pub async fn touch(
     client: &impl Conn,
     secret: &str,
     ttl: std::time::Duration,
+    max_age: std::time::Duration,
 ) -> Result<Option<Session>> {
     let row = client
         .fetch_opt(
             query!("sessions/touch"),
-            &[&token_hash(secret), &ttl.as_secs_f64()],
+            &[
+                &token_hash(secret),
+                &ttl.as_secs_f64(),
+                &max_age.as_secs_f64(),
+            ],
         )
         .await?;
     Ok(row.map(|r| Session {
@@ -70,47 +76,73 @@ pub async fn delete(client: &impl Conn, secret: &str) -> Result<()> {
     Ok(())
 }
 
-/// Failed logins within `window` for a user name and for a client address, and how long
-/// until the oldest of each leaves the window.
+/// How a throttle key backs off: `free` attempts in a row may fail without waiting; after
+/// that each attempt waits `first`, doubling with each further failure, at most `longest`;
+/// a key quiet for `window` starts again from zero.
 #[derive(Debug, Clone, Copy)]
-pub struct RecentFailures {
-    pub by_name: i64,
-    pub by_remote: i64,
-    pub name_free_in: std::time::Duration,
-    pub remote_free_in: std::time::Duration,
+pub struct Backoff {
+    pub free: i32,
+    pub first: std::time::Duration,
+    pub longest: std::time::Duration,
+    pub window: std::time::Duration,
 }
 
-pub async fn recent_failures(
+/// Take one attempt for `key`: `None` when it may go ahead (it counts as a failure until
+/// [`throttle_clear`] or [`throttle_forgive`]), else how long until it may.
+pub async fn throttle_take(
     client: &impl Conn,
-    name: &str,
-    remote: &str,
-    window: std::time::Duration,
-) -> Result<RecentFailures> {
-    let row = client
-        .fetch_one(
-            query!("sessions/recent_failures"),
-            &[&name, &remote, &window.as_secs_f64()],
+    key: &str,
+    backoff: Backoff,
+) -> Result<Option<std::time::Duration>> {
+    let taken = client
+        .fetch_opt(
+            query!("sessions/throttle_take"),
+            &[
+                &key,
+                &backoff.free,
+                &backoff.first.as_secs_f64(),
+                &backoff.longest.as_secs_f64(),
+                &backoff.window.as_secs_f64(),
+            ],
         )
         .await?;
-    let secs = |col: &str| std::time::Duration::from_secs_f64(row.get::<_, f64>(col).max(0.0));
-    Ok(RecentFailures {
-        by_name: row.get("by_name"),
-        by_remote: row.get("by_remote"),
-        name_free_in: secs("name_free_in"),
-        remote_free_in: secs("remote_free_in"),
-    })
+    if taken.is_some() {
+        return Ok(None);
+    }
+    let row = client
+        .fetch_one(
+            query!("sessions/throttle_wait"),
+            &[
+                &key,
+                &backoff.free,
+                &backoff.first.as_secs_f64(),
+                &backoff.longest.as_secs_f64(),
+            ],
+        )
+        .await?;
+    let wait: f64 = row.get("wait");
+    Ok(Some(std::time::Duration::from_secs_f64(wait.max(0.0))))
 }
 
-pub async fn record_failure(client: &impl Conn, name: &str, remote: &str) -> Result<()> {
+/// A key's failures are forgotten (a successful login for a name); quiet keys are swept.
+pub async fn throttle_clear(
+    client: &impl Conn,
+    key: &str,
+    window: std::time::Duration,
+) -> Result<()> {
     client
-        .exec(query!("sessions/record_failure"), &[&name, &remote])
+        .exec(
+            query!("sessions/throttle_clear"),
+            &[&key, &window.as_secs_f64()],
+        )
         .await?;
     Ok(())
 }
 
-pub async fn clear_failures(client: &impl Conn, name: &str) -> Result<()> {
+/// The attempt last taken for `key` was not a failure (a successful login from an address).
+pub async fn throttle_forgive(client: &impl Conn, key: &str) -> Result<()> {
     client
-        .exec(query!("sessions/clear_failures"), &[&name])
+        .exec(query!("sessions/throttle_forgive"), &[&key])
         .await?;
     Ok(())
 }

@@ -384,3 +384,107 @@ async fn standalone_applies_the_example_only_to_a_new_database() {
     assert_eq!(version, 2);
     assert!(description.contains("(edited)"), "{description}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_named_listed_and_revoked_and_passwd_ends_them() {
+    let cluster = TestCluster::start_with(&[pgdag::server::Role::Api], |_| {}).await;
+    let db = &cluster.db;
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "bob", Some("bob-password"), false)
+        .await
+        .unwrap();
+    let api = |token: String| {
+        let url = format!("http://{}/api/v1/projects", cluster.api());
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut create = pgdag(db);
+    create.args([
+        "token",
+        "create",
+        "--user",
+        "bob",
+        "--name",
+        "ci",
+        "--expires-in",
+        "30d",
+    ]);
+    let (code, stdout, stderr) = output(create);
+    assert_eq!(code, 0, "{stderr}");
+    let ci = stdout.trim().to_string();
+    assert_eq!(stdout.lines().count(), 1, "only the token");
+    assert_eq!(api(ci.clone()).await, 200);
+    let mut bad = pgdag(db);
+    bad.args(["token", "create", "--user", "bob", "--expires-in", "soon"]);
+    assert_eq!(output(bad).0, 2);
+
+    let mut list = pgdag(db);
+    list.args(["token", "list", "--user", "bob", "--json"]);
+    let (code, stdout, _) = output(list);
+    assert_eq!(code, 0);
+    let listed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let tokens = listed["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1, "{listed}");
+    assert_eq!(tokens[0]["name"], "ci");
+    assert_eq!(tokens[0]["user"], "bob");
+    assert!(tokens[0]["expires_at"].is_string());
+    let id = tokens[0]["id"].as_i64().unwrap();
+    let mut plain = pgdag(db);
+    plain.args(["token", "list"]);
+    let (_, stdout, _) = output(plain);
+    assert!(
+        stdout.contains(" ci ") && stdout.contains("bob"),
+        "{stdout}"
+    );
+
+    let mut revoke = pgdag(db);
+    revoke.args(["token", "revoke", &id.to_string()]);
+    assert_eq!(output(revoke).0, 0);
+    assert_eq!(api(ci).await, 401, "revoked: refused at once");
+    let mut again = pgdag(db);
+    again.args(["token", "revoke", &id.to_string()]);
+    assert_eq!(output(again).0, 2, "no such token");
+
+    // `user passwd` ends bob's tokens (and sessions); --keep-tokens keeps them.
+    let passwd = |keep: bool| {
+        let mut command = pgdag(db);
+        command.args(["user", "passwd", "bob"]);
+        if keep {
+            command.arg("--keep-tokens");
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a-new-password\n")
+            .unwrap();
+        child.wait().unwrap().success()
+    };
+    let kept = pgdag::store::users::create_token(&client, "bob", None, None)
+        .await
+        .unwrap()
+        .token;
+    assert!(passwd(true));
+    assert_eq!(api(kept.clone()).await, 200);
+    assert!(passwd(false));
+    assert_eq!(api(kept).await, 401);
+    let mut users = pgdag(db);
+    users.args(["user", "list", "--json"]);
+    let (code, stdout, _) = output(users);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("\"bob\""), "{stdout}");
+}

@@ -277,7 +277,7 @@ async fn an_invalid_command_fails_with_a_reason_and_the_master_goes_on() {
         .get(0);
     let good = cluster.run("t/chain", serde_json::json!({})).await;
     assert_eq!(cluster.wait_final(good).await.state, "succeeded");
-    let (state, error) = commands::state_for_instance(&client, bad)
+    let (state, error, _) = commands::state_for_instance(&client, bad)
         .await
         .unwrap()
         .expect("failed command kept");

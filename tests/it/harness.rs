@@ -185,9 +185,10 @@ impl TestCluster {
         pgdag::store::users::add(&client, name, None, true)
             .await
             .unwrap();
-        pgdag::store::users::create_token(&client, name)
+        pgdag::store::users::create_token(&client, name, None, None)
             .await
             .unwrap()
+            .token
     }
 
     pub async fn apply(&self, yaml: &str) -> Vec<definitions::Applied> {

@@ -835,9 +835,10 @@ async fn stored_passwords_need_the_key_and_are_never_shown() {
     pgdag::store::users::add(&client, "ann", None, true)
         .await
         .unwrap();
-    let token = pgdag::store::users::create_token(&client, "ann")
+    let token = pgdag::store::users::create_token(&client, "ann", None, None)
         .await
-        .unwrap();
+        .unwrap()
+        .token;
     let base = format!("http://{}/api/v1", running.api_addr.unwrap());
     let http = reqwest::Client::new();
     let body: serde_json::Value = http

@@ -37,7 +37,7 @@ pub(super) async fn get(ctx: Ctx<'_>, id: &str) -> Answer {
     require_instance(&ctx.who, &ctx.client, id, Access::Read).await?;
     match instances::get(&ctx.client, id).await? {
         Some(detail) => ok(serde_json::to_value(detail).unwrap_or_default()),
-        None => Err(missing_instance(&ctx.client, id).await),
+        None => Err(missing_instance(&ctx.who, &ctx.client, id).await),
     }
 }
 
@@ -73,21 +73,43 @@ async fn require_instance(
     needed: Access,
 ) -> Result<(), ApiError> {
     match members::project_of(client, Owned::Instance(id)).await? {
-        Some(project) => who.require_project(client, &project, needed).await,
-        None => Err(missing_instance(client, id).await),
+        Some(project) => match who.require_project(client, &project, needed).await {
+            Err(e) if e.status == warp::http::StatusCode::NOT_FOUND => {
+                Err(ApiError::not_found(format!("instance {id} does not exist")))
+            }
+            other => other,
+        },
+        None => Err(missing_instance(who, client, id).await),
     }
 }
 
-/// A 404 that says why: the start command may still be pending or may have failed.
-async fn missing_instance(client: &deadpool_postgres::Object, id: i64) -> ApiError {
-    match commands::state_for_instance(client, id).await {
-        Ok(Some((state, error))) if state == "failed" => ApiError::unprocessable(format!(
+/// A 404 that says why — the start command may still be pending or may have failed — to
+/// a caller who may read the command's project; to anyone else a plain 404, the same as for
+/// an id nobody ever used (a start's error names the project's workflows and parameters).
+async fn missing_instance(
+    who: &Principal,
+    client: &deadpool_postgres::Object,
+    id: i64,
+) -> ApiError {
+    let plain = ApiError::not_found(format!("instance {id} does not exist"));
+    let Ok(Some((state, error, project))) = commands::state_for_instance(client, id).await else {
+        return plain;
+    };
+    let may_read = match project {
+        Some(p) => who.require_project(client, &p, Access::Read).await.is_ok(),
+        None => who.user.is_admin,
+    };
+    if !may_read {
+        return plain;
+    }
+    if state == "failed" {
+        ApiError::unprocessable(format!(
             "the command for instance {id} failed: {}",
             error.unwrap_or_default()
-        )),
-        Ok(Some(_)) => ApiError::not_found(format!(
+        ))
+    } else {
+        ApiError::not_found(format!(
             "instance {id} is not created yet (its command is pending)"
-        )),
-        _ => ApiError::not_found(format!("instance {id} does not exist")),
+        ))
     }
 }

@@ -18,6 +18,7 @@ mod runs;
 mod schedules;
 mod servers;
 mod tasks;
+mod tokens;
 mod workflows;
 
 use warp::http::{Method, Response, StatusCode};
@@ -92,7 +93,7 @@ async fn authenticate(
     settings: &Settings,
     request: &Request,
 ) -> Result<Principal, ApiError> {
-    let principal = auth::principal(store, request, settings.session_ttl)
+    let principal = auth::principal(store, request, settings)
         .await?
         .ok_or_else(|| {
             ApiError::unauthorized(
@@ -184,6 +185,10 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
         (M::GET, ["servers"]) => servers::list(ctx).await,
         (M::GET, ["task-groups"]) => servers::task_groups(ctx).await,
         (M::PUT, ["task-groups", name]) => servers::put_task_group(ctx, name).await,
+
+        (M::GET, ["tokens"]) => tokens::list(ctx).await,
+        (M::POST, ["tokens"]) => tokens::create(ctx).await,
+        (M::DELETE, ["tokens", id]) => tokens::revoke(ctx, id).await,
 
         (M::GET, ["alerts"]) => alerts::list(ctx).await,
         (M::GET, ["alert-groups"]) => alerts::list_groups(ctx).await,

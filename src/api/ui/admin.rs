@@ -96,10 +96,18 @@ pub(super) async fn set_password(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     if let Some(problem) = password_problem(&password) {
         return users(ctx, None, Some(problem)).await;
     }
+    let keep_tokens = form.contains_key("keep_tokens");
     let client = ctx.client().await?;
-    let result = match users::set_password(&client, &name, &password).await {
-        Ok(true) => Ok(format!("Password of {name} set.")),
-        Ok(false) => Err(StoreError::NotFound(format!("user {name} does not exist"))),
+    let result = match users::set_password(&client, &name, &password, keep_tokens).await {
+        Ok(Some(revoked)) => Ok(format!(
+            "Password of {name} set; their sessions ended{}.",
+            if keep_tokens {
+                String::new()
+            } else {
+                format!(" and {revoked} API token(s) were revoked")
+            }
+        )),
+        Ok(None) => Err(StoreError::NotFound(format!("user {name} does not exist"))),
         Err(e) => Err(e),
     };
     drop(client);
@@ -164,7 +172,7 @@ pub(super) async fn tokens(
 ) -> Result<Reply, ApiError> {
     ctx.who.require_admin()?;
     let client = ctx.client().await?;
-    let tokens = users::list_tokens(&client).await?;
+    let tokens = users::list_tokens(&client, None).await?;
     let names = users::list(&client).await?;
     render(&TokensPage {
         nav: ctx.nav("tokens"),
@@ -172,9 +180,14 @@ pub(super) async fn tokens(
             .into_iter()
             .map(|t| TokenLine {
                 id: t.id,
+                name: t.name.unwrap_or_default(),
                 user: t.user,
                 created_at: pages::time(Some(t.created_at)),
                 last_used_at: pages::time(t.last_used_at),
+                expires_at: t
+                    .expires_at
+                    .map_or_else(|| "never".to_string(), |at| pages::time(Some(at))),
+                expired: t.expired,
             })
             .collect(),
         users: names.into_iter().map(|u| u.name).collect(),
@@ -185,22 +198,47 @@ pub(super) async fn tokens(
 
 pub(super) async fn create_token(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     ctx.who.require_admin()?;
-    let user = ctx.request.form().get("user").cloned().unwrap_or_default();
+    let form = ctx.request.form();
+    let field = |k: &str| {
+        form.get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let user = field("user").unwrap_or_default();
+    let name = field("name");
+    let expires_in = match field("expires_in").filter(|e| e != "never") {
+        None => None,
+        Some(text) => match parse_lifetime(&text) {
+            Ok(d) => Some(d),
+            Err(m) => return tokens(ctx, None, Some(m)).await,
+        },
+    };
     let client = ctx.client().await?;
-    let result = users::create_token(&client, &user).await;
+    let result = users::create_token(&client, &user, name.as_deref(), expires_in).await;
     drop(client);
     match result {
-        Ok(token) => tokens(ctx, Some((user, token)), None).await,
-        Err(StoreError::NotFound(m)) => tokens(ctx, None, Some(m)).await,
+        Ok(new) => tokens(ctx, Some((user, new.token)), None).await,
+        Err(StoreError::NotFound(m) | StoreError::Conflict(m) | StoreError::Invalid(m)) => {
+            tokens(ctx, None, Some(m)).await
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A token's lifetime: a duration like `30d` or `12h`, more than zero.
+pub(crate) fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
+    let d: crate::model::Duration = text.parse().map_err(|e| format!("expires in: {e}"))?;
+    if d.millis == 0 {
+        return Err("expires in: must be more than 0".into());
+    }
+    Ok(d.as_std())
 }
 
 pub(super) async fn revoke_token(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError> {
     ctx.who.require_admin()?;
     let id = parse_id(id)?;
     let client = ctx.client().await?;
-    if !users::delete_token(&client, id).await? {
+    if users::delete_token(&client, id).await?.is_none() {
         return Err(ApiError::not_found(format!("token {id} does not exist")));
     }
     Ok(redirect("/admin/tokens"))

@@ -161,7 +161,7 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
     // A control command not carried out yet will change the state: keep refreshing.
     let pending = matches!(
         commands::state_for_instance(&client, id).await?,
-        Some((state, _)) if state == "pending"
+        Some((state, _, _)) if state == "pending"
     );
     let mut live = live(ctx, &detail, &tasks, &spec, can_write);
     live.is_final &= !pending;

@@ -7,6 +7,7 @@
 //! (`api::pages`) and render it. Owns no state.
 
 mod admin;
+pub(crate) use admin::parse_lifetime;
 mod home;
 mod import;
 mod instances;
@@ -32,12 +33,12 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (&request.method, segments.as_slice()) {
-        (&Method::GET, ["login"]) => return login_page(&request, None, "", 200),
+        (&Method::GET, ["login"]) => return login_page(&request, settings, None, "", 200),
         (&Method::GET, ["favicon.ico"]) => return assets::serve("favicon.svg"),
         (&Method::POST, ["login"]) => return login(store, settings, &request).await,
         _ => {}
     }
-    let who = match auth::principal(store, &request, settings.session_ttl).await {
+    let who = match auth::principal(store, &request, settings).await {
         Ok(Some(who)) => who,
         Ok(None) => return to_login(&request),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => return to_login(&request),
@@ -56,7 +57,7 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         now: settings.clock.now(),
     };
     let result = match (&request.method, segments.as_slice()) {
-        (&Method::POST, ["logout"]) => logout(store, &request).await,
+        (&Method::POST, ["logout"]) => logout(store, settings, &request).await,
         (&Method::GET, []) => home::home(&ctx).await,
         (&Method::GET, ["projects"]) => home::projects(&ctx).await,
         (&Method::GET, ["servers"]) => home::servers(&ctx).await,
@@ -146,13 +147,9 @@ fn nav(who: &Principal, section: &'static str) -> Nav {
 }
 
 pub(crate) fn render(page: &impl Template) -> Result<Reply, ApiError> {
-    let body = page.render().map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("rendering the page: {e}"),
-        )
-    })?;
+    let body = page
+        .render()
+        .map_err(|e| ApiError::internal(&format!("rendering the page: {e}")))?;
     Ok(html(StatusCode::OK, body))
 }
 
@@ -162,10 +159,18 @@ pub(crate) fn html(status: StatusCode, body: String) -> Reply {
         .header("content-type", "text/html; charset=utf-8")
         .header("cache-control", "no-store")
         .header("x-frame-options", "DENY")
+        .header("content-security-policy", CONTENT_SECURITY_POLICY)
         .header("x-content-type-options", "nosniff")
         .body(body)
         .expect("a valid response")
 }
+
+/// Pages run only this site's script and style files: no inline script, handler or style
+/// attribute (the templates use `data-confirm` and `<progress>`), no eval (htmx's is off in
+/// `base.html`), no framing, forms only to this site.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
 
 /// 303 See Other: after a form post, the browser GETs `location`.
 pub(crate) fn redirect(location: &str) -> Reply {
@@ -258,7 +263,13 @@ fn safe_next(next: &str) -> String {
     out
 }
 
-fn login_page(request: &Request, error: Option<String>, name: &str, status: u16) -> Reply {
+fn login_page(
+    request: &Request,
+    settings: &Settings,
+    error: Option<String>,
+    name: &str,
+    status: u16,
+) -> Reply {
     let next = request.query_map().get("next").cloned().unwrap_or_default();
     let next = if next.is_empty() {
         request.form().get("next").cloned().unwrap_or_default()
@@ -280,9 +291,14 @@ fn login_page(request: &Request, error: Option<String>, name: &str, status: u16)
     };
     let mut reply = match page.render() {
         Ok(body) => html(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body),
-        Err(e) => html(StatusCode::INTERNAL_SERVER_ERROR, escape(&e.to_string())),
+        Err(e) => {
+            let e = ApiError::internal(&format!("rendering the login page: {e}"));
+            html(e.status, escape(&e.message))
+        }
     };
-    if let Ok(value) = auth::cookie(request, auth::LOGIN_COOKIE, &token, Some(3600)).parse() {
+    if let Ok(value) =
+        auth::cookie(request, settings, auth::LOGIN_COOKIE, &token, Some(3600)).parse()
+    {
         reply.headers_mut().append("set-cookie", value);
     }
     reply
@@ -297,12 +313,13 @@ async fn login(store: &Store, settings: &Settings, request: &Request) -> Reply {
     if expected.is_empty() || field("login_token") != expected {
         return login_page(
             request,
+            settings,
             Some("The login form expired; please log in again.".into()),
             name,
             403,
         );
     }
-    let remote = request.remote_text();
+    let remote = request.client_addr(&settings.trusted_proxies);
     match auth::login(
         store,
         name,
@@ -316,8 +333,8 @@ async fn login(store: &Store, settings: &Settings, request: &Request) -> Reply {
             let mut reply = redirect(&safe_next(field("next")));
             let headers = reply.headers_mut();
             for cookie in [
-                auth::session_cookie(request, &secret, settings.session_ttl),
-                auth::cleared_cookie(request, auth::LOGIN_COOKIE),
+                auth::session_cookie(request, settings, &secret),
+                auth::cleared_cookie(request, settings, auth::LOGIN_COOKIE),
             ] {
                 if let Ok(value) = cookie.parse() {
                     headers.append("set-cookie", value);
@@ -327,12 +344,14 @@ async fn login(store: &Store, settings: &Settings, request: &Request) -> Reply {
         }
         Ok(Err(auth::LoginRefused::BadCredentials)) => login_page(
             request,
+            settings,
             Some("Wrong user name or password.".into()),
             name,
             401,
         ),
         Ok(Err(auth::LoginRefused::Throttled(wait))) => login_page(
             request,
+            settings,
             Some(format!(
                 "Too many failed logins. Try again in {} minutes.",
                 wait.as_secs().div_ceil(60).max(1)
@@ -340,17 +359,17 @@ async fn login(store: &Store, settings: &Settings, request: &Request) -> Reply {
             name,
             429,
         ),
-        Err(e) => login_page(request, Some(e.message), name, e.status.as_u16()),
+        Err(e) => login_page(request, settings, Some(e.message), name, e.status.as_u16()),
     }
 }
 
-async fn logout(store: &Store, request: &Request) -> Result<Reply, ApiError> {
+async fn logout(store: &Store, settings: &Settings, request: &Request) -> Result<Reply, ApiError> {
     if let Some(secret) = request.cookie(auth::SESSION_COOKIE) {
         let client = store.client().await?;
         crate::store::sessions::delete(&client, secret).await?;
     }
     let mut reply = redirect("/login");
-    if let Ok(value) = auth::cleared_cookie(request, auth::SESSION_COOKIE).parse() {
+    if let Ok(value) = auth::cleared_cookie(request, settings, auth::SESSION_COOKIE).parse() {
         reply.headers_mut().append("set-cookie", value);
     }
     Ok(reply)

@@ -1,1 +1,0 @@
-delete from pgdag.login_failure where user_name = $1
