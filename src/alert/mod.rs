@@ -59,7 +59,7 @@ pub fn start(
     secret_key: Option<SecretKey>,
     cancel: CancellationToken,
 ) {
-    let sender = Sender::new(secret_key, send_timeout(&config));
+    let sender = Sender::new(secret_key, send_timeout(&config), &config.http_allow);
     set.spawn(run(AlertService {
         store,
         config,

@@ -42,7 +42,7 @@ pub async fn test(group: &str) -> CliResult {
         },
         &config.public_url,
     );
-    let sender = Sender::new(key, crate::alert::send_timeout(&config));
+    let sender = Sender::new(key, crate::alert::send_timeout(&config), &config.http_allow);
     let mut results = Vec::with_capacity(channels.len());
     let mut failed = 0;
     for (i, ch) in channels.iter().enumerate() {

@@ -850,6 +850,7 @@ pub fn type_keys(ty: TaskType) -> &'static [&'static str] {
             "expect_body_contains",
             "request_timeout",
             "out",
+            "follow_redirects",
         ],
         TaskType::SubProcess => &["workflow"],
         TaskType::Dependent => &["all", "any", "check_interval", "failure", "wait_limit"],
@@ -1196,6 +1197,10 @@ fn task_kind(
                     text_map_checked(ctx, n, "out", param_name_problem, json_path_problem)
                 })
                 .unwrap_or_default();
+            let follow_redirects = f
+                .take("follow_redirects")
+                .and_then(|n| flag(ctx, n, "follow_redirects"))
+                .unwrap_or(false);
             TaskKind::Http(HttpTask {
                 url: url?,
                 method,
@@ -1205,6 +1210,7 @@ fn task_kind(
                 expect_body_contains,
                 request_timeout,
                 out,
+                follow_redirects,
             })
         }
         TaskType::SubProcess => {

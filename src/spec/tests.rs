@@ -1856,6 +1856,7 @@ fn rich_spec() -> WorkflowSpec {
                     ("first".into(), "$['items'][0]".into()),
                 ]
                 .into(),
+                follow_redirects: false,
             }),
         ),
         task(
@@ -1869,6 +1870,7 @@ fn rich_spec() -> WorkflowSpec {
                 expect_body_contains: None,
                 request_timeout: None,
                 out: BTreeMap::new(),
+                follow_redirects: false,
             }),
         ),
         task(
@@ -2308,6 +2310,7 @@ fn arb_kind(names: Vec<String>) -> impl Strategy<Value = TaskKind> {
                         expect_body_contains,
                         request_timeout,
                         out,
+                        follow_redirects: false,
                     })
                 }
             ),

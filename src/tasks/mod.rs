@@ -13,9 +13,11 @@
 
 pub mod command_line;
 pub mod datasource;
+pub mod env;
 pub mod http;
 pub mod json_path;
 pub mod master_side;
+pub mod net;
 pub mod procedure;
 pub mod script;
 pub mod sql;

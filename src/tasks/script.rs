@@ -204,6 +204,13 @@ async fn run_program(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true)
+        // Nothing of the worker's own environment but the allow-list (tasks::env).
+        .env_clear()
+        .envs(super::env::inherited(
+            std::env::vars_os(),
+            &ctx.resources.config.task_env_passthrough,
+            matches!(task.task_type.as_str(), "spark" | "mr"),
+        ))
         .env("PGDAG_TASK_INSTANCE_ID", task.id.to_string())
         .env(
             "PGDAG_WORKFLOW_INSTANCE_ID",
@@ -213,6 +220,18 @@ async fn run_program(
     for (name, value) in &ctx.params {
         if is_env_name(name) {
             command.env(format!("PGDAG_PARAM_{}", name.to_uppercase()), value);
+        }
+    }
+    // The task's own declared `env:` entries, when its payload carries them.
+    if let Some(serde_json::Value::Object(declared)) = task.payload.get("env") {
+        for (name, value) in declared {
+            if is_env_name(name) && !name.starts_with(super::env::RESERVED_PREFIX) {
+                let value = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                command.env(name, value);
+            }
         }
     }
     let mut child = command

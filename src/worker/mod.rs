@@ -69,7 +69,7 @@ pub fn start(
         store: store.clone(),
         secret_key,
         registry: Arc::new(registry),
-        http: crate::tasks::http::client(),
+        http: crate::tasks::http::client(&config.http_allow),
     });
     let running: Running = Arc::default();
     let stop_claiming = cancel.child_token();

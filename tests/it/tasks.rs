@@ -328,7 +328,15 @@ async fn http_server() -> std::net::SocketAddr {
     });
     let teapot = warp::path("teapot")
         .map(|| warp::reply::with_status("short and stout", warp::http::StatusCode::IM_A_TEAPOT));
-    let routes = ok.or(teapot);
+    // `/to/<target>` redirects (302) to `http://<target>`.
+    let to = warp::path!("to" / String).map(|target: String| {
+        warp::http::Response::builder()
+            .status(302)
+            .header("location", format!("http://{}", target.replace('~', "/")))
+            .body(String::new())
+            .unwrap()
+    });
+    let routes = ok.or(teapot).or(to);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(warp::serve(routes).incoming(listener).run());
@@ -338,7 +346,8 @@ async fn http_server() -> std::net::SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_checks_status_and_body_and_picks_out_params_by_json_path() {
     let addr = http_server().await;
-    let server = Server::start(&[]).await;
+    // The server is local: only the operator's allow-list lets tasks reach it.
+    let server = Server::start(&[("PGDAG_HTTP_ALLOW", "127.0.0.1")]).await;
     let yaml = format!(
         r#"project: h
 name: calls
@@ -384,6 +393,169 @@ tasks:
             .contains("short and stout")
     );
     assert_eq!(task(&detail, "teapot_expected").state, "succeeded");
+}
+
+/// Issue 14: without `PGDAG_HTTP_ALLOW`, loopback (by address or by name) is refused after
+/// resolution; with it, redirects are followed only on `follow_redirects: true`, and every
+/// hop is checked again (a redirect to the cloud metadata address is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_tasks_reach_private_addresses_only_when_allowed_and_check_every_redirect() {
+    let addr = http_server().await;
+    let port = addr.port();
+    let guarded = Server::start(&[]).await;
+    guarded.apply(&format!(
+        r#"project: h
+name: inside
+tasks:
+  - {{ name: by_address, type: http, url: "http://{addr}/ok" }}
+  - {{ name: by_name, type: http, url: "http://localhost:{port}/ok" }}
+  - {{ name: metadata, type: http, url: "http://169.254.169.254/latest/meta-data/" }}
+"#
+    ));
+    let id = guarded.run("h/inside", serde_json::json!({})).await;
+    let detail = guarded.finished(id).await;
+    for (name, reason) in [
+        ("by_address", "refused: 127.0.0.1 is a loopback address"),
+        ("by_name", "loopback address"),
+        (
+            "metadata",
+            "refused: 169.254.169.254 is a link-local address",
+        ),
+    ] {
+        let t = task(&detail, name);
+        assert_eq!(t.state, "failed", "{name}");
+        let error = t.error.as_deref().unwrap_or_default();
+        assert!(error.contains(reason), "{name}: {error}");
+        assert!(error.contains("PGDAG_HTTP_ALLOW"), "{name}: {error}");
+    }
+    assert!(
+        !guarded.log(&detail, "by_address").await.contains("fine"),
+        "nothing was fetched"
+    );
+
+    let allowed = Server::start(&[("PGDAG_HTTP_ALLOW", "127.0.0.1/32")]).await;
+    allowed.apply(&format!(
+        r#"project: h
+name: hops
+tasks:
+  - {{ name: not_followed, type: http, url: "http://{addr}/to/{addr}~ok" }}
+  - {{ name: followed, type: http, url: "http://{addr}/to/{addr}~ok", follow_redirects: true, out: {{ id: "$.data.id" }} }}
+  - {{ name: to_metadata, type: http, url: "http://{addr}/to/169.254.169.254~latest", follow_redirects: true }}
+"#
+    ));
+    let id = allowed.run("h/hops", serde_json::json!({})).await;
+    let detail = allowed.finished(id).await;
+    let not_followed = task(&detail, "not_followed");
+    assert_eq!(not_followed.state, "failed");
+    assert!(
+        not_followed.error.as_deref().unwrap().contains("302"),
+        "{:?}",
+        not_followed.error
+    );
+    assert!(
+        allowed
+            .log(&detail, "not_followed")
+            .await
+            .contains("not followed")
+    );
+    let followed = task(&detail, "followed");
+    assert_eq!(followed.state, "succeeded", "{:?}", followed.error);
+    assert_eq!(followed.out_params["id"], "42");
+    let to_metadata = task(&detail, "to_metadata");
+    assert_eq!(to_metadata.state, "failed");
+    assert!(
+        to_metadata
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("refused: 169.254.169.254 is a link-local address"),
+        "{:?}",
+        to_metadata.error
+    );
+}
+
+// ---- the task environment ----
+
+/// Issue 14: a task's process starts from an empty environment plus the allow-list; no
+/// setting of the worker reaches it, and `password_env` may name only what passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_see_only_the_allowed_environment() {
+    let server = Server::start(&[
+        ("PGDAG_ADMIN_PASSWORD", "admin-pw-must-not-leak"),
+        ("AWS_SECRET_ACCESS_KEY", "cloud-key-must-not-leak"),
+        ("COMPANY_PROXY", "http://proxy.example:3128"),
+        ("TEAM_TOKEN", "team"),
+        ("PGDAG_TASK_ENV_PASSTHROUGH", "COMPANY_PROXY, TEAM_*"),
+        ("LC_ALL", "C"),
+    ])
+    .await;
+    server.apply(
+        r#"project: e
+name: env
+params: { who: world }
+tasks:
+  - { name: shell, type: shell, script: env }
+  - name: python
+    type: python
+    script: |
+      import os
+      for k in sorted(os.environ): print(f"{k}={os.environ[k]}")
+  - { name: spawned, type: shell, script: "bash -c env" }
+---
+kind: datasource
+project: e
+name: exfil
+type: postgres
+url: postgres://etl@127.0.0.1:5432/warehouse
+password_env: PGDAG_SECRET_KEY
+---
+project: e
+name: steal
+tasks:
+  - { name: q, type: sql, datasource: exfil, sql: "select 1" }
+"#,
+    );
+    let id = server.run("e/env", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
+    for name in ["shell", "python", "spawned"] {
+        let log = server.log(&detail, name).await;
+        for secret in [
+            "PGDAG_DATABASE_URL",
+            "PGDAG_SECRET_KEY",
+            "PGDAG_ADMIN_PASSWORD",
+            "PGDAG_SESSION_DATABASE_URL",
+            "PGDAG_HTTP_ADDR",
+            "must-not-leak",
+            SECRET_KEY,
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(!log.contains(secret), "{name}: {secret} in {log}");
+        }
+        for wanted in [
+            "PATH=",
+            "LC_ALL=C",
+            "COMPANY_PROXY=http://proxy.example:3128",
+            "TEAM_TOKEN=team",
+            "PGDAG_PARAM_WHO=world",
+            "PGDAG_TASK_INSTANCE_ID=",
+            "PGDAG_ATTEMPT=1",
+        ] {
+            assert!(log.contains(wanted), "{name}: {wanted} not in {log}");
+        }
+    }
+    let id = server.run("e/steal", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    let q = task(&detail, "q");
+    assert_eq!(q.state, "failed");
+    assert!(
+        q.error
+            .as_deref()
+            .unwrap()
+            .contains("password_env PGDAG_SECRET_KEY is not in PGDAG_TASK_ENV_PASSTHROUGH"),
+        "{:?}",
+        q.error
+    );
 }
 
 // ---- sub_process ----
