@@ -452,3 +452,120 @@ async fn a_run_may_override_priority_failure_strategy_and_worker_group() {
     let detail = cluster.wait_final(id).await;
     assert_eq!(detail.priority, "highest");
 }
+
+/// Issue 14: a writer of one project cannot reach into another through `sub_process`
+/// (needs write there) or `dependent` (needs read), at apply nor at run time, and the
+/// refusal does not tell whether the other project's workflow exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_into_other_projects_need_membership_there_at_apply_and_at_run() {
+    use pgdag::store::members::{self, Access};
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply(
+            "project: a\nname: home\ntasks:\n  - { name: t, type: empty }\n---\nproject: b\nname: payroll\ntasks:\n  - { name: pay, type: shell, script: 'echo paid' }\n---\nproject: c\nname: load\ntasks:\n  - { name: l, type: empty }\n",
+        )
+        .await;
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "mallory", None, false)
+        .await
+        .unwrap();
+    members::set(&client, "a", "mallory", Access::Write)
+        .await
+        .unwrap();
+    members::set(&client, "c", "mallory", Access::Read)
+        .await
+        .unwrap();
+    let token = pgdag::store::users::create_token(&client, "mallory")
+        .await
+        .unwrap();
+    let base = format!("http://{}/api/v1", cluster.api());
+    let http = reqwest::Client::new();
+    let apply = |yaml: String| {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            let response = http
+                .post(format!("{base}/projects/a/workflows"))
+                .bearer_auth(&token)
+                .header("content-type", "application/yaml")
+                .body(yaml)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let sub = |target: &str| {
+        format!(
+            "project: a\nname: caller\ntasks:\n  - {{ name: steal, type: sub_process, workflow: {target} }}\n"
+        )
+    };
+    // The same refusal whether B's workflow exists or not.
+    let (status, exists) = apply(sub("b/payroll")).await;
+    assert_eq!(status, 403, "{exists}");
+    let message = exists["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("task steal") && message.contains("project b"),
+        "{message}"
+    );
+    let (status, missing) = apply(sub("b/ghost")).await;
+    assert_eq!(status, 403);
+    assert_eq!(missing["error"]["message"], exists["error"]["message"]);
+    let (status, nowhere) = apply(sub("zz/ghost")).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        nowhere["error"]["message"].as_str().unwrap(),
+        message.replace("project b", "project zz")
+    );
+    // Read access is not enough to run another project's workflow.
+    let (status, _) = apply(sub("c/load")).await;
+    assert_eq!(status, 403);
+
+    // A dependent needs read: on c yes, on b no.
+    let dependent = |target: &str| {
+        format!(
+            "project: a\nname: waiter\ntasks:\n  - name: wait\n    type: dependent\n    all: [{{ workflow: {target}, window: today }}]\n"
+        )
+    };
+    let (status, body) = apply(dependent("c/load")).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = apply(dependent("b/payroll")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("task wait"),
+        "{body}"
+    );
+
+    // With write on b the reference is accepted; once the membership is gone, starting a
+    // run of it is refused.
+    members::set(&client, "b", "mallory", Access::Write)
+        .await
+        .unwrap();
+    let (status, body) = apply(sub("b/payroll")).await;
+    assert_eq!(status, 201, "{body}");
+    let run = || {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            http.post(format!("{base}/projects/a/workflows/caller/runs"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(run().await.status(), 201);
+    members::remove(&client, "b", "mallory").await.unwrap();
+    let refused = run().await;
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(
+            "task steal of a/caller: its sub_process reference into project b needs write access"
+        ),
+        "{body}"
+    );
+}
