@@ -1597,6 +1597,7 @@ const DATASOURCE_KEYS: &[&str] = &[
     "url",
     "password_env",
     "password",
+    "allow_scheduler_database",
 ];
 
 fn datasource(ctx: &mut Ctx, mut f: Fields) -> Option<DatasourceSpec> {
@@ -1638,11 +1639,16 @@ fn datasource(ctx: &mut Ctx, mut f: Fields) -> Option<DatasourceSpec> {
         let pos = f.source.pos("password");
         ctx.err(pos, "set `password` or `password_env`, not both");
     }
+    let allow_scheduler_database = f
+        .take("allow_scheduler_database")
+        .and_then(|n| flag(ctx, n, "allow_scheduler_database"))
+        .unwrap_or(false);
     f.reject_rest(ctx, unknown_key("datasource", DATASOURCE_KEYS));
     if ctx.errors.len() > start {
         return None;
     }
     Some(DatasourceSpec {
+        allow_scheduler_database,
         project: project?,
         name: ds_name?,
         db_type: db_type?,

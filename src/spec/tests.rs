@@ -221,6 +221,7 @@ fn a_file_holds_a_workflow_a_datasource_and_an_alert_group() {
             url: "postgres://etl@db.internal:5432/warehouse".into(),
             password_env: Some("WAREHOUSE_PASSWORD".into()),
             password: None,
+            allow_scheduler_database: false,
             source: SourceMap::default(),
         }
     );

@@ -896,6 +896,9 @@ pub struct DatasourceSpec {
     pub password_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The url may reach the scheduler's own database: only an admin may say so.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allow_scheduler_database: bool,
     #[serde(skip)]
     pub source: SourceMap,
 }

@@ -569,3 +569,95 @@ async fn references_into_other_projects_need_membership_there_at_apply_and_at_ru
         "{body}"
     );
 }
+
+/// Issue 14: a datasource that reaches the scheduler's own database (by any name of its host)
+/// is refused at apply; only an admin may allow it explicitly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_datasource_on_the_schedulers_own_database_needs_an_admin() {
+    use pgdag::store::members::{self, Access};
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: p\nname: w\ntasks:\n  - { name: t, type: empty }\n")
+        .await;
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "writer", None, false)
+        .await
+        .unwrap();
+    members::set(&client, "p", "writer", Access::Write)
+        .await
+        .unwrap();
+    let writer = pgdag::store::users::create_token(&client, "writer")
+        .await
+        .unwrap();
+    let admin = cluster.api_token("root").await;
+    let base = format!("http://{}/api/v1", cluster.api());
+    let http = reqwest::Client::new();
+    let post = |token: String, url: String, allow: bool| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let mut yaml =
+                format!("kind: datasource\nproject: p\nname: meta\ntype: postgres\nurl: {url}\n");
+            if allow {
+                yaml.push_str("allow_scheduler_database: true\n");
+            }
+            let response = http
+                .post(format!("{base}/projects/p/datasources"))
+                .bearer_auth(&token)
+                .body(yaml)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let name = &cluster.db.name;
+    for url in [
+        format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        format!("postgresql://someone@localhost/{name}"),
+        format!("postgres://x@[::1]:5432/{name}?sslmode=disable"),
+    ] {
+        let (status, body) = post(writer.clone(), url.clone(), false).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("reaches the scheduler's own database"),
+            "{body}"
+        );
+    }
+    let own = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    // Another database on the same server is fine.
+    let (status, body) = post(
+        writer.clone(),
+        "postgres://postgres@127.0.0.1:5432/warehouse".into(),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = post(writer.clone(), own.clone(), true).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = post(admin, own.clone(), true).await;
+    assert_eq!(status, 200, "{body}");
+
+    // `pgdag apply` refuses it too without the explicit allowance.
+    let dir = temp_dir();
+    let file = dir.path().join("ds.yaml");
+    std::fs::write(
+        &file,
+        format!("kind: datasource\nproject: p\nname: meta2\ntype: postgres\nurl: {own}\n"),
+    )
+    .unwrap();
+    let out = pgdag(&cluster.db)
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("reaches the scheduler's own database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -72,10 +72,11 @@ impl Server {
 // ---- sql and procedure ----
 
 /// A datasource on the test's own Postgres database (trust auth ignores the password, but it
-/// is stored encrypted all the same).
+/// is stored encrypted all the same). That is the scheduler's own database, which `apply`
+/// refuses unless the document allows it explicitly.
 fn postgres_datasource(db: &TestDb) -> String {
     format!(
-        "kind: datasource\nproject: s\nname: pg\ntype: postgres\nurl: {}\npassword: not-needed\n",
+        "kind: datasource\nproject: s\nname: pg\ntype: postgres\nurl: {}\npassword: not-needed\nallow_scheduler_database: true\n",
         db.url
     )
 }
