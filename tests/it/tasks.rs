@@ -559,6 +559,93 @@ tasks:
     );
 }
 
+// ---- bounded output ----
+
+/// The resident memory of a process, from /proc (Linux), in bytes.
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Issue 14: 200 MiB on one line without a newline neither fills the worker's memory nor the
+/// log: pieces of at most 64 KiB, the attempt's log cut at PGDAG_TASK_LOG_MAX with a final
+/// line saying so, and the worker's RSS stays bounded throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_line_without_newline_is_cut_and_the_worker_stays_small() {
+    let server = Server::start(&[("PGDAG_TASK_LOG_MAX", "24MiB")]).await;
+    let pid = server._child.0.id();
+    server.apply(
+        r#"project: o
+name: flood
+tasks:
+  - name: flood
+    type: shell
+    script: "head -c 209715200 /dev/zero | tr '\\0' x; echo; echo after"
+"#,
+    );
+    let id = server.run("o/flood", serde_json::json!({})).await;
+    let store = server.store.clone();
+    let watch = tokio::spawn(async move {
+        let mut peak = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            peak = peak.max(rss_bytes(pid).unwrap_or(0));
+            let client = store.client().await.unwrap();
+            let done = pgdag::store::instances::get(&client, id)
+                .await
+                .unwrap()
+                .is_some_and(|d| {
+                    d.state
+                        .parse::<pgdag::model::WorkflowState>()
+                        .unwrap()
+                        .is_final()
+                });
+            if done || std::time::Instant::now() > deadline {
+                return peak;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let detail = wait_final(&server.store, id, Duration::from_secs(120)).await;
+    let peak = watch.await.unwrap();
+    assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
+    assert!(
+        peak < 160 * 1024 * 1024,
+        "the worker's RSS reached {} MiB",
+        peak / 1024 / 1024
+    );
+    let client = server.store.client().await.unwrap();
+    let task_id = task(&detail, "flood").id;
+    let row = client
+        .query_one(
+            "select count(*), max(length(text)), sum(length(text))::bigint from pgdag.task_log where task_instance_id = $1",
+            &[&task_id],
+        )
+        .await
+        .unwrap();
+    let (chunks, longest, total): (i64, i32, i64) = (row.get(0), row.get(1), row.get(2));
+    assert!(chunks > 300, "{chunks} chunks");
+    assert!(longest as usize <= 64 * 1024, "a chunk of {longest} bytes");
+    assert!(
+        total < 25 * 1024 * 1024 && total > 23 * 1024 * 1024,
+        "{total} bytes kept"
+    );
+    let last = client
+        .query_one(
+            "select text from pgdag.task_log where task_instance_id = $1 order by seq desc limit 1",
+            &[&task_id],
+        )
+        .await
+        .unwrap();
+    let last: String = last.get(0);
+    assert!(
+        last.contains("[pgdag] log cut: output beyond 25165824 bytes of this attempt was not kept"),
+        "{last}"
+    );
+}
+
 // ---- sub_process ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
