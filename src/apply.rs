@@ -143,6 +143,82 @@ pub fn datasource_url_problem(d: &DatasourceSpec) -> Option<String> {
     None
 }
 
+/// Datasources whose url reaches the scheduler's own database (same host, port and database
+/// name as `own`, the process's own connection settings) without `allow_scheduler_database:
+/// true`: one message each. Hosts are compared after DNS resolution; loopback addresses and
+/// Unix sockets count as one local host.
+pub async fn scheduler_database_problems(
+    datasources: &[DatasourceSpec],
+    own: &[tokio_postgres::Config],
+) -> Vec<String> {
+    let mut targets = Vec::new();
+    for config in own {
+        targets.push(DbTarget::of(config).await);
+    }
+    let own = targets;
+    let mut out = Vec::new();
+    for d in datasources {
+        if d.allow_scheduler_database || d.db_type != spec::DatasourceType::Postgres {
+            continue;
+        }
+        let Ok(config) = d.url.parse::<tokio_postgres::Config>() else {
+            continue;
+        };
+        let target = DbTarget::of(&config).await;
+        if own.iter().any(|o| o.same_as(&target)) {
+            out.push(format!(
+                "datasource {}/{}: its url reaches the scheduler's own database ({}); only an admin may allow that, with `allow_scheduler_database: true`",
+                d.project, d.name, target.dbname
+            ));
+        }
+    }
+    out
+}
+
+/// Where a Postgres URL connects: addresses (or "local"), port, database.
+struct DbTarget {
+    local: bool,
+    addrs: Vec<std::net::IpAddr>,
+    port: u16,
+    dbname: String,
+}
+
+impl DbTarget {
+    async fn of(config: &tokio_postgres::Config) -> DbTarget {
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let dbname = config
+            .get_dbname()
+            .or(config.get_user())
+            .unwrap_or("postgres")
+            .to_string();
+        let mut local = config.get_hosts().is_empty();
+        let mut addrs = Vec::new();
+        for host in config.get_hosts() {
+            match host {
+                tokio_postgres::config::Host::Unix(_) => local = true,
+                tokio_postgres::config::Host::Tcp(name) => {
+                    if let Ok(found) = tokio::net::lookup_host((name.as_str(), port)).await {
+                        addrs.extend(found.map(|a| a.ip()));
+                    }
+                }
+            }
+        }
+        local |= addrs.iter().any(|a| a.is_loopback());
+        DbTarget {
+            local,
+            addrs,
+            port,
+            dbname,
+        }
+    }
+
+    fn same_as(&self, other: &DbTarget) -> bool {
+        self.port == other.port
+            && self.dbname == other.dbname
+            && ((self.local && other.local) || self.addrs.iter().any(|a| other.addrs.contains(a)))
+    }
+}
+
 /// Parse and check one file's text: every error of every document, or the workflows. A
 /// file that defines task groups, datasources or alert groups is refused here: use
 /// [`check_documents`].

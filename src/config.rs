@@ -76,7 +76,18 @@ pub struct Config {
     pub alert_default_group: Option<String>,
     /// The "now" of every due decision: the database's (tests set a fixed one).
     pub clock: crate::clock::Clock,
+    /// What of the worker's environment reaches tasks besides the fixed allow-list
+    /// (`PGDAG_TASK_ENV_PASSTHROUGH`; see `tasks::env`).
+    pub task_env_passthrough: crate::tasks::env::Passthrough,
+    /// Private, loopback and link-local targets that `http` tasks and webhooks may reach
+    /// (`PGDAG_HTTP_ALLOW`; see `tasks::net`).
+    pub http_allow: crate::tasks::net::HttpAllow,
+    /// Most bytes of one attempt's log kept (`PGDAG_TASK_LOG_MAX`); the rest is cut.
+    pub task_log_max: u64,
 }
+
+/// Default of `PGDAG_TASK_LOG_MAX`: 64 MiB.
+pub const DEFAULT_TASK_LOG_MAX: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {var}: {message}")]
@@ -147,8 +158,36 @@ impl Config {
                 message: problem,
             });
         }
+        let task_env_passthrough = crate::tasks::env::Passthrough::parse(
+            &var(crate::tasks::env::PASSTHROUGH_VAR).unwrap_or_default(),
+        )
+        .map_err(|message| ConfigError {
+            var: crate::tasks::env::PASSTHROUGH_VAR,
+            message,
+        })?;
+        let http_allow = crate::tasks::net::HttpAllow::parse(
+            &var(crate::tasks::net::ALLOW_VAR).unwrap_or_default(),
+        )
+        .map_err(|message| ConfigError {
+            var: crate::tasks::net::ALLOW_VAR,
+            message,
+        })?;
+        let task_log_max = match var("PGDAG_TASK_LOG_MAX") {
+            None => DEFAULT_TASK_LOG_MAX,
+            Some(text) => parse_size(&text)
+                .filter(|n| *n >= 1024)
+                .ok_or_else(|| ConfigError {
+                    var: "PGDAG_TASK_LOG_MAX",
+                    message: format!(
+                        "{text:?} is not a size of at least 1KiB (bytes, or with KiB, MiB, GiB)"
+                    ),
+                })?,
+        };
         let config = Config {
             clock: crate::clock::Clock::database(),
+            task_env_passthrough,
+            http_allow,
+            task_log_max,
             public_url,
             alert_max_attempts: match var("PGDAG_ALERT_MAX_ATTEMPTS") {
                 None => DEFAULT_ALERT_MAX_ATTEMPTS,
@@ -367,6 +406,21 @@ impl Cidr {
             _ => false,
         }
     }
+}
+
+/// `1048576`, `512KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`...: powers of 1024).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..digits].parse().ok()?;
+    let unit = match t[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(unit)
 }
 
 pub fn parse_groups(text: &str) -> Vec<String> {

@@ -157,6 +157,7 @@ impl ServiceConfigs {
                 claim_batch: crate::alert::AlertConfig::DEFAULT_CLAIM_BATCH,
                 route_batch: crate::alert::AlertConfig::DEFAULT_ROUTE_BATCH,
                 clock: config.clock.clone(),
+                http_allow: config.http_allow.clone(),
             },
             leader: LeaderConfig {
                 retry: config.leader_retry.as_std(),

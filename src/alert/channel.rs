@@ -152,17 +152,28 @@ pub struct Sender {
     key: Option<SecretKey>,
     /// A send that takes longer is given up (and retried).
     timeout: Duration,
+    allow: crate::tasks::net::HttpAllow,
 }
 
 impl Sender {
-    pub fn new(key: Option<SecretKey>, timeout: Duration) -> Sender {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("pgdag/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(timeout.min(Duration::from_secs(15)))
-            .timeout(timeout)
-            .build()
-            .unwrap_or_default();
-        Sender { http, key, timeout }
+    /// `allow`: the private targets webhooks may reach (`PGDAG_HTTP_ALLOW`); webhooks
+    /// never follow redirects.
+    pub fn new(
+        key: Option<SecretKey>,
+        timeout: Duration,
+        allow: &crate::tasks::net::HttpAllow,
+    ) -> Sender {
+        let http = crate::tasks::net::guarded_client(
+            allow,
+            timeout.min(Duration::from_secs(15)),
+            Some(timeout),
+        );
+        Sender {
+            http,
+            key,
+            timeout,
+            allow: allow.clone(),
+        }
     }
 
     pub async fn send(
@@ -315,9 +326,16 @@ impl Sender {
         if let Value::Object(map) = &mut body {
             map.insert("delivery_id".into(), json!(ids.delivery_id));
         }
+        let url = match reqwest::Url::parse(&hook.url) {
+            Ok(url) => url,
+            Err(e) => return Outcome::Fail(cut(&format!("the webhook URL: {e}"))),
+        };
+        if let Err(reason) = crate::tasks::net::check_url(&url, &self.allow) {
+            return Outcome::Fail(cut(&reason));
+        }
         let mut request = self
             .http
-            .post(&hook.url)
+            .post(url)
             .json(&body)
             .header("x-pgdag-alert-id", ids.alert_id.to_string());
         if let Some(d) = ids.delivery_id {
@@ -328,6 +346,10 @@ impl Sender {
         }
         let response = match request.send().await {
             Ok(r) => r,
+            Err(e) if crate::tasks::net::refusal(&e).is_some() => {
+                let refused = crate::tasks::net::refusal(&e).map(|r| r.to_string());
+                return Outcome::Fail(cut(&refused.unwrap_or_default()));
+            }
             Err(e) if e.is_builder() => {
                 return Outcome::Fail(cut(&format!(
                     "the request cannot be made: {}",

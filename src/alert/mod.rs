@@ -64,6 +64,8 @@ pub struct AlertConfig {
     /// Alerts routed per transaction.
     pub route_batch: i64,
     pub clock: crate::clock::Clock,
+    /// Private targets webhooks may reach (`PGDAG_HTTP_ALLOW`).
+    pub http_allow: crate::tasks::net::HttpAllow,
 }
 
 impl AlertConfig {
@@ -102,7 +104,7 @@ pub fn start(
     rounds: &Rounds,
     cancel: CancellationToken,
 ) {
-    let sender = Sender::new(secret_key, config.send_timeout());
+    let sender = Sender::new(secret_key, config.send_timeout(), &config.http_allow);
     let lp = Loop::new(crate::service::rounds::ALERT, cancel.clone())
         .poll(config.poll_interval)
         .woken_by(&wakeups.alert)

@@ -48,6 +48,7 @@ pub async fn test(group: &str) -> CliResult {
             .map_err(CliError::usage)?
             .alert
             .send_timeout(),
+        &config.http_allow,
     );
     let mut results = Vec::with_capacity(channels.len());
     let mut failed = 0;

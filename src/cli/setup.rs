@@ -151,6 +151,14 @@ pub(super) async fn apply_checked(
         }
         checked.datasources = kept;
     }
+    let own: Vec<tokio_postgres::Config> = std::iter::once(config.database_url.as_str())
+        .chain(config.session_database_url.as_deref())
+        .filter_map(|url| url.parse().ok())
+        .collect();
+    let problems = crate::apply::scheduler_database_problems(&checked.datasources, &own).await;
+    if !problems.is_empty() {
+        return Err(CliError::usage(problems.join("\n")));
+    }
     let key = crate::secret::SecretKey::from_env().map_err(CliError::usage)?;
     let datasources = checked
         .sealed_datasources(key.as_ref())

@@ -850,6 +850,7 @@ pub fn type_keys(ty: TaskType) -> &'static [&'static str] {
             "expect_body_contains",
             "request_timeout",
             "out",
+            "follow_redirects",
         ],
         TaskType::SubProcess => &["workflow"],
         TaskType::Dependent => &["all", "any", "check_interval", "failure", "wait_limit"],
@@ -1196,6 +1197,10 @@ fn task_kind(
                     text_map_checked(ctx, n, "out", param_name_problem, json_path_problem)
                 })
                 .unwrap_or_default();
+            let follow_redirects = f
+                .take("follow_redirects")
+                .and_then(|n| flag(ctx, n, "follow_redirects"))
+                .unwrap_or(false);
             TaskKind::Http(HttpTask {
                 url: url?,
                 method,
@@ -1205,6 +1210,7 @@ fn task_kind(
                 expect_body_contains,
                 request_timeout,
                 out,
+                follow_redirects,
             })
         }
         TaskType::SubProcess => {
@@ -1591,6 +1597,7 @@ const DATASOURCE_KEYS: &[&str] = &[
     "url",
     "password_env",
     "password",
+    "allow_scheduler_database",
 ];
 
 fn datasource(ctx: &mut Ctx, mut f: Fields) -> Option<DatasourceSpec> {
@@ -1632,11 +1639,16 @@ fn datasource(ctx: &mut Ctx, mut f: Fields) -> Option<DatasourceSpec> {
         let pos = f.source.pos("password");
         ctx.err(pos, "set `password` or `password_env`, not both");
     }
+    let allow_scheduler_database = f
+        .take("allow_scheduler_database")
+        .and_then(|n| flag(ctx, n, "allow_scheduler_database"))
+        .unwrap_or(false);
     f.reject_rest(ctx, unknown_key("datasource", DATASOURCE_KEYS));
     if ctx.errors.len() > start {
         return None;
     }
     Some(DatasourceSpec {
+        allow_scheduler_database,
         project: project?,
         name: ds_name?,
         db_type: db_type?,

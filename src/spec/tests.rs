@@ -221,6 +221,7 @@ fn a_file_holds_a_workflow_a_datasource_and_an_alert_group() {
             url: "postgres://etl@db.internal:5432/warehouse".into(),
             password_env: Some("WAREHOUSE_PASSWORD".into()),
             password: None,
+            allow_scheduler_database: false,
             source: SourceMap::default(),
         }
     );
@@ -1856,6 +1857,7 @@ fn rich_spec() -> WorkflowSpec {
                     ("first".into(), "$['items'][0]".into()),
                 ]
                 .into(),
+                follow_redirects: false,
             }),
         ),
         task(
@@ -1869,6 +1871,7 @@ fn rich_spec() -> WorkflowSpec {
                 expect_body_contains: None,
                 request_timeout: None,
                 out: BTreeMap::new(),
+                follow_redirects: false,
             }),
         ),
         task(
@@ -2308,6 +2311,7 @@ fn arb_kind(names: Vec<String>) -> impl Strategy<Value = TaskKind> {
                         expect_body_contains,
                         request_timeout,
                         out,
+                        follow_redirects: false,
                     })
                 }
             ),

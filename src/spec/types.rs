@@ -478,6 +478,10 @@ pub struct HttpTask {
     /// Out param name → JSON path (starting with `$`) into the response body.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub out: BTreeMap<String, String>,
+    /// Follow 3xx answers (each hop checked by the network guard again); else a 3xx is
+    /// the answer.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub follow_redirects: bool,
 }
 
 /// Statuses that make an `http` task succeed: a list of codes (`[200, 204]`; a single code
@@ -892,6 +896,9 @@ pub struct DatasourceSpec {
     pub password_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The url may reach the scheduler's own database: only an admin may say so.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allow_scheduler_database: bool,
     #[serde(skip)]
     pub source: SourceMap,
 }

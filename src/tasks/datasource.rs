@@ -82,6 +82,15 @@ fn password(
     record: &datasources::DatasourceRecord,
 ) -> Result<Option<String>, String> {
     if let Some(var) = &record.password_env {
+        // Only what the operator passes to tasks: else a writer could send any variable
+        // of the worker (PGDAG_SECRET_KEY...) as a password to a host of theirs.
+        if !ctx.resources.config.task_env_passthrough.allows(var) {
+            return Err(format!(
+                "datasource {name}: password_env {var} is not in {} of worker {}",
+                super::env::PASSTHROUGH_VAR,
+                ctx.resources.config.server_name
+            ));
+        }
         return std::env::var(var).map(Some).map_err(|_| {
             format!(
                 "datasource {name}: environment variable {var} (its password_env) is not set for worker {}",

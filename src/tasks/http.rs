@@ -22,13 +22,13 @@ const LOG_BODY_MAX: usize = 64 * 1024;
 
 pub struct Http;
 
-/// The client every `http` task of a worker shares (connection reuse).
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("pgdag/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(15))
-        .build()
-        .expect("the HTTP client configuration is valid")
+/// Most redirects followed (with `follow_redirects: true`).
+const MAX_REDIRECTS: usize = 10;
+
+/// The client every `http` task of a worker shares (connection reuse). Its connections pass
+/// the network guard (`tasks::net`) and it follows no redirect by itself.
+pub fn client(allow: &super::net::HttpAllow) -> reqwest::Client {
+    super::net::guarded_client(allow, Duration::from_secs(15), None)
 }
 
 impl TaskPlugin for Http {
@@ -78,19 +78,81 @@ async fn request(ctx: &RunContext, http: &HttpTask) -> Result<Outcome, String> {
         .request_timeout
         .map(|d| d.as_std())
         .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
-    let mut request = ctx
-        .resources
-        .http
-        .request(method.clone(), &http.url)
-        .timeout(timeout);
-    for (name, value) in &http.headers {
-        request = request.header(name, value);
-    }
-    if let Some(body) = &http.body {
-        request = request.body(body.clone());
-    }
-    ctx.log(format!("[pgdag] {method} {}\n", http.url));
-    let response = request.send().await.map_err(|e| request_error(&e))?;
+    let allow = &ctx.resources.config.http_allow;
+    let mut url = reqwest::Url::parse(&http.url).map_err(|e| format!("url {}: {e}", http.url))?;
+    let mut method = method;
+    let mut body = http.body.clone();
+    let mut headers = http.headers.clone();
+    let mut hops = 0;
+    let response = loop {
+        // An address in the URL is checked here; a name when it is resolved.
+        if let Err(reason) = super::net::check_url(&url, allow) {
+            ctx.log(format!("[pgdag] {reason}\n"));
+            return Ok(Outcome::failure(reason));
+        }
+        let mut request = ctx
+            .resources
+            .http
+            .request(method.clone(), url.clone())
+            .timeout(timeout);
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = &body {
+            request = request.body(body.clone());
+        }
+        ctx.log(format!("[pgdag] {method} {url}\n"));
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(refused) = super::net::refusal(&e) {
+                    ctx.log(format!("[pgdag] {refused}\n"));
+                    return Ok(Outcome::failure(refused.to_string()));
+                }
+                return Err(request_error(&e));
+            }
+        };
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        let (true, Some(location)) = (response.status().is_redirection(), location) else {
+            break response;
+        };
+        if !http.follow_redirects {
+            ctx.log(format!(
+                "[pgdag] redirect to {location} not followed (the task does not say follow_redirects: true)\n"
+            ));
+            break response;
+        }
+        hops += 1;
+        if hops > MAX_REDIRECTS {
+            return Ok(Outcome::failure(format!(
+                "more than {MAX_REDIRECTS} redirects"
+            )));
+        }
+        let next = url
+            .join(&location)
+            .map_err(|e| format!("redirect to {location:?}: {e}"))?;
+        let status = response.status().as_u16();
+        ctx.log(format!("[pgdag] status {status}, redirected to {next}\n"));
+        // As browsers do: 303 (and 301/302 after a POST) become a GET without a body.
+        if status == 303 || (matches!(status, 301 | 302) && method == reqwest::Method::POST) {
+            method = reqwest::Method::GET;
+            body = None;
+        }
+        // Credentials stay with the origin they were written for.
+        if next.origin() != url.origin() {
+            headers.retain(|name, _| {
+                !matches!(
+                    name.to_ascii_lowercase().as_str(),
+                    "authorization" | "cookie" | "proxy-authorization"
+                )
+            });
+        }
+        url = next;
+    };
     let status = response.status().as_u16();
     ctx.log(format!("[pgdag] status {status}\n"));
     let mut body = Vec::new();

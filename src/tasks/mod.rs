@@ -13,9 +13,11 @@
 
 pub mod command_line;
 pub mod datasource;
+pub mod env;
 pub mod http;
 pub mod json_path;
 pub mod master_side;
+pub mod net;
 pub mod procedure;
 pub mod script;
 pub mod sql;
@@ -88,6 +90,14 @@ impl Outcome {
 pub trait LogSink: Send + Sync {
     /// Appends `text` (whole lines) to the attempt's log.
     fn log(&self, task: &ClaimedTask, text: String);
+
+    /// As [`log`](LogSink::log), but waits while the sink holds too much not yet written
+    /// (backpressure for a program's output: a task that prints faster than the database
+    /// takes it is slowed down instead of filling the worker's memory).
+    fn log_waiting<'a>(&'a self, task: &'a ClaimedTask, text: String) -> BoxFuture<'a, ()> {
+        self.log(task, text);
+        Box::pin(async {})
+    }
 }
 
 /// Records the process groups of running scripts, so that a crashed worker's successor on

@@ -204,6 +204,13 @@ async fn run_program(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true)
+        // Nothing of the worker's own environment but the allow-list (tasks::env).
+        .env_clear()
+        .envs(super::env::inherited(
+            std::env::vars_os(),
+            &ctx.resources.config.task_env_passthrough,
+            matches!(task.task_type.as_str(), "spark" | "mr"),
+        ))
         .env("PGDAG_TASK_INSTANCE_ID", task.id.to_string())
         .env(
             "PGDAG_WORKFLOW_INSTANCE_ID",
@@ -213,6 +220,18 @@ async fn run_program(
     for (name, value) in &ctx.params {
         if is_env_name(name) {
             command.env(format!("PGDAG_PARAM_{}", name.to_uppercase()), value);
+        }
+    }
+    // The task's own declared `env:` entries, when its payload carries them.
+    if let Some(serde_json::Value::Object(declared)) = task.payload.get("env") {
+        for (name, value) in declared {
+            if is_env_name(name) && !name.starts_with(super::env::RESERVED_PREFIX) {
+                let value = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                command.env(name, value);
+            }
         }
     }
     let mut child = command
@@ -225,12 +244,24 @@ async fn run_program(
     }
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let out_reader = tokio::spawn(pump(stdout, ctx.task.clone(), ctx.log_sink().clone(), true));
+    let budget = std::sync::Arc::new(Budget {
+        used: Default::default(),
+        max: ctx.resources.config.task_log_max,
+        cut: Default::default(),
+    });
+    let out_reader = tokio::spawn(pump(
+        stdout,
+        ctx.task.clone(),
+        ctx.log_sink().clone(),
+        true,
+        budget.clone(),
+    ));
     let err_reader = tokio::spawn(pump(
         stderr,
         ctx.task.clone(),
         ctx.log_sink().clone(),
         false,
+        budget.clone(),
     ));
     let status = tokio::select! {
         status = child.wait() => status,
@@ -246,6 +277,12 @@ async fn run_program(
     }
     let out_params = out_reader.await.unwrap_or_default();
     let _ = err_reader.await;
+    if budget.cut.load(std::sync::atomic::Ordering::Relaxed) {
+        ctx.log(format!(
+            "\n[pgdag] log cut: output beyond {} bytes of this attempt was not kept (PGDAG_TASK_LOG_MAX)\n",
+            budget.max
+        ));
+    }
     let status = status.map_err(|e| format!("waiting for the task process failed: {e}"))?;
     let exit_code = status.code().or_else(|| {
         use std::os::unix::process::ExitStatusExt;
@@ -280,27 +317,82 @@ async fn terminate(
     }
 }
 
-/// Forward lines to the log; on stdout, collect `${setValue(k=v)}` out params.
+/// Longest piece of one output line logged at once: a longer line is cut there and goes on
+/// in the next piece (no newline added), so no line is ever held in memory whole.
+pub const LINE_MAX: usize = 64 * 1024;
+
+/// What the output pumps of one attempt share: bytes logged so far and the cap.
+struct Budget {
+    used: std::sync::atomic::AtomicU64,
+    max: u64,
+    cut: std::sync::atomic::AtomicBool,
+}
+
+impl Budget {
+    /// Whether `n` more bytes may be logged; the first refusal marks the log as cut.
+    fn take(&self, n: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.cut.load(Ordering::Relaxed) {
+            return false;
+        }
+        let before = self.used.fetch_add(n as u64, Ordering::Relaxed);
+        if before + n as u64 > self.max {
+            self.cut.store(true, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+}
+
+/// Forward output to the log in pieces of at most [`LINE_MAX`] bytes, waiting when the
+/// shipper is behind; past the attempt's cap, output is read and dropped. On stdout, whole
+/// lines with `${setValue(k=v)}` set out params.
 async fn pump(
     stream: impl AsyncRead + Unpin,
     task: crate::store::queue::ClaimedTask,
     sink: std::sync::Arc<dyn super::LogSink>,
     collect: bool,
+    budget: std::sync::Arc<Budget>,
 ) -> params::ParamMap {
     let mut out = params::ParamMap::new();
-    let mut reader = BufReader::new(stream);
-    let mut line = Vec::new();
+    let mut reader = BufReader::with_capacity(LINE_MAX, stream);
+    let mut line: Vec<u8> = Vec::with_capacity(1024);
+    // The current line was already cut (its first piece is gone): not an out param.
+    let mut continued = false;
     loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line).into_owned();
-                if collect && text.contains("${setValue(") {
-                    out.extend(params::parse_set_value(&text));
+        let (taken, complete) = match reader.fill_buf().await {
+            Ok([]) | Err(_) => (0, true),
+            Ok(buf) => {
+                let room = LINE_MAX - line.len();
+                match buf.iter().take(room).position(|b| *b == b'\n') {
+                    Some(at) => {
+                        line.extend_from_slice(&buf[..=at]);
+                        (at + 1, true)
+                    }
+                    None => {
+                        let n = buf.len().min(room);
+                        line.extend_from_slice(&buf[..n]);
+                        (n, false)
+                    }
                 }
-                sink.log(&task, text);
             }
+        };
+        let eof = taken == 0;
+        reader.consume(taken);
+        if !line.is_empty() && (complete || line.len() >= LINE_MAX) {
+            let text = String::from_utf8_lossy(&line).into_owned();
+            let whole = complete && !continued;
+            if collect && whole && text.contains("${setValue(") {
+                out.extend(params::parse_set_value(&text));
+            }
+            continued = !complete;
+            if budget.take(text.len()) {
+                sink.log_waiting(&task, text).await;
+            }
+            line.clear();
+        }
+        if eof {
+            break;
         }
     }
     out
@@ -314,4 +406,71 @@ fn work_dir() -> PathBuf {
 
 fn is_env_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<String>>);
+
+    impl crate::tasks::LogSink for Collect {
+        fn log(&self, _task: &crate::store::queue::ClaimedTask, text: String) {
+            self.0.lock().unwrap().push(text);
+        }
+    }
+
+    fn claimed() -> crate::store::queue::ClaimedTask {
+        crate::store::queue::ClaimedTask {
+            id: 1,
+            workflow_instance_id: 1,
+            name: "t".into(),
+            task_type: "shell".into(),
+            attempt: 1,
+            claim_token: uuid::Uuid::nil(),
+            payload: serde_json::json!({}),
+            next_seq: 0,
+            order_key: (0, 0, 0, 0),
+        }
+    }
+
+    fn budget(max: u64) -> Arc<Budget> {
+        Arc::new(Budget {
+            used: Default::default(),
+            max,
+            cut: Default::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn long_lines_go_in_pieces_and_set_value_only_from_whole_lines() {
+        let mut input = vec![b'x'; LINE_MAX * 2 + 10];
+        input.extend_from_slice(b"${setValue(a=1)}\nshort\n${setValue(b=2)}");
+        let sink = Arc::new(Collect::default());
+        let out = pump(&input[..], claimed(), sink.clone(), true, budget(u64::MAX)).await;
+        let pieces = sink.0.lock().unwrap().clone();
+        assert!(pieces.iter().all(|p| p.len() <= LINE_MAX));
+        assert_eq!(pieces.concat().as_bytes(), &input[..]);
+        assert_eq!(
+            pieces.len(),
+            5,
+            "two full pieces, the rest of the line, short, last"
+        );
+        // `a` rode on a cut line; `b` is a whole (last) line.
+        assert!(!out.contains_key("a"));
+        assert_eq!(out.get("b").map(String::as_str), Some("2"));
+    }
+
+    #[tokio::test]
+    async fn past_the_cap_output_is_dropped_and_the_log_marked_cut() {
+        let input = vec![b'y'; LINE_MAX * 4];
+        let sink = Arc::new(Collect::default());
+        let b = budget((LINE_MAX * 2) as u64);
+        pump(&input[..], claimed(), sink.clone(), false, b.clone()).await;
+        let kept: usize = sink.0.lock().unwrap().iter().map(String::len).sum();
+        assert_eq!(kept, LINE_MAX * 2);
+        assert!(b.cut.load(std::sync::atomic::Ordering::Relaxed));
+    }
 }

@@ -84,11 +84,11 @@ pub fn start(
     set.spawn(shipper_task);
     let registry = orphans::Registry::start(&config.state_dir);
     let resources = Arc::new(crate::tasks::Resources {
+        http: crate::tasks::http::client(&resources_config.http_allow),
         config: resources_config,
         store: store.clone(),
         secret_key,
         registry: Arc::new(registry),
-        http: crate::tasks::http::client(),
     });
     let running: Running = Arc::default();
     let stop_claiming = cancel.child_token();

@@ -19,10 +19,23 @@ use crate::store::{Store, StoreError};
 const MAX_CHUNK_BYTES: usize = 64 * 1024;
 /// Most messages taken into one flush.
 const MAX_BATCH: usize = 5_000;
+/// Most bytes of program output queued and not yet written; a task's output pump waits
+/// beyond it (backpressure), so a worker's memory does not grow with its tasks' output.
+pub const MAX_QUEUED_BYTES: usize = 16 * 1024 * 1024;
 
 enum Message {
-    Started { id: i64, token: Uuid, next_seq: i32 },
-    Log { id: i64, token: Uuid, text: String },
+    Started {
+        id: i64,
+        token: Uuid,
+        next_seq: i32,
+    },
+    Log {
+        id: i64,
+        token: Uuid,
+        text: String,
+        /// Held until the text is written (output pumps only).
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    },
     Complete(Completion),
     Alert(TaskAlert),
 }
@@ -30,6 +43,8 @@ enum Message {
 #[derive(Clone)]
 pub struct Shipper {
     tx: mpsc::UnboundedSender<Message>,
+    /// One permit per queued byte of program output.
+    queued: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Shipper {
@@ -39,6 +54,7 @@ impl Shipper {
         cancel: CancellationToken,
     ) -> (Shipper, impl std::future::Future<Output = ()>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let queued = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED_BYTES));
         let service = ShipperService {
             store,
             clock,
@@ -46,12 +62,13 @@ impl Shipper {
             cancel,
             next_seq: HashMap::new(),
             pending: None,
+            held: Vec::new(),
             failures: 0,
         };
         // The loop itself is never cancelled: after the process's cancellation the round
         // still writes what is queued, and ends the service once nothing is left.
         let lp = Loop::new(crate::service::rounds::SHIPPER, CancellationToken::new());
-        (Shipper { tx }, service::run(service, lp))
+        (Shipper { tx, queued }, service::run(service, lp))
     }
     pub fn started(&self, task: &ClaimedTask) {
         let _ = self.tx.send(Message::Started {
@@ -65,6 +82,18 @@ impl Shipper {
             id: task.id,
             token: task.claim_token,
             text,
+            permit: None,
+        });
+    }
+    /// As `log`, after waiting until the queue holds room for `text`.
+    pub async fn log_waiting(&self, task: &ClaimedTask, text: String) {
+        let bytes = text.len().clamp(1, MAX_QUEUED_BYTES) as u32;
+        let permit = self.queued.clone().acquire_many_owned(bytes).await.ok();
+        let _ = self.tx.send(Message::Log {
+            id: task.id,
+            token: task.claim_token,
+            text,
+            permit,
         });
     }
     /// An alert about the attempt (e.g. a timeout warning), written fenced by its token.
@@ -94,6 +123,8 @@ struct ShipperService {
     next_seq: HashMap<i64, i32>,
     /// A batch whose write failed, kept for the next round.
     pending: Option<Assembled>,
+    /// The queue room the pending batch's output takes: given back once it is written.
+    held: Vec<tokio::sync::OwnedSemaphorePermit>,
     failures: u32,
 }
 
@@ -115,6 +146,14 @@ impl Round for ShipperService {
                 match self.rx.try_recv() {
                     Ok(m) => batch.push(m),
                     Err(_) => break,
+                }
+            }
+            // Room in the queue comes back once this batch is written.
+            for message in &mut batch {
+                if let Message::Log { permit, .. } = message
+                    && let Some(p) = permit.take()
+                {
+                    self.held.push(p);
                 }
             }
             self.pending = Some(assemble(batch, &mut self.next_seq));
@@ -145,6 +184,7 @@ impl Round for ShipperService {
                     self.next_seq.remove(&c.task_instance_id);
                 }
                 self.pending = None;
+                self.held.clear();
                 self.failures = 0;
                 Ok(Next::Again)
             }
@@ -184,7 +224,9 @@ fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled 
                 next_seq.insert(id, seq);
                 started.push((id, token));
             }
-            Message::Log { id, token, text } => {
+            Message::Log {
+                id, token, text, ..
+            } => {
                 if let Some(&at) = open.get(&id) {
                     let chunk = &mut logs[at];
                     if chunk.claim_token == token
@@ -222,6 +264,13 @@ impl crate::tasks::LogSink for Shipper {
     fn log(&self, task: &ClaimedTask, text: String) {
         Shipper::log(self, task, text)
     }
+    fn log_waiting<'a>(
+        &'a self,
+        task: &'a ClaimedTask,
+        text: String,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(Shipper::log_waiting(self, task, text))
+    }
 }
 
 #[cfg(test)]
@@ -242,16 +291,19 @@ mod tests {
                 id: 1,
                 token,
                 text: "a\n".into(),
+                permit: None,
             },
             Message::Log {
                 id: 2,
                 token,
                 text: "x\n".into(),
+                permit: None,
             },
             Message::Log {
                 id: 1,
                 token,
                 text: "b\n".into(),
+                permit: None,
             },
         ];
         let (started, logs, _, _) = assemble(batch, &mut seqs);
@@ -264,6 +316,7 @@ mod tests {
                 id: 1,
                 token,
                 text: "c\n".into(),
+                permit: None,
             }],
             &mut seqs,
         );

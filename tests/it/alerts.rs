@@ -23,8 +23,13 @@ fn email_group(name: &str, sink: &Sink) -> String {
 
 fn fast_alerts(config: &mut pgdag::config::Config) {
     config.public_url = "http://pgdag.test:8080".into();
+    // The webhooks of these tests are local servers, which only an allow-list lets through.
+    config.http_allow = pgdag::tasks::net::HttpAllow::parse(LOCAL).unwrap();
     config.alert_retry_base = PgDuration::from_millis(100);
 }
+
+/// `PGDAG_HTTP_ALLOW` for the tests' local webhook servers.
+const LOCAL: &str = "127.0.0.1";
 
 async fn cluster() -> TestCluster {
     TestCluster::start_with(&Role::ALL, fast_alerts).await
@@ -876,7 +881,8 @@ async fn pgdag_alert_test_sends_to_every_channel_and_says_which_failed() {
     )
     .await;
     let mut test = pgdag(&db);
-    test.args(["alert", "test", "both"]);
+    test.args(["alert", "test", "both"])
+        .env("PGDAG_HTTP_ALLOW", LOCAL);
     let (code, stdout, stderr) = output(test);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
@@ -899,11 +905,23 @@ async fn pgdag_alert_test_sends_to_every_channel_and_says_which_failed() {
     assert_eq!(hooks.received()[0].body["kind"], "test");
 
     let mut test = pgdag(&db);
-    test.args(["alert", "test", "broken"]);
+    test.args(["alert", "test", "broken"])
+        .env("PGDAG_HTTP_ALLOW", LOCAL);
     let (code, stdout, _) = output(test);
     assert_eq!(code, 1, "{stdout}");
     assert!(
         stdout.contains("channel 1 (webhook http://127.0.0.1:") && stdout.contains("failed: "),
+        "{stdout}"
+    );
+
+    // Issue 14: without the operator's allow-list a local webhook is refused, with the reason.
+    let mut test = pgdag(&db);
+    test.args(["alert", "test", "broken"])
+        .env_remove("PGDAG_HTTP_ALLOW");
+    let (code, stdout, _) = output(test);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("failed: refused: 127.0.0.1 is a loopback address"),
         "{stdout}"
     );
 
@@ -916,7 +934,7 @@ async fn pgdag_alert_test_sends_to_every_channel_and_says_which_failed() {
         "{stderr}"
     );
 
-    // Both tests are on record, as delivered or not.
+    // Every test is on record, as delivered or not.
     let client = store.client().await.unwrap();
     let rows: Vec<(String, String)> = client
         .query(
@@ -932,6 +950,7 @@ async fn pgdag_alert_test_sends_to_every_channel_and_says_which_failed() {
         rows,
         [
             ("both".to_string(), "sent".to_string()),
+            ("broken".to_string(), "failed".to_string()),
             ("broken".to_string(), "failed".to_string())
         ]
     );
@@ -944,6 +963,7 @@ fn alert_process(db: &TestDb, name: &str, lease: &str) -> ChildGuard {
     let mut server = pgdag(db);
     server
         .args(["server", "--roles", "alert"])
+        .env("PGDAG_HTTP_ALLOW", LOCAL)
         .env("PGDAG_SERVER_NAME", name)
         .env("PGDAG_ALERT_LEASE", lease)
         .env("PGDAG_ALERT_RETRY_BASE", "100ms")

@@ -478,3 +478,214 @@ async fn a_run_may_override_priority_failure_strategy_and_worker_group() {
     let detail = cluster.wait_final(id).await;
     assert_eq!(detail.priority, "highest");
 }
+
+/// Issue 14: a writer of one project cannot reach into another through `sub_process`
+/// (needs write there) or `dependent` (needs read), at apply nor at run time, and the
+/// refusal does not tell whether the other project's workflow exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_into_other_projects_need_membership_there_at_apply_and_at_run() {
+    use pgdag::store::members::{self, Access};
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply(
+            "project: a\nname: home\ntasks:\n  - { name: t, type: empty }\n---\nproject: b\nname: payroll\ntasks:\n  - { name: pay, type: shell, script: 'echo paid' }\n---\nproject: c\nname: load\ntasks:\n  - { name: l, type: empty }\n",
+        )
+        .await;
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "mallory", None, false)
+        .await
+        .unwrap();
+    members::set(&client, "a", "mallory", Access::Write)
+        .await
+        .unwrap();
+    members::set(&client, "c", "mallory", Access::Read)
+        .await
+        .unwrap();
+    let token = pgdag::store::users::create_token(&client, "mallory", None, None)
+        .await
+        .unwrap()
+        .token;
+    let base = format!("http://{}/api/v1", cluster.api());
+    let http = reqwest::Client::new();
+    let apply = |yaml: String| {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            let response = http
+                .post(format!("{base}/projects/a/workflows"))
+                .bearer_auth(&token)
+                .header("content-type", "application/yaml")
+                .body(yaml)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let sub = |target: &str| {
+        format!(
+            "project: a\nname: caller\ntasks:\n  - {{ name: steal, type: sub_process, workflow: {target} }}\n"
+        )
+    };
+    // The same refusal whether B's workflow exists or not.
+    let (status, exists) = apply(sub("b/payroll")).await;
+    assert_eq!(status, 403, "{exists}");
+    let message = exists["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("task steal") && message.contains("project b"),
+        "{message}"
+    );
+    let (status, missing) = apply(sub("b/ghost")).await;
+    assert_eq!(status, 403);
+    assert_eq!(missing["error"]["message"], exists["error"]["message"]);
+    let (status, nowhere) = apply(sub("zz/ghost")).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        nowhere["error"]["message"].as_str().unwrap(),
+        message.replace("project b", "project zz")
+    );
+    // Read access is not enough to run another project's workflow.
+    let (status, _) = apply(sub("c/load")).await;
+    assert_eq!(status, 403);
+
+    // A dependent needs read: on c yes, on b no.
+    let dependent = |target: &str| {
+        format!(
+            "project: a\nname: waiter\ntasks:\n  - name: wait\n    type: dependent\n    all: [{{ workflow: {target}, window: today }}]\n"
+        )
+    };
+    let (status, body) = apply(dependent("c/load")).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = apply(dependent("b/payroll")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("task wait"),
+        "{body}"
+    );
+
+    // With write on b the reference is accepted; once the membership is gone, starting a
+    // run of it is refused.
+    members::set(&client, "b", "mallory", Access::Write)
+        .await
+        .unwrap();
+    let (status, body) = apply(sub("b/payroll")).await;
+    assert_eq!(status, 201, "{body}");
+    let run = || {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            http.post(format!("{base}/projects/a/workflows/caller/runs"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(run().await.status(), 201);
+    members::remove(&client, "b", "mallory").await.unwrap();
+    let refused = run().await;
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(
+            "task steal of a/caller: its sub_process reference into project b needs write access"
+        ),
+        "{body}"
+    );
+}
+
+/// Issue 14: a datasource that reaches the scheduler's own database (by any name of its host)
+/// is refused at apply; only an admin may allow it explicitly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_datasource_on_the_schedulers_own_database_needs_an_admin() {
+    use pgdag::store::members::{self, Access};
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: p\nname: w\ntasks:\n  - { name: t, type: empty }\n")
+        .await;
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "writer", None, false)
+        .await
+        .unwrap();
+    members::set(&client, "p", "writer", Access::Write)
+        .await
+        .unwrap();
+    let writer = pgdag::store::users::create_token(&client, "writer", None, None)
+        .await
+        .unwrap()
+        .token;
+    let admin = cluster.api_token("root").await;
+    let base = format!("http://{}/api/v1", cluster.api());
+    let http = reqwest::Client::new();
+    let post = |token: String, url: String, allow: bool| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let mut yaml =
+                format!("kind: datasource\nproject: p\nname: meta\ntype: postgres\nurl: {url}\n");
+            if allow {
+                yaml.push_str("allow_scheduler_database: true\n");
+            }
+            let response = http
+                .post(format!("{base}/projects/p/datasources"))
+                .bearer_auth(&token)
+                .body(yaml)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, body)
+        }
+    };
+    let name = &cluster.db.name;
+    for url in [
+        format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        format!("postgresql://someone@localhost/{name}"),
+        format!("postgres://x@[::1]:5432/{name}?sslmode=disable"),
+    ] {
+        let (status, body) = post(writer.clone(), url.clone(), false).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("reaches the scheduler's own database"),
+            "{body}"
+        );
+    }
+    let own = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    // Another database on the same server is fine.
+    let (status, body) = post(
+        writer.clone(),
+        "postgres://postgres@127.0.0.1:5432/warehouse".into(),
+        false,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = post(writer.clone(), own.clone(), true).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = post(admin, own.clone(), true).await;
+    assert_eq!(status, 200, "{body}");
+
+    // `pgdag apply` refuses it too without the explicit allowance.
+    let dir = temp_dir();
+    let file = dir.path().join("ds.yaml");
+    std::fs::write(
+        &file,
+        format!("kind: datasource\nproject: p\nname: meta2\ntype: postgres\nurl: {own}\n"),
+    )
+    .unwrap();
+    let out = pgdag(&cluster.db)
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("reaches the scheduler's own database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

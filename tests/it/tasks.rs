@@ -72,10 +72,11 @@ impl Server {
 // ---- sql and procedure ----
 
 /// A datasource on the test's own Postgres database (trust auth ignores the password, but it
-/// is stored encrypted all the same).
+/// is stored encrypted all the same). That is the scheduler's own database, which `apply`
+/// refuses unless the document allows it explicitly.
 fn postgres_datasource(db: &TestDb) -> String {
     format!(
-        "kind: datasource\nproject: s\nname: pg\ntype: postgres\nurl: {}\npassword: not-needed\n",
+        "kind: datasource\nproject: s\nname: pg\ntype: postgres\nurl: {}\npassword: not-needed\nallow_scheduler_database: true\n",
         db.url
     )
 }
@@ -328,7 +329,15 @@ async fn http_server() -> std::net::SocketAddr {
     });
     let teapot = warp::path("teapot")
         .map(|| warp::reply::with_status("short and stout", warp::http::StatusCode::IM_A_TEAPOT));
-    let routes = ok.or(teapot);
+    // `/to/<target>` redirects (302) to `http://<target>`.
+    let to = warp::path!("to" / String).map(|target: String| {
+        warp::http::Response::builder()
+            .status(302)
+            .header("location", format!("http://{}", target.replace('~', "/")))
+            .body(String::new())
+            .unwrap()
+    });
+    let routes = ok.or(teapot).or(to);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(warp::serve(routes).incoming(listener).run());
@@ -338,7 +347,8 @@ async fn http_server() -> std::net::SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_checks_status_and_body_and_picks_out_params_by_json_path() {
     let addr = http_server().await;
-    let server = Server::start(&[]).await;
+    // The server is local: only the operator's allow-list lets tasks reach it.
+    let server = Server::start(&[("PGDAG_HTTP_ALLOW", "127.0.0.1")]).await;
     let yaml = format!(
         r#"project: h
 name: calls
@@ -384,6 +394,256 @@ tasks:
             .contains("short and stout")
     );
     assert_eq!(task(&detail, "teapot_expected").state, "succeeded");
+}
+
+/// Issue 14: without `PGDAG_HTTP_ALLOW`, loopback (by address or by name) is refused after
+/// resolution; with it, redirects are followed only on `follow_redirects: true`, and every
+/// hop is checked again (a redirect to the cloud metadata address is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_tasks_reach_private_addresses_only_when_allowed_and_check_every_redirect() {
+    let addr = http_server().await;
+    let port = addr.port();
+    let guarded = Server::start(&[]).await;
+    guarded.apply(&format!(
+        r#"project: h
+name: inside
+tasks:
+  - {{ name: by_address, type: http, url: "http://{addr}/ok" }}
+  - {{ name: by_name, type: http, url: "http://localhost:{port}/ok" }}
+  - {{ name: metadata, type: http, url: "http://169.254.169.254/latest/meta-data/" }}
+"#
+    ));
+    let id = guarded.run("h/inside", serde_json::json!({})).await;
+    let detail = guarded.finished(id).await;
+    for (name, reason) in [
+        ("by_address", "refused: 127.0.0.1 is a loopback address"),
+        ("by_name", "loopback address"),
+        (
+            "metadata",
+            "refused: 169.254.169.254 is a link-local address",
+        ),
+    ] {
+        let t = task(&detail, name);
+        assert_eq!(t.state, "failed", "{name}");
+        let error = t.error.as_deref().unwrap_or_default();
+        assert!(error.contains(reason), "{name}: {error}");
+        assert!(error.contains("PGDAG_HTTP_ALLOW"), "{name}: {error}");
+    }
+    assert!(
+        !guarded.log(&detail, "by_address").await.contains("fine"),
+        "nothing was fetched"
+    );
+
+    let allowed = Server::start(&[("PGDAG_HTTP_ALLOW", "127.0.0.1/32")]).await;
+    allowed.apply(&format!(
+        r#"project: h
+name: hops
+tasks:
+  - {{ name: not_followed, type: http, url: "http://{addr}/to/{addr}~ok" }}
+  - {{ name: followed, type: http, url: "http://{addr}/to/{addr}~ok", follow_redirects: true, out: {{ id: "$.data.id" }} }}
+  - {{ name: to_metadata, type: http, url: "http://{addr}/to/169.254.169.254~latest", follow_redirects: true }}
+"#
+    ));
+    let id = allowed.run("h/hops", serde_json::json!({})).await;
+    let detail = allowed.finished(id).await;
+    let not_followed = task(&detail, "not_followed");
+    assert_eq!(not_followed.state, "failed");
+    assert!(
+        not_followed.error.as_deref().unwrap().contains("302"),
+        "{:?}",
+        not_followed.error
+    );
+    assert!(
+        allowed
+            .log(&detail, "not_followed")
+            .await
+            .contains("not followed")
+    );
+    let followed = task(&detail, "followed");
+    assert_eq!(followed.state, "succeeded", "{:?}", followed.error);
+    assert_eq!(followed.out_params["id"], "42");
+    let to_metadata = task(&detail, "to_metadata");
+    assert_eq!(to_metadata.state, "failed");
+    assert!(
+        to_metadata
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("refused: 169.254.169.254 is a link-local address"),
+        "{:?}",
+        to_metadata.error
+    );
+}
+
+// ---- the task environment ----
+
+/// Issue 14: a task's process starts from an empty environment plus the allow-list; no
+/// setting of the worker reaches it, and `password_env` may name only what passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_see_only_the_allowed_environment() {
+    let server = Server::start(&[
+        ("PGDAG_ADMIN_PASSWORD", "admin-pw-must-not-leak"),
+        ("AWS_SECRET_ACCESS_KEY", "cloud-key-must-not-leak"),
+        ("COMPANY_PROXY", "http://proxy.example:3128"),
+        ("TEAM_TOKEN", "team"),
+        ("PGDAG_TASK_ENV_PASSTHROUGH", "COMPANY_PROXY, TEAM_*"),
+        ("LC_ALL", "C"),
+    ])
+    .await;
+    server.apply(
+        r#"project: e
+name: env
+params: { who: world }
+tasks:
+  - { name: shell, type: shell, script: env }
+  - name: python
+    type: python
+    script: |
+      import os
+      for k in sorted(os.environ): print(f"{k}={os.environ[k]}")
+  - { name: spawned, type: shell, script: "bash -c env" }
+---
+kind: datasource
+project: e
+name: exfil
+type: postgres
+url: postgres://etl@127.0.0.1:5432/warehouse
+password_env: PGDAG_SECRET_KEY
+---
+project: e
+name: steal
+tasks:
+  - { name: q, type: sql, datasource: exfil, sql: "select 1" }
+"#,
+    );
+    let id = server.run("e/env", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
+    for name in ["shell", "python", "spawned"] {
+        let log = server.log(&detail, name).await;
+        for secret in [
+            "PGDAG_DATABASE_URL",
+            "PGDAG_SECRET_KEY",
+            "PGDAG_ADMIN_PASSWORD",
+            "PGDAG_SESSION_DATABASE_URL",
+            "PGDAG_HTTP_ADDR",
+            "must-not-leak",
+            SECRET_KEY,
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(!log.contains(secret), "{name}: {secret} in {log}");
+        }
+        for wanted in [
+            "PATH=",
+            "LC_ALL=C",
+            "COMPANY_PROXY=http://proxy.example:3128",
+            "TEAM_TOKEN=team",
+            "PGDAG_PARAM_WHO=world",
+            "PGDAG_TASK_INSTANCE_ID=",
+            "PGDAG_ATTEMPT=1",
+        ] {
+            assert!(log.contains(wanted), "{name}: {wanted} not in {log}");
+        }
+    }
+    let id = server.run("e/steal", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    let q = task(&detail, "q");
+    assert_eq!(q.state, "failed");
+    assert!(
+        q.error
+            .as_deref()
+            .unwrap()
+            .contains("password_env PGDAG_SECRET_KEY is not in PGDAG_TASK_ENV_PASSTHROUGH"),
+        "{:?}",
+        q.error
+    );
+}
+
+// ---- bounded output ----
+
+/// The resident memory of a process, from /proc (Linux), in bytes.
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Issue 14: 200 MiB on one line without a newline neither fills the worker's memory nor the
+/// log: pieces of at most 64 KiB, the attempt's log cut at PGDAG_TASK_LOG_MAX with a final
+/// line saying so, and the worker's RSS stays bounded throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_line_without_newline_is_cut_and_the_worker_stays_small() {
+    let server = Server::start(&[("PGDAG_TASK_LOG_MAX", "24MiB")]).await;
+    let pid = server._child.0.id();
+    server.apply(
+        r#"project: o
+name: flood
+tasks:
+  - name: flood
+    type: shell
+    script: "head -c 209715200 /dev/zero | tr '\\0' x; echo; echo after"
+"#,
+    );
+    let id = server.run("o/flood", serde_json::json!({})).await;
+    let store = server.store.clone();
+    let watch = tokio::spawn(async move {
+        let mut peak = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            peak = peak.max(rss_bytes(pid).unwrap_or(0));
+            let client = store.client().await.unwrap();
+            let done = pgdag::store::instances::get(&client, id)
+                .await
+                .unwrap()
+                .is_some_and(|d| {
+                    d.state
+                        .parse::<pgdag::model::WorkflowState>()
+                        .unwrap()
+                        .is_final()
+                });
+            if done || std::time::Instant::now() > deadline {
+                return peak;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let detail = wait_final(&server.store, id, Duration::from_secs(120)).await;
+    let peak = watch.await.unwrap();
+    assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
+    assert!(
+        peak < 160 * 1024 * 1024,
+        "the worker's RSS reached {} MiB",
+        peak / 1024 / 1024
+    );
+    let client = server.store.client().await.unwrap();
+    let task_id = task(&detail, "flood").id;
+    let row = client
+        .query_one(
+            "select count(*), max(length(text)), sum(length(text))::bigint from pgdag.task_log where task_instance_id = $1",
+            &[&task_id],
+        )
+        .await
+        .unwrap();
+    let (chunks, longest, total): (i64, i32, i64) = (row.get(0), row.get(1), row.get(2));
+    assert!(chunks > 300, "{chunks} chunks");
+    assert!(longest as usize <= 64 * 1024, "a chunk of {longest} bytes");
+    assert!(
+        total < 25 * 1024 * 1024 && total > 23 * 1024 * 1024,
+        "{total} bytes kept"
+    );
+    let last = client
+        .query_one(
+            "select text from pgdag.task_log where task_instance_id = $1 order by seq desc limit 1",
+            &[&task_id],
+        )
+        .await
+        .unwrap();
+    let last: String = last.get(0);
+    assert!(
+        last.contains("[pgdag] log cut: output beyond 25165824 bytes of this attempt was not kept"),
+        "{last}"
+    );
 }
 
 // ---- sub_process ----

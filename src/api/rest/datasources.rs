@@ -45,6 +45,18 @@ pub(super) async fn post(ctx: Ctx<'_>, project: &str) -> Answer {
             datasource.name, datasource.project
         )));
     }
+    // Only an admin may point a datasource at the scheduler's own database.
+    if datasource.allow_scheduler_database {
+        who.require_admin()?;
+    }
+    let problems = crate::apply::scheduler_database_problems(
+        &checked.datasources,
+        std::slice::from_ref(&store.config),
+    )
+    .await;
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(ApiError::unprocessable(problem));
+    }
     let key = crate::secret::SecretKey::from_env().map_err(ApiError::unprocessable)?;
     let sealed = checked
         .sealed_datasources(key.as_ref())

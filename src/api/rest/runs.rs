@@ -49,14 +49,14 @@ pub(super) async fn post(ctx: Ctx<'_>, project: &str, workflow: &str) -> Answer 
     ctx.who
         .require_project(&ctx.client, project, Access::Write)
         .await?;
-    let (request, mut client) = (ctx.request, ctx.client);
+    let (request, who, mut client) = (ctx.request, ctx.who, ctx.client);
     let body: RunBody = if request.body.iter().all(u8::is_ascii_whitespace) {
         RunBody::default()
     } else {
         serde_json::from_slice(&request.body)
             .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?
     };
-    let (instance_ids, backfill_id) = start(&mut client, project, workflow, body).await?;
+    let (instance_ids, backfill_id) = start(&mut client, &who, project, workflow, body).await?;
     let mut answer = serde_json::json!({ "instance_ids": instance_ids });
     if let Some(id) = backfill_id {
         answer["backfill_id"] = id.into();
@@ -68,10 +68,13 @@ pub(super) async fn post(ctx: Ctx<'_>, project: &str, workflow: &str) -> Answer 
 /// the instance ids in date order, and the backfill's id.
 pub async fn start(
     client: &mut deadpool_postgres::Object,
+    who: &crate::api::auth::Principal,
     project: &str,
     workflow: &str,
     body: RunBody,
 ) -> Result<(Vec<i64>, Option<i64>), ApiError> {
+    // Memberships may have changed since the definition was applied.
+    crate::api::references::require_for_run(who, &*client, project, workflow).await?;
     let overrides = body.overrides()?;
     if let Some(nodes) = &body.start_nodes {
         if nodes.is_empty() {

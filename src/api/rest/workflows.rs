@@ -69,6 +69,8 @@ pub(super) async fn apply(ctx: Ctx<'_>, project: &str) -> Answer {
         )));
     }
     let mut client = store.client().await?;
+    // Before anything that could say whether another project's workflow exists.
+    crate::api::references::require(&who, &client, &specs).await?;
     let applied = definitions::apply_all(&mut client, &specs).await?;
     let status = if applied
         .iter()
@@ -130,6 +132,12 @@ pub(super) async fn switch(ctx: Ctx<'_>, project: &str, workflow: &str, version:
         .require_project(&ctx.client, project, Access::Write)
         .await?;
     let number = parse_version(version)?;
+    // The old version's references are held to today's memberships.
+    if let Some((spec, _)) =
+        definitions::get_spec(&ctx.client, project, workflow, Some(number)).await?
+    {
+        crate::api::references::require(&ctx.who, &ctx.client, &[spec]).await?;
+    }
     let mut client = ctx.client;
     let tx = client
         .transaction()

@@ -84,6 +84,7 @@ pub(super) async fn submit(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiErr
         ApiError::bad_request(format!("{} problems in the converted documents", e.len()))
     })?;
     let mut client = ctx.client().await?;
+    crate::api::references::require(ctx.who, &client, &checked.workflows).await?;
     // A datasource the project already has is left as it is (it may have been completed).
     let existing = crate::store::datasources::list(&client, project).await?;
     checked

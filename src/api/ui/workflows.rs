@@ -271,7 +271,7 @@ pub(super) async fn run(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result<
         error: None,
     };
     let outcome = match run_body(&run) {
-        Ok(body) => rest::start(&mut client, project, workflow, body).await,
+        Ok(body) => rest::start(&mut client, ctx.who, project, workflow, body).await,
         Err(e) => Err(e),
     };
     drop(client);
@@ -411,6 +411,7 @@ pub(super) async fn edit(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result
                     ));
                 } else {
                     let mut client = ctx.client().await?;
+                    crate::api::references::require(ctx.who, &client, &checked.workflows).await?;
                     let applied = definitions::apply_all(&mut client, &checked.workflows).await?;
                     let message = match applied.first() {
                         Some(a) if a.outcome == definitions::ApplyOutcome::Unchanged => {
@@ -499,6 +500,10 @@ pub(super) async fn switch(
     ctx.who
         .require_project(&client, project, Access::Write)
         .await?;
+    if let Some((spec, _)) = definitions::get_spec(&client, project, workflow, Some(number)).await?
+    {
+        crate::api::references::require(ctx.who, &client, &[spec]).await?;
+    }
     let tx = client
         .transaction()
         .await

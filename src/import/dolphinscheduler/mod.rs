@@ -321,6 +321,7 @@ pub fn import(inputs: &[Input], options: &Options) -> Result<Imported, Vec<Probl
             db_type,
             password_env: None,
             password: None,
+            allow_scheduler_database: false,
             source: Default::default(),
         })
         .collect();

@@ -604,6 +604,7 @@ fn http(
             expect_body_contains,
             request_timeout,
             out: BTreeMap::new(),
+            follow_redirects: false,
         }),
         params,
     ))
