@@ -113,6 +113,7 @@ pub struct ServiceConfigs {
     pub worker: crate::worker::WorkerConfig,
     pub alert: crate::alert::AlertConfig,
     pub leader: cluster::leader::LeaderConfig,
+    pub membership: cluster::membership::MembershipConfig,
 }
 
 impl ServiceConfigs {
@@ -177,12 +178,21 @@ impl ServiceConfigs {
                 },
                 clock: config.clock.clone(),
             },
+            membership: cluster::membership::MembershipConfig {
+                server_name: config.server_name.clone(),
+                worker_groups: config.worker_groups.clone(),
+                max_tasks: config.max_tasks,
+                heartbeat_interval: config.heartbeat_interval.as_std(),
+                dead_after: config.dead_after.as_std(),
+                clock: config.clock.clone(),
+            },
         };
         services.master.consumer.validate()?;
         services.master.evaluator.validate()?;
         services.worker.fetcher.validate()?;
         services.alert.validate()?;
         services.leader.validate()?;
+        services.membership.validate()?;
         Ok(services)
     }
 }
@@ -220,7 +230,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     let cancel = CancellationToken::new();
     let (membership, membership_service) = cluster::membership::start(
         store.clone(),
-        config.clone(),
+        services.membership.clone(),
         role_names,
         rounds.clone(),
         cancel.clone(),

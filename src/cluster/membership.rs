@@ -21,7 +21,6 @@ use std::time::Instant;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
 use crate::service::{self, Loop, Next, Round, Rounds};
 use crate::store::db::Session;
 use crate::store::{Store, StoreError, cluster, servers};
@@ -62,9 +61,35 @@ impl Membership {
     }
 }
 
+/// The heartbeat's and the registration's settings.
+#[derive(Debug, Clone)]
+pub struct MembershipConfig {
+    /// The `pgdag.server` row's name.
+    pub server_name: String,
+    pub worker_groups: Vec<String>,
+    /// Slots reported by a worker.
+    pub max_tasks: usize,
+    pub heartbeat_interval: std::time::Duration,
+    /// No heartbeat for this long: the process fences itself (and others declare it dead).
+    pub dead_after: std::time::Duration,
+    pub clock: crate::clock::Clock,
+}
+
+impl MembershipConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.heartbeat_interval.is_zero() || self.dead_after <= self.heartbeat_interval {
+            return Err(format!(
+                "membership: dead_after ({:?}) must be longer than the heartbeat interval ({:?})",
+                self.dead_after, self.heartbeat_interval
+            ));
+        }
+        Ok(())
+    }
+}
+
 struct Registration {
     store: Store,
-    config: Config,
+    config: MembershipConfig,
     roles: Vec<String>,
 }
 
@@ -73,7 +98,7 @@ impl Registration {
     async fn connect(&self) -> Result<Session, StoreError> {
         let client = self.store.dedicated().await?;
         // A hung process stops holding its lock after this long without a statement.
-        let timeout = self.config.dead_after.millis.max(1000);
+        let timeout = (self.config.dead_after.as_millis() as u64).max(1000);
         servers::set_idle_session_timeout(&client, timeout).await?;
         Ok(client)
     }
@@ -108,7 +133,7 @@ impl Registration {
 /// Register this process and return its membership and the service that keeps it.
 pub async fn start(
     store: Store,
-    config: Config,
+    config: MembershipConfig,
     roles: Vec<String>,
     rounds: Rounds,
     cancel: CancellationToken,
@@ -140,9 +165,9 @@ async fn run(
     rounds: Rounds,
     cancel: CancellationToken,
 ) {
-    let interval = registration.config.heartbeat_interval.as_std();
+    let interval = registration.config.heartbeat_interval;
     let mut heartbeat = Heartbeat {
-        dead_after: registration.config.dead_after.as_std(),
+        dead_after: registration.config.dead_after,
         registration,
         membership,
         client: Some(client),
