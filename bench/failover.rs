@@ -207,7 +207,9 @@ async fn worker_kill(ctx: &mut Ctx<'_>) -> Vec<Result<f64, String>> {
         );
         let specs = pgdag::apply::check_text("failover.yaml", &yaml).expect("failover YAML");
         let mut client = ctx.store.client().await.unwrap();
-        definitions::apply_all(&mut client, &specs).await.unwrap();
+        definitions::apply_all(&mut client, "sql:bench", &specs)
+            .await
+            .unwrap();
     }
     // One master for all trials: its leadership must be older than dead_after for the
     // liveness-lock check to apply (a new leader judges by heartbeats alone for one
@@ -271,6 +273,7 @@ async fn worker_trial(ctx: &mut Ctx<'_>, master: &mut Proc, trial: usize) -> Res
 
     let (_, instance) = commands::insert(
         &client,
+        "sql:bench",
         CommandType::Start,
         Some("bench"),
         Some(&format!("failover_{trial}")),
@@ -289,6 +292,7 @@ async fn worker_trial(ctx: &mut Ctx<'_>, master: &mut Proc, trial: usize) -> Res
     // no later trial's worker claims it.
     let stop = commands::insert(
         &client,
+        "sql:bench",
         CommandType::Stop,
         None,
         None,

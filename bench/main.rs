@@ -162,7 +162,9 @@ async fn main() {
     for yaml in [&chain_yaml, &fan_yaml, &nest_yaml, &switch_yaml] {
         let specs = pgdag::apply::check_text("bench.yaml", yaml).expect("bench YAML is valid");
         let mut client = store.client().await.unwrap();
-        definitions::apply_all(&mut client, &specs).await.unwrap();
+        definitions::apply_all(&mut client, "sql:bench", &specs)
+            .await
+            .unwrap();
     }
 
     eprintln!("3/4 chain of {} x {}", args.chain, args.chains);
@@ -341,6 +343,7 @@ async fn start(store: &Store, project: &str, workflow: &str) -> i64 {
     let client = store.client().await.unwrap();
     let (_, id) = commands::insert(
         &client,
+        "sql:bench",
         CommandType::Start,
         Some(project),
         Some(workflow),

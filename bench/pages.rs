@@ -36,7 +36,9 @@ pub async fn run(store: &Store, base: &str, workflows: usize, fan_instance: i64)
     let specs = pgdag::apply::check_text("pages.yaml", &yaml).expect("bench YAML is valid");
     let token = {
         let mut client = store.client().await.unwrap();
-        definitions::apply_all(&mut client, &specs).await.unwrap();
+        definitions::apply_all(&mut client, "sql:bench", &specs)
+            .await
+            .unwrap();
         users::add(&client, "bench-pages", None, true)
             .await
             .unwrap();

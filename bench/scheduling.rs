@@ -32,7 +32,9 @@ pub async fn run(store: &Store, schedules_n: usize, seconds: u64) -> Report {
     let specs = pgdag::apply::check_text("cron.yaml", &yaml).expect("bench YAML is valid");
     {
         let mut client = store.client().await.unwrap();
-        definitions::apply_all(&mut client, &specs).await.unwrap();
+        definitions::apply_all(&mut client, "sql:bench", &specs)
+            .await
+            .unwrap();
     }
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     {
@@ -81,10 +83,13 @@ pub async fn run(store: &Store, schedules_n: usize, seconds: u64) -> Report {
         "project: bench\nname: daily\ntasks:\n  - { name: t, type: empty }\n",
     )
     .unwrap();
-    definitions::apply_workflow(&tx, &specs[0]).await.unwrap();
+    definitions::apply_workflow(&tx, "sql:bench", &specs[0])
+        .await
+        .unwrap();
     let started = Instant::now();
     let (_, ids) = backfills::start(
         &tx,
+        "sql:bench",
         "bench",
         "daily",
         &pgdag::cron::backfill::Request {

@@ -266,12 +266,38 @@ pub async fn login(
                 // names exist.
                 let _ = users::verify_password_blocking(password, dummy_hash()).await;
             }
+            audit_login(&client, name, "login.failed", remote).await?;
             return Ok(Err(LoginRefused::BadCredentials));
         }
     };
-    sessions::throttle_clear(&client, &name_key, THROTTLE_WINDOW).await?;
-    sessions::throttle_forgive(&client, &addr_key).await?;
-    Ok(Ok(sessions::create(&client, &user, session_ttl).await?))
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    sessions::throttle_clear(&tx, &name_key, THROTTLE_WINDOW).await?;
+    sessions::throttle_forgive(&tx, &addr_key).await?;
+    let session = sessions::create(&tx, &user, session_ttl).await?;
+    audit_login(&tx, name, "login", remote).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Ok(session))
+}
+
+/// A login or a failed one in the audit trail, under the name given (cut to 100
+/// characters: it may be anything a stranger typed).
+async fn audit_login(
+    client: &impl crate::store::db::Conn,
+    name: &str,
+    action: &str,
+    remote: &str,
+) -> Result<(), ApiError> {
+    let name: String = name.chars().take(100).collect();
+    crate::store::audit::record(
+        client,
+        &name,
+        action,
+        None,
+        None,
+        serde_json::json!({ "remote": remote }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// An argon2 hash of a random password, checked against when the user does not exist.

@@ -78,6 +78,7 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
     }
     let (_, id) = commands::insert(
         &client,
+        &super::actor(),
         CommandType::Start,
         Some(project),
         Some(workflow),
@@ -284,7 +285,7 @@ pub async fn ctl(action: &str, id: i64) -> CliResult {
     if instances::get(&client, id).await?.is_none() {
         return Err(CliError::usage(format!("instance {id} does not exist")));
     }
-    let command = commands::insert_control(&client, kind, id).await?;
+    let command = commands::insert_control(&client, &super::actor(), kind, id).await?;
     println!("{action} instance {id}: command {command} queued");
     Ok(0)
 }
@@ -316,7 +317,8 @@ pub async fn backfill(
         .transaction()
         .await
         .map_err(|e| CliError::runtime(e.to_string()))?;
-    let (id, instances) = crate::store::backfills::start(&tx, project, workflow, &request).await?;
+    let (id, instances) =
+        crate::store::backfills::start(&tx, &super::actor(), project, workflow, &request).await?;
     tx.commit()
         .await
         .map_err(|e| CliError::runtime(e.to_string()))?;
@@ -335,7 +337,7 @@ pub async fn backfill_cancel(id: i64) -> CliResult {
         .transaction()
         .await
         .map_err(|e| CliError::runtime(e.to_string()))?;
-    crate::store::backfills::cancel(&tx, id).await?;
+    crate::store::backfills::cancel(&tx, &super::actor(), id).await?;
     tx.commit()
         .await
         .map_err(|e| CliError::runtime(e.to_string()))?;

@@ -141,6 +141,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Database roles as SQL clients of projects (docs/security.md).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
     /// Alerts.
     Alert {
         #[command(subcommand)]
@@ -232,6 +237,15 @@ pub enum CronCommand {
         #[arg(long, default_value_t = 5)]
         count: usize,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Make an existing database role a client of a project: it may start that project's
+    /// workflows and read its instances through the SQL API, and nothing else.
+    Grant { role: String, project: String },
+    /// Take a project from a client role (with its last project, `pgdag_client` too).
+    Revoke { role: String, project: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -418,6 +432,12 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Token {
             command: TokenCommand::Revoke { id },
         } => setup::token_revoke(id).await,
+        Command::Client {
+            command: ClientCommand::Grant { role, project },
+        } => setup::client_grant(&role, &project).await,
+        Command::Client {
+            command: ClientCommand::Revoke { role, project },
+        } => setup::client_revoke(&role, &project).await,
         Command::Alert {
             command: AlertCommand::Test { group },
         } => alerts::test(&group).await,
@@ -442,6 +462,15 @@ pub async fn run(cli: Cli) -> i32 {
             e.code
         }
     }
+}
+
+/// Who a CLI command acts as in the audit trail: `cli:<os user>`.
+pub fn actor() -> String {
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    format!("cli:{user}")
 }
 
 /// A small pool for one CLI command.

@@ -71,7 +71,9 @@ pub async fn standalone() -> CliResult {
             fresh.push(spec);
         }
     }
-    for applied in definitions::apply_all(&mut client, &fresh).await? {
+    for applied in
+        definitions::apply_all(&mut client, crate::store::commands::SYSTEM_ACTOR, &fresh).await?
+    {
         eprintln!(
             "example {}/{}: version {}",
             applied.project, applied.workflow, applied.version
@@ -181,6 +183,7 @@ pub(super) async fn apply_checked(
     }
     let applied = definitions::apply_documents(
         &mut client,
+        &super::actor(),
         &checked.workflows,
         &checked.task_groups,
         &datasources,
@@ -347,5 +350,28 @@ pub async fn token_revoke(id: i64) -> CliResult {
             eprintln!("token {id} of {user} revoked");
             Ok(0)
         }
+    }
+}
+
+pub async fn client_grant(role: &str, project: &str) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    crate::store::clients::grant(&client, role, project, &super::actor()).await?;
+    eprintln!("role {role} is a client of project {project}");
+    Ok(0)
+}
+
+pub async fn client_revoke(role: &str, project: &str) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    if crate::store::clients::revoke(&client, role, project, &super::actor()).await? {
+        eprintln!("role {role} is no longer a client of project {project}");
+        Ok(0)
+    } else {
+        Err(CliError::usage(format!(
+            "role {role} is not a client of project {project}"
+        )))
     }
 }

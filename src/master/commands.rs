@@ -302,6 +302,7 @@ async fn propagate_to_children(tx: &impl GenericClient, id: i64, kind: CommandTy
     for child in master_tasks::children(tx, id, states).await? {
         commands::insert(
             tx,
+            commands::SYSTEM_ACTOR,
             kind,
             None,
             None,

@@ -704,6 +704,7 @@ async fn stop_child(tx: &impl GenericClient, task_id: i64) -> Result<()> {
         Some((child, state)) if !state.is_final() => {
             crate::store::commands::insert(
                 tx,
+                crate::store::commands::SYSTEM_ACTOR,
                 crate::model::CommandType::Stop,
                 None,
                 None,

@@ -27,7 +27,11 @@ pub struct NewBackfill<'a> {
 
 /// Insert the backfill and one start command per date, in run order; returns the backfill
 /// id and the instance ids (allocated now, so they are known before any instance exists).
-pub async fn create(client: &impl Conn, b: &NewBackfill<'_>) -> Result<(i64, Vec<i64>)> {
+pub async fn create(
+    client: &impl Conn,
+    actor: &str,
+    b: &NewBackfill<'_>,
+) -> Result<(i64, Vec<i64>)> {
     let dates = serde_json::to_value(&b.times).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let mode = if b.serial { "serial" } else { "parallel" };
     let order = if b.descending { "desc" } else { "asc" };
@@ -53,6 +57,7 @@ pub async fn create(client: &impl Conn, b: &NewBackfill<'_>) -> Result<(i64, Vec
         options.insert("backfill_id".into(), id.into());
         let (_, instance) = commands::insert(
             client,
+            actor,
             CommandType::Start,
             Some(b.project),
             Some(b.workflow),
@@ -155,6 +160,7 @@ pub async fn get(client: &impl Conn, id: i64) -> Result<Option<serde_json::Value
 /// (backfill id, instance ids in run order).
 pub async fn start(
     client: &impl Conn,
+    actor: &str,
     project: &str,
     workflow: &str,
     request: &Request,
@@ -179,6 +185,7 @@ pub async fn start(
         .map_err(StoreError::Invalid)?;
     create(
         client,
+        actor,
         &NewBackfill {
             project_id: current.project_id,
             workflow_code: current.code,
@@ -197,7 +204,7 @@ pub async fn start(
 }
 
 /// Cancel: dates not started yet end `stopped`, running ones get a stop command.
-pub async fn cancel(client: &impl Conn, id: i64) -> Result<()> {
+pub async fn cancel(client: &impl Conn, actor: &str, id: i64) -> Result<()> {
     let backfill = lock(client, id).await?;
     if backfill.state != "running" {
         return Err(StoreError::Invalid(format!(
@@ -210,6 +217,7 @@ pub async fn cancel(client: &impl Conn, id: i64) -> Result<()> {
     for instance in active_instances(client, id).await? {
         commands::insert(
             client,
+            actor,
             CommandType::Stop,
             None,
             None,

@@ -53,7 +53,8 @@ pub async fn server_alive(client: &impl Conn, server_id: i64) -> Result<bool> {
         .unwrap_or(false))
 }
 
-/// Delete old rows: servers gone for a day, and instances and sent alerts past retention.
+/// Delete old rows: servers gone for a day, and instances, sent alerts and audit events
+/// past retention.
 pub async fn prune(client: &impl Conn, retention_days: i32, now: Now) -> Result<u64> {
     let mut deleted = client
         .exec(query!("cluster/prune_servers"), &[&now])
@@ -63,6 +64,9 @@ pub async fn prune(client: &impl Conn, retention_days: i32, now: Now) -> Result<
         .await?;
     deleted += client
         .exec(query!("cluster/prune_alerts"), &[&retention_days, &now])
+        .await?;
+    deleted += client
+        .exec(query!("cluster/prune_audit"), &[&retention_days, &now])
         .await?;
     Ok(deleted)
 }

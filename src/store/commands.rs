@@ -15,9 +15,15 @@ pub struct Command {
     pub options: serde_json::Value,
 }
 
-/// Insert a command; returns `(command id, workflow instance id)`.
+/// Who the scheduler itself acts as (a stop or pause reaching a child instance).
+pub const SYSTEM_ACTOR: &str = "pgdag";
+
+/// Insert a command on behalf of `actor` (recorded on the row and, by a trigger, in the
+/// audit trail); returns `(command id, workflow instance id)`.
+#[allow(clippy::too_many_arguments)]
 pub async fn insert(
     client: &impl Conn,
+    actor: &str,
     command_type: CommandType,
     project: Option<&str>,
     workflow: Option<&str>,
@@ -35,6 +41,7 @@ pub async fn insert(
                 params,
                 options,
                 &workflow_instance_id,
+                &actor,
             ],
         )
         .await?;
@@ -45,12 +52,14 @@ pub async fn insert(
 /// returns the command id.
 pub async fn insert_control(
     client: &impl Conn,
+    actor: &str,
     command_type: CommandType,
     workflow_instance_id: i64,
 ) -> Result<i64> {
     let empty = serde_json::json!({});
     let (id, _) = insert(
         client,
+        actor,
         command_type,
         None,
         None,
@@ -66,11 +75,13 @@ pub async fn insert_control(
 /// returns the command id.
 pub async fn insert_force_success(
     client: &impl Conn,
+    actor: &str,
     workflow_instance_id: i64,
     task_instance_id: i64,
 ) -> Result<i64> {
     let (id, _) = insert(
         client,
+        actor,
         CommandType::ForceSuccess,
         None,
         None,

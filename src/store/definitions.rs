@@ -72,7 +72,8 @@ async fn delete_relations(tx: &impl Conn, code: i64) -> Result<()> {
 }
 
 /// Runs inside the caller's transaction so that a multi-document apply is all or nothing.
-pub async fn apply_workflow(tx: &impl Conn, spec: &WorkflowSpec) -> Result<Applied> {
+/// `actor` is recorded on the new version and in the audit trail.
+pub async fn apply_workflow(tx: &impl Conn, actor: &str, spec: &WorkflowSpec) -> Result<Applied> {
     let project_id = upsert_project(tx, &spec.project).await?;
     let code = workflow_code(&spec.project, &spec.name);
     lock_code(tx, code).await?;
@@ -139,7 +140,17 @@ pub async fn apply_workflow(tx: &impl Conn, spec: &WorkflowSpec) -> Result<Appli
             &spec.release.as_str(),
             &spec_json,
             &spec_hash,
+            &actor,
         ],
+    )
+    .await?;
+    super::audit::record(
+        tx,
+        actor,
+        "workflow.apply",
+        Some(&spec.project),
+        Some(&spec.name),
+        serde_json::json!({"version": version, "outcome": outcome}),
     )
     .await?;
 
@@ -411,6 +422,7 @@ mod tests {
 /// that is neither applied here nor stored is refused.
 pub async fn apply_documents(
     client: &mut deadpool_postgres::Object,
+    actor: &str,
     specs: &[WorkflowSpec],
     groups: &[crate::spec::TaskGroupSpec],
     datasources: &[super::datasources::NewDatasource<'_>],
@@ -419,12 +431,30 @@ pub async fn apply_documents(
     let tx = client.transaction().await?;
     for datasource in datasources {
         super::datasources::upsert(&tx, datasource).await?;
+        super::audit::record(
+            &tx,
+            actor,
+            "datasource.apply",
+            Some(datasource.project),
+            Some(datasource.name),
+            serde_json::json!({}),
+        )
+        .await?;
     }
     for group in groups {
         super::task_groups::upsert(&tx, &group.name, group.size as i32).await?;
     }
     for group in alert_groups {
         super::alerts::upsert_group(&tx, &group.name, &group.channels, &group.secrets).await?;
+        super::audit::record(
+            &tx,
+            actor,
+            "alert_group.apply",
+            None,
+            Some(&group.name),
+            serde_json::json!({}),
+        )
+        .await?;
     }
     let uses: Vec<(&WorkflowSpec, &str, String)> = specs
         .iter()
@@ -448,7 +478,7 @@ pub async fn apply_documents(
     }
     let mut applied = Vec::with_capacity(specs.len());
     for spec in specs {
-        applied.push(apply_workflow(&tx, spec).await?);
+        applied.push(apply_workflow(&tx, actor, spec).await?);
     }
     tx.commit().await?;
     Ok(applied)
@@ -457,9 +487,10 @@ pub async fn apply_documents(
 /// Apply several workflows in one transaction: all of them or none.
 pub async fn apply_all(
     client: &mut deadpool_postgres::Object,
+    actor: &str,
     specs: &[WorkflowSpec],
 ) -> Result<Vec<Applied>> {
-    apply_documents(client, specs, &[], &[], &[]).await
+    apply_documents(client, actor, specs, &[], &[], &[]).await
 }
 
 /// A workflow of a project page: its schedule and its last runs, newest first.
@@ -511,6 +542,7 @@ pub async fn overview(
 /// that changes anything is numbered after the highest stored version.
 pub async fn switch_version(
     tx: &impl Conn,
+    actor: &str,
     project: &str,
     workflow: &str,
     version: i32,
@@ -535,5 +567,13 @@ pub async fn switch_version(
         .await?;
     let schedule = super::schedules::YamlSchedule::from_spec(&spec).map_err(StoreError::Invalid)?;
     super::schedules::set_yaml(tx, project_id, code, schedule.as_ref()).await?;
-    Ok(())
+    super::audit::record(
+        tx,
+        actor,
+        "workflow.switch",
+        Some(project),
+        Some(workflow),
+        serde_json::json!({"version": version}),
+    )
+    .await
 }

@@ -4,8 +4,10 @@
 //! writes SQL text; `sql` and `procedure` tasks run their users' SQL on other databases.
 
 pub mod alerts;
+pub mod audit;
 pub mod backfills;
 pub mod channel;
+pub mod clients;
 pub mod cluster;
 pub mod commands;
 pub mod datasources;

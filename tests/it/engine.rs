@@ -357,6 +357,7 @@ tasks:
     let client = cluster.store.client().await.unwrap();
     let (_, id) = commands::insert(
         &client,
+        "cli:test",
         pgdag::model::CommandType::Start,
         Some("t"),
         Some("dates"),

@@ -258,6 +258,7 @@ pub async fn apply(store: &Store, yaml: &str) -> Vec<definitions::Applied> {
     let mut client = store.client().await.unwrap();
     definitions::apply_documents(
         &mut client,
+        "cli:test",
         &checked.workflows,
         &checked.task_groups,
         &checked.sealed_datasources(secret_key().as_ref()).unwrap(),
@@ -272,6 +273,7 @@ pub async fn run(store: &Store, target: &str, params: serde_json::Value) -> i64 
     let client = store.client().await.unwrap();
     let (_, id) = commands::insert(
         &client,
+        "cli:test",
         CommandType::Start,
         Some(project),
         Some(workflow),

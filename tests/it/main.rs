@@ -3,6 +3,7 @@
 
 mod alerts;
 mod api;
+mod audit;
 mod backfill;
 mod browser;
 mod cli;

@@ -10,10 +10,10 @@ with f as (
     on conflict do nothing
     returning schedule_id, fire_time, workflow_instance_id
 )
-insert into pgdag.command (command_type, project, workflow, params, options, workflow_instance_id)
+insert into pgdag.command (command_type, project, workflow, params, options, workflow_instance_id, created_by)
 select 'schedule', f.project, f.workflow, '{}',
        jsonb_build_object('schedule_time', to_jsonb(r.fire_time), 'schedule_id', r.schedule_id),
-       r.workflow_instance_id
+       r.workflow_instance_id, 'schedule'
 from recorded r
 join f on f.schedule_id = r.schedule_id and f.fire_time = r.fire_time
 returning id

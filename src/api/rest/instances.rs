@@ -57,7 +57,7 @@ pub(super) async fn control(ctx: Ctx<'_>, id: &str, action: &str) -> Answer {
         ))
     })?;
     require_instance(&ctx.who, &ctx.client, id, Access::Write).await?;
-    let command = commands::insert_control(&ctx.client, kind, id).await?;
+    let command = commands::insert_control(&ctx.client, &ctx.who.actor(), kind, id).await?;
     Ok((
         StatusCode::ACCEPTED,
         serde_json::json!({"instance_id": id, "command_id": command, "command_type": kind.as_str()}),

@@ -10,6 +10,7 @@
 //! [`query::Query`], which owns paging and limits.
 
 mod alerts;
+pub mod audit;
 mod datasources;
 mod instances;
 mod projects;
@@ -191,6 +192,7 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
         (M::DELETE, ["tokens", id]) => tokens::revoke(ctx, id).await,
 
         (M::GET, ["alerts"]) => alerts::list(ctx).await,
+        (M::GET, ["audit"]) => audit::list(ctx).await,
         (M::GET, ["alert-groups"]) => alerts::list_groups(ctx).await,
         (M::PUT, ["alert-groups", name]) => alerts::put_group(ctx, name).await,
 

@@ -4,8 +4,8 @@ use serde::Deserialize;
 
 use super::{Answer, Ctx, ok};
 use crate::api::error::ApiError;
-use crate::store::definitions;
 use crate::store::members::{self, Access};
+use crate::store::{StoreError, audit, definitions};
 
 pub(super) async fn list(ctx: Ctx<'_>) -> Answer {
     let projects = definitions::list_projects(&ctx.client, ctx.who.viewer()).await?;
@@ -44,13 +44,37 @@ pub(super) async fn put_member(ctx: Ctx<'_>, project: &str, user: &str) -> Answe
     let access = Access::parse(&body.access).ok_or_else(|| {
         ApiError::unprocessable(format!("access {:?} is not read or write", body.access))
     })?;
-    members::set(&ctx.client, project, user, access).await?;
+    let mut client = ctx.client;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    members::set(&tx, project, user, access).await?;
+    audit::record(
+        &tx,
+        &ctx.who.actor(),
+        "member.set",
+        Some(project),
+        Some(user),
+        serde_json::json!({"access": access}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
     ok(serde_json::json!({"project": project, "user": user, "access": access}))
 }
 
 pub(super) async fn delete_member(ctx: Ctx<'_>, project: &str, user: &str) -> Answer {
     ctx.who.require_admin()?;
-    if members::remove(&ctx.client, project, user).await? {
+    let mut client = ctx.client;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    if members::remove(&tx, project, user).await? {
+        audit::record(
+            &tx,
+            &ctx.who.actor(),
+            "member.remove",
+            Some(project),
+            Some(user),
+            serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
         ok(serde_json::json!({"project": project, "user": user, "removed": true}))
     } else {
         Err(ApiError::not_found(format!(

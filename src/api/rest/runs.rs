@@ -108,7 +108,7 @@ pub async fn start(
             .await
             .map_err(crate::store::StoreError::from)?;
         let (backfill_id, instance_ids) =
-            backfills::start(&tx, project, workflow, &request).await?;
+            backfills::start(&tx, &who.actor(), project, workflow, &request).await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
         return Ok((instance_ids, Some(backfill_id)));
     }
@@ -132,6 +132,7 @@ pub async fn start(
     let options = serde_json::Value::Object(options);
     let (_, instance_id) = commands::insert(
         &*client,
+        &who.actor(),
         CommandType::Start,
         Some(project),
         Some(workflow),
@@ -224,7 +225,7 @@ pub(super) async fn cancel_backfill(ctx: Ctx<'_>, id: &str) -> Answer {
         .transaction()
         .await
         .map_err(crate::store::StoreError::from)?;
-    backfills::cancel(&tx, id).await?;
+    backfills::cancel(&tx, &ctx.who.actor(), id).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     Ok((
         StatusCode::ACCEPTED,

@@ -16,7 +16,8 @@ pub(super) async fn force_success(ctx: Ctx<'_>, id: &str) -> Answer {
     let (instance, _) = instances::task_owner(&ctx.client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
-    let command = commands::insert_force_success(&ctx.client, instance, id).await?;
+    let command =
+        commands::insert_force_success(&ctx.client, &ctx.who.actor(), instance, id).await?;
     Ok((
         StatusCode::ACCEPTED,
         serde_json::json!({"instance_id": instance, "task_instance_id": id, "command_id": command}),

@@ -7,7 +7,7 @@ use super::query::Query;
 use super::{Answer, Ctx, ok, parse_id};
 use crate::api::auth::forbidden;
 use crate::api::error::ApiError;
-use crate::store::users;
+use crate::store::{StoreError, audit, users};
 use warp::http::StatusCode;
 
 /// The user whose tokens a call is about: `wanted`, which a non-admin may only name
@@ -50,7 +50,19 @@ pub(super) async fn create(ctx: Ctx<'_>) -> Answer {
         .map(crate::api::ui::parse_lifetime)
         .transpose()
         .map_err(ApiError::unprocessable)?;
-    let new = users::create_token(&ctx.client, &user, body.name.as_deref(), expires_in).await?;
+    let mut client = ctx.client;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let new = users::create_token(&tx, &user, body.name.as_deref(), expires_in).await?;
+    audit::record(
+        &tx,
+        &ctx.who.actor(),
+        "token.create",
+        None,
+        Some(&user),
+        serde_json::json!({"token_id": new.id, "name": body.name, "expires_at": new.expires_at}),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
     Ok((
         StatusCode::CREATED,
         serde_json::json!({
@@ -72,8 +84,20 @@ pub(super) async fn revoke(ctx: Ctx<'_>, id: &str) -> Answer {
             return Err(ApiError::not_found(format!("token {id} does not exist")));
         }
     }
-    match users::delete_token(&ctx.client, id).await? {
+    let mut client = ctx.client;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    match users::delete_token(&tx, id).await? {
         Some((user, name)) => {
+            audit::record(
+                &tx,
+                &ctx.who.actor(),
+                "token.revoke",
+                None,
+                Some(&user),
+                serde_json::json!({"token_id": id, "name": name}),
+            )
+            .await?;
+            tx.commit().await.map_err(StoreError::from)?;
             ok(serde_json::json!({"id": id, "user": user, "name": name, "revoked": true}))
         }
         None => Err(ApiError::not_found(format!("token {id} does not exist"))),

@@ -71,7 +71,7 @@ pub(super) async fn apply(ctx: Ctx<'_>, project: &str) -> Answer {
     let mut client = store.client().await?;
     // Before anything that could say whether another project's workflow exists.
     crate::api::references::require(&who, &client, &specs).await?;
-    let applied = definitions::apply_all(&mut client, &specs).await?;
+    let applied = definitions::apply_all(&mut client, &who.actor(), &specs).await?;
     let status = if applied
         .iter()
         .any(|a| a.outcome == definitions::ApplyOutcome::Created)
@@ -143,7 +143,7 @@ pub(super) async fn switch(ctx: Ctx<'_>, project: &str, workflow: &str, version:
         .transaction()
         .await
         .map_err(crate::store::StoreError::from)?;
-    definitions::switch_version(&tx, project, workflow, number).await?;
+    definitions::switch_version(&tx, &ctx.who.actor(), project, workflow, number).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     ok(serde_json::json!({"project": project, "name": workflow, "version": number}))
 }

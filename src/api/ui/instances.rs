@@ -350,7 +350,7 @@ pub(super) async fn control(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<Rep
     ctx.who
         .require_owner(&client, Owned::Instance(id), Access::Write)
         .await?;
-    commands::insert_control(&client, kind, id).await?;
+    commands::insert_control(&client, &ctx.who.actor(), kind, id).await?;
     Ok(redirect(&format!("/instances/{id}")))
 }
 
@@ -363,7 +363,7 @@ pub(super) async fn force_success(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiE
     let (instance, _) = instances::task_owner(&client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
-    commands::insert_force_success(&client, instance, id).await?;
+    commands::insert_force_success(&client, &ctx.who.actor(), instance, id).await?;
     Ok(redirect(&format!("/instances/{instance}")))
 }
 

@@ -412,7 +412,9 @@ pub(super) async fn edit(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result
                 } else {
                     let mut client = ctx.client().await?;
                     crate::api::references::require(ctx.who, &client, &checked.workflows).await?;
-                    let applied = definitions::apply_all(&mut client, &checked.workflows).await?;
+                    let applied =
+                        definitions::apply_all(&mut client, &ctx.who.actor(), &checked.workflows)
+                            .await?;
                     let message = match applied.first() {
                         Some(a) if a.outcome == definitions::ApplyOutcome::Unchanged => {
                             format!("Nothing changed: still version {}.", a.version)
@@ -508,7 +510,7 @@ pub(super) async fn switch(
         .transaction()
         .await
         .map_err(crate::store::StoreError::from)?;
-    definitions::switch_version(&tx, project, workflow, number).await?;
+    definitions::switch_version(&tx, &ctx.who.actor(), project, workflow, number).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     Ok(redirect(&format!(
         "{}#versions",

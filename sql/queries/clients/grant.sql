@@ -1,0 +1,1 @@
+select pgdag.client_grant($1, $2, $3)

@@ -1,0 +1,1 @@
+select pgdag.client_revoke($1, $2, $3)
