@@ -93,7 +93,8 @@ pub(super) async fn submit(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiErr
     let datasources = checked
         .sealed_datasources(None)
         .map_err(ApiError::bad_request)?;
-    definitions::apply_documents(&mut client, &checked.workflows, &[], &datasources, &[]).await?;
+    definitions::apply_documents(&mut client, &checked.workflows, &[], &datasources, &[], &[])
+        .await?;
     Ok(redirect(&format!("/projects/{project}")))
 }
 
