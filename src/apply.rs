@@ -9,7 +9,7 @@ use crate::alert::channel::SealedGroup;
 use crate::secret::SecretKey;
 use crate::spec::{
     self, AlertChannel, AlertGroupSpec, DatasourceSpec, Document, SpecError, TaskGroupSpec,
-    WorkflowSpec,
+    TenantSpec, WorkflowSpec,
 };
 use crate::store::datasources::NewDatasource;
 
@@ -20,8 +20,21 @@ pub struct Checked {
     pub task_groups: Vec<TaskGroupSpec>,
     pub datasources: Vec<DatasourceSpec>,
     pub alert_groups: Vec<AlertGroupSpec>,
+    pub tenants: Vec<TenantSpec>,
     /// Where the workflows name alert groups (`notify.group`, `send_result_to`).
     pub group_refs: Vec<GroupRef>,
+    /// Where the workflows name tenants (`tenant:`).
+    pub tenant_refs: Vec<TenantRef>,
+}
+
+/// A workflow's `tenant:`, with where it is written.
+#[derive(Debug, Clone)]
+pub struct TenantRef {
+    pub tenant: String,
+    pub project: String,
+    pub workflow: String,
+    pub file: String,
+    pub pos: spec::Pos,
 }
 
 /// A workflow's use of an alert group, with where it is written.
@@ -44,6 +57,7 @@ impl Checked {
             ("datasource", self.datasources.len()),
             ("task_group", self.task_groups.len()),
             ("alert_group", self.alert_groups.len()),
+            ("tenant", self.tenants.len()),
         ];
         match kinds.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>()[..] {
             [(kind, 1)] => Some(kind),
@@ -73,6 +87,31 @@ impl Checked {
                     "{}:{}:{}: {} names alert group {}, which does not exist (define it with a kind: alert_group document)",
                     r.file, r.pos.line, r.pos.column, r.what, r.group
                 )
+            })
+            .collect()
+    }
+
+    /// The tenants the workflows name that their project may not use, given the tenants
+    /// defined here (which win) and those `stored`: `file:line:column: ...` messages.
+    pub fn tenant_problems(&self, stored: &[crate::store::tenants::Tenant]) -> Vec<String> {
+        self.tenant_refs
+            .iter()
+            .filter_map(|r| {
+                let tenant = self
+                    .tenants
+                    .iter()
+                    .find(|t| t.name == r.tenant)
+                    .map(|t| crate::store::tenants::Tenant {
+                        name: t.name.clone(),
+                        os_user: t.os_user.clone(),
+                        projects: t.projects.clone(),
+                    })
+                    .or_else(|| stored.iter().find(|t| t.name == r.tenant).cloned());
+                let why = crate::store::tenants::refusal(tenant.as_ref(), &r.tenant, &r.project)?;
+                Some(format!(
+                    "{}:{}:{}: workflow {}/{}: {why}",
+                    r.file, r.pos.line, r.pos.column, r.project, r.workflow
+                ))
             })
             .collect()
     }
@@ -239,6 +278,12 @@ pub fn check_text(file: &str, text: &str) -> Result<Vec<WorkflowSpec>, Vec<SpecE
                 .alert_groups
                 .first()
                 .map(|g| (g.source.pos("kind"), "alert_group"))
+        })
+        .or_else(|| {
+            checked
+                .tenants
+                .first()
+                .map(|t| (t.source.pos("kind"), "tenant"))
         });
     if let Some((pos, kind)) = other {
         return Err(vec![SpecError {
@@ -259,7 +304,9 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
     let mut task_groups = Vec::new();
     let mut datasources = Vec::new();
     let mut alert_groups = Vec::new();
+    let mut tenants = Vec::new();
     let mut group_refs = Vec::new();
+    let mut tenant_refs = Vec::new();
     for document in documents {
         errors.extend(spec::unavailable_features(file, &document));
         for (pos, message) in crate::tasks::validate_document(&document) {
@@ -293,6 +340,15 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
         }
         if let Document::Workflow(workflow) = &document {
             group_refs.extend(workflow_group_refs(file, workflow));
+            if let Some(tenant) = &workflow.tenant {
+                tenant_refs.push(TenantRef {
+                    tenant: tenant.clone(),
+                    project: workflow.project.clone(),
+                    workflow: workflow.name.clone(),
+                    file: file.to_string(),
+                    pos: workflow.source.pos("tenant"),
+                });
+            }
             if let Err(message) = crate::store::schedules::YamlSchedule::from_spec(workflow) {
                 let pos = workflow.source.pos("schedule");
                 errors.push(SpecError {
@@ -308,6 +364,7 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
             Document::TaskGroup(group) => task_groups.push(group),
             Document::Datasource(d) => datasources.push(d),
             Document::AlertGroup(g) => alert_groups.push(g),
+            Document::Tenant(t) => tenants.push(t),
         }
     }
     if errors.is_empty() {
@@ -316,7 +373,9 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
             task_groups,
             datasources,
             alert_groups,
+            tenants,
             group_refs,
+            tenant_refs,
         })
     } else {
         Err(errors)
@@ -441,6 +500,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
     let mut datasources: Vec<DatasourceSpec> = Vec::new();
     let mut alert_groups: Vec<AlertGroupSpec> = Vec::new();
     let mut group_refs: Vec<GroupRef> = Vec::new();
+    let mut tenants: Vec<TenantSpec> = Vec::new();
+    let mut tenant_refs: Vec<TenantRef> = Vec::new();
     let mut seen: HashMap<(String, String), String> = HashMap::new();
     for file in &files {
         let name = file.display().to_string();
@@ -474,6 +535,14 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
                     }
                 }
                 group_refs.extend(found.group_refs);
+                tenant_refs.extend(found.tenant_refs);
+                for tenant in found.tenants {
+                    if tenants.iter().any(|t| t.name == tenant.name) {
+                        errors.push(format!("{name}: tenant {} is defined twice", tenant.name));
+                    } else {
+                        tenants.push(tenant);
+                    }
+                }
                 for d in found.datasources {
                     if datasources
                         .iter()
@@ -512,7 +581,9 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
             task_groups,
             datasources,
             alert_groups,
+            tenants,
             group_refs,
+            tenant_refs,
         })
     } else {
         Err(errors)
@@ -522,6 +593,29 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenant_the_project_may_not_use_is_refused_at_its_line() {
+        let text = "project: p\nname: w\ntenant: analysts\ntasks: [{name: a, type: empty}]\n---\nproject: q\nname: w\ntenant: analysts\ntasks: [{name: a, type: empty}]\n---\nproject: q\nname: v\ntenant: ghost\ntasks: [{name: a, type: empty}]\n";
+        let checked = check_documents("f.yaml", text).unwrap();
+        let stored = vec![crate::store::tenants::Tenant {
+            name: "analysts".into(),
+            os_user: "ana".into(),
+            projects: vec!["p".into()],
+        }];
+        assert_eq!(
+            checked.tenant_problems(&stored),
+            [
+                "f.yaml:8:1: workflow q/w: tenant analysts may not be used by project q (its `projects` does not list it)",
+                "f.yaml:13:1: workflow q/v: tenant ghost does not exist (define it with a kind: tenant document)",
+            ]
+        );
+        // A tenant defined in the same files wins over the stored one.
+        let with =
+            format!("{text}---\nkind: tenant\nname: analysts\nos_user: ana\nprojects: [p, q]\n");
+        let checked = check_documents("f.yaml", &with).unwrap();
+        assert_eq!(checked.tenant_problems(&stored).len(), 1);
+    }
 
     #[test]
     fn single_kind_names_the_one_document_or_none() {

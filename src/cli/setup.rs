@@ -181,6 +181,14 @@ pub(super) async fn apply_checked(
             return Err(CliError::usage(missing.join("\n")));
         }
     }
+    // Tenants the workflows name must exist and allow their project: say where.
+    if !checked.tenant_refs.is_empty() {
+        let stored = crate::store::tenants::list(&client).await?;
+        let problems = checked.tenant_problems(&stored);
+        if !problems.is_empty() {
+            return Err(CliError::usage(problems.join("\n")));
+        }
+    }
     let applied = definitions::apply_documents(
         &mut client,
         &super::actor(),
@@ -188,8 +196,17 @@ pub(super) async fn apply_checked(
         &checked.task_groups,
         &datasources,
         &alert_groups,
+        &checked.tenants,
     )
     .await?;
+    for t in &checked.tenants {
+        println!(
+            "tenant {}: os user {}, projects [{}]",
+            t.name,
+            t.os_user,
+            t.projects.join(", ")
+        );
+    }
     for d in &checked.datasources {
         println!("datasource {}/{}: applied", d.project, d.name);
     }

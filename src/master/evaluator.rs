@@ -273,6 +273,21 @@ pub async fn evaluate(
     for (group, slot) in groups.iter_mut() {
         *slot = crate::store::task_groups::lock(tx, group).await?;
     }
+    // The workflow's tenant, resolved (and its project checked again) when this round
+    // queues anything: a tenant removed or narrowed since apply fails the tasks it would run.
+    let tenant = match &compiled.version.spec.tenant {
+        Some(name) if plan.actions.iter().any(|a| matches!(a, Action::Queue(_))) => {
+            let found = crate::store::tenants::get(tx, name).await?;
+            let project = &compiled.version.project;
+            Some(
+                match crate::store::tenants::refusal(found.as_ref(), name, project) {
+                    Some(why) => Err(why),
+                    None => Ok(found.expect("a tenant without refusal exists")),
+                },
+            )
+        }
+        _ => None,
+    };
     let mut admitted: HashMap<String, i64> = HashMap::new();
     let mut group_errors: HashMap<usize, String> = HashMap::new();
     let mut queue_ids = Vec::new();
@@ -310,7 +325,11 @@ pub async fn evaluate(
                     }
                 }
             }
-            Action::Queue(i) => match payload(&compiled, instance, &task_rows, &outs, i) {
+            Action::Queue(i) => match tenant
+                .clone()
+                .transpose()
+                .and_then(|t| payload(&compiled, instance, &task_rows, &outs, i, t.as_ref()))
+            {
                 Ok(p) => {
                     queue_ids.push(task_rows[i].id);
                     payloads.push(p);
@@ -622,6 +641,7 @@ fn payload(
     rows: &[&TaskRow],
     outs: &HashMap<i64, serde_json::Value>,
     i: usize,
+    tenant: Option<&crate::store::tenants::Tenant>,
 ) -> Result<serde_json::Value, String> {
     let task = &compiled.version.spec.tasks[i];
     let resolved = resolve_params(compiled, instance, rows, outs, i)?;
@@ -632,8 +652,19 @@ fn payload(
             expand_strings(field, &resolved, &ctx).map_err(|e| format!("{key}: {e}"))?;
         }
     }
+    // Declared environment: the workflow's, then the task's over it, `${...}` expanded.
+    let mut env = compiled.version.spec.env.clone();
+    env.extend(task.env.clone());
+    if !env.is_empty() {
+        let mut field = serde_json::to_value(&env).map_err(|e| e.to_string())?;
+        expand_strings(&mut field, &resolved, &ctx).map_err(|e| format!("env: {e}"))?;
+        value["env"] = field;
+    }
     value["params"] = serde_json::to_value(&resolved).map_err(|e| e.to_string())?;
     value["project"] = serde_json::Value::String(compiled.version.project.clone());
+    if let Some(t) = tenant {
+        value["tenant"] = serde_json::json!({ "name": t.name, "os_user": t.os_user });
+    }
     Ok(value)
 }
 

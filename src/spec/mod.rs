@@ -81,6 +81,7 @@ fn duplicate_documents(ctx: &mut draft::Ctx, docs: &[Document]) {
         Document::Datasource(d) => format!("datasource {}/{}", d.project, d.name),
         Document::AlertGroup(a) => format!("alert_group {}", a.name),
         Document::TaskGroup(g) => format!("task_group {}", g.name),
+        Document::Tenant(t) => format!("tenant {}", t.name),
     };
     for (i, doc) in docs.iter().enumerate() {
         let k = key(doc);

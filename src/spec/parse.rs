@@ -516,6 +516,57 @@ fn env_name(ctx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
     Some(value)
 }
 
+/// Why `name` cannot be a declared `env:` variable, if it cannot.
+fn env_key_problem(name: &str) -> Option<String> {
+    if !is_identifier(name) {
+        Some(
+            "an environment variable name is letters, digits and `_`, not starting with a digit"
+                .into(),
+        )
+    } else if name
+        .to_ascii_uppercase()
+        .starts_with(crate::tasks::env::RESERVED_PREFIX)
+    {
+        Some(format!(
+            "{} variables are set by pgdag, not declared",
+            crate::tasks::env::RESERVED_PREFIX
+        ))
+    } else {
+        None
+    }
+}
+
+fn env_value_problem(value: &str) -> Option<String> {
+    if value.len() > MAX_ENV_VALUE {
+        Some(format!("longer than {MAX_ENV_VALUE} bytes"))
+    } else if value.contains('\0') {
+        Some("contains a NUL byte".into())
+    } else {
+        None
+    }
+}
+
+/// An `env:` mapping (a workflow's or a task's): valid names, no `PGDAG_*`, bounded.
+fn env_map(ctx: &mut Ctx, node: &Node) -> Option<BTreeMap<String, String>> {
+    let env = text_map_checked(ctx, node, "env", env_key_problem, env_value_problem)?;
+    let total: usize = env.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if env.len() > MAX_ENV_ENTRIES {
+        ctx.err(
+            node.pos,
+            format!("`env` has {} entries; at most {MAX_ENV_ENTRIES}", env.len()),
+        );
+        return None;
+    }
+    if total > MAX_ENV_TOTAL {
+        ctx.err(
+            node.pos,
+            format!("`env` holds {total} bytes; at most {MAX_ENV_TOTAL}"),
+        );
+        return None;
+    }
+    Some(env)
+}
+
 /// An `http://` or `https://` URL; a URL built from `${params}` is checked when it runs.
 fn http_url(ctx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
     let value = nonempty_text(ctx, node, key)?;
@@ -532,7 +583,13 @@ fn http_url(ctx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
 
 // ---- documents ----
 
-const KINDS: &[&str] = &["workflow", "datasource", "alert_group", "task_group"];
+const KINDS: &[&str] = &[
+    "workflow",
+    "datasource",
+    "alert_group",
+    "task_group",
+    "tenant",
+];
 
 /// One document of any kind.
 pub(crate) fn document(ctx: &mut Ctx, node: &Node) -> Option<Document> {
@@ -553,6 +610,7 @@ pub(crate) fn document(ctx: &mut Ctx, node: &Node) -> Option<Document> {
         "datasource" => datasource(ctx, f).map(Document::Datasource),
         "alert_group" => alert_group(ctx, f).map(Document::AlertGroup),
         "task_group" => task_group(ctx, f).map(Document::TaskGroup),
+        "tenant" => tenant(ctx, f).map(Document::Tenant),
         other => {
             let pos = f.source.pos("kind");
             ctx.err(
@@ -581,6 +639,8 @@ const WORKFLOW_KEYS: &[&str] = &[
     "notify",
     "release",
     "schedule",
+    "tenant",
+    "env",
     "tasks",
 ];
 
@@ -624,6 +684,11 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         .and_then(|n| choice(ctx, n, "release"))
         .unwrap_or_default();
     let schedule = f.take("schedule").and_then(|n| schedule(ctx, n));
+    let tenant = f.take("tenant").and_then(|n| name(ctx, n, "tenant"));
+    let env = f
+        .take("env")
+        .and_then(|n| env_map(ctx, n))
+        .unwrap_or_default();
     let tasks = match f.take("tasks") {
         None => {
             let pos = f.source.pos("tasks");
@@ -649,6 +714,8 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         notify,
         release,
         schedule,
+        tenant,
+        env,
         tasks: tasks?,
         source: f.source,
     })
@@ -822,6 +889,7 @@ pub const COMMON_TASK_KEYS: &[&str] = &[
     "timeout",
     "run",
     "on_worker_loss",
+    "env",
 ];
 
 /// Keys of each task type, besides [`COMMON_TASK_KEYS`].
@@ -943,6 +1011,10 @@ fn task(ctx: &mut Ctx, node: &Node) -> Draft {
         .take("on_worker_loss")
         .and_then(|n| choice(ctx, n, "on_worker_loss"))
         .unwrap_or_default();
+    let env = f
+        .take("env")
+        .and_then(|n| env_map(ctx, n))
+        .unwrap_or_default();
     let kind = ty.and_then(|ty| task_kind(ctx, &mut f, ty, &mut draft.branches));
     match ty {
         Some(ty) => f.reject_rest(ctx, |key| format!("unknown key `{key}` for task type {ty}")),
@@ -974,6 +1046,7 @@ fn task(ctx: &mut Ctx, node: &Node) -> Draft {
         timeout,
         run,
         on_worker_loss,
+        env,
         line: if name_pos.line > 0 {
             name_pos.line
         } else {
@@ -1703,6 +1776,68 @@ fn task_group(ctx: &mut Ctx, mut f: Fields) -> Option<TaskGroupSpec> {
     Some(TaskGroupSpec {
         name: group_name?,
         size: size? as u32,
+        source: f.source,
+    })
+}
+
+const TENANT_KEYS: &[&str] = &["kind", "name", "os_user", "projects"];
+
+/// An OS user name as `useradd` takes it: `[a-z_][a-z0-9_-]*[$]?`, at most 32 bytes.
+fn os_user_problem(user: &str) -> Option<String> {
+    let body = user.strip_suffix('$').unwrap_or(user);
+    let mut chars = body.chars();
+    let ok = user.len() <= 32
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    (!ok).then(|| {
+        format!("{user:?} is not an OS user name (lower-case letters, digits, `_`, `-`; at most 32 bytes)")
+    })
+}
+
+fn tenant(ctx: &mut Ctx, mut f: Fields) -> Option<TenantSpec> {
+    let start = ctx.errors.len();
+    let tenant_name = f
+        .required(ctx, "name", "tenant")
+        .and_then(|n| name(ctx, n, "tenant name"));
+    let os_user = f.required(ctx, "os_user", "tenant").and_then(|n| {
+        let user = text(ctx, n, "os_user")?;
+        match os_user_problem(&user) {
+            None => Some(user),
+            Some(problem) => {
+                ctx.err(n.pos, format!("`os_user`: {problem}"));
+                None
+            }
+        }
+    });
+    let projects = match f.take("projects") {
+        None => Some(Vec::new()),
+        Some(n) => list(ctx, n, "projects").map(|items| {
+            let mut out: Vec<String> = Vec::new();
+            for item in items {
+                if let Some(p) = name(ctx, item, "project name") {
+                    if out.contains(&p) {
+                        ctx.err(
+                            item.pos,
+                            format!("project {p} is listed twice in `projects`"),
+                        );
+                    } else {
+                        out.push(p);
+                    }
+                }
+            }
+            out
+        }),
+    };
+    f.reject_rest(ctx, unknown_key("tenant", TENANT_KEYS));
+    if ctx.errors.len() > start {
+        return None;
+    }
+    Some(TenantSpec {
+        name: tenant_name?,
+        os_user: os_user?,
+        projects: projects?,
         source: f.source,
     })
 }

@@ -481,7 +481,7 @@ fn errors_render_as_file_line_column_message() {
     let e = &errors("project: p\nname: w\ncolour: red\ntasks: [{name: a, type: empty}]\n")[0];
     assert_eq!(
         e.to_string(),
-        "t.yaml:3:1: unknown key `colour` in workflow (expected one of: kind, project, name, description, params, failure_strategy, priority, execution, worker_group, timeout, notify, release, schedule, tasks)"
+        "t.yaml:3:1: unknown key `colour` in workflow (expected one of: kind, project, name, description, params, failure_strategy, priority, execution, worker_group, timeout, notify, release, schedule, tenant, env, tasks)"
     );
 }
 
@@ -1785,6 +1785,7 @@ fn rich_spec() -> WorkflowSpec {
         timeout: None,
         run: true,
         on_worker_loss: OnWorkerLoss::Retry,
+        env: Default::default(),
         line: 0,
         source: SourceMap::default(),
     };
@@ -1794,6 +1795,7 @@ fn rich_spec() -> WorkflowSpec {
             script: "set -e\n  echo \"${region}\" 'x' # not a comment\n\techo done\n".into(),
         }),
     );
+    first.env = [("HTTP_PROXY".to_string(), "http://p:3128".to_string())].into();
     first.params = [
         ("n".to_string(), "1.10".to_string()),
         ("flag".into(), "yes".into()),
@@ -2015,6 +2017,8 @@ fn rich_spec() -> WorkflowSpec {
             misfire: Misfire::Skip,
             enabled: false,
         }),
+        tenant: Some("analysts".into()),
+        env: [("REGION".to_string(), "eu".to_string())].into(),
         tasks,
         source: SourceMap::default(),
     }
@@ -2513,6 +2517,7 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                                 } else {
                                     OnWorkerLoss::Retry
                                 },
+                                env: Default::default(),
                                 line: 0,
                                 source: SourceMap::default(),
                             },
@@ -2590,6 +2595,8 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                     },
                     enabled,
                 }),
+                tenant: None,
+                env: Default::default(),
                 source: SourceMap::default(),
             },
         )
@@ -2702,4 +2709,81 @@ fn task_group_documents_parse_and_reject_bad_sizes() {
     .unwrap_err();
     let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, [3, 4], "{errors:?}");
+}
+
+// ---- env and tenants ----
+
+#[test]
+fn env_on_workflows_and_tasks_is_checked_and_bounded() {
+    let w = workflow(
+        "project: p\nname: w\nenv: { REGION: eu, EMPTY: }\ntasks:\n  - name: a\n    type: shell\n    script: env\n    env: { HTTP_PROXY: \"http://p:3128\", _X1: \"${dt}\" }\n",
+    );
+    assert_eq!(w.env.get("REGION").map(String::as_str), Some("eu"));
+    assert_eq!(w.env.get("EMPTY").map(String::as_str), Some(""));
+    assert_eq!(w.tasks[0].env.len(), 2);
+    assert_error(
+        "project: p\nname: w\ntasks:\n  - name: a\n    type: shell\n    script: env\n    env: { PGDAG_SECRET_KEY: x }\n",
+        7,
+        "PGDAG_ variables are set by pgdag",
+    );
+    assert_error(
+        "project: p\nname: w\nenv: { 1BAD: x }\ntasks: [{name: a, type: empty}]\n",
+        3,
+        "invalid key \"1BAD\" in `env`",
+    );
+    assert_error(
+        "project: p\nname: w\nenv: { pgdag_x: x }\ntasks: [{name: a, type: empty}]\n",
+        3,
+        "PGDAG_ variables are set by pgdag",
+    );
+    let many: String = (0..=MAX_ENV_ENTRIES)
+        .map(|i| format!("V{i}: x, "))
+        .collect();
+    assert_error(
+        &format!("project: p\nname: w\nenv: {{ {many} }}\ntasks: [{{name: a, type: empty}}]\n"),
+        3,
+        "at most 100",
+    );
+    let long = "y".repeat(MAX_ENV_VALUE + 1);
+    assert_error(
+        &format!("project: p\nname: w\nenv: {{ V: {long} }}\ntasks: [{{name: a, type: empty}}]\n"),
+        3,
+        "longer than",
+    );
+}
+
+#[test]
+fn tenant_documents_and_a_workflows_tenant_parse() {
+    let docs = parse_documents(
+        "t.yaml",
+        "kind: tenant\nname: analysts\nos_user: ana_1\nprojects: [p, q]\n---\nproject: p\nname: w\ntenant: analysts\ntasks: [{name: a, type: empty}]\n",
+    )
+    .unwrap();
+    match &docs[0] {
+        Document::Tenant(t) => {
+            assert_eq!((t.name.as_str(), t.os_user.as_str()), ("analysts", "ana_1"));
+            assert_eq!(t.projects, ["p", "q"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match &docs[1] {
+        Document::Workflow(w) => assert_eq!(w.tenant.as_deref(), Some("analysts")),
+        other => panic!("{other:?}"),
+    }
+    assert_error(
+        "kind: tenant\nname: t\nos_user: \"Root; rm\"\n",
+        3,
+        "is not an OS user name",
+    );
+    assert_error("kind: tenant\nname: t\n", 1, "os_user");
+    assert_error(
+        "kind: tenant\nname: t\nos_user: u\nprojects: [p, p]\n",
+        4,
+        "listed twice",
+    );
+    assert_error(
+        "kind: tenant\nname: t\nos_user: u\nshell: x\n",
+        4,
+        "unknown key",
+    );
 }

@@ -220,6 +220,14 @@ pub struct WorkflowSpec {
     pub release: Release,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleSpec>,
+    /// The tenant (a `kind: tenant` document) whose OS user runs this workflow's process
+    /// tasks; `None`: the worker's own user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Environment variables every process task of the workflow gets (a task's own `env`
+    /// wins over these).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
     pub tasks: Vec<TaskSpec>,
     /// Positions of the top-level keys.
     #[serde(skip)]
@@ -315,6 +323,9 @@ pub struct TaskSpec {
     pub run: bool,
     #[serde(default, skip_serializing_if = "is_default")]
     pub on_worker_loss: OnWorkerLoss,
+    /// Environment variables the task's process gets (see [`MAX_ENV_ENTRIES`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
     /// 1-based line of the task's `name` (0 when not parsed from text). Ignored by `==`.
     #[serde(skip)]
     pub line: usize,
@@ -325,6 +336,13 @@ pub struct TaskSpec {
 
 /// The most `retries` a task may ask for.
 pub const MAX_RETRIES: u32 = 100;
+
+/// The most entries of one `env:` (a workflow's, a task's).
+pub const MAX_ENV_ENTRIES: usize = 100;
+/// The longest value of one `env:` entry, in bytes.
+pub const MAX_ENV_VALUE: usize = 32 * 1024;
+/// The most bytes (names and values) of one `env:`.
+pub const MAX_ENV_TOTAL: usize = 128 * 1024;
 
 impl TaskSpec {
     pub fn task_type(&self) -> TaskType {
@@ -348,6 +366,7 @@ impl PartialEq for TaskSpec {
             timeout,
             run,
             on_worker_loss,
+            env,
             line: _,
             source: _,
         } = self;
@@ -363,6 +382,7 @@ impl PartialEq for TaskSpec {
             && *timeout == other.timeout
             && *run == other.run
             && *on_worker_loss == other.on_worker_loss
+            && *env == other.env
     }
 }
 impl Eq for TaskSpec {}
@@ -952,11 +972,25 @@ pub struct WebhookChannel {
 
 /// One parsed document of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// A handful per file, moved rarely: boxing the workflow would only add noise to every match.
+#[allow(clippy::large_enum_variant)]
 pub enum Document {
     Workflow(WorkflowSpec),
     Datasource(DatasourceSpec),
     AlertGroup(AlertGroupSpec),
     TaskGroup(TaskGroupSpec),
+    Tenant(TenantSpec),
+}
+
+/// A `kind: tenant` document: a name for an OS user that process tasks run as, and the
+/// projects whose workflows may name it. Defined by the operator (CLI) or an admin (REST).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSpec {
+    pub name: String,
+    pub os_user: String,
+    pub projects: Vec<String>,
+    #[serde(skip)]
+    pub source: SourceMap,
 }
 
 /// A `kind: task_group` document: a named concurrency limit shared across workflows.
@@ -977,6 +1011,7 @@ impl Document {
             Document::Datasource(_) => "datasource",
             Document::AlertGroup(_) => "alert_group",
             Document::TaskGroup(_) => "task_group",
+            Document::Tenant(_) => "tenant",
         }
     }
     /// Positions of the document's top-level keys.
@@ -986,6 +1021,7 @@ impl Document {
             Document::Datasource(d) => &d.source,
             Document::AlertGroup(a) => &a.source,
             Document::TaskGroup(g) => &g.source,
+            Document::Tenant(t) => &t.source,
         }
     }
 }

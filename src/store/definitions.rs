@@ -74,6 +74,17 @@ async fn delete_relations(tx: &impl Conn, code: i64) -> Result<()> {
 /// Runs inside the caller's transaction so that a multi-document apply is all or nothing.
 /// `actor` is recorded on the new version and in the audit trail.
 pub async fn apply_workflow(tx: &impl Conn, actor: &str, spec: &WorkflowSpec) -> Result<Applied> {
+    // Every way in (CLI, REST, editor, import) ends here: a tenant the project may not use
+    // is refused whatever checked it before.
+    if let Some(name) = &spec.tenant {
+        let tenant = super::tenants::get(tx, name).await?;
+        if let Some(why) = super::tenants::refusal(tenant.as_ref(), name, &spec.project) {
+            return Err(StoreError::Invalid(format!(
+                "workflow {}/{}: {why}",
+                spec.project, spec.name
+            )));
+        }
+    }
     let project_id = upsert_project(tx, &spec.project).await?;
     let code = workflow_code(&spec.project, &spec.name);
     lock_code(tx, code).await?;
@@ -417,7 +428,7 @@ mod tests {
     }
 }
 
-/// Apply datasources, task groups, alert groups and workflows in one transaction: all of
+/// Apply tenants, datasources, task groups, alert groups and workflows in one transaction: all of
 /// them or none. A workflow that names an alert group (`notify.group`, `send_result_to`)
 /// that is neither applied here nor stored is refused.
 pub async fn apply_documents(
@@ -427,8 +438,12 @@ pub async fn apply_documents(
     groups: &[crate::spec::TaskGroupSpec],
     datasources: &[super::datasources::NewDatasource<'_>],
     alert_groups: &[super::alerts::SealedGroup],
+    tenants: &[crate::spec::TenantSpec],
 ) -> Result<Vec<Applied>> {
     let tx = client.transaction().await?;
+    for tenant in tenants {
+        super::tenants::upsert(&tx, &tenant.name, &tenant.os_user, &tenant.projects).await?;
+    }
     for datasource in datasources {
         super::datasources::upsert(&tx, datasource).await?;
         super::audit::record(
@@ -490,7 +505,7 @@ pub async fn apply_all(
     actor: &str,
     specs: &[WorkflowSpec],
 ) -> Result<Vec<Applied>> {
-    apply_documents(client, actor, specs, &[], &[], &[]).await
+    apply_documents(client, actor, specs, &[], &[], &[], &[]).await
 }
 
 /// A workflow of a project page: its schedule and its last runs, newest first.

@@ -8,6 +8,10 @@ use crate::model::TaskState;
 pub struct LogPage {
     pub text: String,
     pub next_seq: i32,
+    /// The sequence number of the page's first chunk: `before=` for the part before it.
+    /// Only in a tail page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seq: Option<i32>,
     /// The task is in a final state and every chunk up to it has been returned.
     pub finished: bool,
 }
@@ -22,16 +26,7 @@ pub async fn read(
     max_chunks: i64,
 ) -> Result<LogPage> {
     // Read the state first: chunks written before a final state are then all visible.
-    let state = client
-        .fetch_opt(query!("logs/task_state"), &[&task_instance_id])
-        .await?
-        .ok_or_else(|| {
-            StoreError::NotFound(format!("task instance {task_instance_id} does not exist"))
-        })?;
-    let state: TaskState = state
-        .get::<_, String>(0)
-        .parse()
-        .map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))?;
+    let state = task_state(client, task_instance_id).await?;
     let rows = client
         .fetch(
             query!("logs/read"),
@@ -49,6 +44,56 @@ pub async fn read(
     Ok(LogPage {
         text,
         next_seq,
+        first_seq: None,
         finished,
     })
+}
+
+/// The last `max_chunks` chunks with `seq < before` (the end of the log when `before` is
+/// `None`): a huge log's page shows its end, and `first_seq` fetches what precedes it.
+pub async fn read_tail(
+    client: &impl Conn,
+    task_instance_id: i64,
+    before: Option<i32>,
+    max_chunks: i64,
+) -> Result<LogPage> {
+    let state = task_state(client, task_instance_id).await?;
+    let rows = client
+        .fetch(
+            query!("logs/read_tail"),
+            &[&task_instance_id, &before.unwrap_or(i32::MAX), &max_chunks],
+        )
+        .await?;
+    let mut text = String::new();
+    let first_seq = rows
+        .first()
+        .map(|r| r.get::<_, i32>(0))
+        .or(before)
+        .unwrap_or(0);
+    let mut next_seq = first_seq;
+    for row in &rows {
+        text.push_str(row.get::<_, &str>(1));
+        next_seq = row.get::<_, i32>(0) + 1;
+    }
+    Ok(LogPage {
+        text,
+        next_seq,
+        first_seq: Some(first_seq),
+        // The end was read (no `before`) of a task that writes no more.
+        finished: state.is_final() && before.is_none(),
+    })
+}
+
+async fn task_state(client: &impl Conn, task_instance_id: i64) -> Result<TaskState> {
+    let state = client
+        .fetch_opt(query!("logs/task_state"), &[&task_instance_id])
+        .await?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("task instance {task_instance_id} does not exist"))
+        })?;
+    let state: TaskState = state
+        .get::<_, String>(0)
+        .parse()
+        .map_err(|e: crate::model::ParseEnumError| StoreError::Invalid(e.to_string()))?;
+    Ok(state)
 }

@@ -22,6 +22,7 @@ pub mod schedules;
 pub mod servers;
 pub mod sessions;
 pub mod task_groups;
+pub mod tenants;
 pub mod users;
 
 use std::str::FromStr;

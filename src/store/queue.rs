@@ -74,8 +74,8 @@ pub struct LogChunk {
 pub struct Completion {
     pub task_instance_id: i64,
     pub claim_token: Uuid,
-    /// `succeeded`, `failed` or `killed`; the database turns `failed` into `retrying` while
-    /// retries remain.
+    /// `succeeded`, `failed`, `failed_final` or `killed`; the database turns `failed` (not
+    /// `failed_final`) into `retrying` while retries remain.
     pub outcome: &'static str,
     pub exit_code: Option<i32>,
     pub out_params: serde_json::Value,

@@ -19,6 +19,7 @@ pub mod json_path;
 pub mod master_side;
 pub mod net;
 pub mod procedure;
+pub mod run_as;
 pub mod script;
 pub mod sql;
 
@@ -68,6 +69,9 @@ pub struct Outcome {
     pub result: Option<serde_json::Value>,
     /// Why it failed, in one line.
     pub error: Option<String>,
+    /// A failure that another attempt cannot mend (the task's tenant cannot run on this
+    /// worker): the task fails now, whatever retries it has left.
+    pub no_retry: bool,
 }
 
 impl Outcome {
@@ -75,6 +79,13 @@ impl Outcome {
         Outcome {
             succeeded: true,
             ..Outcome::default()
+        }
+    }
+    /// A failure that retries cannot mend (see [`Outcome::no_retry`]).
+    pub fn final_failure(error: impl Into<String>) -> Outcome {
+        Outcome {
+            no_retry: true,
+            ..Outcome::failure(error)
         }
     }
     pub fn failure(error: impl Into<String>) -> Outcome {

@@ -195,6 +195,16 @@ async fn run_program(
             command_line::display(&argv)
         ));
     }
+    // A tenant's task runs as its OS user, decided (and looked up) before the fork.
+    let run_as = match super::run_as::TenantRef::from_payload(&task.payload) {
+        None => None,
+        Some(tenant) => {
+            match super::run_as::plan(&tenant, &ctx.resources.config.server_name).await {
+                Ok(plan) => Some(plan),
+                Err(message) => return Ok(Outcome::final_failure(message)),
+            }
+        }
+    };
     let mut command = Command::new(&program);
     command
         .args(&argv[1..])
@@ -217,6 +227,22 @@ async fn run_program(
             task.workflow_instance_id.to_string(),
         )
         .env("PGDAG_ATTEMPT", task.attempt.to_string());
+    if let Some(plan) = &run_as {
+        command.envs(super::run_as::identity_env(&plan.user));
+        if plan.switch {
+            // SAFETY: the closure makes only async-signal-safe system calls on data
+            // prepared before the fork (run_as::switch_user).
+            unsafe {
+                command.pre_exec(super::run_as::switch_user(&plan.user));
+            }
+            ctx.log(format!(
+                "[pgdag] running as OS user {} (uid {}) of tenant {}\n",
+                plan.user.name,
+                plan.user.uid,
+                task.payload["tenant"]["name"].as_str().unwrap_or_default()
+            ));
+        }
+    }
     for (name, value) in &ctx.params {
         if is_env_name(name) {
             command.env(format!("PGDAG_PARAM_{}", name.to_uppercase()), value);
@@ -295,6 +321,7 @@ async fn run_program(
         out_params,
         result: None,
         error: (!status.success()).then(|| format!("exit code {}", exit_code.unwrap_or(-1))),
+        no_retry: false,
     })
 }
 

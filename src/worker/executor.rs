@@ -132,7 +132,12 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
     shipper.complete(Completion {
         task_instance_id: task.id,
         claim_token: task.claim_token,
-        outcome: state,
+        // `failed_final`: failed whatever retries remain (queue/complete.sql).
+        outcome: if state == "failed" && outcome.no_retry {
+            "failed_final"
+        } else {
+            state
+        },
         exit_code: outcome.exit_code,
         out_params: serde_json::to_value(&outcome.out_params).unwrap_or_default(),
         error: if state == "succeeded" { None } else { error },

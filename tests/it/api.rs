@@ -167,6 +167,70 @@ async fn runs_start_instances_read_and_logs_page_through_rest() {
     assert_eq!(rest["next_seq"], next);
     assert_eq!(rest["finished"], true);
 
+    // The last part: `tail=1` is the last chunk, `before=first_seq` the part before it.
+    let get = |query: String| {
+        let http = http.clone();
+        let token = token.clone();
+        let url = format!("{base}/api/v1/task-instances/{task_id}/log?{query}");
+        async move {
+            let r = http.get(url).bearer_auth(&token).send().await.unwrap();
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let last = get("tail=1".into()).await;
+    assert_eq!(last["next_seq"], next);
+    assert_eq!(last["first_seq"], next - 1);
+    assert_eq!(last["finished"], true);
+    assert!(text.ends_with(last["text"].as_str().unwrap()));
+    let earlier = get(format!("tail=1000&before={}", next - 1)).await;
+    assert_eq!(earlier["first_seq"], 0);
+    assert_eq!(
+        format!(
+            "{}{}",
+            earlier["text"].as_str().unwrap(),
+            last["text"].as_str().unwrap()
+        ),
+        text
+    );
+
+    // Tenants: admin only, JSON body, listed, deleted.
+    let put = http
+        .put(format!("{base}/api/v1/tenants/analysts"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"os_user": "ana", "projects": ["demo"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let bad = http
+        .put(format!("{base}/api/v1/tenants/analysts"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"os_user": "Root;x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let listed: serde_json::Value = http
+        .get(format!("{base}/api/v1/tenants"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["tenants"],
+        serde_json::json!([{"name": "analysts", "os_user": "ana", "projects": ["demo"]}])
+    );
+    let deleted = http
+        .delete(format!("{base}/api/v1/tenants/analysts"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+
     // Errors are JSON with the right status.
     let missing = http
         .get(format!("{base}/api/v1/instances/999999"))

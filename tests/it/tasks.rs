@@ -1126,3 +1126,244 @@ async fn stored_passwords_need_the_key_and_are_never_shown() {
     assert!(text.contains("must not contain a password"), "{text}");
     running.stop().await;
 }
+
+// ---- tenants ----
+
+/// An OS user (and a supplementary group of its own) made for one test, removed after.
+/// `None` (with the reason printed) when this process is not root, unless
+/// `PGDAG_REQUIRE_TENANTS` is set (CI), where that fails the test.
+struct TestOsUser {
+    name: String,
+    uid: u32,
+    extra_gid: u32,
+}
+
+impl TestOsUser {
+    fn create() -> Option<TestOsUser> {
+        if !nix::unistd::geteuid().is_root() {
+            assert!(
+                std::env::var_os("PGDAG_REQUIRE_TENANTS").is_none(),
+                "PGDAG_REQUIRE_TENANTS is set but the tests do not run as root"
+            );
+            eprintln!("skipped: tenant tests create OS users and need root");
+            return None;
+        }
+        let name = format!("pgt{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let group = format!("{name}x");
+        let ok = |mut c: std::process::Command| {
+            let out = c.output().unwrap();
+            assert!(out.status.success(), "{c:?}: {out:?}");
+        };
+        let mut c = std::process::Command::new("groupadd");
+        c.arg(&group);
+        ok(c);
+        let mut c = std::process::Command::new("useradd");
+        c.args(["-m", "-s", "/bin/bash", "-G", &group, &name]);
+        ok(c);
+        let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
+        let extra_gid = nix::unistd::Group::from_name(&group)
+            .unwrap()
+            .unwrap()
+            .gid
+            .as_raw();
+        Some(TestOsUser {
+            name,
+            uid: user.uid.as_raw(),
+            extra_gid,
+        })
+    }
+
+    /// Live processes of this user (from /proc).
+    fn processes(&self) -> Vec<i32> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                continue;
+            };
+            let uid = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok());
+            let zombie = status
+                .lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'));
+            if uid == Some(self.uid) && !zombie {
+                out.push(pid);
+            }
+        }
+        out
+    }
+
+    async fn wait_processes(&self, alive: bool, what: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.processes().is_empty() == alive {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for TestOsUser {
+    fn drop(&mut self) {
+        for pid in self.processes() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = std::process::Command::new("userdel")
+            .args(["-r", &self.name])
+            .output();
+        let _ = std::process::Command::new("groupdel")
+            .arg(format!("{}x", self.name))
+            .output();
+    }
+}
+
+fn tenant_yaml(user: &str) -> String {
+    format!(
+        "kind: tenant\nname: team\nos_user: {user}\nprojects: [e]\n---\nkind: tenant\nname: ghost\nos_user: pgdag_no_such_user\nprojects: [e]\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_tasks_run_as_its_os_user_and_a_missing_user_fails_without_retry() {
+    let Some(user) = TestOsUser::create() else {
+        return;
+    };
+    let server = Server::start(&[]).await;
+    server.apply(&format!(
+        r#"{}---
+project: e
+name: as_tenant
+tenant: team
+params: {{ who: world }}
+env: {{ GREETING: "hello ${{who}}" }}
+tasks:
+  - name: who
+    type: shell
+    env: {{ LOCAL: here }}
+    script: |
+      echo "UID=$(id -u) GROUPS=$(id -G)"
+      echo "HOME=$HOME USER=$USER"
+      echo "GREETING=$GREETING LOCAL=$LOCAL"
+      touch "$HOME/written" && echo wrote-home
+  - {{ name: py, type: python, script: "import os; print('PYUID', os.getuid())" }}
+---
+project: e
+name: ghostly
+tenant: ghost
+tasks:
+  - {{ name: t, type: shell, script: echo never, retries: 2 }}
+---
+project: e
+name: mine
+tasks:
+  - {{ name: t, type: shell, script: "id -u" }}
+"#,
+        tenant_yaml(&user.name)
+    ));
+    let id = server.run("e/as_tenant", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
+    let log = server.log(&detail, "who").await;
+    assert!(log.contains(&format!("UID={} ", user.uid)), "{log}");
+    assert!(
+        log.contains(&user.extra_gid.to_string()),
+        "supplementary group: {log}"
+    );
+    assert!(
+        log.contains(&format!("HOME=/home/{0} USER={0}", user.name)),
+        "{log}"
+    );
+    assert!(log.contains("GREETING=hello world LOCAL=here"), "{log}");
+    assert!(log.contains("wrote-home"), "{log}");
+    let py = server.log(&detail, "py").await;
+    assert!(py.contains(&format!("PYUID {}", user.uid)), "{py}");
+
+    // Without a tenant nothing changes: the worker's own user.
+    let id = server.run("e/mine", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    let me = nix::unistd::geteuid().as_raw();
+    assert!(
+        server
+            .log(&detail, "t")
+            .await
+            .contains(&format!("\n{me}\n"))
+    );
+
+    // A tenant whose user this host does not have: failed at once, not retried.
+    let id = server.run("e/ghostly", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    let t = task(&detail, "t");
+    assert_eq!((t.state.as_str(), t.attempt), ("failed", 1), "{t:?}");
+    let error = t.error.as_deref().unwrap();
+    assert!(
+        error.starts_with(
+            "tenant ghost: OS user pgdag_no_such_user does not exist on the host of worker "
+        ),
+        "{error}"
+    );
+
+    // A project the tenant does not list: apply refuses, naming the file and line.
+    let dir = temp_dir();
+    let file = dir.path().join("other.yaml");
+    std::fs::write(
+        &file,
+        "project: other\nname: w\ntenant: team\ntasks: [{name: a, type: shell, script: id}]\n",
+    )
+    .unwrap();
+    let out = pgdag(&server.db)
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "other.yaml:3:1: workflow other/w: tenant team may not be used by project other"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_process_group_is_killed_and_reaped_after_a_worker_crash() {
+    let Some(user) = TestOsUser::create() else {
+        return;
+    };
+    let state = temp_dir();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let mut server = Server::start(&[("PGDAG_STATE_DIR", &state_dir)]).await;
+    server.apply(&format!(
+        "{}---\nproject: e\nname: nap\ntenant: team\ntasks:\n  - {{ name: t, type: shell, script: \"sleep 300 & sleep 300\" }}\n",
+        tenant_yaml(&user.name)
+    ));
+
+    // A kill (stop) ends the tenant's whole process group.
+    let id = server.run("e/nap", serde_json::json!({})).await;
+    user.wait_processes(true, "the tenant's task to start")
+        .await;
+    control(&server, "stop", id).await;
+    wait_state(&server, id, "stopped").await;
+    user.wait_processes(false, "the stopped task's processes to end")
+        .await;
+
+    // A worker killed with SIGKILL leaves the group running; the next worker on this host
+    // (same state directory) reaps it, though it belongs to another user.
+    let id = server.run("e/nap", serde_json::json!({})).await;
+    wait_until(&server, id, |d| task(d, "t").state == "running").await;
+    user.wait_processes(true, "the second run to start").await;
+    server._child.0.kill().unwrap();
+    server._child.0.wait().unwrap();
+    assert!(
+        !user.processes().is_empty(),
+        "the group died with its worker; the test proves nothing"
+    );
+    server._child = Server::spawn_on(&server.db, &[("PGDAG_STATE_DIR", &state_dir)]);
+    user.wait_processes(false, "the restarted worker to reap the tenant's group")
+        .await;
+}

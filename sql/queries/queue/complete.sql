@@ -7,6 +7,8 @@ with done as (
     set state = case
             when d.outcome = 'succeeded' then 'succeeded'
             when d.outcome = 'killed' or t.kill_requested then 'killed'
+            -- A failure no attempt can mend (a tenant this worker cannot run as).
+            when d.outcome = 'failed_final' then 'failed'
             when t.attempt <= t.max_retries then 'retrying'
             else 'failed'
         end,

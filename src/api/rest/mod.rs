@@ -5,7 +5,7 @@
 //! name a handler. Handlers live by resource, one file each — `projects` (and members),
 //! `workflows` (apply, versions), `runs` (runs and backfills), `instances`, `tasks` (task
 //! instances: logs, force-success), `schedules` (and the cron preview), `datasources`,
-//! `servers` (and task groups), `alerts` (and alert groups) — and take a [`Ctx`]: the
+//! `servers` (and task groups), `tenants`, `alerts` (and alert groups) — and take a [`Ctx`]: the
 //! authenticated caller, a pooled connection and the request. Query strings are read through
 //! [`query::Query`], which owns paging and limits.
 
@@ -19,6 +19,7 @@ mod runs;
 mod schedules;
 mod servers;
 mod tasks;
+mod tenants;
 mod tokens;
 mod workflows;
 
@@ -186,6 +187,10 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
         (M::GET, ["servers"]) => servers::list(ctx).await,
         (M::GET, ["task-groups"]) => servers::task_groups(ctx).await,
         (M::PUT, ["task-groups", name]) => servers::put_task_group(ctx, name).await,
+
+        (M::GET, ["tenants"]) => tenants::list(ctx).await,
+        (M::PUT, ["tenants", name]) => tenants::put(ctx, name).await,
+        (M::DELETE, ["tenants", name]) => tenants::delete(ctx, name).await,
 
         (M::GET, ["tokens"]) => tokens::list(ctx).await,
         (M::POST, ["tokens"]) => tokens::create(ctx).await,

@@ -39,6 +39,21 @@ pub(super) async fn log(ctx: Ctx<'_>, id: &str) -> Answer {
                 ApiError::bad_request(format!("after={a} is not a sequence number"))
             })?,
         };
+    // `tail=N`: the last N chunks (before `before=SEQ` when given), with `first_seq`.
+    let number = |key: &str| -> Result<Option<i32>, ApiError> {
+        q.get(key)
+            .map(|v| {
+                v.parse::<i32>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+                    ApiError::bad_request(format!("{key}={v} is not a whole number"))
+                })
+            })
+            .transpose()
+    };
+    if let Some(tail) = number("tail")? {
+        let chunks = i64::from(tail).clamp(1, logs::DEFAULT_PAGE_CHUNKS);
+        let page = logs::read_tail(&ctx.client, id, number("before")?, chunks).await?;
+        return ok(serde_json::to_value(page).unwrap_or_default());
+    }
     let page = logs::read(&ctx.client, id, after, logs::DEFAULT_PAGE_CHUNKS).await?;
     ok(serde_json::to_value(page).unwrap_or_default())
 }

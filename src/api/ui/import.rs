@@ -100,6 +100,7 @@ pub(super) async fn submit(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiErr
         &[],
         &datasources,
         &[],
+        &[],
     )
     .await?;
     Ok(redirect(&format!("/projects/{project}")))

@@ -656,6 +656,8 @@ impl WorkflowCx<'_> {
             notify: None,
             release,
             schedule,
+            tenant: None,
+            env: Default::default(),
             tasks,
             source: Default::default(),
         })
@@ -849,6 +851,7 @@ impl WorkflowCx<'_> {
                         timeout: None,
                         run: true,
                         on_worker_loss: Default::default(),
+                        env: Default::default(),
                         line: 0,
                         source: Default::default(),
                     });
@@ -884,6 +887,7 @@ impl WorkflowCx<'_> {
             timeout,
             run: task.run,
             on_worker_loss: Default::default(),
+            env: Default::default(),
             line: 0,
             source: Default::default(),
         };

@@ -1,0 +1,1 @@
+delete from pgdag.tenant where name = $1
