@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{CliError, CliResult, connect};
 use crate::config::Config;
 use crate::model::{CommandType, WorkflowState};
-use crate::store::{commands, definitions, instances, logs};
+use crate::store::{StoreError, commands, definitions, instances, logs};
 
 pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
     let config = Config::from_env()?;
@@ -276,6 +276,9 @@ pub fn cron_next(expr: &str, tz: &str, from: Option<&str>, count: usize) -> CliR
 }
 
 pub async fn ctl(action: &str, id: i64) -> CliResult {
+    if let Some(kind) = CommandType::from_task_action(action) {
+        return ctl_task(action, kind, id).await;
+    }
     let kind = CommandType::from_action(action)
         .ok_or_else(|| CliError::usage(format!("unknown action {action}")))?;
     let config = Config::from_env()?;
@@ -286,6 +289,29 @@ pub async fn ctl(action: &str, id: i64) -> CliResult {
     }
     let command = commands::insert_control(&client, kind, id).await?;
     println!("{action} instance {id}: command {command} queued");
+    Ok(0)
+}
+
+/// `ctl retry-task|force-success TASK_INSTANCE_ID`: a command about one task. A retry that
+/// cannot be carried out now is refused at once with the reason (exit 1).
+async fn ctl_task(action: &str, kind: CommandType, id: i64) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    let (instance, command) = match kind {
+        CommandType::RetryTask => match commands::insert_retry_task(&client, id).await {
+            Err(StoreError::Conflict(why)) => return Err(CliError::runtime(why)),
+            other => other?,
+        },
+        _ => {
+            let (instance, _) = instances::task_owner(&client, id)
+                .await?
+                .ok_or_else(|| CliError::usage(format!("task instance {id} does not exist")))?;
+            let command = commands::insert_task_command(&client, kind, instance, id).await?;
+            (instance, command)
+        }
+    };
+    println!("{action} task instance {id} of instance {instance}: command {command} queued");
     Ok(0)
 }
 

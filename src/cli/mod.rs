@@ -107,10 +107,15 @@ pub enum Command {
         #[arg(long, value_name = "BACKFILL_ID", conflicts_with_all = ["target", "from", "dates"])]
         cancel: Option<i64>,
     },
-    /// Control a running or finished instance: pause, resume, stop, rerun, start-failed.
+    /// Control a running or finished instance (pause, resume, stop, rerun, start-failed
+    /// INSTANCE_ID) or one of its tasks (retry-task, force-success TASK_INSTANCE_ID).
     Ctl {
-        #[arg(value_parser = ["pause", "resume", "stop", "rerun", "start-failed"])]
+        #[arg(value_parser = [
+            "pause", "resume", "stop", "rerun", "start-failed", "retry-task", "force-success",
+        ])]
         action: String,
+        /// INSTANCE_ID, or TASK_INSTANCE_ID for retry-task and force-success.
+        #[arg(value_name = "ID")]
         instance_id: i64,
     },
     /// Switch a workflow's schedule on or off.

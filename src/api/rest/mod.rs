@@ -4,7 +4,7 @@
 //! [`route`] is the one route table: a `match` on method and path segments whose arms each
 //! name a handler. Handlers live by resource, one file each — `projects` (and members),
 //! `workflows` (apply, versions), `runs` (runs and backfills), `instances`, `tasks` (task
-//! instances: logs, force-success), `schedules` (and the cron preview), `datasources`,
+//! instances: logs, force-success, retry), `schedules` (and the cron preview), `datasources`,
 //! `servers` (and task groups), `alerts` (and alert groups) — and take a [`Ctx`]: the
 //! authenticated caller, a pooled connection and the request. Query strings are read through
 //! [`query::Query`], which owns paging and limits.
@@ -170,6 +170,7 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
 
         (M::GET, ["task-instances", id, "log"]) => tasks::log(ctx, id).await,
         (M::POST, ["task-instances", id, "force-success"]) => tasks::force_success(ctx, id).await,
+        (M::POST, ["task-instances", id, "retry"]) => tasks::retry(ctx, id).await,
 
         (M::GET, ["cron", "preview"]) => schedules::preview(ctx).await,
         (M::GET, ["schedules"]) => schedules::list(ctx).await,
