@@ -73,7 +73,7 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
         .ok_or_else(|| CliError::usage(format!("workflow {project}/{workflow} does not exist")))?;
     if current.release == crate::model::Release::Offline {
         return Err(CliError::usage(format!(
-            "workflow {project}/{workflow} is offline"
+            "workflow {project}/{workflow} is offline: new runs are refused until it is put back online (pgdag workflow online {project}/{workflow})"
         )));
     }
     let (_, id) = commands::insert(
@@ -312,6 +312,84 @@ async fn ctl_task(action: &str, kind: CommandType, id: i64) -> CliResult {
         }
     };
     println!("{action} task instance {id} of instance {instance}: command {command} queued");
+    Ok(0)
+}
+
+/// `workflow online|offline P/W`.
+pub async fn set_release(target: &str, release: crate::model::Release) -> CliResult {
+    let (project, workflow) = parse_target(target)?;
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let applied = definitions::set_release(&tx, project, workflow, release).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let how = match applied.outcome {
+        definitions::ApplyOutcome::Unchanged => "already",
+        _ => "now",
+    };
+    println!(
+        "{project}/{workflow}: {how} {release} (version {})",
+        applied.version
+    );
+    Ok(0)
+}
+
+fn print_deleted(d: &definitions::Deleted, with_history: bool) {
+    let history = if with_history {
+        format!("{} finished instances removed", d.instances)
+    } else {
+        "finished instances kept".to_string()
+    };
+    println!(
+        "{}/{}: deleted ({} schedules removed, {history})",
+        d.project, d.workflow, d.schedules
+    );
+    for dependent in &d.dependents {
+        eprintln!(
+            "warning: {dependent} depends on {}/{}: it will fail (the workflow does not exist)",
+            d.project, d.workflow
+        );
+    }
+}
+
+/// A refusal (instances still running) exits 1 with the reason.
+fn refused(e: StoreError) -> CliError {
+    match e {
+        StoreError::Conflict(why) => CliError::runtime(why),
+        other => other.into(),
+    }
+}
+
+/// `workflow delete P/W [--with-history]`.
+pub async fn delete_workflow(target: &str, with_history: bool) -> CliResult {
+    let (project, workflow) = parse_target(target)?;
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let deleted = definitions::delete_workflow(&tx, project, workflow, with_history)
+        .await
+        .map_err(refused)?;
+    tx.commit().await.map_err(StoreError::from)?;
+    print_deleted(&deleted, with_history);
+    Ok(0)
+}
+
+/// `project delete P [--with-history]`.
+pub async fn delete_project(project: &str, with_history: bool) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let deleted = definitions::delete_project(&tx, project, with_history)
+        .await
+        .map_err(refused)?;
+    tx.commit().await.map_err(StoreError::from)?;
+    for d in &deleted {
+        print_deleted(d, with_history);
+    }
+    println!("project {project}: deleted");
     Ok(0)
 }
 

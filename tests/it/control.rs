@@ -562,3 +562,198 @@ async fn retrying_a_running_task_is_refused_with_the_reason() {
     assert_eq!(done.state, "succeeded");
     assert_eq!(task(&done, "wait").attempt, 1, "nothing was retried");
 }
+
+/// `workflow offline|online`: offline refuses new runs with a clear error (CLI, REST, SQL
+/// command) and is a version of its own; online runs again. Through the CLI and REST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_workflow_refuses_new_runs_until_it_is_online_again() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: c\nname: rel\ntasks:\n  - { name: one, type: shell, script: 'true' }\n")
+        .await;
+    let out = pgdag(&cluster.db)
+        .args(["workflow", "offline", "c/rel"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "c/rel: now offline (version 2)\n"
+    );
+    let run = pgdag(&cluster.db).args(["run", "c/rel"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("workflow c/rel is offline"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let token = cluster.api_token("rel").await;
+    let http = reqwest::Client::new();
+    let api = cluster.api();
+    let refused = http
+        .post(format!("http://{api}/api/v1/projects/c/workflows/rel/runs"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    let again = pgdag(&cluster.db)
+        .args(["workflow", "offline", "c/rel"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "c/rel: already offline (version 2)\n"
+    );
+
+    let online = http
+        .post(format!(
+            "http://{api}/api/v1/projects/c/workflows/rel/online"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(online.status(), 200);
+    let body: serde_json::Value = online.json().await.unwrap();
+    assert_eq!(body["release"], "online");
+    assert_eq!(body["version"], 3);
+    let id = cluster.run("c/rel", serde_json::json!({})).await;
+    assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+}
+
+/// `workflow delete`: refused while an instance runs; then its schedules go, its finished
+/// instances stay readable, a dependent on it fails saying so, and applying it again
+/// numbers the versions on. `--with-history` removes the instances; `project delete` takes
+/// the rest, through REST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_workflow_and_a_project_leaves_nothing_dangling() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let go = dir.path().join("go");
+    let target = format!(
+        "project: c\nname: gone\nschedule: {{ cron: '0 0 3 * * ?' }}\ntasks:\n  - {{ name: t, type: shell, script: 'while [ ! -f {} ]; do sleep 0.05; done' }}\n",
+        go.display()
+    );
+    cluster.apply(&target).await;
+    cluster
+        .apply("project: c\nname: after\ntasks:\n  - { name: wait_for_it, type: dependent, all: [{ workflow: gone, window: today }], failure: wait }\n")
+        .await;
+    let id = cluster.run("c/gone", serde_json::json!({})).await;
+    let out = pgdag(&cluster.db)
+        .args(["workflow", "delete", "c/gone"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("have not ended") && stderr.contains(&id.to_string()),
+        "{stderr}"
+    );
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+
+    let out = pgdag(&cluster.db)
+        .args(["workflow", "delete", "c/gone"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "c/gone: deleted (1 schedules removed, finished instances kept)\n"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("c/after task wait_for_it depends on c/gone"),
+        "{stderr}"
+    );
+    let client = cluster.store.client().await.unwrap();
+    let schedules: i64 = client
+        .query_one("select count(*) from pgdag.schedule", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(schedules, 0);
+    let status = pgdag(&cluster.db)
+        .args(["status", &id.to_string(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "the finished instance stays readable"
+    );
+    let run = pgdag(&cluster.db).args(["run", "c/gone"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+
+    // A dependent on it fails with the reason, even with `failure: wait`.
+    let dependent = cluster.run("c/after", serde_json::json!({})).await;
+    let failed = cluster.wait_final(dependent).await;
+    assert_eq!(failed.state, "failed");
+    let log = log_text(&cluster.store, task(&failed, "wait_for_it").id).await;
+    assert!(log.contains("workflow c/gone does not exist"), "{log}");
+
+    // Applied again: numbered after the versions it kept.
+    let applied = cluster.apply(&target).await;
+    assert_eq!(applied[0].version, 2);
+    let out = pgdag(&cluster.db)
+        .args(["workflow", "delete", "c/gone", "--with-history"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 finished instances removed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(instances::get(&client, id).await.unwrap().is_none());
+
+    // The project, through REST: admins only; it leaves the listing; the dependent's
+    // finished instance stays readable.
+    let token = cluster.api_token("root").await;
+    let http = reqwest::Client::new();
+    let api = cluster.api();
+    let response = http
+        .delete(format!("http://{api}/api/v1/projects/c"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["deleted"][0]["workflow"], "after");
+    let projects: serde_json::Value = http
+        .get(format!("http://{api}/api/v1/projects"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(projects["projects"], serde_json::json!([]), "{projects}");
+    let kept = http
+        .get(format!("http://{api}/api/v1/instances/{dependent}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), 200);
+    let out = pgdag(&cluster.db)
+        .args(["project", "delete", "c", "--with-history"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "already deleted");
+}

@@ -160,6 +160,11 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
         }
 
         (M::POST, ["projects", p, "workflows", w, "runs"]) => runs::post(ctx, p, w).await,
+        (M::POST, ["projects", p, "workflows", w, to @ ("online" | "offline")]) => {
+            workflows::release(ctx, p, w, to).await
+        }
+        (M::DELETE, ["projects", p, "workflows", w]) => workflows::delete(ctx, p, w).await,
+        (M::DELETE, ["projects", p]) => workflows::delete_project(ctx, p).await,
         (M::GET, ["backfills", id]) => runs::backfill(ctx, id).await,
         (M::POST, ["backfills", id, "cancel"]) => runs::cancel_backfill(ctx, id).await,
 
