@@ -284,6 +284,8 @@ pub struct TaskLine {
     pub error: String,
     pub child_instance_id: Option<i64>,
     pub can_force: bool,
+    /// Final, in an instance not being stopped: the "retry" button (with downstream).
+    pub can_retry: bool,
 }
 
 pub struct Action {

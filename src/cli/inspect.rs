@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{CliError, CliResult, connect};
 use crate::config::Config;
 use crate::model::{CommandType, WorkflowState};
-use crate::store::{commands, definitions, instances, logs};
+use crate::store::{StoreError, commands, definitions, instances, logs};
 
 pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
     let config = Config::from_env()?;
@@ -73,7 +73,7 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
         .ok_or_else(|| CliError::usage(format!("workflow {project}/{workflow} does not exist")))?;
     if current.release == crate::model::Release::Offline {
         return Err(CliError::usage(format!(
-            "workflow {project}/{workflow} is offline"
+            "workflow {project}/{workflow} is offline: new runs are refused until it is put back online (pgdag workflow online {project}/{workflow})"
         )));
     }
     let (_, id) = commands::insert(
@@ -277,6 +277,9 @@ pub fn cron_next(expr: &str, tz: &str, from: Option<&str>, count: usize) -> CliR
 }
 
 pub async fn ctl(action: &str, id: i64) -> CliResult {
+    if let Some(kind) = CommandType::from_task_action(action) {
+        return ctl_task(action, kind, id).await;
+    }
     let kind = CommandType::from_action(action)
         .ok_or_else(|| CliError::usage(format!("unknown action {action}")))?;
     let config = Config::from_env()?;
@@ -287,6 +290,109 @@ pub async fn ctl(action: &str, id: i64) -> CliResult {
     }
     let command = commands::insert_control(&client, &super::actor(), kind, id).await?;
     println!("{action} instance {id}: command {command} queued");
+    Ok(0)
+}
+
+/// `ctl retry-task|force-success TASK_INSTANCE_ID`: a command about one task. A retry that
+/// cannot be carried out now is refused at once with the reason (exit 1).
+async fn ctl_task(action: &str, kind: CommandType, id: i64) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let client = store.client().await?;
+    let (instance, command) = match kind {
+        CommandType::RetryTask => match commands::insert_retry_task(&client, &super::actor(), id).await {
+            Err(StoreError::Conflict(why)) => return Err(CliError::runtime(why)),
+            other => other?,
+        },
+        _ => {
+            let (instance, _) = instances::task_owner(&client, id)
+                .await?
+                .ok_or_else(|| CliError::usage(format!("task instance {id} does not exist")))?;
+            let command =
+                commands::insert_task_command(&client, &super::actor(), kind, instance, id)
+                    .await?;
+            (instance, command)
+        }
+    };
+    println!("{action} task instance {id} of instance {instance}: command {command} queued");
+    Ok(0)
+}
+
+/// `workflow online|offline P/W`.
+pub async fn set_release(target: &str, release: crate::model::Release) -> CliResult {
+    let (project, workflow) = parse_target(target)?;
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let applied = definitions::set_release(&tx, project, workflow, release).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let how = match applied.outcome {
+        definitions::ApplyOutcome::Unchanged => "already",
+        _ => "now",
+    };
+    println!(
+        "{project}/{workflow}: {how} {release} (version {})",
+        applied.version
+    );
+    Ok(0)
+}
+
+fn print_deleted(d: &definitions::Deleted, with_history: bool) {
+    let history = if with_history {
+        format!("{} finished instances removed", d.instances)
+    } else {
+        "finished instances kept".to_string()
+    };
+    println!(
+        "{}/{}: deleted ({} schedules removed, {history})",
+        d.project, d.workflow, d.schedules
+    );
+    for dependent in &d.dependents {
+        eprintln!(
+            "warning: {dependent} depends on {}/{}: it will fail (the workflow does not exist)",
+            d.project, d.workflow
+        );
+    }
+}
+
+/// A refusal (instances still running) exits 1 with the reason.
+fn refused(e: StoreError) -> CliError {
+    match e {
+        StoreError::Conflict(why) => CliError::runtime(why),
+        other => other.into(),
+    }
+}
+
+/// `workflow delete P/W [--with-history]`.
+pub async fn delete_workflow(target: &str, with_history: bool) -> CliResult {
+    let (project, workflow) = parse_target(target)?;
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let deleted = definitions::delete_workflow(&tx, project, workflow, with_history)
+        .await
+        .map_err(refused)?;
+    tx.commit().await.map_err(StoreError::from)?;
+    print_deleted(&deleted, with_history);
+    Ok(0)
+}
+
+/// `project delete P [--with-history]`.
+pub async fn delete_project(project: &str, with_history: bool) -> CliResult {
+    let config = Config::from_env()?;
+    let store = connect(&config)?;
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let deleted = definitions::delete_project(&tx, project, with_history)
+        .await
+        .map_err(refused)?;
+    tx.commit().await.map_err(StoreError::from)?;
+    for d in &deleted {
+        print_deleted(d, with_history);
+    }
+    println!("project {project}: deleted");
     Ok(0)
 }
 

@@ -107,11 +107,26 @@ pub enum Command {
         #[arg(long, value_name = "BACKFILL_ID", conflicts_with_all = ["target", "from", "dates"])]
         cancel: Option<i64>,
     },
-    /// Control a running or finished instance: pause, resume, stop, rerun, start-failed.
+    /// Control a running or finished instance (pause, resume, stop, rerun, start-failed
+    /// INSTANCE_ID) or one of its tasks (retry-task, force-success TASK_INSTANCE_ID).
     Ctl {
-        #[arg(value_parser = ["pause", "resume", "stop", "rerun", "start-failed"])]
+        #[arg(value_parser = [
+            "pause", "resume", "stop", "rerun", "start-failed", "retry-task", "force-success",
+        ])]
         action: String,
+        /// INSTANCE_ID, or TASK_INSTANCE_ID for retry-task and force-success.
+        #[arg(value_name = "ID")]
         instance_id: i64,
+    },
+    /// Put a workflow online or offline, or delete it.
+    Workflow {
+        #[command(subcommand)]
+        command: WorkflowCommand,
+    },
+    /// Delete a project.
+    Project {
+        #[command(subcommand)]
+        command: ProjectCommand,
     },
     /// Switch a workflow's schedule on or off.
     Schedule {
@@ -179,6 +194,41 @@ pub enum ImportCommand {
         /// Turn tasks pgdag cannot carry into shell tasks that fail with what to port.
         #[arg(long)]
         allow_unsupported: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkflowCommand {
+    /// Offline: its schedules do not fire and new starts are refused (runs in progress
+    /// finish). A new version whose only change is `release: offline`.
+    Offline {
+        /// PROJECT/WORKFLOW
+        target: String,
+    },
+    /// Back online: startable and scheduled again.
+    Online {
+        /// PROJECT/WORKFLOW
+        target: String,
+    },
+    /// Delete a workflow and its schedules; refused while instances of it have not ended.
+    /// Its finished instances stay readable unless `--with-history`.
+    Delete {
+        /// PROJECT/WORKFLOW
+        target: String,
+        /// Also remove its finished instances, their logs and its versions.
+        #[arg(long)]
+        with_history: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectCommand {
+    /// Delete a project: its workflows, schedules and datasources; refused while instances
+    /// of it have not ended. Its finished instances stay readable unless `--with-history`.
+    Delete {
+        project: String,
+        #[arg(long)]
+        with_history: bool,
     },
 }
 
@@ -387,6 +437,26 @@ pub async fn run(cli: Cli) -> i32 {
             action,
             instance_id,
         } => inspect::ctl(&action, instance_id).await,
+        Command::Workflow {
+            command: WorkflowCommand::Offline { target },
+        } => inspect::set_release(&target, crate::model::Release::Offline).await,
+        Command::Workflow {
+            command: WorkflowCommand::Online { target },
+        } => inspect::set_release(&target, crate::model::Release::Online).await,
+        Command::Workflow {
+            command:
+                WorkflowCommand::Delete {
+                    target,
+                    with_history,
+                },
+        } => inspect::delete_workflow(&target, with_history).await,
+        Command::Project {
+            command:
+                ProjectCommand::Delete {
+                    project,
+                    with_history,
+                },
+        } => inspect::delete_project(&project, with_history).await,
         Command::Schedule { switch, target } => {
             inspect::schedule_switch(&target, switch == "on").await
         }

@@ -131,6 +131,26 @@ pub struct Dag {
     pub edges: Vec<DagEdge>,
 }
 
+impl Dag {
+    /// The tasks reachable from `roots` along the edges, the roots included (Airflow's
+    /// "downstream"): what a run from chosen nodes runs, and what retrying a task reruns.
+    pub fn downstream(&self, roots: &[usize]) -> Vec<bool> {
+        let mut selected = vec![false; self.tasks.len()];
+        let mut stack: Vec<usize> = roots
+            .iter()
+            .copied()
+            .filter(|&i| i < self.tasks.len())
+            .collect();
+        while let Some(i) = stack.pop() {
+            if !selected[i] {
+                selected[i] = true;
+                stack.extend(self.edges.iter().filter(|e| e.pre == i).map(|e| e.post));
+            }
+        }
+        selected
+    }
+}
+
 /// The current state of one task instance (index-aligned with `Dag::tasks`).
 #[derive(Debug, Clone)]
 pub struct TaskView {
@@ -595,6 +615,40 @@ mod tests {
 
     fn act(dag: &Dag, tasks: &[TaskView], inst: &InstanceView) -> Vec<Action> {
         plan(dag, tasks, inst, now()).actions
+    }
+
+    // ---- retrying a task in place ----
+
+    #[test]
+    fn downstream_is_the_roots_and_everything_reachable_from_them() {
+        // t0 -> t1 -> t2, t0 -> t3, t4 alone
+        let d = shells(5, &[(0, 1, Success), (1, 2, Failure), (0, 3, Always)]);
+        assert_eq!(d.downstream(&[1]), vec![false, true, true, false, false]);
+        assert_eq!(d.downstream(&[0]), vec![true, true, true, true, false]);
+        assert_eq!(
+            d.downstream(&[4, 9]),
+            vec![false, false, false, false, true]
+        );
+        assert_eq!(d.downstream(&[]), vec![false; 5]);
+    }
+
+    #[test]
+    fn a_retried_task_runs_again_and_only_its_downstream_waits_for_it() {
+        // t0 -> t1 -> t2, t0 -> t3: t1 failed, t2 was skipped, t3 succeeded. Retrying t1
+        // puts t1 and t2 back to pending; t0 and t3 keep their results.
+        let d = shells(4, &[(0, 1, Success), (1, 2, Success), (0, 3, Success)]);
+        let retried = d.downstream(&[1]);
+        let states: Vec<TaskState> = [Succeeded, Failed, Skipped, Succeeded]
+            .iter()
+            .zip(&retried)
+            .map(|(&s, &again)| if again { Pending } else { s })
+            .collect();
+        assert_eq!(states, vec![Succeeded, Pending, Pending, Succeeded]);
+        assert_eq!(run(&d, &states), vec![Queue(1)]);
+        assert_eq!(
+            run(&d, &[Succeeded, Succeeded, Succeeded, Succeeded]),
+            vec![Finish(WorkflowState::Succeeded)]
+        );
     }
 
     // ---- master-side types ----

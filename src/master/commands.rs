@@ -140,7 +140,8 @@ async fn handle(
         | CommandType::Stop
         | CommandType::Rerun
         | CommandType::StartFailed
-        | CommandType::ForceSuccess) => control(tx, cache, command, kind, config.clock.now()).await,
+        | CommandType::ForceSuccess
+        | CommandType::RetryTask) => control(tx, cache, command, kind, config.clock.now()).await,
         other => Err(StoreError::Invalid(format!(
             "command type {other} {NOT_FROM_THE_TABLE}"
         ))),
@@ -253,13 +254,7 @@ async fn control(
             _ => return refuse("start failed tasks of"),
         },
         CommandType::ForceSuccess => {
-            let task = command
-                .options
-                .get("task_instance_id")
-                .and_then(|v| v.as_i64())
-                .ok_or_else(|| {
-                    StoreError::Invalid("force_success needs options.task_instance_id".into())
-                })?;
+            let task = task_option(command)?;
             if matches!(state, W::Pausing | W::Stopping) {
                 return refuse("force a task of");
             }
@@ -274,6 +269,7 @@ async fn control(
                 instances::control_state(tx, id, W::Running, true).await?;
             }
         }
+        CommandType::RetryTask => retry_task(tx, cache, &instance, task_option(command)?).await?,
         other => {
             return Err(StoreError::Invalid(format!(
                 "{other} is not a control command"
@@ -283,6 +279,78 @@ async fn control(
     propagate_to_children(tx, id, kind).await?;
     let row = instances::lock(tx, id, now).await?;
     evaluator::evaluate(tx, cache, &row).await
+}
+
+/// The task a `force_success` or `retry_task` command names (`options.task_instance_id`).
+fn task_option(command: &Command) -> Result<i64> {
+    command
+        .options
+        .get("task_instance_id")
+        .and_then(|v| v.as_i64())
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "{} needs options.task_instance_id",
+                command.command_type
+            ))
+        })
+}
+
+/// Retry a final task in place, with everything downstream of it (Airflow's "clear with
+/// downstream"): those tasks back to `pending` (the attempt goes on counting), the others
+/// keep their results, and a finished instance runs again. Refused with the reason while
+/// the instance is being paused or stopped, while the task has not ended, or while a task
+/// downstream of it is still running.
+async fn retry_task(
+    tx: &impl GenericClient,
+    cache: &Cache,
+    instance: &instances::InstanceRow,
+    task: i64,
+) -> Result<()> {
+    use crate::model::{TaskState as T, WorkflowState as W};
+    let id = instance.id;
+    let refuse = |why: String| {
+        Err(StoreError::Invalid(format!(
+            "cannot retry task instance {task}: {why}"
+        )))
+    };
+    let tasks = instances::load_tasks(tx, id).await?;
+    let Some(row) = tasks.iter().find(|t| t.id == task) else {
+        return refuse(format!("it is not a task of instance {id}"));
+    };
+    if let Some(why) = crate::model::retry_task_refusal(instance.state, row.state) {
+        return refuse(why);
+    }
+    let compiled = cache
+        .get(tx, instance.workflow_code, instance.workflow_version)
+        .await?;
+    let Some(&index) = compiled.index_by_code.get(&row.task_code) else {
+        return refuse(format!(
+            "its task is not in version {}",
+            instance.workflow_version
+        ));
+    };
+    let downstream = compiled.dag.downstream(&[index]);
+    let mut again = Vec::new();
+    for t in &tasks {
+        let Some(&i) = compiled.index_by_code.get(&t.task_code) else {
+            continue;
+        };
+        if !downstream[i] {
+            continue;
+        }
+        if !t.state.is_final() && t.state != T::Pending {
+            return refuse(format!(
+                "task {} downstream of it is still running ({})",
+                compiled.dag.tasks[i].name, t.state
+            ));
+        }
+        again.push(t.id);
+    }
+    instances::retry_tasks(tx, id, &again).await?;
+    if instance.state.is_final() {
+        instances::control_state(tx, id, W::Running, true).await?;
+    }
+    Ok(())
 }
 
 /// Pause and resume reach the child instances of the instance's sub_process tasks, as

@@ -138,8 +138,7 @@ impl Compiled {
     /// The DAG of a run that starts from `nodes`: those tasks and everything downstream
     /// run; every other task is passed over like a `run: false` task.
     pub fn starting_from(&self, nodes: &[String]) -> Dag {
-        let mut selected = vec![false; self.dag.tasks.len()];
-        let mut stack: Vec<usize> = self
+        let roots: Vec<usize> = self
             .dag
             .tasks
             .iter()
@@ -147,12 +146,7 @@ impl Compiled {
             .filter(|(_, t)| nodes.contains(&t.name))
             .map(|(i, _)| i)
             .collect();
-        while let Some(i) = stack.pop() {
-            if !selected[i] {
-                selected[i] = true;
-                stack.extend(self.dag.edges.iter().filter(|e| e.pre == i).map(|e| e.post));
-            }
-        }
+        let selected = self.dag.downstream(&roots);
         let mut dag = self.dag.clone();
         for (task, keep) in dag.tasks.iter_mut().zip(selected) {
             if !keep {

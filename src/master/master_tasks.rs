@@ -325,17 +325,40 @@ pub async fn check_dependent(
     );
 
     let mut top = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
     for entry in &dependent.items {
         let verdict = match entry {
             DependentEntry::Item(item) => {
-                check_item(tx, instance, project, item, base, tz, "", &mut text).await?
+                check_item(
+                    tx,
+                    instance,
+                    project,
+                    item,
+                    base,
+                    tz,
+                    "",
+                    &mut text,
+                    &mut missing,
+                )
+                .await?
             }
             DependentEntry::Group { op, items } => {
                 text.push_str(&format!("  {} of:\n", op_word(*op)));
                 let mut verdicts = Vec::new();
                 for item in items {
                     verdicts.push(
-                        check_item(tx, instance, project, item, base, tz, "  ", &mut text).await?,
+                        check_item(
+                            tx,
+                            instance,
+                            project,
+                            item,
+                            base,
+                            tz,
+                            "  ",
+                            &mut text,
+                            &mut missing,
+                        )
+                        .await?,
                     );
                 }
                 let v = combine(*op, verdicts);
@@ -356,6 +379,11 @@ pub async fn check_dependent(
     let waited = now - started_at;
     let outcome = match verdict {
         Verdict::Satisfied => DependentOutcome::Succeeded,
+        // Whatever `failure` says: an instance of a deleted workflow will never come.
+        _ if !missing.is_empty() => DependentOutcome::Failed(format!(
+            "workflow {} does not exist (deleted?)",
+            missing.join(", ")
+        )),
         Verdict::Failed if dependent.failure == DependentFailure::Fail => {
             DependentOutcome::Failed("a dependency failed (failure: fail)".into())
         }
@@ -404,6 +432,7 @@ async fn check_item(
     tz: chrono_tz::Tz,
     indent: &str,
     text: &mut String,
+    missing: &mut Vec<String>,
 ) -> Result<Verdict> {
     let (p, w) = split_workflow_ref(&item.workflow);
     let p = p.unwrap_or(project);
@@ -413,6 +442,14 @@ async fn check_item(
         None => format!("{p}/{w}"),
     };
     text.push_str(&format!("{indent}  {what}, window {}:\n", item.window));
+    if !definitions::workflow_exists(tx, code).await? {
+        // Deleted (or never applied): no instance will ever come, so waiting would hang.
+        text.push_str(&format!(
+            "{indent}    workflow {p}/{w} does not exist (deleted?) (failed)\n"
+        ));
+        missing.push(format!("{p}/{w}"));
+        return Ok(Verdict::Failed);
+    }
     let intervals: Vec<Interval> = window::intervals(window_of(item.window), base, tz);
     let mut findings = Vec::with_capacity(intervals.len());
     for interval in intervals {

@@ -44,7 +44,7 @@ pub async fn startable(
         })?;
     if current.release == Release::Offline {
         return Err(StoreError::Invalid(format!(
-            "workflow {project}/{workflow} is offline"
+            "workflow {project}/{workflow} is offline: new runs are refused until it is put back online (pgdag workflow online {project}/{workflow})"
         )));
     }
     Ok(current)

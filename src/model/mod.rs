@@ -209,6 +209,7 @@ string_enum!(
     Backfill => "backfill",
     Schedule => "schedule",
     ForceSuccess => "force_success",
+    RetryTask => "retry_task",
 });
 
 impl CommandType {
@@ -222,6 +223,39 @@ impl CommandType {
             "start-failed" => CommandType::StartFailed,
             _ => return None,
         })
+    }
+
+    /// A task action as written in `pgdag ctl ACTION TASK_INSTANCE_ID`; its command names
+    /// the task in `options.task_instance_id`.
+    pub fn from_task_action(action: &str) -> Option<CommandType> {
+        Some(match action {
+            "retry-task" => CommandType::RetryTask,
+            "force-success" => CommandType::ForceSuccess,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a task instance cannot be retried in place now, or None when it can: the task must
+/// be final (`succeeded`, `failed`, `skipped`, `killed` or `forced_success`) and its
+/// instance neither being paused or stopped nor not started yet. The master decides; the
+/// CLI, REST and UI ask first so that people get the reason at once.
+pub fn retry_task_refusal(instance: WorkflowState, task: TaskState) -> Option<String> {
+    use TaskState as T;
+    use WorkflowState as W;
+    match instance {
+        W::Pausing | W::Stopping => {
+            return Some(format!("its instance is being stopped ({instance})"));
+        }
+        W::Submitted | W::Waiting => {
+            return Some(format!("its instance has not started ({instance})"));
+        }
+        _ => {}
+    }
+    match task {
+        T::Succeeded | T::Failed | T::Skipped | T::Killed | T::ForcedSuccess => None,
+        T::Pending => Some("the task has not run yet (pending)".into()),
+        other => Some(format!("the task is still running ({other})")),
     }
 }
 
@@ -440,6 +474,42 @@ mod tests {
             assert_eq!(s.as_str().parse::<WorkflowState>().unwrap(), *s);
         }
         assert!("done".parse::<TaskState>().is_err());
+    }
+
+    #[test]
+    fn a_task_is_retried_only_when_final_in_an_instance_not_being_stopped() {
+        use TaskState as T;
+        use WorkflowState as W;
+        for task in [
+            T::Succeeded,
+            T::Failed,
+            T::Skipped,
+            T::Killed,
+            T::ForcedSuccess,
+        ] {
+            for instance in [W::Running, W::Failed, W::Succeeded, W::Stopped, W::Paused] {
+                assert_eq!(
+                    retry_task_refusal(instance, task),
+                    None,
+                    "{instance} {task}"
+                );
+            }
+            for instance in [W::Pausing, W::Stopping] {
+                let why = retry_task_refusal(instance, task).unwrap();
+                assert!(why.contains("being stopped"), "{why}");
+            }
+        }
+        for task in [
+            T::Queued,
+            T::Dispatched,
+            T::Running,
+            T::Retrying,
+            T::Waiting,
+        ] {
+            let why = retry_task_refusal(W::Running, task).unwrap();
+            assert!(why.contains("still running"), "{why}");
+        }
+        assert!(retry_task_refusal(W::Running, T::Pending).is_some());
     }
 
     #[test]

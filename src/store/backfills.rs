@@ -173,7 +173,7 @@ pub async fn start(
         })?;
     if current.release == crate::model::Release::Offline {
         return Err(StoreError::Invalid(format!(
-            "workflow {project}/{workflow} is offline"
+            "workflow {project}/{workflow} is offline: new runs are refused until it is put back online (pgdag workflow online {project}/{workflow})"
         )));
     }
     let (spec, _) = super::definitions::get_spec(client, project, workflow, None)

@@ -71,18 +71,19 @@ pub async fn insert_control(
     Ok(id)
 }
 
-/// Insert a command that forces a failed or killed task of an instance to success;
-/// returns the command id.
-pub async fn insert_force_success(
+/// Insert a command about one task of an instance (`force_success`, `retry_task`), the
+/// task named in `options.task_instance_id`; returns the command id.
+pub async fn insert_task_command(
     client: &impl Conn,
     actor: &str,
+    kind: CommandType,
     workflow_instance_id: i64,
     task_instance_id: i64,
 ) -> Result<i64> {
     let (id, _) = insert(
         client,
         actor,
-        CommandType::ForceSuccess,
+        kind,
         None,
         None,
         &serde_json::json!({}),
@@ -91,6 +92,31 @@ pub async fn insert_force_success(
     )
     .await?;
     Ok(id)
+}
+
+/// Insert a `retry_task` command for a task instance after checking what the master will
+/// check (so that people get the refusal at once, as a conflict with the reason); returns
+/// `(instance id, command id)`. The master checks again under the instance's lock.
+pub async fn insert_retry_task(
+    client: &impl Conn,
+    actor: &str,
+    task_instance_id: i64,
+) -> Result<(i64, i64)> {
+    let (instance, task_state, instance_state) =
+        super::instances::task_states(client, task_instance_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("task instance {task_instance_id} does not exist"))
+            })?;
+    if let Some(why) = crate::model::retry_task_refusal(instance_state, task_state) {
+        return Err(StoreError::Conflict(format!(
+            "cannot retry task instance {task_instance_id}: {why}"
+        )));
+    }
+    let command =
+        insert_task_command(client, actor, CommandType::RetryTask, instance, task_instance_id)
+            .await?;
+    Ok((instance, command))
 }
 
 /// Lock up to `limit` of the oldest pending commands (skipping ones other masters hold).

@@ -92,19 +92,22 @@ pub async fn apply_workflow(tx: &impl Conn, actor: &str, spec: &WorkflowSpec) ->
     let spec_json = serde_json::to_value(spec).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let spec_hash = hash_json(&spec_json);
     let current = tx
-        .fetch_opt(query!("definitions/current_workflow"), &[&code])
+        .fetch_one(query!("definitions/current_workflow"), &[&code])
         .await?;
-    let (version, outcome) = match &current {
-        Some(row) if row.get::<_, String>(1) == spec_hash => {
+    let current_hash: Option<String> = current.get(1);
+    let highest: Option<i32> = current.get(2);
+    let (version, outcome) = match current_hash {
+        Some(hash) if hash == spec_hash => {
             return Ok(Applied {
                 project: spec.project.clone(),
                 workflow: spec.name.clone(),
-                version: row.get(0),
+                version: current.get(0),
                 outcome: ApplyOutcome::Unchanged,
             });
         }
-        Some(row) => (row.get::<_, i32>(2) + 1, ApplyOutcome::Updated),
-        None => (1, ApplyOutcome::Created),
+        Some(_) => (highest.unwrap_or(0) + 1, ApplyOutcome::Updated),
+        // New, or applied again after a delete that kept its versions.
+        None => (highest.unwrap_or(0) + 1, ApplyOutcome::Created),
     };
 
     // Tasks: a new task version only where that task changed.
@@ -409,6 +412,151 @@ pub async fn get_spec(
             Ok(Some((spec, row.get(1))))
         }
     }
+}
+
+/// Put a workflow online or offline: a new version whose only change is `release` (the
+/// same path as `apply` of the document with that line, so versions, export and a later
+/// apply agree). Unchanged when it already is.
+pub async fn set_release(
+    tx: &impl Conn,
+    project: &str,
+    workflow: &str,
+    release: Release,
+) -> Result<Applied> {
+    let (mut spec, _) = get_spec(tx, project, workflow, None)
+        .await?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("workflow {project}/{workflow} does not exist"))
+        })?;
+    spec.release = release;
+    apply_workflow(tx, &spec).await
+}
+
+/// What deleting a workflow did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deleted {
+    pub project: String,
+    pub workflow: String,
+    /// Schedules removed with it (YAML and API-added).
+    pub schedules: i64,
+    /// Finished instances removed (`--with-history`); without it they stay readable.
+    pub instances: i64,
+    /// Dependent tasks of other workflows that name it (`P/W task T`): they fail, saying
+    /// the workflow does not exist.
+    pub dependents: Vec<String>,
+}
+
+/// Delete a workflow: refused (a conflict naming them) while instances of it have not
+/// ended or are still start commands. Its schedules go with it; its versions and finished
+/// instances stay readable unless `with_history`.
+pub async fn delete_workflow(
+    tx: &impl Conn,
+    project: &str,
+    workflow: &str,
+    with_history: bool,
+) -> Result<Deleted> {
+    let code = workflow_code(project, workflow);
+    lock_code(tx, code).await?;
+    let busy: Vec<i64> = tx
+        .fetch(
+            query!("definitions/busy_instances"),
+            &[&code, &project, &workflow],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !busy.is_empty() {
+        let ids: Vec<String> = busy.iter().map(|i| i.to_string()).collect();
+        return Err(StoreError::Conflict(format!(
+            "workflow {project}/{workflow} has instances that have not ended ({}): stop them or wait for them first",
+            ids.join(", ")
+        )));
+    }
+    let row = tx
+        .fetch_one(query!("definitions/delete_workflow"), &[&code])
+        .await?;
+    if row.get::<_, i64>("workflows") == 0 {
+        return Err(StoreError::NotFound(format!(
+            "workflow {project}/{workflow} does not exist"
+        )));
+    }
+    let mut instances = 0;
+    if with_history {
+        instances = tx
+            .fetch_one(
+                query!("definitions/delete_instances"),
+                &[&code, &project, &workflow],
+            )
+            .await?
+            .get(0);
+        tx.exec(query!("definitions/delete_versions"), &[&code])
+            .await?;
+    }
+    let dependents = tx
+        .fetch(query!("definitions/dependents"), &[&project, &workflow])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(Deleted {
+        project: project.to_string(),
+        workflow: workflow.to_string(),
+        schedules: row.get("schedules"),
+        instances,
+        dependents,
+    })
+}
+
+/// Delete a project: every workflow of it (each as [`delete_workflow`], refused while any
+/// instance of the project runs), its datasources, and the project — kept, marked deleted,
+/// while its finished instances stay readable; removed with them under `with_history`.
+pub async fn delete_project(
+    tx: &impl Conn,
+    project: &str,
+    with_history: bool,
+) -> Result<Vec<Deleted>> {
+    let rows = tx
+        .fetch(query!("definitions/project_workflows"), &[&project])
+        .await?;
+    let Some(first) = rows.first() else {
+        return Err(StoreError::NotFound(format!(
+            "project {project} does not exist"
+        )));
+    };
+    let project_id: i64 = first.get(0);
+    let mut deleted = Vec::new();
+    for row in &rows {
+        if let Some(workflow) = row.get::<_, Option<String>>(1) {
+            deleted.push(delete_workflow(tx, project, &workflow, with_history).await?);
+        }
+    }
+    if with_history {
+        tx.exec(
+            query!("definitions/delete_project_instances"),
+            &[&project_id],
+        )
+        .await?;
+        tx.exec(
+            query!("definitions/delete_project_versions"),
+            &[&project_id],
+        )
+        .await?;
+    }
+    tx.exec(
+        query!("definitions/delete_project"),
+        &[&project_id, &with_history],
+    )
+    .await?;
+    Ok(deleted)
+}
+
+/// Whether the workflow has a current definition (it was not deleted).
+pub async fn workflow_exists(client: &impl Conn, code: i64) -> Result<bool> {
+    Ok(client
+        .fetch_one(query!("definitions/workflow_exists"), &[&code])
+        .await?
+        .get(0))
 }
 
 #[cfg(test)]

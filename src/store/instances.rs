@@ -551,6 +551,14 @@ pub async fn reset_tasks(client: &impl Conn, id: i64, states: &[TaskState]) -> R
         .await
 }
 
+/// Put these final tasks of the instance back to `pending` (retry in place); returns how
+/// many.
+pub async fn retry_tasks(client: &impl Conn, id: i64, task_ids: &[i64]) -> Result<u64> {
+    client
+        .exec(query!("instances/retry_tasks"), &[&id, &task_ids])
+        .await
+}
+
 /// Lock a workflow definition's row for the execution-type decision.
 pub async fn lock_definition(client: &impl Conn, workflow_code: i64) -> Result<()> {
     client
@@ -642,6 +650,24 @@ pub async fn task_owner(client: &impl Conn, task_id: i64) -> Result<Option<(i64,
         .fetch_opt(query!("instances/task_owner"), &[&task_id])
         .await?
         .map(|r| (r.get(0), r.get(1))))
+}
+
+/// A task instance's instance, its own state and its instance's state.
+pub async fn task_states(
+    client: &impl Conn,
+    task_id: i64,
+) -> Result<Option<(i64, TaskState, WorkflowState)>> {
+    let Some(row) = client
+        .fetch_opt(query!("instances/task_states"), &[&task_id])
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        row.get("workflow_instance_id"),
+        parse(row.get("task_state"))?,
+        parse(row.get("instance_state"))?,
+    )))
 }
 
 /// Instances created per UTC day over the last `days` days (oldest first), as

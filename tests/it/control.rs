@@ -380,3 +380,380 @@ async fn each_control_command_works_the_same_from_cli_rest_and_sql() {
         }
     }
 }
+
+/// `a -> b -> c`, `a -> d`: `b` fails until the marker file exists.
+fn retry_flow(marker: &std::path::Path) -> String {
+    format!(
+        "project: c\nname: retry\ntasks:\n  - {{ name: a, type: shell, script: 'echo a' }}\n  - {{ name: b, type: shell, script: 'test -f {m}', depends_on: [a] }}\n  - {{ name: c, type: shell, script: 'echo c', depends_on: [b] }}\n  - {{ name: d, type: shell, script: 'echo d', depends_on: [a] }}\n",
+        m = marker.display()
+    )
+}
+
+/// Retry in place (Airflow's "clear with downstream"): the failed task and its downstream
+/// run again with a new attempt, the instance goes back to running and ends succeeded, the
+/// tasks not downstream keep their results — through the CLI, then REST on a succeeded
+/// task, then a SQL command row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrying_a_task_reruns_it_and_its_downstream_through_cli_rest_and_sql() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let marker = dir.path().join("ok");
+    cluster.apply(&retry_flow(&marker)).await;
+    let id = cluster.run("c/retry", serde_json::json!({})).await;
+    let failed = cluster.wait_final(id).await;
+    assert_eq!(failed.state, "failed");
+    assert_eq!(task(&failed, "b").state, "failed");
+    assert_eq!(task(&failed, "c").state, "skipped");
+    assert_eq!(task(&failed, "d").state, "succeeded");
+    let b = task(&failed, "b").id;
+
+    // CLI.
+    std::fs::write(&marker, "").unwrap();
+    let out = pgdag(&cluster.db)
+        .args(["ctl", "retry-task", &b.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = wait_for(&cluster, id, "succeeded after retry", |d| {
+        d.state == "succeeded"
+    })
+    .await;
+    let attempts = |d: &instances::InstanceDetail| {
+        ["a", "b", "c", "d"].map(|n| (task(d, n).state.clone(), task(d, n).attempt))
+    };
+    let succeeded = |n| ("succeeded".to_string(), n);
+    assert_eq!(
+        attempts(&done),
+        [succeeded(1), succeeded(2), succeeded(1), succeeded(1)],
+        "b ran again (attempt 2), c ran for the first time, a and d kept their results"
+    );
+    assert_eq!(
+        task(&done, "a").ended_at,
+        task(&failed, "a").ended_at,
+        "a was not touched"
+    );
+
+    // REST, on a succeeded task without downstream: only d runs again.
+    let token = cluster.api_token("retry").await;
+    let d = task(&done, "d").id;
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/v1/task-instances/{d}/retry",
+            cluster.api()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["instance_id"], id);
+    let again = wait_for(&cluster, id, "d ran again", |x| {
+        x.state == "succeeded" && task(x, "d").attempt == 2
+    })
+    .await;
+    assert_eq!(
+        attempts(&again),
+        [succeeded(1), succeeded(2), succeeded(1), succeeded(2)]
+    );
+
+    // SQL: a command row retries a (and so everything).
+    let client = cluster.store.client().await.unwrap();
+    let a = task(&again, "a").id;
+    client
+        .execute(
+            "insert into pgdag.command (command_type, workflow_instance_id, options) values ('retry_task', $1, jsonb_build_object('task_instance_id', $2::bigint))",
+            &[&id, &a],
+        )
+        .await
+        .unwrap();
+    let all = wait_for(&cluster, id, "everything ran again", |x| {
+        x.state == "succeeded" && task(x, "d").attempt == 3
+    })
+    .await;
+    assert_eq!(
+        attempts(&all),
+        [succeeded(2), succeeded(3), succeeded(2), succeeded(3)]
+    );
+}
+
+/// A task that has not ended cannot be retried: REST answers 409 and the CLI exits 1, both
+/// with the reason, and a SQL command row is failed with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrying_a_running_task_is_refused_with_the_reason() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let go = dir.path().join("go");
+    cluster
+        .apply(&format!(
+            "project: c\nname: busy\ntasks:\n  - {{ name: wait, type: shell, script: 'while [ ! -f {} ]; do sleep 0.05; done' }}\n",
+            go.display()
+        ))
+        .await;
+    let id = cluster.run("c/busy", serde_json::json!({})).await;
+    let running = wait_for(&cluster, id, "the task runs", |d| {
+        task_state(d, "wait") == Some("running")
+    })
+    .await;
+    let t = task(&running, "wait").id;
+
+    let token = cluster.api_token("busy").await;
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/v1/task-instances/{t}/retry",
+            cluster.api()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("still running"), "{message}");
+
+    let out = pgdag(&cluster.db)
+        .args(["ctl", "retry-task", &t.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("still running"), "{stderr}");
+
+    let client = cluster.store.client().await.unwrap();
+    let command: i64 = client
+        .query_one(
+            "insert into pgdag.command (command_type, workflow_instance_id, options) values ('retry_task', $1, jsonb_build_object('task_instance_id', $2::bigint)) returning id",
+            &[&id, &t],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let error: String = loop {
+        let row = client
+            .query_opt(
+                "select state, error from pgdag.command where id = $1",
+                &[&command],
+            )
+            .await
+            .unwrap();
+        if let Some(row) = row
+            && row.get::<_, String>(0) == "failed"
+        {
+            break row.get(1);
+        }
+        assert!(Instant::now() < deadline, "the command was not failed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        error.contains(&format!(
+            "cannot retry task instance {t}: the task is still running"
+        )),
+        "{error}"
+    );
+
+    std::fs::write(&go, "").unwrap();
+    let done = cluster.wait_final(id).await;
+    assert_eq!(done.state, "succeeded");
+    assert_eq!(task(&done, "wait").attempt, 1, "nothing was retried");
+}
+
+/// `workflow offline|online`: offline refuses new runs with a clear error (CLI, REST, SQL
+/// command) and is a version of its own; online runs again. Through the CLI and REST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_workflow_refuses_new_runs_until_it_is_online_again() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: c\nname: rel\ntasks:\n  - { name: one, type: shell, script: 'true' }\n")
+        .await;
+    let out = pgdag(&cluster.db)
+        .args(["workflow", "offline", "c/rel"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "c/rel: now offline (version 2)\n"
+    );
+    let run = pgdag(&cluster.db).args(["run", "c/rel"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("workflow c/rel is offline"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let token = cluster.api_token("rel").await;
+    let http = reqwest::Client::new();
+    let api = cluster.api();
+    let refused = http
+        .post(format!("http://{api}/api/v1/projects/c/workflows/rel/runs"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    let again = pgdag(&cluster.db)
+        .args(["workflow", "offline", "c/rel"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "c/rel: already offline (version 2)\n"
+    );
+
+    let online = http
+        .post(format!(
+            "http://{api}/api/v1/projects/c/workflows/rel/online"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(online.status(), 200);
+    let body: serde_json::Value = online.json().await.unwrap();
+    assert_eq!(body["release"], "online");
+    assert_eq!(body["version"], 3);
+    let id = cluster.run("c/rel", serde_json::json!({})).await;
+    assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+}
+
+/// `workflow delete`: refused while an instance runs; then its schedules go, its finished
+/// instances stay readable, a dependent on it fails saying so, and applying it again
+/// numbers the versions on. `--with-history` removes the instances; `project delete` takes
+/// the rest, through REST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_workflow_and_a_project_leaves_nothing_dangling() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let go = dir.path().join("go");
+    let target = format!(
+        "project: c\nname: gone\nschedule: {{ cron: '0 0 3 * * ?' }}\ntasks:\n  - {{ name: t, type: shell, script: 'while [ ! -f {} ]; do sleep 0.05; done' }}\n",
+        go.display()
+    );
+    cluster.apply(&target).await;
+    cluster
+        .apply("project: c\nname: after\ntasks:\n  - { name: wait_for_it, type: dependent, all: [{ workflow: gone, window: today }], failure: wait }\n")
+        .await;
+    let id = cluster.run("c/gone", serde_json::json!({})).await;
+    let out = pgdag(&cluster.db)
+        .args(["workflow", "delete", "c/gone"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("have not ended") && stderr.contains(&id.to_string()),
+        "{stderr}"
+    );
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+
+    let out = pgdag(&cluster.db)
+        .args(["workflow", "delete", "c/gone"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "c/gone: deleted (1 schedules removed, finished instances kept)\n"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("c/after task wait_for_it depends on c/gone"),
+        "{stderr}"
+    );
+    let client = cluster.store.client().await.unwrap();
+    let schedules: i64 = client
+        .query_one("select count(*) from pgdag.schedule", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(schedules, 0);
+    let status = pgdag(&cluster.db)
+        .args(["status", &id.to_string(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "the finished instance stays readable"
+    );
+    let run = pgdag(&cluster.db).args(["run", "c/gone"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+
+    // A dependent on it fails with the reason, even with `failure: wait`.
+    let dependent = cluster.run("c/after", serde_json::json!({})).await;
+    let failed = cluster.wait_final(dependent).await;
+    assert_eq!(failed.state, "failed");
+    let log = log_text(&cluster.store, task(&failed, "wait_for_it").id).await;
+    assert!(log.contains("workflow c/gone does not exist"), "{log}");
+
+    // Applied again: numbered after the versions it kept.
+    let applied = cluster.apply(&target).await;
+    assert_eq!(applied[0].version, 2);
+    let out = pgdag(&cluster.db)
+        .args(["workflow", "delete", "c/gone", "--with-history"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 finished instances removed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(instances::get(&client, id).await.unwrap().is_none());
+
+    // The project, through REST: admins only; it leaves the listing; the dependent's
+    // finished instance stays readable.
+    let token = cluster.api_token("root").await;
+    let http = reqwest::Client::new();
+    let api = cluster.api();
+    let response = http
+        .delete(format!("http://{api}/api/v1/projects/c"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["deleted"][0]["workflow"], "after");
+    let projects: serde_json::Value = http
+        .get(format!("http://{api}/api/v1/projects"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(projects["projects"], serde_json::json!([]), "{projects}");
+    let kept = http
+        .get(format!("http://{api}/api/v1/instances/{dependent}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), 200);
+    let out = pgdag(&cluster.db)
+        .args(["project", "delete", "c", "--with-history"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "already deleted");
+}

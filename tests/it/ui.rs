@@ -906,3 +906,42 @@ async fn a_dolphinscheduler_export_is_previewed_with_its_report_then_applied_on_
         .unwrap();
     assert_eq!(version, 1);
 }
+
+/// The instance page offers "retry" on a final task; the form runs it again (with its
+/// downstream) and comes back to the instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_page_retries_a_task_with_its_button() {
+    let cluster = cluster_with_users().await;
+    cluster
+        .apply("project: p\nname: w\ntasks:\n  - { name: one, type: shell, script: 'echo one' }\n  - { name: two, type: shell, script: 'echo two', depends_on: [one] }\n")
+        .await;
+    let id = cluster.run("p/w", serde_json::json!({})).await;
+    let done = cluster.wait_final(id).await;
+    assert_eq!(done.state, "succeeded");
+    let one = task(&done, "one").id;
+    let mut browser = Browser::new(&cluster);
+    assert_eq!(browser.login("root", "root-password").await.status, 303);
+    let page = browser.get(&format!("/instances/{id}")).await;
+    assert_eq!(page.status, 200);
+    let action = format!("action=\"/task-instances/{one}/retry\"");
+    assert!(page.body.contains(&action), "{}", page.body);
+    let posted = browser
+        .submit(&format!("/task-instances/{one}/retry"), &[])
+        .await;
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    assert_eq!(posted.location, format!("/instances/{id}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let client = cluster.store.client().await.unwrap();
+        let d = pgdag::store::instances::get(&client, id)
+            .await
+            .unwrap()
+            .unwrap();
+        if d.state == "succeeded" && task(&d, "two").attempt == 2 {
+            assert_eq!(task(&d, "one").attempt, 2);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not retried: {d:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -2,6 +2,6 @@
 select p.name, p.description, p.created_at,
        (select count(*) from pgdag.workflow_definition wd where wd.project_id = p.id) as workflows
 from pgdag.project p
-where $1::bigint is null
-   or exists (select 1 from pgdag.project_member m where m.project_id = p.id and m.user_id = $1)
+where p.deleted_at is null and ($1::bigint is null
+   or exists (select 1 from pgdag.project_member m where m.project_id = p.id and m.user_id = $1))
 order by p.name

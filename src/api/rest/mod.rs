@@ -4,8 +4,8 @@
 //! [`route`] is the one route table: a `match` on method and path segments whose arms each
 //! name a handler. Handlers live by resource, one file each — `projects` (and members),
 //! `workflows` (apply, versions), `runs` (runs and backfills), `instances`, `tasks` (task
-//! instances: logs, force-success), `schedules` (and the cron preview), `datasources`,
-//! `servers` (and task groups), `tenants`, `alerts` (and alert groups) — and take a [`Ctx`]: the
+//! instances: logs, force-success, retry), `schedules` (and the cron preview), `datasources`,
+//! `servers` (and task groups), `alerts` (and alert groups) — and take a [`Ctx`]: the
 //! authenticated caller, a pooled connection and the request. Query strings are read through
 //! [`query::Query`], which owns paging and limits.
 
@@ -162,6 +162,11 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
         }
 
         (M::POST, ["projects", p, "workflows", w, "runs"]) => runs::post(ctx, p, w).await,
+        (M::POST, ["projects", p, "workflows", w, to @ ("online" | "offline")]) => {
+            workflows::release(ctx, p, w, to).await
+        }
+        (M::DELETE, ["projects", p, "workflows", w]) => workflows::delete(ctx, p, w).await,
+        (M::DELETE, ["projects", p]) => workflows::delete_project(ctx, p).await,
         (M::GET, ["backfills", id]) => runs::backfill(ctx, id).await,
         (M::POST, ["backfills", id, "cancel"]) => runs::cancel_backfill(ctx, id).await,
 
@@ -172,6 +177,7 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
 
         (M::GET, ["task-instances", id, "log"]) => tasks::log(ctx, id).await,
         (M::POST, ["task-instances", id, "force-success"]) => tasks::force_success(ctx, id).await,
+        (M::POST, ["task-instances", id, "retry"]) => tasks::retry(ctx, id).await,
 
         (M::GET, ["cron", "preview"]) => schedules::preview(ctx).await,
         (M::GET, ["schedules"]) => schedules::list(ctx).await,

@@ -121,7 +121,9 @@ pub async fn start(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "offline",
-            format!("workflow {project}/{workflow} is offline"),
+            format!(
+                "workflow {project}/{workflow} is offline: new runs are refused until it is put back online (pgdag workflow online {project}/{workflow})"
+            ),
         ));
     }
     let params = serde_json::Value::Object(body.params);

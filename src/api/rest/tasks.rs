@@ -1,10 +1,12 @@
-//! `/api/v1/task-instances`: one task's log, and forcing a failed task to success.
+//! `/api/v1/task-instances`: one task's log, forcing a failed task to success, and
+//! retrying a task in place with its downstream.
 
 use warp::http::StatusCode;
 
 use super::query::Query;
 use super::{Answer, Ctx, ok, parse_id};
 use crate::api::error::ApiError;
+use crate::model::CommandType;
 use crate::store::members::{Access, Owned};
 use crate::store::{commands, instances, logs};
 
@@ -17,7 +19,22 @@ pub(super) async fn force_success(ctx: Ctx<'_>, id: &str) -> Answer {
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
     let command =
-        commands::insert_force_success(&ctx.client, &ctx.who.actor(), instance, id).await?;
+        commands::insert_task_command(&ctx.client, &ctx.who.actor(), CommandType::ForceSuccess, instance, id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        serde_json::json!({"instance_id": instance, "task_instance_id": id, "command_id": command}),
+    ))
+}
+
+/// `POST /task-instances/{id}/retry`: run a final task again within its instance, with
+/// everything downstream of it. 202 with the command; 409 with the reason when the task is
+/// still running or its instance is being stopped.
+pub(super) async fn retry(ctx: Ctx<'_>, id: &str) -> Answer {
+    let id = parse_id(id)?;
+    ctx.who
+        .require_owner(&ctx.client, Owned::TaskInstance(id), Access::Write)
+        .await?;
+    let (instance, command) = commands::insert_retry_task(&ctx.client, &ctx.who.actor(), id).await?;
     Ok((
         StatusCode::ACCEPTED,
         serde_json::json!({"instance_id": instance, "task_instance_id": id, "command_id": command}),

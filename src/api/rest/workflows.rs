@@ -148,6 +148,73 @@ pub(super) async fn switch(ctx: Ctx<'_>, project: &str, workflow: &str, version:
     ok(serde_json::json!({"project": project, "name": workflow, "version": number}))
 }
 
+/// `POST /projects/{p}/workflows/{w}/online|offline`: a new version with that `release`
+/// (unchanged when it already is). Offline: its schedules do not fire and new starts are
+/// refused; runs in progress finish.
+pub(super) async fn release(ctx: Ctx<'_>, project: &str, workflow: &str, to: &str) -> Answer {
+    let release: crate::model::Release = to
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("no action {to} (online, offline)")))?;
+    ctx.who
+        .require_project(&ctx.client, project, Access::Write)
+        .await?;
+    let mut client = ctx.client;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let applied = definitions::set_release(&tx, project, workflow, release).await?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    ok(serde_json::json!({
+        "project": project,
+        "name": workflow,
+        "release": release.as_str(),
+        "version": applied.version,
+        "outcome": applied.outcome,
+    }))
+}
+
+/// Whether `?with_history=true` was given.
+fn with_history(ctx: &Ctx<'_>) -> Result<bool, ApiError> {
+    match super::query::Query::of(ctx.request).get("with_history") {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "with_history={other}: true or false"
+        ))),
+    }
+}
+
+/// `DELETE /projects/{p}/workflows/{w}[?with_history=true]`: admins only; 409 while
+/// instances of it have not ended.
+pub(super) async fn delete(ctx: Ctx<'_>, project: &str, workflow: &str) -> Answer {
+    ctx.who.require_admin()?;
+    let history = with_history(&ctx)?;
+    let mut client = ctx.client;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let deleted = definitions::delete_workflow(&tx, project, workflow, history).await?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    ok(serde_json::json!({"deleted": deleted}))
+}
+
+/// `DELETE /projects/{p}[?with_history=true]`: admins only; 409 while instances of it
+/// have not ended.
+pub(super) async fn delete_project(ctx: Ctx<'_>, project: &str) -> Answer {
+    ctx.who.require_admin()?;
+    let history = with_history(&ctx)?;
+    let mut client = ctx.client;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let deleted = definitions::delete_project(&tx, project, history).await?;
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    ok(serde_json::json!({"project": project, "deleted": deleted}))
+}
+
 fn parse_version(text: &str) -> Result<i32, ApiError> {
     text.parse()
         .map_err(|_| ApiError::bad_request(format!("version {text:?} is not a number")))

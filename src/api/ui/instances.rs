@@ -290,6 +290,12 @@ fn live(
                 child_instance_id: t.child_instance_id,
                 can_force: !instance_busy
                     && matches!(task_state(t), Some(TaskState::Failed | TaskState::Killed)),
+                can_retry: match (state, task_state(t)) {
+                    (Some(instance), Some(task)) => {
+                        crate::model::retry_task_refusal(instance, task).is_none()
+                    }
+                    _ => false,
+                },
             })
             .collect(),
         started_at: pages::time(detail.started_at),
@@ -363,7 +369,18 @@ pub(super) async fn force_success(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiE
     let (instance, _) = instances::task_owner(&client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
-    commands::insert_force_success(&client, &ctx.who.actor(), instance, id).await?;
+    commands::insert_task_command(&client, &ctx.who.actor(), CommandType::ForceSuccess, instance, id).await?;
+    Ok(redirect(&format!("/instances/{instance}")))
+}
+
+/// The instance page's "retry" button: the task and its downstream run again.
+pub(super) async fn retry_task(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError> {
+    let id = parse_id(id)?;
+    let client = ctx.client().await?;
+    ctx.who
+        .require_owner(&client, Owned::TaskInstance(id), Access::Write)
+        .await?;
+    let (instance, _) = commands::insert_retry_task(&client, &ctx.who.actor(), id).await?;
     Ok(redirect(&format!("/instances/{instance}")))
 }
 

@@ -94,6 +94,7 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         (&Method::POST, ["task-instances", id, "force-success"]) => {
             instances::force_success(&ctx, id).await
         }
+        (&Method::POST, ["task-instances", id, "retry"]) => instances::retry_task(&ctx, id).await,
         (&Method::GET, ["task-instances", id, "log"]) => instances::log(&ctx, id).await,
         (&Method::GET, ["schedules"]) => schedules::page(&ctx).await,
         (&Method::GET, ["schedules", "preview"]) => schedules::preview(&ctx).await,

@@ -1,0 +1,9 @@
+-- Retry tasks in place: the given final tasks of the instance back to `pending` (the
+-- retried task and its downstream); `attempt` keeps counting, logs are kept.
+update pgdag.task_instance
+set state = 'pending', ended_at = null, started_at = null, dispatched_at = null,
+    exit_code = null, error = null, retry_at = null, wait_until = null,
+    kill_requested = false, claim_token = null, host = null, server_id = null,
+    out_params = '{}', branch = null, result = null
+where workflow_instance_id = $1 and id = any($2::bigint[])
+  and state in ('succeeded', 'failed', 'skipped', 'killed', 'forced_success', 'paused')
