@@ -197,7 +197,8 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     } else {
         8
     };
-    let application_name = format!("pgdag:{}", role_names.join("+"));
+    // Named `pgdag:<roles>` until the server id is known, then `pgdag:<roles>:<id>`.
+    let application_name = crate::store::servers::application_name(&role_names, None);
     let mut store = Store::connect(&config.database_url, &application_name, pool_size)?;
     if let Some(url) = &config.session_database_url {
         store = store.with_session_url(url, &application_name)?;
@@ -218,7 +219,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         check_secret_key(&secret_key, "an alert group", sample)?;
     }
     let cancel = CancellationToken::new();
-    let (membership, membership_service) = cluster::membership::start(
+    let (membership, store, membership_service) = cluster::membership::start(
         store.clone(),
         config.clone(),
         role_names,

@@ -232,14 +232,16 @@ pub async fn servers(json: bool) -> CliResult {
         return Ok(0);
     }
     println!(
-        "{:<6} {:<28} {:<20} {:<7} {:>13} {:>7} {:<16}",
-        "ID", "NAME", "ROLES", "LEADER", "HEARTBEAT AGE", "RUNNING", "WORKER GROUPS"
+        "{:<6} {:<28} {:<20} {:>8} {:<20} {:<7} {:>13} {:>7} {:<16}",
+        "ID", "NAME", "HOST", "PID", "ROLES", "LEADER", "HEARTBEAT AGE", "RUNNING", "WORKER GROUPS"
     );
     for s in list {
         println!(
-            "{:<6} {:<28} {:<20} {:<7} {:>10} ms {:>7} {:<16}",
+            "{:<6} {:<28} {:<20} {:>8} {:<20} {:<7} {:>10} ms {:>7} {:<16}",
             s.id,
             s.name,
+            s.host,
+            s.pid,
             s.roles.join(","),
             if s.leader { "yes" } else { "" },
             s.heartbeat_age_ms,

@@ -101,25 +101,33 @@ impl Registration {
                 "the liveness lock of new server {id} is taken"
             )));
         }
+        servers::set_application_name(client, &servers::application_name(&self.roles, Some(id)))
+            .await?;
         Ok(id)
     }
 }
 
-/// Register this process and return its membership and the service that keeps it.
+/// Register this process and return its membership, the store renamed
+/// `pgdag:<roles>:<server id>` (the rest of the process uses it from then on) and the
+/// service that keeps the membership.
 pub async fn start(
     store: Store,
     config: Config,
     roles: Vec<String>,
     rounds: Rounds,
     cancel: CancellationToken,
-) -> Result<(Membership, impl std::future::Future<Output = ()>), StoreError> {
-    let registration = Registration {
+) -> Result<(Membership, Store, impl std::future::Future<Output = ()>), StoreError> {
+    let mut registration = Registration {
         store,
         config,
         roles,
     };
     let client = registration.connect().await?;
     let id = registration.register(&client).await?;
+    registration.store = registration
+        .store
+        .named(&servers::application_name(&registration.roles, Some(id)))?;
+    let store = registration.store.clone();
     let (fence, _) = watch::channel(0);
     let membership = Membership {
         inner: Arc::new(Inner {
@@ -130,7 +138,7 @@ pub async fn start(
         }),
     };
     let service = run(registration, membership.clone(), client, rounds, cancel);
-    Ok((membership, service))
+    Ok((membership, store, service))
 }
 
 async fn run(
