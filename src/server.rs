@@ -61,6 +61,9 @@ pub struct Running {
     /// wake the loops after moving the clock, wait for a round instead of sleeping).
     pub wakeups: Wakeups,
     pub api_addr: Option<SocketAddr>,
+    /// Where a process without the api role serves `/metrics`, `/healthz` and `/readyz`
+    /// (`None`: it has the api role, or `PGDAG_METRICS_ADDR=off`).
+    pub metrics_addr: Option<SocketAddr>,
     pub store: Store,
     worker: Option<crate::worker::Worker>,
     shutdown_grace: std::time::Duration,
@@ -283,9 +286,12 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
             cancel.clone(),
         );
     }
+    let probe = crate::observe::Probe::new(store.clone(), Some(membership.clone()));
     let mut api_addr = None;
+    let mut metrics_addr = None;
     if roles.contains(&Role::Api) {
-        let settings = crate::api::Settings::from_config(&config);
+        let mut settings = crate::api::Settings::from_config(&config);
+        settings.probe = Some(probe);
         let (addr, server) =
             crate::api::bind(store.clone(), settings, config.http_addr, cancel.clone())
                 .await
@@ -294,11 +300,22 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
                 })?;
         api_addr = Some(addr);
         set.spawn(server);
+    } else if let Some(addr) = config.metrics_addr {
+        let (bound, server) = crate::observe::bind(probe, addr, cancel.clone())
+            .await
+            .map_err(|e| {
+                StoreError::Invalid(format!(
+                    "cannot listen on {addr} (PGDAG_METRICS_ADDR; off disables it): {e}"
+                ))
+            })?;
+        metrics_addr = Some(bound);
+        set.spawn(server);
     }
     Ok(Running {
         membership,
         wakeups,
         api_addr,
+        metrics_addr,
         store,
         worker,
         shutdown_grace: config.shutdown_grace.as_std(),

@@ -107,6 +107,9 @@ async fn serve(config: Config, roles: &[Role]) -> CliResult {
         // stdout, so scripts can read where the API listens.
         println!("pgdag api listening on http://{addr}");
     }
+    if let Some(addr) = running.metrics_addr {
+        println!("pgdag metrics listening on http://{addr}");
+    }
     server::shutdown_signal().await;
     eprintln!(
         "shutting down: running tasks may finish for {} (PGDAG_SHUTDOWN_GRACE), then they are handed back; a second signal exits at once",

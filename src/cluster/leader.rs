@@ -103,6 +103,7 @@ pub async fn run(
             }
         };
         tracing::info!(server = me, term, "this process is the leader");
+        crate::metrics::LEADER.store(1, std::sync::atomic::Ordering::Relaxed);
         let leading = cancel.child_token();
         let firer = tokio::spawn(service::run(
             Firer {
@@ -131,6 +132,7 @@ pub async fn run(
         service::run(&mut duties, lp).await;
         leading.cancel();
         let _ = firer.await;
+        crate::metrics::LEADER.store(0, std::sync::atomic::Ordering::Relaxed);
         let reason = duties.ended.unwrap_or("shutting down");
         tracing::warn!(server = me, term, reason, "leadership ended");
         drop(duties); // the lock goes with the session

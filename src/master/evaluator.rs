@@ -68,6 +68,7 @@ async fn drain(
 ) -> Result<Option<f64>> {
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
+        let started = std::time::Instant::now();
         let tx = client.transaction().await?;
         let Some((instance, events)) = instances::claim_for_evaluation(&tx, clock.now()).await?
         else {
@@ -82,6 +83,7 @@ async fn drain(
             evaluate(&tx, cache, &instance).await?;
         }
         tx.commit().await?;
+        crate::metrics::EVALUATION_ROUND.since("", started);
     }
     Ok(None)
 }

@@ -85,6 +85,9 @@ pub async fn insert_force_success(
 /// Lock up to `limit` of the oldest pending commands (skipping ones other masters hold).
 pub async fn claim(client: &impl Conn, limit: i64) -> Result<Vec<Command>> {
     let rows = client.fetch(query!("commands/claim"), &[&limit]).await?;
+    for r in &rows {
+        crate::metrics::COMMAND_LATENCY.observe("", r.get("waited_s"));
+    }
     Ok(rows
         .iter()
         .map(|r| Command {

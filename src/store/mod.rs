@@ -246,6 +246,24 @@ impl Store {
     }
 }
 
+/// The newest migration this binary carries.
+pub fn schema_version_expected() -> i64 {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The newest migration applied to the database.
+pub async fn schema_version(client: &impl db::Conn) -> Result<i64> {
+    Ok(client
+        .fetch_one(query!("schema/version"), &[])
+        .await?
+        .get(0))
+}
+
 /// Listen on every pgdag channel (on a connection the process owns: a session).
 pub async fn listen(session: &Session) -> Result<()> {
     session.exec_simple(&Channel::listen_all()).await

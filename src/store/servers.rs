@@ -130,6 +130,12 @@ pub struct ServerRow {
     pub version: String,
 }
 
+/// Live servers per role.
+pub async fn live_by_role(client: &impl Conn) -> Result<Vec<(String, i64)>> {
+    let rows = client.fetch(query!("servers/live_by_role"), &[]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// Live servers (neither stopped nor declared dead), with the leader marked.
 pub async fn list(client: &impl Conn) -> Result<Vec<ServerRow>> {
     let rows = client.fetch(query!("servers/list"), &[]).await?;
