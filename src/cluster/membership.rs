@@ -103,6 +103,7 @@ impl Registration {
         }
         servers::set_application_name(client, &servers::application_name(&self.roles, Some(id)))
             .await?;
+        crate::logging::set_server_id(id);
         Ok(id)
     }
 }
@@ -205,7 +206,7 @@ impl Round for Heartbeat {
                 Ok(Ok(false)) => {
                     // Declared dead while we still ran: drop the work, take a new identity.
                     tracing::warn!(
-                        server = id,
+                        server_id = id,
                         "this server was declared dead; fencing and re-registering"
                     );
                     membership.fence();
@@ -215,7 +216,7 @@ impl Round for Heartbeat {
                             membership.inner.server_id.store(new_id, Ordering::SeqCst);
                             membership.inner.healthy.store(true, Ordering::SeqCst);
                             self.last_ok = Instant::now();
-                            tracing::info!(server = new_id, "registered again");
+                            tracing::info!(server_id = new_id, "registered again");
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "re-registering failed");
@@ -235,7 +236,7 @@ impl Round for Heartbeat {
         }
         if self.last_ok.elapsed() >= self.dead_after && membership.is_healthy() {
             tracing::error!(
-                server = membership.server_id(),
+                server_id = membership.server_id(),
                 "no heartbeat for {:?}: fencing (no new claims, running tasks killed)",
                 self.dead_after
             );
@@ -265,7 +266,7 @@ async fn reconnect(registration: &Registration, membership: &Membership) -> Opti
                 let n =
                     cluster::hand_back(&pooled, id, "handed back after the server fenced itself")
                         .await?;
-                tracing::info!(server = id, handed_back = n, "lock connection restored");
+                tracing::info!(server_id = id, handed_back = n, "lock connection restored");
             }
             return Ok::<_, StoreError>(id);
         }
@@ -274,7 +275,11 @@ async fn reconnect(registration: &Registration, membership: &Membership) -> Opti
         cluster::hand_back(&pooled, id, "handed back: the server lost its identity").await?;
         membership.fence();
         let new_id = registration.register(&client).await?;
-        tracing::warn!(old = id, server = new_id, "registered as a new server");
+        tracing::warn!(
+            old_server_id = id,
+            server_id = new_id,
+            "registered as a new server"
+        );
         Ok(new_id)
     }
     .await;

@@ -119,6 +119,7 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
     }
     ctx.log(format!("[pgdag] {state}\n"));
     crate::metrics::TASK_RUN.since(&task.task_type, started);
+    tracing::debug!(task = %task.name, attempt = task.attempt, state, "attempt finished");
     if stop.hand_back.load(Ordering::SeqCst) {
         // Given back (shutdown or fencing): whoever re-queues it owns the outcome now.
         ctx.log("[pgdag] attempt handed back, not reported\n");

@@ -297,3 +297,64 @@ async fn the_dashboard_uses_only_metrics_that_exist() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_with_the_ids_as_fields() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    apply(
+        &store,
+        "project: obs\nname: one\ntasks:\n  - name: a\n    type: shell\n    script: echo a\n",
+    )
+    .await;
+    let dir = temp_dir();
+    let stderr = dir.path().join("stderr");
+    let mut server = pgdag(&db);
+    server
+        .args(["server", "--roles", "master,worker"])
+        .env("PGDAG_LOG_FORMAT", "json")
+        .env("PGDAG_LOG", "pgdag=debug,warn")
+        .stderr(std::fs::File::create(&stderr).unwrap());
+    let mut server = ChildGuard(
+        server
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn pgdag"),
+    );
+    let lines = stdout_lines(&mut server);
+    lines
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server started");
+    let id = run(&store, "obs/one", serde_json::json!({})).await;
+    let detail = wait_final(&store, id, Duration::from_secs(60)).await;
+    assert_eq!(detail.state, "succeeded");
+    let task_id = task(&detail, "a").id;
+    drop(server);
+
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    let objects: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .filter(|v| v.is_object())
+                .unwrap_or_else(|| panic!("not a JSON object: {l:?}"))
+        })
+        .collect();
+    for o in &objects {
+        assert!(o["timestamp"].is_string() && o["level"].is_string(), "{o}");
+    }
+    assert!(
+        objects.iter().any(|o| o["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("running as"))),
+        "the start-up line is JSON too: {log}"
+    );
+    assert!(objects.iter().any(|o| o["server_id"].is_i64()), "{log}");
+    let attempt = objects
+        .iter()
+        .find(|o| o["task_instance_id"] == task_id)
+        .unwrap_or_else(|| panic!("no line of attempt {task_id}: {log}"));
+    assert_eq!(attempt["instance_id"], id, "{attempt}");
+    assert!(attempt["server_id"].is_i64(), "{attempt}");
+}
