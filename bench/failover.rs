@@ -625,6 +625,7 @@ impl Ctx<'_> {
             .args(["server", "--roles", roles])
             .env("PGDAG_DATABASE_URL", self.url)
             .env("PGDAG_HTTP_ADDR", "127.0.0.1:0")
+            .env("PGDAG_METRICS_ADDR", "127.0.0.1:0")
             .env("PGDAG_SERVER_NAME", name)
             .env("PGDAG_MAX_TASKS", "1")
             .env(

@@ -98,6 +98,7 @@ async fn main() {
         .arg("standalone")
         .env("PGDAG_DATABASE_URL", &url)
         .env("PGDAG_HTTP_ADDR", "127.0.0.1:0")
+        .env("PGDAG_METRICS_ADDR", "127.0.0.1:0")
         .env("PGDAG_MAX_TASKS", args.max_tasks.to_string())
         .env("PGDAG_ADMIN_PASSWORD", "bench")
         .env("PGDAG_LOG", "warn")

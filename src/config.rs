@@ -6,6 +6,8 @@ use crate::model::Duration;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/pgdag";
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+/// Where a process without the api role serves `/metrics`, `/healthz` and `/readyz`.
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration { millis: 2_000 };
 pub const DEFAULT_DEAD_AFTER: Duration = Duration { millis: 10_000 };
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration { millis: 1_000 };
@@ -50,6 +52,10 @@ pub struct Config {
     pub retention_days: u32,
     /// Do not LISTEN: every loop polls (for pools behind PgBouncer in transaction mode).
     pub poll_only: bool,
+    /// Where a process without the api role serves `/metrics`, `/healthz` and `/readyz`
+    /// (`PGDAG_METRICS_ADDR`; `None`: `off`). A process with the api role serves them on
+    /// the api address instead.
+    pub metrics_addr: Option<SocketAddr>,
     /// URL for the connections a process owns (LISTEN, advisory locks); default: the
     /// database URL.
     pub session_database_url: Option<String>,
@@ -232,6 +238,16 @@ impl Config {
                         message: format!("{other:?} is not true or false"),
                     });
                 }
+            },
+            metrics_addr: match var("PGDAG_METRICS_ADDR")
+                .unwrap_or_else(|| DEFAULT_METRICS_ADDR.to_string())
+                .trim()
+            {
+                "off" => None,
+                addr => Some(addr.parse().map_err(|_| ConfigError {
+                    var: "PGDAG_METRICS_ADDR",
+                    message: format!("{addr:?} is not an address like 127.0.0.1:9464, or off"),
+                })?),
             },
             session_database_url: var("PGDAG_SESSION_DATABASE_URL"),
             session_ttl: duration_var("PGDAG_SESSION_TTL", DEFAULT_SESSION_TTL)?,

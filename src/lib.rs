@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 #[cfg(test)]
 mod module_graph;
+pub mod observe;
 pub mod params;
 pub mod secret;
 pub mod server;

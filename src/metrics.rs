@@ -1,10 +1,16 @@
-//! Process metrics in the Prometheus text format, served at `/metrics` by the api role.
+//! Process metrics in the Prometheus text format, served at `/metrics` by every process
+//! (on the api address with the api role, else on `PGDAG_METRICS_ADDR`; see `observe`).
 //!
-//! Plain atomic counters: no registry, no labels beyond the few written out below. Each
-//! process reports its own counts; sum them across processes in Prometheus. The queue depth
-//! is read from the database at scrape time.
+//! Plain atomic counters and a few histograms: no registry, no labels beyond the few
+//! written out below. Each process reports its own counts; sum them across processes in
+//! Prometheus. Gauges read from the database at scrape time come in a [`Snapshot`]: queue
+//! depth and live servers from every process, instances and task instances by state from
+//! the leader alone (so a sum over processes counts them once). `docs/metrics.md` lists
+//! every metric.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 macro_rules! counters {
@@ -34,8 +40,169 @@ pub fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
-/// The text exposition: every counter, plus the queue depth per worker group.
-pub fn render(queue_depth: &[(String, i64)]) -> String {
+/// 1 while this process is the leader (set by `cluster::leader`).
+pub static LEADER: AtomicU64 = AtomicU64::new(0);
+
+/// Bucket bounds (seconds) for waits and short operations: 1 ms to 5 min.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+/// Bucket bounds (seconds) for task run times: 10 ms to 6 h.
+const RUN_BUCKETS: &[f64] = &[
+    0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 10800.0, 21600.0,
+];
+
+/// A histogram with at most one label (`label` empty: none).
+pub struct Histogram {
+    pub name: &'static str,
+    help: &'static str,
+    label: &'static str,
+    buckets: &'static [f64],
+    series: Mutex<BTreeMap<String, Series>>,
+}
+
+#[derive(Default, Clone)]
+struct Series {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    const fn new(
+        name: &'static str,
+        help: &'static str,
+        label: &'static str,
+        buckets: &'static [f64],
+    ) -> Histogram {
+        Histogram {
+            name,
+            help,
+            label,
+            buckets,
+            series: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Record one observation of `seconds` (negative values count as 0) under the label
+    /// value `label` (ignored by a histogram without a label).
+    pub fn observe(&self, label: &str, seconds: f64) {
+        let seconds = if seconds.is_finite() {
+            seconds.max(0.0)
+        } else {
+            0.0
+        };
+        let key = if self.label.is_empty() { "" } else { label };
+        let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        let s = series.entry(key.to_string()).or_default();
+        if s.counts.is_empty() {
+            s.counts = vec![0; self.buckets.len()];
+        }
+        for (i, bound) in self.buckets.iter().enumerate() {
+            if seconds <= *bound {
+                s.counts[i] += 1;
+            }
+        }
+        s.sum += seconds;
+        s.count += 1;
+    }
+
+    /// Seconds since `start`, observed.
+    pub fn since(&self, label: &str, start: std::time::Instant) {
+        self.observe(label, start.elapsed().as_secs_f64());
+    }
+
+    fn render(&self, out: &mut String) {
+        let name = self.name;
+        let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} histogram", self.help);
+        let series = self
+            .series
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (value, s) in series {
+            let labels = if self.label.is_empty() {
+                String::new()
+            } else {
+                format!("{}=\"{}\",", self.label, label_value(&value))
+            };
+            for (bound, count) in self.buckets.iter().zip(&s.counts) {
+                let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {}", s.count);
+            let plain = labels.trim_end_matches(',');
+            let braces = if plain.is_empty() {
+                String::new()
+            } else {
+                format!("{{{plain}}}")
+            };
+            let _ = writeln!(out, "{name}_sum{braces} {}", s.sum);
+            let _ = writeln!(out, "{name}_count{braces} {}", s.count);
+        }
+    }
+}
+
+pub static QUEUE_WAIT: Histogram = Histogram::new(
+    "pgdag_queue_wait_seconds",
+    "Time task attempts waited in the queue, from queued to dispatched (claimed by this worker)",
+    "",
+    LATENCY_BUCKETS,
+);
+pub static TASK_RUN: Histogram = Histogram::new(
+    "pgdag_task_run_seconds",
+    "Run time of the task attempts this worker finished, by task type",
+    "task_type",
+    RUN_BUCKETS,
+);
+pub static EVALUATION_ROUND: Histogram = Histogram::new(
+    "pgdag_evaluation_round_seconds",
+    "Time of one evaluation round of this master: an instance claimed, evaluated and committed",
+    "",
+    LATENCY_BUCKETS,
+);
+pub static COMMAND_LATENCY: Histogram = Histogram::new(
+    "pgdag_command_latency_seconds",
+    "Time commands waited from inserted to taken by this master",
+    "",
+    LATENCY_BUCKETS,
+);
+pub static ALERT_DELIVERY: Histogram = Histogram::new(
+    "pgdag_alert_delivery_seconds",
+    "Time from an alert's creation to its delivery sent by this alert process",
+    "",
+    LATENCY_BUCKETS,
+);
+
+const HISTOGRAMS: &[&Histogram] = &[
+    &QUEUE_WAIT,
+    &TASK_RUN,
+    &EVALUATION_ROUND,
+    &COMMAND_LATENCY,
+    &ALERT_DELIVERY,
+];
+
+/// What a scrape reads from the database.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Queue depth per worker group.
+    pub queue_depth: Vec<(String, i64)>,
+    /// Live servers per role.
+    pub live_servers: Vec<(String, i64)>,
+    /// Instances and task instances per state: read by the leader only (`None` elsewhere).
+    pub instances: Option<Vec<(String, i64)>>,
+    pub task_instances: Option<Vec<(String, i64)>>,
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, label: &str, values: &[(String, i64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (value, n) in values {
+        let value = label_value(value);
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+    }
+}
+
+/// The text exposition: every counter and histogram, and the gauges of `snapshot`.
+pub fn render(snapshot: &Snapshot) -> String {
     let mut out = String::new();
     for (counter, name, help) in COUNTERS {
         let _ = writeln!(
@@ -44,15 +211,62 @@ pub fn render(queue_depth: &[(String, i64)]) -> String {
             counter.load(Ordering::Relaxed)
         );
     }
+    for histogram in HISTOGRAMS {
+        histogram.render(&mut out);
+    }
     let _ = writeln!(
         out,
-        "# HELP pgdag_queue_depth Task attempts waiting in the queue\n# TYPE pgdag_queue_depth gauge"
+        "# HELP pgdag_leader 1 while this process is the leader\n# TYPE pgdag_leader gauge\npgdag_leader {}",
+        LEADER.load(Ordering::Relaxed)
     );
-    for (group, depth) in queue_depth {
-        let group = label_value(group);
-        let _ = writeln!(out, "pgdag_queue_depth{{worker_group=\"{group}\"}} {depth}");
+    gauge(
+        &mut out,
+        "pgdag_queue_depth",
+        "Task attempts waiting in the queue",
+        "worker_group",
+        &snapshot.queue_depth,
+    );
+    gauge(
+        &mut out,
+        "pgdag_live_servers",
+        "Live servers (neither stopped nor dead) by role",
+        "role",
+        &snapshot.live_servers,
+    );
+    if let Some(instances) = &snapshot.instances {
+        gauge(
+            &mut out,
+            "pgdag_instances",
+            "Workflow instances by state (reported by the leader only)",
+            "state",
+            instances,
+        );
+    }
+    if let Some(tasks) = &snapshot.task_instances {
+        gauge(
+            &mut out,
+            "pgdag_task_instances",
+            "Task instances by state (reported by the leader only)",
+            "state",
+            tasks,
+        );
     }
     out
+}
+
+/// Every metric name `render` can write (histograms by their base name), for the
+/// dashboard test and docs/metrics.md.
+pub fn names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = COUNTERS.iter().map(|(_, n, _)| *n).collect();
+    names.extend(HISTOGRAMS.iter().map(|h| h.name));
+    names.extend([
+        "pgdag_leader",
+        "pgdag_queue_depth",
+        "pgdag_live_servers",
+        "pgdag_instances",
+        "pgdag_task_instances",
+    ]);
+    names
 }
 
 /// A label value as the text exposition format wants it: backslash, double quote and line
@@ -78,7 +292,10 @@ mod tests {
     #[test]
     fn render_lists_counters_and_escapes_labels() {
         add(&CLAIMS, 3);
-        let text = render(&[("de\"fault".into(), 7)]);
+        let text = render(&Snapshot {
+            queue_depth: vec![("de\"fault".into(), 7)],
+            ..Snapshot::default()
+        });
         assert!(text.contains("# TYPE pgdag_task_claims_total counter\n"));
         assert!(text.contains("pgdag_queue_depth{worker_group=\"de\\\"fault\"} 7\n"));
     }
@@ -86,7 +303,10 @@ mod tests {
     #[test]
     fn a_label_value_cannot_write_lines_of_its_own() {
         let evil = "x\"} 1\npgdag_dead_servers_total 999\n#\\";
-        let text = render(&[(evil.into(), 2)]);
+        let text = render(&Snapshot {
+            queue_depth: vec![(evil.into(), 2)],
+            ..Snapshot::default()
+        });
         assert!(
             text.contains(
                 "pgdag_queue_depth{worker_group=\"x\\\"} 1\\npgdag_dead_servers_total 999\\n#\\\\\"} 2\n"
@@ -95,5 +315,72 @@ mod tests {
         );
         assert!(!text.lines().any(|l| l == "pgdag_dead_servers_total 999"));
         assert_eq!(label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+    }
+
+    #[test]
+    fn every_metric_is_documented() {
+        let doc = include_str!("../docs/metrics.md");
+        for name in names() {
+            assert!(
+                doc.contains(&format!("`{name}")),
+                "{name} is not in docs/metrics.md"
+            );
+        }
+    }
+
+    #[test]
+    fn histograms_are_cumulative_with_sum_and_count() {
+        static H: Histogram = Histogram::new("h_seconds", "help", "task_type", &[0.1, 1.0]);
+        H.observe("shell", 0.05);
+        H.observe("shell", 0.5);
+        H.observe("shell", 5.0);
+        H.observe("sql", -1.0);
+        let mut out = String::new();
+        H.render(&mut out);
+        assert!(out.contains("# TYPE h_seconds histogram\n"), "{out}");
+        assert!(
+            out.contains("h_seconds_bucket{task_type=\"shell\",le=\"0.1\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("h_seconds_bucket{task_type=\"shell\",le=\"1\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("h_seconds_bucket{task_type=\"shell\",le=\"+Inf\"} 3\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("h_seconds_sum{task_type=\"shell\"} 5.55\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("h_seconds_count{task_type=\"sql\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("h_seconds_bucket{task_type=\"sql\",le=\"0.1\"} 1\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn leader_gauges_appear_only_when_read() {
+        let text = render(&Snapshot::default());
+        assert!(text.contains("pgdag_leader "), "{text}");
+        assert!(!text.contains("pgdag_instances"), "{text}");
+        let text = render(&Snapshot {
+            instances: Some(vec![("running".into(), 2)]),
+            task_instances: Some(vec![]),
+            ..Snapshot::default()
+        });
+        assert!(
+            text.contains("pgdag_instances{state=\"running\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE pgdag_task_instances gauge"), "{text}");
+        for name in names() {
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+        }
     }
 }

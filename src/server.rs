@@ -61,6 +61,9 @@ pub struct Running {
     /// wake the loops after moving the clock, wait for a round instead of sleeping).
     pub wakeups: Wakeups,
     pub api_addr: Option<SocketAddr>,
+    /// Where a process without the api role serves `/metrics`, `/healthz` and `/readyz`
+    /// (`None`: it has the api role, or `PGDAG_METRICS_ADDR=off`).
+    pub metrics_addr: Option<SocketAddr>,
     pub store: Store,
     worker: Option<crate::worker::Worker>,
     shutdown_grace: std::time::Duration,
@@ -207,7 +210,8 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
     } else {
         8
     };
-    let application_name = format!("pgdag:{}", role_names.join("+"));
+    // Named `pgdag:<roles>` until the server id is known, then `pgdag:<roles>:<id>`.
+    let application_name = crate::store::servers::application_name(&role_names, None);
     let mut store = Store::connect(&config.database_url, &application_name, pool_size)?;
     if let Some(url) = &config.session_database_url {
         store = store.with_session_url(url, &application_name)?;
@@ -228,7 +232,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
         check_secret_key(&secret_key, "an alert group", sample)?;
     }
     let cancel = CancellationToken::new();
-    let (membership, membership_service) = cluster::membership::start(
+    let (membership, store, membership_service) = cluster::membership::start(
         store.clone(),
         services.membership.clone(),
         role_names,
@@ -292,9 +296,12 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
             cancel.clone(),
         );
     }
+    let probe = crate::observe::Probe::new(store.clone(), Some(membership.clone()));
     let mut api_addr = None;
+    let mut metrics_addr = None;
     if roles.contains(&Role::Api) {
-        let settings = crate::api::Settings::from_config(&config);
+        let mut settings = crate::api::Settings::from_config(&config);
+        settings.probe = Some(probe);
         let (addr, server) =
             crate::api::bind(store.clone(), settings, config.http_addr, cancel.clone())
                 .await
@@ -303,11 +310,22 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
                 })?;
         api_addr = Some(addr);
         set.spawn(server);
+    } else if let Some(addr) = config.metrics_addr {
+        let (bound, server) = crate::observe::bind(probe, addr, cancel.clone())
+            .await
+            .map_err(|e| {
+                StoreError::Invalid(format!(
+                    "cannot listen on {addr} (PGDAG_METRICS_ADDR; off disables it): {e}"
+                ))
+            })?;
+        metrics_addr = Some(bound);
+        set.spawn(server);
     }
     Ok(Running {
         membership,
         wakeups,
         api_addr,
+        metrics_addr,
         store,
         worker,
         shutdown_grace: config.shutdown_grace.as_std(),

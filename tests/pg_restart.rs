@@ -129,7 +129,7 @@ async fn a_chain_completes_across_a_postgres_restart() {
         })
         .expect("the api role printed its address");
     let health = |addr: String| async move {
-        match reqwest::get(format!("http://{addr}/healthz")).await {
+        match reqwest::get(format!("http://{addr}/readyz")).await {
             Ok(r) => r.status().as_u16(),
             Err(_) => 0,
         }
@@ -153,7 +153,7 @@ async fn a_chain_completes_across_a_postgres_restart() {
         "the API answers 503 while the database is away"
     );
     // ... and recovers by itself.
-    let deadline = Deadline::new(Duration::from_secs(30), "/healthz to answer 200 again");
+    let deadline = Deadline::new(Duration::from_secs(30), "/readyz to answer 200 again");
     loop {
         let status = health(addr.clone()).await;
         if status == 200 {

@@ -230,6 +230,9 @@ impl AlertService {
         match state {
             "sent" => {
                 crate::metrics::add(&crate::metrics::ALERTS_SENT, 1);
+                let waited = chrono::Utc::now() - d.created_at;
+                crate::metrics::ALERT_DELIVERY
+                    .observe("", waited.num_milliseconds() as f64 / 1000.0);
                 tracing::info!(alert = d.alert_id, delivery = d.id, group = %d.group, channel = d.channel_index, attempt = d.attempt, "alert sent");
             }
             "pending" => {

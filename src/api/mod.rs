@@ -1,5 +1,5 @@
-//! The api role: one HTTP server with the JSON REST API under `/api/v1`, `/healthz` and
-//! `/metrics`, the server-rendered web admin under `/`, and its static files under
+//! The api role: one HTTP server with the JSON REST API under `/api/v1`, `/healthz`,
+//! `/readyz` and `/metrics` (answered by `observe`), the server-rendered web admin under `/`, and its static files under
 //! `/static`.
 //!
 //! Owns nothing but its listening socket; every request reads or writes Postgres through
@@ -37,6 +37,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<crate::config::Cidr>,
     /// When cookies get `Secure`.
     pub cookie_secure: crate::config::CookieSecure,
+    /// What `/metrics`, `/healthz` and `/readyz` read (the process's membership); `None`:
+    /// the store alone (readiness then cannot see fencing).
+    pub probe: Option<crate::observe::Probe>,
 }
 
 impl Settings {
@@ -48,6 +51,7 @@ impl Settings {
             session_max_age: config.session_max_age.as_std(),
             trusted_proxies: config.trusted_proxies.clone(),
             cookie_secure: config.cookie_secure,
+            probe: None,
         }
     }
 }
@@ -195,7 +199,16 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
     if let Some(file) = path.strip_prefix("/static/") {
         return assets::serve(file);
     }
-    if path.starts_with("/api/") || path == "/healthz" || path == "/metrics" {
+    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        let probe = match &settings.probe {
+            Some(probe) => probe.clone(),
+            None => crate::observe::Probe::new(store.clone(), None),
+        };
+        if let Some(reply) = probe.answer(&request.method, path).await {
+            return reply;
+        }
+    }
+    if path.starts_with("/api/") {
         return rest::handle(store, settings, request).await;
     }
     ui::handle(store, settings, request).await

@@ -233,14 +233,16 @@ pub async fn servers(json: bool) -> CliResult {
         return Ok(0);
     }
     println!(
-        "{:<6} {:<28} {:<20} {:<7} {:>13} {:>7} {:<16}",
-        "ID", "NAME", "ROLES", "LEADER", "HEARTBEAT AGE", "RUNNING", "WORKER GROUPS"
+        "{:<6} {:<28} {:<20} {:>8} {:<20} {:<7} {:>13} {:>7} {:<16}",
+        "ID", "NAME", "HOST", "PID", "ROLES", "LEADER", "HEARTBEAT AGE", "RUNNING", "WORKER GROUPS"
     );
     for s in list {
         println!(
-            "{:<6} {:<28} {:<20} {:<7} {:>10} ms {:>7} {:<16}",
+            "{:<6} {:<28} {:<20} {:>8} {:<20} {:<7} {:>10} ms {:>7} {:<16}",
             s.id,
             s.name,
+            s.host,
+            s.pid,
             s.roles.join(","),
             if s.leader { "yes" } else { "" },
             s.heartbeat_age_ms,
@@ -300,17 +302,18 @@ async fn ctl_task(action: &str, kind: CommandType, id: i64) -> CliResult {
     let store = connect(&config)?;
     let client = store.client().await?;
     let (instance, command) = match kind {
-        CommandType::RetryTask => match commands::insert_retry_task(&client, &super::actor(), id).await {
-            Err(StoreError::Conflict(why)) => return Err(CliError::runtime(why)),
-            other => other?,
-        },
+        CommandType::RetryTask => {
+            match commands::insert_retry_task(&client, &super::actor(), id).await {
+                Err(StoreError::Conflict(why)) => return Err(CliError::runtime(why)),
+                other => other?,
+            }
+        }
         _ => {
             let (instance, _) = instances::task_owner(&client, id)
                 .await?
                 .ok_or_else(|| CliError::usage(format!("task instance {id} does not exist")))?;
             let command =
-                commands::insert_task_command(&client, &super::actor(), kind, instance, id)
-                    .await?;
+                commands::insert_task_command(&client, &super::actor(), kind, instance, id).await?;
             (instance, command)
         }
     };
@@ -325,7 +328,8 @@ pub async fn set_release(target: &str, release: crate::model::Release) -> CliRes
     let store = connect(&config)?;
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(StoreError::from)?;
-    let applied = definitions::set_release(&tx, project, workflow, release).await?;
+    let applied =
+        definitions::set_release(&tx, &super::actor(), project, workflow, release).await?;
     tx.commit().await.map_err(StoreError::from)?;
     let how = match applied.outcome {
         definitions::ApplyOutcome::Unchanged => "already",

@@ -26,9 +26,13 @@ async fn migrate_database(config: &Config) -> Result<Store, CliError> {
         };
         users::add(&client, "admin", Some(&password), true).await?;
         if generated {
-            eprintln!("created user admin with password {password} (shown once)");
+            crate::logging::say(format_args!(
+                "created user admin with password {password} (shown once)"
+            ));
         } else {
-            eprintln!("created user admin with the password from PGDAG_ADMIN_PASSWORD");
+            crate::logging::say(format_args!(
+                "created user admin with the password from PGDAG_ADMIN_PASSWORD"
+            ));
         }
     }
     Ok(store)
@@ -37,7 +41,7 @@ async fn migrate_database(config: &Config) -> Result<Store, CliError> {
 pub async fn migrate() -> CliResult {
     let config = Config::from_env()?;
     migrate_database(&config).await?;
-    eprintln!("schema is up to date");
+    crate::logging::say(format_args!("schema is up to date"));
     Ok(0)
 }
 
@@ -63,10 +67,10 @@ pub async fn standalone() -> CliResult {
     let mut fresh = Vec::new();
     for spec in specs {
         if definitions::project_exists(&client, &spec.project).await? {
-            eprintln!(
+            crate::logging::say(format_args!(
                 "example {}/{}: not applied (project {} exists)",
                 spec.project, spec.name, spec.project
-            );
+            ));
         } else {
             fresh.push(spec);
         }
@@ -74,10 +78,10 @@ pub async fn standalone() -> CliResult {
     for applied in
         definitions::apply_all(&mut client, crate::store::commands::SYSTEM_ACTOR, &fresh).await?
     {
-        eprintln!(
+        crate::logging::say(format_args!(
             "example {}/{}: version {}",
             applied.project, applied.workflow, applied.version
-        );
+        ));
     }
     drop(client);
     serve(config, &Role::ALL).await
@@ -98,28 +102,31 @@ pub async fn server(roles: &str, worker_groups: Option<&str>) -> CliResult {
 async fn serve(config: Config, roles: &[Role]) -> CliResult {
     let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     let running = server::start(config.clone(), roles).await?;
-    eprintln!(
+    crate::logging::say(format_args!(
         "pgdag {} running as {} (server id {}, roles {})",
         env!("CARGO_PKG_VERSION"),
         config.server_name,
         running.server_id(),
         names.join(",")
-    );
+    ));
     if let Some(addr) = running.api_addr {
         // stdout, so scripts can read where the API listens.
         println!("pgdag api listening on http://{addr}");
     }
+    if let Some(addr) = running.metrics_addr {
+        println!("pgdag metrics listening on http://{addr}");
+    }
     server::shutdown_signal().await;
-    eprintln!(
+    crate::logging::say(format_args!(
         "shutting down: running tasks may finish for {} (PGDAG_SHUTDOWN_GRACE), then they are handed back; a second signal exits at once",
         config.shutdown_grace
-    );
+    ));
     tokio::select! {
         _ = running.stop() => Ok(0),
         _ = server::shutdown_signal() => {
             // Whatever still runs is failed over once this server is declared dead, and
             // its processes are reaped by the next worker started on this host.
-            eprintln!("second signal: exiting without handing tasks back");
+            crate::logging::say(format_args!("second signal: exiting without handing tasks back"));
             Ok(1)
         }
     }

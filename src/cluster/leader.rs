@@ -102,7 +102,8 @@ pub async fn run(
                 continue;
             }
         };
-        tracing::info!(server = me, term, "this process is the leader");
+        tracing::info!(server_id = me, term, "this process is the leader");
+        crate::metrics::LEADER.store(1, std::sync::atomic::Ordering::Relaxed);
         let leading = cancel.child_token();
         let firer = tokio::spawn(service::run(
             Firer {
@@ -131,8 +132,9 @@ pub async fn run(
         service::run(&mut duties, lp).await;
         leading.cancel();
         let _ = firer.await;
+        crate::metrics::LEADER.store(0, std::sync::atomic::Ordering::Relaxed);
         let reason = duties.ended.unwrap_or("shutting down");
-        tracing::warn!(server = me, term, reason, "leadership ended");
+        tracing::warn!(server_id = me, term, reason, "leadership ended");
         drop(duties); // the lock goes with the session
     }
 }

@@ -126,25 +126,34 @@ impl Registration {
                 "the liveness lock of new server {id} is taken"
             )));
         }
+        servers::set_application_name(client, &servers::application_name(&self.roles, Some(id)))
+            .await?;
+        crate::logging::set_server_id(id);
         Ok(id)
     }
 }
 
-/// Register this process and return its membership and the service that keeps it.
+/// Register this process and return its membership, the store renamed
+/// `pgdag:<roles>:<server id>` (the rest of the process uses it from then on) and the
+/// service that keeps the membership.
 pub async fn start(
     store: Store,
     config: MembershipConfig,
     roles: Vec<String>,
     rounds: Rounds,
     cancel: CancellationToken,
-) -> Result<(Membership, impl std::future::Future<Output = ()>), StoreError> {
-    let registration = Registration {
+) -> Result<(Membership, Store, impl std::future::Future<Output = ()>), StoreError> {
+    let mut registration = Registration {
         store,
         config,
         roles,
     };
     let client = registration.connect().await?;
     let id = registration.register(&client).await?;
+    registration.store = registration
+        .store
+        .named(&servers::application_name(&registration.roles, Some(id)))?;
+    let store = registration.store.clone();
     let (fence, _) = watch::channel(0);
     let membership = Membership {
         inner: Arc::new(Inner {
@@ -155,7 +164,7 @@ pub async fn start(
         }),
     };
     let service = run(registration, membership.clone(), client, rounds, cancel);
-    Ok((membership, service))
+    Ok((membership, store, service))
 }
 
 async fn run(
@@ -222,7 +231,7 @@ impl Round for Heartbeat {
                 Ok(Ok(false)) => {
                     // Declared dead while we still ran: drop the work, take a new identity.
                     tracing::warn!(
-                        server = id,
+                        server_id = id,
                         "this server was declared dead; fencing and re-registering"
                     );
                     membership.fence();
@@ -232,7 +241,7 @@ impl Round for Heartbeat {
                             membership.inner.server_id.store(new_id, Ordering::SeqCst);
                             membership.inner.healthy.store(true, Ordering::SeqCst);
                             self.last_ok = Instant::now();
-                            tracing::info!(server = new_id, "registered again");
+                            tracing::info!(server_id = new_id, "registered again");
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "re-registering failed");
@@ -252,7 +261,7 @@ impl Round for Heartbeat {
         }
         if self.last_ok.elapsed() >= self.dead_after && membership.is_healthy() {
             tracing::error!(
-                server = membership.server_id(),
+                server_id = membership.server_id(),
                 "no heartbeat for {:?}: fencing (no new claims, running tasks killed)",
                 self.dead_after
             );
@@ -282,7 +291,7 @@ async fn reconnect(registration: &Registration, membership: &Membership) -> Opti
                 let n =
                     cluster::hand_back(&pooled, id, "handed back after the server fenced itself")
                         .await?;
-                tracing::info!(server = id, handed_back = n, "lock connection restored");
+                tracing::info!(server_id = id, handed_back = n, "lock connection restored");
             }
             return Ok::<_, StoreError>(id);
         }
@@ -291,7 +300,11 @@ async fn reconnect(registration: &Registration, membership: &Membership) -> Opti
         cluster::hand_back(&pooled, id, "handed back: the server lost its identity").await?;
         membership.fence();
         let new_id = registration.register(&client).await?;
-        tracing::warn!(old = id, server = new_id, "registered as a new server");
+        tracing::warn!(
+            old_server_id = id,
+            server_id = new_id,
+            "registered as a new server"
+        );
         Ok(new_id)
     }
     .await;

@@ -68,6 +68,7 @@ async fn drain(
 ) -> Result<Option<f64>> {
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
+        let started = std::time::Instant::now();
         let tx = client.transaction().await?;
         let Some((instance, events)) = instances::claim_for_evaluation(&tx, clock.now()).await?
         else {
@@ -79,9 +80,11 @@ async fn drain(
         };
         crate::metrics::add(&crate::metrics::EVALUATIONS, 1);
         if !nothing_to_do(&tx, cache, &instance, &events).await? {
-            evaluate(&tx, cache, &instance).await?;
+            let span = tracing::info_span!("evaluation", instance_id = instance.id);
+            tracing::Instrument::instrument(evaluate(&tx, cache, &instance), span).await?;
         }
         tx.commit().await?;
+        crate::metrics::EVALUATION_ROUND.since("", started);
     }
     Ok(None)
 }
@@ -198,7 +201,7 @@ pub async fn evaluate(
             "workflow instance {} ran longer than its timeout {limit}",
             instance.id
         );
-        tracing::warn!(instance = instance.id, "{message}");
+        tracing::warn!(instance_id = instance.id, "{message}");
         instances::timeout_alert(tx, instance.id, &message).await?;
     }
 
@@ -337,7 +340,7 @@ pub async fn evaluate(
                 Err(message) => {
                     // A parameter error fails the task without running it; the next round
                     // sees the failure and applies the failure strategy.
-                    tracing::info!(instance = instance.id, task = %compiled.dag.tasks[i].name, %message, "task fails before dispatch");
+                    tracing::info!(instance_id = instance.id, task = %compiled.dag.tasks[i].name, %message, "task fails before dispatch");
                     state_ids.push(task_rows[i].id);
                     states.push(TaskState::Failed.as_str());
                     waits.push(None);

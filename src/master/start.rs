@@ -186,7 +186,7 @@ pub async fn create_instance(
         instances::wake_after(tx, instance.id, timeout.millis as i64, request.now).await?;
     }
     if state != WorkflowState::Running {
-        tracing::info!(instance = instance.id, %state, execution = %spec.execution, "instance not started now");
+        tracing::info!(instance_id = instance.id, %state, execution = %spec.execution, "instance not started now");
     }
     Ok(state)
 }

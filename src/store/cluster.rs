@@ -78,3 +78,19 @@ pub async fn elect_on(client: &impl Conn, server_id: i64) -> Result<i64> {
         .await?;
     Ok(row.get(0))
 }
+
+/// Instances and task instances per state: `(instances, task_instances)`.
+pub async fn state_counts(client: &impl Conn) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
+    let rows = client.fetch(query!("cluster/state_counts"), &[]).await?;
+    let (mut instances, mut tasks) = (Vec::new(), Vec::new());
+    for r in rows {
+        let kind: &str = r.get(0);
+        let entry = (r.get::<_, String>(1), r.get::<_, i64>(2));
+        if kind == "instance" {
+            instances.push(entry);
+        } else {
+            tasks.push(entry);
+        }
+    }
+    Ok((instances, tasks))
+}

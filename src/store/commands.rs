@@ -113,15 +113,23 @@ pub async fn insert_retry_task(
             "cannot retry task instance {task_instance_id}: {why}"
         )));
     }
-    let command =
-        insert_task_command(client, actor, CommandType::RetryTask, instance, task_instance_id)
-            .await?;
+    let command = insert_task_command(
+        client,
+        actor,
+        CommandType::RetryTask,
+        instance,
+        task_instance_id,
+    )
+    .await?;
     Ok((instance, command))
 }
 
 /// Lock up to `limit` of the oldest pending commands (skipping ones other masters hold).
 pub async fn claim(client: &impl Conn, limit: i64) -> Result<Vec<Command>> {
     let rows = client.fetch(query!("commands/claim"), &[&limit]).await?;
+    for r in &rows {
+        crate::metrics::COMMAND_LATENCY.observe("", r.get("waited_s"));
+    }
     Ok(rows
         .iter()
         .map(|r| Command {

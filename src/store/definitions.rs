@@ -419,6 +419,7 @@ pub async fn get_spec(
 /// apply agree). Unchanged when it already is.
 pub async fn set_release(
     tx: &impl Conn,
+    actor: &str,
     project: &str,
     workflow: &str,
     release: Release,
@@ -429,7 +430,7 @@ pub async fn set_release(
             StoreError::NotFound(format!("workflow {project}/{workflow} does not exist"))
         })?;
     spec.release = release;
-    apply_workflow(tx, &spec).await
+    apply_workflow(tx, actor, &spec).await
 }
 
 /// What deleting a workflow did.

@@ -149,6 +149,9 @@ pub struct Store {
     /// For connections a process owns (LISTEN, advisory locks): a session with Postgres,
     /// never a transaction-pooled one.
     pub config: tokio_postgres::Config,
+    /// The pool's own connection settings and size, to build it again under another name.
+    pool_config: tokio_postgres::Config,
+    size: usize,
 }
 
 impl Store {
@@ -156,6 +159,10 @@ impl Store {
     pub fn connect(url: &str, application_name: &str, size: usize) -> Result<Store> {
         let mut config = pg_config(url)?;
         config.application_name(application_name);
+        Self::build(config, size)
+    }
+
+    fn build(config: tokio_postgres::Config, size: usize) -> Result<Store> {
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -169,7 +176,29 @@ impl Store {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Invalid(format!("database pool: {e}")))?;
-        Ok(Store { pool, config })
+        Ok(Store {
+            pool,
+            pool_config: config.clone(),
+            config,
+            size,
+        })
+    }
+
+    /// The same database under another `application_name`: a new pool (the name is a
+    /// startup parameter, which PgBouncer keeps per client) and a session config named the
+    /// same. Connections of this store stay as they are and close when it is dropped.
+    pub fn named(&self, application_name: &str) -> Result<Store> {
+        let mut pool_config = self.pool_config.clone();
+        pool_config.application_name(application_name);
+        let mut store = Self::build(pool_config, self.size)?;
+        store.config = self.config.clone();
+        store.config.application_name(application_name);
+        Ok(store)
+    }
+
+    /// The `application_name` of this store's connections.
+    pub fn application_name(&self) -> Option<&str> {
+        self.pool_config.get_application_name()
     }
 
     /// Use another URL for the connections this process owns (LISTEN, the liveness and
@@ -218,6 +247,24 @@ impl Store {
         let _ = driver.await;
         outcome.map(|_| ())
     }
+}
+
+/// The newest migration this binary carries.
+pub fn schema_version_expected() -> i64 {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The newest migration applied to the database.
+pub async fn schema_version(client: &impl db::Conn) -> Result<i64> {
+    Ok(client
+        .fetch_one(query!("schema/version"), &[])
+        .await?
+        .get(0))
 }
 
 /// Listen on every pgdag channel (on a connection the process owns: a session).

@@ -57,6 +57,9 @@ pub async fn claim(
             ),
         })
         .collect();
+    for r in &rows {
+        crate::metrics::QUEUE_WAIT.observe("", r.get("queue_wait_s"));
+    }
     // RETURNING does not keep the ORDER BY of the claim; start them in queue order.
     tasks.sort_by_key(|t| t.order_key);
     Ok(tasks)

@@ -89,6 +89,23 @@ pub async fn set_idle_session_timeout(client: &impl Conn, ms: u64) -> Result<()>
     Ok(())
 }
 
+/// Name this session `name` in `pg_stat_activity` (a session the process owns).
+pub async fn set_application_name(client: &impl Conn, name: &str) -> Result<()> {
+    client
+        .fetch_one(query!("servers/application_name"), &[&name])
+        .await?;
+    Ok(())
+}
+
+/// The `application_name` of a server's connections: `pgdag:<roles>:<server id>`, roles
+/// joined by `+` (`pgdag:api+master+worker+alert:12`).
+pub fn application_name(roles: &[String], server_id: Option<i64>) -> String {
+    match server_id {
+        Some(id) => format!("pgdag:{}:{id}", roles.join("+")),
+        None => format!("pgdag:{}", roles.join("+")),
+    }
+}
+
 pub async fn stop(client: &impl Conn, id: i64) -> Result<()> {
     client.exec(query!("servers/stop"), &[&id]).await?;
     Ok(())
@@ -111,6 +128,12 @@ pub struct ServerRow {
     /// The host's 1-minute load average at the last heartbeat (0 where unknown).
     pub load_avg: f32,
     pub version: String,
+}
+
+/// Live servers per role.
+pub async fn live_by_role(client: &impl Conn) -> Result<Vec<(String, i64)>> {
+    let rows = client.fetch(query!("servers/live_by_role"), &[]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Live servers (neither stopped nor declared dead), with the leader marked.

@@ -55,6 +55,7 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
         Arc::new(shipper.clone()),
     );
 
+    let started = std::time::Instant::now();
     let mut killed = false;
     let mut timed_out: Option<String> = None;
     let deadline = timeout
@@ -117,6 +118,8 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
         ctx.log(format!("[pgdag] failed: {error}\n"));
     }
     ctx.log(format!("[pgdag] {state}\n"));
+    crate::metrics::TASK_RUN.since(&task.task_type, started);
+    tracing::debug!(task = %task.name, attempt = task.attempt, state, "attempt finished");
     if stop.hand_back.load(Ordering::SeqCst) {
         // Given back (shutdown or fencing): whoever re-queues it owns the outcome now.
         ctx.log("[pgdag] attempt handed back, not reported\n");

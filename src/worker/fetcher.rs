@@ -188,7 +188,14 @@ impl Fetcher {
                 return;
             };
             let id = task.id;
-            executor::run(&resources, task, &shipper, &stop).await;
+            // Log lines of the attempt carry its ids (as fields of JSON lines).
+            let span = tracing::info_span!(
+                "attempt",
+                instance_id = task.workflow_instance_id,
+                task_instance_id = task.id
+            );
+            tracing::Instrument::instrument(executor::run(&resources, task, &shipper, &stop), span)
+                .await;
             running.lock().expect("running lock").remove(&id);
             count.fetch_sub(1, Ordering::Relaxed);
             drop(exec_permit);

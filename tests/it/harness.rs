@@ -119,6 +119,7 @@ impl TestDb {
         let mut config = Config::from_env().unwrap();
         config.database_url = self.url.clone();
         config.http_addr = "127.0.0.1:0".parse().unwrap();
+        config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
         config.poll_interval = PgDuration::from_millis(200);
         config.heartbeat_interval = PgDuration::from_millis(500);
         config.dead_after = PgDuration::from_secs(4);
@@ -335,6 +336,7 @@ pub fn pgdag(db: &TestDb) -> Command {
     command
         .env("PGDAG_DATABASE_URL", &db.url)
         .env("PGDAG_HTTP_ADDR", "127.0.0.1:0")
+        .env("PGDAG_METRICS_ADDR", "127.0.0.1:0")
         .env("PGDAG_POLL_INTERVAL", "200ms")
         .env("PGDAG_LOG", "pgdag=info,warn")
         .current_dir(env!("CARGO_MANIFEST_DIR"));

@@ -13,6 +13,7 @@ mod execution;
 mod fakes;
 mod harness;
 mod import;
+mod observability;
 mod queries;
 mod tasks;
 mod ui;

@@ -1,4 +1,5 @@
-select id, command_type, project, workflow, params, workflow_instance_id, options
+select id, command_type, project, workflow, params, workflow_instance_id, options,
+    extract(epoch from clock_timestamp() - created_at)::float8 as waited_s
 from pgdag.command
 where state = 'pending'
 order by id

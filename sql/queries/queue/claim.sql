@@ -9,7 +9,7 @@ with picked as materialized (
     delete from pgdag.task_queue q
     using picked
     where q.task_instance_id = picked.task_instance_id
-    returning q.task_instance_id, q.workflow_priority, q.workflow_instance_id, q.task_priority
+    returning q.task_instance_id, q.workflow_priority, q.workflow_instance_id, q.task_priority, q.queued_at
 )
 update pgdag.task_instance t
 set state = 'dispatched', host = $3, server_id = $4, claim_token = gen_random_uuid(),
@@ -18,4 +18,5 @@ from taken
 where t.id = taken.task_instance_id
 returning t.id, t.workflow_instance_id, t.name, t.task_type, t.attempt, t.claim_token, t.payload,
     (select coalesce(max(l.seq) + 1, 0) from pgdag.task_log l where l.task_instance_id = t.id) as next_seq,
-    taken.workflow_priority, taken.task_priority
+    taken.workflow_priority, taken.task_priority,
+    extract(epoch from clock_timestamp() - taken.queued_at)::float8 as queue_wait_s

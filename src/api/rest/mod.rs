@@ -1,5 +1,5 @@
-//! The JSON API under `/api/v1`, plus `/healthz` and `/metrics`. Shapes are DESIGN §6's
-//! and docs/rest.md's.
+//! The JSON API under `/api/v1`. Shapes are DESIGN §6's and docs/rest.md's. (`/healthz`,
+//! `/readyz` and `/metrics` are `observe`'s.)
 //!
 //! [`route`] is the one route table: a `match` on method and path segments whose arms each
 //! name a handler. Handlers live by resource, one file each — `projects` (and members),
@@ -60,28 +60,10 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
 }
 
 pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Reply {
-    if request.method == Method::GET && request.path == "/metrics" {
-        return match metrics(store).await {
-            Ok(text) => Response::builder()
-                .status(StatusCode::OK)
-                .header("content-type", "text/plain; version=0.0.4")
-                .body(text)
-                .expect("a valid response"),
-            Err(e) => error_reply(e),
-        };
-    }
     match route(store, settings, &request).await {
         Ok((status, value)) => json(status, &value),
         Err(e) => error_reply(e),
     }
-}
-
-/// Prometheus text: this process's counters and the queue depth (no token needed, like
-/// `/healthz`).
-async fn metrics(store: &Store) -> Result<String, ApiError> {
-    let client = store.client().await?;
-    let depth = crate::store::queue::depth(&client).await?;
-    Ok(crate::metrics::render(&depth))
 }
 
 pub fn error_reply(e: ApiError) -> Reply {
@@ -118,11 +100,6 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = &request.method;
 
-    if segments == ["healthz"] && method == Method::GET {
-        let client = store.client().await?;
-        crate::store::servers::ping(&client).await?;
-        return ok(serde_json::json!({"status": "ok"}));
-    }
     let ["api", "v1", rest @ ..] = segments.as_slice() else {
         return Err(ApiError::not_found(format!(
             "no route for {}",

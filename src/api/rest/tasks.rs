@@ -18,8 +18,14 @@ pub(super) async fn force_success(ctx: Ctx<'_>, id: &str) -> Answer {
     let (instance, _) = instances::task_owner(&ctx.client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
-    let command =
-        commands::insert_task_command(&ctx.client, &ctx.who.actor(), CommandType::ForceSuccess, instance, id).await?;
+    let command = commands::insert_task_command(
+        &ctx.client,
+        &ctx.who.actor(),
+        CommandType::ForceSuccess,
+        instance,
+        id,
+    )
+    .await?;
     Ok((
         StatusCode::ACCEPTED,
         serde_json::json!({"instance_id": instance, "task_instance_id": id, "command_id": command}),
@@ -34,7 +40,8 @@ pub(super) async fn retry(ctx: Ctx<'_>, id: &str) -> Answer {
     ctx.who
         .require_owner(&ctx.client, Owned::TaskInstance(id), Access::Write)
         .await?;
-    let (instance, command) = commands::insert_retry_task(&ctx.client, &ctx.who.actor(), id).await?;
+    let (instance, command) =
+        commands::insert_retry_task(&ctx.client, &ctx.who.actor(), id).await?;
     Ok((
         StatusCode::ACCEPTED,
         serde_json::json!({"instance_id": instance, "task_instance_id": id, "command_id": command}),

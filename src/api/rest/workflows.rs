@@ -163,7 +163,8 @@ pub(super) async fn release(ctx: Ctx<'_>, project: &str, workflow: &str, to: &st
         .transaction()
         .await
         .map_err(crate::store::StoreError::from)?;
-    let applied = definitions::set_release(&tx, project, workflow, release).await?;
+    let applied =
+        definitions::set_release(&tx, &ctx.who.actor(), project, workflow, release).await?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
     ok(serde_json::json!({
         "project": project,

@@ -369,7 +369,14 @@ pub(super) async fn force_success(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiE
     let (instance, _) = instances::task_owner(&client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
-    commands::insert_task_command(&client, &ctx.who.actor(), CommandType::ForceSuccess, instance, id).await?;
+    commands::insert_task_command(
+        &client,
+        &ctx.who.actor(),
+        CommandType::ForceSuccess,
+        instance,
+        id,
+    )
+    .await?;
     Ok(redirect(&format!("/instances/{instance}")))
 }
 
