@@ -205,7 +205,17 @@ async fn run_program(
             }
         }
     };
-    let mut command = Command::new(resolve_program(&program));
+    // Resolved here only when the task runs as the worker's own user: a tenant's user may
+    // not reach what the worker's PATH finds first (root's pyenv, say), and the exec after
+    // its user switch searches PATH itself, skipping what it may not run. (A user switch
+    // means fork and exec anyway.)
+    let switches_user = run_as.as_ref().is_some_and(|plan| plan.switch);
+    let program_path = if switches_user {
+        PathBuf::from(&program)
+    } else {
+        resolve_program(&program)
+    };
+    let mut command = Command::new(program_path);
     command
         .args(&argv[1..])
         .current_dir(work_dir())
