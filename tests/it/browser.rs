@@ -222,10 +222,32 @@ async fn a_user_runs_watches_reads_the_log_and_reruns_a_failed_task_in_a_real_br
     browser
         .click(&browser.find("#action-start-failed").await)
         .await;
+    // The page refreshes its fragment every few seconds: on a loaded machine a click can
+    // land on a form that is being replaced and never submit. The rerun has started once
+    // the instance is no longer `failed` (a bounded poll on that state); otherwise click
+    // the fresh button again, once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let state = pgdag::store::instances::get(&client, failing)
+            .await
+            .unwrap()
+            .unwrap()
+            .state;
+        if state != "failed" {
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            browser
+                .click(&browser.find("#action-start-failed").await)
+                .await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     browser
         .wait_for(
             "the rerun to succeed",
-            Duration::from_secs(30),
+            Duration::from_secs(60),
             "const s = document.getElementById('instance-state'); return !!s && s.textContent.trim() === 'succeeded';",
         )
         .await;
