@@ -15,7 +15,7 @@ use super::{Request, Settings};
 use crate::config::CookieSecure;
 use crate::store::members::{self, Access, Owned};
 use crate::store::users::User;
-use crate::store::{Store, StoreError, sessions, users};
+use crate::store::{Store, sessions, users};
 
 pub const SESSION_COOKIE: &str = "pgdag_session";
 /// A random value set on the login page and repeated in its form (double submit), so that
@@ -247,7 +247,7 @@ pub async fn login(
     let name_key = format!("name:{name}");
     let mut client = store.client().await?;
     let found = {
-        let tx = client.transaction().await.map_err(StoreError::from)?;
+        let tx = client.transaction().await?;
         if let Some(wait) = sessions::throttle_take(&tx, &addr_key, ADDR_BACKOFF).await? {
             return Ok(Err(LoginRefused::Throttled(wait)));
         }
@@ -255,7 +255,7 @@ pub async fn login(
             // Dropping the transaction rolls the address's attempt back too.
             return Ok(Err(LoginRefused::Throttled(wait)));
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         users::find(&client, name).await?
     };
     let user = match found {
@@ -270,12 +270,12 @@ pub async fn login(
             return Ok(Err(LoginRefused::BadCredentials));
         }
     };
-    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await?;
     sessions::throttle_clear(&tx, &name_key, THROTTLE_WINDOW).await?;
     sessions::throttle_forgive(&tx, &addr_key).await?;
     let session = sessions::create(&tx, &user, session_ttl).await?;
     audit_login(&tx, name, "login", remote).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Ok(session))
 }
 

@@ -61,6 +61,14 @@ impl ApiError {
     }
 }
 
+/// A driver error of a handler's own transaction (`begin`, `commit`) answers as the
+/// store's would.
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> ApiError {
+        StoreError::from(e).into()
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         if e.is_unavailable() {

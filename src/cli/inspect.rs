@@ -327,10 +327,10 @@ pub async fn set_release(target: &str, release: crate::model::Release) -> CliRes
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let mut client = store.client().await?;
-    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await?;
     let applied =
         definitions::set_release(&tx, &super::actor(), project, workflow, release).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     let how = match applied.outcome {
         definitions::ApplyOutcome::Unchanged => "already",
         _ => "now",
@@ -374,11 +374,11 @@ pub async fn delete_workflow(target: &str, with_history: bool) -> CliResult {
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let mut client = store.client().await?;
-    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await?;
     let deleted = definitions::delete_workflow(&tx, project, workflow, with_history)
         .await
         .map_err(refused)?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     print_deleted(&deleted, with_history);
     Ok(0)
 }
@@ -388,11 +388,11 @@ pub async fn delete_project(project: &str, with_history: bool) -> CliResult {
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let mut client = store.client().await?;
-    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await?;
     let deleted = definitions::delete_project(&tx, project, with_history)
         .await
         .map_err(refused)?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     for d in &deleted {
         print_deleted(d, with_history);
     }

@@ -345,6 +345,13 @@ impl CliError {
     }
 }
 
+/// A driver error of a command's own transaction (`begin`, `commit`) reads as the store's.
+impl From<tokio_postgres::Error> for CliError {
+    fn from(e: tokio_postgres::Error) -> CliError {
+        StoreError::from(e).into()
+    }
+}
+
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> CliError {
         match e {

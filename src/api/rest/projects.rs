@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{Answer, Ctx, ok};
 use crate::api::error::ApiError;
 use crate::store::members::{self, Access};
-use crate::store::{StoreError, audit, definitions};
+use crate::store::{audit, definitions};
 
 pub(super) async fn list(ctx: Ctx<'_>) -> Answer {
     let projects = definitions::list_projects(&ctx.client, ctx.who.viewer()).await?;
@@ -45,7 +45,7 @@ pub(super) async fn put_member(ctx: Ctx<'_>, project: &str, user: &str) -> Answe
         ApiError::unprocessable(format!("access {:?} is not read or write", body.access))
     })?;
     let mut client = ctx.client;
-    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await?;
     members::set(&tx, project, user, access).await?;
     audit::record(
         &tx,
@@ -56,14 +56,14 @@ pub(super) async fn put_member(ctx: Ctx<'_>, project: &str, user: &str) -> Answe
         serde_json::json!({"access": access}),
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     ok(serde_json::json!({"project": project, "user": user, "access": access}))
 }
 
 pub(super) async fn delete_member(ctx: Ctx<'_>, project: &str, user: &str) -> Answer {
     ctx.who.require_admin()?;
     let mut client = ctx.client;
-    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await?;
     if members::remove(&tx, project, user).await? {
         audit::record(
             &tx,
@@ -74,7 +74,7 @@ pub(super) async fn delete_member(ctx: Ctx<'_>, project: &str, user: &str) -> An
             serde_json::json!({}),
         )
         .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         ok(serde_json::json!({"project": project, "user": user, "removed": true}))
     } else {
         Err(ApiError::not_found(format!(

@@ -103,13 +103,10 @@ pub async fn start(
         let mut request =
             backfill_request(backfill, serde_json::Value::Object(body.params.clone()))?;
         request.options = overrides.to_options();
-        let tx = client
-            .transaction()
-            .await
-            .map_err(crate::store::StoreError::from)?;
+        let tx = client.transaction().await?;
         let (backfill_id, instance_ids) =
             backfills::start(&tx, &who.actor(), project, workflow, &request).await?;
-        tx.commit().await.map_err(crate::store::StoreError::from)?;
+        tx.commit().await?;
         return Ok((instance_ids, Some(backfill_id)));
     }
     let current = definitions::find_workflow(&*client, project, workflow)
@@ -223,12 +220,9 @@ pub(super) async fn cancel_backfill(ctx: Ctx<'_>, id: &str) -> Answer {
         .require_owner(&ctx.client, Owned::Backfill(id), Access::Write)
         .await?;
     let mut client = ctx.client;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    let tx = client.transaction().await?;
     backfills::cancel(&tx, &ctx.who.actor(), id).await?;
-    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    tx.commit().await?;
     Ok((
         StatusCode::ACCEPTED,
         serde_json::json!({"backfill_id": id, "state": "cancelled"}),

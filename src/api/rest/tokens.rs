@@ -7,7 +7,7 @@ use super::query::Query;
 use super::{Answer, Ctx, ok, parse_id};
 use crate::api::auth::forbidden;
 use crate::api::error::ApiError;
-use crate::store::{StoreError, audit, users};
+use crate::store::{audit, users};
 use warp::http::StatusCode;
 
 /// The user whose tokens a call is about: `wanted`, which a non-admin may only name
@@ -51,7 +51,7 @@ pub(super) async fn create(ctx: Ctx<'_>) -> Answer {
         .transpose()
         .map_err(ApiError::unprocessable)?;
     let mut client = ctx.client;
-    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await?;
     let new = users::create_token(&tx, &user, body.name.as_deref(), expires_in).await?;
     audit::record(
         &tx,
@@ -62,7 +62,7 @@ pub(super) async fn create(ctx: Ctx<'_>) -> Answer {
         serde_json::json!({"token_id": new.id, "name": body.name, "expires_at": new.expires_at}),
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         serde_json::json!({
@@ -85,7 +85,7 @@ pub(super) async fn revoke(ctx: Ctx<'_>, id: &str) -> Answer {
         }
     }
     let mut client = ctx.client;
-    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await?;
     match users::delete_token(&tx, id).await? {
         Some((user, name)) => {
             audit::record(
@@ -97,7 +97,7 @@ pub(super) async fn revoke(ctx: Ctx<'_>, id: &str) -> Answer {
                 serde_json::json!({"token_id": id, "name": name}),
             )
             .await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             ok(serde_json::json!({"id": id, "user": user, "name": name, "revoked": true}))
         }
         None => Err(ApiError::not_found(format!("token {id} does not exist"))),

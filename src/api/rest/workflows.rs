@@ -139,12 +139,9 @@ pub(super) async fn switch(ctx: Ctx<'_>, project: &str, workflow: &str, version:
         crate::api::references::require(&ctx.who, &ctx.client, &[spec]).await?;
     }
     let mut client = ctx.client;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    let tx = client.transaction().await?;
     definitions::switch_version(&tx, &ctx.who.actor(), project, workflow, number).await?;
-    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    tx.commit().await?;
     ok(serde_json::json!({"project": project, "name": workflow, "version": number}))
 }
 
@@ -159,13 +156,10 @@ pub(super) async fn release(ctx: Ctx<'_>, project: &str, workflow: &str, to: &st
         .require_project(&ctx.client, project, Access::Write)
         .await?;
     let mut client = ctx.client;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    let tx = client.transaction().await?;
     let applied =
         definitions::set_release(&tx, &ctx.who.actor(), project, workflow, release).await?;
-    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    tx.commit().await?;
     ok(serde_json::json!({
         "project": project,
         "name": workflow,
@@ -192,12 +186,9 @@ pub(super) async fn delete(ctx: Ctx<'_>, project: &str, workflow: &str) -> Answe
     ctx.who.require_admin()?;
     let history = with_history(&ctx)?;
     let mut client = ctx.client;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    let tx = client.transaction().await?;
     let deleted = definitions::delete_workflow(&tx, project, workflow, history).await?;
-    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    tx.commit().await?;
     ok(serde_json::json!({"deleted": deleted}))
 }
 
@@ -207,12 +198,9 @@ pub(super) async fn delete_project(ctx: Ctx<'_>, project: &str) -> Answer {
     ctx.who.require_admin()?;
     let history = with_history(&ctx)?;
     let mut client = ctx.client;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    let tx = client.transaction().await?;
     let deleted = definitions::delete_project(&tx, project, history).await?;
-    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    tx.commit().await?;
     ok(serde_json::json!({"project": project, "deleted": deleted}))
 }
 

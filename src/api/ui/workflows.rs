@@ -506,12 +506,9 @@ pub(super) async fn switch(
     {
         crate::api::references::require(ctx.who, &client, &[spec]).await?;
     }
-    let tx = client
-        .transaction()
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    let tx = client.transaction().await?;
     definitions::switch_version(&tx, &ctx.who.actor(), project, workflow, number).await?;
-    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    tx.commit().await?;
     Ok(redirect(&format!(
         "{}#versions",
         workflow_href(project, workflow)
