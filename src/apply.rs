@@ -105,6 +105,7 @@ impl Checked {
                         name: t.name.clone(),
                         os_user: t.os_user.clone(),
                         projects: t.projects.clone(),
+                        default_for: t.default_for.clone(),
                     })
                     .or_else(|| stored.iter().find(|t| t.name == r.tenant).cloned());
                 let why = crate::store::tenants::refusal(tenant.as_ref(), &r.tenant, &r.project)?;
@@ -602,6 +603,7 @@ mod tests {
             name: "analysts".into(),
             os_user: "ana".into(),
             projects: vec!["p".into()],
+            default_for: vec![],
         }];
         assert_eq!(
             checked.tenant_problems(&stored),

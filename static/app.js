@@ -49,6 +49,43 @@ async function refreshState(badge) {
   } catch (_) { /* the badge stays as it was */ }
 }
 
+// "Load earlier output" on a long log: fetch the part before the first chunk shown and put
+// it in front (as text), keeping what is on screen in place. Without script the link opens
+// that part as a page of its own.
+async function loadEarlier(link) {
+  const pre = document.getElementById("log");
+  const before = Number(link.dataset.before || 0);
+  if (!pre || before <= 0 || link.dataset.busy) return;
+  link.dataset.busy = "1";
+  try {
+    const response = await fetch(`/api/v1/task-instances/${link.dataset.task}/log?tail=500&before=${before}`, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const page = await response.json();
+    const height = pre.scrollHeight;
+    pre.prepend(document.createTextNode(page.text));
+    pre.scrollTop += pre.scrollHeight - height;
+    const first = Number(page.first_seq || 0);
+    if (first <= 0 || first >= before) {
+      const row = document.getElementById("log-earlier-row");
+      if (row) row.remove();
+    } else {
+      link.dataset.before = String(first);
+      link.href = `/task-instances/${link.dataset.task}/log?before=${first}`;
+    }
+  } catch (e) {
+    link.textContent = `Load earlier output (failed: ${e.message}; try again)`;
+  } finally {
+    delete link.dataset.busy;
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest("#log-earlier");
+  if (!link) return;
+  event.preventDefault();
+  loadEarlier(link);
+});
+
 // Forms that ask before they act carry `data-confirm` (no inline handlers: the pages'
 // Content-Security-Policy allows only this site's script files).
 document.addEventListener("submit", (event) => {

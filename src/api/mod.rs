@@ -149,6 +149,53 @@ fn parse_hop(hop: &str) -> Option<std::net::IpAddr> {
 
 pub type Reply = Response<String>;
 
+/// A body sent as it is produced (a log download), carried on a [`Reply`] as an extension:
+/// the reply's own `String` stays empty and `bind` sends these pieces in its place. An
+/// error ends the body early (the client sees a cut transfer, never a wrong whole).
+#[derive(Clone)]
+pub struct Streamed(
+    std::sync::Arc<std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<crate::store::Result<String>>>>>,
+);
+
+impl Streamed {
+    /// A reply with `head`'s status and headers whose body is what `pieces` yields.
+    pub fn reply(
+        head: warp::http::response::Builder,
+        pieces: tokio::sync::mpsc::Receiver<crate::store::Result<String>>,
+    ) -> Reply {
+        head.extension(Streamed(std::sync::Arc::new(std::sync::Mutex::new(Some(
+            pieces,
+        )))))
+        .body(String::new())
+        .expect("a valid response")
+    }
+}
+
+/// The reply as warp sends it: whole, or streamed when it carries a [`Streamed`] body.
+fn into_warp(mut reply: Reply) -> warp::reply::Response {
+    use warp::Reply as _;
+    let pieces = reply
+        .extensions_mut()
+        .remove::<Streamed>()
+        .and_then(|s| s.0.lock().ok()?.take());
+    let Some(mut pieces) = pieces else {
+        return reply.into_response();
+    };
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        pieces.poll_recv(cx).map(|piece| {
+            piece.map(|p| {
+                p.map(bytes::Bytes::from).map_err(|e| {
+                    tracing::warn!("a streamed reply ends early: {e}");
+                    std::io::Error::other(e)
+                })
+            })
+        })
+    });
+    let body = warp::reply::stream(stream).into_response().into_body();
+    let (head, _) = reply.into_parts();
+    Response::from_parts(head, body)
+}
+
 /// Bind `addr` (port 0 picks a free port) and return the bound address and the server.
 pub async fn bind(
     store: Store,
@@ -172,7 +219,7 @@ pub async fn bind(
                 async move {
                     let body = match read_body(body).await {
                         Ok(body) => body,
-                        Err(e) => return rest::error_reply(e),
+                        Err(e) => return into_warp(rest::error_reply(e)),
                     };
                     let request = Request {
                         method,
@@ -182,7 +229,7 @@ pub async fn bind(
                         remote,
                         body,
                     };
-                    handle(&store, &settings, request).await
+                    into_warp(handle(&store, &settings, request).await)
                 }
             },
         );

@@ -349,8 +349,11 @@ pub struct LogPage {
     pub host: String,
     pub text: String,
     pub next_seq: i32,
+    /// The first chunk shown: "Load earlier output" fetches the part before it (none at 0).
+    pub first_seq: i32,
+    /// An earlier part (`?before=`), not the log's end.
+    pub part: bool,
     pub finished: bool,
-    pub truncated: bool,
 }
 
 // ---- schedules ----

@@ -116,6 +116,43 @@ pub async fn require_for_run(
     }
 }
 
+/// As [`require`], for the version an existing instance runs (before it is re-run, resumed,
+/// started again from its failed tasks, or one of its tasks retried): those start its
+/// `sub_process` and `dependent` tasks again, under the caller's current membership.
+pub async fn require_for_instance(
+    who: &Principal,
+    client: &impl Conn,
+    instance_id: i64,
+) -> Result<(), ApiError> {
+    if who.user.is_admin {
+        return Ok(());
+    }
+    let Some(instance) = crate::store::instances::get(client, instance_id).await? else {
+        return Ok(());
+    };
+    match crate::store::definitions::get_spec(
+        client,
+        &instance.project,
+        &instance.workflow,
+        Some(instance.version),
+    )
+    .await?
+    {
+        Some((spec, _)) => require(who, client, std::slice::from_ref(&spec)).await,
+        None => Ok(()),
+    }
+}
+
+/// Whether a control action on an instance starts tasks again (and so needs
+/// [`require_for_instance`]); pausing and stopping do not.
+pub fn starts_tasks(kind: crate::model::CommandType) -> bool {
+    use crate::model::CommandType as C;
+    matches!(
+        kind,
+        C::Rerun | C::StartFailed | C::Resume | C::RetryTask
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -278,8 +278,13 @@ pub async fn evaluate(
     }
     // The workflow's tenant, resolved (and its project checked again) when this round
     // queues anything: a tenant removed or narrowed since apply fails the tasks it would run.
+    // A workflow that names none runs as its project's default tenant, if there is one.
+    let queues = plan.actions.iter().any(|a| matches!(a, Action::Queue(_)));
     let tenant = match &compiled.version.spec.tenant {
-        Some(name) if plan.actions.iter().any(|a| matches!(a, Action::Queue(_))) => {
+        None if queues => crate::store::tenants::default_of(tx, &compiled.version.project)
+            .await?
+            .map(Ok),
+        Some(name) if queues => {
             let found = crate::store::tenants::get(tx, name).await?;
             let project = &compiled.version.project;
             Some(

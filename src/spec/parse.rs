@@ -1780,7 +1780,7 @@ fn task_group(ctx: &mut Ctx, mut f: Fields) -> Option<TaskGroupSpec> {
     })
 }
 
-const TENANT_KEYS: &[&str] = &["kind", "name", "os_user", "projects"];
+const TENANT_KEYS: &[&str] = &["kind", "name", "os_user", "projects", "default_for"];
 
 /// An OS user name as `useradd` takes it: `[a-z_][a-z0-9_-]*[$]?`, at most 32 bytes.
 fn os_user_problem(user: &str) -> Option<String> {
@@ -1830,6 +1830,33 @@ fn tenant(ctx: &mut Ctx, mut f: Fields) -> Option<TenantSpec> {
             out
         }),
     };
+    // Projects whose workflows that name no tenant run as this one: each must be allowed.
+    let default_for = match f.take("default_for") {
+        None => Some(Vec::new()),
+        Some(n) => list(ctx, n, "default_for").map(|items| {
+            let mut out: Vec<String> = Vec::new();
+            for item in items {
+                if let Some(p) = name(ctx, item, "project name") {
+                    if out.contains(&p) {
+                        ctx.err(
+                            item.pos,
+                            format!("project {p} is listed twice in `default_for`"),
+                        );
+                    } else if !projects.as_ref().is_none_or(|all| all.contains(&p)) {
+                        ctx.err(
+                            item.pos,
+                            format!(
+                                "project {p} is in `default_for` but not in `projects`: a tenant is the default only of a project allowed to use it"
+                            ),
+                        );
+                    } else {
+                        out.push(p);
+                    }
+                }
+            }
+            out
+        }),
+    };
     f.reject_rest(ctx, unknown_key("tenant", TENANT_KEYS));
     if ctx.errors.len() > start {
         return None;
@@ -1838,6 +1865,7 @@ fn tenant(ctx: &mut Ctx, mut f: Fields) -> Option<TenantSpec> {
         name: tenant_name?,
         os_user: os_user?,
         projects: projects?,
+        default_for: default_for?,
         source: f.source,
     })
 }

@@ -989,6 +989,10 @@ pub struct TenantSpec {
     pub name: String,
     pub os_user: String,
     pub projects: Vec<String>,
+    /// Projects (each also in `projects`) whose workflows that name no `tenant:` run as
+    /// this one; a project has at most one default tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_for: Vec<String>,
     #[serde(skip)]
     pub source: SourceMap,
 }

@@ -591,7 +591,7 @@ pub async fn apply_documents(
 ) -> Result<Vec<Applied>> {
     let tx = client.transaction().await?;
     for tenant in tenants {
-        super::tenants::upsert(&tx, &tenant.name, &tenant.os_user, &tenant.projects).await?;
+        super::tenants::upsert(&tx, tenant).await?;
     }
     for datasource in datasources {
         super::datasources::upsert(&tx, datasource).await?;

@@ -18,6 +18,9 @@ pub struct LogPage {
 
 pub const DEFAULT_PAGE_CHUNKS: i64 = 1000;
 
+/// A tail page (`read_tail`) ends at about this many bytes, whatever its chunk count.
+pub const TAIL_PAGE_BYTES: i64 = 1024 * 1024;
+
 /// Chunks with `seq >= after` (the beginning when `after` is 0).
 pub async fn read(
     client: &impl Conn,
@@ -50,7 +53,8 @@ pub async fn read(
 }
 
 /// The last `max_chunks` chunks with `seq < before` (the end of the log when `before` is
-/// `None`): a huge log's page shows its end, and `first_seq` fetches what precedes it.
+/// `None`), fewer when they hold more than [`TAIL_PAGE_BYTES`]: a huge log's page shows its
+/// end, and `first_seq` fetches what precedes it.
 pub async fn read_tail(
     client: &impl Conn,
     task_instance_id: i64,
@@ -61,7 +65,12 @@ pub async fn read_tail(
     let rows = client
         .fetch(
             query!("logs/read_tail"),
-            &[&task_instance_id, &before.unwrap_or(i32::MAX), &max_chunks],
+            &[
+                &task_instance_id,
+                &before.unwrap_or(i32::MAX),
+                &max_chunks,
+                &TAIL_PAGE_BYTES,
+            ],
         )
         .await?;
     let mut text = String::new();
@@ -82,6 +91,37 @@ pub async fn read_tail(
         // The end was read (no `before`) of a task that writes no more.
         finished: state.is_final() && before.is_none(),
     })
+}
+
+/// The whole log as it is now, in pages of `page_chunks` chunks sent in order: a download
+/// holds one page at a time, however long the log. Reading stops at the first empty page,
+/// at an error (sent last), or when the receiver is dropped (the client went away).
+pub fn stream_pages<C: Conn + Send + 'static>(
+    client: C,
+    task_instance_id: i64,
+    page_chunks: i64,
+) -> tokio::sync::mpsc::Receiver<Result<String>> {
+    // Two pages in flight: the next is read while the last is written to the socket.
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        let mut after = 0;
+        loop {
+            let page = read(&client, task_instance_id, after, page_chunks).await;
+            let next = match &page {
+                Ok(page) if page.next_seq != after => Some(page.next_seq),
+                _ => None,
+            };
+            let empty = page.as_ref().is_ok_and(|p| p.text.is_empty());
+            if !empty && tx.send(page).await.is_err() {
+                return;
+            }
+            match next {
+                Some(next) => after = next,
+                None => return,
+            }
+        }
+    });
+    rx
 }
 
 async fn task_state(client: &impl Conn, task_instance_id: i64) -> Result<TaskState> {

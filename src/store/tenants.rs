@@ -11,6 +11,8 @@ pub struct Tenant {
     pub name: String,
     pub os_user: String,
     pub projects: Vec<String>,
+    /// The projects whose workflows that name no tenant run as this one.
+    pub default_for: Vec<String>,
 }
 
 impl Tenant {
@@ -19,6 +21,7 @@ impl Tenant {
             name: row.get(0),
             os_user: row.get(1),
             projects: row.get(2),
+            default_for: row.get(3),
         }
     }
 
@@ -28,16 +31,47 @@ impl Tenant {
     }
 }
 
-pub async fn upsert(
-    client: &impl Conn,
-    name: &str,
-    os_user: &str,
-    projects: &[String],
-) -> Result<()> {
+/// Define or replace a tenant, with the projects it is the default of. Run it in a
+/// transaction: a project that already has another default tenant refuses the whole.
+pub async fn upsert(client: &impl Conn, tenant: &crate::spec::TenantSpec) -> Result<()> {
     client
-        .exec(query!("tenants/upsert"), &[&name, &os_user, &projects])
+        .exec(
+            query!("tenants/upsert"),
+            &[&tenant.name, &tenant.os_user, &tenant.projects],
+        )
+        .await?;
+    let taken = client
+        .fetch(
+            query!("tenants/default_taken"),
+            &[&tenant.name, &tenant.default_for],
+        )
+        .await?;
+    if let Some(row) = taken.first() {
+        let (project, other): (String, String) = (row.get(0), row.get(1));
+        return Err(super::StoreError::Conflict(format!(
+            "tenant {}: project {project} already has default tenant {other} (remove it from that tenant's `default_for` first)",
+            tenant.name
+        )));
+    }
+    client
+        .exec(query!("tenants/clear_defaults"), &[&tenant.name])
+        .await?;
+    client
+        .exec(
+            query!("tenants/add_defaults"),
+            &[&tenant.name, &tenant.default_for],
+        )
         .await?;
     Ok(())
+}
+
+/// The default tenant of `project` (for its workflows that name none).
+pub async fn default_of(client: &impl Conn, project: &str) -> Result<Option<Tenant>> {
+    Ok(client
+        .fetch_opt(query!("tenants/default_of"), &[&project])
+        .await?
+        .as_ref()
+        .map(Tenant::from_row))
 }
 
 pub async fn get(client: &impl Conn, name: &str) -> Result<Option<Tenant>> {

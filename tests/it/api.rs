@@ -197,11 +197,35 @@ async fn runs_start_instances_read_and_logs_page_through_rest() {
     let put = http
         .put(format!("{base}/api/v1/tenants/analysts"))
         .bearer_auth(&token)
-        .json(&serde_json::json!({"os_user": "ana", "projects": ["demo"]}))
+        .json(&serde_json::json!({"os_user": "ana", "projects": ["demo"], "default_for": ["demo"]}))
         .send()
         .await
         .unwrap();
     assert_eq!(put.status(), 201);
+    // A project has one default tenant, and only one that it may use.
+    for (body, status, says) in [
+        (
+            serde_json::json!({"os_user": "bea", "projects": ["demo"], "default_for": ["demo"]}),
+            409,
+            "project demo already has default tenant analysts",
+        ),
+        (
+            serde_json::json!({"os_user": "bea", "projects": [], "default_for": ["demo"]}),
+            422,
+            "project demo is in `default_for` but not in `projects`",
+        ),
+    ] {
+        let refused = http
+            .put(format!("{base}/api/v1/tenants/other"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), status);
+        let text = refused.text().await.unwrap();
+        assert!(text.contains(says), "{text}");
+    }
     let bad = http
         .put(format!("{base}/api/v1/tenants/analysts"))
         .bearer_auth(&token)
@@ -221,7 +245,7 @@ async fn runs_start_instances_read_and_logs_page_through_rest() {
         .unwrap();
     assert_eq!(
         listed["tenants"],
-        serde_json::json!([{"name": "analysts", "os_user": "ana", "projects": ["demo"]}])
+        serde_json::json!([{"name": "analysts", "os_user": "ana", "projects": ["demo"], "default_for": ["demo"]}])
     );
     let deleted = http
         .delete(format!("{base}/api/v1/tenants/analysts"))
@@ -648,8 +672,31 @@ async fn references_into_other_projects_need_membership_there_at_apply_and_at_ru
                 .unwrap()
         }
     };
-    assert_eq!(run().await.status(), 201);
+    let started = run().await;
+    assert_eq!(started.status(), 201);
+    let started: serde_json::Value = started.json().await.unwrap();
+    let instance = started["instance_ids"][0].as_i64().unwrap();
+    let detail = cluster.wait_final(instance).await;
+    let steal = task(&detail, "steal").id;
     members::remove(&client, "b", "mallory").await.unwrap();
+    // Running the finished instance again goes through the same check: rerun, start-failed,
+    // and a retry of the task.
+    for path in [
+        format!("{base}/instances/{instance}/rerun"),
+        format!("{base}/instances/{instance}/start-failed"),
+        format!("{base}/task-instances/{steal}/retry"),
+    ] {
+        let refused = http.post(&path).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(refused.status(), 403, "{path}");
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("task steal of a/caller: its sub_process reference into project b"),
+            "{path}: {body}"
+        );
+    }
     let refused = run().await;
     assert_eq!(refused.status(), 403);
     let body: serde_json::Value = refused.json().await.unwrap();

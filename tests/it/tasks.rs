@@ -1330,6 +1330,53 @@ tasks:
     );
 }
 
+/// A project's default tenant: its workflows that name no tenant run as that OS user;
+/// another project the tenant allows (but is not the default of) stays on the worker's user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projects_default_tenant_runs_its_workflows_that_name_none() {
+    let Some(user) = TestOsUser::create() else {
+        return;
+    };
+    let server = Server::start(&[]).await;
+    server.apply(&format!(
+        "kind: tenant\nname: team\nos_user: {}\nprojects: [d, x]\ndefault_for: [d]\n---\nproject: d\nname: plain\ntasks:\n  - {{ name: t, type: shell, script: \"id -u\" }}\n---\nproject: x\nname: plain\ntasks:\n  - {{ name: t, type: shell, script: \"id -u\" }}\n",
+        user.name
+    ));
+    let id = server.run("d/plain", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
+    let log = server.log(&detail, "t").await;
+    assert!(log.contains(&format!("\n{}\n", user.uid)), "{log}");
+    let id = server.run("x/plain", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    let me = nix::unistd::geteuid().as_raw();
+    let log = server.log(&detail, "t").await;
+    assert!(log.contains(&format!("\n{me}\n")), "{log}");
+
+    // A second default for d is refused, and so is a default the tenant does not allow.
+    let dir = temp_dir();
+    for (yaml, says) in [
+        (
+            "kind: tenant\nname: rival\nos_user: nobody\nprojects: [d]\ndefault_for: [d]\n",
+            "project d already has default tenant team",
+        ),
+        (
+            "kind: tenant\nname: rival\nos_user: nobody\nprojects: [x]\ndefault_for: [d]\n",
+            "project d is in `default_for` but not in `projects`",
+        ),
+    ] {
+        let file = dir.path().join("rival.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let out = pgdag(&server.db)
+            .args(["apply", "-f", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenants_process_group_is_killed_and_reaped_after_a_worker_crash() {
     let Some(user) = TestOsUser::create() else {

@@ -4,6 +4,8 @@
 use crate::harness::*;
 
 mod accounts;
+mod bounds;
+mod logs;
 
 /// A browser-like client for one base URL: its cookies and the page's CSRF token.
 struct Browser {

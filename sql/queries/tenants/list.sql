@@ -1,1 +1,3 @@
-select name, os_user, projects from pgdag.tenant order by name
+select t.name, t.os_user, t.projects,
+       array(select d.project from pgdag.project_tenant d where d.tenant = t.name order by d.project) as default_for
+from pgdag.tenant t order by t.name

@@ -57,6 +57,9 @@ pub(super) async fn control(ctx: Ctx<'_>, id: &str, action: &str) -> Answer {
         ))
     })?;
     require_instance(&ctx.who, &ctx.client, id, Access::Write).await?;
+    if crate::api::references::starts_tasks(kind) {
+        crate::api::references::require_for_instance(&ctx.who, &ctx.client, id).await?;
+    }
     let command = commands::insert_control(&ctx.client, &ctx.who.actor(), kind, id).await?;
     Ok((
         StatusCode::ACCEPTED,

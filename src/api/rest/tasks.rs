@@ -40,6 +40,9 @@ pub(super) async fn retry(ctx: Ctx<'_>, id: &str) -> Answer {
     ctx.who
         .require_owner(&ctx.client, Owned::TaskInstance(id), Access::Write)
         .await?;
+    if let Some((instance, _)) = instances::task_owner(&ctx.client, id).await? {
+        crate::api::references::require_for_instance(&ctx.who, &ctx.client, instance).await?;
+    }
     let (instance, command) =
         commands::insert_retry_task(&ctx.client, &ctx.who.actor(), id).await?;
     Ok((

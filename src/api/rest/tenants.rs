@@ -28,6 +28,8 @@ pub(super) async fn put(ctx: Ctx<'_>, name: &str) -> Answer {
         os_user: String,
         #[serde(default)]
         projects: Vec<String>,
+        #[serde(default)]
+        default_for: Vec<String>,
     }
     let text = std::str::from_utf8(&ctx.request.body)
         .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
@@ -47,6 +49,7 @@ pub(super) async fn put(ctx: Ctx<'_>, name: &str) -> Answer {
                 name: Some(t.name.clone()),
                 os_user: t.os_user.clone(),
                 projects: t.projects.clone(),
+                default_for: t.default_for.clone(),
             }
         }
     };
@@ -61,14 +64,18 @@ pub(super) async fn put(ctx: Ctx<'_>, name: &str) -> Answer {
     }
     let document = serde_json::json!({
         "kind": "tenant", "name": name, "os_user": body.os_user, "projects": body.projects,
+        "default_for": body.default_for,
     });
     let checked = crate::apply::check_documents("request", &document.to_string())
         .map_err(super::spec_errors)?;
     let [t] = &checked.tenants[..] else {
         return Err(ApiError::unprocessable("the body is not a tenant"));
     };
-    let existed = tenants::get(&ctx.client, name).await?.is_some();
-    tenants::upsert(&ctx.client, &t.name, &t.os_user, &t.projects).await?;
+    let mut client = ctx.client;
+    let tx = client.transaction().await?;
+    let existed = tenants::get(&tx, name).await?.is_some();
+    tenants::upsert(&tx, t).await?;
+    tx.commit().await?;
     let status = if existed {
         StatusCode::OK
     } else {
@@ -76,7 +83,7 @@ pub(super) async fn put(ctx: Ctx<'_>, name: &str) -> Answer {
     };
     Ok((
         status,
-        serde_json::json!({ "tenant": { "name": t.name, "os_user": t.os_user, "projects": t.projects } }),
+        serde_json::json!({ "tenant": { "name": t.name, "os_user": t.os_user, "projects": t.projects, "default_for": t.default_for } }),
     ))
 }
 

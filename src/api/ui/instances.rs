@@ -356,6 +356,9 @@ pub(super) async fn control(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<Rep
     ctx.who
         .require_owner(&client, Owned::Instance(id), Access::Write)
         .await?;
+    if crate::api::references::starts_tasks(kind) {
+        crate::api::references::require_for_instance(ctx.who, &client, id).await?;
+    }
     commands::insert_control(&client, &ctx.who.actor(), kind, id).await?;
     Ok(redirect(&format!("/instances/{id}")))
 }
@@ -387,13 +390,20 @@ pub(super) async fn retry_task(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiErro
     ctx.who
         .require_owner(&client, Owned::TaskInstance(id), Access::Write)
         .await?;
+    if let Some((instance, _)) = instances::task_owner(&client, id).await? {
+        crate::api::references::require_for_instance(ctx.who, &client, instance).await?;
+    }
     let (instance, _) = commands::insert_retry_task(&client, &ctx.who.actor(), id).await?;
     Ok(redirect(&format!("/instances/{instance}")))
 }
 
-/// Chunks shown on the log page before the rest is left to the download.
-const PAGE_CHUNKS: i64 = 5_000;
+/// Chunks shown on the log page: its end (at most `logs::TAIL_PAGE_BYTES` of it); "Load
+/// earlier output" fetches the part before, as many again.
+pub(crate) const TAIL_CHUNKS: i64 = 500;
 
+/// A task's log page. A long log shows its end (`?before=SEQ`: the part before chunk SEQ,
+/// for a browser without script) and tails live while the task runs; `?download=1` sends
+/// the whole log, read from the database a page at a time.
 pub(super) async fn log(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError> {
     let id = parse_id(id)?;
     let client = ctx.client().await?;
@@ -403,38 +413,30 @@ pub(super) async fn log(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError> {
     let (instance_id, _) = instances::task_owner(&client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
-    if ctx.request.query_map().contains_key("download") {
-        let mut text = String::new();
-        let mut after = 0;
-        loop {
-            let page = logs::read(&client, id, after, logs::DEFAULT_PAGE_CHUNKS).await?;
-            text.push_str(&page.text);
-            if page.next_seq == after {
-                break;
-            }
-            after = page.next_seq;
-        }
-        return Ok(Response::builder()
+    let query = ctx.request.query_map();
+    if query.contains_key("download") {
+        let head = Response::builder()
             .status(StatusCode::OK)
             .header("content-type", "text/plain; charset=utf-8")
             .header(
                 "content-disposition",
                 format!("attachment; filename=\"task-{id}.log\""),
-            )
-            .body(text)
-            .expect("a valid response"));
+            );
+        let pages = logs::stream_pages(client, id, logs::DEFAULT_PAGE_CHUNKS);
+        return Ok(crate::api::Streamed::reply(head, pages));
     }
-    let page = logs::read(&client, id, 0, PAGE_CHUNKS).await?;
+    let before = match query.get("before") {
+        None => None,
+        Some(v) => Some(v.parse::<i32>().ok().filter(|b| *b >= 0).ok_or_else(|| {
+            ApiError::bad_request(format!("before={v:?} is not a chunk number"))
+        })?),
+    };
+    let page = logs::read_tail(&client, id, before, TAIL_CHUNKS).await?;
     let detail = instances::get_tasks(&client, instance_id)
         .await?
         .into_iter()
         .find(|t| t.id == id)
         .ok_or_else(|| ApiError::not_found(format!("task instance {id} does not exist")))?;
-    let truncated = !page.finished
-        && detail
-            .state
-            .parse::<TaskState>()
-            .is_ok_and(|s| s.is_final());
     render(&LogPage {
         nav: ctx.nav("instances"),
         task_id: id,
@@ -445,8 +447,9 @@ pub(super) async fn log(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError> {
         host: detail.host.unwrap_or_default(),
         text: page.text,
         next_seq: page.next_seq,
-        // A long finished log keeps tailing from where the page stopped.
-        finished: page.finished,
-        truncated,
+        first_seq: page.first_seq.unwrap_or(0),
+        // An earlier part is not tailed: what follows it is on the log's own page.
+        part: before.is_some(),
+        finished: page.finished || before.is_some(),
     })
 }

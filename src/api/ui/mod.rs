@@ -12,6 +12,7 @@ mod home;
 mod import;
 mod instances;
 mod schedules;
+mod tenants;
 mod workflows;
 
 use askama::Template;
@@ -106,6 +107,9 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         (&Method::POST, ["admin", "users", "delete"]) => admin::delete_user(&ctx).await,
         (&Method::POST, ["admin", "members"]) => admin::grant(&ctx).await,
         (&Method::POST, ["admin", "members", "delete"]) => admin::revoke_membership(&ctx).await,
+        (&Method::GET, ["admin", "tenants"]) => tenants::page(&ctx, None, None).await,
+        (&Method::POST, ["admin", "tenants"]) => tenants::save(&ctx).await,
+        (&Method::POST, ["admin", "tenants", "delete"]) => tenants::delete(&ctx).await,
         (&Method::GET, ["admin", "tokens"]) => admin::tokens(&ctx, None, None).await,
         (&Method::POST, ["admin", "tokens"]) => admin::create_token(&ctx).await,
         (&Method::POST, ["admin", "tokens", id, "revoke"]) => admin::revoke_token(&ctx, id).await,

@@ -411,28 +411,39 @@ pub(super) async fn edit(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result
                     ));
                 } else {
                     let mut client = ctx.client().await?;
-                    crate::api::references::require(ctx.who, &client, &checked.workflows).await?;
-                    let applied =
-                        definitions::apply_all(&mut client, &ctx.who.actor(), &checked.workflows)
-                            .await?;
-                    let message = match applied.first() {
-                        Some(a) if a.outcome == definitions::ApplyOutcome::Unchanged => {
-                            format!("Nothing changed: still version {}.", a.version)
+                    // A reference the editor may not touch is shown with the YAML kept (the
+                    // message is the same whether or not the other workflow exists).
+                    match crate::api::references::require(ctx.who, &client, &checked.workflows)
+                        .await
+                    {
+                        Err(e) if e.status == warp::http::StatusCode::FORBIDDEN => {
+                            errors.push((0, e.message));
                         }
-                        Some(a) => format!("Saved as version {}.", a.version),
-                        None => "Saved.".into(),
-                    };
-                    drop(client);
-                    let edit = EditForm {
-                        saved: Some(message),
-                        text: String::new(),
-                        ..Default::default()
-                    };
-                    let mut page =
-                        workflow_page(ctx, project, workflow, RunForm::default(), Some(edit), "")
-                            .await?;
-                    page.edit.text = page.yaml.clone();
-                    return render(&page);
+                        Err(e) => return Err(e),
+                        Ok(()) => {
+                            let applied =
+                                definitions::apply_all(&mut client, &ctx.who.actor(), &checked.workflows)
+                                    .await?;
+                            let message = match applied.first() {
+                                Some(a) if a.outcome == definitions::ApplyOutcome::Unchanged => {
+                                    format!("Nothing changed: still version {}.", a.version)
+                                }
+                                Some(a) => format!("Saved as version {}.", a.version),
+                                None => "Saved.".into(),
+                            };
+                            drop(client);
+                            let edit = EditForm {
+                                saved: Some(message),
+                                text: String::new(),
+                                ..Default::default()
+                            };
+                            let mut page =
+                                workflow_page(ctx, project, workflow, RunForm::default(), Some(edit), "")
+                                    .await?;
+                            page.edit.text = page.yaml.clone();
+                            return render(&page);
+                        }
+                    }
                 }
             }
         }

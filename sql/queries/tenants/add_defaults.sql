@@ -1,0 +1,1 @@
+insert into pgdag.project_tenant (project, tenant) select unnest($2::text[]), $1

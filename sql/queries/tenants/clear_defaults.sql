@@ -1,0 +1,1 @@
+delete from pgdag.project_tenant where tenant = $1
