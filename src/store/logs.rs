@@ -111,8 +111,9 @@ pub fn stream_pages<C: Conn + Send + 'static>(
                 Ok(page) if page.next_seq != after => Some(page.next_seq),
                 _ => None,
             };
-            let empty = page.as_ref().is_ok_and(|p| p.text.is_empty());
-            if !empty && tx.send(page).await.is_err() {
+            let text = page.map(|p| p.text);
+            let empty = text.as_ref().is_ok_and(|t| t.is_empty());
+            if !empty && tx.send(text).await.is_err() {
                 return;
             }
             match next {

@@ -2,7 +2,6 @@
 //! touch, and admins manage tenants through forms.
 
 use super::{Browser, FLOW, cluster_with_users};
-use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_editor_refuses_a_reference_into_a_project_the_user_may_not_touch() {
