@@ -154,7 +154,9 @@ pub type Reply = Response<String>;
 /// error ends the body early (the client sees a cut transfer, never a wrong whole).
 #[derive(Clone)]
 pub struct Streamed(
-    std::sync::Arc<std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<crate::store::Result<String>>>>>,
+    std::sync::Arc<
+        std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<crate::store::Result<String>>>>,
+    >,
 );
 
 impl Streamed {

@@ -147,10 +147,7 @@ pub async fn require_for_instance(
 /// [`require_for_instance`]); pausing and stopping do not.
 pub fn starts_tasks(kind: crate::model::CommandType) -> bool {
     use crate::model::CommandType as C;
-    matches!(
-        kind,
-        C::Rerun | C::StartFailed | C::Resume | C::RetryTask
-    )
+    matches!(kind, C::Rerun | C::StartFailed | C::Resume | C::RetryTask)
 }
 
 #[cfg(test)]

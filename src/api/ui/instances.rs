@@ -425,12 +425,13 @@ pub(super) async fn log(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError> {
         let pages = logs::stream_pages(client, id, logs::DEFAULT_PAGE_CHUNKS);
         return Ok(crate::api::Streamed::reply(head, pages));
     }
-    let before = match query.get("before") {
-        None => None,
-        Some(v) => Some(v.parse::<i32>().ok().filter(|b| *b >= 0).ok_or_else(|| {
-            ApiError::bad_request(format!("before={v:?} is not a chunk number"))
-        })?),
-    };
+    let before =
+        match query.get("before") {
+            None => None,
+            Some(v) => Some(v.parse::<i32>().ok().filter(|b| *b >= 0).ok_or_else(|| {
+                ApiError::bad_request(format!("before={v:?} is not a chunk number"))
+            })?),
+        };
     let page = logs::read_tail(&client, id, before, TAIL_CHUNKS).await?;
     let detail = instances::get_tasks(&client, instance_id)
         .await?

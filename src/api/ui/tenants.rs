@@ -52,7 +52,11 @@ fn names(text: &str) -> Vec<String> {
 pub(super) async fn save(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     ctx.who.require_admin()?;
     let form = ctx.request.form();
-    let field = |k: &str| form.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let field = |k: &str| {
+        form.get(k)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
     // One validation for every way in: the form becomes the document (JSON is YAML).
     let document = serde_json::json!({
         "kind": "tenant",
@@ -90,7 +94,10 @@ pub(super) async fn save(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     drop(client);
     page(
         ctx,
-        Some(format!("Tenant {} saved (OS user {}).", tenant.name, tenant.os_user)),
+        Some(format!(
+            "Tenant {} saved (OS user {}).",
+            tenant.name, tenant.os_user
+        )),
         None,
     )
     .await

@@ -421,9 +421,12 @@ pub(super) async fn edit(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result
                         }
                         Err(e) => return Err(e),
                         Ok(()) => {
-                            let applied =
-                                definitions::apply_all(&mut client, &ctx.who.actor(), &checked.workflows)
-                                    .await?;
+                            let applied = definitions::apply_all(
+                                &mut client,
+                                &ctx.who.actor(),
+                                &checked.workflows,
+                            )
+                            .await?;
                             let message = match applied.first() {
                                 Some(a) if a.outcome == definitions::ApplyOutcome::Unchanged => {
                                     format!("Nothing changed: still version {}.", a.version)
@@ -437,9 +440,15 @@ pub(super) async fn edit(ctx: &Ctx<'_>, project: &str, workflow: &str) -> Result
                                 text: String::new(),
                                 ..Default::default()
                             };
-                            let mut page =
-                                workflow_page(ctx, project, workflow, RunForm::default(), Some(edit), "")
-                                    .await?;
+                            let mut page = workflow_page(
+                                ctx,
+                                project,
+                                workflow,
+                                RunForm::default(),
+                                Some(edit),
+                                "",
+                            )
+                            .await?;
                             page.edit.text = page.yaml.clone();
                             return render(&page);
                         }

@@ -23,7 +23,10 @@ async fn the_editor_refuses_a_reference_into_a_project_the_user_may_not_touch() 
         )
     };
     let page = browser
-        .submit("/projects/p/workflows/w/edit", &[("yaml", &edit("q/payroll"))])
+        .submit(
+            "/projects/p/workflows/w/edit",
+            &[("yaml", &edit("q/payroll"))],
+        )
         .await;
     assert_eq!(page.status, 422, "{}", page.body);
     let says = "task steal of p/w: its sub_process reference into project q needs write access there, which user bob does not have";
@@ -34,7 +37,10 @@ async fn the_editor_refuses_a_reference_into_a_project_the_user_may_not_touch() 
     );
     // The same words whether or not the workflow exists there.
     let ghost = browser
-        .submit("/projects/p/workflows/w/edit", &[("yaml", &edit("q/ghost"))])
+        .submit(
+            "/projects/p/workflows/w/edit",
+            &[("yaml", &edit("q/ghost"))],
+        )
         .await;
     assert_eq!(ghost.status, 422);
     assert!(ghost.body.contains(says), "{}", ghost.body);
@@ -48,7 +54,10 @@ async fn the_editor_refuses_a_reference_into_a_project_the_user_may_not_touch() 
         .await
         .unwrap();
     let page = browser
-        .submit("/projects/p/workflows/w/edit", &[("yaml", &edit("q/payroll"))])
+        .submit(
+            "/projects/p/workflows/w/edit",
+            &[("yaml", &edit("q/payroll"))],
+        )
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Saved as version 2."), "{}", page.body);
@@ -98,7 +107,11 @@ async fn admins_list_define_and_delete_tenants_through_forms() {
         )
         .await;
     assert_eq!(page.status, 422);
-    assert!(page.body.contains("is not an OS user name"), "{}", page.body);
+    assert!(
+        page.body.contains("is not an OS user name"),
+        "{}",
+        page.body
+    );
     let page = browser
         .submit(
             "/admin/tenants",
