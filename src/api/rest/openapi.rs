@@ -354,7 +354,17 @@ fn path_parameter(name: &str) -> Value {
         ("id" | "n", _) => json!({"type": "integer", "format": "int64"}),
         _ => json!({"type": "string", "minLength": 1}),
     };
-    json!({"name": name, "in": "path", "required": true, "schema": schema})
+    // What `standalone` seeds (the demo project, the admin user), so that generated calls
+    // reach more than "no such project".
+    let example = match name {
+        "p" => json!("demo"),
+        "w" => json!("hello_pipeline"),
+        "user" => json!("admin"),
+        "name" => json!("default"),
+        "action" => json!("pause"),
+        _ => json!(1),
+    };
+    json!({"name": name, "in": "path", "required": true, "schema": schema, "example": example})
 }
 
 fn parameters(op: &Operation) -> Vec<Value> {
