@@ -9,6 +9,8 @@
 #[path = "it/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+#[path = "cluster/pgbouncer.rs"]
+mod pgbouncer;
 #[path = "cluster/support.rs"]
 mod support;
 

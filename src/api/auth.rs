@@ -7,7 +7,7 @@
 //! its own, so it needs none. Admins may do anything; other users only what their project
 //! membership (`read` or `write`) allows. Owns no state: sessions are rows in Postgres.
 
-use deadpool_postgres::GenericClient;
+use crate::store::db::Conn;
 use warp::http::StatusCode;
 
 use super::error::ApiError;
@@ -87,11 +87,7 @@ impl Principal {
 
     /// True when this caller may change `project` (for pages that show changes only to
     /// those who may make them); errors only when the database does.
-    pub async fn can_write(
-        &self,
-        client: &impl GenericClient,
-        project: &str,
-    ) -> Result<bool, ApiError> {
+    pub async fn can_write(&self, client: &impl Conn, project: &str) -> Result<bool, ApiError> {
         match self.require_project(client, project, Access::Write).await {
             Ok(()) => Ok(true),
             Err(e) if e.status == StatusCode::FORBIDDEN || e.status == StatusCode::NOT_FOUND => {
@@ -105,7 +101,7 @@ impl Principal {
     /// may not read it, 403 when the caller may read it but needs write.
     pub async fn require_project(
         &self,
-        client: &impl GenericClient,
+        client: &impl Conn,
         project: &str,
         needed: Access,
     ) -> Result<(), ApiError> {
@@ -140,7 +136,7 @@ impl Principal {
     /// schedule or backfill; returns that project. 404 when the thing does not exist.
     pub async fn require_owner(
         &self,
-        client: &impl GenericClient,
+        client: &impl Conn,
         thing: Owned,
         needed: Access,
     ) -> Result<String, ApiError> {

@@ -2,6 +2,8 @@
 
 use warp::http::StatusCode;
 
+use tokio_postgres::error::SqlState;
+
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -77,6 +79,16 @@ impl From<StoreError> for ApiError {
                 "unavailable",
                 "database unavailable",
                 &e,
+            );
+        }
+        // Text Postgres cannot store — a NUL character (`%00`, `\u0000`) in a name, a query
+        // parameter or a body — is the request's fault, not the server's.
+        if let Some(code) = e.code()
+            && (*code == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+                || *code == SqlState::UNTRANSLATABLE_CHARACTER)
+        {
+            return ApiError::bad_request(
+                "the request holds a character that cannot be stored (a NUL, \\0)",
             );
         }
         match e {

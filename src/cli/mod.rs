@@ -550,11 +550,15 @@ pub fn actor() -> String {
     format!("cli:{user}")
 }
 
-/// A small pool for one CLI command.
+/// A small pool for one CLI command; sessions (migrations) on `PGDAG_SESSION_DATABASE_URL`
+/// when set, and unnamed statements on the pool in `PGDAG_POLL_ONLY` mode (PgBouncer).
 fn connect(config: &crate::config::Config) -> Result<crate::store::Store, CliError> {
-    Ok(crate::store::Store::connect(
-        &config.database_url,
-        "pgdag:cli",
-        2,
-    )?)
+    let mut store = crate::store::Store::connect(&config.database_url, "pgdag:cli", 2)?;
+    if let Some(url) = &config.session_database_url {
+        store = store.with_session_url(url, "pgdag:cli")?;
+    }
+    if config.poll_only {
+        crate::store::db::use_unnamed_statements();
+    }
+    Ok(store)
 }

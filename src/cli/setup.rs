@@ -14,8 +14,14 @@ pub const EXAMPLES: &[(&str, &str)] = &[(
     include_str!("../../examples/hello_pipeline.yaml"),
 )];
 
+/// Migrations run on a session (`PGDAG_SESSION_DATABASE_URL` when set: their advisory lock
+/// and refinery's prepared statements need one, which a transaction-mode PgBouncer is not).
 async fn migrate_database(config: &Config) -> Result<Store, CliError> {
-    store::ensure_database(&config.database_url).await?;
+    let session_url = config
+        .session_database_url
+        .as_deref()
+        .unwrap_or(&config.database_url);
+    store::ensure_database(session_url).await?;
     let store = connect(config)?;
     store.migrate().await?;
     let client = store.client().await?;
@@ -100,6 +106,10 @@ pub async fn server(roles: &str, worker_groups: Option<&str>) -> CliResult {
 }
 
 async fn serve(config: Config, roles: &[Role]) -> CliResult {
+    if config.poll_only {
+        // The pool may be a transaction-mode PgBouncer (store::db::Prepared::Unnamed).
+        crate::store::db::use_unnamed_statements();
+    }
     let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     let running = server::start(config.clone(), roles).await?;
     crate::logging::say(format_args!(

@@ -4,7 +4,7 @@
 //! and a readable `error`; it never stops the master. A database error rolls the claim
 //! back, so the command is retried by this or another master.
 
-use deadpool_postgres::GenericClient;
+use crate::store::db::Conn;
 use tokio_util::sync::CancellationToken;
 
 use super::compiled::Cache;
@@ -128,7 +128,7 @@ async fn drain(
 const NOT_FROM_THE_TABLE: &str = "is not carried out from the command table: start a backfill with `pgdag backfill` or POST .../runs with a backfill body";
 
 async fn handle(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     config: &ConsumerConfig,
     cache: &Cache,
     command: &Command,
@@ -149,7 +149,7 @@ async fn handle(
 }
 
 async fn start(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     config: &ConsumerConfig,
     cache: &Cache,
     command: &Command,
@@ -188,7 +188,7 @@ async fn start(
 /// Pause, resume, stop, rerun, start_failed: change the instance (and, for restarts, its
 /// tasks) under its row lock, then evaluate it at once.
 async fn control(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     cache: &Cache,
     command: &Command,
     kind: CommandType,
@@ -301,7 +301,7 @@ fn task_option(command: &Command) -> Result<i64> {
 /// the instance is being paused or stopped, while the task has not ended, or while a task
 /// downstream of it is still running.
 async fn retry_task(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     cache: &Cache,
     instance: &instances::InstanceRow,
     task: i64,
@@ -355,7 +355,7 @@ async fn retry_task(
 
 /// Pause and resume reach the child instances of the instance's sub_process tasks, as
 /// commands of their own (so grandchildren follow the same way).
-async fn propagate_to_children(tx: &impl GenericClient, id: i64, kind: CommandType) -> Result<()> {
+async fn propagate_to_children(tx: &impl Conn, id: i64, kind: CommandType) -> Result<()> {
     use crate::store::master_tasks;
     use WorkflowState as W;
     // A stop reaches children through the plan: it kills the running sub_process tasks.

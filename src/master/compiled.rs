@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use deadpool_postgres::GenericClient;
+use crate::store::db::Conn;
 
 use crate::dag::{Branch, Dag, DagEdge, DagTask};
 use crate::params::expr::Expr;
@@ -205,12 +205,7 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub async fn get(
-        &self,
-        client: &impl GenericClient,
-        code: i64,
-        version: i32,
-    ) -> Result<Arc<Compiled>> {
+    pub async fn get(&self, client: &impl Conn, code: i64, version: i32) -> Result<Arc<Compiled>> {
         if let Some(found) = self.inner.lock().expect("cache lock").get(&(code, version)) {
             return Ok(found.clone());
         }

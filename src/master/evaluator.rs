@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 
+use crate::store::db::Conn;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use tokio_util::sync::CancellationToken;
 
 use super::compiled::{Cache, Compiled};
@@ -95,7 +95,7 @@ async fn drain(
 /// so `plan` would return nothing. This keeps a wide fan-out from re-reading every task
 /// state after each completed leaf.
 async fn nothing_to_do(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     cache: &Cache,
     instance: &InstanceRow,
     events: &instances::ConsumedEvents,
@@ -120,11 +120,7 @@ async fn nothing_to_do(
 }
 
 /// Plan and apply one instance, locked by the caller's transaction.
-pub async fn evaluate(
-    tx: &impl GenericClient,
-    cache: &Cache,
-    instance: &InstanceRow,
-) -> Result<()> {
+pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> Result<()> {
     if instance.state.is_final() {
         return Ok(());
     }
@@ -521,7 +517,7 @@ fn group_slot(
 /// is next (FIFO; by priority first for `serial_priority`) is handed an evaluation event.
 /// It is admitted in its own evaluation (`admit`), so this transaction never evaluates
 /// another instance.
-async fn hand_over_turn(tx: &impl GenericClient, compiled: &Compiled) -> Result<()> {
+async fn hand_over_turn(tx: &impl Conn, compiled: &Compiled) -> Result<()> {
     let code = compiled.version.code;
     instances::lock_definition(tx, code).await?;
     if instances::active_count(tx, code).await? > 0 {
@@ -541,7 +537,7 @@ async fn hand_over_turn(tx: &impl GenericClient, compiled: &Compiled) -> Result<
 /// submitted before it is still a command (another consumer or master may hold it), and
 /// it is first in line. A later instance found first in line gets the turn handed on.
 /// Admitted, it becomes `running` with its start time taken now.
-async fn admit(tx: &impl GenericClient, compiled: &Compiled, id: i64) -> Result<bool> {
+async fn admit(tx: &impl Conn, compiled: &Compiled, id: i64) -> Result<bool> {
     let code = compiled.version.code;
     instances::lock_definition(tx, code).await?;
     if instances::active_count(tx, code).await? > 0
@@ -568,7 +564,7 @@ async fn admit(tx: &impl GenericClient, compiled: &Compiled, id: i64) -> Result<
 /// A backfill instance ended: stop the rest after a failure when `stop_on_failure`, else
 /// start waiting dates up to the parallelism (each is evaluated in a transaction of its
 /// own, woken by an event); mark the backfill done when nothing is left.
-async fn backfill_progress(tx: &impl GenericClient, id: i64) -> Result<()> {
+async fn backfill_progress(tx: &impl Conn, id: i64) -> Result<()> {
     use crate::store::backfills;
     let backfill = backfills::lock(tx, id).await?;
     if backfill.state == "running" {
@@ -703,7 +699,7 @@ fn expand_strings(
 
 /// Out params of the succeeded ancestors of `tasks`, by task instance id.
 async fn ancestor_outs(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     compiled: &Compiled,
     rows: &[&TaskRow],
     views: &[TaskView],
@@ -725,7 +721,7 @@ async fn ancestor_outs(
 /// The `host` of tasks the master carries out.
 const MASTER_HOST: &str = "master";
 
-async fn fail_on_master(tx: &impl GenericClient, task_id: i64, message: &str) -> Result<()> {
+async fn fail_on_master(tx: &impl Conn, task_id: i64, message: &str) -> Result<()> {
     instances::set_states(
         tx,
         &[task_id],
@@ -738,7 +734,7 @@ async fn fail_on_master(tx: &impl GenericClient, task_id: i64, message: &str) ->
 }
 
 /// A running sub_process task is killed by stopping its child; the child's end kills the task.
-async fn stop_child(tx: &impl GenericClient, task_id: i64) -> Result<()> {
+async fn stop_child(tx: &impl Conn, task_id: i64) -> Result<()> {
     match master_tasks_store::child_of(tx, task_id).await? {
         Some((child, state)) if !state.is_final() => {
             crate::store::commands::insert(
@@ -775,7 +771,7 @@ async fn stop_child(tx: &impl GenericClient, task_id: i64) -> Result<()> {
 
 /// Starts a sub_process or checks a dependent task; returns when to evaluate again.
 async fn start_on_master(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     cache: &Cache,
     compiled: &Compiled,
     instance: &InstanceRow,

@@ -4,8 +4,8 @@
 //! the evaluator's transaction under the instance's row lock, and every decision leaves a
 //! line in the task's log saying why.
 
+use crate::store::db::Conn;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 
 use super::compiled::{Cache, Compiled};
 use super::start::{self, StartRequest};
@@ -71,7 +71,7 @@ pub fn decide_switch(compiled: &Compiled, i: usize, params: &ParamMap) -> Switch
 /// target is missing or offline, or the nesting is too deep); database errors propagate.
 #[allow(clippy::too_many_arguments)]
 pub async fn start_sub_process(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     cache: &Cache,
     compiled: &Compiled,
     instance: &InstanceRow,
@@ -125,7 +125,7 @@ pub async fn start_sub_process(
 /// A child instance ended: its sub_process task ends the same way (stopped → killed), with
 /// the child's out params, and the parent instance is evaluated again.
 pub async fn child_finished(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     instance: &InstanceRow,
     state: WorkflowState,
 ) -> Result<()> {
@@ -307,7 +307,7 @@ pub enum DependentOutcome {
 /// combined by `all`/`any` at both levels. Logs the explanation when it changed since the
 /// last check (and always when the task ends).
 pub async fn check_dependent(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     compiled: &Compiled,
     instance: &InstanceRow,
     task_id: i64,
@@ -424,7 +424,7 @@ pub async fn check_dependent(
 
 #[allow(clippy::too_many_arguments)]
 async fn check_item(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     instance: &InstanceRow,
     project: &str,
     item: &DependentItem,

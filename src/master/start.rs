@@ -5,8 +5,8 @@
 //! It never evaluates: whoever creates the instance decides when it is evaluated, so no
 //! transaction here reaches into another instance.
 
+use crate::store::db::Conn;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 
 use super::compiled::Cache;
 use crate::model::{ExecutionType, Release, WorkflowState};
@@ -33,7 +33,7 @@ pub struct StartRequest<'a> {
 /// The target of a start, checked before anything is written: the current version of an
 /// online workflow.
 pub async fn startable(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     project: &str,
     workflow: &str,
 ) -> Result<definitions::CurrentWorkflow> {
@@ -55,7 +55,7 @@ pub async fn startable(
 /// not evaluate the instance: the caller does (a command consumer, in the same
 /// transaction) or hands it an evaluation event (a sub_process parent).
 pub async fn create_instance(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     cache: &Cache,
     request: &StartRequest<'_>,
 ) -> Result<WorkflowState> {
@@ -196,7 +196,7 @@ pub async fn create_instance(
 /// instance also waits (or, `serial_discard`, is discarded) while a start submitted before
 /// it is still a command held by another consumer, or still waits for its own turn.
 async fn execution_state(
-    tx: &impl GenericClient,
+    tx: &impl Conn,
     code: i64,
     id: i64,
     execution: ExecutionType,

@@ -13,9 +13,10 @@
 //! - [`Session`]: a connection a process owns (advisory locks, heartbeat, LISTEN), with a
 //!   statement cache of its own.
 //!
-//! Preparing happens in [`Conn::prepared`] only. A mode that must not keep named statements
-//! across transactions (PgBouncer before 1.21 in transaction mode) changes that method (to
-//! an unnamed statement per execution) and nothing else.
+//! Preparing happens in [`Conn::prepared`] only. A process whose pool goes through
+//! PgBouncer before 1.21 in transaction mode must not keep named statements across
+//! transactions: after [`use_unnamed_statements`], pooled connections run each statement as
+//! the unnamed one ([`Prepared::Unnamed`]); sessions keep theirs.
 //!
 //! Statements that cannot be prepared — transaction control, `LISTEN`, `CREATE DATABASE`
 //! with a quoted identifier — go through [`Conn::exec_simple`], counted the same way; their
@@ -24,10 +25,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, Statement};
 
 use super::Result;
@@ -59,32 +61,91 @@ pub(crate) use query;
 
 pub type Params<'a> = [&'a (dyn ToSql + Sync)];
 
+/// A statement ready to run on one connection.
+pub enum Prepared {
+    /// A named statement kept by the connection: parsed once, then only bound and run.
+    Named(Statement),
+    /// Sent whole with every execution as the unnamed statement (parse, bind, describe and
+    /// execute in one round trip), so that nothing of it outlives the transaction — what a
+    /// PgBouncer before 1.21 in transaction mode needs, since it may give the next
+    /// transaction another server. The parameter types are learned once per process.
+    Unnamed {
+        text: &'static str,
+        types: Arc<[Type]>,
+    },
+}
+
+/// Whether pooled connections run unnamed statements (see [`use_unnamed_statements`]).
+static UNNAMED: AtomicBool = AtomicBool::new(false);
+
+/// The parameter types of each statement run unnamed, by query name: a property of the text
+/// and the schema, the same on every connection (hence "restart processes after migrating").
+static PARAMETER_TYPES: LazyLock<Mutex<HashMap<&'static str, Arc<[Type]>>>> =
+    LazyLock::new(Mutex::default);
+
+/// From now on, pooled connections (and their transactions) of this process run every
+/// statement as the unnamed statement instead of keeping prepared ones. For a process whose
+/// pool goes through PgBouncer in transaction mode (`PGDAG_POLL_ONLY`); its own sessions
+/// ([`Session`], on `PGDAG_SESSION_DATABASE_URL`) keep their prepared statements. Process
+/// wide: the mode belongs to the process's environment, not to one pool.
+pub fn use_unnamed_statements() {
+    UNNAMED.store(true, Ordering::Relaxed);
+}
+
+/// True once [`use_unnamed_statements`] was called.
+pub fn unnamed_statements() -> bool {
+    UNNAMED.load(Ordering::Relaxed)
+}
+
+fn known_types(name: &str) -> Option<Arc<[Type]>> {
+    PARAMETER_TYPES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(name)
+        .cloned()
+}
+
+fn remember_types(name: &'static str, types: &[Type]) -> Arc<[Type]> {
+    let types: Arc<[Type]> = types.into();
+    PARAMETER_TYPES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(name, types.clone());
+    types
+}
+
+/// The parameters paired with their types, as `query_typed` takes them.
+fn typed<'a>(params: &Params<'a>, types: &[Type]) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    params.iter().copied().zip(types.iter().cloned()).collect()
+}
+
 /// A connection (or transaction) that runs [`Query`]s. The provided methods are the store's
 /// whole interface to the driver; the required ones adapt a kind of connection.
 pub trait Conn: Sync {
-    /// The statement for `query` on this connection, prepared at its first use here.
+    /// The statement for `query` on this connection: prepared at its first use here, or
+    /// (unnamed mode) its text with the parameter types.
     fn prepared(
         &self,
         query: &'static Query,
-    ) -> impl Future<Output = Result<Statement, tokio_postgres::Error>> + Send;
+    ) -> impl Future<Output = Result<Prepared, tokio_postgres::Error>> + Send;
     fn driver_query(
         &self,
-        statement: &Statement,
+        statement: &Prepared,
         params: &Params<'_>,
     ) -> impl Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send;
     fn driver_query_one(
         &self,
-        statement: &Statement,
+        statement: &Prepared,
         params: &Params<'_>,
     ) -> impl Future<Output = Result<Row, tokio_postgres::Error>> + Send;
     fn driver_query_opt(
         &self,
-        statement: &Statement,
+        statement: &Prepared,
         params: &Params<'_>,
     ) -> impl Future<Output = Result<Option<Row>, tokio_postgres::Error>> + Send;
     fn driver_execute(
         &self,
-        statement: &Statement,
+        statement: &Prepared,
         params: &Params<'_>,
     ) -> impl Future<Output = Result<u64, tokio_postgres::Error>> + Send;
     fn driver_batch(
@@ -153,45 +214,107 @@ pub trait Conn: Sync {
     }
 }
 
-impl<C: GenericClient> Conn for C {
-    async fn prepared(&self, query: &'static Query) -> Result<Statement, tokio_postgres::Error> {
-        self.prepare_cached(query.text).await
-    }
-    async fn driver_query(
-        &self,
-        statement: &Statement,
-        params: &Params<'_>,
-    ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        self.query(statement, params).await
-    }
-    async fn driver_query_one(
-        &self,
-        statement: &Statement,
-        params: &Params<'_>,
-    ) -> Result<Row, tokio_postgres::Error> {
-        self.query_one(statement, params).await
-    }
-    async fn driver_query_opt(
-        &self,
-        statement: &Statement,
-        params: &Params<'_>,
-    ) -> Result<Option<Row>, tokio_postgres::Error> {
-        self.query_opt(statement, params).await
-    }
-    async fn driver_execute(
-        &self,
-        statement: &Statement,
-        params: &Params<'_>,
-    ) -> Result<u64, tokio_postgres::Error> {
-        self.execute(statement, params).await
-    }
-    async fn driver_batch(&self, text: &str) -> Result<(), tokio_postgres::Error> {
-        self.batch_execute(text).await
-    }
+/// `Conn` for deadpool's pooled client and its transaction: named statements in
+/// deadpool's per-connection cache, or unnamed ones (see [`Prepared::Unnamed`]).
+/// `$in_transaction` says whether a statement prepared to learn its parameter types is
+/// already inside a transaction; an autocommit client wraps it in one, so that its `Close`
+/// reaches the same server through a transaction-mode PgBouncer and no named statement is
+/// left behind there (another client's statement of the same name would then fail).
+macro_rules! pooled_conn {
+    ($type:ty, $in_transaction:literal) => {
+        impl Conn for $type {
+            async fn prepared(
+                &self,
+                query: &'static Query,
+            ) -> Result<Prepared, tokio_postgres::Error> {
+                if !unnamed_statements() {
+                    return Ok(Prepared::Named(self.prepare_cached(query.text).await?));
+                }
+                if let Some(types) = known_types(query.name) {
+                    return Ok(Prepared::Unnamed {
+                        text: query.text,
+                        types,
+                    });
+                }
+                if !$in_transaction {
+                    self.batch_execute("begin").await?;
+                }
+                // Dropping the statement (at the end of `map`) queues its `Close` now, before
+                // the commit.
+                let types = self
+                    .prepare(query.text)
+                    .await
+                    .map(|statement| statement.params().to_vec());
+                if !$in_transaction {
+                    let end = if types.is_ok() { "commit" } else { "rollback" };
+                    self.batch_execute(end).await?;
+                }
+                Ok(Prepared::Unnamed {
+                    text: query.text,
+                    types: remember_types(query.name, &types?),
+                })
+            }
+            async fn driver_query(
+                &self,
+                statement: &Prepared,
+                params: &Params<'_>,
+            ) -> Result<Vec<Row>, tokio_postgres::Error> {
+                match statement {
+                    Prepared::Named(s) => self.query(s, params).await,
+                    Prepared::Unnamed { text, types } => {
+                        self.query_typed(text, &typed(params, types)).await
+                    }
+                }
+            }
+            async fn driver_query_one(
+                &self,
+                statement: &Prepared,
+                params: &Params<'_>,
+            ) -> Result<Row, tokio_postgres::Error> {
+                match statement {
+                    Prepared::Named(s) => self.query_one(s, params).await,
+                    Prepared::Unnamed { text, types } => {
+                        self.query_typed_one(text, &typed(params, types)).await
+                    }
+                }
+            }
+            async fn driver_query_opt(
+                &self,
+                statement: &Prepared,
+                params: &Params<'_>,
+            ) -> Result<Option<Row>, tokio_postgres::Error> {
+                match statement {
+                    Prepared::Named(s) => self.query_opt(s, params).await,
+                    Prepared::Unnamed { text, types } => {
+                        self.query_typed_opt(text, &typed(params, types)).await
+                    }
+                }
+            }
+            async fn driver_execute(
+                &self,
+                statement: &Prepared,
+                params: &Params<'_>,
+            ) -> Result<u64, tokio_postgres::Error> {
+                match statement {
+                    Prepared::Named(s) => self.execute(s, params).await,
+                    Prepared::Unnamed { text, types } => {
+                        self.execute_typed(text, &typed(params, types)).await
+                    }
+                }
+            }
+            async fn driver_batch(&self, text: &str) -> Result<(), tokio_postgres::Error> {
+                self.batch_execute(text).await
+            }
+        }
+    };
 }
 
+pooled_conn!(deadpool_postgres::Object, false);
+pooled_conn!(deadpool_postgres::Transaction<'_>, true);
+
 /// A connection this process owns outside the pool (advisory locks, heartbeat, LISTEN,
-/// migrations), with its own statement cache: pooled connections have deadpool's.
+/// migrations), with its own statement cache: pooled connections have deadpool's. Always
+/// named statements: a session is direct (or session-mode pooled), whatever the pool is.
 pub struct Session {
     client: tokio_postgres::Client,
     statements: Mutex<HashMap<&'static str, Statement>>,
@@ -220,9 +343,9 @@ impl Session {
 }
 
 impl Conn for Session {
-    async fn prepared(&self, query: &'static Query) -> Result<Statement, tokio_postgres::Error> {
+    async fn prepared(&self, query: &'static Query) -> Result<Prepared, tokio_postgres::Error> {
         if let Some(statement) = self.cached(query.name) {
-            return Ok(statement);
+            return Ok(Prepared::Named(statement));
         }
         // Two callers may prepare the same statement at once; the second one kept wins and
         // the first is closed when dropped, so the cache still holds one per name.
@@ -231,35 +354,59 @@ impl Conn for Session {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(query.name, statement.clone());
-        Ok(statement)
+        Ok(Prepared::Named(statement))
     }
     async fn driver_query(
         &self,
-        statement: &Statement,
+        statement: &Prepared,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        self.client.query(statement, params).await
+        match statement {
+            Prepared::Named(s) => self.client.query(s, params).await,
+            Prepared::Unnamed { text, types } => {
+                self.client.query_typed(text, &typed(params, types)).await
+            }
+        }
     }
     async fn driver_query_one(
         &self,
-        statement: &Statement,
+        statement: &Prepared,
         params: &Params<'_>,
     ) -> Result<Row, tokio_postgres::Error> {
-        self.client.query_one(statement, params).await
+        match statement {
+            Prepared::Named(s) => self.client.query_one(s, params).await,
+            Prepared::Unnamed { text, types } => {
+                self.client
+                    .query_typed_one(text, &typed(params, types))
+                    .await
+            }
+        }
     }
     async fn driver_query_opt(
         &self,
-        statement: &Statement,
+        statement: &Prepared,
         params: &Params<'_>,
     ) -> Result<Option<Row>, tokio_postgres::Error> {
-        self.client.query_opt(statement, params).await
+        match statement {
+            Prepared::Named(s) => self.client.query_opt(s, params).await,
+            Prepared::Unnamed { text, types } => {
+                self.client
+                    .query_typed_opt(text, &typed(params, types))
+                    .await
+            }
+        }
     }
     async fn driver_execute(
         &self,
-        statement: &Statement,
+        statement: &Prepared,
         params: &Params<'_>,
     ) -> Result<u64, tokio_postgres::Error> {
-        self.client.execute(statement, params).await
+        match statement {
+            Prepared::Named(s) => self.client.execute(s, params).await,
+            Prepared::Unnamed { text, types } => {
+                self.client.execute_typed(text, &typed(params, types)).await
+            }
+        }
     }
     async fn driver_batch(&self, text: &str) -> Result<(), tokio_postgres::Error> {
         self.client.batch_execute(text).await

@@ -14,6 +14,7 @@ mod fakes;
 mod harness;
 mod import;
 mod observability;
+mod openapi;
 mod queries;
 mod tasks;
 mod ui;

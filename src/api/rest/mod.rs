@@ -13,6 +13,7 @@ mod alerts;
 pub mod audit;
 mod datasources;
 mod instances;
+pub mod openapi;
 mod projects;
 pub mod query;
 mod runs;
@@ -106,6 +107,11 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
             request.path
         )));
     };
+    use Method as M;
+    // The OpenAPI document (openapi.rs) describes the arms below; it needs no token.
+    if let (M::GET, ["openapi.json"]) = (method.clone(), rest) {
+        return ok(openapi::document());
+    }
     let who = authenticate(store, settings, request).await?;
     let client = store.client().await?;
     let ctx = Ctx {
@@ -115,7 +121,6 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
         client,
         now: settings.clock.now(),
     };
-    use Method as M;
     match (method.clone(), rest) {
         (M::GET, ["projects"]) => projects::list(ctx).await,
         (M::GET, ["projects", p]) => projects::get(ctx, p).await,
