@@ -18,7 +18,9 @@ pub(super) fn parse_target(target: &str) -> Result<(&str, &str), CliError> {
     }
 }
 
-pub(super) fn parse_params(params: &[String]) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
+pub(super) fn parse_params(
+    params: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
     let mut map = serde_json::Map::new();
     for param in params {
         let (name, value) = param

@@ -17,7 +17,10 @@ fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 /// `pgdag projects [--json]`.
@@ -30,7 +33,10 @@ pub async fn projects(json: bool) -> CliResult {
         print_json(&listing::projects(&list));
         return Ok(0);
     }
-    println!("{:<24} {:>9} {:<19} DESCRIPTION", "PROJECT", "WORKFLOWS", "CREATED");
+    println!(
+        "{:<24} {:>9} {:<19} DESCRIPTION",
+        "PROJECT", "WORKFLOWS", "CREATED"
+    );
     for p in &list {
         println!(
             "{:<24} {:>9} {:<19} {}",

@@ -465,9 +465,7 @@ pub async fn run(cli: Cli) -> i32 {
             params,
         } => plan::plan(&target, date.as_deref(), &params).await,
         Command::Projects { json } => listings::projects(json).await,
-        Command::Workflows { project, json } => {
-            listings::workflows(project.as_deref(), json).await
-        }
+        Command::Workflows { project, json } => listings::workflows(project.as_deref(), json).await,
         Command::Instances {
             project,
             workflow,

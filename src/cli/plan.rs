@@ -106,9 +106,15 @@ pub async fn plan(target: &str, date: Option<&str>, params: &[String]) -> CliRes
     let deepest = layer.iter().copied().max().unwrap_or(0);
     for l in 0..=deepest {
         out.push_str(&format!("\nlayer {}\n", l + 1));
-        for (i, task) in spec.tasks.iter().enumerate().filter(|(i, _)| layer[*i] == l) {
-            let resolved = params::resolve(&ctx, &spec.params, &startup, &ParamMap::new(), &task.params)
-                .map_err(|e| CliError::usage(format!("task {}: {e}", task.name)))?;
+        for (i, task) in spec
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| layer[*i] == l)
+        {
+            let resolved =
+                params::resolve(&ctx, &spec.params, &startup, &ParamMap::new(), &task.params)
+                    .map_err(|e| CliError::usage(format!("task {}: {e}", task.name)))?;
             let value = crate::tasks::expand::expanded_task(&spec, i, &resolved, &ctx)
                 .map_err(|e| CliError::usage(format!("task {}: {e}", task.name)))?;
             render_task(&mut out, &spec, i, &resolved, &startup, &value);

@@ -61,7 +61,13 @@ fn origin(url: &str) -> (String, bool) {
 fn password_var(group: &str, channel: usize) -> String {
     let mut var: String = group
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     if var.starts_with(|c: char| c.is_ascii_digit()) {
         var.insert(0, '_');
@@ -111,10 +117,7 @@ fn alert_group_document(record: &alerts::GroupRecord) -> Result<Exported, CliErr
         }
     }
     if !notes.is_empty() {
-        notes.insert(
-            0,
-            format!("alert group {}: secrets left out", record.name),
-        );
+        notes.insert(0, format!("alert group {}: secrets left out", record.name));
     }
     Ok(Exported {
         notes,
@@ -159,7 +162,8 @@ fn datasource_document(
 /// own zone, which read back to the same instants.
 fn schedule_document(s: &schedules::ScheduleRow) -> ScheduleDocSpec {
     let tz: chrono_tz::Tz = s.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let bound = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.with_timezone(&tz).to_rfc3339());
+    let bound =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.with_timezone(&tz).to_rfc3339());
     ScheduleDocSpec {
         project: s.project.clone(),
         workflow: s.workflow.clone(),
@@ -371,10 +375,7 @@ pub async fn dry_run(files: &[PathBuf]) -> CliResult {
             None => None,
         };
         let mut new = d.clone();
-        let note = new
-            .password
-            .take()
-            .map(|_| "its password is not compared");
+        let note = new.password.take().map(|_| "its password is not compared");
         new.allow_scheduler_database = false;
         let new = yaml(Document::Datasource(new));
         report(
@@ -422,7 +423,11 @@ pub async fn dry_run(files: &[PathBuf]) -> CliResult {
             }))
         });
         let new = yaml(Document::TaskGroup(g.clone()));
-        report(&format!("task group {}", g.name), verdict(stored, &new), None);
+        report(
+            &format!("task group {}", g.name),
+            verdict(stored, &new),
+            None,
+        );
     }
     for w in &checked.workflows {
         let stored = definitions::get_spec(&client, &w.project, &w.name, None)
@@ -477,9 +482,18 @@ mod tests {
 
     #[test]
     fn a_webhook_url_is_cut_to_its_origin_when_anything_follows() {
-        assert_eq!(origin("https://h.example.com"), ("https://h.example.com".into(), false));
-        assert_eq!(origin("https://h.example.com/"), ("https://h.example.com".into(), false));
-        assert_eq!(origin("http://h:8080/a/TOKEN"), ("http://h:8080".into(), true));
+        assert_eq!(
+            origin("https://h.example.com"),
+            ("https://h.example.com".into(), false)
+        );
+        assert_eq!(
+            origin("https://h.example.com/"),
+            ("https://h.example.com".into(), false)
+        );
+        assert_eq!(
+            origin("http://h:8080/a/TOKEN"),
+            ("http://h:8080".into(), true)
+        );
         assert_eq!(origin("https://h/?key=x"), ("https://h".into(), true));
         assert_eq!(origin("https://u:pw@h"), ("https://h".into(), true));
     }
@@ -487,7 +501,10 @@ mod tests {
     #[test]
     fn a_stored_smtp_password_is_named_by_a_variable_of_its_group() {
         assert_eq!(password_var("oncall", 1), "ONCALL_SMTP_PASSWORD");
-        assert_eq!(password_var("data-team.eu", 2), "DATA_TEAM_EU_SMTP_PASSWORD_2");
+        assert_eq!(
+            password_var("data-team.eu", 2),
+            "DATA_TEAM_EU_SMTP_PASSWORD_2"
+        );
         assert_eq!(password_var("9ops", 1), "_9OPS_SMTP_PASSWORD");
     }
 }

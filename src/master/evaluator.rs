@@ -648,7 +648,8 @@ fn payload(
 ) -> Result<serde_json::Value, String> {
     let resolved = resolve_params(compiled, instance, rows, outs, i)?;
     let ctx = run_context(compiled, instance, rows, i);
-    let mut value = crate::tasks::expand::expanded_task(&compiled.version.spec, i, &resolved, &ctx)?;
+    let mut value =
+        crate::tasks::expand::expanded_task(&compiled.version.spec, i, &resolved, &ctx)?;
     value["params"] = serde_json::to_value(&resolved).map_err(|e| e.to_string())?;
     value["project"] = serde_json::Value::String(compiled.version.project.clone());
     if let Some(t) = tenant {

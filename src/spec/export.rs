@@ -94,12 +94,14 @@ tasks: [{name: t, type: empty}]
         assert_eq!(docs.len(), 6);
         for doc in &docs {
             let yaml = document_to_yaml(doc);
-            let back = parse_documents("g.yaml", &yaml)
-                .unwrap_or_else(|e| panic!("{yaml}\n{e:?}"));
+            let back = parse_documents("g.yaml", &yaml).unwrap_or_else(|e| panic!("{yaml}\n{e:?}"));
             assert_eq!(&back, std::slice::from_ref(doc), "{yaml}");
             match doc {
                 Document::Workflow(_) => assert!(!yaml.contains("kind:"), "{yaml}"),
-                other => assert!(yaml.starts_with(&format!("kind: {}\n", other.kind())), "{yaml}"),
+                other => assert!(
+                    yaml.starts_with(&format!("kind: {}\n", other.kind())),
+                    "{yaml}"
+                ),
             }
         }
     }
@@ -112,9 +114,21 @@ tasks: [{name: t, type: empty}]
         )
         .unwrap_err();
         let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        assert!(text.iter().any(|e| e.starts_with("f.yaml:4:") && e.contains("2 fields")), "{text:?}");
-        assert!(text.iter().any(|e| e.starts_with("f.yaml:5:") && e.contains("Mars/Base")), "{text:?}");
-        assert!(text.iter().any(|e| e.starts_with("f.yaml:6:") && e.contains("extra")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("f.yaml:4:") && e.contains("2 fields")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("f.yaml:5:") && e.contains("Mars/Base")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("f.yaml:6:") && e.contains("extra")),
+            "{text:?}"
+        );
         let errors = parse_documents("f.yaml", "kind: schedule\nproject: a\ncron: '0 * * * *'\n")
             .unwrap_err();
         assert!(errors[0].message.contains("workflow"), "{errors:?}");

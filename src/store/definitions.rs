@@ -692,7 +692,10 @@ pub async fn apply_schedule(
     actor: &str,
     doc: &crate::spec::ScheduleDocSpec,
 ) -> Result<ApplyOutcome> {
-    let what = format!("schedule {:?} of {}/{}", doc.schedule.cron, doc.project, doc.workflow);
+    let what = format!(
+        "schedule {:?} of {}/{}",
+        doc.schedule.cron, doc.project, doc.workflow
+    );
     let schedule = super::schedules::YamlSchedule::from_schedule(&doc.schedule)
         .map_err(|e| StoreError::Invalid(format!("{what}: {e}")))?;
     let current = find_workflow(tx, &doc.project, &doc.workflow)

@@ -60,12 +60,20 @@ async fn listings_print_tables_and_exactly_the_rest_shapes() {
     let (code, stdout, _) = cli(db, &["projects"]);
     assert_eq!(code, 0);
     assert!(stdout.starts_with("PROJECT"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("a ") && l.contains(" 2 ")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("a ") && l.contains(" 2 ")),
+        "{stdout}"
+    );
 
     let (code, stdout, stderr) = cli(db, &["workflows", "--project", "a", "--json"]);
     assert_eq!(code, 0, "{stderr}");
     let listed = json(&stdout);
-    assert_eq!(listed, rest(&base, &token, "/api/v1/projects/a/workflows").await);
+    assert_eq!(
+        listed,
+        rest(&base, &token, "/api/v1/projects/a/workflows").await
+    );
     assert_eq!(listed["workflows"][0]["name"], "nightly");
     assert_eq!(listed["workflows"][0]["schedule"]["cron"], "0 0 2 * * ?");
     assert_eq!(listed["workflows"][1]["release"], "offline");
@@ -78,7 +86,10 @@ async fn listings_print_tables_and_exactly_the_rest_shapes() {
             .unwrap_or_else(|| panic!("no {name} in {stdout}"))
             .to_string()
     };
-    assert!(line("nightly").contains("0 0 2 * * ? Europe/Berlin on"), "{stdout}");
+    assert!(
+        line("nightly").contains("0 0 2 * * ? Europe/Berlin on"),
+        "{stdout}"
+    );
     assert!(line("parked").contains("offline"), "{stdout}");
     assert!(line("broken").starts_with("b "), "{stdout}");
     let (code, _, stderr) = cli(db, &["workflows", "--project", "nope"]);
@@ -88,7 +99,10 @@ async fn listings_print_tables_and_exactly_the_rest_shapes() {
     let (code, stdout, stderr) = cli(db, &["instances", "--project", "a", "--json"]);
     assert_eq!(code, 0, "{stderr}");
     let listed = json(&stdout);
-    assert_eq!(listed, rest(&base, &token, "/api/v1/instances?project=a").await);
+    assert_eq!(
+        listed,
+        rest(&base, &token, "/api/v1/instances?project=a").await
+    );
     let ids: Vec<i64> = listed["instances"]
         .as_array()
         .unwrap()
@@ -100,16 +114,42 @@ async fn listings_print_tables_and_exactly_the_rest_shapes() {
     let listed = json(&stdout);
     assert_eq!(listed["instances"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed["instances"][0]["id"], failed);
-    let (_, stdout, _) = cli(db, &["instances", "--workflow", "nightly", "--limit", "1", "--json"]);
+    let (_, stdout, _) = cli(
+        db,
+        &[
+            "instances",
+            "--workflow",
+            "nightly",
+            "--limit",
+            "1",
+            "--json",
+        ],
+    );
     assert_eq!(json(&stdout)["instances"][0]["id"], last);
     let (code, stdout, _) = cli(db, &["instances"]);
     assert_eq!(code, 0);
-    assert_eq!(stdout.lines().count(), 4, "a header and three instances: {stdout}");
-    assert!(stdout.lines().nth(1).unwrap().starts_with(&last.to_string()));
+    assert_eq!(
+        stdout.lines().count(),
+        4,
+        "a header and three instances: {stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&last.to_string())
+    );
     for (args, says) in [
         (&["instances", "--state", "sleepy"][..], "--state"),
-        (&["instances", "--limit", "0"][..], "--limit must be a number from 1 to 1000"),
-        (&["instances", "--limit", "1001"][..], "--limit must be a number from 1 to 1000"),
+        (
+            &["instances", "--limit", "0"][..],
+            "--limit must be a number from 1 to 1000",
+        ),
+        (
+            &["instances", "--limit", "1001"][..],
+            "--limit must be a number from 1 to 1000",
+        ),
     ] {
         let (code, _, stderr) = cli(db, args);
         assert_eq!(code, 2, "{args:?}");
@@ -120,13 +160,20 @@ async fn listings_print_tables_and_exactly_the_rest_shapes() {
     assert_eq!(code, 0, "{stderr}");
     let users = json(&stdout);
     assert!(
-        users["users"].as_array().unwrap().iter().any(|u| u["name"] == "alice"),
+        users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["name"] == "alice"),
         "{users}"
     );
     // The administration commands the issue names exist.
     let (code, _, stderr) = cli(db, &["ctl", "force-success", "987654321"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("task instance 987654321 does not exist"), "{stderr}");
+    assert!(
+        stderr.contains("task instance 987654321 does not exist"),
+        "{stderr}"
+    );
     let (code, _, stderr) = cli(db, &["user", "passwd", "nobody"]);
     assert_eq!(code, 2, "{stderr}");
 }
@@ -167,8 +214,18 @@ async fn run_and_backfill_take_the_per_run_overrides_rest_takes() {
     let (code, stdout, stderr) = cli(
         db,
         &[
-            "run", "p/w", "--priority", "high", "--failure-strategy", "end", "--worker-group",
-            "gpu", "--start-node", "b", "--start-node", "c",
+            "run",
+            "p/w",
+            "--priority",
+            "high",
+            "--failure-strategy",
+            "end",
+            "--worker-group",
+            "gpu",
+            "--start-node",
+            "b",
+            "--start-node",
+            "c",
         ],
     );
     assert_eq!(code, 0, "{stderr}");
@@ -196,7 +253,16 @@ async fn run_and_backfill_take_the_per_run_overrides_rest_takes() {
 
     let (code, stdout, stderr) = cli(
         db,
-        &["backfill", "p/w", "--dates", "2026-01-01,2026-01-02", "--priority", "low", "--worker-group", "etl"],
+        &[
+            "backfill",
+            "p/w",
+            "--dates",
+            "2026-01-01,2026-01-02",
+            "--priority",
+            "low",
+            "--worker-group",
+            "etl",
+        ],
     );
     assert_eq!(code, 0, "{stderr}");
     let ids: Vec<i64> = stdout.lines().skip(1).map(|l| l.parse().unwrap()).collect();
@@ -211,11 +277,27 @@ async fn run_and_backfill_take_the_per_run_overrides_rest_takes() {
     let before = command_count(db).await;
     for (args, says) in [
         (&["run", "p/w", "--priority", "urgent"][..], "--priority"),
-        (&["run", "p/w", "--failure-strategy", "panic"][..], "--failure-strategy"),
-        (&["run", "p/w", "--worker-group", " "][..], "--worker-group is empty"),
-        (&["run", "p/w", "--start-node", "zz"][..], "--start-node zz is not a task of p/w"),
         (
-            &["backfill", "p/w", "--dates", "2026-01-01", "--failure-strategy", "maybe"][..],
+            &["run", "p/w", "--failure-strategy", "panic"][..],
+            "--failure-strategy",
+        ),
+        (
+            &["run", "p/w", "--worker-group", " "][..],
+            "--worker-group is empty",
+        ),
+        (
+            &["run", "p/w", "--start-node", "zz"][..],
+            "--start-node zz is not a task of p/w",
+        ),
+        (
+            &[
+                "backfill",
+                "p/w",
+                "--dates",
+                "2026-01-01",
+                "--failure-strategy",
+                "maybe",
+            ][..],
             "--failure-strategy",
         ),
     ] {
@@ -223,7 +305,11 @@ async fn run_and_backfill_take_the_per_run_overrides_rest_takes() {
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
-    assert_eq!(command_count(db).await, before, "a refused start writes nothing");
+    assert_eq!(
+        command_count(db).await,
+        before,
+        "a refused start writes nothing"
+    );
 }
 
 /// Every document kind `apply` takes, secrets among them.
@@ -317,7 +403,10 @@ async fn an_export_of_every_kind_applies_to_an_empty_database_and_exports_the_sa
         .arg(&path);
     let (code, stdout, stderr) = output(apply);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("schedule \"0 0 6 ? * MON\" of shop/weekly: applied"), "{stdout}");
+    assert!(
+        stdout.contains("schedule \"0 0 6 ? * MON\" of shop/weekly: applied"),
+        "{stdout}"
+    );
     // On/off state changed outside the YAML: a schedule switched off, a workflow offline.
     let (code, _, stderr) = cli(&first, &["schedule", "off", "shop/daily"]);
     assert_eq!(code, 0, "{stderr}");
@@ -326,7 +415,13 @@ async fn an_export_of_every_kind_applies_to_an_empty_database_and_exports_the_sa
 
     let (code, exported, stderr) = cli(&first, &["export", "--project", "shop"]);
     assert_eq!(code, 0, "{stderr}");
-    for secret in ["SEKRETTOKEN", "SEKRETHEADER", "SEKRETPASSWORD", "SEKRETSMTP", "T000"] {
+    for secret in [
+        "SEKRETTOKEN",
+        "SEKRETHEADER",
+        "SEKRETPASSWORD",
+        "SEKRETSMTP",
+        "T000",
+    ] {
         assert!(!exported.contains(secret), "{secret} leaked: {exported}");
     }
     let kinds: Vec<&str> = exported
@@ -341,29 +436,62 @@ async fn an_export_of_every_kind_applies_to_an_empty_database_and_exports_the_sa
     assert_eq!(
         kinds,
         [
-            "tenant", "task_group", "alert_group", "alert_group", "datasource", "datasource",
-            "workflow", "workflow", "schedule", "schedule"
+            "tenant",
+            "task_group",
+            "alert_group",
+            "alert_group",
+            "datasource",
+            "datasource",
+            "workflow",
+            "workflow",
+            "schedule",
+            "schedule"
         ],
         "{exported}"
     );
-    assert!(!exported.contains("unused"), "only the task groups the workflows use: {exported}");
-    assert!(exported.contains("password_env: WAREHOUSE_PASSWORD"), "{exported}");
-    assert!(exported.contains("password_env: SMTP_PASSWORD"), "{exported}");
     assert!(
-        exported.contains("# datasource shop/ledger: its password is stored encrypted and left out"),
+        !exported.contains("unused"),
+        "only the task groups the workflows use: {exported}"
+    );
+    assert!(
+        exported.contains("password_env: WAREHOUSE_PASSWORD"),
         "{exported}"
     );
-    assert!(exported.contains("url: https://hooks.example.com\n"), "{exported}");
-    assert!(exported.contains("# channel 1 (webhook): its URL may hold a token"), "{exported}");
-    assert!(exported.contains("header values may be secrets and are left out (Authorization)"), "{exported}");
+    assert!(
+        exported.contains("password_env: SMTP_PASSWORD"),
+        "{exported}"
+    );
+    assert!(
+        exported
+            .contains("# datasource shop/ledger: its password is stored encrypted and left out"),
+        "{exported}"
+    );
+    assert!(
+        exported.contains("url: https://hooks.example.com\n"),
+        "{exported}"
+    );
+    assert!(
+        exported.contains("# channel 1 (webhook): its URL may hold a token"),
+        "{exported}"
+    );
+    assert!(
+        exported.contains("header values may be secrets and are left out (Authorization)"),
+        "{exported}"
+    );
     assert!(
         exported.contains("# channel 2 (email): its SMTP password is stored encrypted and left out; set CHAT_SMTP_PASSWORD_2"),
         "{exported}"
     );
-    assert!(exported.contains("password_env: CHAT_SMTP_PASSWORD_2"), "{exported}");
+    assert!(
+        exported.contains("password_env: CHAT_SMTP_PASSWORD_2"),
+        "{exported}"
+    );
     assert!(exported.contains("release: offline"), "{exported}");
     assert!(exported.contains("enabled: false"), "{exported}");
-    assert!(exported.contains("start: 2026-02-01T00:00:00+01:00"), "{exported}");
+    assert!(
+        exported.contains("start: \"2026-02-01T00:00:00+01:00\""),
+        "{exported}"
+    );
 
     // Into an empty database, and out again.
     let second = TestDb::new().await;
@@ -397,7 +525,11 @@ async fn an_export_of_every_kind_applies_to_an_empty_database_and_exports_the_sa
     apply.args(["apply", "--dry-run", "-f"]).arg(&copy);
     let (code, stdout, stderr) = output(apply);
     assert_eq!(code, 0, "{stderr}");
-    assert!(!stdout.contains("changed") && !stdout.contains("created"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 10, "{stdout}");
+    assert!(
+        stdout.lines().all(|l| l.ends_with(": unchanged")),
+        "{stdout}"
+    );
 }
 
 async fn counts(db: &TestDb) -> Vec<i64> {
@@ -436,7 +568,10 @@ async fn apply_dry_run_writes_nothing_and_diffs_against_the_stored_version() {
         .replace("echo one", "echo two")
         .replace("size: 2", "size: 2")
         .replace("url: postgres://u@h/dw", "url: postgres://u@h2/dw")
-        .replace("cron: \"0 0 1 * * ?\"\n", "cron: \"0 0 1 * * ?\"\nenabled: false\n")
+        .replace(
+            "cron: \"0 0 1 * * ?\"\n",
+            "cron: \"0 0 1 * * ?\"\nenabled: false\n",
+        )
         + "---\nproject: p\nname: fresh\ntasks: [{name: x, type: empty}]\n---\nkind: task_group\nname: tg2\nsize: 1\n";
     std::fs::write(&path, v2).unwrap();
     let mut dry = pgdag(&db);
@@ -447,16 +582,32 @@ async fn apply_dry_run_writes_nothing_and_diffs_against_the_stored_version() {
     assert!(stdout.contains("task group tg: unchanged\n"), "{stdout}");
     assert!(stdout.contains("task group tg2: created\n"), "{stdout}");
     assert!(stdout.contains("workflow p/fresh: created\n"), "{stdout}");
-    assert!(stdout.contains("workflow p/w: changed\n--- stored\n+++ file\n@@ "), "{stdout}");
-    assert!(stdout.contains("\n-    script: echo one\n+    script: echo two\n"), "{stdout}");
+    assert!(
+        stdout.contains("workflow p/w: changed\n--- stored\n+++ file\n@@ "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\n-    script: echo one\n+    script: echo two\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("datasource p/dw: changed\n"), "{stdout}");
-    assert!(stdout.contains("-url: postgres://u@h/dw\n+url: postgres://u@h2/dw\n"), "{stdout}");
-    assert!(stdout.contains("schedule \"0 0 1 * * ?\" of p/w: changed\n"), "{stdout}");
+    assert!(
+        stdout.contains("-url: postgres://u@h/dw\n+url: postgres://u@h2/dw\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("schedule \"0 0 1 * * ?\" of p/w: changed\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("+enabled: false\n"), "{stdout}");
     assert_eq!(counts(&db).await, before, "a dry run writes nothing");
 
     // A file that apply would refuse is refused by the dry run too, the same way.
-    std::fs::write(&path, "project: p\nname: w\ntasks: [{name: a, type: shel}]\n").unwrap();
+    std::fs::write(
+        &path,
+        "project: p\nname: w\ntasks: [{name: a, type: shel}]\n",
+    )
+    .unwrap();
     let mut dry = pgdag(&db);
     dry.args(["apply", "--dry-run", "-f"]).arg(&path);
     let (code, _, stderr) = output(dry);
@@ -470,11 +621,20 @@ async fn plan_prints_the_tasks_in_run_order_with_parameters_expanded() {
     let db = TestDb::new().await;
     apply(
         &db.store(),
-        "project: p\nname: w\nparams: { region: eu, dt: \"${system.biz.date}\" }\ntasks:\n  - name: report\n    type: shell\n    script: echo report ${dt}\n    depends_on: [load, extract]\n  - name: load\n    type: shell\n    params: { table: sales_${region} }\n    script: |\n      echo load ${table}\n      echo day $[yyyyMMdd-1] ${rows}\n    depends_on: [extract]\n  - name: extract\n    type: shell\n    script: echo extract ${region} ${dt}\n",
+        "project: p\nname: w\nparams: { region: eu, dt: \"${system.biz.date}\" }\ntasks:\n  - name: report\n    type: shell\n    script: echo report ${dt}\n    depends_on: [load, extract]\n  - name: load\n    type: shell\n    params:\n      table: sales_${region}\n    script: |\n      echo load ${table}\n      echo day $[yyyyMMdd-1] ${rows}\n    depends_on: [extract]\n  - name: extract\n    type: shell\n    script: echo extract ${region} ${dt}\n",
     )
     .await;
-    let (code, stdout, stderr) =
-        cli(&db, &["plan", "p/w", "--date", "2026-03-10", "--param", "region=us"]);
+    let (code, stdout, stderr) = cli(
+        &db,
+        &[
+            "plan",
+            "p/w",
+            "--date",
+            "2026-03-10",
+            "--param",
+            "region=us",
+        ],
+    );
     assert_eq!(code, 0, "{stderr}");
     let expected = "plan of p/w version 1, schedule time 2026-03-10T00:00:00+00:00 (UTC)
 
@@ -499,8 +659,14 @@ layer 3
 
     for (args, says) in [
         (&["plan", "p/nope"][..], "workflow p/nope does not exist"),
-        (&["plan", "p/w", "--param", "region"][..], "is not NAME=VALUE"),
-        (&["plan", "p/w", "--param", "x=$[yyyyMMdd+]"][..], "malformed time expression"),
+        (
+            &["plan", "p/w", "--param", "region"][..],
+            "is not NAME=VALUE",
+        ),
+        (
+            &["plan", "p/w", "--param", "x=$[foo]"][..],
+            "malformed time expression",
+        ),
         (&["plan", "p/w", "--date", "2026-13-01"][..], "--date"),
     ] {
         let (code, _, stderr) = cli(&db, args);
