@@ -566,7 +566,6 @@ async fn apply_dry_run_writes_nothing_and_diffs_against_the_stored_version() {
 
     let v2 = v1
         .replace("echo one", "echo two")
-        .replace("size: 2", "size: 2")
         .replace("url: postgres://u@h/dw", "url: postgres://u@h2/dw")
         .replace(
             "cron: \"0 0 1 * * ?\"\n",
