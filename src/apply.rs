@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::alert::channel::SealedGroup;
 use crate::secret::SecretKey;
 use crate::spec::{
-    self, AlertChannel, AlertGroupSpec, DatasourceSpec, Document, SpecError, TaskGroupSpec,
-    TenantSpec, WorkflowSpec,
+    self, AlertChannel, AlertGroupSpec, DatasourceSpec, Document, ScheduleDocSpec, SpecError,
+    TaskGroupSpec, TenantSpec, WorkflowSpec,
 };
 use crate::store::datasources::NewDatasource;
 
@@ -21,6 +21,8 @@ pub struct Checked {
     pub datasources: Vec<DatasourceSpec>,
     pub alert_groups: Vec<AlertGroupSpec>,
     pub tenants: Vec<TenantSpec>,
+    /// `kind: schedule` documents: schedules besides the workflows' own.
+    pub schedules: Vec<ScheduleDocSpec>,
     /// Where the workflows name alert groups (`notify.group`, `send_result_to`).
     pub group_refs: Vec<GroupRef>,
     /// Where the workflows name tenants (`tenant:`).
@@ -58,6 +60,7 @@ impl Checked {
             ("task_group", self.task_groups.len()),
             ("alert_group", self.alert_groups.len()),
             ("tenant", self.tenants.len()),
+            ("schedule", self.schedules.len()),
         ];
         match kinds.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>()[..] {
             [(kind, 1)] => Some(kind),
@@ -285,6 +288,12 @@ pub fn check_text(file: &str, text: &str) -> Result<Vec<WorkflowSpec>, Vec<SpecE
                 .tenants
                 .first()
                 .map(|t| (t.source.pos("kind"), "tenant"))
+        })
+        .or_else(|| {
+            checked
+                .schedules
+                .first()
+                .map(|s| (s.source.pos("kind"), "schedule"))
         });
     if let Some((pos, kind)) = other {
         return Err(vec![SpecError {
@@ -306,9 +315,21 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
     let mut datasources = Vec::new();
     let mut alert_groups = Vec::new();
     let mut tenants = Vec::new();
+    let mut schedules = Vec::new();
     let mut group_refs = Vec::new();
     let mut tenant_refs = Vec::new();
     for document in documents {
+        if let Document::Schedule(s) = &document
+            && let Err(message) = crate::store::schedules::YamlSchedule::from_schedule(&s.schedule)
+        {
+            let pos = s.source.pos("cron");
+            errors.push(SpecError {
+                file: file.to_string(),
+                line: pos.line,
+                column: pos.column,
+                message: format!("schedule: {message}"),
+            });
+        }
         errors.extend(spec::unavailable_features(file, &document));
         for (pos, message) in crate::tasks::validate_document(&document) {
             errors.push(SpecError {
@@ -366,6 +387,7 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
             Document::Datasource(d) => datasources.push(d),
             Document::AlertGroup(g) => alert_groups.push(g),
             Document::Tenant(t) => tenants.push(t),
+            Document::Schedule(s) => schedules.push(s),
         }
     }
     if errors.is_empty() {
@@ -375,6 +397,7 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
             datasources,
             alert_groups,
             tenants,
+            schedules,
             group_refs,
             tenant_refs,
         })
@@ -503,6 +526,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
     let mut group_refs: Vec<GroupRef> = Vec::new();
     let mut tenants: Vec<TenantSpec> = Vec::new();
     let mut tenant_refs: Vec<TenantRef> = Vec::new();
+    let mut schedules: Vec<ScheduleDocSpec> = Vec::new();
     let mut seen: HashMap<(String, String), String> = HashMap::new();
     for file in &files {
         let name = file.display().to_string();
@@ -537,6 +561,12 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
                 }
                 group_refs.extend(found.group_refs);
                 tenant_refs.extend(found.tenant_refs);
+                // Two files naming the same schedule apply it twice: harmless, as once.
+                for s in found.schedules {
+                    if !schedules.contains(&s) {
+                        schedules.push(s);
+                    }
+                }
                 for tenant in found.tenants {
                     if tenants.iter().any(|t| t.name == tenant.name) {
                         errors.push(format!("{name}: tenant {} is defined twice", tenant.name));
@@ -583,6 +613,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
             datasources,
             alert_groups,
             tenants,
+            schedules,
             group_refs,
             tenant_refs,
         })

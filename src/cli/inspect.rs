@@ -9,36 +9,7 @@ use crate::config::Config;
 use crate::model::{CommandType, WorkflowState};
 use crate::store::{StoreError, commands, definitions, instances, logs};
 
-pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
-    let config = Config::from_env()?;
-    let store = connect(&config)?;
-    let client = store.client().await?;
-    if !definitions::project_exists(&client, project).await? {
-        return Err(CliError::usage(format!("project {project} does not exist")));
-    }
-    let names: Vec<String> = match workflow {
-        Some(w) => vec![w.to_string()],
-        None => definitions::list_workflows(&client, project)
-            .await?
-            .into_iter()
-            .map(|w| w.name)
-            .collect(),
-    };
-    let mut out = String::new();
-    for name in names {
-        let (spec, _) = definitions::get_spec(&client, project, &name, None)
-            .await?
-            .ok_or_else(|| CliError::usage(format!("workflow {project}/{name} does not exist")))?;
-        if !out.is_empty() {
-            out.push_str("---\n");
-        }
-        out.push_str(&crate::spec::to_yaml(&spec));
-    }
-    print!("{out}");
-    Ok(0)
-}
-
-fn parse_target(target: &str) -> Result<(&str, &str), CliError> {
+pub(super) fn parse_target(target: &str) -> Result<(&str, &str), CliError> {
     match target.split_once('/') {
         Some((p, w)) if !p.is_empty() && !w.is_empty() && !w.contains('/') => Ok((p, w)),
         _ => Err(CliError::usage(format!(
@@ -47,7 +18,9 @@ fn parse_target(target: &str) -> Result<(&str, &str), CliError> {
     }
 }
 
-fn parse_params(params: &[String]) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
+pub(super) fn parse_params(
+    params: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
     let mut map = serde_json::Map::new();
     for param in params {
         let (name, value) = param
@@ -62,9 +35,16 @@ fn parse_params(params: &[String]) -> Result<serde_json::Map<String, serde_json:
     Ok(map)
 }
 
-pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
+pub async fn run(
+    target: &str,
+    params: &[String],
+    wait: bool,
+    flags: &super::overrides::RunFlags,
+    start_nodes: &[String],
+) -> CliResult {
     let (project, workflow) = parse_target(target)?;
     let map = parse_params(params)?;
+    let mut options = flags.overrides()?.to_options();
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let client = store.client().await?;
@@ -76,6 +56,20 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
             "workflow {project}/{workflow} is offline: new runs are refused until it is put back online (pgdag workflow online {project}/{workflow})"
         )));
     }
+    if !start_nodes.is_empty() {
+        // As REST checks them: every node must be a task of the current version.
+        let (spec, _) = definitions::get_spec(&client, project, workflow, None)
+            .await?
+            .ok_or_else(|| {
+                CliError::usage(format!("workflow {project}/{workflow} does not exist"))
+            })?;
+        if let Some(unknown) = start_nodes.iter().find(|n| spec.task(n).is_none()) {
+            return Err(CliError::usage(format!(
+                "--start-node {unknown} is not a task of {project}/{workflow}"
+            )));
+        }
+        options.insert("start_nodes".into(), serde_json::json!(start_nodes));
+    }
     let (_, id) = commands::insert(
         &client,
         &super::actor(),
@@ -83,7 +77,7 @@ pub async fn run(target: &str, params: &[String], wait: bool) -> CliResult {
         Some(project),
         Some(workflow),
         &serde_json::Value::Object(map),
-        &serde_json::json!({}),
+        &serde_json::Value::Object(options),
         None,
     )
     .await?;
@@ -409,8 +403,10 @@ pub async fn backfill(
     order: &str,
     stop_on_failure: bool,
     params: &[String],
+    flags: &super::overrides::RunFlags,
 ) -> CliResult {
     let (project, workflow) = parse_target(target)?;
+    let overrides = flags.overrides()?;
     let request = crate::cron::backfill::Request {
         span,
         serial: mode == "serial",
@@ -418,7 +414,7 @@ pub async fn backfill(
         descending: order == "desc",
         stop_on_failure,
         params: serde_json::Value::Object(parse_params(params)?),
-        options: Default::default(),
+        options: overrides.to_options(),
     };
     let config = Config::from_env()?;
     let store = connect(&config)?;

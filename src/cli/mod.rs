@@ -4,6 +4,10 @@
 mod alerts;
 mod import;
 mod inspect;
+mod listings;
+mod overrides;
+mod plan;
+mod porting;
 mod setup;
 
 use std::path::PathBuf;
@@ -42,8 +46,14 @@ pub enum Command {
     Apply {
         #[arg(short = 'f', long = "file", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
+        /// Write nothing: print per document `created`, `unchanged` or `changed` with a
+        /// unified diff against the stored version.
+        #[arg(long)]
+        dry_run: bool,
     },
-    /// Write a project's workflows as YAML that `apply` accepts.
+    /// Write a project as YAML that `apply` accepts: its tenants, task groups, alert groups,
+    /// datasources and workflows, with their on/off state (secrets left out, said in
+    /// comments).
     Export {
         #[arg(long)]
         project: String,
@@ -60,6 +70,52 @@ pub enum Command {
         /// Wait for the end; exit 0 only if the instance succeeded.
         #[arg(long)]
         wait: bool,
+        #[command(flatten)]
+        overrides: overrides::RunFlags,
+        /// Run this task and everything downstream of it (repeatable); the other tasks
+        /// are passed over.
+        #[arg(long = "start-node", value_name = "TASK")]
+        start_nodes: Vec<String>,
+    },
+    /// Print the tasks of a workflow in the order they would run, layer by layer, with
+    /// their parameters expanded; writes nothing.
+    Plan {
+        /// PROJECT/WORKFLOW
+        target: String,
+        /// The schedule date (YYYY-MM-DD, or RFC 3339) the built-ins are computed from;
+        /// default: now.
+        #[arg(long)]
+        date: Option<String>,
+        /// A startup parameter, NAME=VALUE (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
+    /// List projects.
+    Projects {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List workflows: release state, version, schedule.
+    Workflows {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List workflow instances, newest first.
+    Instances {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only instances in this state.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many (1-1000, default 50).
+        #[arg(long)]
+        limit: Option<i64>,
+        #[arg(long)]
+        json: bool,
     },
     /// Show an instance and its task instances.
     Status {
@@ -103,6 +159,8 @@ pub enum Command {
         /// A startup parameter, NAME=VALUE (repeatable).
         #[arg(long = "param", value_name = "NAME=VALUE")]
         params: Vec<String>,
+        #[command(flatten)]
+        overrides: overrides::RunFlags,
         /// Cancel the backfill with this id instead.
         #[arg(long, value_name = "BACKFILL_ID", conflicts_with_all = ["target", "from", "dates"])]
         cancel: Option<i64>,
@@ -387,15 +445,43 @@ pub async fn run(cli: Cli) -> i32 {
             roles,
             worker_groups,
         } => setup::server(&roles, worker_groups.as_deref()).await,
-        Command::Apply { files } => setup::apply(&files).await,
+        Command::Apply { files, dry_run } => match dry_run {
+            true => porting::dry_run(&files).await,
+            false => setup::apply(&files).await,
+        },
         Command::Export { project, workflow } => {
-            inspect::export(&project, workflow.as_deref()).await
+            porting::export(&project, workflow.as_deref()).await
         }
         Command::Run {
             target,
             params,
             wait,
-        } => inspect::run(&target, &params, wait).await,
+            overrides,
+            start_nodes,
+        } => inspect::run(&target, &params, wait, &overrides, &start_nodes).await,
+        Command::Plan {
+            target,
+            date,
+            params,
+        } => plan::plan(&target, date.as_deref(), &params).await,
+        Command::Projects { json } => listings::projects(json).await,
+        Command::Workflows { project, json } => listings::workflows(project.as_deref(), json).await,
+        Command::Instances {
+            project,
+            workflow,
+            state,
+            limit,
+            json,
+        } => {
+            listings::instances(
+                project.as_deref(),
+                workflow.as_deref(),
+                state.as_deref(),
+                limit,
+                json,
+            )
+            .await
+        }
         Command::Status { instance_id, json } => inspect::status(instance_id, json).await,
         Command::Logs {
             task_instance_id,
@@ -412,6 +498,7 @@ pub async fn run(cli: Cli) -> i32 {
             order,
             stop_on_failure,
             params,
+            overrides,
             cancel,
         } => match cancel {
             Some(id) => inspect::backfill_cancel(id).await,
@@ -431,6 +518,7 @@ pub async fn run(cli: Cli) -> i32 {
                             &order,
                             stop_on_failure,
                             &params,
+                            &overrides,
                         )
                         .await
                     }

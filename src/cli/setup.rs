@@ -214,6 +214,7 @@ pub(super) async fn apply_checked(
         &datasources,
         &alert_groups,
         &checked.tenants,
+        &checked.schedules,
     )
     .await?;
     for t in &checked.tenants {
@@ -237,6 +238,15 @@ pub(super) async fn apply_checked(
     }
     for group in &checked.task_groups {
         println!("task group {}: size {}", group.name, group.size);
+    }
+    for s in &checked.schedules {
+        println!(
+            "schedule {:?} of {}/{}: applied ({})",
+            s.schedule.cron,
+            s.project,
+            s.workflow,
+            if s.schedule.enabled { "on" } else { "off" }
+        );
     }
     for applied in applied {
         let what = match applied.outcome {

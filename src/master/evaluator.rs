@@ -647,54 +647,16 @@ fn payload(
     i: usize,
     tenant: Option<&crate::store::tenants::Tenant>,
 ) -> Result<serde_json::Value, String> {
-    let task = &compiled.version.spec.tasks[i];
     let resolved = resolve_params(compiled, instance, rows, outs, i)?;
     let ctx = run_context(compiled, instance, rows, i);
-    let mut value = serde_json::to_value(task).map_err(|e| e.to_string())?;
-    for key in crate::tasks::plugin(task.task_type()).expanded_keys() {
-        if let Some(field) = value.get_mut(*key) {
-            expand_strings(field, &resolved, &ctx).map_err(|e| format!("{key}: {e}"))?;
-        }
-    }
-    // Declared environment: the workflow's, then the task's over it, `${...}` expanded.
-    let mut env = compiled.version.spec.env.clone();
-    env.extend(task.env.clone());
-    if !env.is_empty() {
-        let mut field = serde_json::to_value(&env).map_err(|e| e.to_string())?;
-        expand_strings(&mut field, &resolved, &ctx).map_err(|e| format!("env: {e}"))?;
-        value["env"] = field;
-    }
+    let mut value =
+        crate::tasks::expand::expanded_task(&compiled.version.spec, i, &resolved, &ctx)?;
     value["params"] = serde_json::to_value(&resolved).map_err(|e| e.to_string())?;
     value["project"] = serde_json::Value::String(compiled.version.project.clone());
     if let Some(t) = tenant {
         value["tenant"] = serde_json::json!({ "name": t.name, "os_user": t.os_user });
     }
     Ok(value)
-}
-
-/// Expands every string inside `value` (map keys are left as written).
-fn expand_strings(
-    value: &mut serde_json::Value,
-    params: &ParamMap,
-    ctx: &RunContext,
-) -> Result<(), String> {
-    match value {
-        serde_json::Value::String(text) => {
-            *text = params::expand(text, params, ctx).map_err(|e| e.to_string())?;
-        }
-        serde_json::Value::Array(items) => {
-            for item in items {
-                expand_strings(item, params, ctx)?;
-            }
-        }
-        serde_json::Value::Object(map) => {
-            for (_, item) in map.iter_mut() {
-                expand_strings(item, params, ctx)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
 }
 
 /// Out params of the succeeded ancestors of `tasks`, by task instance id.

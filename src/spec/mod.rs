@@ -82,6 +82,16 @@ fn duplicate_documents(ctx: &mut draft::Ctx, docs: &[Document]) {
         Document::AlertGroup(a) => format!("alert_group {}", a.name),
         Document::TaskGroup(g) => format!("task_group {}", g.name),
         Document::Tenant(t) => format!("tenant {}", t.name),
+        Document::Schedule(s) => format!(
+            "schedule {}/{} {:?} {} {:?}-{:?} {}",
+            s.project,
+            s.workflow,
+            s.schedule.cron,
+            s.schedule.timezone,
+            s.schedule.start,
+            s.schedule.end,
+            s.schedule.misfire
+        ),
     };
     for (i, doc) in docs.iter().enumerate() {
         let k = key(doc);
@@ -142,4 +152,10 @@ pub fn unavailable_features(file: &str, doc: &Document) -> Vec<SpecError> {
 /// are left out). One document, without a leading `---`.
 pub fn to_yaml(spec: &WorkflowSpec) -> String {
     export::to_yaml(spec)
+}
+
+/// Any document as YAML that [`parse_documents`] reads back to an equal document (`kind:`
+/// first; a workflow without it). One document, without a leading `---`.
+pub fn document_to_yaml(document: &Document) -> String {
+    export::document_to_yaml(document)
 }

@@ -589,6 +589,7 @@ const KINDS: &[&str] = &[
     "alert_group",
     "task_group",
     "tenant",
+    "schedule",
 ];
 
 /// One document of any kind.
@@ -611,6 +612,7 @@ pub(crate) fn document(ctx: &mut Ctx, node: &Node) -> Option<Document> {
         "alert_group" => alert_group(ctx, f).map(Document::AlertGroup),
         "task_group" => task_group(ctx, f).map(Document::TaskGroup),
         "tenant" => tenant(ctx, f).map(Document::Tenant),
+        "schedule" => schedule_document(ctx, f).map(Document::Schedule),
         other => {
             let pos = f.source.pos("kind");
             ctx.err(
@@ -747,8 +749,16 @@ fn notify(ctx: &mut Ctx, node: &Node) -> Option<NotifySpec> {
 const SCHEDULE_KEYS: &[&str] = &["cron", "timezone", "start", "end", "misfire", "enabled"];
 
 fn schedule(ctx: &mut Ctx, node: &Node) -> Option<ScheduleSpec> {
-    let start_errors = ctx.errors.len();
     let mut f = fields(ctx, node, "schedule")?;
+    let schedule = schedule_keys(ctx, &mut f);
+    f.reject_rest(ctx, unknown_key("schedule", SCHEDULE_KEYS));
+    schedule
+}
+
+/// The keys of a schedule (a workflow's `schedule:`, or a `kind: schedule` document),
+/// taken from `f`; the caller rejects the rest.
+fn schedule_keys(ctx: &mut Ctx, f: &mut Fields) -> Option<ScheduleSpec> {
+    let start_errors = ctx.errors.len();
     let cron = f
         .required(ctx, "cron", "schedule")
         .and_then(|n| cron_shape(ctx, n));
@@ -783,7 +793,6 @@ fn schedule(ctx: &mut Ctx, node: &Node) -> Option<ScheduleSpec> {
         .take("enabled")
         .and_then(|n| flag(ctx, n, "enabled"))
         .unwrap_or(true);
-    f.reject_rest(ctx, unknown_key("schedule", SCHEDULE_KEYS));
     if ctx.errors.len() > start_errors {
         return None;
     }
@@ -794,6 +803,32 @@ fn schedule(ctx: &mut Ctx, node: &Node) -> Option<ScheduleSpec> {
         end: end.map(|(s, _)| s),
         misfire,
         enabled,
+    })
+}
+
+const SCHEDULE_DOCUMENT_KEYS: &[&str] = &[
+    "kind", "project", "workflow", "cron", "timezone", "start", "end", "misfire", "enabled",
+];
+
+/// A `kind: schedule` document: one more schedule of a workflow, besides its YAML one.
+fn schedule_document(ctx: &mut Ctx, mut f: Fields) -> Option<ScheduleDocSpec> {
+    let start = ctx.errors.len();
+    let project = f
+        .required(ctx, "project", "schedule")
+        .and_then(|n| name(ctx, n, "project name"));
+    let workflow = f
+        .required(ctx, "workflow", "schedule")
+        .and_then(|n| name(ctx, n, "workflow name"));
+    let schedule = schedule_keys(ctx, &mut f);
+    f.reject_rest(ctx, unknown_key("schedule", SCHEDULE_DOCUMENT_KEYS));
+    if ctx.errors.len() > start {
+        return None;
+    }
+    Some(ScheduleDocSpec {
+        project: project?,
+        workflow: workflow?,
+        schedule: schedule?,
+        source: f.source,
     })
 }
 

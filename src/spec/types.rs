@@ -980,6 +980,21 @@ pub enum Document {
     AlertGroup(AlertGroupSpec),
     TaskGroup(TaskGroupSpec),
     Tenant(TenantSpec),
+    Schedule(ScheduleDocSpec),
+}
+
+/// A `kind: schedule` document: a schedule of a workflow besides the one its own
+/// `schedule:` declares (what `POST /api/v1/schedules` adds). Applying it again changes
+/// nothing; a schedule is known by its workflow, expression, zone, window and misfire
+/// policy, and `enabled` is its on/off state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleDocSpec {
+    pub project: String,
+    pub workflow: String,
+    #[serde(flatten)]
+    pub schedule: ScheduleSpec,
+    #[serde(skip)]
+    pub source: SourceMap,
 }
 
 /// A `kind: tenant` document: a name for an OS user that process tasks run as, and the
@@ -1016,6 +1031,7 @@ impl Document {
             Document::AlertGroup(_) => "alert_group",
             Document::TaskGroup(_) => "task_group",
             Document::Tenant(_) => "tenant",
+            Document::Schedule(_) => "schedule",
         }
     }
     /// Positions of the document's top-level keys.
@@ -1026,6 +1042,7 @@ impl Document {
             Document::AlertGroup(a) => &a.source,
             Document::TaskGroup(g) => &g.source,
             Document::Tenant(t) => &t.source,
+            Document::Schedule(s) => &s.source,
         }
     }
 }

@@ -340,11 +340,24 @@ pub async fn project_exists(client: &impl Conn, project: &str) -> Result<bool> {
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkflowSummary {
     pub code: String,
+    pub project: String,
     pub name: String,
     pub version: i32,
     pub description: String,
     pub release: String,
     pub updated_at: DateTime<Utc>,
+    /// The first of its schedules (the YAML one first), if it has any.
+    pub schedule: Option<ScheduleBrief>,
+    /// How many schedules it has (YAML and API-added).
+    pub schedules: i64,
+}
+
+/// A schedule in a listing: its expression, zone and whether it is switched on.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleBrief {
+    pub cron: String,
+    pub timezone: String,
+    pub enabled: bool,
 }
 
 pub async fn list_workflows(client: &impl Conn, project: &str) -> Result<Vec<WorkflowSummary>> {
@@ -355,11 +368,20 @@ pub async fn list_workflows(client: &impl Conn, project: &str) -> Result<Vec<Wor
         .iter()
         .map(|r| WorkflowSummary {
             code: r.get::<_, i64>("code").to_string(),
+            project: r.get("project"),
             name: r.get("name"),
             version: r.get("version"),
             description: r.get("description"),
             release: r.get("release"),
             updated_at: r.get("updated_at"),
+            schedule: r
+                .get::<_, Option<String>>("cron")
+                .map(|cron| ScheduleBrief {
+                    cron,
+                    timezone: r.get("timezone"),
+                    enabled: r.get("enabled"),
+                }),
+            schedules: r.get("schedules"),
         })
         .collect())
 }
@@ -580,6 +602,8 @@ mod tests {
 /// Apply tenants, datasources, task groups, alert groups and workflows in one transaction: all of
 /// them or none. A workflow that names an alert group (`notify.group`, `send_result_to`)
 /// that is neither applied here nor stored is refused.
+// One slice per document kind, as `apply::Checked` holds them.
+#[allow(clippy::too_many_arguments)]
 pub async fn apply_documents(
     client: &mut deadpool_postgres::Object,
     actor: &str,
@@ -588,6 +612,7 @@ pub async fn apply_documents(
     datasources: &[super::datasources::NewDatasource<'_>],
     alert_groups: &[super::alerts::SealedGroup],
     tenants: &[crate::spec::TenantSpec],
+    schedules: &[crate::spec::ScheduleDocSpec],
 ) -> Result<Vec<Applied>> {
     let tx = client.transaction().await?;
     for tenant in tenants {
@@ -644,6 +669,10 @@ pub async fn apply_documents(
     for spec in specs {
         applied.push(apply_workflow(&tx, actor, spec).await?);
     }
+    // After the workflows: a schedule may be for one applied just now.
+    for schedule in schedules {
+        apply_schedule(&tx, actor, schedule).await?;
+    }
     tx.commit().await?;
     Ok(applied)
 }
@@ -654,7 +683,53 @@ pub async fn apply_all(
     actor: &str,
     specs: &[WorkflowSpec],
 ) -> Result<Vec<Applied>> {
-    apply_documents(client, actor, specs, &[], &[], &[], &[]).await
+    apply_documents(client, actor, specs, &[], &[], &[], &[], &[]).await
+}
+
+/// Apply a `kind: schedule` document: when the workflow has that API-added schedule
+/// (same expression, zone, window and misfire policy), only its on/off state follows the
+/// document; otherwise it is added. Other schedules are left alone.
+pub async fn apply_schedule(
+    tx: &impl Conn,
+    actor: &str,
+    doc: &crate::spec::ScheduleDocSpec,
+) -> Result<ApplyOutcome> {
+    let what = format!(
+        "schedule {:?} of {}/{}",
+        doc.schedule.cron, doc.project, doc.workflow
+    );
+    let schedule = super::schedules::YamlSchedule::from_schedule(&doc.schedule)
+        .map_err(|e| StoreError::Invalid(format!("{what}: {e}")))?;
+    let current = find_workflow(tx, &doc.project, &doc.workflow)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "{what}: workflow {}/{} does not exist (apply it first, or in the same files)",
+                doc.project, doc.workflow
+            ))
+        })?;
+    let outcome = match super::schedules::find_api(tx, current.code, &schedule).await? {
+        Some((_, enabled)) if enabled == schedule.enabled => return Ok(ApplyOutcome::Unchanged),
+        Some((id, _)) => {
+            super::schedules::set_enabled_by_id(tx, id, schedule.enabled).await?;
+            ApplyOutcome::Updated
+        }
+        None => {
+            super::schedules::insert_api(tx, current.project_id, current.code, &schedule, None)
+                .await?;
+            ApplyOutcome::Created
+        }
+    };
+    super::audit::record(
+        tx,
+        actor,
+        "schedule.apply",
+        Some(&doc.project),
+        Some(&doc.workflow),
+        serde_json::json!({"cron": doc.schedule.cron, "enabled": schedule.enabled, "outcome": outcome}),
+    )
+    .await?;
+    Ok(outcome)
 }
 
 /// A workflow of a project page: its schedule and its last runs, newest first.

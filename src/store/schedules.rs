@@ -22,9 +22,11 @@ impl YamlSchedule {
     /// The schedule a workflow declares, checked: a valid cron expression and time zone,
     /// a validity window that parses. `Err` says what is wrong.
     pub fn from_spec(spec: &crate::spec::WorkflowSpec) -> Result<Option<YamlSchedule>, String> {
-        let Some(s) = &spec.schedule else {
-            return Ok(None);
-        };
+        spec.schedule.as_ref().map(Self::from_schedule).transpose()
+    }
+
+    /// A schedule as written (in a workflow or a `kind: schedule` document), checked.
+    pub fn from_schedule(s: &crate::spec::ScheduleSpec) -> Result<YamlSchedule, String> {
         let tz: chrono_tz::Tz = s
             .timezone
             .parse()
@@ -33,14 +35,14 @@ impl YamlSchedule {
         let bound = |text: &Option<String>| -> Result<Option<DateTime<Utc>>, String> {
             text.as_deref().map(|t| parse_bound(t, tz)).transpose()
         };
-        Ok(Some(YamlSchedule {
+        Ok(YamlSchedule {
             cron: s.cron.clone(),
             timezone: s.timezone.clone(),
             start_at: bound(&s.start)?,
             end_at: bound(&s.end)?,
             misfire: s.misfire.as_str().to_string(),
             enabled: s.enabled,
-        }))
+        })
     }
 }
 
@@ -252,6 +254,29 @@ pub async fn insert_api(
         )
         .await?
         .get(0))
+}
+
+/// The API-added schedule of `workflow_code` that is `schedule` (all but its on/off
+/// state): its id and whether it is on.
+pub async fn find_api(
+    client: &impl Conn,
+    workflow_code: i64,
+    schedule: &YamlSchedule,
+) -> Result<Option<(i64, bool)>> {
+    Ok(client
+        .fetch_opt(
+            query!("schedules/find_api"),
+            &[
+                &workflow_code,
+                &schedule.cron,
+                &schedule.timezone,
+                &schedule.start_at,
+                &schedule.end_at,
+                &schedule.misfire,
+            ],
+        )
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
 }
 
 /// Remove a schedule added through the API (YAML schedules go with their YAML).

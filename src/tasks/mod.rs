@@ -14,6 +14,7 @@
 pub mod command_line;
 pub mod datasource;
 pub mod env;
+pub mod expand;
 pub mod http;
 pub mod json_path;
 pub mod master_side;

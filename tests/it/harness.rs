@@ -265,6 +265,7 @@ pub async fn apply(store: &Store, yaml: &str) -> Vec<definitions::Applied> {
         &checked.sealed_datasources(secret_key().as_ref()).unwrap(),
         &checked.sealed_alert_groups(secret_key().as_ref()).unwrap(),
         &checked.tenants,
+        &checked.schedules,
     )
     .await
     .unwrap()

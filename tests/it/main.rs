@@ -7,6 +7,7 @@ mod audit;
 mod backfill;
 mod browser;
 mod cli;
+mod cli_ops;
 mod control;
 mod engine;
 mod execution;

@@ -29,7 +29,7 @@ pub(super) async fn list(ctx: Ctx<'_>) -> Answer {
         created_before: None,
     };
     let list = instances::list(&ctx.client, &filter).await?;
-    ok(serde_json::json!({"instances": list}))
+    ok(super::listing::instances(&list))
 }
 
 pub(super) async fn get(ctx: Ctx<'_>, id: &str) -> Answer {

@@ -13,6 +13,7 @@ mod alerts;
 pub mod audit;
 mod datasources;
 mod instances;
+pub mod listing;
 pub mod openapi;
 mod projects;
 pub mod query;

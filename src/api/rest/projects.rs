@@ -9,7 +9,7 @@ use crate::store::{audit, definitions};
 
 pub(super) async fn list(ctx: Ctx<'_>) -> Answer {
     let projects = definitions::list_projects(&ctx.client, ctx.who.viewer()).await?;
-    ok(serde_json::json!({"projects": projects}))
+    ok(super::listing::projects(&projects))
 }
 
 pub(super) async fn get(ctx: Ctx<'_>, project: &str) -> Answer {

@@ -13,7 +13,7 @@ pub(super) async fn list(ctx: Ctx<'_>, project: &str) -> Answer {
         .require_project(&ctx.client, project, Access::Read)
         .await?;
     let workflows = definitions::list_workflows(&ctx.client, project).await?;
-    ok(serde_json::json!({"workflows": workflows}))
+    ok(super::listing::workflows(&workflows))
 }
 
 /// `POST /projects/{p}/workflows`: YAML (any number of workflow documents) or one workflow

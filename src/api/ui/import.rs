@@ -101,6 +101,7 @@ pub(super) async fn submit(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiErr
         &datasources,
         &[],
         &[],
+        &[],
     )
     .await?;
     Ok(redirect(&format!("/projects/{project}")))
