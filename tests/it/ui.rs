@@ -4,6 +4,7 @@
 use crate::harness::*;
 
 mod accounts;
+mod audit;
 
 /// A browser-like client for one base URL: its cookies and the page's CSRF token.
 struct Browser {
@@ -178,6 +179,7 @@ const PAGES: &[&str] = &[
     "/servers",
     "/admin/users",
     "/admin/tokens",
+    "/audit",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
