@@ -386,9 +386,10 @@ pub async fn delete_workflow(target: &str, with_history: bool) -> CliResult {
     let store = connect(&config)?;
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
-    let deleted = definitions::delete_workflow(&tx, &super::actor(), project, workflow, with_history)
-        .await
-        .map_err(refused)?;
+    let deleted =
+        definitions::delete_workflow(&tx, &super::actor(), project, workflow, with_history)
+            .await
+            .map_err(refused)?;
     tx.commit().await?;
     print_deleted(&deleted, with_history);
     Ok(0)

@@ -265,7 +265,14 @@ pub async fn user_add(name: &str, admin: bool, password_stdin: bool) -> CliResul
     let config = Config::from_env()?;
     let store = connect(&config)?;
     let mut client = store.client().await?;
-    audited::user_add(&mut client, &super::actor(), name, password.as_deref(), admin).await?;
+    audited::user_add(
+        &mut client,
+        &super::actor(),
+        name,
+        password.as_deref(),
+        admin,
+    )
+    .await?;
     eprintln!("user {name} added{}", if admin { " (admin)" } else { "" });
     Ok(0)
 }

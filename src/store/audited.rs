@@ -305,9 +305,8 @@ pub async fn schedule_add(
     now: super::Now,
 ) -> Result<i64> {
     let tx = client.transaction().await?;
-    let id =
-        super::schedules::insert_api(&tx, workflow.project_id, workflow.code, schedule, now)
-            .await?;
+    let id = super::schedules::insert_api(&tx, workflow.project_id, workflow.code, schedule, now)
+        .await?;
     record(
         &tx,
         actor,

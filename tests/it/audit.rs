@@ -417,6 +417,18 @@ async fn a_client_role_starts_and_reads_only_its_projects() {
     drop(client);
 }
 
+/// An admin `root` and its API token named `ci` (the actor `root (token ci)`).
+async fn named_token(cluster: &TestCluster) -> String {
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "root", None, true)
+        .await
+        .unwrap();
+    pgdag::store::users::create_token(&client, "root", Some("ci"), None)
+        .await
+        .unwrap()
+        .token
+}
+
 /// `(actor, action, project, target)` of every audit row, oldest first.
 async fn trail(client: &tokio_postgres::Client) -> Vec<[Option<String>; 4]> {
     client
@@ -478,7 +490,10 @@ async fn the_user_and_token_commands_are_audited_as_the_os_user() {
         &["user", "add", "carol", "--password-stdin"],
         Some("carol-password-1\n"),
     );
-    run(&["token", "create", "--user", "carol", "--name", "ci"], None);
+    run(
+        &["token", "create", "--user", "carol", "--name", "ci"],
+        None,
+    );
     let listed: serde_json::Value =
         serde_json::from_str(&run(&["token", "list", "--json"], None)).unwrap();
     let id = listed["tokens"][0]["id"].as_i64().unwrap().to_string();
@@ -506,7 +521,9 @@ async fn the_user_and_token_commands_are_audited_as_the_os_user() {
         .map(|r| r.get(0))
         .collect();
     assert!(
-        details.iter().all(|d| !d.contains("carol-password") && !d.contains("pgdag_")),
+        details
+            .iter()
+            .all(|d| !d.contains("carol-password") && !d.contains("pgdag_")),
         "{details:?}"
     );
 }
@@ -516,7 +533,7 @@ async fn rest_changes_of_datasources_groups_tenants_schedules_and_workflows_are_
     let cluster = TestCluster::start().await;
     let base = format!("http://{}/api/v1", cluster.api());
     let http = reqwest::Client::new();
-    let token = cluster.api_token("root").await;
+    let token = named_token(&cluster).await;
     cluster.apply(TWO).await;
     let send = |request: reqwest::RequestBuilder| {
         let token = token.clone();
@@ -534,10 +551,9 @@ async fn rest_changes_of_datasources_groups_tenants_schedules_and_workflows_are_
     ))
     .await;
     send(http.delete(format!("{base}/projects/pa/datasources/wh"))).await;
-    send(
-        http.put(format!("{base}/alert-groups/ops"))
-            .json(&serde_json::json!({"channels": [{"type": "webhook", "url": "http://127.0.0.1:9/x"}]})),
-    )
+    send(http.put(format!("{base}/alert-groups/ops")).json(
+        &serde_json::json!({"channels": [{"type": "webhook", "url": "http://127.0.0.1:9/x"}]}),
+    ))
     .await;
     send(
         http.put(format!("{base}/task-groups/small"))
@@ -571,7 +587,7 @@ async fn rest_changes_of_datasources_groups_tenants_schedules_and_workflows_are_
 
     let client = cluster.store.client().await.unwrap();
     let all = trail(&**client).await;
-    let by = "root";
+    let by = "root (token ci)";
     for expected in [
         entry(by, "datasource.apply", Some("pa"), "wh"),
         entry(by, "datasource.delete", Some("pa"), "wh"),
@@ -654,7 +670,7 @@ async fn rest_versions_and_instances_say_who_created_them() {
     let cluster = TestCluster::start().await;
     let base = format!("http://{}/api/v1", cluster.api());
     let http = reqwest::Client::new();
-    let token = cluster.api_token("root").await;
+    let token = named_token(&cluster).await;
     cluster.apply(TWO).await;
     let answer = http
         .post(format!("{base}/projects/pa/workflows"))
@@ -679,9 +695,9 @@ async fn rest_versions_and_instances_say_who_created_them() {
         .iter()
         .map(|v| v["created_by"].as_str().unwrap())
         .collect();
-    // The harness applies as the test's database role; the second version through REST.
+    // The harness applies as `cli:test`; the second version came through REST.
     assert_eq!(by.len(), 2, "{versions}");
-    assert_eq!(by[1], "root", "{versions}");
+    assert_eq!(by, ["cli:test", "root (token ci)"], "{versions}");
 
     let run: serde_json::Value = http
         .post(format!("{base}/projects/pa/workflows/w/runs"))
@@ -696,10 +712,10 @@ async fn rest_versions_and_instances_say_who_created_them() {
     let id = run["instance_ids"][0].as_i64().unwrap();
     // Asked for and not yet taken, then carried out: the same author either way.
     let pending = get(format!("{base}/instances/{id}")).await;
-    assert_eq!(pending["created_by"], "root", "{pending}");
+    assert_eq!(pending["created_by"], "root (token ci)", "{pending}");
     cluster.wait_final(id).await;
     let done = get(format!("{base}/instances/{id}")).await;
-    assert_eq!(done["created_by"], "root", "{done}");
+    assert_eq!(done["created_by"], "root (token ci)", "{done}");
     let client = cluster.store.client().await.unwrap();
     let sql_run: i64 = client
         .query_one("select pgdag.start_workflow('pb', 'w')", &[])
@@ -708,5 +724,8 @@ async fn rest_versions_and_instances_say_who_created_them() {
         .get(0);
     cluster.wait_final(sql_run).await;
     let listed = get(format!("{base}/instances?project=pb")).await;
-    assert_eq!(listed["instances"][0]["created_by"], "sql:postgres", "{listed}");
+    assert_eq!(
+        listed["instances"][0]["created_by"], "sql:postgres",
+        "{listed}"
+    );
 }

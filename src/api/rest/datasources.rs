@@ -4,8 +4,8 @@ use warp::http::StatusCode;
 
 use super::{Answer, Ctx, ok, spec_errors};
 use crate::api::error::ApiError;
-use crate::store::{audited, datasources};
 use crate::store::members::Access;
+use crate::store::{audited, datasources};
 
 pub(super) async fn list(ctx: Ctx<'_>, project: &str) -> Answer {
     ctx.who

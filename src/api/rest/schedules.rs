@@ -6,8 +6,8 @@ use warp::http::StatusCode;
 use super::query::Query;
 use super::{Answer, Ctx, ok, parse_id};
 use crate::api::error::ApiError;
-use crate::store::members::{Access, Owned};
 use crate::store::audited::{self, ScheduleChange};
+use crate::store::members::{Access, Owned};
 use crate::store::{definitions, schedules};
 
 /// Fire times a preview shows when the caller does not say.

@@ -69,7 +69,14 @@ pub(super) async fn put(ctx: Ctx<'_>, name: &str) -> Answer {
     };
     let existed = tenants::get(&ctx.client, name).await?.is_some();
     let mut client = ctx.client;
-    audited::tenant_upsert(&mut client, &ctx.who.actor(), &t.name, &t.os_user, &t.projects).await?;
+    audited::tenant_upsert(
+        &mut client,
+        &ctx.who.actor(),
+        &t.name,
+        &t.os_user,
+        &t.projects,
+    )
+    .await?;
     let status = if existed {
         StatusCode::OK
     } else {

@@ -187,7 +187,8 @@ pub(super) async fn delete(ctx: Ctx<'_>, project: &str, workflow: &str) -> Answe
     let history = with_history(&ctx)?;
     let mut client = ctx.client;
     let tx = client.transaction().await?;
-    let deleted = definitions::delete_workflow(&tx, &ctx.who.actor(), project, workflow, history).await?;
+    let deleted =
+        definitions::delete_workflow(&tx, &ctx.who.actor(), project, workflow, history).await?;
     tx.commit().await?;
     ok(serde_json::json!({"deleted": deleted}))
 }

@@ -98,26 +98,21 @@ pub(super) async fn set_password(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     }
     let keep_tokens = form.contains_key("keep_tokens");
     let mut client = ctx.client().await?;
-    let result = match audited::user_passwd(
-        &mut client,
-        &ctx.who.actor(),
-        &name,
-        &password,
-        keep_tokens,
-    )
-    .await
-    {
-        Ok(Some(revoked)) => Ok(format!(
-            "Password of {name} set; their sessions ended{}.",
-            if keep_tokens {
-                String::new()
-            } else {
-                format!(" and {revoked} API token(s) were revoked")
-            }
-        )),
-        Ok(None) => Err(StoreError::NotFound(format!("user {name} does not exist"))),
-        Err(e) => Err(e),
-    };
+    let result =
+        match audited::user_passwd(&mut client, &ctx.who.actor(), &name, &password, keep_tokens)
+            .await
+        {
+            Ok(Some(revoked)) => Ok(format!(
+                "Password of {name} set; their sessions ended{}.",
+                if keep_tokens {
+                    String::new()
+                } else {
+                    format!(" and {revoked} API token(s) were revoked")
+                }
+            )),
+            Ok(None) => Err(StoreError::NotFound(format!("user {name} does not exist"))),
+            Err(e) => Err(e),
+        };
     drop(client);
     outcome(ctx, result).await
 }
@@ -162,7 +157,8 @@ pub(super) async fn revoke_membership(ctx: &Ctx<'_>) -> Result<Reply, ApiError> 
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (project, user) = (field("project"), field("user"));
     let mut client = ctx.client().await?;
-    let result = match audited::member_remove(&mut client, &ctx.who.actor(), &project, &user).await {
+    let result = match audited::member_remove(&mut client, &ctx.who.actor(), &project, &user).await
+    {
         Ok(true) => Ok(format!("{user} no longer has access to {project}.")),
         Ok(false) => Err(StoreError::NotFound(format!(
             "{user} is not a member of {project}"

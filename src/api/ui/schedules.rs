@@ -5,8 +5,8 @@ use super::{Ctx, parse_id, redirect, render, workflow_href};
 use crate::api::Reply;
 use crate::api::error::ApiError;
 use crate::api::pages::{self, CronBuilder, CronPreview, ScheduleLine, SchedulesPage};
-use crate::store::members::{Access, Owned};
 use crate::store::audited::ScheduleChange;
+use crate::store::members::{Access, Owned};
 use crate::store::{definitions, schedules};
 
 /// Fire times the preview shows.
