@@ -508,7 +508,7 @@ async fn the_user_and_token_commands_are_audited_as_the_os_user() {
     assert!(!out.status.success());
 
     let client = db.store().client().await.unwrap();
-    let all = trail(&**client).await;
+    let all = trail(&client).await;
     for action in ["user.add", "token.create", "token.revoke", "user.passwd"] {
         assert_once(&all, entry("cli:ops", action, None, "carol"));
     }
@@ -586,7 +586,7 @@ async fn rest_changes_of_datasources_groups_tenants_schedules_and_workflows_are_
     assert_eq!(missing.status(), 404);
 
     let client = cluster.store.client().await.unwrap();
-    let all = trail(&**client).await;
+    let all = trail(&client).await;
     let by = "root (token ci)";
     for expected in [
         entry(by, "datasource.apply", Some("pa"), "wh"),
@@ -653,7 +653,7 @@ async fn cli_apply_of_a_tenant_and_cli_deletes_are_audited_as_the_os_user() {
         );
     }
     let client = db.store().client().await.unwrap();
-    let all = trail(&**client).await;
+    let all = trail(&client).await;
     for expected in [
         entry("cli:ops", "tenant.apply", None, "team"),
         entry("cli:ops", "workflow.apply", Some("pa"), "w"),
