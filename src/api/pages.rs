@@ -15,7 +15,7 @@ pub struct Nav {
     pub is_admin: bool,
     pub csrf: String,
     /// Which top-level section is open: home, projects, instances, schedules, servers,
-    /// users, tokens.
+    /// users, tokens, audit.
     pub section: &'static str,
     pub htmx: &'static str,
     pub css: &'static str,
@@ -110,6 +110,7 @@ pub struct ProjectPage {
 pub struct VersionRow {
     pub version: i32,
     pub created_at: String,
+    pub created_by: String,
     pub current: bool,
     pub shown: bool,
 }
@@ -334,6 +335,8 @@ pub struct InstancePage {
     pub priority: String,
     pub params: String,
     pub parent_instance_id: Option<i64>,
+    /// Who asked for it (empty when unknown).
+    pub created_by: String,
     pub live: InstanceLive,
 }
 

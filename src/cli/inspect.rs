@@ -251,10 +251,21 @@ pub async fn schedule_switch(target: &str, on: bool) -> CliResult {
     let (project, workflow) = parse_target(target)?;
     let config = Config::from_env()?;
     let store = connect(&config)?;
-    let client = store.client().await?;
-    for (id, cron, tz) in
-        crate::store::schedules::set_enabled(&client, project, workflow, on).await?
-    {
+    let mut client = store.client().await?;
+    let tx = client.transaction().await?;
+    let switched = crate::store::schedules::set_enabled(&tx, project, workflow, on).await?;
+    let ids: Vec<i64> = switched.iter().map(|s| s.0).collect();
+    crate::store::audit::record(
+        &tx,
+        &super::actor(),
+        if on { "schedule.on" } else { "schedule.off" },
+        Some(project),
+        Some(workflow),
+        serde_json::json!({ "schedule_ids": ids }),
+    )
+    .await?;
+    tx.commit().await?;
+    for (id, cron, tz) in switched {
         println!(
             "schedule {id} ({cron}, {tz}): {}",
             if on { "on" } else { "off" }
@@ -369,9 +380,10 @@ pub async fn delete_workflow(target: &str, with_history: bool) -> CliResult {
     let store = connect(&config)?;
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
-    let deleted = definitions::delete_workflow(&tx, project, workflow, with_history)
-        .await
-        .map_err(refused)?;
+    let deleted =
+        definitions::delete_workflow(&tx, &super::actor(), project, workflow, with_history)
+            .await
+            .map_err(refused)?;
     tx.commit().await?;
     print_deleted(&deleted, with_history);
     Ok(0)
@@ -383,7 +395,7 @@ pub async fn delete_project(project: &str, with_history: bool) -> CliResult {
     let store = connect(&config)?;
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
-    let deleted = definitions::delete_project(&tx, project, with_history)
+    let deleted = definitions::delete_project(&tx, &super::actor(), project, with_history)
         .await
         .map_err(refused)?;
     tx.commit().await?;

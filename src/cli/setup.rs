@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::{CliError, CliResult, connect};
 use crate::config::{Config, parse_groups};
 use crate::server::{self, Role};
-use crate::store::{self, Store, definitions, users};
+use crate::store::{self, Store, audited, definitions, users};
 
 /// The bundled example workflows, applied by `standalone`.
 pub const EXAMPLES: &[(&str, &str)] = &[(
@@ -24,13 +24,13 @@ async fn migrate_database(config: &Config) -> Result<Store, CliError> {
     store::ensure_database(session_url).await?;
     let store = connect(config)?;
     store.migrate().await?;
-    let client = store.client().await?;
+    let mut client = store.client().await?;
     if users::count(&client).await? == 0 {
         let (password, generated) = match std::env::var("PGDAG_ADMIN_PASSWORD") {
             Ok(p) if !p.is_empty() => (p, false),
             _ => (users::random_secret()[..20].to_string(), true),
         };
-        users::add(&client, "admin", Some(&password), true).await?;
+        audited::user_add(&mut client, &super::actor(), "admin", Some(&password), true).await?;
         if generated {
             crate::logging::say(format_args!(
                 "created user admin with password {password} (shown once)"
@@ -284,8 +284,15 @@ pub async fn user_add(name: &str, admin: bool, password_stdin: bool) -> CliResul
     };
     let config = Config::from_env()?;
     let store = connect(&config)?;
-    let client = store.client().await?;
-    users::add(&client, name, password.as_deref(), admin).await?;
+    let mut client = store.client().await?;
+    audited::user_add(
+        &mut client,
+        &super::actor(),
+        name,
+        password.as_deref(),
+        admin,
+    )
+    .await?;
     eprintln!("user {name} added{}", if admin { " (admin)" } else { "" });
     Ok(0)
 }
@@ -294,8 +301,8 @@ pub async fn user_passwd(name: &str, keep_tokens: bool) -> CliResult {
     let password = password_from_stdin()?;
     let config = Config::from_env()?;
     let store = connect(&config)?;
-    let client = store.client().await?;
-    match users::set_password(&client, name, &password, keep_tokens).await? {
+    let mut client = store.client().await?;
+    match audited::user_passwd(&mut client, &super::actor(), name, &password, keep_tokens).await? {
         None => Err(CliError::usage(format!("user {name} does not exist"))),
         Some(revoked) => {
             eprintln!(
@@ -347,8 +354,8 @@ pub async fn token_create(user: &str, name: Option<&str>, expires_in: Option<&st
     };
     let config = Config::from_env()?;
     let store = connect(&config)?;
-    let client = store.client().await?;
-    let new = users::create_token(&client, user, name, expires_in).await?;
+    let mut client = store.client().await?;
+    let new = audited::token_create(&mut client, &super::actor(), user, name, expires_in).await?;
     println!("{}", new.token);
     Ok(0)
 }
@@ -387,8 +394,8 @@ pub async fn token_list(user: Option<&str>, json: bool) -> CliResult {
 pub async fn token_revoke(id: i64) -> CliResult {
     let config = Config::from_env()?;
     let store = connect(&config)?;
-    let client = store.client().await?;
-    match users::delete_token(&client, id).await? {
+    let mut client = store.client().await?;
+    match audited::token_revoke(&mut client, &super::actor(), id).await? {
         None => Err(CliError::usage(format!("token {id} does not exist"))),
         Some((user, _)) => {
             eprintln!("token {id} of {user} revoked");

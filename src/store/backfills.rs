@@ -213,6 +213,18 @@ pub async fn cancel(client: &impl Conn, actor: &str, id: i64) -> Result<()> {
         )));
     }
     set_state(client, id, "cancelled").await?;
+    // The stops below are audited as commands; the cancel itself is one row whether or
+    // not a date was running.
+    let project = super::members::project_of(client, super::members::Owned::Backfill(id)).await?;
+    super::audit::record(
+        client,
+        actor,
+        "backfill.cancel",
+        project.as_deref(),
+        Some(&format!("backfill {id}")),
+        serde_json::json!({ "backfill_id": id }),
+    )
+    .await?;
     stop_waiting(client, id, "stopped: the backfill was cancelled").await?;
     for instance in active_instances(client, id).await? {
         commands::insert(

@@ -74,6 +74,16 @@ async fn delete_relations(tx: &impl Conn, code: i64) -> Result<()> {
 /// Runs inside the caller's transaction so that a multi-document apply is all or nothing.
 /// `actor` is recorded on the new version and in the audit trail.
 pub async fn apply_workflow(tx: &impl Conn, actor: &str, spec: &WorkflowSpec) -> Result<Applied> {
+    apply_workflow_as(tx, actor, "workflow.apply", spec).await
+}
+
+/// [`apply_workflow`], audited as `action`.
+async fn apply_workflow_as(
+    tx: &impl Conn,
+    actor: &str,
+    action: &str,
+    spec: &WorkflowSpec,
+) -> Result<Applied> {
     // Every way in (CLI, REST, editor, import) ends here: a tenant the project may not use
     // is refused whatever checked it before.
     if let Some(name) = &spec.tenant {
@@ -161,7 +171,7 @@ pub async fn apply_workflow(tx: &impl Conn, actor: &str, spec: &WorkflowSpec) ->
     super::audit::record(
         tx,
         actor,
-        "workflow.apply",
+        action,
         Some(&spec.project),
         Some(&spec.name),
         serde_json::json!({"version": version, "outcome": outcome}),
@@ -391,6 +401,8 @@ pub struct VersionSummary {
     pub version: i32,
     pub spec_hash: String,
     pub created_at: DateTime<Utc>,
+    /// Who applied it (the audit trail's actor).
+    pub created_by: String,
     pub current: bool,
 }
 
@@ -408,6 +420,7 @@ pub async fn list_versions(
             version: r.get("version"),
             spec_hash: r.get("spec_hash"),
             created_at: r.get("created_at"),
+            created_by: r.get("created_by"),
             current: r.get("current"),
         })
         .collect())
@@ -452,7 +465,11 @@ pub async fn set_release(
             StoreError::NotFound(format!("workflow {project}/{workflow} does not exist"))
         })?;
     spec.release = release;
-    apply_workflow(tx, actor, &spec).await
+    let action = match release {
+        Release::Online => "workflow.online",
+        Release::Offline => "workflow.offline",
+    };
+    apply_workflow_as(tx, actor, action, &spec).await
 }
 
 /// What deleting a workflow did.
@@ -472,7 +489,32 @@ pub struct Deleted {
 /// Delete a workflow: refused (a conflict naming them) while instances of it have not
 /// ended or are still start commands. Its schedules go with it; its versions and finished
 /// instances stay readable unless `with_history`.
+/// `actor` is recorded in the audit trail.
 pub async fn delete_workflow(
+    tx: &impl Conn,
+    actor: &str,
+    project: &str,
+    workflow: &str,
+    with_history: bool,
+) -> Result<Deleted> {
+    let deleted = delete_workflow_unaudited(tx, project, workflow, with_history).await?;
+    super::audit::record(
+        tx,
+        actor,
+        "workflow.delete",
+        Some(project),
+        Some(workflow),
+        serde_json::json!({
+            "with_history": with_history,
+            "schedules": deleted.schedules,
+            "instances": deleted.instances,
+        }),
+    )
+    .await?;
+    Ok(deleted)
+}
+
+async fn delete_workflow_unaudited(
     tx: &impl Conn,
     project: &str,
     workflow: &str,
@@ -534,8 +576,10 @@ pub async fn delete_workflow(
 /// Delete a project: every workflow of it (each as [`delete_workflow`], refused while any
 /// instance of the project runs), its datasources, and the project — kept, marked deleted,
 /// while its finished instances stay readable; removed with them under `with_history`.
+/// One audit row says so, naming the workflows.
 pub async fn delete_project(
     tx: &impl Conn,
+    actor: &str,
     project: &str,
     with_history: bool,
 ) -> Result<Vec<Deleted>> {
@@ -551,7 +595,7 @@ pub async fn delete_project(
     let mut deleted = Vec::new();
     for row in &rows {
         if let Some(workflow) = row.get::<_, Option<String>>(1) {
-            deleted.push(delete_workflow(tx, project, &workflow, with_history).await?);
+            deleted.push(delete_workflow_unaudited(tx, project, &workflow, with_history).await?);
         }
     }
     if with_history {
@@ -569,6 +613,16 @@ pub async fn delete_project(
     tx.exec(
         query!("definitions/delete_project"),
         &[&project_id, &with_history],
+    )
+    .await?;
+    let workflows: Vec<&str> = deleted.iter().map(|d| d.workflow.as_str()).collect();
+    super::audit::record(
+        tx,
+        actor,
+        "project.delete",
+        Some(project),
+        Some(project),
+        serde_json::json!({"with_history": with_history, "workflows": workflows}),
     )
     .await?;
     Ok(deleted)
@@ -617,6 +671,7 @@ pub async fn apply_documents(
     let tx = client.transaction().await?;
     for tenant in tenants {
         super::tenants::upsert(&tx, tenant).await?;
+        super::audited::tenant_applied(&tx, actor, tenant).await?;
     }
     for datasource in datasources {
         super::datasources::upsert(&tx, datasource).await?;
@@ -632,6 +687,15 @@ pub async fn apply_documents(
     }
     for group in groups {
         super::task_groups::upsert(&tx, &group.name, group.size as i32).await?;
+        super::audit::record(
+            &tx,
+            actor,
+            "task_group.apply",
+            None,
+            Some(&group.name),
+            serde_json::json!({"size": group.size}),
+        )
+        .await?;
     }
     for group in alert_groups {
         super::alerts::upsert_group(&tx, &group.name, &group.channels, &group.secrets).await?;

@@ -400,6 +400,9 @@ pub struct InstanceDetail {
     pub params: serde_json::Value,
     pub priority: String,
     pub parent_instance_id: Option<i64>,
+    /// Who asked for it: a user (`alice`, `alice (token ci)`), `cli:<os user>`,
+    /// `sql:<role>`, `schedule`, or `pgdag` for a sub-workflow's child of an old parent.
+    pub created_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -422,6 +425,7 @@ fn detail_row(r: &tokio_postgres::Row) -> InstanceDetail {
             .as_str()
             .to_string(),
         parent_instance_id: r.get("parent_instance_id"),
+        created_by: r.get("created_by"),
         error: r.get("error"),
         tasks: None,
     }
@@ -487,6 +491,7 @@ pub async fn get(client: &impl Conn, id: i64) -> Result<Option<InstanceDetail>> 
         params: row.get("params"),
         priority: row.get("priority"),
         parent_instance_id: None,
+        created_by: row.get("created_by"),
         error: None,
         tasks: Some(Vec::new()),
     }))

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod audited;
 pub mod backfills;
 pub mod channel;
 pub mod clients;

@@ -416,3 +416,316 @@ async fn a_client_role_starts_and_reads_only_its_projects() {
     assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
     drop(client);
 }
+
+/// An admin `root` and its API token named `ci` (the actor `root (token ci)`).
+async fn named_token(cluster: &TestCluster) -> String {
+    let client = cluster.store.client().await.unwrap();
+    pgdag::store::users::add(&client, "root", None, true)
+        .await
+        .unwrap();
+    pgdag::store::users::create_token(&client, "root", Some("ci"), None)
+        .await
+        .unwrap()
+        .token
+}
+
+/// `(actor, action, project, target)` of every audit row, oldest first.
+async fn trail(client: &tokio_postgres::Client) -> Vec<[Option<String>; 4]> {
+    client
+        .query(
+            "select actor, action, project, target from pgdag.audit order by id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| [Some(r.get(0)), Some(r.get(1)), r.get(2), r.get(3)])
+        .collect()
+}
+
+fn entry(actor: &str, action: &str, project: Option<&str>, target: &str) -> [Option<String>; 4] {
+    [
+        Some(actor.into()),
+        Some(action.into()),
+        project.map(Into::into),
+        Some(target.into()),
+    ]
+}
+
+fn assert_once(all: &[[Option<String>; 4]], expected: [Option<String>; 4]) {
+    assert_eq!(
+        all.iter().filter(|e| **e == expected).count(),
+        1,
+        "{expected:?} once in {all:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_and_token_commands_are_audited_as_the_os_user() {
+    use std::io::Write;
+    let db = TestDb::new().await;
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut command = pgdag(&db);
+        command
+            .args(args)
+            .env("USER", "ops")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(
+        &["user", "add", "carol", "--password-stdin"],
+        Some("carol-password-1\n"),
+    );
+    run(
+        &["token", "create", "--user", "carol", "--name", "ci"],
+        None,
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&run(&["token", "list", "--json"], None)).unwrap();
+    let id = listed["tokens"][0]["id"].as_i64().unwrap().to_string();
+    run(&["token", "revoke", &id], None);
+    run(&["user", "passwd", "carol"], Some("carol-password-2\n"));
+    // A refusal writes nothing.
+    let out = pgdag(&db)
+        .args(["token", "revoke", &id])
+        .env("USER", "ops")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    let client = db.store().client().await.unwrap();
+    let all = trail(&client).await;
+    for action in ["user.add", "token.create", "token.revoke", "user.passwd"] {
+        assert_once(&all, entry("cli:ops", action, None, "carol"));
+    }
+    assert_eq!(all.len(), 4, "{all:?}");
+    let details: Vec<String> = client
+        .query("select detail::text from pgdag.audit", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        details
+            .iter()
+            .all(|d| !d.contains("carol-password") && !d.contains("pgdag_")),
+        "{details:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_changes_of_datasources_groups_tenants_schedules_and_workflows_are_audited() {
+    let cluster = TestCluster::start().await;
+    let base = format!("http://{}/api/v1", cluster.api());
+    let http = reqwest::Client::new();
+    let token = named_token(&cluster).await;
+    cluster.apply(TWO).await;
+    let send = |request: reqwest::RequestBuilder| {
+        let token = token.clone();
+        async move {
+            let answer = request.bearer_auth(token).send().await.unwrap();
+            let status = answer.status().as_u16();
+            let text = answer.text().await.unwrap();
+            assert!((200..300).contains(&status), "{status} {text}");
+            serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default()
+        }
+    };
+
+    send(http.post(format!("{base}/projects/pa/datasources")).body(
+        "kind: datasource\nproject: pa\nname: wh\ntype: postgres\nurl: postgres://etl@127.0.0.1:5432/warehouse\n",
+    ))
+    .await;
+    send(http.delete(format!("{base}/projects/pa/datasources/wh"))).await;
+    send(http.put(format!("{base}/alert-groups/ops")).json(
+        &serde_json::json!({"channels": [{"type": "webhook", "url": "http://127.0.0.1:9/x"}]}),
+    ))
+    .await;
+    send(
+        http.put(format!("{base}/task-groups/small"))
+            .json(&serde_json::json!({"size": 2})),
+    )
+    .await;
+    send(
+        http.put(format!("{base}/tenants/analysts"))
+            .json(&serde_json::json!({"os_user": "ana", "projects": ["pa"]})),
+    )
+    .await;
+    send(http.delete(format!("{base}/tenants/analysts"))).await;
+    let schedule = send(http.post(format!("{base}/schedules")).json(
+        &serde_json::json!({"project": "pa", "workflow": "w", "cron": "0 0 3 * * ?", "enabled": false}),
+    ))
+    .await;
+    let schedule_id = schedule["id"].as_i64().unwrap();
+    send(http.delete(format!("{base}/schedules/{schedule_id}"))).await;
+    send(http.post(format!("{base}/projects/pa/workflows/w/offline"))).await;
+    send(http.post(format!("{base}/projects/pa/workflows/w/online"))).await;
+    send(http.delete(format!("{base}/projects/pa/workflows/w"))).await;
+    send(http.delete(format!("{base}/projects/pb"))).await;
+    // A refused delete writes nothing.
+    let missing = http
+        .delete(format!("{base}/projects/pa/datasources/wh"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let client = cluster.store.client().await.unwrap();
+    let all = trail(&client).await;
+    let by = "root (token ci)";
+    for expected in [
+        entry(by, "datasource.apply", Some("pa"), "wh"),
+        entry(by, "datasource.delete", Some("pa"), "wh"),
+        entry(by, "alert_group.apply", None, "ops"),
+        entry(by, "task_group.apply", None, "small"),
+        entry(by, "tenant.apply", None, "analysts"),
+        entry(by, "tenant.delete", None, "analysts"),
+        entry(by, "schedule.add", Some("pa"), "w"),
+        entry(
+            by,
+            "schedule.delete",
+            Some("pa"),
+            &format!("schedule {schedule_id}"),
+        ),
+        entry(by, "workflow.offline", Some("pa"), "w"),
+        entry(by, "workflow.online", Some("pa"), "w"),
+        entry(by, "workflow.delete", Some("pa"), "w"),
+        entry(by, "project.delete", Some("pb"), "pb"),
+    ] {
+        assert_once(&all, expected);
+    }
+    let offline: serde_json::Value = client
+        .query_one(
+            "select detail from pgdag.audit where action = 'workflow.offline'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(offline["version"], 2);
+    let project: serde_json::Value = client
+        .query_one(
+            "select detail from pgdag.audit where action = 'project.delete'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(project["workflows"], serde_json::json!(["w"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_apply_of_a_tenant_and_cli_deletes_are_audited_as_the_os_user() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("all.yaml");
+    std::fs::write(
+        &file,
+        format!("kind: tenant\nname: team\nos_user: ana\nprojects: [pa, pb]\n---\n{TWO}"),
+    )
+    .unwrap();
+    for args in [
+        vec!["apply", "-f", file.to_str().unwrap()],
+        vec!["workflow", "offline", "pa/w"],
+        vec!["workflow", "delete", "pa/w"],
+        vec!["project", "delete", "pb"],
+    ] {
+        let out = pgdag(&db).args(&args).env("USER", "ops").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let client = db.store().client().await.unwrap();
+    let all = trail(&client).await;
+    for expected in [
+        entry("cli:ops", "tenant.apply", None, "team"),
+        entry("cli:ops", "workflow.apply", Some("pa"), "w"),
+        entry("cli:ops", "workflow.offline", Some("pa"), "w"),
+        entry("cli:ops", "workflow.delete", Some("pa"), "w"),
+        entry("cli:ops", "project.delete", Some("pb"), "pb"),
+    ] {
+        assert_once(&all, expected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_versions_and_instances_say_who_created_them() {
+    let cluster = TestCluster::start().await;
+    let base = format!("http://{}/api/v1", cluster.api());
+    let http = reqwest::Client::new();
+    let token = named_token(&cluster).await;
+    cluster.apply(TWO).await;
+    let answer = http
+        .post(format!("{base}/projects/pa/workflows"))
+        .bearer_auth(&token)
+        .body("project: pa\nname: w\ntasks:\n  - name: a\n    type: shell\n    script: echo two\n")
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    let get = |url: String| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            let answer = http.get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(answer.status(), 200);
+            answer.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let versions = get(format!("{base}/projects/pa/workflows/w/versions")).await;
+    let by: Vec<&str> = versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["created_by"].as_str().unwrap())
+        .collect();
+    // The harness applies as `cli:test`; the second version came through REST.
+    assert_eq!(by.len(), 2, "{versions}");
+    assert_eq!(by, ["cli:test", "root (token ci)"], "{versions}");
+
+    let run: serde_json::Value = http
+        .post(format!("{base}/projects/pa/workflows/w/runs"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = run["instance_ids"][0].as_i64().unwrap();
+    // Asked for and not yet taken, then carried out: the same author either way.
+    let pending = get(format!("{base}/instances/{id}")).await;
+    assert_eq!(pending["created_by"], "root (token ci)", "{pending}");
+    cluster.wait_final(id).await;
+    let done = get(format!("{base}/instances/{id}")).await;
+    assert_eq!(done["created_by"], "root (token ci)", "{done}");
+    let client = cluster.store.client().await.unwrap();
+    let sql_run: i64 = client
+        .query_one("select pgdag.start_workflow('pb', 'w')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    cluster.wait_final(sql_run).await;
+    let listed = get(format!("{base}/instances?project=pb")).await;
+    assert_eq!(
+        listed["instances"][0]["created_by"], "sql:postgres",
+        "{listed}"
+    );
+}

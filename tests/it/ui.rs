@@ -4,6 +4,7 @@
 use crate::harness::*;
 
 mod accounts;
+mod audit;
 mod bounds;
 mod logs;
 
@@ -180,6 +181,7 @@ const PAGES: &[&str] = &[
     "/servers",
     "/admin/users",
     "/admin/tokens",
+    "/audit",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

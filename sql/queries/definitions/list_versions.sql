@@ -1,4 +1,4 @@
-select wl.version, wl.spec_hash, wl.created_at, (wl.version = wd.version) as current
+select wl.version, wl.spec_hash, wl.created_at, wl.created_by, (wl.version = wd.version) as current
 from pgdag.workflow_definition_log wl
 join pgdag.workflow_definition wd on wd.code = wl.code
 join pgdag.project p on p.id = wd.project_id

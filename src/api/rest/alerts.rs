@@ -115,7 +115,9 @@ fn group_json(g: &GroupRecord) -> Value {
 pub(super) async fn put_group(ctx: Ctx<'_>, name: &str) -> Answer {
     // Alert groups are shared by every project.
     ctx.who.require_admin()?;
-    let (client, body) = (&ctx.client, ctx.request.body.as_slice());
+    let actor = ctx.who.actor();
+    let body = ctx.request.body.as_slice();
+    let mut client = ctx.client;
     if let Some(problem) = crate::spec::name_problem(name) {
         return Err(ApiError::bad_request(format!(
             "alert group name: {problem}"
@@ -150,9 +152,8 @@ pub(super) async fn put_group(ctx: Ctx<'_>, name: &str) -> Answer {
     let key = crate::secret::SecretKey::from_env().map_err(ApiError::unprocessable)?;
     let sealed =
         crate::alert::channel::seal(group, key.as_ref()).map_err(ApiError::unprocessable)?;
-    let created =
-        alerts::upsert_group(client, &sealed.name, &sealed.channels, &sealed.secrets).await?;
-    let stored = alerts::get_group(client, name)
+    let created = crate::store::audited::alert_group_upsert(&mut client, &actor, &sealed).await?;
+    let stored = alerts::get_group(&client, name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("alert group {name} does not exist")))?;
     let status = if created {

@@ -4,8 +4,8 @@ use warp::http::StatusCode;
 
 use super::{Answer, Ctx, ok, spec_errors};
 use crate::api::error::ApiError;
-use crate::store::datasources;
 use crate::store::members::Access;
+use crate::store::{audited, datasources};
 
 pub(super) async fn list(ctx: Ctx<'_>, project: &str) -> Answer {
     ctx.who
@@ -61,8 +61,8 @@ pub(super) async fn post(ctx: Ctx<'_>, project: &str) -> Answer {
     let sealed = checked
         .sealed_datasources(key.as_ref())
         .map_err(ApiError::unprocessable)?;
-    let client = store.client().await?;
-    let created = datasources::upsert(&client, &sealed[0]).await?;
+    let mut client = store.client().await?;
+    let created = audited::datasource_upsert(&mut client, &who.actor(), &sealed[0]).await?;
     let summary = datasources::list(&client, project)
         .await?
         .into_iter()
@@ -79,7 +79,8 @@ pub(super) async fn delete(ctx: Ctx<'_>, project: &str, name: &str) -> Answer {
     ctx.who
         .require_project(&ctx.client, project, Access::Write)
         .await?;
-    if datasources::delete(&ctx.client, project, name).await? {
+    let mut client = ctx.client;
+    if audited::datasource_delete(&mut client, &ctx.who.actor(), project, name).await? {
         ok(serde_json::json!({"deleted": name}))
     } else {
         Err(ApiError::not_found(format!(

@@ -20,6 +20,11 @@ impl Query {
         Query(request.query_map())
     }
 
+    /// A query built by a caller (the Audit page's filter form, rewritten).
+    pub fn from_map(map: HashMap<String, String>) -> Query {
+        Query(map)
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
     }

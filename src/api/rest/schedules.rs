@@ -6,6 +6,7 @@ use warp::http::StatusCode;
 use super::query::Query;
 use super::{Answer, Ctx, ok, parse_id};
 use crate::api::error::ApiError;
+use crate::store::audited::{self, ScheduleChange};
 use crate::store::members::{Access, Owned};
 use crate::store::{definitions, schedules};
 
@@ -88,8 +89,18 @@ pub(super) async fn post(ctx: Ctx<'_>) -> Answer {
                 body.project, body.workflow
             ))
         })?;
-    let id =
-        schedules::insert_api(client, current.project_id, current.code, &schedule, ctx.now).await?;
+    let (actor, now) = (ctx.who.actor(), ctx.now);
+    let mut client = ctx.client;
+    let id = audited::schedule_add(
+        &mut client,
+        &actor,
+        &current,
+        &body.project,
+        &body.workflow,
+        &schedule,
+        now,
+    )
+    .await?;
     Ok((StatusCode::CREATED, serde_json::json!({ "id": id })))
 }
 
@@ -98,7 +109,8 @@ pub(super) async fn delete(ctx: Ctx<'_>, id: &str) -> Answer {
     ctx.who
         .require_owner(&ctx.client, Owned::Schedule(id), Access::Write)
         .await?;
-    if schedules::delete_api(&ctx.client, id).await? {
+    let mut client = ctx.client;
+    if audited::schedule_change(&mut client, &ctx.who.actor(), id, ScheduleChange::Delete).await? {
         ok(serde_json::json!({ "deleted": id }))
     } else {
         Err(ApiError::not_found(format!(

@@ -32,6 +32,7 @@ pub(super) async fn put_task_group(ctx: Ctx<'_>, name: &str) -> Answer {
     if body.size < 1 {
         return Err(ApiError::unprocessable("size must be at least 1"));
     }
-    task_groups::upsert(&ctx.client, name, body.size).await?;
+    let mut client = ctx.client;
+    crate::store::audited::task_group_set(&mut client, &ctx.who.actor(), name, body.size).await?;
     ok(serde_json::json!({ "name": name, "size": body.size }))
 }

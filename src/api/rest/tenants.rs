@@ -6,7 +6,7 @@ use warp::http::StatusCode;
 
 use super::{Answer, Ctx, ok};
 use crate::api::error::ApiError;
-use crate::store::tenants;
+use crate::store::{audited, tenants};
 
 pub(super) async fn list(ctx: Ctx<'_>) -> Answer {
     ctx.who.require_admin()?;
@@ -72,10 +72,7 @@ pub(super) async fn put(ctx: Ctx<'_>, name: &str) -> Answer {
         return Err(ApiError::unprocessable("the body is not a tenant"));
     };
     let mut client = ctx.client;
-    let tx = client.transaction().await?;
-    let existed = tenants::get(&tx, name).await?.is_some();
-    tenants::upsert(&tx, t).await?;
-    tx.commit().await?;
+    let existed = audited::tenant_upsert(&mut client, &ctx.who.actor(), t).await?;
     let status = if existed {
         StatusCode::OK
     } else {
@@ -89,7 +86,8 @@ pub(super) async fn put(ctx: Ctx<'_>, name: &str) -> Answer {
 
 pub(super) async fn delete(ctx: Ctx<'_>, name: &str) -> Answer {
     ctx.who.require_admin()?;
-    if !tenants::delete(&ctx.client, name).await? {
+    let mut client = ctx.client;
+    if !audited::tenant_delete(&mut client, &ctx.who.actor(), name).await? {
         return Err(ApiError::not_found(format!("tenant {name} does not exist")));
     }
     ok(serde_json::json!({ "deleted": name }))

@@ -187,7 +187,8 @@ pub(super) async fn delete(ctx: Ctx<'_>, project: &str, workflow: &str) -> Answe
     let history = with_history(&ctx)?;
     let mut client = ctx.client;
     let tx = client.transaction().await?;
-    let deleted = definitions::delete_workflow(&tx, project, workflow, history).await?;
+    let deleted =
+        definitions::delete_workflow(&tx, &ctx.who.actor(), project, workflow, history).await?;
     tx.commit().await?;
     ok(serde_json::json!({"deleted": deleted}))
 }
@@ -199,7 +200,7 @@ pub(super) async fn delete_project(ctx: Ctx<'_>, project: &str) -> Answer {
     let history = with_history(&ctx)?;
     let mut client = ctx.client;
     let tx = client.transaction().await?;
-    let deleted = definitions::delete_project(&tx, project, history).await?;
+    let deleted = definitions::delete_project(&tx, &ctx.who.actor(), project, history).await?;
     tx.commit().await?;
     ok(serde_json::json!({"project": project, "deleted": deleted}))
 }

@@ -6,7 +6,7 @@ use crate::api::Reply;
 use crate::api::error::ApiError;
 use crate::api::pages::{self, MemberLine, TokenLine, TokensPage, UserLine, UsersPage};
 use crate::store::members::{self, Access};
-use crate::store::{StoreError, definitions, users};
+use crate::store::{StoreError, audited, definitions, users};
 
 /// Shortest password the admin pages accept.
 const MIN_PASSWORD: usize = 8;
@@ -80,8 +80,8 @@ pub(super) async fn add_user(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         return users(ctx, None, Some(format!("user name: {problem}"))).await;
     }
     let admin = form.contains_key("admin");
-    let client = ctx.client().await?;
-    let result = users::add(&client, &name, Some(&password), admin)
+    let mut client = ctx.client().await?;
+    let result = audited::user_add(&mut client, &ctx.who.actor(), &name, Some(&password), admin)
         .await
         .map(|_| format!("User {name} added."));
     drop(client);
@@ -97,19 +97,22 @@ pub(super) async fn set_password(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         return users(ctx, None, Some(problem)).await;
     }
     let keep_tokens = form.contains_key("keep_tokens");
-    let client = ctx.client().await?;
-    let result = match users::set_password(&client, &name, &password, keep_tokens).await {
-        Ok(Some(revoked)) => Ok(format!(
-            "Password of {name} set; their sessions ended{}.",
-            if keep_tokens {
-                String::new()
-            } else {
-                format!(" and {revoked} API token(s) were revoked")
-            }
-        )),
-        Ok(None) => Err(StoreError::NotFound(format!("user {name} does not exist"))),
-        Err(e) => Err(e),
-    };
+    let mut client = ctx.client().await?;
+    let result =
+        match audited::user_passwd(&mut client, &ctx.who.actor(), &name, &password, keep_tokens)
+            .await
+        {
+            Ok(Some(revoked)) => Ok(format!(
+                "Password of {name} set; their sessions ended{}.",
+                if keep_tokens {
+                    String::new()
+                } else {
+                    format!(" and {revoked} API token(s) were revoked")
+                }
+            )),
+            Ok(None) => Err(StoreError::NotFound(format!("user {name} does not exist"))),
+            Err(e) => Err(e),
+        };
     drop(client);
     outcome(ctx, result).await
 }
@@ -120,8 +123,8 @@ pub(super) async fn delete_user(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     if name == ctx.who.user.name {
         return users(ctx, None, Some("you cannot delete yourself".into())).await;
     }
-    let client = ctx.client().await?;
-    let result = match users::delete(&client, &name).await {
+    let mut client = ctx.client().await?;
+    let result = match audited::user_delete(&mut client, &ctx.who.actor(), &name).await {
         Ok(true) => Ok(format!(
             "User {name} deleted, with their tokens and sessions."
         )),
@@ -140,8 +143,8 @@ pub(super) async fn grant(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     let Some(access) = Access::parse(&field("access")) else {
         return users(ctx, None, Some("access must be read or write".into())).await;
     };
-    let client = ctx.client().await?;
-    let result = members::set(&client, &project, &user, access)
+    let mut client = ctx.client().await?;
+    let result = audited::member_set(&mut client, &ctx.who.actor(), &project, &user, access)
         .await
         .map(|_| format!("{user} has {} access to {project}.", access.as_str()));
     drop(client);
@@ -153,8 +156,9 @@ pub(super) async fn revoke_membership(ctx: &Ctx<'_>) -> Result<Reply, ApiError> 
     let form = ctx.request.form();
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (project, user) = (field("project"), field("user"));
-    let client = ctx.client().await?;
-    let result = match members::remove(&client, &project, &user).await {
+    let mut client = ctx.client().await?;
+    let result = match audited::member_remove(&mut client, &ctx.who.actor(), &project, &user).await
+    {
         Ok(true) => Ok(format!("{user} no longer has access to {project}.")),
         Ok(false) => Err(StoreError::NotFound(format!(
             "{user} is not a member of {project}"
@@ -213,8 +217,15 @@ pub(super) async fn create_token(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             Err(m) => return tokens(ctx, None, Some(m)).await,
         },
     };
-    let client = ctx.client().await?;
-    let result = users::create_token(&client, &user, name.as_deref(), expires_in).await;
+    let mut client = ctx.client().await?;
+    let result = audited::token_create(
+        &mut client,
+        &ctx.who.actor(),
+        &user,
+        name.as_deref(),
+        expires_in,
+    )
+    .await;
     drop(client);
     match result {
         Ok(new) => tokens(ctx, Some((user, new.token)), None).await,
@@ -237,8 +248,11 @@ pub(crate) fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> 
 pub(super) async fn revoke_token(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError> {
     ctx.who.require_admin()?;
     let id = parse_id(id)?;
-    let client = ctx.client().await?;
-    if users::delete_token(&client, id).await?.is_none() {
+    let mut client = ctx.client().await?;
+    if audited::token_revoke(&mut client, &ctx.who.actor(), id)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::not_found(format!("token {id} does not exist")));
     }
     Ok(redirect("/admin/tokens"))

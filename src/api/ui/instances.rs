@@ -180,6 +180,7 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
         priority: detail.priority.clone(),
         params: detail.params.to_string(),
         parent_instance_id: detail.parent_instance_id,
+        created_by: detail.created_by.clone().unwrap_or_default(),
         live,
     })
 }

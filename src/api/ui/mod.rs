@@ -8,6 +8,7 @@
 
 mod admin;
 pub(crate) use admin::parse_lifetime;
+mod audit;
 mod home;
 mod import;
 mod instances;
@@ -101,6 +102,7 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         (&Method::GET, ["schedules", "preview"]) => schedules::preview(&ctx).await,
         (&Method::POST, ["schedules"]) => schedules::create(&ctx).await,
         (&Method::POST, ["schedules", id, action]) => schedules::change(&ctx, id, action).await,
+        (&Method::GET, ["audit"]) => audit::page(&ctx).await,
         (&Method::GET, ["admin", "users"]) => admin::users(&ctx, None, None).await,
         (&Method::POST, ["admin", "users"]) => admin::add_user(&ctx).await,
         (&Method::POST, ["admin", "users", "password"]) => admin::set_password(&ctx).await,

@@ -5,6 +5,7 @@ use super::{Ctx, parse_id, redirect, render, workflow_href};
 use crate::api::Reply;
 use crate::api::error::ApiError;
 use crate::api::pages::{self, CronBuilder, CronPreview, ScheduleLine, SchedulesPage};
+use crate::store::audited::ScheduleChange;
 use crate::store::members::{Access, Owned};
 use crate::store::{definitions, schedules};
 
@@ -199,10 +200,13 @@ pub(super) async fn create(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         misfire: "fire_once".into(),
         enabled: true,
     };
-    schedules::insert_api(
-        &client,
-        current.project_id,
-        current.code,
+    let mut client = client;
+    crate::store::audited::schedule_add(
+        &mut client,
+        &ctx.who.actor(),
+        &current,
+        &project,
+        &workflow,
         &schedule,
         ctx.now,
     )
@@ -219,20 +223,22 @@ fn unprocessable(page: SchedulesPage) -> Result<Reply, ApiError> {
 /// `on`, `off` or `delete` (API schedules only: a YAML schedule changes with its YAML).
 pub(super) async fn change(ctx: &Ctx<'_>, id: &str, action: &str) -> Result<Reply, ApiError> {
     let id = parse_id(id)?;
-    let client = ctx.client().await?;
+    let mut client = ctx.client().await?;
     ctx.who
         .require_owner(&client, Owned::Schedule(id), Access::Write)
         .await?;
-    let done = match action {
-        "on" => schedules::set_enabled_by_id(&client, id, true).await?,
-        "off" => schedules::set_enabled_by_id(&client, id, false).await?,
-        "delete" => schedules::delete_api(&client, id).await?,
+    let change = match action {
+        "on" => ScheduleChange::On,
+        "off" => ScheduleChange::Off,
+        "delete" => ScheduleChange::Delete,
         other => {
             return Err(ApiError::not_found(format!(
                 "no schedule action {other} (on, off, delete)"
             )));
         }
     };
+    let done =
+        crate::store::audited::schedule_change(&mut client, &ctx.who.actor(), id, change).await?;
     if !done {
         return Err(ApiError::not_found(format!(
             "schedule {id} does not exist{}",

@@ -8,7 +8,7 @@ use super::{Ctx, render};
 use crate::api::Reply;
 use crate::api::error::ApiError;
 use crate::api::pages::Nav;
-use crate::store::{StoreError, tenants};
+use crate::store::{StoreError, audited, tenants};
 
 #[derive(Template)]
 #[template(path = "pages/tenants.html")]
@@ -80,12 +80,10 @@ pub(super) async fn save(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         return page(ctx, None, Some("the form is not a tenant".into())).await;
     };
     let mut client = ctx.client().await?;
-    let tx = client.transaction().await?;
-    let result = tenants::upsert(&tx, tenant).await;
+    let result = audited::tenant_upsert(&mut client, &ctx.who.actor(), tenant).await;
     match result {
-        Ok(()) => tx.commit().await?,
+        Ok(_) => {}
         Err(StoreError::Conflict(m) | StoreError::Invalid(m)) => {
-            drop(tx);
             drop(client);
             return page(ctx, None, Some(m)).await;
         }
@@ -106,8 +104,8 @@ pub(super) async fn save(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
 pub(super) async fn delete(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     ctx.who.require_admin()?;
     let name = ctx.request.form().get("name").cloned().unwrap_or_default();
-    let client = ctx.client().await?;
-    let deleted = tenants::delete(&client, &name).await?;
+    let mut client = ctx.client().await?;
+    let deleted = audited::tenant_delete(&mut client, &ctx.who.actor(), &name).await?;
     drop(client);
     if deleted {
         page(ctx, Some(format!("Tenant {name} deleted.")), None).await

@@ -164,6 +164,7 @@ async fn workflow_page(
             .map(|v| VersionRow {
                 version: v.version,
                 created_at: pages::time(Some(v.created_at)),
+                created_by: v.created_by.clone(),
                 current: v.current,
                 shown: v.version == version,
             })
