@@ -155,6 +155,7 @@ pub async fn apply_workflow(tx: &impl Conn, actor: &str, spec: &WorkflowSpec) ->
             &spec_json,
             &spec_hash,
             &actor,
+            &spec.retention.map(|r| r.millis as i64),
         ],
     )
     .await?;

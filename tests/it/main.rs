@@ -15,6 +15,7 @@ mod harness;
 mod import;
 mod observability;
 mod queries;
+mod retention;
 mod tasks;
 mod ui;
 mod webdriver;
