@@ -174,7 +174,14 @@ impl Round for Duties {
         let trust_locks = self.elected.elapsed() >= self.config.dead_after;
         if prune {
             // Before the instance prune, whose deletes would take these logs row by row.
-            if let Err(e) = log_partitions(&self.store, &self.config, self.term, self.membership.server_id()).await {
+            if let Err(e) = log_partitions(
+                &self.store,
+                &self.config,
+                self.term,
+                self.membership.server_id(),
+            )
+            .await
+            {
                 tracing::warn!(error = %e, "task log partition upkeep failed; tried again next round");
             }
         }

@@ -688,7 +688,10 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         let pos = n.pos;
         duration(ctx, n, "retention").and_then(|d| {
             if d.millis < MIN_RETENTION.millis {
-                ctx.err(pos, format!("`retention` must be at least {MIN_RETENTION}, not {d}"));
+                ctx.err(
+                    pos,
+                    format!("`retention` must be at least {MIN_RETENTION}, not {d}"),
+                );
                 None
             } else {
                 Some(d)

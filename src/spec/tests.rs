@@ -2801,5 +2801,9 @@ fn retention_is_a_duration_of_at_least_an_hour() {
         "t.yaml:3:12: `retention` must be at least 1h, not 10m"
     );
     let bad = errors("project: p\nname: w\nretention: forever\ntasks: [{name: a, type: empty}]\n");
-    assert!(bad[0].to_string().contains("invalid `retention`"), "{}", bad[0]);
+    assert!(
+        bad[0].to_string().contains("invalid `retention`"),
+        "{}",
+        bad[0]
+    );
 }

@@ -101,11 +101,17 @@ pub async fn log_partitions(
         .fetch_one(query!("cluster/lock_timeout"), &[&LOG_DROP_LOCK_TIMEOUT])
         .await?;
     let created: i32 = client
-        .fetch_one(query!("cluster/log_partitions_create"), &[&now, &LOG_WEEKS_AHEAD])
+        .fetch_one(
+            query!("cluster/log_partitions_create"),
+            &[&now, &LOG_WEEKS_AHEAD],
+        )
         .await?
         .get(0);
     let dropped = client
-        .fetch(query!("cluster/log_partitions_drop"), &[&retention_days, &now])
+        .fetch(
+            query!("cluster/log_partitions_drop"),
+            &[&retention_days, &now],
+        )
         .await?
         .iter()
         .map(|r| r.get(0))

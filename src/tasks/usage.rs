@@ -68,7 +68,10 @@ pub async fn wait_exited(pid: u32) -> Option<Usage> {
     let pid = pid as libc::pid_t;
     match pidfd(pid) {
         Some(fd) => {
-            let fd = AsyncFd::with_interest(fd, tokio::io::Interest::READABLE).ok()?;
+            // SAFETY: the OwnedFd is a valid open descriptor that the AsyncFd owns until it
+            // is dropped; nothing else closes or replaces it.
+            let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+                .ok()?;
             loop {
                 match probe(pid, false) {
                     Probe::Exited(usage) => return Some(usage),

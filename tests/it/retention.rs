@@ -46,7 +46,10 @@ async fn a_process_attempt_reports_its_cpu_time_and_peak_rss() {
     assert!(burn["max_rss_kib"].as_i64().unwrap() > 64 * 1024, "{burn}");
     // A task that ran no process has no figures.
     let quiet = tasks.iter().find(|t| t["name"] == "quiet").unwrap();
-    assert!(quiet["cpu_user_ms"].is_null() && quiet["max_rss_kib"].is_null(), "{quiet}");
+    assert!(
+        quiet["cpu_user_ms"].is_null() && quiet["max_rss_kib"].is_null(),
+        "{quiet}"
+    );
 
     let out = pgdag(&cluster.db)
         .args(["status", &id.to_string(), "--json"])
@@ -66,7 +69,10 @@ async fn a_process_attempt_reports_its_cpu_time_and_peak_rss() {
         .output()
         .unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("CPU USER") && table.contains("MAX RSS"), "{table}");
+    assert!(
+        table.contains("CPU USER") && table.contains("MAX RSS"),
+        "{table}"
+    );
     assert!(table.contains(" MiB"), "{table}");
 }
 
@@ -76,7 +82,9 @@ async fn count(client: &tokio_postgres::Client, sql: &str, id: i64) -> i64 {
 
 /// Prunes until a round deletes nothing (each kind goes in batches of 500).
 async fn prune_all(client: &tokio_postgres::Client, days: i32, at: chrono::DateTime<chrono::Utc>) {
-    cluster::log_partitions(client, days, Some(at)).await.unwrap();
+    cluster::log_partitions(client, days, Some(at))
+        .await
+        .unwrap();
     while cluster::prune(client, days, Some(at)).await.unwrap() > 0 {}
 }
 
@@ -110,7 +118,10 @@ async fn retention_prunes_every_kind_of_old_row_and_a_workflow_may_keep_longer()
     // A paused instance (final: nothing runs until someone resumes it) is pruned like the
     // others; setting the state here stands for a pause that came before its last task.
     client
-        .execute("update pgdag.workflow_instance set state = 'paused' where id = $1", &[&paused])
+        .execute(
+            "update pgdag.workflow_instance set state = 'paused' where id = $1",
+            &[&paused],
+        )
         .await
         .unwrap();
     // One row of each other kind, as their writers leave them (the event due far ahead, so
@@ -137,7 +148,8 @@ async fn retention_prunes_every_kind_of_old_row_and_a_workflow_may_keep_longer()
         .unwrap();
     let instances = "select count(*) from pgdag.workflow_instance where id = $1";
     let logs = "select count(*) from pgdag.task_log l join pgdag.task_instance t on t.id = l.task_instance_id where t.workflow_instance_id = $1";
-    let all = |table: &str| format!("select count(*) from pgdag.{table} where $1::bigint is not null");
+    let all =
+        |table: &str| format!("select count(*) from pgdag.{table} where $1::bigint is not null");
 
     // Ten days on: all of it is newer than the 30 days of retention.
     let now = chrono::Utc::now();
@@ -146,7 +158,12 @@ async fn retention_prunes_every_kind_of_old_row_and_a_workflow_may_keep_longer()
         assert_eq!(count(&client, instances, id).await, 1);
         assert!(count(&client, logs, id).await > 0);
     }
-    for (table, n) in [("schedule_fire", 2), ("backfill", 1), ("alert", 3), ("instance_event", 1)] {
+    for (table, n) in [
+        ("schedule_fire", 2),
+        ("backfill", 1),
+        ("alert", 3),
+        ("instance_event", 1),
+    ] {
         assert_eq!(count(&client, &all(table), 0).await, n, "{table}");
     }
     assert_eq!(count(&client, &all("command"), 0).await, 1);
@@ -161,12 +178,22 @@ async fn retention_prunes_every_kind_of_old_row_and_a_workflow_may_keep_longer()
     assert_eq!(count(&client, instances, long).await, 1);
     assert!(count(&client, logs, long).await > 0);
     assert_eq!(
-        count(&client, "select count(*) from pgdag.schedule_fire where workflow_instance_id = $1", long).await,
+        count(
+            &client,
+            "select count(*) from pgdag.schedule_fire where workflow_instance_id = $1",
+            long
+        )
+        .await,
         1
     );
     assert_eq!(count(&client, &all("schedule_fire"), 0).await, 1);
     assert_eq!(
-        count(&client, "select count(*) from pgdag.alert where workflow_instance_id is distinct from $1", long).await,
+        count(
+            &client,
+            "select count(*) from pgdag.alert where workflow_instance_id is distinct from $1",
+            long
+        )
+        .await,
         0
     );
     for table in ["instance_event", "backfill", "command", "audit"] {
@@ -198,7 +225,9 @@ async fn log_bytes(client: &tokio_postgres::Client) -> i64 {
 async fn a_million_old_log_rows_are_pruned_by_dropping_partitions() {
     let cluster = TestCluster::start().await;
     cluster
-        .apply("project: big\nname: chatty\ntasks:\n  - { name: t, type: shell, script: 'echo hi' }\n")
+        .apply(
+            "project: big\nname: chatty\ntasks:\n  - { name: t, type: shell, script: 'echo hi' }\n",
+        )
         .await;
     let id = cluster.run("big/chatty", serde_json::json!({})).await;
     let detail = cluster.wait_final(id).await;
@@ -228,11 +257,16 @@ async fn a_million_old_log_rows_are_pruned_by_dropping_partitions() {
     // The instance ended now; forty days on its retention of 30 has passed.
     let at = chrono::Utc::now() + chrono::Duration::days(40);
     let started = Instant::now();
-    let (_, dropped) = cluster::log_partitions(&client, 30, Some(at)).await.unwrap();
+    let (_, dropped) = cluster::log_partitions(&client, 30, Some(at))
+        .await
+        .unwrap();
     let prune_time = started.elapsed();
     let after = log_bytes(&client).await;
     let left: i64 = client
-        .query_one("select count(*) from pgdag.task_log where task_instance_id = $1", &[&task_id])
+        .query_one(
+            "select count(*) from pgdag.task_log where task_instance_id = $1",
+            &[&task_id],
+        )
         .await
         .unwrap()
         .get(0);
@@ -248,7 +282,12 @@ async fn a_million_old_log_rows_are_pruned_by_dropping_partitions() {
     // The instance row itself goes with the ordinary prune; nothing is left to cascade.
     while cluster::prune(&client, 30, Some(at)).await.unwrap() > 0 {}
     assert_eq!(
-        count(&client, "select count(*) from pgdag.workflow_instance where id = $1", id).await,
+        count(
+            &client,
+            "select count(*) from pgdag.workflow_instance where id = $1",
+            id
+        )
+        .await,
         0
     );
 }
