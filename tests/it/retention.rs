@@ -81,7 +81,11 @@ async fn count(client: &tokio_postgres::Client, sql: &str, id: i64) -> i64 {
 }
 
 /// Prunes until a round deletes nothing (each kind goes in batches of 500).
-async fn prune_all(client: &tokio_postgres::Client, days: i32, at: chrono::DateTime<chrono::Utc>) {
+async fn prune_all(
+    client: &deadpool_postgres::Object,
+    days: i32,
+    at: chrono::DateTime<chrono::Utc>,
+) {
     cluster::log_partitions(client, days, Some(at))
         .await
         .unwrap();
@@ -96,12 +100,12 @@ async fn retention_prunes_every_kind_of_old_row_and_a_workflow_may_keep_longer()
     let cluster = TestCluster::start().await;
     let shell = |name: &str, extra: &str, script: &str| {
         format!(
-            "project: keep\nname: {name}\n{extra}schedule: {{ cron: '0 0 0 1 1 ?' }}\ntasks:\n  - {{ name: t, type: shell, script: '{script}' }}\n---\n"
+            "project: keep\nname: {name}\n{extra}schedule: {{ cron: '0 0 0 1 1 ?' }}\ntasks:\n  - {{ name: t, type: shell, script: '{script}' }}\n"
         )
     };
     cluster
         .apply(&format!(
-            "{}{}{}",
+            "{}---\n{}---\n{}",
             shell("short", "", "echo short"),
             shell("failing", "", "echo no; exit 3"),
             shell("long", "retention: 400d\n", "echo long"),
