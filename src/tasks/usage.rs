@@ -24,12 +24,13 @@ pub struct Usage {
 
 impl Usage {
     fn from_rusage(ru: &libc::rusage) -> Usage {
-        let ms = |tv: libc::timeval| tv.tv_sec as i64 * 1000 + tv.tv_usec as i64 / 1000;
+        // 64-bit Linux: time_t, suseconds_t and long are all i64.
+        let ms = |tv: libc::timeval| tv.tv_sec * 1000 + tv.tv_usec / 1000;
         Usage {
             cpu_user_ms: ms(ru.ru_utime),
             cpu_system_ms: ms(ru.ru_stime),
             // Linux reports ru_maxrss in KiB.
-            max_rss_kib: ru.ru_maxrss as i64,
+            max_rss_kib: ru.ru_maxrss,
         }
     }
 }
