@@ -282,6 +282,11 @@ pub struct TaskLine {
     pub ended_at: String,
     pub duration: String,
     pub exit_code: String,
+    /// What the last attempt's process cost (empty when it ran none): CPU user and system
+    /// time, peak resident set.
+    pub cpu_user: String,
+    pub cpu_system: String,
+    pub max_rss: String,
     pub error: String,
     pub child_instance_id: Option<i64>,
     pub can_force: bool,

@@ -1,5 +1,6 @@
 //! Commands that start and look at runs: run, status, logs, export.
 
+use crate::tasks::usage::{show_cpu, show_memory};
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
@@ -163,12 +164,23 @@ pub async fn status(id: i64, json: bool) -> CliResult {
     );
     println!();
     println!(
-        "{:<10} {:<24} {:<11} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}",
-        "TASK ID", "NAME", "TYPE", "STATE", "ATTEMPT", "HOST", "STARTED", "ENDED", "EXIT"
+        "{:<10} {:<24} {:<11} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4} {:>9} {:>9} {:>10}",
+        "TASK ID",
+        "NAME",
+        "TYPE",
+        "STATE",
+        "ATTEMPT",
+        "HOST",
+        "STARTED",
+        "ENDED",
+        "EXIT",
+        "CPU USER",
+        "CPU SYS",
+        "MAX RSS"
     );
     for t in detail.tasks.iter().flatten() {
         println!(
-            "{:<10} {:<24} {:<11} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4}",
+            "{:<10} {:<24} {:<11} {:<15} {:>7} {:<24} {:<23} {:<23} {:>4} {:>9} {:>9} {:>10}",
             t.id,
             t.name,
             t.task_type,
@@ -179,7 +191,10 @@ pub async fn status(id: i64, json: bool) -> CliResult {
             time(t.ended_at),
             t.exit_code
                 .map(|c| c.to_string())
-                .unwrap_or_else(|| "-".into())
+                .unwrap_or_else(|| "-".into()),
+            show_cpu(t.cpu_user_ms),
+            show_cpu(t.cpu_system_ms),
+            show_memory(t.max_rss_kib)
         );
     }
     for t in detail.tasks.iter().flatten() {

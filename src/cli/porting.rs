@@ -187,6 +187,7 @@ fn tenant_document(t: tenants::Tenant) -> Exported {
             name: t.name,
             os_user: t.os_user,
             projects: t.projects,
+            default_for: t.default_for,
             source: Default::default(),
         }),
     }

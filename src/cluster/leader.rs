@@ -172,6 +172,19 @@ impl Round for Duties {
         // A new leader often comes after Postgres restarted, when every process is still
         // re-taking its liveness lock: for one `dead_after` it judges by heartbeats only.
         let trust_locks = self.elected.elapsed() >= self.config.dead_after;
+        if prune {
+            // Before the instance prune, whose deletes would take these logs row by row.
+            if let Err(e) = log_partitions(
+                &self.store,
+                &self.config,
+                self.term,
+                self.membership.server_id(),
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "task log partition upkeep failed; tried again next round");
+            }
+        }
         let held = duties(
             &self.store,
             &self.config,
@@ -190,6 +203,27 @@ impl Round for Duties {
         }
         Ok(Next::Idle)
     }
+}
+
+/// Task log partitions in a fenced transaction of their own (`cluster::log_partitions`).
+async fn log_partitions(
+    store: &Store,
+    config: &LeaderConfig,
+    term: i64,
+    me: i64,
+) -> Result<(), StoreError> {
+    let mut client = store.client().await?;
+    let tx = client.transaction().await?;
+    if !cluster::holds_term(&tx, term, me).await? {
+        return Ok(());
+    }
+    let (created, dropped) =
+        cluster::log_partitions(&tx, config.retention_days as i32, config.clock.now()).await?;
+    tx.commit().await?;
+    if created > 0 || !dropped.is_empty() {
+        tracing::info!(created, dropped = ?dropped, "task log partitions");
+    }
+    Ok(())
 }
 
 /// One fenced leader transaction. Returns false when the term is no longer ours.

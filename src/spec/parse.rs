@@ -627,6 +627,10 @@ pub(crate) fn document(ctx: &mut Ctx, node: &Node) -> Option<Document> {
     }
 }
 
+/// Shortest workflow `retention`: the pruner runs about once a minute and works in
+/// batches, so anything shorter would not mean what it says.
+const MIN_RETENTION: Duration = Duration { millis: 3_600_000 };
+
 const WORKFLOW_KEYS: &[&str] = &[
     "kind",
     "project",
@@ -639,6 +643,7 @@ const WORKFLOW_KEYS: &[&str] = &[
     "worker_group",
     "timeout",
     "notify",
+    "retention",
     "release",
     "schedule",
     "tenant",
@@ -681,6 +686,20 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         .unwrap_or_else(|| DEFAULT_WORKER_GROUP.to_string());
     let timeout = f.take("timeout").and_then(|n| duration(ctx, n, "timeout"));
     let notify = f.take("notify").and_then(|n| notify(ctx, n));
+    let retention = f.take("retention").and_then(|n| {
+        let pos = n.pos;
+        duration(ctx, n, "retention").and_then(|d| {
+            if d.millis < MIN_RETENTION.millis {
+                ctx.err(
+                    pos,
+                    format!("`retention` must be at least {MIN_RETENTION}, not {d}"),
+                );
+                None
+            } else {
+                Some(d)
+            }
+        })
+    });
     let release = f
         .take("release")
         .and_then(|n| choice(ctx, n, "release"))
@@ -714,6 +733,7 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         worker_group,
         timeout,
         notify,
+        retention,
         release,
         schedule,
         tenant,

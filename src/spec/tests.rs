@@ -481,7 +481,7 @@ fn errors_render_as_file_line_column_message() {
     let e = &errors("project: p\nname: w\ncolour: red\ntasks: [{name: a, type: empty}]\n")[0];
     assert_eq!(
         e.to_string(),
-        "t.yaml:3:1: unknown key `colour` in workflow (expected one of: kind, project, name, description, params, failure_strategy, priority, execution, worker_group, timeout, notify, release, schedule, tenant, env, tasks)"
+        "t.yaml:3:1: unknown key `colour` in workflow (expected one of: kind, project, name, description, params, failure_strategy, priority, execution, worker_group, timeout, notify, retention, release, schedule, tenant, env, tasks)"
     );
 }
 
@@ -2008,6 +2008,7 @@ fn rich_spec() -> WorkflowSpec {
             when: NotifyWhen::Always,
             group: Some("oncall".into()),
         }),
+        retention: Some(Duration::from_secs(90 * 86_400)),
         release: Release::Offline,
         schedule: Some(ScheduleSpec {
             cron: "0 0 2 ? * MON-FRI".into(),
@@ -2582,6 +2583,7 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                         Some(group.unwrap_or_else(|| "oncall".into()))
                     },
                 }),
+                retention: None,
                 release,
                 schedule: schedule.map(|(cron, tz, start, end, skip, enabled)| ScheduleSpec {
                     cron: cron.into(),
@@ -2785,5 +2787,23 @@ fn tenant_documents_and_a_workflows_tenant_parse() {
         "kind: tenant\nname: t\nos_user: u\nshell: x\n",
         4,
         "unknown key",
+    );
+}
+
+#[test]
+fn retention_is_a_duration_of_at_least_an_hour() {
+    let w = workflow("project: p\nname: w\nretention: 30d\ntasks: [{name: a, type: empty}]\n");
+    assert_eq!(w.retention, Some(Duration::from_secs(30 * 86_400)));
+    assert_eq!(minimal_spec().retention, None);
+    let short = errors("project: p\nname: w\nretention: 10m\ntasks: [{name: a, type: empty}]\n");
+    assert_eq!(
+        short[0].to_string(),
+        "t.yaml:3:12: `retention` must be at least 1h, not 10m"
+    );
+    let bad = errors("project: p\nname: w\nretention: forever\ntasks: [{name: a, type: empty}]\n");
+    assert!(
+        bad[0].to_string().contains("invalid `retention`"),
+        "{}",
+        bad[0]
     );
 }

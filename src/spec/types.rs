@@ -216,6 +216,10 @@ pub struct WorkflowSpec {
     pub timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifySpec>,
+    /// How long finished instances (with their tasks and logs) are kept; `None`: the global
+    /// `PGDAG_RETENTION_DAYS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Duration>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub release: Release,
     #[serde(default, skip_serializing_if = "Option::is_none")]

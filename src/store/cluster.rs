@@ -53,8 +53,10 @@ pub async fn server_alive(client: &impl Conn, server_id: i64) -> Result<bool> {
         .unwrap_or(false))
 }
 
-/// Delete old rows: servers gone for a day, and instances, sent alerts and audit events
-/// past retention.
+/// Delete old rows, each kind in a batch of at most 500: servers gone for a day; final
+/// instances past their workflow's retention (or `retention_days`) with their tasks, logs,
+/// events and alerts; schedule fires likewise; failed commands, finished backfills whose
+/// instances are gone, other sent alerts and audit events past `retention_days`.
 pub async fn prune(client: &impl Conn, retention_days: i32, now: Now) -> Result<u64> {
     let mut deleted = client
         .exec(query!("cluster/prune_servers"), &[&now])
@@ -66,9 +68,55 @@ pub async fn prune(client: &impl Conn, retention_days: i32, now: Now) -> Result<
         .exec(query!("cluster/prune_alerts"), &[&retention_days, &now])
         .await?;
     deleted += client
+        .exec(query!("cluster/prune_fires"), &[&retention_days, &now])
+        .await?;
+    deleted += client
+        .exec(query!("cluster/prune_commands"), &[&retention_days, &now])
+        .await?;
+    deleted += client
+        .exec(query!("cluster/prune_backfills"), &[&retention_days, &now])
+        .await?;
+    deleted += client
         .exec(query!("cluster/prune_audit"), &[&retention_days, &now])
         .await?;
     Ok(deleted)
+}
+
+/// Weeks of task log partitions the leader keeps ready ahead of the current one.
+pub const LOG_WEEKS_AHEAD: i32 = 2;
+
+/// How long a partition drop waits for its lock before it gives up until the next round.
+pub const LOG_DROP_LOCK_TIMEOUT: &str = "2s";
+
+/// Task log partitions: creates the weeks ahead that are missing and drops the weeks past
+/// retention that hold nothing retention keeps. Run in a transaction of its own, before
+/// [`prune`] (whose instance deletes would otherwise take those rows one by one): a lock
+/// timeout here must not undo the leader's other duties. Returns (created, dropped names).
+pub async fn log_partitions(
+    client: &impl Conn,
+    retention_days: i32,
+    now: Now,
+) -> Result<(i32, Vec<String>)> {
+    client
+        .fetch_one(query!("cluster/lock_timeout"), &[&LOG_DROP_LOCK_TIMEOUT])
+        .await?;
+    let created: i32 = client
+        .fetch_one(
+            query!("cluster/log_partitions_create"),
+            &[&now, &LOG_WEEKS_AHEAD],
+        )
+        .await?
+        .get(0);
+    let dropped = client
+        .fetch(
+            query!("cluster/log_partitions_drop"),
+            &[&retention_days, &now],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok((created, dropped))
 }
 
 /// `elect` on a dedicated (non-pooled) connection: the one that holds the leader lock.

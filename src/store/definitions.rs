@@ -165,6 +165,7 @@ async fn apply_workflow_as(
             &spec_json,
             &spec_hash,
             &actor,
+            &spec.retention.map(|r| r.millis as i64),
         ],
     )
     .await?;

@@ -384,6 +384,11 @@ pub struct TaskDetail {
     /// `sub_process`: the child instance it started last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub child_instance_id: Option<i64>,
+    /// What the last attempt's process cost: CPU time in user and system mode
+    /// (milliseconds) and peak resident set (KiB); null when it ran no process.
+    pub cpu_user_ms: Option<i64>,
+    pub cpu_system_ms: Option<i64>,
+    pub max_rss_kib: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -450,6 +455,9 @@ pub async fn get_tasks(client: &impl Conn, id: i64) -> Result<Vec<TaskDetail>> {
             result: r.get("result"),
             branch: r.get("branch"),
             child_instance_id: r.get("child_instance_id"),
+            cpu_user_ms: r.get("cpu_user_ms"),
+            cpu_system_ms: r.get("cpu_system_ms"),
+            max_rss_kib: r.get("max_rss_kib"),
         })
         .collect())
 }

@@ -85,6 +85,9 @@ pub struct Completion {
     pub error: Option<String>,
     /// What a `sql` task kept of its result (rows, or rows affected).
     pub result: Option<serde_json::Value>,
+    /// What the attempt's process cost (`tasks::usage`): CPU user and system time in
+    /// milliseconds and peak RSS in KiB; `None` for attempts that ran no process.
+    pub usage: Option<[i64; 3]>,
 }
 
 /// An alert about an attempt, raised by its worker (written only while its claim holds).
@@ -159,6 +162,10 @@ pub async fn flush(
         let errors: Vec<Option<&str>> = completions.iter().map(|c| c.error.as_deref()).collect();
         let results: Vec<Option<&serde_json::Value>> =
             completions.iter().map(|c| c.result.as_ref()).collect();
+        let usage = |i: usize| -> Vec<Option<i64>> {
+            completions.iter().map(|c| c.usage.map(|u| u[i])).collect()
+        };
+        let (cpu_user, cpu_system, max_rss) = (usage(0), usage(1), usage(2));
         let done = tx
             .fetch(
                 query!("queue/complete"),
@@ -171,6 +178,9 @@ pub async fn flush(
                     &errors,
                     &results,
                     &now,
+                    &cpu_user,
+                    &cpu_system,
+                    &max_rss,
                 ],
             )
             .await?;

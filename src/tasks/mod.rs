@@ -23,6 +23,7 @@ pub mod procedure;
 pub mod run_as;
 pub mod script;
 pub mod sql;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -73,6 +74,8 @@ pub struct Outcome {
     /// A failure that another attempt cannot mend (the task's tenant cannot run on this
     /// worker): the task fails now, whatever retries it has left.
     pub no_retry: bool,
+    /// What the attempt's process cost (process types only).
+    pub usage: Option<usage::Usage>,
 }
 
 impl Outcome {

@@ -299,9 +299,39 @@ async fn run_program(
         false,
         budget.clone(),
     ));
+    // First the exit, seen without reaping so that its resource usage can be read (see
+    // tasks::usage); then tokio reaps the zombie and gives the status.
+    let mut terminating = false;
+    let usage = match child.id() {
+        None => None,
+        Some(pid) => {
+            let exited = super::usage::wait_exited(pid);
+            tokio::pin!(exited);
+            tokio::select! {
+                usage = &mut exited => usage,
+                _ = ctx.cancel.cancelled() => {
+                    terminating = true;
+                    ctx.log("[pgdag] terminating the process group\n");
+                    if let Some(pgid) = pgid {
+                        let _ = killpg(pgid, Signal::SIGTERM);
+                    }
+                    match tokio::time::timeout(KILL_GRACE, &mut exited).await {
+                        Ok(usage) => usage,
+                        Err(_) => {
+                            if let Some(pgid) = pgid {
+                                let _ = killpg(pgid, Signal::SIGKILL);
+                            }
+                            exited.await
+                        }
+                    }
+                }
+            }
+        }
+    };
+    // Immediate once the child has exited; the full wait when the usage could not be read.
     let status = tokio::select! {
         status = child.wait() => status,
-        _ = ctx.cancel.cancelled() => {
+        _ = ctx.cancel.cancelled(), if !terminating => {
             ctx.log("[pgdag] terminating the process group\n");
             terminate(&mut child, pgid).await
         }
@@ -332,6 +362,7 @@ async fn run_program(
         result: None,
         error: (!status.success()).then(|| format!("exit code {}", exit_code.unwrap_or(-1))),
         no_retry: false,
+        usage,
     })
 }
 

@@ -32,6 +32,7 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
             out_params: serde_json::json!({}),
             error: Some("killed before it started".into()),
             result: None,
+            usage: None,
         });
         return;
     }
@@ -145,6 +146,9 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
         out_params: serde_json::to_value(&outcome.out_params).unwrap_or_default(),
         error: if state == "succeeded" { None } else { error },
         result: outcome.result,
+        usage: outcome
+            .usage
+            .map(|u| [u.cpu_user_ms, u.cpu_system_ms, u.max_rss_kib]),
     });
 }
 

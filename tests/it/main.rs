@@ -17,6 +17,7 @@ mod import;
 mod observability;
 mod openapi;
 mod queries;
+mod retention;
 mod tasks;
 mod ui;
 mod webdriver;

@@ -1,8 +1,17 @@
--- Finished instances past retention, in small batches (their tasks and logs cascade).
+-- Final instances (paused included) past their workflow's retention or the global one, in
+-- small batches, with their evaluation events and their sent or failed alerts; their tasks
+-- (and what log rows of theirs no dropped partition took along) cascade.
 with old as (
-    select id from pgdag.workflow_instance
-    where state in ('stopped', 'failed', 'succeeded') and ended_at < greatest($2::timestamptz, now()) - make_interval(days => $1)
-    order by id
+    select wi.id
+    from pgdag.workflow_instance wi
+    left join pgdag.workflow_definition wd on wd.code = wi.workflow_code
+    where wi.state in ('paused', 'stopped', 'failed', 'succeeded')
+      and wi.ended_at < greatest($2::timestamptz, now()) - coalesce(wd.retention, make_interval(days => $1))
+    order by wi.ended_at
     limit 500
+), events as (
+    delete from pgdag.instance_event e using old where e.workflow_instance_id = old.id
+), alerts as (
+    delete from pgdag.alert a using old where a.workflow_instance_id = old.id and a.state <> 'pending'
 )
 delete from pgdag.workflow_instance wi using old where wi.id = old.id

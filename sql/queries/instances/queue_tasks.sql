@@ -5,6 +5,7 @@ with q as (
     set state = 'queued', attempt = t.attempt + 1, payload = q.payload, queued_at = clock_timestamp(),
         claim_token = null, host = null, server_id = null, kill_requested = false,
         exit_code = null, error = null, retry_at = null, wait_until = null,
+        cpu_user_ms = null, cpu_system_ms = null, max_rss_kib = null,
         dispatched_at = null, started_at = null, ended_at = null
     from q
     where t.id = q.id

@@ -1,7 +1,8 @@
 with done as (
     select *
-    from unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::jsonb[], $6::text[], $7::jsonb[])
-        as d(id, token, outcome, exit_code, out_params, error, result)
+    from unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::jsonb[], $6::text[], $7::jsonb[],
+                $9::bigint[], $10::bigint[], $11::bigint[])
+        as d(id, token, outcome, exit_code, out_params, error, result, cpu_user_ms, cpu_system_ms, max_rss_kib)
 ), upd as (
     update pgdag.task_instance t
     set state = case
@@ -20,6 +21,10 @@ with done as (
         out_params = d.out_params,
         error = d.error,
         result = d.result,
+        -- Each attempt's own (null when it ran no process).
+        cpu_user_ms = d.cpu_user_ms,
+        cpu_system_ms = d.cpu_system_ms,
+        max_rss_kib = d.max_rss_kib,
         started_at = coalesce(t.started_at, greatest($8::timestamptz, now())),
         -- The clock's: a relation delay runs from here.
         ended_at = greatest($8::timestamptz, now())

@@ -17,6 +17,7 @@ use crate::model::{CommandType, TaskState, WorkflowState};
 use crate::store::instances::{self, InstanceDetail, InstanceFilter, TaskDetail};
 use crate::store::members::{Access, Owned};
 use crate::store::{commands, definitions, logs};
+use crate::tasks::usage::{show_cpu, show_memory};
 use crate::view::svg;
 
 /// Instances per page of the list.
@@ -287,6 +288,18 @@ fn live(
                 ended_at: pages::time(t.ended_at),
                 duration: pages::duration(t.started_at, t.ended_at, now),
                 exit_code: t.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                cpu_user: t
+                    .cpu_user_ms
+                    .map(|ms| show_cpu(Some(ms)))
+                    .unwrap_or_default(),
+                cpu_system: t
+                    .cpu_system_ms
+                    .map(|ms| show_cpu(Some(ms)))
+                    .unwrap_or_default(),
+                max_rss: t
+                    .max_rss_kib
+                    .map(|k| show_memory(Some(k)))
+                    .unwrap_or_default(),
                 error: t.error.clone().unwrap_or_default(),
                 child_instance_id: t.child_instance_id,
                 can_force: !instance_busy

@@ -654,6 +654,7 @@ impl WorkflowCx<'_> {
             worker_group,
             timeout: (wf.timeout_minutes > 0).then(|| minutes(wf.timeout_minutes)),
             notify: None,
+            retention: None,
             release,
             schedule,
             tenant: None,
