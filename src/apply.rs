@@ -21,6 +21,8 @@ pub struct Checked {
     pub datasources: Vec<DatasourceSpec>,
     pub alert_groups: Vec<AlertGroupSpec>,
     pub tenants: Vec<TenantSpec>,
+    pub variables: Vec<VariablesSpec>,
+    pub secrets: Vec<SecretSpec>,
     /// Where the workflows name alert groups (`notify.group`, `send_result_to`).
     pub group_refs: Vec<GroupRef>,
     /// Where the workflows name tenants (`tenant:`).
@@ -58,6 +60,8 @@ impl Checked {
             ("task_group", self.task_groups.len()),
             ("alert_group", self.alert_groups.len()),
             ("tenant", self.tenants.len()),
+            ("variables", self.variables.len()),
+            ("secret", self.secrets.len()),
         ];
         match kinds.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>()[..] {
             [(kind, 1)] => Some(kind),
@@ -122,6 +126,51 @@ impl Checked {
         names.sort();
         names.dedup();
         names
+    }
+
+    /// The secrets ready to store, values encrypted with `key` (needed for a `value:`;
+    /// `value_env` is read by the worker that runs the task).
+    pub fn sealed_secrets(
+        &self,
+        key: Option<&SecretKey>,
+    ) -> Result<Vec<crate::store::project_values::NewSecret<'_>>, String> {
+        self.secrets
+            .iter()
+            .map(|s| {
+                let (value_secret, value_env) = match (&s.value, key) {
+                    (SecretSource::Env(var), _) => (None, Some(var.as_str())),
+                    (SecretSource::Value(text), Some(key)) => (Some(key.encrypt(&text.0)), None),
+                    (SecretSource::Value(_), None) => {
+                        return Err(format!(
+                            "secret {}/{} has a value: set {} to the key that encrypts stored secrets (or use value_env)",
+                            s.project,
+                            s.name,
+                            crate::secret::SECRET_KEY_VAR
+                        ));
+                    }
+                };
+                Ok(crate::store::project_values::NewSecret {
+                    project: &s.project,
+                    name: &s.name,
+                    value_secret,
+                    value_env,
+                })
+            })
+            .collect()
+    }
+
+    /// The projects whose variables or secrets these documents set (the applier needs
+    /// write access to each).
+    pub fn value_projects(&self) -> Vec<&str> {
+        let mut projects: Vec<&str> = self
+            .variables
+            .iter()
+            .map(|v| v.project.as_str())
+            .chain(self.secrets.iter().map(|s| s.project.as_str()))
+            .collect();
+        projects.sort();
+        projects.dedup();
+        projects
     }
 
     /// The datasources ready to store, passwords encrypted with `key`. A datasource with a
@@ -284,6 +333,18 @@ pub fn check_text(file: &str, text: &str) -> Result<Vec<WorkflowSpec>, Vec<SpecE
                 .tenants
                 .first()
                 .map(|t| (t.source.pos("kind"), "tenant"))
+        })
+        .or_else(|| {
+            checked
+                .variables
+                .first()
+                .map(|v| (v.source.pos("kind"), "variables"))
+        })
+        .or_else(|| {
+            checked
+                .secrets
+                .first()
+                .map(|v| (v.source.pos("kind"), "secret"))
         });
     if let Some((pos, kind)) = other {
         return Err(vec![SpecError {
@@ -305,6 +366,8 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
     let mut datasources = Vec::new();
     let mut alert_groups = Vec::new();
     let mut tenants = Vec::new();
+    let mut variables = Vec::new();
+    let mut secrets = Vec::new();
     let mut group_refs = Vec::new();
     let mut tenant_refs = Vec::new();
     for document in documents {
@@ -365,6 +428,8 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
             Document::Datasource(d) => datasources.push(d),
             Document::AlertGroup(g) => alert_groups.push(g),
             Document::Tenant(t) => tenants.push(t),
+            Document::Variables(v) => variables.push(v),
+            Document::Secret(s) => secrets.push(s),
         }
     }
     if errors.is_empty() {
@@ -374,6 +439,8 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
             datasources,
             alert_groups,
             tenants,
+            variables,
+            secrets,
             group_refs,
             tenant_refs,
         })
@@ -502,6 +569,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
     let mut group_refs: Vec<GroupRef> = Vec::new();
     let mut tenants: Vec<TenantSpec> = Vec::new();
     let mut tenant_refs: Vec<TenantRef> = Vec::new();
+    let mut variables: Vec<VariablesSpec> = Vec::new();
+    let mut secrets: Vec<SecretSpec> = Vec::new();
     let mut seen: HashMap<(String, String), String> = HashMap::new();
     for file in &files {
         let name = file.display().to_string();
@@ -543,6 +612,29 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
                         tenants.push(tenant);
                     }
                 }
+                for v in found.variables {
+                    if variables.iter().any(|o| o.project == v.project) {
+                        errors.push(format!(
+                            "{name}: the variables of project {} are defined twice",
+                            v.project
+                        ));
+                    } else {
+                        variables.push(v);
+                    }
+                }
+                for s in found.secrets {
+                    if secrets
+                        .iter()
+                        .any(|o| o.project == s.project && o.name == s.name)
+                    {
+                        errors.push(format!(
+                            "{name}: secret {}/{} is defined twice",
+                            s.project, s.name
+                        ));
+                    } else {
+                        secrets.push(s);
+                    }
+                }
                 for d in found.datasources {
                     if datasources
                         .iter()
@@ -582,6 +674,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
             datasources,
             alert_groups,
             tenants,
+            variables,
+            secrets,
             group_refs,
             tenant_refs,
         })

@@ -34,6 +34,16 @@ pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
         }
         out.push_str(&crate::spec::to_yaml(&spec));
     }
+    if workflow.is_none() {
+        let values = super::values::export_values(&client, project).await?;
+        if !values.is_empty() {
+            if !out.is_empty() {
+                out.push_str("---
+");
+            }
+            out.push_str(&values);
+        }
+    }
     print!("{out}");
     Ok(0)
 }

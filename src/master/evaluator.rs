@@ -612,7 +612,15 @@ fn resolve_params(
             upstream.extend(params::json_to_params(out));
         }
     }
-    params::resolve(&ctx, &spec.params, &startup, &upstream, &task.params)
+    // The project's variables as `var.NAME`, under the workflow's own params (a workflow
+    // param named `var.NAME` wins).
+    let mut global: ParamMap = instance
+        .variables
+        .iter()
+        .map(|(k, v)| (format!("var.{k}"), v.clone()))
+        .collect();
+    global.extend(spec.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+    params::resolve(&ctx, &global, &startup, &upstream, &task.params)
         .map_err(|e| e.to_string())
 }
 
@@ -650,8 +658,23 @@ fn payload(
     let resolved = resolve_params(compiled, instance, rows, outs, i)?;
     let ctx = run_context(compiled, instance, rows, i);
     let mut value = serde_json::to_value(task).map_err(|e| e.to_string())?;
+    // `${secret.NAME}` written in the task is marked before params are expanded, so the
+    // worker fills it and a reference that a param value brings in stays text
+    // (params::secrets).
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let mut secrets = false;
+    let mut mark = |field: &mut serde_json::Value| {
+        params::secrets::for_each_string(field, &mut |text| {
+            let (marked, any) = params::secrets::mark(text, &nonce);
+            if any {
+                *text = marked;
+                secrets = true;
+            }
+        })
+    };
     for key in crate::tasks::plugin(task.task_type()).expanded_keys() {
         if let Some(field) = value.get_mut(*key) {
+            mark(field);
             expand_strings(field, &resolved, &ctx).map_err(|e| format!("{key}: {e}"))?;
         }
     }
@@ -660,8 +683,12 @@ fn payload(
     env.extend(task.env.clone());
     if !env.is_empty() {
         let mut field = serde_json::to_value(&env).map_err(|e| e.to_string())?;
+        mark(&mut field);
         expand_strings(&mut field, &resolved, &ctx).map_err(|e| format!("env: {e}"))?;
         value["env"] = field;
+    }
+    if secrets {
+        value["secret_nonce"] = serde_json::Value::String(nonce);
     }
     value["params"] = serde_json::to_value(&resolved).map_err(|e| e.to_string())?;
     value["project"] = serde_json::Value::String(compiled.version.project.clone());

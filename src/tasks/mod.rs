@@ -16,6 +16,7 @@ pub mod datasource;
 pub mod env;
 pub mod http;
 pub mod json_path;
+pub mod mask;
 pub mod master_side;
 pub mod net;
 pub mod procedure;

@@ -14,6 +14,7 @@ mod fakes;
 mod harness;
 mod import;
 mod observability;
+mod project_values;
 mod queries;
 mod tasks;
 mod ui;

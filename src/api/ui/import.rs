@@ -101,6 +101,7 @@ pub(super) async fn submit(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiErr
         &datasources,
         &[],
         &[],
+        &Default::default(),
     )
     .await?;
     Ok(redirect(&format!("/projects/{project}")))
