@@ -26,7 +26,7 @@ pub async fn handle(store: &Store, settings: &Settings, request: &Request, token
         Err((e, retry_after)) => {
             let mut reply = super::rest::error_reply(e);
             if let Some(secs) = retry_after
-                && let Ok(value) = secs.to_string().parse()
+                && let Ok(value) = secs.to_string().parse::<warp::http::HeaderValue>()
             {
                 reply.headers_mut().insert("retry-after", value);
             }
@@ -121,8 +121,8 @@ async fn start(
         &tx,
         &actor,
         CommandType::Start,
-        Some(project),
-        Some(workflow),
+        Some(project.as_str()),
+        Some(workflow.as_str()),
         &params,
         &serde_json::json!({}),
         None,
@@ -133,8 +133,8 @@ async fn start(
         &tx,
         &actor,
         "hook.start",
-        Some(project),
-        Some(workflow),
+        Some(project.as_str()),
+        Some(workflow.as_str()),
         serde_json::json!({ "hook_id": taken.id, "instance_id": instance_id, "params": params.as_object().map(|p| p.keys().collect::<Vec<_>>()) }),
     )
     .await

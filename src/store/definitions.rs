@@ -662,7 +662,7 @@ async fn apply_values(
             tx,
             actor,
             "variables.apply",
-            Some(&v.project),
+            Some(v.project.as_str()),
             None,
             serde_json::json!({ "names": v.values.keys().collect::<Vec<_>>() }),
         )

@@ -17,7 +17,7 @@ use crate::store::queue::ClaimedTask;
 pub const MASK: &str = "***";
 
 /// A streaming replacer of secret values.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Masker {
     /// Non-empty values, longest first (the longest match wins where values overlap).
     secrets: Vec<Vec<u8>>,

@@ -70,7 +70,7 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
         ))
     });
     let sink: Arc<dyn tasks::LogSink> = match &masking {
-        Some(m) => m.clone(),
+        Some(m) => m.clone() as Arc<dyn tasks::LogSink>,
         None => Arc::new(shipper.clone()),
     };
     let timeout: Option<TaskTimeout> = task

@@ -4,7 +4,7 @@
 -- false: the bucket is empty.
 with hook as (
     select h.id, least($3::float8, h.tokens
-               + $2::float8 * greatest(0, extract(epoch from greatest($4::timestamptz, now()) - h.tokens_at))) as tokens
+               + $2::float8 * greatest(0, extract(epoch from greatest($4::timestamptz, now()) - h.tokens_at)::float8)) as tokens
     from pgdag.workflow_hook h
     where h.token_hash = $1 and h.revoked_at is null
     for update

@@ -242,8 +242,8 @@ pub async fn revoke(
             tx,
             actor,
             "hook.revoke",
-            Some(&hook.project),
-            Some(&hook.workflow),
+            Some(hook.project.as_str()),
+            Some(hook.workflow.as_str()),
             serde_json::json!({ "hook_id": id }),
         )
         .await?;
