@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::alert::channel::SealedGroup;
 use crate::secret::SecretKey;
 use crate::spec::{
-    self, AlertChannel, AlertGroupSpec, DatasourceSpec, Document, SpecError, TaskGroupSpec,
-    TenantSpec, WorkflowSpec,
+    self, AlertChannel, AlertGroupSpec, DatasourceSpec, Document, SecretSource, SecretSpec,
+    SpecError, TaskGroupSpec, TenantSpec, VariablesSpec, WorkflowSpec,
 };
 use crate::store::datasources::NewDatasource;
 

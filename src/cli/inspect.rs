@@ -38,8 +38,10 @@ pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
         let values = super::values::export_values(&client, project).await?;
         if !values.is_empty() {
             if !out.is_empty() {
-                out.push_str("---
-");
+                out.push_str(
+                    "---
+",
+                );
             }
             out.push_str(&values);
         }

@@ -48,7 +48,10 @@ mod tests {
     fn exported_variables_read_back_the_same() {
         let values = std::collections::BTreeMap::from([
             ("bucket".to_string(), "s3://b/x: y".to_string()),
-            ("quote".to_string(), "a \"q\" \\ ${x}\nline2 #not a comment".to_string()),
+            (
+                "quote".to_string(),
+                "a \"q\" \\ ${x}\nline2 #not a comment".to_string(),
+            ),
             ("empty".to_string(), String::new()),
         ]);
         let yaml = super::variables_yaml("p", &values);

@@ -620,8 +620,7 @@ fn resolve_params(
         .map(|(k, v)| (format!("var.{k}"), v.clone()))
         .collect();
     global.extend(spec.params.iter().map(|(k, v)| (k.clone(), v.clone())));
-    params::resolve(&ctx, &global, &startup, &upstream, &task.params)
-        .map_err(|e| e.to_string())
+    params::resolve(&ctx, &global, &startup, &upstream, &task.params).map_err(|e| e.to_string())
 }
 
 fn run_context(

@@ -113,9 +113,15 @@ mod tests {
 
     #[test]
     fn only_references_marked_with_the_nonce_are_filled() {
-        let (marked, any) = mark("curl -H 'k: ${secret.API_KEY}' ${secret.} ${secret.a b} ${x}", "N1");
+        let (marked, any) = mark(
+            "curl -H 'k: ${secret.API_KEY}' ${secret.} ${secret.a b} ${x}",
+            "N1",
+        );
         assert!(any);
-        assert_eq!(marked, "curl -H 'k: ${secret.API_KEY@N1}' ${secret.} ${secret.a b} ${x}");
+        assert_eq!(
+            marked,
+            "curl -H 'k: ${secret.API_KEY@N1}' ${secret.} ${secret.a b} ${x}"
+        );
         assert_eq!(marked_names(&marked, "N1"), ["API_KEY"]);
         let values = BTreeMap::from([("API_KEY".to_string(), "s3cr3t".to_string())]);
         assert_eq!(
@@ -124,8 +130,14 @@ mod tests {
         );
         // A reference that came through a param value (not marked, or with a guessed
         // nonce) stays text.
-        assert_eq!(fill("${secret.API_KEY}", "N1", &values), "${secret.API_KEY}");
-        assert_eq!(fill("${secret.API_KEY@N2}", "N1", &values), "${secret.API_KEY@N2}");
+        assert_eq!(
+            fill("${secret.API_KEY}", "N1", &values),
+            "${secret.API_KEY}"
+        );
+        assert_eq!(
+            fill("${secret.API_KEY@N2}", "N1", &values),
+            "${secret.API_KEY@N2}"
+        );
         assert!(marked_names("${secret.API_KEY@N2}", "N1").is_empty());
         assert_eq!(mark("no refs", "N").1, false);
     }

@@ -2051,7 +2051,10 @@ fn secret(ctx: &mut Ctx, mut f: Fields) -> Option<SecretSpec> {
         (Some(v), None) => Some(SecretSource::Value(SecretText(v))),
         (None, Some(e)) => Some(SecretSource::Env(e)),
         (Some(_), Some(_)) => {
-            ctx.err(f.source.pos("value"), "set `value` or `value_env`, not both");
+            ctx.err(
+                f.source.pos("value"),
+                "set `value` or `value_env`, not both",
+            );
             None
         }
         (None, None) if ctx.errors.len() == start => {

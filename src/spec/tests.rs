@@ -2810,13 +2810,19 @@ fn variables_and_secret_documents_parse_and_their_mistakes_are_placed() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(&docs[2], Document::Secret(s) if s.value == SecretSource::Env("VENDOR_TOKEN".into())));
+    assert!(
+        matches!(&docs[2], Document::Secret(s) if s.value == SecretSource::Env("VENDOR_TOKEN".into()))
+    );
     assert_error(
         "kind: secret\nproject: p\nname: k\nvalue: a\nvalue_env: B\n",
         4,
         "not both",
     );
-    assert_error("kind: secret\nproject: p\nname: k\n", 1, "needs `value` or `value_env`");
+    assert_error(
+        "kind: secret\nproject: p\nname: k\n",
+        1,
+        "needs `value` or `value_env`",
+    );
     assert_error(
         "kind: variables\nproject: p\nvalues:\n  'bad name': x\n",
         4,

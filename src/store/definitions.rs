@@ -689,7 +689,17 @@ pub async fn apply_all(
     actor: &str,
     specs: &[WorkflowSpec],
 ) -> Result<Vec<Applied>> {
-    apply_documents(client, actor, specs, &[], &[], &[], &[], &Default::default()).await
+    apply_documents(
+        client,
+        actor,
+        specs,
+        &[],
+        &[],
+        &[],
+        &[],
+        &Default::default(),
+    )
+    .await
 }
 
 /// A workflow of a project page: its schedule and its last runs, newest first.

@@ -105,7 +105,12 @@ pub struct Taken {
 }
 
 /// Takes one start for `token`: `None` for an unknown or revoked token.
-pub async fn take(client: &impl Conn, token: &str, rate: RateLimit, now: Now) -> Result<Option<Taken>> {
+pub async fn take(
+    client: &impl Conn,
+    token: &str,
+    rate: RateLimit,
+    now: Now,
+) -> Result<Option<Taken>> {
     let row = client
         .fetch_opt(
             query!("hooks/take"),

@@ -35,7 +35,10 @@ pub async fn set_variables(
     let project_id = super::definitions::upsert_project(client, project).await?;
     let vals = serde_json::to_value(values).unwrap_or_default();
     client
-        .exec(query!("project_values/set_variables"), &[&project_id, &vals])
+        .exec(
+            query!("project_values/set_variables"),
+            &[&project_id, &vals],
+        )
         .await?;
     Ok(())
 }
@@ -121,7 +124,10 @@ pub async fn secrets_for_run(
     names: &[String],
 ) -> Result<Vec<SecretRecord>> {
     Ok(client
-        .fetch(query!("project_values/secrets_for_run"), &[&project, &names])
+        .fetch(
+            query!("project_values/secrets_for_run"),
+            &[&project, &names],
+        )
         .await?
         .iter()
         .map(|r| SecretRecord {

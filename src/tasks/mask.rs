@@ -184,7 +184,11 @@ mod tests {
                 continue;
             }
             let mut m = Masker::new([secret.to_string()]);
-            assert_eq!(stream(&mut m, &[&text[..cut], &text[cut..]]), expected, "cut {cut}");
+            assert_eq!(
+                stream(&mut m, &[&text[..cut], &text[cut..]]),
+                expected,
+                "cut {cut}"
+            );
             for cut2 in cut..=text.len() {
                 if !text.is_char_boundary(cut2) {
                     continue;

@@ -148,7 +148,9 @@ async fn variables_and_masked_secrets_reach_a_shell_task_and_nothing_else() {
     pgdag::store::users::add(&client, "ro", None, false)
         .await
         .unwrap();
-    members::set(&client, "p", "ro", Access::Read).await.unwrap();
+    members::set(&client, "p", "ro", Access::Read)
+        .await
+        .unwrap();
     let admin = pgdag::store::users::create_token(&client, "root", None, None)
         .await
         .unwrap()
@@ -168,7 +170,10 @@ async fn variables_and_masked_secrets_reach_a_shell_task_and_nothing_else() {
             .unwrap();
         assert_eq!(secrets.status(), 200);
         let text = secrets.text().await.unwrap();
-        assert!(text.contains("api_key") && text.contains("VENDOR_TOKEN"), "{text}");
+        assert!(
+            text.contains("api_key") && text.contains("VENDOR_TOKEN"),
+            "{text}"
+        );
         assert!(!text.contains(STORED), "{text}");
         let variables: serde_json::Value = http
             .get(format!("{api}/variables"))
@@ -270,7 +275,10 @@ async fn a_webhook_starts_a_run_with_its_body_as_params_until_revoked() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(url.starts_with(&format!("{base}/hooks/pgdag_hook_")), "{url}");
+    assert!(
+        url.starts_with(&format!("{base}/hooks/pgdag_hook_")),
+        "{url}"
+    );
     let http = reqwest::Client::new();
 
     let started = http
@@ -338,13 +346,21 @@ async fn a_webhook_starts_a_run_with_its_body_as_params_until_revoked() {
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(listed.contains(&hook_id.to_string()) && !listed.contains("pgdag_hook_"), "{listed}");
+    assert!(
+        listed.contains(&hook_id.to_string()) && !listed.contains("pgdag_hook_"),
+        "{listed}"
+    );
     let out = pgdag(&cluster.db)
         .args(["hook", "revoke", &hook_id.to_string()])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let revoked = http.post(&url).json(&serde_json::json!({})).send().await.unwrap();
+    let revoked = http
+        .post(&url)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoked.status(), 404);
     let revoked = revoked.text().await.unwrap();
     let unknown = http

@@ -178,9 +178,7 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
         (M::PUT, ["projects", p, "secrets", name]) => values::put_secret(ctx, p, name).await,
         (M::DELETE, ["projects", p, "secrets", name]) => values::delete_secret(ctx, p, name).await,
         (M::GET, ["projects", p, "hooks"]) => values::list_hooks(ctx, p).await,
-        (M::POST, ["projects", p, "workflows", w, "hooks"]) => {
-            values::create_hook(ctx, p, w).await
-        }
+        (M::POST, ["projects", p, "workflows", w, "hooks"]) => values::create_hook(ctx, p, w).await,
         (M::DELETE, ["projects", p, "hooks", id]) => values::revoke_hook(ctx, p, id).await,
 
         (M::GET, ["servers"]) => servers::list(ctx).await,

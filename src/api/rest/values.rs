@@ -96,7 +96,9 @@ pub(super) async fn put_secret(ctx: Ctx<'_>, project: &str, name: &str) -> Answe
         .sealed_secrets(key.as_ref())
         .map_err(ApiError::unprocessable)?;
     let [secret] = &sealed[..] else {
-        return Err(ApiError::unprocessable("the body must hold `value` or `value_env`"));
+        return Err(ApiError::unprocessable(
+            "the body must hold `value` or `value_env`",
+        ));
     };
     let mut client = ctx.client;
     let tx = client.transaction().await?;
