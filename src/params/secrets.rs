@@ -139,6 +139,6 @@ mod tests {
             "${secret.API_KEY@N2}"
         );
         assert!(marked_names("${secret.API_KEY@N2}", "N1").is_empty());
-        assert_eq!(mark("no refs", "N").1, false);
+        assert!(!mark("no refs", "N").1);
     }
 }

@@ -580,6 +580,8 @@ mod tests {
 /// Apply tenants, datasources, task groups, alert groups and workflows in one transaction: all of
 /// them or none. A workflow that names an alert group (`notify.group`, `send_result_to`)
 /// that is neither applied here nor stored is refused.
+// One slice per kind of document, all written in the one transaction this function owns.
+#[allow(clippy::too_many_arguments)]
 pub async fn apply_documents(
     client: &mut deadpool_postgres::Object,
     actor: &str,

@@ -84,17 +84,23 @@ impl Masker {
                 continue;
             }
             let rest = &buf[i..];
+            // The rest may be the start of a secret that the next piece completes (even
+            // when a shorter secret matches already: the longer one wins).
+            if !end
+                && self
+                    .secrets
+                    .iter()
+                    .any(|s| s.len() > rest.len() && s.starts_with(rest))
+            {
+                out.extend_from_slice(&buf[plain_from..i]);
+                return (bytes_to_string(out), i);
+            }
             if let Some(s) = self.secrets.iter().find(|s| rest.starts_with(s)) {
                 out.extend_from_slice(&buf[plain_from..i]);
                 out.extend_from_slice(MASK.as_bytes());
                 i += s.len();
                 plain_from = i;
                 continue;
-            }
-            if !end && self.secrets.iter().any(|s| s.starts_with(rest)) {
-                // The rest may be the start of a secret that the next piece completes.
-                out.extend_from_slice(&buf[plain_from..i]);
-                return (bytes_to_string(out), i);
             }
             i += 1;
         }
