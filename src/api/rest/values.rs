@@ -250,7 +250,7 @@ pub async fn revoke(
         )
         .await?;
     }
-    Ok(hooks::get(tx, id).await?)
+    hooks::get(tx, id).await
 }
 
 /// `DELETE /projects/{p}/hooks/{id}` (writers): revoke.
