@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::alert::channel::SealedGroup;
 use crate::secret::SecretKey;
 use crate::spec::{
-    self, AlertChannel, AlertGroupSpec, DatasourceSpec, Document, ScheduleDocSpec, SpecError,
-    TaskGroupSpec, TenantSpec, WorkflowSpec,
+    self, AlertChannel, AlertGroupSpec, DatasourceSpec, Document, ScheduleDocSpec, SecretSource,
+    SecretSpec, SpecError, TaskGroupSpec, TenantSpec, VariablesSpec, WorkflowSpec,
 };
 use crate::store::datasources::NewDatasource;
 
@@ -23,6 +23,8 @@ pub struct Checked {
     pub tenants: Vec<TenantSpec>,
     /// `kind: schedule` documents: schedules besides the workflows' own.
     pub schedules: Vec<ScheduleDocSpec>,
+    pub variables: Vec<VariablesSpec>,
+    pub secrets: Vec<SecretSpec>,
     /// Where the workflows name alert groups (`notify.group`, `send_result_to`).
     pub group_refs: Vec<GroupRef>,
     /// Where the workflows name tenants (`tenant:`).
@@ -61,6 +63,8 @@ impl Checked {
             ("alert_group", self.alert_groups.len()),
             ("tenant", self.tenants.len()),
             ("schedule", self.schedules.len()),
+            ("variables", self.variables.len()),
+            ("secret", self.secrets.len()),
         ];
         match kinds.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>()[..] {
             [(kind, 1)] => Some(kind),
@@ -126,6 +130,51 @@ impl Checked {
         names.sort();
         names.dedup();
         names
+    }
+
+    /// The secrets ready to store, values encrypted with `key` (needed for a `value:`;
+    /// `value_env` is read by the worker that runs the task).
+    pub fn sealed_secrets(
+        &self,
+        key: Option<&SecretKey>,
+    ) -> Result<Vec<crate::store::project_values::NewSecret<'_>>, String> {
+        self.secrets
+            .iter()
+            .map(|s| {
+                let (value_secret, value_env) = match (&s.value, key) {
+                    (SecretSource::Env(var), _) => (None, Some(var.as_str())),
+                    (SecretSource::Value(text), Some(key)) => (Some(key.encrypt(&text.0)), None),
+                    (SecretSource::Value(_), None) => {
+                        return Err(format!(
+                            "secret {}/{} has a value: set {} to the key that encrypts stored secrets (or use value_env)",
+                            s.project,
+                            s.name,
+                            crate::secret::SECRET_KEY_VAR
+                        ));
+                    }
+                };
+                Ok(crate::store::project_values::NewSecret {
+                    project: &s.project,
+                    name: &s.name,
+                    value_secret,
+                    value_env,
+                })
+            })
+            .collect()
+    }
+
+    /// The projects whose variables or secrets these documents set (the applier needs
+    /// write access to each).
+    pub fn value_projects(&self) -> Vec<&str> {
+        let mut projects: Vec<&str> = self
+            .variables
+            .iter()
+            .map(|v| v.project.as_str())
+            .chain(self.secrets.iter().map(|s| s.project.as_str()))
+            .collect();
+        projects.sort();
+        projects.dedup();
+        projects
     }
 
     /// The datasources ready to store, passwords encrypted with `key`. A datasource with a
@@ -294,6 +343,18 @@ pub fn check_text(file: &str, text: &str) -> Result<Vec<WorkflowSpec>, Vec<SpecE
                 .schedules
                 .first()
                 .map(|s| (s.source.pos("kind"), "schedule"))
+        })
+        .or_else(|| {
+            checked
+                .variables
+                .first()
+                .map(|v| (v.source.pos("kind"), "variables"))
+        })
+        .or_else(|| {
+            checked
+                .secrets
+                .first()
+                .map(|v| (v.source.pos("kind"), "secret"))
         });
     if let Some((pos, kind)) = other {
         return Err(vec![SpecError {
@@ -316,6 +377,8 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
     let mut alert_groups = Vec::new();
     let mut tenants = Vec::new();
     let mut schedules = Vec::new();
+    let mut variables = Vec::new();
+    let mut secrets = Vec::new();
     let mut group_refs = Vec::new();
     let mut tenant_refs = Vec::new();
     for document in documents {
@@ -388,6 +451,8 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
             Document::AlertGroup(g) => alert_groups.push(g),
             Document::Tenant(t) => tenants.push(t),
             Document::Schedule(s) => schedules.push(s),
+            Document::Variables(v) => variables.push(v),
+            Document::Secret(s) => secrets.push(s),
         }
     }
     if errors.is_empty() {
@@ -398,6 +463,8 @@ pub fn check_documents(file: &str, text: &str) -> Result<Checked, Vec<SpecError>
             alert_groups,
             tenants,
             schedules,
+            variables,
+            secrets,
             group_refs,
             tenant_refs,
         })
@@ -527,6 +594,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
     let mut tenants: Vec<TenantSpec> = Vec::new();
     let mut tenant_refs: Vec<TenantRef> = Vec::new();
     let mut schedules: Vec<ScheduleDocSpec> = Vec::new();
+    let mut variables: Vec<VariablesSpec> = Vec::new();
+    let mut secrets: Vec<SecretSpec> = Vec::new();
     let mut seen: HashMap<(String, String), String> = HashMap::new();
     for file in &files {
         let name = file.display().to_string();
@@ -574,6 +643,29 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
                         tenants.push(tenant);
                     }
                 }
+                for v in found.variables {
+                    if variables.iter().any(|o| o.project == v.project) {
+                        errors.push(format!(
+                            "{name}: the variables of project {} are defined twice",
+                            v.project
+                        ));
+                    } else {
+                        variables.push(v);
+                    }
+                }
+                for s in found.secrets {
+                    if secrets
+                        .iter()
+                        .any(|o| o.project == s.project && o.name == s.name)
+                    {
+                        errors.push(format!(
+                            "{name}: secret {}/{} is defined twice",
+                            s.project, s.name
+                        ));
+                    } else {
+                        secrets.push(s);
+                    }
+                }
                 for d in found.datasources {
                     if datasources
                         .iter()
@@ -614,6 +706,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Checked, Vec<String>> {
             alert_groups,
             tenants,
             schedules,
+            variables,
+            secrets,
             group_refs,
             tenant_refs,
         })

@@ -9,6 +9,7 @@
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod hook;
 pub mod pages;
 pub mod references;
 pub mod rest;
@@ -259,6 +260,9 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
     }
     if path.starts_with("/api/") {
         return rest::handle(store, settings, request).await;
+    }
+    if let Some(token) = path.strip_prefix("/hooks/") {
+        return hook::handle(store, settings, &request, token).await;
     }
     ui::handle(store, settings, request).await
 }

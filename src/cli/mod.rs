@@ -2,6 +2,7 @@
 //! none needs the API to be running.
 
 mod alerts;
+mod hooks;
 mod import;
 mod inspect;
 mod listings;
@@ -9,6 +10,7 @@ mod overrides;
 mod plan;
 mod porting;
 mod setup;
+mod values;
 
 use std::path::PathBuf;
 
@@ -214,6 +216,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Webhooks that start a workflow (`POST /hooks/{token}`).
+    Hook {
+        #[command(subcommand)]
+        command: HookCommand,
+    },
     /// Database roles as SQL clients of projects (docs/security.md).
     Client {
         #[command(subcommand)]
@@ -354,6 +361,20 @@ pub enum ClientCommand {
     Grant { role: String, project: String },
     /// Take a project from a client role (with its last project, `pgdag_client` too).
     Revoke { role: String, project: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HookCommand {
+    /// Create a webhook for PROJECT/WORKFLOW; prints its URL (shown only once).
+    Create { target: String },
+    /// List the webhooks of PROJECT or PROJECT/WORKFLOW (never their tokens).
+    List {
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a webhook: calls to it answer 404 at once.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -597,6 +618,11 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Token {
             command: TokenCommand::Revoke { id },
         } => setup::token_revoke(id).await,
+        Command::Hook { command } => match command {
+            HookCommand::Create { target } => hooks::create(&target).await,
+            HookCommand::List { target, json } => hooks::list(target.as_deref(), json).await,
+            HookCommand::Revoke { id } => hooks::revoke(id).await,
+        },
         Command::Client {
             command: ClientCommand::Grant { role, project },
         } => setup::client_grant(&role, &project).await,

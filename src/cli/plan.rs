@@ -115,7 +115,7 @@ pub async fn plan(target: &str, date: Option<&str>, params: &[String]) -> CliRes
             let resolved =
                 params::resolve(&ctx, &spec.params, &startup, &ParamMap::new(), &task.params)
                     .map_err(|e| CliError::usage(format!("task {}: {e}", task.name)))?;
-            let value = crate::tasks::expand::expanded_task(&spec, i, &resolved, &ctx)
+            let value = crate::tasks::expand::expanded_task(&spec, i, &resolved, &ctx, None)
                 .map_err(|e| CliError::usage(format!("task {}: {e}", task.name)))?;
             render_task(&mut out, &spec, i, &resolved, &startup, &value);
         }

@@ -277,7 +277,17 @@ pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
             });
         }
     }
-    let out = render(&docs);
+    let mut out = render(&docs);
+    // The project's variables and secrets (never a secret's value) go with a whole project.
+    if workflow.is_none() {
+        let values = super::values::export_values(&client, project).await?;
+        if !values.is_empty() {
+            if !out.is_empty() {
+                out.push_str("---\n");
+            }
+            out.push_str(&values);
+        }
+    }
     print!("{out}");
     Ok(0)
 }

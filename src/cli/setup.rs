@@ -185,6 +185,9 @@ pub(super) async fn apply_checked(
     let alert_groups = checked
         .sealed_alert_groups(key.as_ref())
         .map_err(CliError::usage)?;
+    let secrets = checked
+        .sealed_secrets(key.as_ref())
+        .map_err(CliError::usage)?;
     // Alert groups the workflows name must exist (here or in the database): say where.
     let referenced = checked.referenced_groups();
     if !referenced.is_empty() {
@@ -215,8 +218,22 @@ pub(super) async fn apply_checked(
         &alert_groups,
         &checked.tenants,
         &checked.schedules,
+        &crate::store::project_values::ProjectValues {
+            variables: &checked.variables,
+            secrets: &secrets,
+        },
     )
     .await?;
+    for v in &checked.variables {
+        println!(
+            "variables of project {}: {} applied",
+            v.project,
+            v.values.len()
+        );
+    }
+    for s in &checked.secrets {
+        println!("secret {}/{}: applied", s.project, s.name);
+    }
     for t in &checked.tenants {
         println!(
             "tenant {}: os user {}, projects [{}]",

@@ -613,8 +613,15 @@ fn resolve_params(
             upstream.extend(params::json_to_params(out));
         }
     }
-    params::resolve(&ctx, &spec.params, &startup, &upstream, &task.params)
-        .map_err(|e| e.to_string())
+    // The project's variables as `var.NAME`, under the workflow's own params (a workflow
+    // param named `var.NAME` wins).
+    let mut global: ParamMap = instance
+        .variables
+        .iter()
+        .map(|(k, v)| (format!("var.{k}"), v.clone()))
+        .collect();
+    global.extend(spec.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+    params::resolve(&ctx, &global, &startup, &upstream, &task.params).map_err(|e| e.to_string())
 }
 
 fn run_context(
@@ -649,8 +656,15 @@ fn payload(
 ) -> Result<serde_json::Value, String> {
     let resolved = resolve_params(compiled, instance, rows, outs, i)?;
     let ctx = run_context(compiled, instance, rows, i);
-    let mut value =
-        crate::tasks::expand::expanded_task(&compiled.version.spec, i, &resolved, &ctx)?;
+    // A fresh nonce per payload marks the `${secret.NAME}` the task itself writes.
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let mut value = crate::tasks::expand::expanded_task(
+        &compiled.version.spec,
+        i,
+        &resolved,
+        &ctx,
+        Some(&nonce),
+    )?;
     value["params"] = serde_json::to_value(&resolved).map_err(|e| e.to_string())?;
     value["project"] = serde_json::Value::String(compiled.version.project.clone());
     if let Some(t) = tenant {

@@ -18,6 +18,7 @@
 //!   a complete `$[...]` that does not parse is an error, never silently passed to a script.
 
 pub mod expr;
+pub mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -28,7 +28,9 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-pub use parse::{COMMON_TASK_KEYS, MAX_NAME_LEN, name_problem, type_keys};
+pub use parse::{
+    COMMON_TASK_KEYS, MAX_NAME_LEN, MAX_VALUE_BYTES, MAX_VARIABLES, name_problem, type_keys,
+};
 pub use types::*;
 
 /// One problem in a spec file. `line`/`column` are 1-based; 0 when unknown.
@@ -92,6 +94,8 @@ fn duplicate_documents(ctx: &mut draft::Ctx, docs: &[Document]) {
             s.schedule.end,
             s.schedule.misfire
         ),
+        Document::Variables(v) => format!("variables of project {}", v.project),
+        Document::Secret(s) => format!("secret {}/{}", s.project, s.name),
     };
     for (i, doc) in docs.iter().enumerate() {
         let k = key(doc);

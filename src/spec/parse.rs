@@ -590,6 +590,8 @@ const KINDS: &[&str] = &[
     "task_group",
     "tenant",
     "schedule",
+    "variables",
+    "secret",
 ];
 
 /// One document of any kind.
@@ -613,6 +615,8 @@ pub(crate) fn document(ctx: &mut Ctx, node: &Node) -> Option<Document> {
         "task_group" => task_group(ctx, f).map(Document::TaskGroup),
         "tenant" => tenant(ctx, f).map(Document::Tenant),
         "schedule" => schedule_document(ctx, f).map(Document::Schedule),
+        "variables" => variables(ctx, f).map(Document::Variables),
+        "secret" => secret(ctx, f).map(Document::Secret),
         other => {
             let pos = f.source.pos("kind");
             ctx.err(
@@ -2054,5 +2058,102 @@ fn smtp(ctx: &mut Ctx, node: &Node) -> Option<SmtpSpec> {
         user,
         password_env,
         password,
+    })
+}
+
+// ---- project variables and secrets (issue 20) ----
+
+/// At most this many variables per project.
+pub const MAX_VARIABLES: usize = 500;
+/// At most this many bytes in one variable's or secret's value.
+pub const MAX_VALUE_BYTES: usize = 16 * 1024;
+
+const VARIABLES_KEYS: &[&str] = &["kind", "project", "values"];
+
+fn value_size_problem(value: &str) -> Option<String> {
+    (value.len() > MAX_VALUE_BYTES).then(|| format!("is longer than {MAX_VALUE_BYTES} bytes"))
+}
+
+fn variables(ctx: &mut Ctx, mut f: Fields) -> Option<VariablesSpec> {
+    let start = ctx.errors.len();
+    let project = f
+        .required(ctx, "project", "variables")
+        .and_then(|n| name(ctx, n, "project name"));
+    let values = match f.take("values") {
+        None => Some(BTreeMap::new()),
+        Some(n) => {
+            let values = text_map_checked(ctx, n, "values", name_problem, value_size_problem);
+            if let Some(v) = &values
+                && v.len() > MAX_VARIABLES
+            {
+                ctx.err(
+                    n.pos,
+                    format!(
+                        "`values` has {} variables; a project may have at most {MAX_VARIABLES}",
+                        v.len()
+                    ),
+                );
+            }
+            values
+        }
+    };
+    f.reject_rest(ctx, unknown_key("variables", VARIABLES_KEYS));
+    if ctx.errors.len() > start {
+        return None;
+    }
+    Some(VariablesSpec {
+        project: project?,
+        values: values?,
+        source: f.source,
+    })
+}
+
+const SECRET_KEYS: &[&str] = &["kind", "project", "name", "value", "value_env"];
+
+fn secret(ctx: &mut Ctx, mut f: Fields) -> Option<SecretSpec> {
+    let start = ctx.errors.len();
+    const S: &str = "secret";
+    let project = f
+        .required(ctx, "project", S)
+        .and_then(|n| name(ctx, n, "project name"));
+    let secret_name = f
+        .required(ctx, "name", S)
+        .and_then(|n| name(ctx, n, "secret name"));
+    let value = f.take("value").and_then(|n| {
+        let value = nonempty_text(ctx, n, "value")?;
+        if let Some(problem) = value_size_problem(&value) {
+            ctx.err(n.pos, format!("`value` {problem}"));
+            return None;
+        }
+        Some(value)
+    });
+    let value_env = f
+        .take("value_env")
+        .and_then(|n| env_name(ctx, n, "value_env"));
+    let source = match (value, value_env) {
+        (Some(v), None) => Some(SecretSource::Value(SecretText(v))),
+        (None, Some(e)) => Some(SecretSource::Env(e)),
+        (Some(_), Some(_)) => {
+            ctx.err(
+                f.source.pos("value"),
+                "set `value` or `value_env`, not both",
+            );
+            None
+        }
+        (None, None) if ctx.errors.len() == start => {
+            ctx.err(f.pos, "a secret needs `value` or `value_env`");
+            None
+        }
+        (None, None) => None,
+    };
+    f.reject_rest(ctx, unknown_key("secret", SECRET_KEYS));
+    if ctx.errors.len() > start {
+        return None;
+    }
+    Some(SecretSpec {
+        project: project?,
+        name: secret_name?,
+        value: source?,
+        source: f.source,
     })
 }

@@ -2807,3 +2807,51 @@ fn retention_is_a_duration_of_at_least_an_hour() {
         bad[0]
     );
 }
+
+#[test]
+fn variables_and_secret_documents_parse_and_their_mistakes_are_placed() {
+    let docs = parse_documents(
+        "v.yaml",
+        "kind: variables\nproject: p\nvalues: { bucket: s3://b, n: 3 }\n---\nkind: secret\nproject: p\nname: k\nvalue: s3cr3t\n---\nkind: secret\nproject: p\nname: e\nvalue_env: VENDOR_TOKEN\n",
+    )
+    .unwrap();
+    match &docs[0] {
+        Document::Variables(v) => {
+            assert_eq!(v.values["bucket"], "s3://b");
+            assert_eq!(v.values["n"], "3");
+        }
+        other => panic!("{other:?}"),
+    }
+    match &docs[1] {
+        Document::Secret(s) => {
+            assert_eq!(s.value, SecretSource::Value(SecretText("s3cr3t".into())));
+            // Debug never prints a value.
+            assert!(!format!("{s:?}").contains("s3cr3t"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(&docs[2], Document::Secret(s) if s.value == SecretSource::Env("VENDOR_TOKEN".into()))
+    );
+    assert_error(
+        "kind: secret\nproject: p\nname: k\nvalue: a\nvalue_env: B\n",
+        4,
+        "not both",
+    );
+    assert_error(
+        "kind: secret\nproject: p\nname: k\n",
+        1,
+        "needs `value` or `value_env`",
+    );
+    assert_error(
+        "kind: variables\nproject: p\nvalues:\n  'bad name': x\n",
+        4,
+        "invalid key",
+    );
+    let long = "x".repeat(MAX_VALUE_BYTES + 1);
+    assert_error(
+        &format!("kind: variables\nproject: p\nvalues:\n  a: {long}\n"),
+        4,
+        "longer than",
+    );
+}

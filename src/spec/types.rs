@@ -985,6 +985,8 @@ pub enum Document {
     TaskGroup(TaskGroupSpec),
     Tenant(TenantSpec),
     Schedule(ScheduleDocSpec),
+    Variables(VariablesSpec),
+    Secret(SecretSpec),
 }
 
 /// A `kind: schedule` document: a schedule of a workflow besides the one its own
@@ -999,6 +1001,42 @@ pub struct ScheduleDocSpec {
     pub schedule: ScheduleSpec,
     #[serde(skip)]
     pub source: SourceMap,
+}
+
+/// A `kind: variables` document: the whole set of one project's variables (`${var.NAME}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariablesSpec {
+    pub project: String,
+    pub values: BTreeMap<String, String>,
+    pub source: SourceMap,
+}
+
+/// A `kind: secret` document: one named value of a project (`${secret.NAME}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSpec {
+    pub project: String,
+    pub name: String,
+    pub value: SecretSource,
+    pub source: SourceMap,
+}
+
+/// Where a secret's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// Written in the document; encrypted with `PGDAG_SECRET_KEY` before it is stored.
+    Value(SecretText),
+    /// This environment variable of the worker that runs the task.
+    Env(String),
+}
+
+/// A secret's plain text: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(***)")
+    }
 }
 
 /// A `kind: tenant` document: a name for an OS user that process tasks run as, and the
@@ -1036,6 +1074,8 @@ impl Document {
             Document::TaskGroup(_) => "task_group",
             Document::Tenant(_) => "tenant",
             Document::Schedule(_) => "schedule",
+            Document::Variables(_) => "variables",
+            Document::Secret(_) => "secret",
         }
     }
     /// Positions of the document's top-level keys.
@@ -1047,6 +1087,8 @@ impl Document {
             Document::TaskGroup(g) => &g.source,
             Document::Tenant(t) => &t.source,
             Document::Schedule(s) => &s.source,
+            Document::Variables(v) => &v.source,
+            Document::Secret(s) => &s.source,
         }
     }
 }

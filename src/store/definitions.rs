@@ -668,12 +668,14 @@ pub async fn apply_documents(
     alert_groups: &[super::alerts::SealedGroup],
     tenants: &[crate::spec::TenantSpec],
     schedules: &[crate::spec::ScheduleDocSpec],
+    values: &super::project_values::ProjectValues<'_>,
 ) -> Result<Vec<Applied>> {
     let tx = client.transaction().await?;
     for tenant in tenants {
         super::tenants::upsert(&tx, tenant).await?;
         super::audited::tenant_applied(&tx, actor, tenant).await?;
     }
+    apply_values(&tx, actor, values).await?;
     for datasource in datasources {
         super::datasources::upsert(&tx, datasource).await?;
         super::audit::record(
@@ -742,13 +744,57 @@ pub async fn apply_documents(
     Ok(applied)
 }
 
+/// Store project variables and secrets, audited (names only: never a value).
+async fn apply_values(
+    tx: &impl Conn,
+    actor: &str,
+    values: &super::project_values::ProjectValues<'_>,
+) -> Result<()> {
+    for v in values.variables {
+        super::project_values::set_variables(tx, &v.project, &v.values).await?;
+        super::audit::record(
+            tx,
+            actor,
+            "variables.apply",
+            Some(v.project.as_str()),
+            None,
+            serde_json::json!({ "names": v.values.keys().collect::<Vec<_>>() }),
+        )
+        .await?;
+    }
+    for s in values.secrets {
+        super::project_values::upsert_secret(tx, s).await?;
+        super::audit::record(
+            tx,
+            actor,
+            "secret.apply",
+            Some(s.project),
+            Some(s.name),
+            serde_json::json!({ "value_env": s.value_env }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Apply several workflows in one transaction: all of them or none.
 pub async fn apply_all(
     client: &mut deadpool_postgres::Object,
     actor: &str,
     specs: &[WorkflowSpec],
 ) -> Result<Vec<Applied>> {
-    apply_documents(client, actor, specs, &[], &[], &[], &[], &[]).await
+    apply_documents(
+        client,
+        actor,
+        specs,
+        &[],
+        &[],
+        &[],
+        &[],
+        &[],
+        &Default::default(),
+    )
+    .await
 }
 
 /// Apply a `kind: schedule` document: when the workflow has that API-added schedule

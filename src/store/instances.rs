@@ -131,6 +131,8 @@ pub struct InstanceRow {
     pub project_id: i64,
     /// The server that created the instance.
     pub host: Option<String>,
+    /// The project's variables as they are now (`${var.NAME}`), read with the instance.
+    pub variables: crate::params::ParamMap,
 }
 
 fn parse<T: std::str::FromStr<Err = crate::model::ParseEnumError>>(text: &str) -> Result<T> {
@@ -157,6 +159,10 @@ fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
         parent_task_instance_id: r.get("parent_task_instance_id"),
         project_id: r.get("project_id"),
         host: r.get("host"),
+        variables: crate::params::json_to_params(
+            &r.get::<_, Option<serde_json::Value>>("variables")
+                .unwrap_or_default(),
+        ),
     })
 }
 

@@ -17,6 +17,7 @@ pub mod env;
 pub mod expand;
 pub mod http;
 pub mod json_path;
+pub mod mask;
 pub mod master_side;
 pub mod net;
 pub mod procedure;

@@ -13,6 +13,7 @@ use super::shipper::Shipper;
 use crate::model::TaskType;
 use crate::spec::{TaskTimeout, TimeoutStrategy};
 use crate::store::queue::{ClaimedTask, Completion};
+use crate::tasks::mask::{Masker, MaskingSink};
 use crate::tasks::{self, Outcome, Resources, RunContext};
 
 pub use crate::tasks::script::KILL_GRACE;
@@ -44,17 +45,41 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
             task.attempt, task.name, resources.config.server_name
         ),
     );
+    // Secrets the task names are opened here, and masked in all it ships from now on.
+    let mut task = task;
+    let values = match super::secrets::open(resources, &mut task).await {
+        Ok(values) => values,
+        Err(message) => {
+            shipper.log(&task, format!("[pgdag] failed: {message}\n"));
+            shipper.complete(Completion {
+                task_instance_id: task.id,
+                claim_token: task.claim_token,
+                outcome: "failed",
+                exit_code: None,
+                out_params: serde_json::json!({}),
+                error: Some(message),
+                result: None,
+            });
+            return;
+        }
+    };
+    let masker = Masker::new(values.iter().cloned());
+    let masking = (!masker.is_empty()).then(|| {
+        Arc::new(MaskingSink::new(
+            Arc::new(shipper.clone()),
+            Masker::new(values),
+        ))
+    });
+    let sink: Arc<dyn tasks::LogSink> = match &masking {
+        Some(m) => m.clone() as Arc<dyn tasks::LogSink>,
+        None => Arc::new(shipper.clone()),
+    };
     let timeout: Option<TaskTimeout> = task
         .payload
         .get("timeout")
         .and_then(|t| serde_json::from_value(t.clone()).ok());
     let cancel = CancellationToken::new();
-    let ctx = RunContext::new(
-        task.clone(),
-        cancel.clone(),
-        resources.clone(),
-        Arc::new(shipper.clone()),
-    );
+    let ctx = RunContext::new(task.clone(), cancel.clone(), resources.clone(), sink);
 
     let started = std::time::Instant::now();
     let mut killed = false;
@@ -119,11 +144,17 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
         ctx.log(format!("[pgdag] failed: {error}\n"));
     }
     ctx.log(format!("[pgdag] {state}\n"));
+    if let Some(m) = &masking {
+        m.flush(&task);
+    }
     crate::metrics::TASK_RUN.since(&task.task_type, started);
     tracing::debug!(task = %task.name, attempt = task.attempt, state, "attempt finished");
     if stop.hand_back.load(Ordering::SeqCst) {
         // Given back (shutdown or fencing): whoever re-queues it owns the outcome now.
         ctx.log("[pgdag] attempt handed back, not reported\n");
+        if let Some(m) = &masking {
+            m.flush(&task);
+        }
         return;
     }
     let error = if timeout_failed {
@@ -143,13 +174,30 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
             state
         },
         exit_code: outcome.exit_code,
-        out_params: serde_json::to_value(&outcome.out_params).unwrap_or_default(),
-        error: if state == "succeeded" { None } else { error },
-        result: outcome.result,
+        out_params: mask_json(
+            &masker,
+            serde_json::to_value(&outcome.out_params).unwrap_or_default(),
+        ),
+        error: if state == "succeeded" {
+            None
+        } else {
+            error.map(|e| masker.mask_all(&e))
+        },
+        result: outcome.result.map(|r| mask_json(&masker, r)),
         usage: outcome
             .usage
             .map(|u| [u.cpu_user_ms, u.cpu_system_ms, u.max_rss_kib]),
     });
+}
+
+/// `value` with every string masked (out params, a sql task's rows).
+fn mask_json(masker: &Masker, mut value: serde_json::Value) -> serde_json::Value {
+    if !masker.is_empty() {
+        crate::params::secrets::for_each_string(&mut value, &mut |text| {
+            *text = masker.mask_all(text)
+        });
+    }
+    value
 }
 
 async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {

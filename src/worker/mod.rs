@@ -19,6 +19,7 @@ pub mod fetcher;
 pub mod kill_watch;
 pub mod local_queue;
 pub mod orphans;
+pub mod secrets;
 pub mod shipper;
 
 use std::collections::HashMap;

@@ -266,6 +266,10 @@ pub async fn apply(store: &Store, yaml: &str) -> Vec<definitions::Applied> {
         &checked.sealed_alert_groups(secret_key().as_ref()).unwrap(),
         &checked.tenants,
         &checked.schedules,
+        &pgdag::store::project_values::ProjectValues {
+            variables: &checked.variables,
+            secrets: &checked.sealed_secrets(secret_key().as_ref()).unwrap(),
+        },
     )
     .await
     .unwrap()

@@ -16,6 +16,7 @@ mod harness;
 mod import;
 mod observability;
 mod openapi;
+mod project_values;
 mod queries;
 mod retention;
 mod tasks;

@@ -23,6 +23,7 @@ mod servers;
 mod tasks;
 mod tenants;
 mod tokens;
+pub mod values;
 mod workflows;
 
 use warp::http::{Method, Response, StatusCode};
@@ -51,6 +52,10 @@ struct Ctx<'a> {
 
 fn ok(value: serde_json::Value) -> Answer {
     Ok((StatusCode::OK, value))
+}
+
+pub(crate) fn json_reply(status: StatusCode, value: &serde_json::Value) -> Reply {
+    json(status, value)
 }
 
 fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
@@ -172,6 +177,15 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
         (M::DELETE, ["projects", p, "datasources", name]) => {
             datasources::delete(ctx, p, name).await
         }
+
+        (M::GET, ["projects", p, "variables"]) => values::get_variables(ctx, p).await,
+        (M::PUT, ["projects", p, "variables"]) => values::put_variables(ctx, p).await,
+        (M::GET, ["projects", p, "secrets"]) => values::list_secrets(ctx, p).await,
+        (M::PUT, ["projects", p, "secrets", name]) => values::put_secret(ctx, p, name).await,
+        (M::DELETE, ["projects", p, "secrets", name]) => values::delete_secret(ctx, p, name).await,
+        (M::GET, ["projects", p, "hooks"]) => values::list_hooks(ctx, p).await,
+        (M::POST, ["projects", p, "workflows", w, "hooks"]) => values::create_hook(ctx, p, w).await,
+        (M::DELETE, ["projects", p, "hooks", id]) => values::revoke_hook(ctx, p, id).await,
 
         (M::GET, ["servers"]) => servers::list(ctx).await,
         (M::GET, ["task-groups"]) => servers::task_groups(ctx).await,

@@ -102,6 +102,7 @@ pub(super) async fn submit(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiErr
         &[],
         &[],
         &[],
+        &Default::default(),
     )
     .await?;
     Ok(redirect(&format!("/projects/{project}")))
