@@ -8,6 +8,7 @@ mod backfill;
 mod browser;
 mod cli;
 mod control;
+mod daily_ops;
 mod engine;
 mod execution;
 mod fakes;

@@ -4,6 +4,7 @@
 use crate::harness::*;
 
 mod accounts;
+mod manage;
 
 /// A browser-like client for one base URL: its cookies and the page's CSRF token.
 struct Browser {
