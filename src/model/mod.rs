@@ -318,7 +318,8 @@ pub fn retry_delay_ms(
             } else {
                 0.0
             };
-            (delay - half) + ((half as f64) * jitter) as u64
+            let spread = (((half as f64) * jitter) as u64).min(half);
+            (delay - half).saturating_add(spread)
         }
     }
 }

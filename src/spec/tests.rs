@@ -481,7 +481,7 @@ fn errors_render_as_file_line_column_message() {
     let e = &errors("project: p\nname: w\ncolour: red\ntasks: [{name: a, type: empty}]\n")[0];
     assert_eq!(
         e.to_string(),
-        "t.yaml:3:1: unknown key `colour` in workflow (expected one of: kind, project, name, description, params, failure_strategy, priority, execution, worker_group, timeout, notify, release, schedule, tenant, env, tasks)"
+        "t.yaml:3:1: unknown key `colour` in workflow (expected one of: kind, project, name, description, params, failure_strategy, priority, execution, worker_group, timeout, max_active_runs, sla, notify, release, schedule, tenant, env, tasks)"
     );
 }
 

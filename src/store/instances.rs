@@ -698,7 +698,7 @@ pub async fn task_hold_states(
     task_id: i64,
 ) -> Result<Option<(i64, TaskState, WorkflowState, bool)>> {
     let Some(row) = client
-        .fetch_opt(query!("instances/task_states"), &[&task_id])
+        .fetch_opt(query!("instances/task_hold_states"), &[&task_id])
         .await?
     else {
         return Ok(None);
