@@ -1192,7 +1192,10 @@ mod tests {
         tasks[1].held = true;
         assert_eq!(act(&d, &tasks, &running()), Vec::<Action>::new());
         tasks[1].held = false;
-        assert_eq!(run(&d, &[Failed, Pending]), vec![Skip(1), Finish(WorkflowState::Failed)]);
+        assert_eq!(
+            run(&d, &[Failed, Pending]),
+            vec![Skip(1), Finish(WorkflowState::Failed)]
+        );
     }
 
     // ---- retries and failover ----

@@ -148,7 +148,10 @@ pub async fn evaluate(
                 },
                 instance.state
             ),
-            None => format!("workflow instance {} missed its SLA (due {due})", instance.id),
+            None => format!(
+                "workflow instance {} missed its SLA (due {due})",
+                instance.id
+            ),
         };
         tracing::warn!(instance_id = instance.id, "{message}");
         instances::sla_alert(tx, instance.id, &message).await?;
@@ -403,8 +406,7 @@ pub async fn evaluate(
         instances::set_states(tx, &state_ids, &states, &waits, &errors).await?;
     }
     if !queue_ids.is_empty() {
-        instances::queue_tasks(tx, &queue_ids, &payloads, instance.priority, &retry_delays)
-            .await?;
+        instances::queue_tasks(tx, &queue_ids, &payloads, instance.priority, &retry_delays).await?;
         instances::notify(tx, Channel::Task, "").await?;
     }
     if !kills.is_empty() {

@@ -164,14 +164,16 @@ pub async fn create_instance(
                 WorkflowState::Waiting
             }
         }
-        None => execution_state(
-            tx,
-            current.code,
-            request.instance_id,
-            spec.execution,
-            spec.active_limit(),
-        )
-        .await?,
+        None => {
+            execution_state(
+                tx,
+                current.code,
+                request.instance_id,
+                spec.execution,
+                spec.active_limit(),
+            )
+            .await?
+        }
     };
     let instance = NewInstance {
         id: request.instance_id,
@@ -200,8 +202,8 @@ pub async fn create_instance(
     if let Some(sla) = &spec.sla {
         // Wake the evaluator when the run should be final, to check it is.
         let within = i64::try_from(sla.finish_within.millis).unwrap_or(i64::MAX);
-        let due = instances::set_sla_due(tx, instance.id, schedule_time, within, request.now)
-            .await?;
+        let due =
+            instances::set_sla_due(tx, instance.id, schedule_time, within, request.now).await?;
         instances::insert_event(tx, instance.id, Some(due)).await?;
     }
     if let Some(timeout) = spec.timeout {

@@ -548,13 +548,25 @@ mod tests {
         use WorkflowState as W;
         for t in [T::Pending, T::Waiting, T::Retrying] {
             assert_eq!(hold_refusal(W::Running, t, false), None, "{t}");
-            assert!(hold_refusal(W::Running, t, true).unwrap().contains("already held"));
+            assert!(
+                hold_refusal(W::Running, t, true)
+                    .unwrap()
+                    .contains("already held")
+            );
         }
         for t in [T::Queued, T::Dispatched, T::Running] {
-            assert!(hold_refusal(W::Running, t, false).unwrap().contains("started"));
+            assert!(
+                hold_refusal(W::Running, t, false)
+                    .unwrap()
+                    .contains("started")
+            );
         }
         for t in [T::Succeeded, T::Failed, T::Killed, T::Skipped] {
-            assert!(hold_refusal(W::Running, t, false).unwrap().contains("ended"));
+            assert!(
+                hold_refusal(W::Running, t, false)
+                    .unwrap()
+                    .contains("ended")
+            );
         }
         assert!(hold_refusal(W::Succeeded, T::Pending, false).is_some());
         assert_eq!(release_refusal(true), None);

@@ -745,16 +745,14 @@ const SLA_KEYS: &[&str] = &["finish_within"];
 fn sla(ctx: &mut Ctx, node: &Node) -> Option<SlaSpec> {
     let start = ctx.errors.len();
     let mut f = fields(ctx, node, "sla")?;
-    let finish_within = f
-        .required(ctx, "finish_within", "sla")
-        .and_then(|n| {
-            let d = duration(ctx, n, "sla.finish_within")?;
-            if d.millis == 0 {
-                ctx.err(n.pos, "`sla.finish_within` must be above zero");
-                return None;
-            }
-            Some(d)
-        });
+    let finish_within = f.required(ctx, "finish_within", "sla").and_then(|n| {
+        let d = duration(ctx, n, "sla.finish_within")?;
+        if d.millis == 0 {
+            ctx.err(n.pos, "`sla.finish_within` must be above zero");
+            return None;
+        }
+        Some(d)
+    });
     f.reject_rest(ctx, unknown_key("sla", SLA_KEYS));
     (ctx.errors.len() == start)
         .then_some(finish_within)

@@ -2839,7 +2839,8 @@ fn max_active_runs_sla_and_backoff_errors_name_the_line() {
         3,
         "invalid `sla.finish_within`",
     );
-    let missing = errors("project: p\nname: w\nsla: {within: 1h}\ntasks: [{name: a, type: empty}]\n");
+    let missing =
+        errors("project: p\nname: w\nsla: {within: 1h}\ntasks: [{name: a, type: empty}]\n");
     assert!(
         missing
             .iter()

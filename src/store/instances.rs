@@ -720,7 +720,10 @@ pub async fn set_held(
     held: bool,
 ) -> Result<bool> {
     Ok(client
-        .fetch_opt(query!("instances/set_held"), &[&task_id, &instance_id, &held])
+        .fetch_opt(
+            query!("instances/set_held"),
+            &[&task_id, &instance_id, &held],
+        )
         .await?
         .is_some())
 }
@@ -728,7 +731,10 @@ pub async fn set_held(
 /// The backfill of workflow `workflow_code` whose instance waits longest for a slot.
 pub async fn first_waiting_backfill(client: &impl Conn, workflow_code: i64) -> Result<Option<i64>> {
     Ok(client
-        .fetch_opt(query!("instances/first_waiting_backfill"), &[&workflow_code])
+        .fetch_opt(
+            query!("instances/first_waiting_backfill"),
+            &[&workflow_code],
+        )
         .await?
         .map(|r| r.get(0)))
 }

@@ -95,11 +95,32 @@ async fn max_active_runs_keeps_at_most_n_running_and_admits_in_submission_order(
     until(vec!["running", "running", "waiting", "waiting", "waiting"]).await;
     // The second run ends first: the third (first in line), not a later one, starts.
     release(ids[1]);
-    until(vec!["running", "succeeded", "running", "waiting", "waiting"]).await;
+    until(vec![
+        "running",
+        "succeeded",
+        "running",
+        "waiting",
+        "waiting",
+    ])
+    .await;
     release(ids[0]);
-    until(vec!["succeeded", "succeeded", "running", "running", "waiting"]).await;
+    until(vec![
+        "succeeded",
+        "succeeded",
+        "running",
+        "running",
+        "waiting",
+    ])
+    .await;
     release(ids[3]);
-    until(vec!["succeeded", "succeeded", "running", "succeeded", "running"]).await;
+    until(vec![
+        "succeeded",
+        "succeeded",
+        "running",
+        "succeeded",
+        "running",
+    ])
+    .await;
     release(ids[2]);
     release(ids[4]);
     until(vec!["succeeded"; 5]).await;
@@ -129,7 +150,10 @@ async fn a_held_task_waits_for_its_release_and_the_rest_goes_on() {
         .apply(&HOLD_FLOW.replace("GO", &go.display().to_string()))
         .await;
     let id = cluster.run("h/w", serde_json::json!({})).await;
-    let running = wait_for(&cluster, id, "a runs", |d| state_of(d, "a") == Some("running")).await;
+    let running = wait_for(&cluster, id, "a runs", |d| {
+        state_of(d, "a") == Some("running")
+    })
+    .await;
     let b = task(&running, "b").id;
 
     // CLI: hold b while it is pending.
@@ -137,10 +161,17 @@ async fn a_held_task_waits_for_its_release_and_the_rest_goes_on() {
         .args(["ctl", "hold", &b.to_string()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     wait_for(&cluster, id, "b is held", |d| task(d, "b").held).await;
     std::fs::write(&go, "").unwrap();
-    wait_for(&cluster, id, "c ran", |d| state_of(d, "c") == Some("succeeded")).await;
+    wait_for(&cluster, id, "c ran", |d| {
+        state_of(d, "c") == Some("succeeded")
+    })
+    .await;
     // A whole evaluator round after c's end: b is still not dispatched, the instance runs.
     cluster.next_round(pgdag::service::rounds::EVALUATOR).await;
     let held = detail(&cluster, id).await;
@@ -157,7 +188,10 @@ async fn a_held_task_waits_for_its_release_and_the_rest_goes_on() {
     assert_eq!(again.status(), 409);
     let body: serde_json::Value = again.json().await.unwrap();
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("already held"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already held"),
         "{body}"
     );
     let c = task(&held, "c").id;
@@ -189,14 +223,20 @@ async fn a_held_task_waits_for_its_release_and_the_rest_goes_on() {
     // SQL command rows: `hold` and `release` with options.task_instance_id.
     std::fs::remove_file(&go).unwrap();
     let id = cluster.run("h/w", serde_json::json!({})).await;
-    let running = wait_for(&cluster, id, "a runs", |d| state_of(d, "a") == Some("running")).await;
+    let running = wait_for(&cluster, id, "a runs", |d| {
+        state_of(d, "a") == Some("running")
+    })
+    .await;
     let b = task(&running, "b").id;
     let client = cluster.store.client().await.unwrap();
     let sql = "insert into pgdag.command (command_type, workflow_instance_id, options) values ($1, $2, jsonb_build_object('task_instance_id', $3::bigint))";
     client.execute(sql, &[&"hold", &id, &b]).await.unwrap();
     wait_for(&cluster, id, "b is held", |d| task(d, "b").held).await;
     std::fs::write(&go, "").unwrap();
-    wait_for(&cluster, id, "c ran", |d| state_of(d, "c") == Some("succeeded")).await;
+    wait_for(&cluster, id, "c ran", |d| {
+        state_of(d, "c") == Some("succeeded")
+    })
+    .await;
     cluster.next_round(pgdag::service::rounds::EVALUATOR).await;
     assert_eq!(detail(&cluster, id).await.state, "running");
     client.execute(sql, &[&"release", &id, &b]).await.unwrap();
@@ -231,7 +271,10 @@ async fn exponential_backoff_waits_longer_before_each_retry() {
                 if let Some(row) = row {
                     return row.get::<_, f64>(0);
                 }
-                assert!(Instant::now() < deadline, "attempt {attempt} did not fail for a retry");
+                assert!(
+                    Instant::now() < deadline,
+                    "attempt {attempt} did not fail for a retry"
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -240,7 +283,10 @@ async fn exponential_backoff_waits_longer_before_each_retry() {
     assert!((5.0..10.0).contains(&first), "first retry waits {first} s");
     cluster.advance(&clock, Duration::from_secs(10));
     let second = waits(2).await;
-    assert!((10.0..20.0).contains(&second), "second retry waits {second} s");
+    assert!(
+        (10.0..20.0).contains(&second),
+        "second retry waits {second} s"
+    );
     assert!(second > first);
     cluster.advance(&clock, Duration::from_secs(20));
     let done = cluster.wait_final(id).await;
@@ -299,7 +345,10 @@ async fn a_run_not_finished_within_its_sla_writes_one_sla_miss_alert() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let message = alerts[0]["message"].as_str().unwrap();
-    assert!(message.contains("not finished within 1h of its start"), "{message}");
+    assert!(
+        message.contains("not finished within 1h of its start"),
+        "{message}"
+    );
     assert_eq!(alerts[0]["instance"]["workflow"], "slow");
     // Later rounds write no second alert; the quick run, ended in time, has none.
     cluster.advance(&clock, Duration::from_secs(3600));
@@ -324,12 +373,18 @@ async fn a_run_not_finished_within_its_sla_writes_one_sla_miss_alert() {
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while sla_alerts(&cluster, late).await.is_empty() {
-        assert!(Instant::now() < deadline, "no sla_miss alert for the late run");
+        assert!(
+            Instant::now() < deadline,
+            "no sla_miss alert for the late run"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let alerts = sla_alerts(&cluster, late).await;
     assert!(
-        alerts[0]["message"].as_str().unwrap().contains("of its schedule time"),
+        alerts[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("of its schedule time"),
         "{alerts:?}"
     );
     std::fs::write(&go, "").unwrap();

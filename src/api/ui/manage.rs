@@ -51,7 +51,11 @@ pub(super) async fn confirm(
                 )));
             }
             let href = workflow_href(project, w);
-            (format!("workflow {project}/{w}"), format!("{href}/delete"), href)
+            (
+                format!("workflow {project}/{w}"),
+                format!("{href}/delete"),
+                href,
+            )
         }
         None => {
             if !definitions::list_projects(&client, None)

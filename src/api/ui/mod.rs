@@ -70,9 +70,16 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         (&Method::POST, ["projects", project, "delete"]) => {
             manage::delete_project(&ctx, project).await
         }
-        (&Method::POST, ["projects", project, "workflows", workflow, to @ ("online" | "offline")]) => {
-            manage::release(&ctx, project, workflow, to).await
-        }
+        (
+            &Method::POST,
+            [
+                "projects",
+                project,
+                "workflows",
+                workflow,
+                to @ ("online" | "offline"),
+            ],
+        ) => manage::release(&ctx, project, workflow, to).await,
         (&Method::GET, ["projects", project, "workflows", workflow, "delete"]) => {
             manage::confirm(&ctx, project, Some(workflow)).await
         }

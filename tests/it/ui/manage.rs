@@ -34,18 +34,29 @@ async fn workflow_page_takes_a_workflow_offline_and_admins_delete_through_a_conf
     assert_eq!(bob.login("bob", "bob-password").await.status, 303);
     let page = bob.get("/projects/p/workflows/w").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("action=\"/projects/p/workflows/w/offline\""));
+    assert!(
+        page.body
+            .contains("action=\"/projects/p/workflows/w/offline\"")
+    );
     assert!(page.body.contains("Take offline"));
-    assert!(!page.body.contains("/projects/p/workflows/w/delete"), "only admins see Delete");
+    assert!(
+        !page.body.contains("/projects/p/workflows/w/delete"),
+        "only admins see Delete"
+    );
     let posted = bob.submit("/projects/p/workflows/w/offline", &[]).await;
     assert_eq!(posted.status, 303, "{}", posted.body);
     assert_eq!(posted.location, "/projects/p/workflows/w");
     assert_eq!(release_of(&cluster, "w").await, Some(Release::Offline));
     let page = bob.get("/projects/p/workflows/w").await;
-    assert!(page.body.contains("action=\"/projects/p/workflows/w/online\""));
+    assert!(
+        page.body
+            .contains("action=\"/projects/p/workflows/w/online\"")
+    );
     assert!(page.body.contains("Put online"));
     assert_eq!(
-        bob.submit("/projects/p/workflows/w/online", &[]).await.status,
+        bob.submit("/projects/p/workflows/w/online", &[])
+            .await
+            .status,
         303
     );
     assert_eq!(release_of(&cluster, "w").await, Some(Release::Online));
@@ -57,7 +68,9 @@ async fn workflow_page_takes_a_workflow_offline_and_admins_delete_through_a_conf
     // A writer who is no admin gets neither the confirm page nor the deletion.
     assert_eq!(bob.get("/projects/p/workflows/w/delete").await.status, 403);
     assert_eq!(
-        bob.submit("/projects/p/workflows/w/delete", &[]).await.status,
+        bob.submit("/projects/p/workflows/w/delete", &[])
+            .await
+            .status,
         403
     );
     assert_eq!(bob.submit("/projects/p/delete", &[]).await.status, 403);
@@ -67,13 +80,22 @@ async fn workflow_page_takes_a_workflow_offline_and_admins_delete_through_a_conf
     let mut root = Browser::new(&cluster);
     assert_eq!(root.login("root", "root-password").await.status, 303);
     let page = root.get("/projects/p/workflows/w").await;
-    assert!(page.body.contains("href=\"/projects/p/workflows/w/delete\""));
+    assert!(
+        page.body
+            .contains("href=\"/projects/p/workflows/w/delete\"")
+    );
     let confirm = root.get("/projects/p/workflows/w/delete").await;
     assert_eq!(confirm.status, 200);
-    assert!(confirm.body.contains("Delete workflow p/w?"), "{}", confirm.body);
-    assert!(confirm
-        .body
-        .contains("action=\"/projects/p/workflows/w/delete\""));
+    assert!(
+        confirm.body.contains("Delete workflow p/w?"),
+        "{}",
+        confirm.body
+    );
+    assert!(
+        confirm
+            .body
+            .contains("action=\"/projects/p/workflows/w/delete\"")
+    );
     assert!(!confirm.body.contains("onclick"), "no inline script");
     let deleted = root.submit("/projects/p/workflows/w/delete", &[]).await;
     assert_eq!(deleted.status, 303, "{}", deleted.body);
@@ -82,7 +104,12 @@ async fn workflow_page_takes_a_workflow_offline_and_admins_delete_through_a_conf
     assert_eq!(root.get("/projects/p/workflows/w/delete").await.status, 404);
 
     // The project page offers Delete to admins only; it goes with its other workflow.
-    assert!(!bob.get("/projects/p").await.body.contains("/projects/p/delete"));
+    assert!(
+        !bob.get("/projects/p")
+            .await
+            .body
+            .contains("/projects/p/delete")
+    );
     let page = root.get("/projects/p").await;
     assert!(page.body.contains("href=\"/projects/p/delete\""));
     let confirm = root.get("/projects/p/delete").await;
