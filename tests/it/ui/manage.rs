@@ -125,3 +125,73 @@ async fn workflow_page_takes_a_workflow_offline_and_admins_delete_through_a_conf
     let projects = definitions::list_projects(&client, None).await.unwrap();
     assert!(projects.iter().all(|p| p.name != "p"), "{projects:?}");
 }
+
+/// The instance page's task table offers "hold" on a task that has not started and
+/// "release" on a held one; the forms send the commands and come back to the instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_page_holds_and_releases_a_task_with_its_buttons() {
+    let cluster = cluster_with_users().await;
+    let dir = temp_dir();
+    let go = dir.path().join("go");
+    cluster
+        .apply(&format!(
+            "project: p\nname: h\ntasks:\n  - {{ name: a, type: shell, script: 'while [ ! -f {} ]; do sleep 0.05; done' }}\n  - {{ name: b, type: shell, script: 'echo b', depends_on: [a] }}\n",
+            go.display()
+        ))
+        .await;
+    let id = cluster.run("p/h", serde_json::json!({})).await;
+    let get = |cluster: &TestCluster| {
+        let store = cluster.store.clone();
+        async move {
+            let client = store.client().await.unwrap();
+            pgdag::store::instances::get(&client, id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let b = loop {
+        let d = get(&cluster).await;
+        if d.tasks.as_ref().is_some_and(|t| !t.is_empty()) {
+            break task(&d, "b").id;
+        }
+        assert!(std::time::Instant::now() < deadline, "no tasks: {d:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut root = Browser::new(&cluster);
+    assert_eq!(root.login("root", "root-password").await.status, 303);
+    let page = root.get(&format!("/instances/{id}")).await;
+    assert!(
+        page.body
+            .contains(&format!("action=\"/task-instances/{b}/hold\"")),
+        "{}",
+        page.body
+    );
+    let posted = root.submit(&format!("/task-instances/{b}/hold"), &[]).await;
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    assert_eq!(posted.location, format!("/instances/{id}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !task(&get(&cluster).await, "b").held {
+        assert!(std::time::Instant::now() < deadline, "b was not held");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = root.get(&format!("/instances/{id}")).await;
+    assert!(
+        page.body
+            .contains(&format!("action=\"/task-instances/{b}/release\""))
+    );
+    assert!(
+        !page
+            .body
+            .contains(&format!("action=\"/task-instances/{b}/hold\""))
+    );
+    let posted = root
+        .submit(&format!("/task-instances/{b}/release"), &[])
+        .await;
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    std::fs::write(&go, "").unwrap();
+    let done = cluster.wait_final(id).await;
+    assert_eq!(done.state, "succeeded");
+    assert!(!task(&done, "b").held);
+}
