@@ -402,6 +402,7 @@ fn document(alert: &AlertView, public_url: &str) -> Doc {
     let mut doc = match alert.kind {
         "workflow_end" => workflow_end(p, instance.clone()),
         "workflow_timeout" => workflow_timeout(p, instance.clone()),
+        "sla_miss" => sla_miss(p, instance.clone()),
         "task_timeout" => task_timeout(p, instance.clone(), alert),
         "failover" => failover(p, public_url),
         "sql_result" => sql_result(p, instance.clone()),
@@ -486,6 +487,17 @@ fn workflow_timeout(p: &Value, instance: Option<Instance>) -> Doc {
     let mut doc = Doc::new(
         format!("[pgdag] {} timed out", i.name()),
         format!("Workflow {} runs longer than its timeout", i.name()),
+    );
+    i.facts(&mut doc);
+    message_section(&mut doc, p);
+    doc
+}
+
+fn sla_miss(p: &Value, instance: Option<Instance>) -> Doc {
+    let i = instance.unwrap_or_default();
+    let mut doc = Doc::new(
+        format!("[pgdag] {} missed its SLA", i.name()),
+        format!("Workflow {} is not finished within its SLA", i.name()),
     );
     i.facts(&mut doc);
     message_section(&mut doc, p);
@@ -1069,6 +1081,7 @@ mod tests {
             for kind in [
                 "workflow_end",
                 "workflow_timeout",
+                "sla_miss",
                 "task_timeout",
                 "failover",
                 "sql_result",

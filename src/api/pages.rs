@@ -107,6 +107,20 @@ pub struct ProjectPage {
     pub can_write: bool,
 }
 
+/// The confirm step of deleting a workflow or a project (admins).
+#[derive(Template)]
+#[template(path = "pages/confirm_delete.html")]
+pub struct ConfirmDeletePage {
+    pub nav: Nav,
+    /// `workflow P/W` or `project P`.
+    pub what: String,
+    pub whole_project: bool,
+    /// Where the form posts.
+    pub action: String,
+    /// The page to go back to.
+    pub back: String,
+}
+
 pub struct VersionRow {
     pub version: i32,
     pub created_at: String,
@@ -177,6 +191,8 @@ pub struct WorkflowPage {
     pub base: String,
     pub description: String,
     pub release: String,
+    /// The current version is online (the Online/Offline button).
+    pub online: bool,
     pub version: i32,
     pub current_version: i32,
     pub schedule: Option<String>,
@@ -292,6 +308,10 @@ pub struct TaskLine {
     pub can_force: bool,
     /// Final, in an instance not being stopped: the "retry" button (with downstream).
     pub can_retry: bool,
+    /// Held: shown as such, with the "release" button.
+    pub held: bool,
+    /// Not started yet in an unfinished instance: the "hold" button.
+    pub can_hold: bool,
 }
 
 pub struct Action {

@@ -315,8 +315,9 @@ pub async fn ctl(action: &str, id: i64) -> CliResult {
     Ok(0)
 }
 
-/// `ctl retry-task|force-success TASK_INSTANCE_ID`: a command about one task. A retry that
-/// cannot be carried out now is refused at once with the reason (exit 1).
+/// `ctl retry-task|force-success|hold|release TASK_INSTANCE_ID`: a command about one task.
+/// A retry, hold or release that cannot be carried out now is refused at once with the
+/// reason (exit 1).
 async fn ctl_task(action: &str, kind: CommandType, id: i64) -> CliResult {
     let config = Config::from_env()?;
     let store = connect(&config)?;
@@ -325,6 +326,14 @@ async fn ctl_task(action: &str, kind: CommandType, id: i64) -> CliResult {
         CommandType::RetryTask => {
             match commands::insert_retry_task(&client, &super::actor(), id).await {
                 Err(StoreError::Conflict(why)) => return Err(CliError::runtime(why)),
+                other => other?,
+            }
+        }
+        CommandType::Hold | CommandType::Release => {
+            let hold = kind == CommandType::Hold;
+            match commands::insert_hold(&client, &super::actor(), id, hold).await {
+                Err(StoreError::Conflict(why)) => return Err(CliError::runtime(why)),
+                Err(StoreError::NotFound(why)) => return Err(CliError::usage(why)),
                 other => other?,
             }
         }

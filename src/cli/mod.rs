@@ -168,13 +168,15 @@ pub enum Command {
         cancel: Option<i64>,
     },
     /// Control a running or finished instance (pause, resume, stop, rerun, start-failed
-    /// INSTANCE_ID) or one of its tasks (retry-task, force-success TASK_INSTANCE_ID).
+    /// INSTANCE_ID) or one of its tasks (retry-task, force-success, hold, release
+    /// TASK_INSTANCE_ID).
     Ctl {
         #[arg(value_parser = [
             "pause", "resume", "stop", "rerun", "start-failed", "retry-task", "force-success",
+            "hold", "release",
         ])]
         action: String,
-        /// INSTANCE_ID, or TASK_INSTANCE_ID for retry-task and force-success.
+        /// INSTANCE_ID, or TASK_INSTANCE_ID for retry-task, force-success, hold and release.
         #[arg(value_name = "ID")]
         instance_id: i64,
     },

@@ -40,7 +40,8 @@
 //!    counts as ended `now`.
 //! 2. A `waiting` task starts when `wait_until` is absent or `<= now`, else wake at
 //!    `wait_until`. A `retrying` task likewise with `retry_at`. A `need_failover` task starts
-//!    again at once.
+//!    again at once. A *held* task is left as it is (neither started nor skipped) until it
+//!    is released; being unfinished, it keeps the instance from finishing.
 //! 3. Decisions propagate within one call: every `Skip` and `CompleteOnMaster` is applied to a
 //!    local copy of the states (ended `now`) before the successors are judged, so a chain of
 //!    skips or `empty` tasks resolves in one call and the instance can finish in that same
@@ -162,6 +163,10 @@ pub struct TaskView {
     pub wait_until: Option<DateTime<Utc>>,
     /// A kill was already requested for this attempt; do not ask again.
     pub kill_requested: bool,
+    /// Held (`pgdag ctl hold`): a `pending`, `waiting` or `retrying` task is neither
+    /// started nor skipped until it is released, so the instance cannot finish in the
+    /// meantime (except `stopped`, or `failed` after an unhandled failure under `end`).
+    pub held: bool,
     /// For a decided branching task: the successors it took.
     pub taken: Option<Vec<usize>>,
 }
@@ -389,6 +394,7 @@ fn evaluate(
         let view = &tasks[i];
         let slot = &mut slots[i];
         match slot.state {
+            _ if view.held => {}
             TaskState::Pending if ready => {
                 if !satisfied || !task.run {
                     slot.skip(i, now);
@@ -585,6 +591,7 @@ mod tests {
             retry_at: None,
             wait_until: None,
             kill_requested: false,
+            held: false,
             taken: None,
         }
     }
@@ -1153,6 +1160,42 @@ mod tests {
         tasks[1].wait_until = Some(now() + secs(20));
         tasks[2].retry_at = Some(now() + secs(30));
         assert_eq!(act(&d, &tasks, &running()), vec![WakeAt(now() + secs(20))]);
+    }
+
+    // ---- held tasks ----
+
+    #[test]
+    fn a_held_task_is_not_started_the_rest_goes_on_and_the_instance_does_not_finish() {
+        // t0 -> t1, t2 alone; t1 held.
+        let d = shells(3, &[(0, 1, Condition::Success)]);
+        let mut tasks = views(&[Succeeded, Pending, Pending]);
+        tasks[1].held = true;
+        assert_eq!(act(&d, &tasks, &running()), vec![Queue(2)]);
+        // Everything else done: no Finish while t1 is held, not even a skip.
+        tasks[2] = view(Succeeded);
+        assert_eq!(act(&d, &tasks, &running()), Vec::<Action>::new());
+        // A held retrying or waiting task is not started when due either.
+        for state in [Retrying, Waiting] {
+            tasks[1] = view(state);
+            tasks[1].held = true;
+            assert_eq!(act(&d, &tasks, &running()), Vec::<Action>::new(), "{state}");
+        }
+        // Released: it starts.
+        tasks[1].held = false;
+        assert_eq!(act(&d, &tasks, &running()), vec![Queue(1)]);
+    }
+
+    #[test]
+    fn a_held_task_whose_upstream_failed_stays_unfinished() {
+        let d = shells(2, &[(0, 1, Condition::Success)]);
+        let mut tasks = views(&[Failed, Pending]);
+        tasks[1].held = true;
+        assert_eq!(act(&d, &tasks, &running()), Vec::<Action>::new());
+        tasks[1].held = false;
+        assert_eq!(
+            run(&d, &[Failed, Pending]),
+            vec![Skip(1), Finish(WorkflowState::Failed)]
+        );
     }
 
     // ---- retries and failover ----
@@ -1935,6 +1978,7 @@ mod tests {
                         retry_at: (states[i] == Retrying).then(|| now() + secs(offsets[i])),
                         wait_until: (states[i] == Waiting).then(|| now() + secs(offsets[i])),
                         kill_requested: kills[i] && states[i].is_active(),
+                        held: false,
                         taken: None,
                     })
                     .collect();

@@ -141,7 +141,9 @@ async fn handle(
         | CommandType::Rerun
         | CommandType::StartFailed
         | CommandType::ForceSuccess
-        | CommandType::RetryTask) => control(tx, cache, command, kind, config.clock.now()).await,
+        | CommandType::RetryTask
+        | CommandType::Hold
+        | CommandType::Release) => control(tx, cache, command, kind, config.clock.now()).await,
         other => Err(StoreError::Invalid(format!(
             "command type {other} {NOT_FROM_THE_TABLE}"
         ))),
@@ -270,6 +272,9 @@ async fn control(
             }
         }
         CommandType::RetryTask => retry_task(tx, cache, &instance, task_option(command)?).await?,
+        CommandType::Hold | CommandType::Release => {
+            hold(tx, id, task_option(command)?, kind == CommandType::Hold).await?
+        }
         other => {
             return Err(StoreError::Invalid(format!(
                 "{other} is not a control command"
@@ -349,6 +354,38 @@ async fn retry_task(
     instances::retry_tasks(tx, id, &again).await?;
     if instance.state.is_final() {
         instances::control_state(tx, id, W::Running, true).await?;
+    }
+    Ok(())
+}
+
+/// Hold (`hold`) or release a task of the instance, checked again under the instance's
+/// lock. A held task is not started by the plan; a released one is judged again in the
+/// evaluation that follows.
+async fn hold(tx: &impl GenericClient, id: i64, task: i64, hold: bool) -> Result<()> {
+    let verb = if hold { "hold" } else { "release" };
+    let refuse = |why: String| {
+        Err(StoreError::Invalid(format!(
+            "cannot {verb} task instance {task}: {why}"
+        )))
+    };
+    let Some((instance, task_state, instance_state, held)) =
+        instances::task_hold_states(tx, task).await?
+    else {
+        return refuse("it does not exist".into());
+    };
+    if instance != id {
+        return refuse(format!("it is not a task of instance {id}"));
+    }
+    let refusal = if hold {
+        crate::model::hold_refusal(instance_state, task_state, held)
+    } else {
+        crate::model::release_refusal(held)
+    };
+    if let Some(why) = refusal {
+        return refuse(why);
+    }
+    if !instances::set_held(tx, task, id, hold).await? {
+        return refuse(format!("it is {task_state}"));
     }
     Ok(())
 }

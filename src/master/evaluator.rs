@@ -127,10 +127,35 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
     let compiled = cache
         .get(tx, instance.workflow_code, instance.workflow_version)
         .await?;
+    // `sla:` the run is not final by when it should be (waiting for a turn counts too).
+    if let Some(due) = instance.sla_due_at
+        && !instance.sla_alerted
+        && instance.db_now >= due
+    {
+        let message = match compiled.version.spec.sla.as_ref() {
+            Some(sla) => format!(
+                "workflow instance {} is not finished within {} of its {} (due {due}); it is {}",
+                instance.id,
+                sla.finish_within,
+                if instance.schedule_time.is_some() {
+                    "schedule time"
+                } else {
+                    "start"
+                },
+                instance.state
+            ),
+            None => format!(
+                "workflow instance {} missed its SLA (due {due})",
+                instance.id
+            ),
+        };
+        tracing::warn!(instance_id = instance.id, "{message}");
+        instances::sla_alert(tx, instance.id, &message).await?;
+    }
     // A serial workflow's waiting instance is evaluated when its turn may have come.
     let admitted;
     let instance = if instance.state == WorkflowState::Waiting && instance.backfill_id.is_none() {
-        if compiled.version.spec.execution == crate::model::ExecutionType::Parallel
+        if compiled.version.spec.active_limit().is_none()
             || !admit(tx, &compiled, instance.id).await?
         {
             return Ok(());
@@ -178,6 +203,7 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
             retry_at: row.retry_at,
             wait_until: row.wait_until,
             kill_requested: row.kill_requested,
+            held: row.held,
             taken: row.branch.as_ref().map(|names| {
                 names
                     .iter()
@@ -296,6 +322,7 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
     let mut group_errors: HashMap<usize, String> = HashMap::new();
     let mut queue_ids = Vec::new();
     let mut payloads = Vec::new();
+    let mut retry_delays = Vec::new();
     let mut state_ids = Vec::new();
     let mut states: Vec<&str> = Vec::new();
     let mut waits = Vec::new();
@@ -337,6 +364,7 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
                 Ok(p) => {
                     queue_ids.push(task_rows[i].id);
                     payloads.push(p);
+                    retry_delays.push(retry_delay(&compiled, i, task_rows[i].attempt));
                 }
                 Err(message) => {
                     // A parameter error fails the task without running it; the next round
@@ -379,7 +407,7 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         instances::set_states(tx, &state_ids, &states, &waits, &errors).await?;
     }
     if !queue_ids.is_empty() {
-        instances::queue_tasks(tx, &queue_ids, &payloads, instance.priority).await?;
+        instances::queue_tasks(tx, &queue_ids, &payloads, instance.priority, &retry_delays).await?;
         instances::notify(tx, Channel::Task, "").await?;
     }
     if !kills.is_empty() {
@@ -452,14 +480,40 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         }
         master_tasks::child_finished(tx, instance, state).await?;
         if let Some(backfill) = instance.backfill_id {
-            backfill_progress(tx, backfill).await?;
-        } else if compiled.version.spec.execution != crate::model::ExecutionType::Parallel {
+            if compiled.version.spec.max_active_runs.is_some() {
+                // Lock order: the definition, then the backfill (as hand_over_turn does).
+                instances::lock_definition(tx, compiled.version.code).await?;
+            }
+            backfill_progress(tx, backfill, &compiled).await?;
+        }
+        if instance.backfill_id.is_none() || compiled.version.spec.max_active_runs.is_some() {
+            // With max_active_runs a backfill's end frees a slot for the others too.
             hand_over_turn(tx, &compiled).await?;
         }
     } else if let Some(at) = wake_at {
         instances::insert_event(tx, instance.id, Some(at)).await?;
     }
     Ok(())
+}
+
+/// The wait before the next attempt should the attempt queued now (after `attempt` earlier
+/// ones) fail, for a task with `retry_backoff: exponential`: decided (and jittered) now and
+/// stored with the attempt, so the worker's completion only adds it. None: the task's fixed
+/// `retry_interval`.
+fn retry_delay(compiled: &Compiled, i: usize, attempt: i32) -> Option<i64> {
+    let task = &compiled.version.spec.tasks[i];
+    if task.retry_backoff == crate::model::RetryBackoff::Fixed || task.retries == 0 {
+        return None;
+    }
+    let k = u32::try_from(attempt).unwrap_or(0).saturating_add(1);
+    let delay = crate::model::retry_delay_ms(
+        task.retry_backoff,
+        task.retry_interval.map_or(0, |d| d.millis),
+        task.retry_max_interval.map(|d| d.millis),
+        k,
+        fastrand::f64(),
+    );
+    Some(i64::try_from(delay).unwrap_or(i64::MAX))
 }
 
 /// The group to alert when an instance ends in `state`, as the workflow's `notify` says:
@@ -513,14 +567,18 @@ fn group_slot(
     }
 }
 
-/// Serial execution types: when an instance of the workflow ends, the instance whose turn
-/// is next (FIFO; by priority first for `serial_priority`) is handed an evaluation event.
-/// It is admitted in its own evaluation (`admit`), so this transaction never evaluates
-/// another instance.
+/// Serial execution types and `max_active_runs`: when an instance of the workflow ends,
+/// the instance whose turn is next (FIFO; by priority first for `serial_priority`) is
+/// handed an evaluation event. It is admitted in its own evaluation (`admit`), so this
+/// transaction never evaluates another instance. With `max_active_runs`, when no instance
+/// waits outside a backfill, a backfill of the workflow with waiting dates goes on.
 async fn hand_over_turn(tx: &impl Conn, compiled: &Compiled) -> Result<()> {
+    let Some(limit) = compiled.version.spec.active_limit() else {
+        return Ok(());
+    };
     let code = compiled.version.code;
     instances::lock_definition(tx, code).await?;
-    if instances::active_count(tx, code).await? > 0 {
+    if instances::active_count(tx, code).await? >= limit {
         return Ok(());
     }
     let by_priority =
@@ -528,21 +586,28 @@ async fn hand_over_turn(tx: &impl Conn, compiled: &Compiled) -> Result<()> {
     if let Some(next) = instances::first_waiting(tx, code, by_priority).await? {
         instances::insert_event(tx, next, None).await?;
         instances::notify(tx, Channel::Eval, "").await?;
+    } else if compiled.version.spec.max_active_runs.is_some()
+        && let Some(backfill) = instances::first_waiting_backfill(tx, code).await?
+    {
+        backfill_progress(tx, backfill, compiled).await?;
     }
     Ok(())
 }
 
-/// Whether a waiting instance of a serial workflow may start now, decided under the
-/// definition's row lock like every start: nothing of the workflow is active, no start
+/// Whether a waiting instance may start now, decided under the definition's row lock like
+/// every start: fewer than the workflow's limit are active (1 for serial types), no start
 /// submitted before it is still a command (another consumer or master may hold it), and
 /// it is first in line. A later instance found first in line gets the turn handed on.
-/// Admitted, it becomes `running` with its start time taken now.
+/// Admitted, it becomes `running` with its start time taken now, and when slots remain the
+/// next in line is woken too.
 async fn admit(tx: &impl Conn, compiled: &Compiled, id: i64) -> Result<bool> {
+    let Some(limit) = compiled.version.spec.active_limit() else {
+        return Ok(false);
+    };
     let code = compiled.version.code;
     instances::lock_definition(tx, code).await?;
-    if instances::active_count(tx, code).await? > 0
-        || instances::ahead_in_line(tx, code, id, false).await?
-    {
+    let active = instances::active_count(tx, code).await?;
+    if active >= limit || instances::ahead_in_line(tx, code, id, false).await? {
         return Ok(false);
     }
     let by_priority =
@@ -550,6 +615,9 @@ async fn admit(tx: &impl Conn, compiled: &Compiled, id: i64) -> Result<bool> {
     match instances::first_waiting(tx, code, by_priority).await? {
         Some(first) if first == id => {
             instances::control_state(tx, id, WorkflowState::Running, true).await?;
+            if active + 1 < limit {
+                super::start::wake_next(tx, code).await?;
+            }
             Ok(true)
         }
         Some(first) => {
@@ -564,9 +632,12 @@ async fn admit(tx: &impl Conn, compiled: &Compiled, id: i64) -> Result<bool> {
 /// A backfill instance ended: stop the rest after a failure when `stop_on_failure`, else
 /// start waiting dates up to the parallelism (each is evaluated in a transaction of its
 /// own, woken by an event); mark the backfill done when nothing is left.
-async fn backfill_progress(tx: &impl Conn, id: i64) -> Result<()> {
+async fn backfill_progress(tx: &impl Conn, id: i64, compiled: &Compiled) -> Result<()> {
     use crate::store::backfills;
     let backfill = backfills::lock(tx, id).await?;
+    // `max_active_runs` bounds the backfill too, counting every active run of the workflow.
+    let max_active = compiled.version.spec.max_active_runs.map(i64::from);
+    let code = compiled.version.code;
     if backfill.state == "running" {
         let (_, failed, _) = backfills::summary(tx, id).await?;
         if failed > 0 && backfill.stop_on_failure {
@@ -580,6 +651,11 @@ async fn backfill_progress(tx: &impl Conn, id: i64) -> Result<()> {
             return Ok(());
         }
         while backfills::running_count(tx, id).await? < backfill.parallelism {
+            if let Some(max) = max_active
+                && instances::active_count(tx, code).await? >= max
+            {
+                break;
+            }
             let Some(next) = backfills::next_waiting(tx, id).await? else {
                 break;
             };

@@ -146,16 +146,34 @@ pub async fn create_instance(
     let state = match backfill_id {
         // A backfill's own parallelism decides, under a row lock on the backfill.
         Some(bid) => {
+            // `max_active_runs` counts a backfill's runs too (the definition's lock first,
+            // then the backfill's, as when an instance ends).
+            let full = match spec.max_active_runs {
+                Some(max) => {
+                    instances::lock_definition(tx, current.code).await?;
+                    instances::active_count(tx, current.code).await? >= i64::from(max)
+                }
+                None => false,
+            };
             let backfill = backfills::lock(tx, bid).await?;
             if backfill.state != "running" {
                 WorkflowState::Stopped
-            } else if backfills::running_count(tx, bid).await? < backfill.parallelism {
+            } else if !full && backfills::running_count(tx, bid).await? < backfill.parallelism {
                 WorkflowState::Running
             } else {
                 WorkflowState::Waiting
             }
         }
-        None => execution_state(tx, current.code, request.instance_id, spec.execution).await?,
+        None => {
+            execution_state(
+                tx,
+                current.code,
+                request.instance_id,
+                spec.execution,
+                spec.active_limit(),
+            )
+            .await?
+        }
     };
     let instance = NewInstance {
         id: request.instance_id,
@@ -181,6 +199,13 @@ pub async fn create_instance(
             }
             _ => e,
         })?;
+    if let Some(sla) = &spec.sla {
+        // Wake the evaluator when the run should be final, to check it is.
+        let within = i64::try_from(sla.finish_within.millis).unwrap_or(i64::MAX);
+        let due =
+            instances::set_sla_due(tx, instance.id, schedule_time, within, request.now).await?;
+        instances::insert_event(tx, instance.id, Some(due)).await?;
+    }
     if let Some(timeout) = spec.timeout {
         // Wake the evaluator when the run is due to time out.
         instances::wake_after(tx, instance.id, timeout.millis as i64, request.now).await?;
@@ -195,21 +220,39 @@ pub async fn create_instance(
 /// starts of one workflow cannot race. Turns go in submission order (instance ids): a new
 /// instance also waits (or, `serial_discard`, is discarded) while a start submitted before
 /// it is still a command held by another consumer, or still waits for its own turn.
+/// `limit` is [`crate::spec::WorkflowSpec::active_limit`]: 1 for serial types,
+/// `max_active_runs` for parallel ones (`None`: no turns).
 async fn execution_state(
     tx: &impl Conn,
     code: i64,
     id: i64,
     execution: ExecutionType,
+    limit: Option<i64>,
 ) -> Result<WorkflowState> {
-    if execution == ExecutionType::Parallel {
+    let Some(limit) = limit else {
         return Ok(WorkflowState::Running);
-    }
+    };
     instances::lock_definition(tx, code).await?;
-    let busy = instances::active_count(tx, code).await? > 0
-        || instances::ahead_in_line(tx, code, id, true).await?;
+    let active = instances::active_count(tx, code).await?;
+    let busy = active >= limit || instances::ahead_in_line(tx, code, id, true).await?;
+    if !busy && active + 1 < limit {
+        // A start that was ahead of waiting instances (a command another consumer held)
+        // leaves slots free: the first of them gets its turn now, not at the next end.
+        wake_next(tx, code).await?;
+    }
     Ok(match execution {
         _ if !busy => WorkflowState::Running,
         ExecutionType::SerialDiscard => WorkflowState::Stopped,
         _ => WorkflowState::Waiting,
     })
+}
+
+/// Hands an evaluation event to the first instance of workflow `code` waiting for its turn
+/// (FIFO), which is admitted in its own evaluation.
+pub(super) async fn wake_next(tx: &impl GenericClient, code: i64) -> Result<()> {
+    if let Some(next) = instances::first_waiting(tx, code, false).await? {
+        instances::insert_event(tx, next, None).await?;
+        instances::notify(tx, crate::store::Channel::Eval, "").await?;
+    }
+    Ok(())
 }

@@ -210,6 +210,8 @@ string_enum!(
     Schedule => "schedule",
     ForceSuccess => "force_success",
     RetryTask => "retry_task",
+    Hold => "hold",
+    Release => "release",
 });
 
 impl CommandType {
@@ -231,6 +233,8 @@ impl CommandType {
         Some(match action {
             "retry-task" => CommandType::RetryTask,
             "force-success" => CommandType::ForceSuccess,
+            "hold" => CommandType::Hold,
+            "release" => CommandType::Release,
             _ => return None,
         })
     }
@@ -256,6 +260,67 @@ pub fn retry_task_refusal(instance: WorkflowState, task: TaskState) -> Option<St
         T::Succeeded | T::Failed | T::Skipped | T::Killed | T::ForcedSuccess => None,
         T::Pending => Some("the task has not run yet (pending)".into()),
         other => Some(format!("the task is still running ({other})")),
+    }
+}
+
+/// Why a task instance cannot be held now, or None when it can: only a task that has not
+/// started (`pending`, `waiting`, `retrying`) of an instance that has not ended, and not
+/// twice. Like [`retry_task_refusal`], asked first by the CLI, REST and UI and again by the
+/// master under the instance's lock.
+pub fn hold_refusal(instance: WorkflowState, task: TaskState, held: bool) -> Option<String> {
+    use TaskState as T;
+    if instance.is_final() {
+        return Some(format!("its instance has ended ({instance})"));
+    }
+    if held {
+        return Some("the task is already held".into());
+    }
+    match task {
+        T::Pending | T::Waiting | T::Retrying => None,
+        other if other.is_final() => Some(format!("the task has ended ({other})")),
+        other => Some(format!("the task has already started ({other})")),
+    }
+}
+
+/// Why a task instance cannot be released now, or None when it can: it must be held.
+pub fn release_refusal(held: bool) -> Option<String> {
+    (!held).then(|| "the task is not held".to_string())
+}
+
+string_enum!(
+    /// How the wait between a task's attempts grows: `fixed` (every retry waits
+    /// `retry_interval`) or `exponential` (see [`retry_delay_ms`]).
+    RetryBackoff, "retry_backoff", default Fixed, {
+    Fixed => "fixed",
+    Exponential => "exponential",
+});
+
+/// The wait before retry `k` (1 for the first retry, after attempt 1 failed), in
+/// milliseconds. `fixed`: `interval`. `exponential`: `min(interval * 2^(k-1), max)` with
+/// "equal jitter": the delay `d` becomes `d/2 + jitter * d/2` for `jitter` in `[0, 1)`, so
+/// runs retrying together spread out, and retry `k+1` never waits less than retry `k`
+/// until the cap is reached. `max: None` caps at `interval * 2^20`.
+pub fn retry_delay_ms(
+    backoff: RetryBackoff,
+    interval_ms: u64,
+    max_ms: Option<u64>,
+    k: u32,
+    jitter: f64,
+) -> u64 {
+    match backoff {
+        RetryBackoff::Fixed => interval_ms,
+        RetryBackoff::Exponential => {
+            let grown = interval_ms.saturating_mul(1u64 << k.saturating_sub(1).min(20));
+            let delay = max_ms.map_or(grown, |max| grown.min(max));
+            let half = delay / 2;
+            let jitter = if jitter.is_finite() {
+                jitter.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let spread = (((half as f64) * jitter) as u64).min(half);
+            (delay - half).saturating_add(spread)
+        }
     }
 }
 
@@ -436,6 +501,77 @@ impl RunOverrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_backoff_always_waits_the_interval() {
+        for k in [1, 2, 10, 100] {
+            assert_eq!(
+                retry_delay_ms(RetryBackoff::Fixed, 30_000, Some(1), k, 0.7),
+                30_000
+            );
+        }
+    }
+
+    #[test]
+    fn exponential_backoff_doubles_within_jitter_up_to_the_cap() {
+        let e = RetryBackoff::Exponential;
+        // No jitter: the lower half-bound d/2; full jitter approaches d.
+        assert_eq!(retry_delay_ms(e, 10_000, None, 1, 0.0), 5_000);
+        assert_eq!(retry_delay_ms(e, 10_000, None, 1, 0.999_999), 9_999);
+        assert_eq!(retry_delay_ms(e, 10_000, None, 2, 0.0), 10_000);
+        assert_eq!(retry_delay_ms(e, 10_000, None, 3, 0.5), 30_000);
+        // Capped at retry_max_interval.
+        assert_eq!(retry_delay_ms(e, 10_000, Some(25_000), 3, 0.0), 12_500);
+        assert_eq!(retry_delay_ms(e, 10_000, Some(25_000), 50, 0.0), 12_500);
+        // Huge attempt numbers and intervals saturate instead of overflowing.
+        assert!(retry_delay_ms(e, u64::MAX / 2, None, 100, 1.0) > 0);
+        // A jitter out of range (or NaN) is clamped.
+        assert_eq!(retry_delay_ms(e, 10_000, None, 1, f64::NAN), 5_000);
+        assert_eq!(retry_delay_ms(e, 10_000, None, 1, 7.0), 10_000);
+    }
+
+    #[test]
+    fn each_exponential_retry_waits_at_least_as_long_as_the_one_before() {
+        let e = RetryBackoff::Exponential;
+        for (a, b) in [(0.0, 0.0), (0.99, 0.0), (0.5, 0.5), (0.0, 0.99)] {
+            for k in 1..30 {
+                let now = retry_delay_ms(e, 1_000, Some(3_600_000), k, a);
+                let next = retry_delay_ms(e, 1_000, Some(3_600_000), k + 1, b);
+                assert!(next >= now || now > 1_800_000, "k={k}: {now} then {next}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_task_that_has_not_started_can_be_held() {
+        use TaskState as T;
+        use WorkflowState as W;
+        for t in [T::Pending, T::Waiting, T::Retrying] {
+            assert_eq!(hold_refusal(W::Running, t, false), None, "{t}");
+            assert!(
+                hold_refusal(W::Running, t, true)
+                    .unwrap()
+                    .contains("already held")
+            );
+        }
+        for t in [T::Queued, T::Dispatched, T::Running] {
+            assert!(
+                hold_refusal(W::Running, t, false)
+                    .unwrap()
+                    .contains("started")
+            );
+        }
+        for t in [T::Succeeded, T::Failed, T::Killed, T::Skipped] {
+            assert!(
+                hold_refusal(W::Running, t, false)
+                    .unwrap()
+                    .contains("ended")
+            );
+        }
+        assert!(hold_refusal(W::Succeeded, T::Pending, false).is_some());
+        assert_eq!(release_refusal(true), None);
+        assert!(release_refusal(false).is_some());
+    }
 
     #[test]
     fn durations_parse_every_unit_and_round_trip() {

@@ -9,7 +9,7 @@ use super::check;
 use super::draft::{Ctx, Draft};
 use super::tree::{Node, ScalarType, Value};
 use super::types::*;
-use crate::model::{Condition, Duration, TaskType};
+use crate::model::{Condition, Duration, ExecutionType, RetryBackoff, TaskType};
 
 /// Longest project, workflow, task (and other) name.
 pub const MAX_NAME_LEN: usize = 100;
@@ -646,6 +646,8 @@ const WORKFLOW_KEYS: &[&str] = &[
     "execution",
     "worker_group",
     "timeout",
+    "max_active_runs",
+    "sla",
     "notify",
     "retention",
     "release",
@@ -689,6 +691,21 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         .and_then(|n| name(ctx, n, "worker_group"))
         .unwrap_or_else(|| DEFAULT_WORKER_GROUP.to_string());
     let timeout = f.take("timeout").and_then(|n| duration(ctx, n, "timeout"));
+    let max_active_runs = f.take("max_active_runs").and_then(|n| {
+        let limit = integer(ctx, n, "max_active_runs", 1, MAX_ACTIVE_RUNS.into())
+            .and_then(|r| u32::try_from(r).ok())?;
+        if execution != ExecutionType::Parallel {
+            ctx.err(
+                n.pos,
+                format!(
+                    "`max_active_runs` needs `execution: parallel` (execution {execution} already runs one instance at a time)"
+                ),
+            );
+            return None;
+        }
+        Some(limit)
+    });
+    let sla = f.take("sla").and_then(|n| sla(ctx, n));
     let notify = f.take("notify").and_then(|n| notify(ctx, n));
     let retention = f.take("retention").and_then(|n| {
         let pos = n.pos;
@@ -736,6 +753,8 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         execution,
         worker_group,
         timeout,
+        max_active_runs,
+        sla,
         notify,
         retention,
         release,
@@ -745,6 +764,26 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         tasks: tasks?,
         source: f.source,
     })
+}
+
+const SLA_KEYS: &[&str] = &["finish_within"];
+
+fn sla(ctx: &mut Ctx, node: &Node) -> Option<SlaSpec> {
+    let start = ctx.errors.len();
+    let mut f = fields(ctx, node, "sla")?;
+    let finish_within = f.required(ctx, "finish_within", "sla").and_then(|n| {
+        let d = duration(ctx, n, "sla.finish_within")?;
+        if d.millis == 0 {
+            ctx.err(n.pos, "`sla.finish_within` must be above zero");
+            return None;
+        }
+        Some(d)
+    });
+    f.reject_rest(ctx, unknown_key("sla", SLA_KEYS));
+    (ctx.errors.len() == start)
+        .then_some(finish_within)
+        .flatten()
+        .map(|finish_within| SlaSpec { finish_within })
 }
 
 const NOTIFY_KEYS: &[&str] = &["when", "group"];
@@ -945,6 +984,8 @@ pub const COMMON_TASK_KEYS: &[&str] = &[
     "task_group",
     "retries",
     "retry_interval",
+    "retry_backoff",
+    "retry_max_interval",
     "timeout",
     "run",
     "on_worker_loss",
@@ -1061,6 +1102,31 @@ fn task(ctx: &mut Ctx, node: &Node) -> Draft {
     let retry_interval = f
         .take("retry_interval")
         .and_then(|n| duration(ctx, n, "retry_interval"));
+    let retry_backoff: RetryBackoff = f
+        .take("retry_backoff")
+        .and_then(|n| choice(ctx, n, "retry_backoff"))
+        .unwrap_or_default();
+    let retry_max_interval = f.take("retry_max_interval").and_then(|n| {
+        let max = duration(ctx, n, "retry_max_interval")?;
+        if retry_backoff != RetryBackoff::Exponential {
+            ctx.err(
+                n.pos,
+                "`retry_max_interval` needs `retry_backoff: exponential` (a fixed backoff always waits retry_interval)",
+            );
+            return None;
+        }
+        if max < retry_interval.unwrap_or_default() {
+            ctx.err(
+                n.pos,
+                format!(
+                    "`retry_max_interval` {max} is shorter than `retry_interval` {}",
+                    retry_interval.unwrap_or_default()
+                ),
+            );
+            return None;
+        }
+        Some(max)
+    });
     let timeout = f.take("timeout").and_then(|n| task_timeout(ctx, n));
     let run = f
         .take("run")
@@ -1102,6 +1168,8 @@ fn task(ctx: &mut Ctx, node: &Node) -> Draft {
         task_group,
         retries,
         retry_interval,
+        retry_backoff,
+        retry_max_interval,
         timeout,
         run,
         on_worker_loss,

@@ -481,7 +481,7 @@ fn errors_render_as_file_line_column_message() {
     let e = &errors("project: p\nname: w\ncolour: red\ntasks: [{name: a, type: empty}]\n")[0];
     assert_eq!(
         e.to_string(),
-        "t.yaml:3:1: unknown key `colour` in workflow (expected one of: kind, project, name, description, params, failure_strategy, priority, execution, worker_group, timeout, notify, retention, release, schedule, tenant, env, tasks)"
+        "t.yaml:3:1: unknown key `colour` in workflow (expected one of: kind, project, name, description, params, failure_strategy, priority, execution, worker_group, timeout, max_active_runs, sla, notify, retention, release, schedule, tenant, env, tasks)"
     );
 }
 
@@ -1782,6 +1782,8 @@ fn rich_spec() -> WorkflowSpec {
         task_group: None,
         retries: 0,
         retry_interval: None,
+        retry_backoff: Default::default(),
+        retry_max_interval: None,
         timeout: None,
         run: true,
         on_worker_loss: OnWorkerLoss::Retry,
@@ -1806,6 +1808,8 @@ fn rich_spec() -> WorkflowSpec {
     first.task_group = Some("etl".into());
     first.retries = 5;
     first.retry_interval = Some(Duration::from_millis(1500));
+    first.retry_backoff = crate::model::RetryBackoff::Exponential;
+    first.retry_max_interval = Some(Duration::from_secs(600));
     first.timeout = Some(TaskTimeout {
         after: Duration::from_secs(90),
         strategy: TimeoutStrategy::WarnAndFail,
@@ -2004,6 +2008,10 @@ fn rich_spec() -> WorkflowSpec {
         execution: ExecutionType::SerialPriority,
         worker_group: "etl".into(),
         timeout: Some(Duration::from_secs(7200)),
+        max_active_runs: None,
+        sla: Some(SlaSpec {
+            finish_within: Duration::from_secs(3600),
+        }),
         notify: Some(NotifySpec {
             when: NotifyWhen::Always,
             group: Some("oncall".into()),
@@ -2510,6 +2518,8 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                                 task_group,
                                 retries,
                                 retry_interval,
+                                retry_backoff: Default::default(),
+                                retry_max_interval: None,
                                 timeout: timeout
                                     .map(|(after, strategy)| TaskTimeout { after, strategy }),
                                 run,
@@ -2575,6 +2585,8 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                 execution,
                 worker_group,
                 timeout,
+                max_active_runs: None,
+                sla: None,
                 notify: notify.map(|(when, group)| NotifySpec {
                     when,
                     group: if when == NotifyWhen::None {
@@ -2853,5 +2865,71 @@ fn variables_and_secret_documents_parse_and_their_mistakes_are_placed() {
         &format!("kind: variables\nproject: p\nvalues:\n  a: {long}\n"),
         4,
         "longer than",
+    );
+}
+
+// ---- max_active_runs, sla, retry_backoff (issue 18) ----
+
+#[test]
+fn max_active_runs_sla_and_backoff_parse() {
+    let w = workflow(concat!(
+        "project: p\nname: w\nmax_active_runs: 3\nsla: {finish_within: 2h}\ntasks:\n",
+        "  - {name: a, type: empty, retry_interval: 10s, retry_backoff: exponential, retry_max_interval: 5m}\n",
+    ));
+    assert_eq!(w.max_active_runs, Some(3));
+    assert_eq!(w.active_limit(), Some(3));
+    assert_eq!(w.sla.unwrap().finish_within, Duration::from_secs(7200));
+    let a = &w.tasks[0];
+    assert_eq!(a.retry_backoff, crate::model::RetryBackoff::Exponential);
+    assert_eq!(a.retry_max_interval, Some(Duration::from_secs(300)));
+    assert_eq!(minimal_spec().active_limit(), None);
+}
+
+#[test]
+fn max_active_runs_sla_and_backoff_errors_name_the_line() {
+    assert_error(
+        "project: p\nname: w\nmax_active_runs: 0\ntasks: [{name: a, type: empty}]\n",
+        3,
+        "`max_active_runs` must be between 1 and 10000",
+    );
+    assert_error(
+        "project: p\nname: w\nmax_active_runs: 100000\ntasks: [{name: a, type: empty}]\n",
+        3,
+        "between 1 and 10000",
+    );
+    assert_error(
+        "project: p\nname: w\nexecution: serial_wait\nmax_active_runs: 2\ntasks: [{name: a, type: empty}]\n",
+        4,
+        "needs `execution: parallel`",
+    );
+    assert_error(
+        "project: p\nname: w\nsla: {finish_within: soon}\ntasks: [{name: a, type: empty}]\n",
+        3,
+        "invalid `sla.finish_within`",
+    );
+    let missing =
+        errors("project: p\nname: w\nsla: {within: 1h}\ntasks: [{name: a, type: empty}]\n");
+    assert!(
+        missing
+            .iter()
+            .any(|e| e.line == 3 && e.message.contains("missing required key `finish_within`")),
+        "{missing:#?}"
+    );
+    assert_error(
+        &with_tasks("  - name: a\n    type: empty\n    retry_backoff: linear\n"),
+        6,
+        "is not a valid retry_backoff",
+    );
+    assert_error(
+        &with_tasks("  - name: a\n    type: empty\n    retry_max_interval: 1h\n"),
+        6,
+        "needs `retry_backoff: exponential`",
+    );
+    assert_error(
+        &with_tasks(
+            "  - name: a\n    type: empty\n    retry_interval: 1h\n    retry_backoff: exponential\n    retry_max_interval: 1m\n",
+        ),
+        8,
+        "shorter than `retry_interval`",
     );
 }

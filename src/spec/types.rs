@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::{
-    Condition, Duration, ExecutionType, FailureStrategy, OnWorkerLoss, Priority, Release, TaskType,
+    Condition, Duration, ExecutionType, FailureStrategy, OnWorkerLoss, Priority, Release,
+    RetryBackoff, TaskType,
 };
 
 /// Parameter name → value. YAML scalars (numbers, booleans) keep their source text.
@@ -214,6 +215,13 @@ pub struct WorkflowSpec {
     pub worker_group: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+    /// With `execution: parallel`: at most this many instances run at once (1 to
+    /// [`MAX_ACTIVE_RUNS`]); the others wait in submission order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_active_runs: Option<u32>,
+    /// `sla: { finish_within }`: an `sla_miss` alert when a run is not final in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<SlaSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifySpec>,
     /// How long finished instances (with their tasks and logs) are kept; `None`: the global
@@ -238,7 +246,27 @@ pub struct WorkflowSpec {
     pub source: SourceMap,
 }
 
+/// The most `max_active_runs` a workflow may ask for.
+pub const MAX_ACTIVE_RUNS: u32 = 10_000;
+
+/// `sla:` of a workflow: a run should be final within `finish_within` of its schedule time
+/// (of its submission for runs without one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaSpec {
+    pub finish_within: Duration,
+}
+
 impl WorkflowSpec {
+    /// How many instances (outside backfills) may be active at once, when instances must
+    /// wait for a turn: 1 for the serial execution types, `max_active_runs` for parallel.
+    /// `None`: every start runs at once.
+    pub fn active_limit(&self) -> Option<i64> {
+        match self.execution {
+            ExecutionType::Parallel => self.max_active_runs.map(i64::from),
+            _ => Some(1),
+        }
+    }
+
     /// The task called `name`.
     pub fn task(&self, name: &str) -> Option<&TaskSpec> {
         self.tasks.iter().find(|t| t.name == name)
@@ -320,6 +348,12 @@ pub struct TaskSpec {
     pub retries: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_interval: Option<Duration>,
+    /// How the wait between attempts grows (`fixed` or `exponential`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub retry_backoff: RetryBackoff,
+    /// The longest wait of an `exponential` backoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_max_interval: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<TaskTimeout>,
     /// `false`: the task is skipped but its successors run.
@@ -367,6 +401,8 @@ impl PartialEq for TaskSpec {
             task_group,
             retries,
             retry_interval,
+            retry_backoff,
+            retry_max_interval,
             timeout,
             run,
             on_worker_loss,
@@ -383,6 +419,8 @@ impl PartialEq for TaskSpec {
             && *task_group == other.task_group
             && *retries == other.retries
             && *retry_interval == other.retry_interval
+            && *retry_backoff == other.retry_backoff
+            && *retry_max_interval == other.retry_max_interval
             && *timeout == other.timeout
             && *run == other.run
             && *on_worker_loss == other.on_worker_loss

@@ -124,6 +124,37 @@ pub async fn insert_retry_task(
     Ok((instance, command))
 }
 
+/// Insert a `hold` (`hold`) or `release` command for a task instance after checking what
+/// the master will check, as [`insert_retry_task`] does; returns `(instance id, command id)`.
+pub async fn insert_hold(
+    client: &impl Conn,
+    actor: &str,
+    task_instance_id: i64,
+    hold: bool,
+) -> Result<(i64, i64)> {
+    let (instance, task_state, instance_state, held) =
+        super::instances::task_hold_states(client, task_instance_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("task instance {task_instance_id} does not exist"))
+            })?;
+    let (kind, refusal) = if hold {
+        (
+            CommandType::Hold,
+            crate::model::hold_refusal(instance_state, task_state, held),
+        )
+    } else {
+        (CommandType::Release, crate::model::release_refusal(held))
+    };
+    if let Some(why) = refusal {
+        return Err(StoreError::Conflict(format!(
+            "cannot {kind} task instance {task_instance_id}: {why}"
+        )));
+    }
+    let command = insert_task_command(client, actor, kind, instance, task_instance_id).await?;
+    Ok((instance, command))
+}
+
 /// Lock up to `limit` of the oldest pending commands (skipping ones other masters hold).
 pub async fn claim(client: &impl Conn, limit: i64) -> Result<Vec<Command>> {
     let rows = client.fetch(query!("commands/claim"), &[&limit]).await?;

@@ -122,6 +122,10 @@ pub struct InstanceRow {
     pub db_now: DateTime<Utc>,
     /// A workflow-timeout alert was written for this run.
     pub timeout_alerted: bool,
+    /// When the run should be final (`sla:`); None without an SLA.
+    pub sla_due_at: Option<DateTime<Utc>>,
+    /// The run's `sla_miss` alert was written.
+    pub sla_alerted: bool,
     pub backfill_id: Option<i64>,
     /// Start from these tasks (and their downstream); None: the whole workflow.
     pub start_nodes: Option<Vec<String>>,
@@ -153,6 +157,8 @@ fn instance_row(r: &tokio_postgres::Row) -> Result<InstanceRow> {
         failure_strategy: parse(r.get("failure_strategy"))?,
         db_now: r.get("db_now"),
         timeout_alerted: r.get("timeout_alerted"),
+        sla_due_at: r.get("sla_due_at"),
+        sla_alerted: r.get("sla_alerted"),
         backfill_id: r.get("backfill_id"),
         start_nodes: r.get("start_nodes"),
         parent_instance_id: r.get("parent_instance_id"),
@@ -271,6 +277,8 @@ pub struct TaskRow {
     /// A decided switch/conditions task: the successors it took.
     pub branch: Option<Vec<String>>,
     pub started_at: Option<DateTime<Utc>>,
+    /// Held (`pgdag ctl hold`): not dispatched until released.
+    pub held: bool,
 }
 
 pub async fn load_tasks(client: &impl Conn, instance_id: i64) -> Result<Vec<TaskRow>> {
@@ -290,6 +298,7 @@ pub async fn load_tasks(client: &impl Conn, instance_id: i64) -> Result<Vec<Task
                 kill_requested: r.get("kill_requested"),
                 branch: r.get("branch"),
                 started_at: r.get("started_at"),
+                held: r.get("held"),
             })
         })
         .collect()
@@ -315,11 +324,12 @@ pub async fn queue_tasks(
     ids: &[i64],
     payloads: &[serde_json::Value],
     workflow_priority: i16,
+    retry_delays_ms: &[Option<i64>],
 ) -> Result<()> {
     client
         .exec(
             query!("instances/queue_tasks"),
-            &[&ids, &payloads, &workflow_priority],
+            &[&ids, &payloads, &workflow_priority, &retry_delays_ms],
         )
         .await?;
     Ok(())
@@ -395,6 +405,9 @@ pub struct TaskDetail {
     pub cpu_user_ms: Option<i64>,
     pub cpu_system_ms: Option<i64>,
     pub max_rss_kib: Option<i64>,
+    /// Held (`pgdag ctl hold`): not dispatched until released. Only written when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -464,6 +477,7 @@ pub async fn get_tasks(client: &impl Conn, id: i64) -> Result<Vec<TaskDetail>> {
             cpu_user_ms: r.get("cpu_user_ms"),
             cpu_system_ms: r.get("cpu_system_ms"),
             max_rss_kib: r.get("max_rss_kib"),
+            held: r.get("held"),
         })
         .collect())
 }
@@ -647,6 +661,32 @@ pub async fn wake_after(client: &impl Conn, id: i64, after_ms: i64, now: Now) ->
     Ok(())
 }
 
+/// Set when the run should be final (`sla: { finish_within }`): from its schedule time,
+/// or from `now` for a run without one; returns that time.
+pub async fn set_sla_due(
+    client: &impl Conn,
+    id: i64,
+    schedule_time: Option<DateTime<Utc>>,
+    within_ms: i64,
+    now: Now,
+) -> Result<DateTime<Utc>> {
+    Ok(client
+        .fetch_one(
+            query!("instances/set_sla_due"),
+            &[&id, &schedule_time, &within_ms, &now],
+        )
+        .await?
+        .get(0))
+}
+
+/// Write the `sla_miss` alert of this run, once.
+pub async fn sla_alert(client: &impl Conn, id: i64, message: &str) -> Result<()> {
+    client
+        .exec(query!("instances/sla_alert"), &[&id, &message])
+        .await?;
+    Ok(())
+}
+
 /// Write the workflow-timeout alert of this run, once.
 pub async fn timeout_alert(client: &impl Conn, id: i64, message: &str) -> Result<()> {
     client
@@ -669,6 +709,53 @@ pub async fn task_owner(client: &impl Conn, task_id: i64) -> Result<Option<(i64,
         .fetch_opt(query!("instances/task_owner"), &[&task_id])
         .await?
         .map(|r| (r.get(0), r.get(1))))
+}
+
+/// A task instance's instance, its own state, its instance's state, and whether it is held.
+pub async fn task_hold_states(
+    client: &impl Conn,
+    task_id: i64,
+) -> Result<Option<(i64, TaskState, WorkflowState, bool)>> {
+    let Some(row) = client
+        .fetch_opt(query!("instances/task_hold_states"), &[&task_id])
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        row.get("workflow_instance_id"),
+        parse(row.get("task_state"))?,
+        parse(row.get("instance_state"))?,
+        row.get("held"),
+    )))
+}
+
+/// Hold (`held`) or release task `task_id` of instance `instance_id`; false when it was
+/// not in a state for that (see `set_held.sql`).
+pub async fn set_held(
+    client: &impl Conn,
+    task_id: i64,
+    instance_id: i64,
+    held: bool,
+) -> Result<bool> {
+    Ok(client
+        .fetch_opt(
+            query!("instances/set_held"),
+            &[&task_id, &instance_id, &held],
+        )
+        .await?
+        .is_some())
+}
+
+/// The backfill of workflow `workflow_code` whose instance waits longest for a slot.
+pub async fn first_waiting_backfill(client: &impl Conn, workflow_code: i64) -> Result<Option<i64>> {
+    Ok(client
+        .fetch_opt(
+            query!("instances/first_waiting_backfill"),
+            &[&workflow_code],
+        )
+        .await?
+        .map(|r| r.get(0)))
 }
 
 /// A task instance's instance, its own state and its instance's state.

@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod cli_ops;
 mod control;
+mod daily_ops;
 mod engine;
 mod execution;
 mod fakes;

@@ -7,6 +7,7 @@ mod accounts;
 mod audit;
 mod bounds;
 mod logs;
+mod manage;
 
 /// A browser-like client for one base URL: its cookies and the page's CSRF token.
 struct Browser {

@@ -1,4 +1,4 @@
-select id, task_code, state, attempt, ended_at, retry_at, wait_until, kill_requested, branch, started_at
+select id, task_code, state, attempt, ended_at, retry_at, wait_until, kill_requested, branch, started_at, held
 from pgdag.task_instance
 where workflow_instance_id = $1
 order by id

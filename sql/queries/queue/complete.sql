@@ -15,7 +15,8 @@ with done as (
         end,
         retry_at = case
             when d.outcome = 'failed' and not t.kill_requested and t.attempt <= t.max_retries
-            then greatest($8::timestamptz, now()) + t.retry_interval_ms * interval '1 millisecond'
+            then greatest($8::timestamptz, now())
+                 + coalesce(t.retry_delay_ms, t.retry_interval_ms) * interval '1 millisecond'
         end,
         exit_code = d.exit_code,
         out_params = d.out_params,

@@ -166,6 +166,8 @@ async fn route(store: &Store, settings: &Settings, request: &Request) -> Answer 
         (M::GET, ["task-instances", id, "log"]) => tasks::log(ctx, id).await,
         (M::POST, ["task-instances", id, "force-success"]) => tasks::force_success(ctx, id).await,
         (M::POST, ["task-instances", id, "retry"]) => tasks::retry(ctx, id).await,
+        (M::POST, ["task-instances", id, "hold"]) => tasks::hold(ctx, id, true).await,
+        (M::POST, ["task-instances", id, "release"]) => tasks::hold(ctx, id, false).await,
 
         (M::GET, ["cron", "preview"]) => schedules::preview(ctx).await,
         (M::GET, ["schedules"]) => schedules::list(ctx).await,

@@ -51,6 +51,22 @@ pub(super) async fn retry(ctx: Ctx<'_>, id: &str) -> Answer {
     ))
 }
 
+/// `POST /task-instances/{id}/hold` and `/release`: keep a task that has not started from
+/// being dispatched, or let it go. 202 with the command; 409 with the reason (the task has
+/// started or ended, is already held, or is not held).
+pub(super) async fn hold(ctx: Ctx<'_>, id: &str, hold: bool) -> Answer {
+    let id = parse_id(id)?;
+    ctx.who
+        .require_owner(&ctx.client, Owned::TaskInstance(id), Access::Write)
+        .await?;
+    let (instance, command) =
+        commands::insert_hold(&ctx.client, &ctx.who.actor(), id, hold).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        serde_json::json!({"instance_id": instance, "task_instance_id": id, "command_id": command}),
+    ))
+}
+
 /// `GET /task-instances/{id}/log?after=SEQ`: the chunks after `after`, and where to go on.
 pub(super) async fn log(ctx: Ctx<'_>, id: &str) -> Answer {
     let id = parse_id(id)?;

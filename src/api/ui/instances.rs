@@ -310,6 +310,13 @@ fn live(
                     }
                     _ => false,
                 },
+                held: t.held,
+                can_hold: match (state, task_state(t)) {
+                    (Some(instance), Some(task)) => {
+                        crate::model::hold_refusal(instance, task, t.held).is_none()
+                    }
+                    _ => false,
+                },
             })
             .collect(),
         started_at: pages::time(detail.started_at),
@@ -408,6 +415,17 @@ pub(super) async fn retry_task(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiErro
         crate::api::references::require_for_instance(ctx.who, &client, instance).await?;
     }
     let (instance, _) = commands::insert_retry_task(&client, &ctx.who.actor(), id).await?;
+    Ok(redirect(&format!("/instances/{instance}")))
+}
+
+/// The instance page's "hold" and "release" buttons.
+pub(super) async fn hold_task(ctx: &Ctx<'_>, id: &str, hold: bool) -> Result<Reply, ApiError> {
+    let id = parse_id(id)?;
+    let client = ctx.client().await?;
+    ctx.who
+        .require_owner(&client, Owned::TaskInstance(id), Access::Write)
+        .await?;
+    let (instance, _) = commands::insert_hold(&client, &ctx.who.actor(), id, hold).await?;
     Ok(redirect(&format!("/instances/{instance}")))
 }
 

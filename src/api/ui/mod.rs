@@ -12,6 +12,7 @@ mod audit;
 mod home;
 mod import;
 mod instances;
+mod manage;
 mod schedules;
 mod tenants;
 mod workflows;
@@ -65,6 +66,28 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         (&Method::GET, ["servers"]) => home::servers(&ctx).await,
         (&Method::GET, ["projects", project]) => workflows::project(&ctx, project).await,
         (&Method::GET, ["projects", project, "import"]) => import::page(&ctx, project).await,
+        (&Method::GET, ["projects", project, "delete"]) => {
+            manage::confirm(&ctx, project, None).await
+        }
+        (&Method::POST, ["projects", project, "delete"]) => {
+            manage::delete_project(&ctx, project).await
+        }
+        (
+            &Method::POST,
+            [
+                "projects",
+                project,
+                "workflows",
+                workflow,
+                to @ ("online" | "offline"),
+            ],
+        ) => manage::release(&ctx, project, workflow, to).await,
+        (&Method::GET, ["projects", project, "workflows", workflow, "delete"]) => {
+            manage::confirm(&ctx, project, Some(workflow)).await
+        }
+        (&Method::POST, ["projects", project, "workflows", workflow, "delete"]) => {
+            manage::delete_workflow(&ctx, project, workflow).await
+        }
         (&Method::POST, ["projects", project, "import"]) => import::submit(&ctx, project).await,
         (&Method::GET, ["projects", project, "workflows", workflow]) => {
             workflows::workflow(&ctx, project, workflow).await
@@ -97,6 +120,12 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
             instances::force_success(&ctx, id).await
         }
         (&Method::POST, ["task-instances", id, "retry"]) => instances::retry_task(&ctx, id).await,
+        (&Method::POST, ["task-instances", id, "hold"]) => {
+            instances::hold_task(&ctx, id, true).await
+        }
+        (&Method::POST, ["task-instances", id, "release"]) => {
+            instances::hold_task(&ctx, id, false).await
+        }
         (&Method::GET, ["task-instances", id, "log"]) => instances::log(&ctx, id).await,
         (&Method::GET, ["schedules"]) => schedules::page(&ctx).await,
         (&Method::GET, ["schedules", "preview"]) => schedules::preview(&ctx).await,

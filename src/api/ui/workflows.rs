@@ -126,6 +126,7 @@ async fn workflow_page(
         base: workflow_href(project, workflow),
         description: spec.description.clone(),
         release: spec.release.as_str().to_string(),
+        online: current_spec.release == crate::model::Release::Online,
         version,
         current_version,
         schedule: spec.schedule.as_ref().map(|s| {
