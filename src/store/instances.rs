@@ -313,7 +313,12 @@ pub async fn queue_tasks(
     client
         .exec(
             query!("instances/queue_tasks"),
-            &[&ids, &payloads, &workflow_priority],
+            &[
+                &ids,
+                &payloads,
+                &workflow_priority,
+                &crate::model::TaskType::in_process_names(),
+            ],
         )
         .await?;
     Ok(())

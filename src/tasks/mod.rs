@@ -18,10 +18,12 @@ pub mod http;
 pub mod json_path;
 pub mod master_side;
 pub mod net;
+pub mod pool;
 pub mod procedure;
 pub mod run_as;
 pub mod script;
 pub mod sql;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -127,6 +129,8 @@ pub struct Resources {
     /// Process groups of running scripts, for orphan reaping after a crash.
     pub registry: Arc<dyn ProcessRegistry>,
     pub http: reqwest::Client,
+    /// Connection pools of the datasources that `sql` and `procedure` attempts use.
+    pub pools: Arc<pool::Pools>,
 }
 
 /// One attempt's world: its task, parameters, log and cancellation.
