@@ -135,9 +135,13 @@ async fn main() {
 
     let idle_window = Duration::from_secs(if args.quick { 20 } else { 60 });
     eprintln!("idle standalone: {} s", 15 + idle_window.as_secs());
-    let idle_standalone =
-        throughput::idle_per_minute(&args.admin_url, &db_name, Duration::from_secs(15), idle_window)
-            .await;
+    let idle_standalone = throughput::idle_per_minute(
+        &args.admin_url,
+        &db_name,
+        Duration::from_secs(15),
+        idle_window,
+    )
+    .await;
 
     let mut chain_yaml = String::from("project: bench\nname: chain\ntasks:\n");
     for i in 0..args.chain {

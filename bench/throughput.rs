@@ -29,14 +29,17 @@ pub async fn sql_tasks(store: &Store, url: &str, n: usize) -> (f64, f64) {
         .unwrap();
     drop(client);
     let detail = super::run_and_wait(store, "sqlfan").await;
-    let wall = (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64
-        / 1000.0;
+    let wall =
+        (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64 / 1000.0;
     (wall, n as f64 / wall)
 }
 
 /// Transactions of database `db` so far, as the statistics have them.
 async fn transactions(admin: &tokio_postgres::Client, db: &str) -> i64 {
-    admin.batch_execute("select pg_stat_clear_snapshot()").await.unwrap();
+    admin
+        .batch_execute("select pg_stat_clear_snapshot()")
+        .await
+        .unwrap();
     admin
         .query_one(
             "select (xact_commit + xact_rollback)::bigint from pg_stat_database where datname = $1",

@@ -202,7 +202,8 @@ pub async fn scheduler_database_problems(
         }
         // tokio-postgres does not know every libpq sslmode (verify-full): read the URL
         // the way a worker connects with it.
-        let url = crate::tasks::tls::split_sslmode(&d.url).map_or_else(|_| d.url.clone(), |(u, _)| u);
+        let url =
+            crate::tasks::tls::split_sslmode(&d.url).map_or_else(|_| d.url.clone(), |(u, _)| u);
         let Ok(config) = url.parse::<tokio_postgres::Config>() else {
             continue;
         };

@@ -47,7 +47,10 @@ pub async fn connect(ctx: &RunContext, name: &str) -> Result<Connection, String>
         (project, name),
         &record,
         password.as_deref(),
-        &format!("pgdag:{}:{project}/{name}", ctx.resources.config.server_name),
+        &format!(
+            "pgdag:{}:{project}/{name}",
+            ctx.resources.config.server_name
+        ),
     )?;
     let acquire = async {
         match pool {

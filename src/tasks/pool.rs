@@ -220,8 +220,12 @@ mod tests {
             }
             _ => false,
         };
-        let first = pools.get(key, &record("postgres://h/a"), None, "t").unwrap();
-        let again = pools.get(key, &record("postgres://h/a"), None, "t").unwrap();
+        let first = pools
+            .get(key, &record("postgres://h/a"), None, "t")
+            .unwrap();
+        let again = pools
+            .get(key, &record("postgres://h/a"), None, "t")
+            .unwrap();
         assert!(same(&first, &again));
         let other_password = pools
             .get(key, &record("postgres://h/a"), Some("x"), "t")
@@ -231,7 +235,9 @@ mod tests {
             unreachable!()
         };
         assert!(pool.is_closed(), "the replaced pool is closed");
-        let moved = pools.get(key, &record("postgres://h/b"), Some("x"), "t").unwrap();
+        let moved = pools
+            .get(key, &record("postgres://h/b"), Some("x"), "t")
+            .unwrap();
         assert!(!same(&other_password, &moved));
         assert!(
             pools

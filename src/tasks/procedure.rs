@@ -60,20 +60,20 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
             let token = client.cancel_token();
             let done = {
                 let work = async {
-                let params: Vec<TextParam> = p.args.iter().map(|v| TextParam(v)).collect();
-                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-                    .iter()
-                    .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
-                    .collect();
-                let rows = client.query(&call, &refs).await.map_err(|e| pg_error(&e))?;
-                let mut values = Vec::new();
-                if let Some(row) = rows.first() {
-                    for i in 0..row.len() {
-                        let AnyText(v) = row.try_get(i).map_err(|e| pg_error(&e))?;
-                        values.push(v);
+                    let params: Vec<TextParam> = p.args.iter().map(|v| TextParam(v)).collect();
+                    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                        .iter()
+                        .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
+                        .collect();
+                    let rows = client.query(&call, &refs).await.map_err(|e| pg_error(&e))?;
+                    let mut values = Vec::new();
+                    if let Some(row) = rows.first() {
+                        for i in 0..row.len() {
+                            let AnyText(v) = row.try_get(i).map_err(|e| pg_error(&e))?;
+                            values.push(v);
+                        }
                     }
-                }
-                Ok::<_, String>(values)
+                    Ok::<_, String>(values)
                 };
                 tokio::select! {
                     r = work => Some(r),

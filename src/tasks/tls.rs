@@ -224,13 +224,19 @@ mod tests {
         );
         assert_eq!(
             split_sslmode("host=h sslmode=disable user=u").unwrap(),
-            ("host=h sslmode=disable user=u".to_string(), SslMode::Disable)
+            (
+                "host=h sslmode=disable user=u".to_string(),
+                SslMode::Disable
+            )
         );
         assert_eq!(
             split_sslmode("postgres://h/db?sslmode=require").unwrap().1,
             SslMode::Require
         );
         let e = split_sslmode("postgres://h/db?sslmode=sometimes").unwrap_err();
-        assert!(e.contains("\"sometimes\"") && e.contains("verify-full"), "{e}");
+        assert!(
+            e.contains("\"sometimes\"") && e.contains("verify-full"),
+            "{e}"
+        );
     }
 }

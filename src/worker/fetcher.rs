@@ -299,7 +299,8 @@ impl Round for Fetcher {
             self.spawn(task, &lane, held_permit);
         }
         // A full claim of either kind: there may be more.
-        let full = (want > 0 && got == want) || (want_in_process > 0 && got_in_process == want_in_process);
+        let full =
+            (want > 0 && got == want) || (want_in_process > 0 && got_in_process == want_in_process);
         Ok(if full { Next::Again } else { Next::Idle })
     }
 }

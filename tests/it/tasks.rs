@@ -169,7 +169,10 @@ async fn sql_tasks_share_a_bounded_pool_beside_the_process_slots() {
         ("PGDAG_DATASOURCE_POOL_SIZE", "3"),
     ])
     .await;
-    let mut yaml = format!("{}---\nproject: s\nname: many\ntasks:\n", postgres_datasource(&server.db));
+    let mut yaml = format!(
+        "{}---\nproject: s\nname: many\ntasks:\n",
+        postgres_datasource(&server.db)
+    );
     for i in 0..200 {
         // Each statement sees how many of the datasource's connections are busy with one.
         yaml.push_str(&format!(
@@ -192,7 +195,13 @@ async fn sql_tasks_share_a_bounded_pool_beside_the_process_slots() {
     );
     let busy: i64 = tasks
         .iter()
-        .map(|t| t.out_params["busy"].as_str().unwrap().parse::<i64>().unwrap())
+        .map(|t| {
+            t.out_params["busy"]
+                .as_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        })
         .max()
         .unwrap();
     assert!(
