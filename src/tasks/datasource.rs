@@ -17,6 +17,8 @@ use crate::store::datasources;
 
 /// A connection taken from the datasource's pool on this worker; it goes back when
 /// dropped (see [`discard`] for one that must not).
+// One per running attempt, moved once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Connection {
     Postgres {
         client: deadpool_postgres::Object,
