@@ -2,7 +2,7 @@
 //! limit of this machine, then pgdag's per-hop latency and fan-out throughput against
 //! them, and the standalone process's peak memory. See bench/README.md.
 //!
-//! Usage: cargo run --release --bin pgdag-bench [-- --tasks 1000 --chain 20 --chains 3]
+//! Usage: cargo run --release --bin pgdag-bench [-- --tasks 1000 --chain 20 --chains 3 --quick]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -15,6 +15,7 @@ use pgdag::store::{self, Store, commands, definitions, instances};
 mod failover;
 mod pages;
 mod scheduling;
+mod throughput;
 
 struct Args {
     admin_url: String,
@@ -26,6 +27,9 @@ struct Args {
     cron_schedules: usize,
     cron_seconds: usize,
     page_workflows: usize,
+    sql_tasks: usize,
+    /// Idle measures over 20 s instead of 60 s; no failover, no cron measure.
+    quick: bool,
 }
 
 fn args() -> Args {
@@ -42,11 +46,19 @@ fn args() -> Args {
         cron_schedules: 50,
         cron_seconds: 60,
         page_workflows: 500,
+        sql_tasks: 2000,
+        quick: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--skip-failover" {
             args.skip_failover = true;
+            continue;
+        }
+        if flag == "--quick" {
+            args.quick = true;
+            args.skip_failover = true;
+            args.cron_seconds = 0;
             continue;
         }
         let value = it.next().unwrap_or_default();
@@ -63,6 +75,7 @@ fn args() -> Args {
             "--cron-schedules" => args.cron_schedules = number(),
             "--cron-seconds" => args.cron_seconds = number(),
             "--page-workflows" => args.page_workflows = number(),
+            "--sql-tasks" => args.sql_tasks = number(),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -119,6 +132,16 @@ async fn main() {
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("standalone did not start: {ready:?}"))
         .to_string();
+
+    let idle_window = Duration::from_secs(if args.quick { 20 } else { 60 });
+    eprintln!("idle standalone: {} s", 15 + idle_window.as_secs());
+    let idle_standalone = throughput::idle_per_minute(
+        &args.admin_url,
+        &db_name,
+        Duration::from_secs(15),
+        idle_window,
+    )
+    .await;
 
     let mut chain_yaml = String::from("project: bench\nname: chain\ntasks:\n");
     for i in 0..args.chain {
@@ -193,6 +216,9 @@ async fn main() {
     let fan_rate = args.tasks as f64 / fan_wall;
     let peak_rss_mb = peak_rss_kb(pid) as f64 / 1024.0;
 
+    eprintln!("{} sql tasks `select 1`", args.sql_tasks);
+    let (sql_wall, sql_rate) = throughput::sql_tasks(&store, &url, args.sql_tasks).await;
+
     eprintln!("master-side types: {NEST_LEVELS} nested sub-processes, {NEST_LEVELS} switches");
     let mut nest_walls = Vec::new();
     let mut switch_walls = Vec::new();
@@ -233,6 +259,9 @@ async fn main() {
 
     let _ = Command::new("kill").arg(pid.to_string()).status();
     let _ = child.wait();
+    eprintln!("idle worker-only process: {} s", 15 + idle_window.as_secs());
+    let idle_worker =
+        throughput::idle_worker(&exe, &url, &args.admin_url, &db_name, idle_window).await;
     let failover = if args.skip_failover {
         None
     } else {
@@ -277,6 +306,22 @@ async fn main() {
             format!("{:.0} %", 100.0 * fan_rate / spawn_rate),
         ),
         (
+            &*format!("{} sql tasks `select 1`, one instance", args.sql_tasks),
+            format!("{sql_rate:.0} tasks/s ({sql_wall:.2} s)"),
+        ),
+        (
+            "sql tasks / raw queue cycle (target >= 20 %)",
+            format!("{:.1} %", 100.0 * sql_rate / raw_queue),
+        ),
+        (
+            "idle standalone, transactions/min (target <= 120)",
+            format!("{idle_standalone:.0}"),
+        ),
+        (
+            "idle worker-only process, transactions/min (target <= 40)",
+            format!("{idle_worker:.0}"),
+        ),
+        (
             "standalone peak RSS during fan-out",
             format!("{peak_rss_mb:.1} MiB"),
         ),
@@ -318,6 +363,11 @@ async fn main() {
             "fanout_tasks_per_s": fan_rate.round(),
             "fanout_vs_spawn": fan_rate / spawn_rate,
             "peak_rss_mib": peak_rss_mb,
+            "sql_tasks": args.sql_tasks,
+            "sql_tasks_per_s": sql_rate.round(),
+            "sql_vs_raw_queue": sql_rate / raw_queue,
+            "idle_standalone_xact_per_min": idle_standalone.round(),
+            "idle_worker_xact_per_min": idle_worker.round(),
             "nested_sub_process_wall_ms_median": percentile(&nest_walls, 50.0),
             "switch_chain_wall_ms_median": percentile(&switch_walls, 50.0),
     });

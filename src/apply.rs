@@ -253,7 +253,11 @@ pub async fn scheduler_database_problems(
         if d.allow_scheduler_database || d.db_type != spec::DatasourceType::Postgres {
             continue;
         }
-        let Ok(config) = d.url.parse::<tokio_postgres::Config>() else {
+        // tokio-postgres does not know every libpq sslmode (verify-full): read the URL
+        // the way a worker connects with it.
+        let url =
+            crate::tasks::tls::split_sslmode(&d.url).map_or_else(|_| d.url.clone(), |(u, _)| u);
+        let Ok(config) = url.parse::<tokio_postgres::Config>() else {
             continue;
         };
         let target = DbTarget::of(&config).await;

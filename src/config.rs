@@ -10,7 +10,11 @@ pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration { millis: 2_000 };
 pub const DEFAULT_DEAD_AFTER: Duration = Duration { millis: 10_000 };
-pub const DEFAULT_POLL_INTERVAL: Duration = Duration { millis: 1_000 };
+/// The fallback poll of a process that listens: notifications wake its loops, the poll only
+/// covers one that was lost.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration { millis: 30_000 };
+/// The poll of a process that does not listen (`PGDAG_POLL_ONLY`): its only wake-up.
+pub const DEFAULT_POLL_ONLY_INTERVAL: Duration = Duration { millis: 1_000 };
 pub const DEFAULT_LEADER_RETRY: Duration = Duration { millis: 1_000 };
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration { millis: 30_000 };
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
@@ -90,7 +94,17 @@ pub struct Config {
     pub http_allow: crate::tasks::net::HttpAllow,
     /// Most bytes of one attempt's log kept (`PGDAG_TASK_LOG_MAX`); the rest is cut.
     pub task_log_max: u64,
+    /// In-process attempts (`sql`, `procedure`, `http`) a worker runs at once
+    /// (`PGDAG_MAX_ASYNC_TASKS`), besides its `max_tasks` process slots.
+    pub max_async_tasks: usize,
+    /// Connections a worker keeps at most to one datasource (`PGDAG_DATASOURCE_POOL_SIZE`).
+    pub datasource_pool_size: usize,
 }
+
+/// Default of `PGDAG_MAX_ASYNC_TASKS`.
+pub const DEFAULT_MAX_ASYNC_TASKS: usize = 256;
+/// Default of `PGDAG_DATASOURCE_POOL_SIZE`.
+pub const DEFAULT_DATASOURCE_POOL_SIZE: usize = 10;
 
 /// Default of `PGDAG_TASK_LOG_MAX`: 64 MiB.
 pub const DEFAULT_TASK_LOG_MAX: u64 = 64 * 1024 * 1024;
@@ -104,6 +118,22 @@ pub struct ConfigError {
 
 fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A positive count from 1 to 100,000, or the default when unset.
+fn count_var(name: &'static str, default: usize) -> Result<usize, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100_000).contains(n))
+            .ok_or_else(|| ConfigError {
+                var: name,
+                message: format!("{text:?} is not a number from 1 to 100000"),
+            }),
+    }
 }
 
 fn duration_var(name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
@@ -148,6 +178,19 @@ impl Config {
                 }
             },
         };
+        let poll_only = match var("PGDAG_POLL_ONLY").as_deref().map(str::trim) {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "PGDAG_POLL_ONLY",
+                    message: format!("{other:?} is not true or false"),
+                });
+            }
+        };
+        let max_async_tasks = count_var("PGDAG_MAX_ASYNC_TASKS", DEFAULT_MAX_ASYNC_TASKS)?;
+        let datasource_pool_size =
+            count_var("PGDAG_DATASOURCE_POOL_SIZE", DEFAULT_DATASOURCE_POOL_SIZE)?;
         let host = hostname::get()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "localhost".into());
@@ -194,6 +237,8 @@ impl Config {
             task_env_passthrough,
             http_allow,
             task_log_max,
+            max_async_tasks,
+            datasource_pool_size,
             public_url,
             alert_max_attempts: match var("PGDAG_ALERT_MAX_ATTEMPTS") {
                 None => DEFAULT_ALERT_MAX_ATTEMPTS,
@@ -220,7 +265,14 @@ impl Config {
                 DEFAULT_HEARTBEAT_INTERVAL,
             )?,
             dead_after: duration_var("PGDAG_DEAD_AFTER", DEFAULT_DEAD_AFTER)?,
-            poll_interval: duration_var("PGDAG_POLL_INTERVAL", DEFAULT_POLL_INTERVAL)?,
+            poll_interval: duration_var(
+                "PGDAG_POLL_INTERVAL",
+                if poll_only {
+                    DEFAULT_POLL_ONLY_INTERVAL
+                } else {
+                    DEFAULT_POLL_INTERVAL
+                },
+            )?,
             server_name: var("PGDAG_SERVER_NAME")
                 .unwrap_or_else(|| format!("{host}:{}", std::process::id())),
             python: var("PGDAG_PYTHON").unwrap_or_else(|| "python3".into()),
@@ -229,16 +281,7 @@ impl Config {
             state_dir: var("PGDAG_STATE_DIR")
                 .map(std::path::PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join("pgdag-state")),
-            poll_only: match var("PGDAG_POLL_ONLY").as_deref().map(str::trim) {
-                None | Some("false" | "0" | "no") => false,
-                Some("true" | "1" | "yes") => true,
-                Some(other) => {
-                    return Err(ConfigError {
-                        var: "PGDAG_POLL_ONLY",
-                        message: format!("{other:?} is not true or false"),
-                    });
-                }
-            },
+            poll_only,
             metrics_addr: match var("PGDAG_METRICS_ADDR")
                 .unwrap_or_else(|| DEFAULT_METRICS_ADDR.to_string())
                 .trim()

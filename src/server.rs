@@ -142,6 +142,7 @@ impl ServiceConfigs {
             worker: crate::worker::WorkerConfig {
                 fetcher: FetcherConfig {
                     max_tasks: config.max_tasks,
+                    max_async_tasks: config.max_async_tasks,
                     prefetch: FetcherConfig::DEFAULT_PREFETCH,
                     worker_groups: config.worker_groups.clone(),
                     server_name: config.server_name.clone(),
@@ -165,17 +166,19 @@ impl ServiceConfigs {
             },
             leader: LeaderConfig {
                 retry: config.leader_retry.as_std(),
-                tick: config
-                    .heartbeat_interval
-                    .as_std()
-                    .min(LeaderConfig::MAX_TICK),
+                tick: (config.dead_after.as_std() / 2).min(LeaderConfig::MAX_TICK),
                 trust: config.dead_after.as_std() / 2,
                 prune_every: LeaderConfig::DEFAULT_PRUNE_EVERY,
                 retention_days: config.retention_days,
                 dead_after: config.dead_after.as_std(),
                 stale_after: config.heartbeat_interval.as_std() * 2,
                 firer: FirerConfig {
-                    max_sleep: FirerConfig::DEFAULT_MAX_SLEEP,
+                    // Woken by `pgdag_schedule`; without LISTEN it must look every poll.
+                    max_sleep: if config.poll_only {
+                        poll_interval
+                    } else {
+                        FirerConfig::DEFAULT_MAX_SLEEP
+                    },
                     tolerance: FirerConfig::DEFAULT_TOLERANCE,
                     clock: config.clock.clone(),
                 },
@@ -266,7 +269,7 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
             store.clone(),
             services.leader.clone(),
             membership.clone(),
-            rounds.clone(),
+            wakeups.clone(),
             cancel.clone(),
         ));
     }

@@ -6,8 +6,9 @@
 //! there), records each fire in `pgdag.schedule_fire` — whose key `(schedule_id,
 //! fire_time)` makes a fire idempotent, even with two leaders for a moment — inserts a
 //! `schedule` command carrying the fire time as the instance's schedule time, and stores the
-//! next fire time. It sleeps until the next fire time (at most `MAX_SLEEP`), so fires are
-//! late by a transaction, not by a poll. An invalid schedule is logged and parked
+//! next fire time. It sleeps until the next fire time (at most `max_sleep`), woken sooner by
+//! `pgdag_schedule` when a schedule is added, changed or switched on (a trigger on
+//! `pgdag.schedule` sends it), so fires are late by a transaction, not by a poll. An invalid schedule is logged and parked
 //! (`next_fire_at` cleared) without stopping the others.
 
 use std::time::Duration;
@@ -19,7 +20,8 @@ use crate::store::{Store, StoreError, cluster, schedules};
 /// The cron firer's settings.
 #[derive(Debug, Clone)]
 pub struct FirerConfig {
-    /// Longest sleep between rounds (schedules added or switched on are seen within it).
+    /// Longest sleep between rounds: a schedule that becomes due sooner wakes the firer
+    /// (`pgdag_schedule`); this only covers a lost notification.
     pub max_sleep: Duration,
     /// A fire time this close behind `now` is on time, not missed.
     pub tolerance: Duration,
@@ -27,7 +29,7 @@ pub struct FirerConfig {
 }
 
 impl FirerConfig {
-    pub const DEFAULT_MAX_SLEEP: Duration = Duration::from_millis(500);
+    pub const DEFAULT_MAX_SLEEP: Duration = Duration::from_secs(60);
     pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5);
 
     pub fn validate(&self) -> Result<(), String> {

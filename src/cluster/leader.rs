@@ -1,7 +1,9 @@
 //! Leader election and the leader's duties.
 //!
-//! Every master runs this service. It tries the leader advisory lock (`LEADER_KEY`) on a
-//! dedicated connection every `leader_retry`; the winner bumps `pgdag.leader_term` and
+//! Every master runs this service. It waits for the leader advisory lock (`LEADER_KEY`) on
+//! a dedicated connection, in a blocked `pg_advisory_lock`, so that a follower costs the
+//! database nothing while it waits and takes over the moment the leader's session ends
+//! (`leader_retry` is only the pause after an error); the winner bumps `pgdag.leader_term` and
 //! from then on starts every leader transaction with `holds_term` (`term = mine ... FOR
 //! SHARE`), so a leader cut off by a partition cannot write after a successor took over.
 //! It also steps down on its own when its lock connection has not answered within the
@@ -10,7 +12,8 @@
 //!
 //! While it leads, the cron firer (`firer`) runs beside it, fenced by the same term.
 //!
-//! Duties, each tick: declare servers dead (liveness lock free and heartbeat older than two
+//! Duties, each tick (at most `trust` apart, and at the moment a server's heartbeat would
+//! pass `dead_after`): declare servers dead (liveness lock free and heartbeat older than two
 //! intervals — a session that ended; or heartbeat older than `dead_after`) and fail their
 //! attempts over — during its first `dead_after` a new leader goes by heartbeats only, since
 //! after a Postgres restart every process is still re-taking its lock; every minute, prune old rows. A failed tick is logged and retried; losing
@@ -22,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Membership;
 use super::firer::{Firer, FirerConfig};
-use crate::service::{self, Loop, Next, Round, Rounds, jittered};
+use crate::service::{self, Loop, Next, Round, jittered};
 use crate::store::db::Session;
 use crate::store::{Channel, Store, StoreError, cluster, instances, servers};
 
@@ -48,8 +51,9 @@ pub struct LeaderConfig {
 
 impl LeaderConfig {
     pub const DEFAULT_PRUNE_EVERY: Duration = Duration::from_secs(60);
-    /// The longest tick (a shorter heartbeat interval makes it shorter).
-    pub const MAX_TICK: Duration = Duration::from_secs(1);
+    /// The longest tick (a shorter trust window makes it shorter). The leader's ping on its
+    /// lock connection keeps that session from its idle timeout (`dead_after`).
+    pub const MAX_TICK: Duration = Duration::from_secs(5);
 
     pub fn validate(&self) -> Result<(), String> {
         if self.retry.is_zero() || self.tick.is_zero() || self.trust.is_zero() {
@@ -68,14 +72,19 @@ pub async fn run(
     store: Store,
     config: LeaderConfig,
     membership: Membership,
-    rounds: Rounds,
+    wakeups: super::Wakeups,
     cancel: CancellationToken,
 ) {
+    let rounds = wakeups.rounds.clone();
+    let mut first = true;
     loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(jittered(config.retry)) => {}
+        if !first {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(jittered(config.retry)) => {}
+            }
         }
+        first = false;
         if !membership.is_healthy() {
             continue;
         }
@@ -86,13 +95,29 @@ pub async fn run(
                 continue;
             }
         };
-        match servers::try_lock(&client, servers::LEADER_KEY).await {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                tracing::debug!(error = %e, "trying the leader lock failed");
-                continue;
+        // A session that stops answering (a partition) must not keep the lock the server
+        // granted it: it ends after `dead_after` idle, while the leader pings every tick.
+        let timeout = (config.dead_after.as_millis() as u64).max(1000);
+        if let Err(e) = servers::set_idle_session_timeout(&client, timeout).await {
+            tracing::debug!(error = %e, "setting up the leader lock connection failed");
+            continue;
+        }
+        // Queue for the lock in the server: the wait is one blocked statement, granted the
+        // moment the leader's session ends, not a retry every second.
+        let token = client.cancel_token();
+        let locked = tokio::select! {
+            r = servers::lock(&client, servers::LEADER_KEY) => r,
+            _ = cancel.cancelled() => {
+                let _ = token.cancel_query(tokio_postgres::NoTls).await;
+                return;
             }
+        };
+        if let Err(e) = locked {
+            tracing::debug!(error = %e, "waiting for the leader lock failed");
+            continue;
+        }
+        if !membership.is_healthy() {
+            continue; // fenced while it waited: the lock goes with the connection
         }
         let me = membership.server_id();
         let term = match cluster::elect_on(&client, me).await {
@@ -112,7 +137,9 @@ pub async fn run(
                 term,
                 config: config.firer.clone(),
             },
-            Loop::new(crate::service::rounds::FIRER, leading.clone()).counted(&rounds),
+            Loop::new(crate::service::rounds::FIRER, leading.clone())
+                .woken_by(&wakeups.schedule)
+                .counted(&rounds),
         ));
         let mut duties = Duties {
             store: store.clone(),
@@ -185,7 +212,7 @@ impl Round for Duties {
                 tracing::warn!(error = %e, "task log partition upkeep failed; tried again next round");
             }
         }
-        let held = duties(
+        let next = duties(
             &self.store,
             &self.config,
             &self.lock,
@@ -195,13 +222,14 @@ impl Round for Duties {
             trust_locks,
         )
         .await?;
-        if !held {
+        let Some(next) = next else {
             return Ok(self.end("a newer term exists"));
-        }
+        };
         if prune {
             self.last_prune = Instant::now();
         }
-        Ok(Next::Idle)
+        // The next tick, or sooner when a server's heartbeat would then pass `dead_after`.
+        Ok(next.map_or(Next::Idle, Next::In))
     }
 }
 
@@ -226,7 +254,8 @@ async fn log_partitions(
     Ok(())
 }
 
-/// One fenced leader transaction. Returns false when the term is no longer ours.
+/// One fenced leader transaction. Returns None when the term is no longer ours, else when
+/// the next live server would pass `dead_after` without a heartbeat (None: no other server).
 async fn duties(
     store: &Store,
     config: &LeaderConfig,
@@ -235,16 +264,22 @@ async fn duties(
     term: i64,
     prune: bool,
     trust_locks: bool,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Option<Duration>>, StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     if !cluster::holds_term(&tx, term, me).await? {
-        return Ok(false);
+        return Ok(None);
     }
     let stale_after = config.stale_after.as_millis() as i64;
+    let dead_after = config.dead_after.as_millis() as i64;
     let mut dead = Vec::new();
+    let mut next: Option<Duration> = None;
     for (id, heartbeat_age_ms) in cluster::live_servers(&tx, me, config.clock.now()).await? {
-        if heartbeat_age_ms > config.dead_after.as_millis() as i64 {
+        if heartbeat_age_ms <= dead_after {
+            let due = Duration::from_millis((dead_after - heartbeat_age_ms) as u64 + 1);
+            next = Some(next.map_or(due, |n| n.min(due)));
+        }
+        if heartbeat_age_ms > dead_after {
             dead.push(id);
         } else if trust_locks && heartbeat_age_ms > stale_after {
             // The liveness lock is free when its session is gone.
@@ -269,5 +304,5 @@ async fn duties(
         }
     }
     tx.commit().await?;
-    Ok(true)
+    Ok(Some(next))
 }

@@ -24,6 +24,7 @@ pub struct Wakeups {
     pub eval: Arc<Notify>,
     pub control: Arc<Notify>,
     pub alert: Arc<Notify>,
+    pub schedule: Arc<Notify>,
     pub rounds: super::Rounds,
 }
 
@@ -34,6 +35,7 @@ impl Wakeups {
         self.eval.notify_one();
         self.control.notify_one();
         self.alert.notify_one();
+        self.schedule.notify_one();
     }
     fn channel(&self, channel: Channel) -> &Notify {
         match channel {
@@ -42,6 +44,7 @@ impl Wakeups {
             Channel::Eval => &self.eval,
             Channel::Control => &self.control,
             Channel::Alert => &self.alert,
+            Channel::Schedule => &self.schedule,
         }
     }
 }

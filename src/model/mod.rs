@@ -349,6 +349,20 @@ impl TaskType {
             Self::Empty | Self::SubProcess | Self::Dependent | Self::Conditions | Self::Switch
         )
     }
+
+    /// Types a worker runs inside its own process (a statement, a request): they take one
+    /// of its in-process slots (`PGDAG_MAX_ASYNC_TASKS`), not a process slot.
+    pub fn runs_in_process(self) -> bool {
+        matches!(self, Self::Sql | Self::Procedure | Self::Http)
+    }
+
+    /// Every type that runs in process, as the queue records them.
+    pub fn in_process_names() -> Vec<&'static str> {
+        [Self::Sql, Self::Procedure, Self::Http]
+            .into_iter()
+            .map(|t| t.as_str())
+            .collect()
+    }
 }
 
 /// A duration written `500ms`, `30s`, `10m`, `2h` or `1d` (DESIGN §6). Several parts may be

@@ -15,15 +15,18 @@ pub enum Channel {
     Control,
     /// An alert was written (alert processes route and send it).
     Alert,
+    /// A schedule became due sooner (the leader's cron firer looks again).
+    Schedule,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 5] = [
+    pub const ALL: [Channel; 6] = [
         Channel::Command,
         Channel::Task,
         Channel::Eval,
         Channel::Control,
         Channel::Alert,
+        Channel::Schedule,
     ];
 
     pub fn name(self) -> &'static str {
@@ -33,6 +36,7 @@ impl Channel {
             Channel::Eval => "pgdag_eval",
             Channel::Control => "pgdag_control",
             Channel::Alert => "pgdag_alert",
+            Channel::Schedule => "pgdag_schedule",
         }
     }
 

@@ -333,6 +333,11 @@ impl Session {
         &mut self.client
     }
 
+    /// Cancels what the session runs (a blocked lock wait on shutdown).
+    pub fn cancel_token(&self) -> tokio_postgres::CancelToken {
+        self.client.cancel_token()
+    }
+
     fn cached(&self, name: &str) -> Option<Statement> {
         self.statements
             .lock()

@@ -329,7 +329,13 @@ pub async fn queue_tasks(
     client
         .exec(
             query!("instances/queue_tasks"),
-            &[&ids, &payloads, &workflow_priority, &retry_delays_ms],
+            &[
+                &ids,
+                &payloads,
+                &workflow_priority,
+                &retry_delays_ms,
+                &crate::model::TaskType::in_process_names(),
+            ],
         )
         .await?;
     Ok(())

@@ -22,18 +22,20 @@ pub struct ClaimedTask {
     pub order_key: (i16, i64, i16, i64),
 }
 
-/// Claim up to `limit` attempts for these worker groups, in queue order.
+/// Claim up to `limit` attempts that run a process and up to `in_process_limit` that run
+/// in the worker's process, for these worker groups, each kind in queue order.
 pub async fn claim(
     client: &impl Conn,
     worker_groups: &[String],
     limit: i64,
+    in_process_limit: i64,
     host: &str,
     server_id: i64,
 ) -> Result<Vec<ClaimedTask>> {
     let rows = client
         .fetch(
             query!("queue/claim"),
-            &[&worker_groups, &limit, &host, &server_id],
+            &[&worker_groups, &limit, &host, &server_id, &in_process_limit],
         )
         .await?;
     let mut tasks: Vec<ClaimedTask> = rows

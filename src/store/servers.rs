@@ -53,6 +53,12 @@ pub async fn try_lock(client: &impl Conn, key: i64) -> Result<bool> {
         .get(0))
 }
 
+/// Waits for the session advisory lock `key` (blocked in the server until it is free).
+pub async fn lock(client: &impl Conn, key: i64) -> Result<()> {
+    client.fetch_one(query!("servers/lock"), &[&key]).await?;
+    Ok(())
+}
+
 pub async fn unlock(client: &impl Conn, key: i64) -> Result<()> {
     client.exec(query!("servers/unlock"), &[&key]).await?;
     Ok(())

@@ -7,24 +7,29 @@
 //! which the server converts. Results come back as text (or null) whatever their type.
 
 use std::error::Error;
-use std::str::FromStr;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
 use super::RunContext;
+use super::pool::Pool;
 use crate::store::datasources;
 
-/// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-
+/// A connection taken from the datasource's pool on this worker; it goes back when
+/// dropped (see [`discard`] for one that must not).
+// One per running attempt, moved once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Connection {
-    Postgres(tokio_postgres::Client),
+    Postgres {
+        client: deadpool_postgres::Object,
+        /// For a cancel request.
+        tls: super::tls::Connector,
+    },
     Mysql(mysql_async::Conn),
 }
 
-/// Opens the datasource `name` of the task's project.
+/// A connection to the datasource `name` of the task's project, from this worker's pool of
+/// it. Waits for a free one when the pool is full; a kill or timeout ends the wait.
 pub async fn connect(ctx: &RunContext, name: &str) -> Result<Connection, String> {
     let project = ctx.project();
     let record = {
@@ -40,40 +45,49 @@ pub async fn connect(ctx: &RunContext, name: &str) -> Result<Connection, String>
             .ok_or_else(|| format!("datasource {project}/{name} does not exist"))?
     };
     let password = password(ctx, name, &record)?;
-    match record.db_type.as_str() {
-        "postgres" => {
-            let mut config = tokio_postgres::Config::from_str(&record.url)
-                .map_err(|e| format!("datasource {name}: bad url: {e}"))?;
-            if let Some(password) = &password {
-                config.password(password);
+    let pool = ctx.resources.pools.get(
+        (project, name),
+        &record,
+        password.as_deref(),
+        &format!(
+            "pgdag:{}:{project}/{name}",
+            ctx.resources.config.server_name
+        ),
+    )?;
+    let acquire = async {
+        match pool {
+            Pool::Postgres { pool, tls } => match pool.get().await {
+                Ok(client) => Ok(Connection::Postgres { client, tls }),
+                Err(deadpool_postgres::PoolError::Backend(e)) => {
+                    let mut text = format!("datasource {name}: cannot connect: {}", pg_error(&e));
+                    if record.url.contains("sslmode=verify") && text.contains("certificate") {
+                        text.push_str(
+                            " (sslmode verify-full accepts only a certificate for this host signed by a root the worker's system trusts)",
+                        );
+                    }
+                    Err(text)
+                }
+                Err(e) => Err(format!("datasource {name}: cannot connect: {e}")),
+            },
+            Pool::Mysql(pool) => {
+                tokio::time::timeout(super::pool::CONNECT_TIMEOUT, pool.get_conn())
+                    .await
+                    .map_err(|_| format!("datasource {name}: connecting timed out"))?
+                    .map(Connection::Mysql)
+                    .map_err(|e| format!("datasource {name}: cannot connect: {e}"))
             }
-            config
-                .connect_timeout(CONNECT_TIMEOUT)
-                .application_name(format!("pgdag:task:{}", ctx.task.id));
-            let (client, connection) = config
-                .connect(tokio_postgres::NoTls)
-                .await
-                .map_err(|e| format!("datasource {name}: cannot connect: {}", pg_error(&e)))?;
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            Ok(Connection::Postgres(client))
         }
-        "mysql" => {
-            let opts = mysql_async::Opts::from_url(&record.url)
-                .map_err(|e| format!("datasource {name}: bad url: {e}"))?;
-            let mut builder = mysql_async::OptsBuilder::from_opts(opts);
-            if password.is_some() {
-                builder = builder.pass(password);
-            }
-            let conn = tokio::time::timeout(CONNECT_TIMEOUT, mysql_async::Conn::new(builder))
-                .await
-                .map_err(|_| format!("datasource {name}: connecting timed out"))?
-                .map_err(|e| format!("datasource {name}: cannot connect: {e}"))?;
-            Ok(Connection::Mysql(conn))
-        }
-        other => Err(format!("datasource {name} has unknown type {other}")),
+    };
+    tokio::select! {
+        r = acquire => r,
+        _ = ctx.cancel.cancelled() => Err("cancelled while waiting for a connection".into()),
     }
+}
+
+/// Closes a Postgres connection instead of giving it back: a cancelled statement may leave
+/// it busy.
+pub fn discard(client: deadpool_postgres::Object) {
+    drop(deadpool_postgres::Object::take(client));
 }
 
 fn password(
@@ -416,11 +430,6 @@ pub fn mysql_params(values: &[String]) -> mysql_async::Params {
                 .collect(),
         )
     }
-}
-
-/// Closes a MySQL connection politely (errors do not matter then).
-pub async fn close_mysql(conn: mysql_async::Conn) {
-    let _ = conn.disconnect().await;
 }
 
 #[cfg(test)]

@@ -20,10 +20,12 @@ pub mod json_path;
 pub mod mask;
 pub mod master_side;
 pub mod net;
+pub mod pool;
 pub mod procedure;
 pub mod run_as;
 pub mod script;
 pub mod sql;
+pub mod tls;
 pub mod usage;
 
 use std::sync::Arc;
@@ -132,6 +134,8 @@ pub struct Resources {
     /// Process groups of running scripts, for orphan reaping after a crash.
     pub registry: Arc<dyn ProcessRegistry>,
     pub http: reqwest::Client,
+    /// Connection pools of the datasources that `sql` and `procedure` attempts use.
+    pub pools: Arc<pool::Pools>,
 }
 
 /// One attempt's world: its task, parameters, log and cancellation.

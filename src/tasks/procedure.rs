@@ -54,30 +54,37 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
     };
     let connection = datasource::connect(ctx, &p.datasource).await?;
     let values: Vec<Option<String>> = match connection {
-        Connection::Postgres(client) => {
+        Connection::Postgres { client, tls } => {
             let call = postgres_call(&p);
             ctx.log(format!("[pgdag] {call} with {:?}\n", p.args));
             let token = client.cancel_token();
-            let work = async {
-                let params: Vec<TextParam> = p.args.iter().map(|v| TextParam(v)).collect();
-                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-                    .iter()
-                    .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
-                    .collect();
-                let rows = client.query(&call, &refs).await.map_err(|e| pg_error(&e))?;
-                let mut values = Vec::new();
-                if let Some(row) = rows.first() {
-                    for i in 0..row.len() {
-                        let AnyText(v) = row.try_get(i).map_err(|e| pg_error(&e))?;
-                        values.push(v);
+            let done = {
+                let work = async {
+                    let params: Vec<TextParam> = p.args.iter().map(|v| TextParam(v)).collect();
+                    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                        .iter()
+                        .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
+                        .collect();
+                    let rows = client.query(&call, &refs).await.map_err(|e| pg_error(&e))?;
+                    let mut values = Vec::new();
+                    if let Some(row) = rows.first() {
+                        for i in 0..row.len() {
+                            let AnyText(v) = row.try_get(i).map_err(|e| pg_error(&e))?;
+                            values.push(v);
+                        }
                     }
+                    Ok::<_, String>(values)
+                };
+                tokio::select! {
+                    r = work => Some(r),
+                    _ = ctx.cancel.cancelled() => None,
                 }
-                Ok::<_, String>(values)
             };
-            tokio::select! {
-                r = work => r?,
-                _ = ctx.cancel.cancelled() => {
-                    let _ = token.cancel_query(tokio_postgres::NoTls).await;
+            match done {
+                Some(r) => r?,
+                None => {
+                    let _ = token.cancel_query(tls).await;
+                    datasource::discard(client);
                     return Err("cancelled".into());
                 }
             }
@@ -104,12 +111,10 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
                 }
                 Ok::<_, String>(values)
             };
-            let result = tokio::select! {
-                r = work => r,
-                _ = ctx.cancel.cancelled() => Err("cancelled".into()),
-            };
-            datasource::close_mysql(conn).await;
-            result?
+            tokio::select! {
+                r = work => r?,
+                _ = ctx.cancel.cancelled() => return Err("cancelled".into()),
+            }
         }
     };
     let mut outcome = Outcome::success();

@@ -75,24 +75,26 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
         ctx.log(format!("[pgdag] bound values: {:?}\n", sql.bind));
     }
     let executed = match connection {
-        Connection::Postgres(mut client) => {
+        Connection::Postgres { mut client, tls } => {
             let token = client.cancel_token();
-            let work = postgres(&mut client, &sql, max_rows);
-            tokio::select! {
-                r = work => r?,
-                _ = ctx.cancel.cancelled() => {
-                    let _ = token.cancel_query(tokio_postgres::NoTls).await;
+            let done = tokio::select! {
+                r = postgres(&mut client, &sql, max_rows) => Some(r),
+                _ = ctx.cancel.cancelled() => None,
+            };
+            match done {
+                Some(r) => r?,
+                None => {
+                    let _ = token.cancel_query(tls).await;
+                    datasource::discard(client);
                     return Err("cancelled".into());
                 }
             }
         }
         Connection::Mysql(mut conn) => {
-            let result = tokio::select! {
-                r = mysql(&mut conn, &sql, max_rows) => r,
-                _ = ctx.cancel.cancelled() => Err("cancelled".into()),
-            };
-            datasource::close_mysql(conn).await;
-            result?
+            tokio::select! {
+                r = mysql(&mut conn, &sql, max_rows) => r?,
+                _ = ctx.cancel.cancelled() => return Err("cancelled".into()),
+            }
         }
     };
     let mut outcome = Outcome::success();

@@ -1,11 +1,14 @@
 //! The fetcher: claims attempts for this worker's groups and hands them to dispatchers.
 //!
-//! Owns the worker's capacity: `max_tasks` slots that run a process (`exec`) and, on top of
-//! them, room for `prefetch × max_tasks` attempts claimed ahead (`held`), so that the next
-//! attempts are at hand when a slot frees and claims go in batches instead of one round
-//! trip per task. A round claims when a slot would otherwise idle or a whole batch fits,
-//! in one statement (`SKIP LOCKED`, the queue's priority order). Claimed attempts wait in
-//! the [`LocalQueue`]; one dispatcher per attempt takes the best waiting one when it gets a
+//! Owns the worker's capacity, in two kinds: `max_tasks` slots that run a process (`shell`,
+//! `python`...) and `max_async_tasks` slots for attempts that run inside this process
+//! (`sql`, `procedure`, `http`: a statement or a request costs a task, not a process). On
+//! top of each kind's slots it holds `prefetch ×` as many attempts claimed ahead, so that
+//! the next attempts are at hand when a slot frees and claims go in batches instead of one
+//! round trip per task. A round claims, for each kind, when one of its slots would
+//! otherwise idle or a whole batch fits, both kinds in one statement (`SKIP LOCKED`, the
+//! queue's priority order within each kind). Claimed attempts wait in their kind's
+//! [`LocalQueue`]; one dispatcher per attempt takes the best waiting one when it gets a
 //! slot. Woken by `pgdag_task`, by a freed slot and by the fallback poll.
 //!
 //! How it fails: a failed claim is retried after the runner's backoff; running attempts go
@@ -28,7 +31,9 @@ use crate::store::{Result, Store, queue};
 pub struct FetcherConfig {
     /// Attempts that run a process at once.
     pub max_tasks: usize,
-    /// Attempts claimed ahead, in multiples of `max_tasks`.
+    /// Attempts that run in this process (`sql`, `procedure`, `http`) at once.
+    pub max_async_tasks: usize,
+    /// Attempts claimed ahead, in multiples of each kind's slots.
     pub prefetch: usize,
     pub worker_groups: Vec<String>,
     /// The `host` recorded on the attempts it claims.
@@ -40,42 +45,97 @@ pub struct FetcherConfig {
 impl FetcherConfig {
     pub const DEFAULT_PREFETCH: usize = 2;
 
-    /// Attempts held at most: running plus claimed ahead.
-    pub fn held_capacity(&self) -> usize {
-        self.max_tasks * (1 + self.prefetch)
+    /// The process slots and what is held for them.
+    pub fn processes(&self) -> Capacity {
+        Capacity {
+            slots: self.max_tasks,
+            prefetch: self.prefetch,
+        }
+    }
+
+    /// The in-process slots and what is held for them: one batch ahead (they are many,
+    /// and an attempt claimed ahead is one that another worker cannot take).
+    pub fn in_process(&self) -> Capacity {
+        Capacity {
+            slots: self.max_async_tasks,
+            prefetch: self.prefetch.min(1),
+        }
     }
 
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if self.max_tasks == 0 || self.worker_groups.is_empty() || self.poll_interval.is_zero() {
+        if self.max_tasks == 0
+            || self.max_async_tasks == 0
+            || self.worker_groups.is_empty()
+            || self.poll_interval.is_zero()
+        {
             return Err(format!(
-                "worker: max_tasks, worker groups and poll must not be empty or zero ({self:?})"
+                "worker: max_tasks, max_async_tasks, worker groups and poll must not be empty or zero ({self:?})"
             ));
         }
         Ok(())
     }
 }
 
-/// How many attempts to claim now: all the room there is when a slot would otherwise
-/// idle (more free slots than attempts waiting for one) or when a whole batch
-/// (`max_tasks`) fits; nothing otherwise, so that claims go in batches.
-pub fn claim_size(
-    config: &FetcherConfig,
-    exec_free: usize,
-    held_free: usize,
-    healthy: bool,
-) -> usize {
+/// One kind of slot: how many run at once, and how many more are claimed ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub slots: usize,
+    /// Attempts claimed ahead, in multiples of `slots`.
+    pub prefetch: usize,
+}
+
+impl Capacity {
+    /// Attempts held at most: running plus claimed ahead.
+    pub fn held(&self) -> usize {
+        self.slots * (1 + self.prefetch)
+    }
+}
+
+/// How many attempts of one kind to claim now: all the room there is when a slot would
+/// otherwise idle (more free slots than attempts waiting for one) or when a whole batch
+/// (`slots`) fits; nothing otherwise, so that claims go in batches.
+pub fn claim_size(capacity: Capacity, free: usize, held_free: usize, healthy: bool) -> usize {
     if !healthy {
         return 0;
     }
-    let running = config.max_tasks.saturating_sub(exec_free);
-    let waiting = config
-        .held_capacity()
+    let running = capacity.slots.saturating_sub(free);
+    let waiting = capacity
+        .held()
         .saturating_sub(held_free)
         .saturating_sub(running);
-    if exec_free > waiting || held_free >= config.max_tasks {
+    if free > waiting || held_free >= capacity.slots {
         held_free
     } else {
         0
+    }
+}
+
+/// The slots, held room and waiting attempts of one kind.
+#[derive(Clone)]
+pub(super) struct Lane {
+    /// Slots that run an attempt of this kind.
+    pub slots: Arc<Semaphore>,
+    /// Attempts of this kind claimed and not finished.
+    pub held: Arc<Semaphore>,
+    pub local: LocalQueue<Pending>,
+}
+
+impl Lane {
+    fn new(capacity: Capacity) -> Lane {
+        Lane {
+            slots: Arc::new(Semaphore::new(capacity.slots)),
+            held: Arc::new(Semaphore::new(capacity.held())),
+            local: LocalQueue::default(),
+        }
+    }
+
+    fn want(&self, capacity: Capacity, healthy: bool) -> usize {
+        claim_size(
+            capacity,
+            self.slots.available_permits(),
+            self.held.available_permits(),
+            healthy,
+        )
     }
 }
 
@@ -95,11 +155,10 @@ pub(super) struct Fetcher {
     pub resources: Arc<crate::tasks::Resources>,
     /// Notified whenever an attempt ends (the graceful drain waits on it).
     pub idle: Arc<Notify>,
-    pub local: LocalQueue<Pending>,
-    /// Slots that run a process.
-    pub exec: Arc<Semaphore>,
-    /// Attempts claimed and not finished.
-    pub held: Arc<Semaphore>,
+    /// Attempts that run a process.
+    pub processes: Lane,
+    /// Attempts that run in this process.
+    pub in_process: Lane,
     /// Notified when a slot frees: the fetcher's second wake-up.
     pub slot_freed: Arc<Notify>,
 }
@@ -115,10 +174,9 @@ impl Fetcher {
         idle: Arc<Notify>,
     ) -> Fetcher {
         Fetcher {
-            exec: Arc::new(Semaphore::new(config.max_tasks)),
-            held: Arc::new(Semaphore::new(config.held_capacity())),
+            processes: Lane::new(config.processes()),
+            in_process: Lane::new(config.in_process()),
             slot_freed: Arc::new(Notify::new()),
-            local: LocalQueue::default(),
             store,
             config,
             membership,
@@ -129,12 +187,13 @@ impl Fetcher {
         }
     }
 
-    async fn claim(&self, limit: i64) -> Result<Vec<queue::ClaimedTask>> {
+    async fn claim(&self, limit: i64, in_process_limit: i64) -> Result<Vec<queue::ClaimedTask>> {
         let client = self.store.client().await?;
         queue::claim(
             &client,
             &self.config.worker_groups,
             limit,
+            in_process_limit,
             &self.config.server_name,
             self.membership.server_id(),
         )
@@ -143,7 +202,7 @@ impl Fetcher {
 
     /// Hand a claimed attempt to the local queue; its dispatcher starts the best waiting
     /// attempt when it gets a slot.
-    fn spawn(&self, task: queue::ClaimedTask, held_permit: OwnedSemaphorePermit) {
+    fn spawn(&self, task: queue::ClaimedTask, lane: &Lane, held_permit: OwnedSemaphorePermit) {
         let stop = Stop::default();
         self.running
             .lock()
@@ -152,7 +211,7 @@ impl Fetcher {
         self.membership
             .running_tasks()
             .fetch_add(1, Ordering::Relaxed);
-        self.local.push(
+        lane.local.push(
             task.order_key,
             Pending {
                 task,
@@ -163,8 +222,8 @@ impl Fetcher {
         // One dispatcher per claimed attempt keeps the code simple: each takes the best
         // attempt waiting when it gets a slot, so the order is the queue's.
         let (local, exec, slot_freed) = (
-            self.local.clone(),
-            self.exec.clone(),
+            lane.local.clone(),
+            lane.slots.clone(),
             self.slot_freed.clone(),
         );
         let (shipper, running, resources, idle, count) = (
@@ -206,30 +265,43 @@ impl Fetcher {
     }
 }
 
+/// Whether an attempt of this type takes an in-process slot.
+fn in_process(task: &queue::ClaimedTask) -> bool {
+    task.task_type
+        .parse::<crate::model::TaskType>()
+        .is_ok_and(|t| t.runs_in_process())
+}
+
 impl Round for Fetcher {
     async fn round(&mut self) -> Result<Next> {
-        let want = claim_size(
-            &self.config,
-            self.exec.available_permits(),
-            self.held.available_permits(),
-            self.membership.is_healthy(),
-        );
-        if want == 0 {
+        let healthy = self.membership.is_healthy();
+        let want = self.processes.want(self.config.processes(), healthy);
+        let want_in_process = self.in_process.want(self.config.in_process(), healthy);
+        if want == 0 && want_in_process == 0 {
             return Ok(Next::Idle);
         }
-        let tasks = self.claim(want as i64).await?;
+        let tasks = self.claim(want as i64, want_in_process as i64).await?;
         crate::metrics::add(&crate::metrics::CLAIMS, tasks.len() as u64);
-        let claimed_all = tasks.len() == want;
+        let (mut got, mut got_in_process) = (0, 0);
         for task in tasks {
-            let held_permit = self
+            let lane = if in_process(&task) {
+                got_in_process += 1;
+                self.in_process.clone()
+            } else {
+                got += 1;
+                self.processes.clone()
+            };
+            let held_permit = lane
                 .held
                 .clone()
                 .try_acquire_owned()
                 .expect("room was counted before claiming");
-            self.spawn(task, held_permit);
+            self.spawn(task, &lane, held_permit);
         }
-        // A full claim: there may be more.
-        Ok(if claimed_all { Next::Again } else { Next::Idle })
+        // A full claim of either kind: there may be more.
+        let full =
+            (want > 0 && got == want) || (want_in_process > 0 && got_in_process == want_in_process);
+        Ok(if full { Next::Again } else { Next::Idle })
     }
 }
 
@@ -240,6 +312,7 @@ mod tests {
     fn config(max_tasks: usize) -> FetcherConfig {
         FetcherConfig {
             max_tasks,
+            max_async_tasks: 256,
             prefetch: FetcherConfig::DEFAULT_PREFETCH,
             worker_groups: vec!["default".into()],
             server_name: "test".into(),
@@ -249,32 +322,47 @@ mod tests {
 
     #[test]
     fn an_idle_worker_claims_all_its_room() {
-        let c = config(4);
-        assert_eq!(c.held_capacity(), 12);
-        assert_eq!(claim_size(&c, 4, 12, true), 12);
+        let c = config(4).processes();
+        assert_eq!(c.held(), 12);
+        assert_eq!(claim_size(c, 4, 12, true), 12);
     }
 
     #[test]
     fn a_fenced_worker_claims_nothing() {
-        assert_eq!(claim_size(&config(4), 4, 12, false), 0);
+        assert_eq!(claim_size(config(4).processes(), 4, 12, false), 0);
     }
 
     #[test]
     fn a_free_slot_with_nothing_waiting_for_it_claims_at_once() {
-        let c = config(4);
+        let c = config(4).processes();
         // 3 running, none waiting locally, 1 slot free: claim the 9 free places.
-        assert_eq!(claim_size(&c, 1, 9, true), 9);
+        assert_eq!(claim_size(c, 1, 9, true), 9);
     }
 
     #[test]
     fn attempts_waiting_for_slots_defer_small_claims() {
-        let c = config(4);
+        let c = config(4).processes();
         // 4 running and 5 waiting locally: 3 places free, less than a batch of 4.
-        assert_eq!(claim_size(&c, 0, 3, true), 0);
+        assert_eq!(claim_size(c, 0, 3, true), 0);
         // A whole batch fits again: claim.
-        assert_eq!(claim_size(&c, 0, 4, true), 4);
+        assert_eq!(claim_size(c, 0, 4, true), 4);
         // A slot frees but more than one attempt waits for it: no claim yet.
-        assert_eq!(claim_size(&c, 1, 2, true), 0);
+        assert_eq!(claim_size(c, 1, 2, true), 0);
+    }
+
+    #[test]
+    fn in_process_slots_are_counted_apart_from_process_slots() {
+        let c = config(4);
+        let (processes, in_process) = (c.processes(), c.in_process());
+        assert_eq!(in_process.held(), 512);
+        // Every process slot busy with 8 more waiting: no process claim, but the idle
+        // in-process slots claim all their room.
+        assert_eq!(claim_size(processes, 0, 0, true), 0);
+        assert_eq!(claim_size(in_process, 256, 512, true), 512);
+        // 256 statements running, 244 waiting: 12 places free is less than a batch.
+        assert_eq!(claim_size(in_process, 0, 12, true), 0);
+        // 256 finished: a batch fits again.
+        assert_eq!(claim_size(in_process, 0, 256, true), 256);
     }
 
     #[test]
@@ -283,6 +371,9 @@ mod tests {
         assert!(c.validate().is_err());
         c.max_tasks = 2;
         assert!(c.validate().is_ok());
+        c.max_async_tasks = 0;
+        assert!(c.validate().is_err());
+        c.max_async_tasks = 1;
         c.worker_groups.clear();
         assert!(c.validate().is_err());
     }

@@ -86,6 +86,7 @@ pub fn start(
     let registry = orphans::Registry::start(&config.state_dir);
     let resources = Arc::new(crate::tasks::Resources {
         http: crate::tasks::http::client(&resources_config.http_allow),
+        pools: crate::tasks::pool::Pools::start(resources_config.datasource_pool_size),
         config: resources_config,
         store: store.clone(),
         secret_key,

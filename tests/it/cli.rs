@@ -325,8 +325,9 @@ async fn an_idle_standalone_rests_and_writes_plain_logs_to_a_file() {
         "idle standalone: {} transactions in {window:?} ({per_second:.1}/s)",
         after - before
     );
+    // About one a second (64/min measured: heartbeats, leader ticks, 30 s fallback polls).
     assert!(
-        per_second <= 20.0,
+        per_second <= 3.0,
         "an idle standalone ran {per_second:.1} transactions per second"
     );
 

@@ -160,6 +160,108 @@ tasks:
     );
 }
 
+/// 200 `sql` tasks on a worker with one process slot and a datasource pool of 3: they run
+/// several at a time (more than the process slots), on at most 3 server connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_tasks_share_a_bounded_pool_beside_the_process_slots() {
+    let server = Server::start(&[
+        ("PGDAG_MAX_TASKS", "1"),
+        ("PGDAG_DATASOURCE_POOL_SIZE", "3"),
+    ])
+    .await;
+    let mut yaml = format!(
+        "{}---\nproject: s\nname: many\ntasks:\n",
+        postgres_datasource(&server.db)
+    );
+    for i in 0..200 {
+        // Each statement sees how many of the datasource's connections are busy with one.
+        yaml.push_str(&format!(
+            "  - {{ name: q{i}, type: sql, datasource: pg, out: [pid, busy], sql: \"select pg_backend_pid() as pid, (select count(*) from pg_stat_activity where application_name like 'pgdag:%:s/pg' and state = 'active') as busy, pg_sleep(0.02)::text as slept\" }}\n"
+        ));
+    }
+    server.apply(&yaml);
+    let id = server.run("s/many", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(detail.state, "succeeded");
+    let tasks = detail.tasks.as_ref().unwrap();
+    let pids: std::collections::HashSet<&str> = tasks
+        .iter()
+        .map(|t| t.out_params["pid"].as_str().unwrap())
+        .collect();
+    assert!(
+        !pids.is_empty() && pids.len() <= 3,
+        "200 tasks opened {} connections, more than the pool of 3",
+        pids.len()
+    );
+    let busy: i64 = tasks
+        .iter()
+        .map(|t| {
+            t.out_params["busy"]
+                .as_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    assert!(
+        (2..=3).contains(&busy),
+        "at most {busy} statements ran at once with 1 process slot and a pool of 3"
+    );
+}
+
+/// `sslmode=require` connects over TLS (Debian's Postgres serves its snakeoil certificate);
+/// `verify-full` refuses that certificate, and the task says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_datasources_speak_tls_as_their_sslmode_says() {
+    let server = Server::start(&[]).await;
+    let yaml = format!(
+        r#"kind: datasource
+project: s
+name: tls
+type: postgres
+url: {url}?sslmode=require
+allow_scheduler_database: true
+---
+kind: datasource
+project: s
+name: strict
+type: postgres
+url: {url}?sslmode=verify-full
+allow_scheduler_database: true
+---
+project: s
+name: tls
+tasks:
+  - name: over_tls
+    type: sql
+    datasource: tls
+    sql: "select ssl::text as ssl from pg_stat_ssl where pid = pg_backend_pid()"
+    out: [ssl]
+  - name: verified
+    type: sql
+    datasource: strict
+    sql: select 1
+"#,
+        url = server.db.url
+    );
+    server.apply(&yaml);
+    let id = server.run("s/tls", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    let over_tls = task(&detail, "over_tls");
+    assert_eq!(over_tls.state, "succeeded", "{:?}", over_tls.error);
+    assert_eq!(over_tls.out_params["ssl"], "true");
+    let verified = task(&detail, "verified");
+    assert_eq!(verified.state, "failed");
+    let error = verified.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("datasource strict: cannot connect")
+            && error.contains("certificate")
+            && error.contains("verify-full"),
+        "{error}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn procedure_on_postgres_returns_its_out_param() {
     let server = Server::start(&[]).await;

@@ -9,7 +9,8 @@ with q as (
         dispatched_at = null, started_at = null, ended_at = null, retry_delay_ms = q.retry_delay_ms
     from q
     where t.id = q.id
-    returning t.id, t.workflow_instance_id, t.priority, t.worker_group
+    returning t.id, t.workflow_instance_id, t.priority, t.worker_group, t.task_type
 )
-insert into pgdag.task_queue (task_instance_id, workflow_instance_id, workflow_priority, task_priority, worker_group)
-select upd.id, upd.workflow_instance_id, $3, upd.priority, upd.worker_group from upd
+-- $5: the task types that run in process (`TaskType::runs_in_process`).
+insert into pgdag.task_queue (task_instance_id, workflow_instance_id, workflow_priority, task_priority, worker_group, in_process)
+select upd.id, upd.workflow_instance_id, $3, upd.priority, upd.worker_group, upd.task_type = any($5::text[]) from upd

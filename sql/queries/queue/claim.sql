@@ -1,10 +1,23 @@
-with picked as materialized (
+-- Up to $2 attempts that run a process and up to $5 that run in process, each kind in the
+-- queue's order.
+with processes as materialized (
     select task_instance_id
     from pgdag.task_queue
-    where worker_group = any($1::text[])
+    where worker_group = any($1::text[]) and not in_process
     order by workflow_priority, workflow_instance_id, task_priority, task_instance_id
     limit $2
     for update skip locked
+), in_process as materialized (
+    select task_instance_id
+    from pgdag.task_queue
+    where worker_group = any($1::text[]) and in_process
+    order by workflow_priority, workflow_instance_id, task_priority, task_instance_id
+    limit $5
+    for update skip locked
+), picked as (
+    select task_instance_id from processes
+    union all
+    select task_instance_id from in_process
 ), taken as (
     delete from pgdag.task_queue q
     using picked
