@@ -9,7 +9,7 @@ use crate::store::{Result, db::Conn, project_values};
 pub async fn export_values(client: &impl Conn, project: &str) -> Result<String> {
     let mut docs: Vec<String> = Vec::new();
     if let Some((values, _)) = project_values::get_variables(client, project).await? {
-        docs.push(variables_yaml(project, &values));
+        docs.push(crate::spec::export::variables_to_yaml(project, &values));
     }
     for s in project_values::list_secrets(client, project).await? {
         let name = serde_json::Value::String(s.name.clone());
@@ -21,25 +21,6 @@ pub async fn export_values(client: &impl Conn, project: &str) -> Result<String> 
         });
     }
     Ok(docs.join("---\n"))
-}
-
-/// A `kind: variables` document; values are written as JSON strings (JSON is YAML), so any
-/// text reads back the same.
-fn variables_yaml(project: &str, values: &std::collections::BTreeMap<String, String>) -> String {
-    let mut out = format!("kind: variables\nproject: {project}\n");
-    if values.is_empty() {
-        out.push_str("values: {}\n");
-        return out;
-    }
-    out.push_str("values:\n");
-    for (k, v) in values {
-        out.push_str(&format!(
-            "  {}: {}\n",
-            serde_json::Value::String(k.clone()),
-            serde_json::Value::String(v.clone())
-        ));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -54,7 +35,7 @@ mod tests {
             ),
             ("empty".to_string(), String::new()),
         ]);
-        let yaml = super::variables_yaml("p", &values);
+        let yaml = crate::spec::export::variables_to_yaml("p", &values);
         let checked = crate::apply::check_documents("export.yaml", &yaml).unwrap();
         assert_eq!(checked.variables[0].values, values);
         assert_eq!(checked.variables[0].project, "p");

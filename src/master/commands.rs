@@ -361,7 +361,7 @@ async fn retry_task(
 /// Hold (`hold`) or release a task of the instance, checked again under the instance's
 /// lock. A held task is not started by the plan; a released one is judged again in the
 /// evaluation that follows.
-async fn hold(tx: &impl GenericClient, id: i64, task: i64, hold: bool) -> Result<()> {
+async fn hold(tx: &impl Conn, id: i64, task: i64, hold: bool) -> Result<()> {
     let verb = if hold { "hold" } else { "release" };
     let refuse = |why: String| {
         Err(StoreError::Invalid(format!(

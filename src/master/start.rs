@@ -249,7 +249,7 @@ async fn execution_state(
 
 /// Hands an evaluation event to the first instance of workflow `code` waiting for its turn
 /// (FIFO), which is admitted in its own evaluation.
-pub(super) async fn wake_next(tx: &impl GenericClient, code: i64) -> Result<()> {
+pub(super) async fn wake_next(tx: &impl Conn, code: i64) -> Result<()> {
     if let Some(next) = instances::first_waiting(tx, code, false).await? {
         instances::insert_event(tx, next, None).await?;
         instances::notify(tx, crate::store::Channel::Eval, "").await?;

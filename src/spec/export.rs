@@ -45,7 +45,43 @@ pub(crate) fn document_to_yaml(doc: &Document) -> String {
         Document::TaskGroup(g) => render(&Kinded { kind, doc: g }),
         Document::Tenant(t) => render(&Kinded { kind, doc: t }),
         Document::Schedule(s) => render(&Kinded { kind, doc: s }),
+        Document::Variables(v) => variables_to_yaml(&v.project, &v.values),
+        Document::Secret(s) => {
+            let text = |t: &str| serde_json::Value::String(t.to_string());
+            let head = format!(
+                "kind: secret\nproject: {}\nname: {}\n",
+                text(&s.project),
+                text(&s.name)
+            );
+            match &s.value {
+                super::SecretSource::Env(var) => format!("{head}value_env: {}\n", text(var)),
+                // A secret's value is never written anywhere.
+                super::SecretSource::Value(_) => format!("{head}# value: never written\n"),
+            }
+        }
     }
+}
+
+/// A `kind: variables` document; values are written as JSON strings (JSON is YAML), so any
+/// text reads back the same.
+pub(crate) fn variables_to_yaml(
+    project: &str,
+    values: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let mut out = format!("kind: variables\nproject: {project}\n");
+    if values.is_empty() {
+        out.push_str("values: {}\n");
+        return out;
+    }
+    out.push_str("values:\n");
+    for (k, v) in values {
+        out.push_str(&format!(
+            "  {}: {}\n",
+            serde_json::Value::String(k.clone()),
+            serde_json::Value::String(v.clone())
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@
 
 mod check;
 mod draft;
-mod export;
+pub(crate) mod export;
 mod features;
 mod parse;
 mod tree;

@@ -80,8 +80,9 @@ static UNNAMED: AtomicBool = AtomicBool::new(false);
 
 /// The parameter types of each statement run unnamed, by query name: a property of the text
 /// and the schema, the same on every connection (hence "restart processes after migrating").
-static PARAMETER_TYPES: LazyLock<Mutex<HashMap<&'static str, Arc<[Type]>>>> =
-    LazyLock::new(Mutex::default);
+static PARAMETER_TYPES: LazyLock<Mutex<TypesByQuery>> = LazyLock::new(Mutex::default);
+
+type TypesByQuery = HashMap<&'static str, Arc<[Type]>>;
 
 /// From now on, pooled connections (and their transactions) of this process run every
 /// statement as the unnamed statement instead of keeping prepared ones. For a process whose

@@ -59,6 +59,7 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
                 out_params: serde_json::json!({}),
                 error: Some(message),
                 result: None,
+                usage: None,
             });
             return;
         }

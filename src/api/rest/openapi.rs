@@ -221,6 +221,18 @@ pub const OPERATIONS: &[Operation] = &[
         &[(202, "TaskCommand")],
     ),
     op(
+        "post",
+        "/task-instances/{id}/hold",
+        "Hold a task that has not started",
+        &[(202, "TaskCommand")],
+    ),
+    op(
+        "post",
+        "/task-instances/{id}/release",
+        "Release a held task",
+        &[(202, "TaskCommand")],
+    ),
+    op(
         "get",
         "/cron/preview",
         "The next fire times of a cron expression",
@@ -259,6 +271,56 @@ pub const OPERATIONS: &[Operation] = &[
         "/projects/{p}/datasources/{name}",
         "Delete a datasource",
         &[(200, "Deleted")],
+    ),
+    op(
+        "get",
+        "/projects/{p}/variables",
+        "A project's variables",
+        &[(200, "Any")],
+    ),
+    op(
+        "put",
+        "/projects/{p}/variables",
+        "Replace a project's variables",
+        &[(200, "Any")],
+    )
+    .body("Any"),
+    op(
+        "get",
+        "/projects/{p}/secrets",
+        "A project's secrets (names only)",
+        &[(200, "Any")],
+    ),
+    op(
+        "put",
+        "/projects/{p}/secrets/{name}",
+        "Store a secret (new or replacing one)",
+        &[(200, "Any"), (201, "Any")],
+    )
+    .body("Any"),
+    op(
+        "delete",
+        "/projects/{p}/secrets/{name}",
+        "Delete a secret",
+        &[(200, "Deleted")],
+    ),
+    op(
+        "get",
+        "/projects/{p}/hooks",
+        "A project's webhooks",
+        &[(200, "Any")],
+    ),
+    op(
+        "post",
+        "/projects/{p}/workflows/{w}/hooks",
+        "Create a webhook (its token shown once)",
+        &[(201, "Any")],
+    ),
+    op(
+        "delete",
+        "/projects/{p}/hooks/{id}",
+        "Revoke a webhook",
+        &[(200, "Any")],
     ),
     op("get", "/servers", "Live processes", &[(200, "Servers")]),
     op("get", "/task-groups", "Task groups", &[(200, "TaskGroups")]),

@@ -91,7 +91,7 @@ pub(super) async fn delete_workflow(
     let history = with_history(ctx);
     let mut client = ctx.client().await?;
     let tx = client.transaction().await?;
-    definitions::delete_workflow(&tx, project, workflow, history).await?;
+    definitions::delete_workflow(&tx, &ctx.who.actor(), project, workflow, history).await?;
     tx.commit().await?;
     Ok(redirect(&format!("/projects/{}", percent_encode(project))))
 }
@@ -102,7 +102,7 @@ pub(super) async fn delete_project(ctx: &Ctx<'_>, project: &str) -> Result<Reply
     let history = with_history(ctx);
     let mut client = ctx.client().await?;
     let tx = client.transaction().await?;
-    definitions::delete_project(&tx, project, history).await?;
+    definitions::delete_project(&tx, &ctx.who.actor(), project, history).await?;
     tx.commit().await?;
     Ok(redirect("/projects"))
 }
