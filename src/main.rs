@@ -5,6 +5,15 @@
 use clap::Parser;
 
 fn main() {
+    // A task that runs as this process's own OS user could otherwise read its environment
+    // (PGDAG_DATABASE_URL, PGDAG_SECRET_KEY...) and memory through /proc/<pid>/environ and
+    // /proc/<pid>/mem: the /proc entries of a process that is not dumpable belong to root.
+    // Its children are not affected (exec makes them dumpable again). Also no core dumps,
+    // which would hold the same secrets.
+    // SAFETY: prctl with PR_SET_DUMPABLE reads no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     let cli = pgdag::cli::Cli::parse();
     pgdag::logging::init();
     let runtime = match tokio::runtime::Runtime::new() {

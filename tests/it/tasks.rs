@@ -1516,3 +1516,60 @@ async fn a_tenants_process_group_is_killed_and_reaped_after_a_worker_crash() {
     user.wait_processes(false, "the restarted worker to reap the tenant's group")
         .await;
 }
+
+/// A task runs with a clean environment, but one that runs as the worker's own OS user
+/// could still read the worker's through `/proc/<pid>/environ` (or its memory): every
+/// pgdag process makes itself not dumpable, so those entries belong to root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_of_pgdags_own_os_user_cannot_read_its_environment() {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let Some(user) = TestOsUser::create() else {
+        return;
+    };
+    let gid = nix::unistd::User::from_name(&user.name)
+        .unwrap()
+        .unwrap()
+        .gid
+        .as_raw();
+    let db = TestDb::new().await;
+    let mut server = pgdag(&db);
+    server
+        .args(["server", "--roles", "api"])
+        .env("PGDAG_SECRET_KEY", "the-test-secret-key-0123456789")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .uid(user.uid)
+        .gid(gid);
+    let mut child = ChildGuard(server.spawn().expect("spawn pgdag as the test user"));
+    // Up: it printed where it listens.
+    let stdout = child.0.stdout.take().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("listening"), "{first:?}");
+    let environ = format!("/proc/{}/environ", child.0.id());
+    // The variable is there (root may read it) ...
+    let as_root = std::fs::read(&environ).unwrap();
+    assert!(
+        String::from_utf8_lossy(&as_root).contains("PGDAG_SECRET_KEY="),
+        "the server's environment holds the key"
+    );
+    // ... but a process of the server's own user may not.
+    let read = std::process::Command::new("cat")
+        .arg(&environ)
+        .uid(user.uid)
+        .gid(gid)
+        .output()
+        .unwrap();
+    assert!(
+        !read.status.success(),
+        "a process of the same user read {environ}"
+    );
+    assert!(!String::from_utf8_lossy(&read.stdout).contains("PGDAG_SECRET_KEY"));
+    assert!(
+        String::from_utf8_lossy(&read.stderr).contains("Permission denied"),
+        "{read:?}"
+    );
+}
