@@ -22,11 +22,21 @@ pub async fn sql_tasks(store: &Store, url: &str, n: usize) -> (f64, f64) {
             "  - {{ name: q{i}, type: sql, datasource: self, sql: select 1 }}\n"
         ));
     }
-    let specs = pgdag::apply::check_text("bench.yaml", &yaml).expect("bench YAML is valid");
+    let checked = pgdag::apply::check_documents("bench.yaml", &yaml).expect("bench YAML is valid");
     let mut client = store.client().await.unwrap();
-    definitions::apply_all(&mut client, "sql:bench", &specs)
-        .await
-        .unwrap();
+    definitions::apply_documents(
+        &mut client,
+        "sql:bench",
+        &checked.workflows,
+        &[],
+        &checked.sealed_datasources(None).expect("no password"),
+        &[],
+        &[],
+        &[],
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     drop(client);
     let detail = super::run_and_wait(store, "sqlfan").await;
     let wall =
