@@ -265,4 +265,30 @@ async fn a_user_runs_watches_reads_the_log_and_reruns_a_failed_task_in_a_real_br
     let check_log = log_text(&store, task(&after, "check").id).await;
     assert!(check_log.contains("the marker is there"), "{check_log}");
     assert!(shots.join("09-rerun-succeeded.png").exists());
+
+    // The workflow page takes the workflow offline and puts it online again.
+    let release = || async {
+        client
+            .query_one(
+                "select release from pgdag.workflow_definition where name = 'pipeline'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, String>(0)
+    };
+    browser
+        .goto(&format!("{base}/projects/ui/workflows/pipeline"))
+        .await;
+    browser
+        .click(&browser.find("form[action$=\"/offline\"] button").await)
+        .await;
+    browser.find("form[action$=\"/online\"] button").await;
+    browser.screenshot(&shots, "10-workflow-offline").await;
+    assert_eq!(release().await, "offline");
+    browser
+        .click(&browser.find("form[action$=\"/online\"] button").await)
+        .await;
+    browser.find("form[action$=\"/offline\"] button").await;
+    assert_eq!(release().await, "online");
 }
