@@ -213,3 +213,67 @@ async fn the_cli_prints_the_backfill_and_its_instances_and_stop_on_failure_stops
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("after"));
 }
+
+/// A backfill counts toward the workflow's `max_active_runs`: with parallelism 5 and a
+/// limit of 2, never more than 2 of its dates run at once, and every date still runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_keeps_to_the_workflows_max_active_runs() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply(
+            "project: b\nname: capped\nmax_active_runs: 2\ntasks:\n  - { name: load, type: shell, script: 'sleep 0.3' }\n",
+        )
+        .await;
+    let (backfill, ids) = post_backfill(
+        &cluster,
+        "capped",
+        serde_json::json!({"from": "2026-03-01", "to": "2026-03-05", "mode": "parallel", "parallelism": 5}),
+    )
+    .await;
+    assert_eq!(ids.len(), 5);
+    let client = cluster.store.client().await.unwrap();
+    let mut most = 0i64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let running: i64 = client
+            .query_one(
+                "select count(*) from pgdag.workflow_instance where backfill_id = $1 and state = 'running'",
+                &[&backfill],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        most = most.max(running);
+        assert!(
+            running <= 2,
+            "{running} dates ran at once under max_active_runs 2"
+        );
+        let state: String = client
+            .query_one(
+                "select state from pgdag.backfill where id = $1",
+                &[&backfill],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if state != "running" {
+            assert_eq!(state, "succeeded");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backfill did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(most, 2, "the limit of 2 was used");
+    let succeeded: i64 = client
+        .query_one(
+            "select count(*) from pgdag.workflow_instance where backfill_id = $1 and state = 'succeeded'",
+            &[&backfill],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(succeeded, 5);
+}
