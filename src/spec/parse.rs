@@ -1938,52 +1938,15 @@ fn tenant(ctx: &mut Ctx, mut f: Fields) -> Option<TenantSpec> {
             }
         }
     });
-    let projects = match f.take("projects") {
-        None => Some(Vec::new()),
-        Some(n) => list(ctx, n, "projects").map(|items| {
-            let mut out: Vec<String> = Vec::new();
-            for item in items {
-                if let Some(p) = name(ctx, item, "project name") {
-                    if out.contains(&p) {
-                        ctx.err(
-                            item.pos,
-                            format!("project {p} is listed twice in `projects`"),
-                        );
-                    } else {
-                        out.push(p);
-                    }
-                }
-            }
-            out
-        }),
-    };
+    let projects = project_list(ctx, &mut f, "projects", |_| None);
     // Projects whose workflows that name no tenant run as this one: each must be allowed.
-    let default_for = match f.take("default_for") {
-        None => Some(Vec::new()),
-        Some(n) => list(ctx, n, "default_for").map(|items| {
-            let mut out: Vec<String> = Vec::new();
-            for item in items {
-                if let Some(p) = name(ctx, item, "project name") {
-                    if out.contains(&p) {
-                        ctx.err(
-                            item.pos,
-                            format!("project {p} is listed twice in `default_for`"),
-                        );
-                    } else if !projects.as_ref().is_none_or(|all| all.contains(&p)) {
-                        ctx.err(
-                            item.pos,
-                            format!(
-                                "project {p} is in `default_for` but not in `projects`: a tenant is the default only of a project allowed to use it"
-                            ),
-                        );
-                    } else {
-                        out.push(p);
-                    }
-                }
-            }
-            out
-        }),
-    };
+    let default_for = project_list(ctx, &mut f, "default_for", |p| {
+        (!projects.as_ref().is_none_or(|all| all.iter().any(|a| a == p))).then(|| {
+            format!(
+                "project {p} is in `default_for` but not in `projects`: a tenant is the default only of a project allowed to use it"
+            )
+        })
+    });
     f.reject_rest(ctx, unknown_key("tenant", TENANT_KEYS));
     if ctx.errors.len() > start {
         return None;
@@ -1994,6 +1957,34 @@ fn tenant(ctx: &mut Ctx, mut f: Fields) -> Option<TenantSpec> {
         projects: projects?,
         default_for: default_for?,
         source: f.source,
+    })
+}
+
+/// A tenant's list of project names under `key` (empty when absent): each named once, and
+/// each passing `refuse` (which says why one may not be listed).
+fn project_list(
+    ctx: &mut Ctx,
+    f: &mut Fields,
+    key: &str,
+    refuse: impl Fn(&str) -> Option<String>,
+) -> Option<Vec<String>> {
+    let Some(n) = f.take(key) else {
+        return Some(Vec::new());
+    };
+    list(ctx, n, key).map(|items| {
+        let mut out: Vec<String> = Vec::new();
+        for item in items {
+            if let Some(p) = name(ctx, item, "project name") {
+                if out.contains(&p) {
+                    ctx.err(item.pos, format!("project {p} is listed twice in `{key}`"));
+                } else if let Some(why) = refuse(&p) {
+                    ctx.err(item.pos, why);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        out
     })
 }
 
