@@ -28,6 +28,8 @@ struct Args {
     cron_seconds: usize,
     page_workflows: usize,
     sql_tasks: usize,
+    /// Queued attempts of the deep-backlog claim measure (0: skipped).
+    backlog: usize,
     /// Idle measures over 20 s instead of 60 s; no failover, no cron measure.
     quick: bool,
 }
@@ -47,6 +49,7 @@ fn args() -> Args {
         cron_seconds: 60,
         page_workflows: 500,
         sql_tasks: 2000,
+        backlog: 1_000_000,
         quick: false,
     };
     let mut it = std::env::args().skip(1);
@@ -59,6 +62,7 @@ fn args() -> Args {
             args.quick = true;
             args.skip_failover = true;
             args.cron_seconds = 0;
+            args.backlog = 0;
             continue;
         }
         let value = it.next().unwrap_or_default();
@@ -76,6 +80,7 @@ fn args() -> Args {
             "--cron-seconds" => args.cron_seconds = number(),
             "--page-workflows" => args.page_workflows = number(),
             "--sql-tasks" => args.sql_tasks = number(),
+            "--backlog" => args.backlog = number(),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -142,6 +147,7 @@ async fn main() {
         idle_window,
     )
     .await;
+    let idle_rss_mb = rss_kb(pid, "VmRSS:") as f64 / 1024.0;
 
     let mut chain_yaml = String::from("project: bench\nname: chain\ntasks:\n");
     for i in 0..args.chain {
@@ -214,7 +220,7 @@ async fn main() {
     let fan_wall =
         (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64 / 1000.0;
     let fan_rate = args.tasks as f64 / fan_wall;
-    let peak_rss_mb = peak_rss_kb(pid) as f64 / 1024.0;
+    let peak_rss_mb = rss_kb(pid, "VmHWM:") as f64 / 1024.0;
 
     eprintln!("{} sql tasks `select 1`", args.sql_tasks);
     let (sql_wall, sql_rate) = throughput::sql_tasks(&store, &url, args.sql_tasks).await;
@@ -266,6 +272,12 @@ async fn main() {
         None
     } else {
         Some(failover::run(&store, &url, &exe).await)
+    };
+    let backlog = if args.backlog == 0 {
+        None
+    } else {
+        eprintln!("claims from a backlog of 1,000 and of {}", args.backlog);
+        Some(throughput::backlog(&store, args.backlog).await)
     };
     store.pool.close();
     let (admin, connection) = tokio_postgres::connect(&args.admin_url, tokio_postgres::NoTls)
@@ -322,6 +334,10 @@ async fn main() {
             format!("{idle_worker:.0}"),
         ),
         (
+            "idle standalone RSS after settling (target <= 20 MiB)",
+            format!("{idle_rss_mb:.1} MiB"),
+        ),
+        (
             "standalone peak RSS during fan-out",
             format!("{peak_rss_mb:.1} MiB"),
         ),
@@ -341,6 +357,21 @@ async fn main() {
     println!("{:<62} value", "measure");
     for (name, value) in rows {
         println!("{name:<62} {value}");
+    }
+    if let Some((shallow, deep, fill)) = backlog {
+        println!(
+            "{:<62} {shallow:.0} tasks/s",
+            "claim, 1,000 queued (batches of 12)"
+        );
+        println!(
+            "{:<62} {deep:.0} tasks/s ({fill:.0} s to fill)",
+            format!("claim, {} queued", args.backlog)
+        );
+        println!(
+            "{:<62} {:.0} %",
+            "deep / shallow claim rate (target >= 80 %)",
+            100.0 * deep / shallow
+        );
     }
     for (name, value) in &pages.rows {
         println!("{name:<62} {value}");
@@ -363,6 +394,7 @@ async fn main() {
             "fanout_tasks_per_s": fan_rate.round(),
             "fanout_vs_spawn": fan_rate / spawn_rate,
             "peak_rss_mib": peak_rss_mb,
+            "idle_rss_mib": idle_rss_mb,
             "sql_tasks": args.sql_tasks,
             "sql_tasks_per_s": sql_rate.round(),
             "sql_vs_raw_queue": sql_rate / raw_queue,
@@ -374,6 +406,13 @@ async fn main() {
     json.as_object_mut().unwrap().extend(pages.json);
     if let Some(s) = scheduling {
         json.as_object_mut().unwrap().extend(s.json);
+    }
+    if let Some((shallow, deep, _)) = backlog {
+        json.as_object_mut().unwrap().extend([
+            ("backlog".to_string(), serde_json::json!(args.backlog)),
+            ("claim_1k_per_s".to_string(), serde_json::json!(shallow.round())),
+            ("claim_deep_per_s".to_string(), serde_json::json!(deep.round())),
+        ]);
     }
     if let Some(f) = failover {
         json.as_object_mut().unwrap().extend(f.json);
@@ -501,13 +540,13 @@ async fn spawn_rate(n: usize, concurrency: usize) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Peak resident set size (VmHWM) of a process, in KiB.
-fn peak_rss_kb(pid: u32) -> u64 {
+/// A memory figure of a process from /proc (`VmHWM:` peak, `VmRSS:` now), in KiB.
+fn rss_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)

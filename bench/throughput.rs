@@ -101,3 +101,81 @@ pub async fn idle_worker(
     );
     rate
 }
+
+/// Claim rate of pgdag's own claim statement (`store::queue::claim`, as a worker calls it)
+/// with `deep` attempts queued, against the rate with 1,000 queued: the attempts claimed per
+/// second over `CLAIMED` attempts, `BATCH` per claim (a worker's process claim with 4
+/// slots and the default prefetch), one client. The rows are written by SQL (task
+/// instances copied from a finished one, in a worker group of their own), so nothing else
+/// claims them; run when no pgdag process is up (a leader would fail the claims over).
+/// Returns (rate at 1,000, rate at `deep`, seconds spent filling the deep queue).
+pub async fn backlog(store: &Store, deep: usize) -> (f64, f64, f64) {
+    let shallow_rate = claim_rate(store, 1_000, 1_000).await.0;
+    let (deep_rate, fill) = claim_rate(store, deep, deep).await;
+    (shallow_rate, deep_rate, fill)
+}
+
+/// Attempts claimed per claim, and claimed per measure.
+const BATCH: i64 = 12;
+const CLAIMED: usize = 3_000;
+
+/// Fill the `backlog` group to `depth` attempts, claim `CLAIMED` (refilling with `refill`
+/// attempts whenever it runs dry), then empty it. (claims/s, fill seconds).
+async fn claim_rate(store: &Store, depth: usize, refill: usize) -> (f64, f64) {
+    let client = store.client().await.unwrap();
+    let fill_started = Instant::now();
+    fill(&client, depth as i64).await;
+    let fill_secs = fill_started.elapsed().as_secs_f64();
+    let groups = vec!["backlog".to_string()];
+    let (mut claimed, mut spent) = (0usize, Duration::ZERO);
+    while claimed < CLAIMED {
+        let started = Instant::now();
+        let got = pgdag::store::queue::claim(&client, &groups, BATCH, 0, "bench", 0)
+            .await
+            .unwrap()
+            .len();
+        spent += started.elapsed();
+        claimed += got;
+        if (got as i64) < BATCH {
+            fill(&client, refill as i64).await;
+        }
+    }
+    client
+        .batch_execute(
+            "delete from pgdag.task_queue where worker_group = 'backlog';
+             delete from pgdag.task_instance where worker_group = 'backlog';
+             vacuum analyze pgdag.task_queue;",
+        )
+        .await
+        .unwrap();
+    (claimed as f64 / spent.as_secs_f64(), fill_secs)
+}
+
+/// `n` queued attempts in the `backlog` group, one per new task instance (copies of the
+/// first task instance of the database, in one instance), with their queue rows.
+async fn fill(client: &deadpool_postgres::Object, n: i64) {
+    client
+        .execute(
+            "with made as (
+                 insert into pgdag.task_instance
+                     (workflow_instance_id, task_code, task_version, name, task_type, state,
+                      worker_group, payload, queued_at, attempt)
+                 select t.workflow_instance_id, t.task_code, t.task_version, 'b' || g, 'shell',
+                        'queued', 'backlog', '{}'::jsonb, now(), 1
+                 from (select * from pgdag.task_instance order by id limit 1) t,
+                      generate_series(1, $1::bigint) g
+                 returning id, workflow_instance_id, priority
+             )
+             insert into pgdag.task_queue
+                 (task_instance_id, workflow_instance_id, workflow_priority, task_priority,
+                  worker_group, in_process)
+             select id, workflow_instance_id, 2, priority, 'backlog', false from made",
+            &[&n],
+        )
+        .await
+        .unwrap();
+    client
+        .batch_execute("analyze pgdag.task_queue")
+        .await
+        .unwrap();
+}

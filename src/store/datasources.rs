@@ -66,12 +66,21 @@ pub async fn list(client: &impl Conn, project: &str) -> Result<Vec<DatasourceSum
 }
 
 /// What a worker needs to connect.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DatasourceRecord {
     pub db_type: String,
     pub url: String,
     pub password_env: Option<String>,
     pub password_secret: Option<Vec<u8>>,
+}
+
+/// Only the type: the URL may hold a password.
+impl std::fmt::Debug for DatasourceRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatasourceRecord")
+            .field("db_type", &self.db_type)
+            .finish_non_exhaustive()
+    }
 }
 
 pub async fn get(

@@ -20,6 +20,9 @@ pub struct ClaimedTask {
     pub next_seq: i32,
     /// (instance priority, instance id, task priority, task id): the seed's queue order.
     pub order_key: (i16, i64, i16, i64),
+    /// The datasource the payload names (`sql`, `procedure`), as it was at claim time:
+    /// read with the claim so that an attempt costs no lookup of its own.
+    pub datasource: Option<super::datasources::DatasourceRecord>,
 }
 
 /// Claim up to `limit` attempts that run a process and up to `in_process_limit` that run
@@ -57,6 +60,14 @@ pub async fn claim(
                 r.get("task_priority"),
                 r.get("id"),
             ),
+            datasource: r
+                .get::<_, Option<String>>("ds_type")
+                .map(|db_type| super::datasources::DatasourceRecord {
+                    db_type,
+                    url: r.get("ds_url"),
+                    password_env: r.get("ds_password_env"),
+                    password_secret: r.get("ds_password_secret"),
+                }),
         })
         .collect();
     for r in &rows {
@@ -111,7 +122,9 @@ pub struct FlushReport {
 }
 
 /// Write a batch of progress in one transaction: attempts started, log chunks, outcomes.
-/// Logs go before outcomes so that a finished task's log is complete when it is seen.
+/// Logs go before outcomes so that a finished task's log is complete when it is seen. The
+/// statements are pipelined (sent together, in this order, then awaited): a flush costs
+/// `BEGIN`, one round trip and `COMMIT`, whatever it holds.
 pub async fn flush(
     client: &mut deadpool_postgres::Object,
     started: &[(i64, Uuid)],
@@ -122,27 +135,41 @@ pub async fn flush(
 ) -> Result<FlushReport> {
     let tx = client.transaction().await?;
     let mut report = FlushReport::default();
-    if !started.is_empty() {
-        let ids: Vec<i64> = started.iter().map(|s| s.0).collect();
-        let tokens: Vec<Uuid> = started.iter().map(|s| s.1).collect();
-        report.started = tx
-            .fetch(query!("queue/mark_running"), &[&ids, &tokens])
+    let started_ids: Vec<i64> = started.iter().map(|s| s.0).collect();
+    let started_tokens: Vec<Uuid> = started.iter().map(|s| s.1).collect();
+    let mark_running = async {
+        if started.is_empty() {
+            return Ok(0);
+        }
+        Ok::<_, super::StoreError>(
+            tx.fetch(
+                query!("queue/mark_running"),
+                &[&started_ids, &started_tokens],
+            )
             .await?
-            .len();
-    }
-    if !logs.is_empty() {
-        let ids: Vec<i64> = logs.iter().map(|c| c.task_instance_id).collect();
-        let tokens: Vec<Uuid> = logs.iter().map(|c| c.claim_token).collect();
-        let seqs: Vec<i32> = logs.iter().map(|c| c.seq).collect();
-        let texts: Vec<&str> = logs.iter().map(|c| c.text.as_str()).collect();
-        report.log_chunks = tx
-            .fetch(query!("queue/append_logs"), &[&ids, &tokens, &seqs, &texts])
+            .len(),
+        )
+    };
+    let log_ids: Vec<i64> = logs.iter().map(|c| c.task_instance_id).collect();
+    let log_tokens: Vec<Uuid> = logs.iter().map(|c| c.claim_token).collect();
+    let seqs: Vec<i32> = logs.iter().map(|c| c.seq).collect();
+    let texts: Vec<&str> = logs.iter().map(|c| c.text.as_str()).collect();
+    let append_logs = async {
+        if logs.is_empty() {
+            return Ok(0);
+        }
+        Ok::<_, super::StoreError>(
+            tx.fetch(
+                query!("queue/append_logs"),
+                &[&log_ids, &log_tokens, &seqs, &texts],
+            )
             .await?
-            .len();
-        report.rejected += logs.len() - report.log_chunks;
-    }
-    for alert in alerts {
-        let written = tx
+            .len(),
+        )
+    };
+    let tx_ref = &tx;
+    let task_alerts = futures_util::future::join_all(alerts.iter().map(|alert| async move {
+        tx_ref
             .exec(
                 query!("queue/task_alert"),
                 &[
@@ -152,22 +179,24 @@ pub async fn flush(
                     &alert.message,
                 ],
             )
-            .await?;
-        report.rejected += 1 - written as usize;
-    }
-    if !completions.is_empty() {
-        let ids: Vec<i64> = completions.iter().map(|c| c.task_instance_id).collect();
-        let tokens: Vec<Uuid> = completions.iter().map(|c| c.claim_token).collect();
-        let outcomes: Vec<&str> = completions.iter().map(|c| c.outcome).collect();
-        let exit_codes: Vec<Option<i32>> = completions.iter().map(|c| c.exit_code).collect();
-        let outs: Vec<&serde_json::Value> = completions.iter().map(|c| &c.out_params).collect();
-        let errors: Vec<Option<&str>> = completions.iter().map(|c| c.error.as_deref()).collect();
-        let results: Vec<Option<&serde_json::Value>> =
-            completions.iter().map(|c| c.result.as_ref()).collect();
-        let usage = |i: usize| -> Vec<Option<i64>> {
-            completions.iter().map(|c| c.usage.map(|u| u[i])).collect()
-        };
-        let (cpu_user, cpu_system, max_rss) = (usage(0), usage(1), usage(2));
+            .await
+    }));
+    let ids: Vec<i64> = completions.iter().map(|c| c.task_instance_id).collect();
+    let tokens: Vec<Uuid> = completions.iter().map(|c| c.claim_token).collect();
+    let outcomes: Vec<&str> = completions.iter().map(|c| c.outcome).collect();
+    let exit_codes: Vec<Option<i32>> = completions.iter().map(|c| c.exit_code).collect();
+    let outs: Vec<&serde_json::Value> = completions.iter().map(|c| &c.out_params).collect();
+    let errors: Vec<Option<&str>> = completions.iter().map(|c| c.error.as_deref()).collect();
+    let results: Vec<Option<&serde_json::Value>> =
+        completions.iter().map(|c| c.result.as_ref()).collect();
+    let usage = |i: usize| -> Vec<Option<i64>> {
+        completions.iter().map(|c| c.usage.map(|u| u[i])).collect()
+    };
+    let (cpu_user, cpu_system, max_rss) = (usage(0), usage(1), usage(2));
+    let complete = async {
+        if completions.is_empty() {
+            return Ok(0);
+        }
         let done = tx
             .fetch(
                 query!("queue/complete"),
@@ -186,13 +215,28 @@ pub async fn flush(
                 ],
             )
             .await?;
-        report.completed = done.len();
-        report.rejected += completions.len() - done.len();
-        crate::metrics::add(&crate::metrics::COMPLETIONS, done.len() as u64);
-        if !done.is_empty() {
-            super::instances::notify(&tx, super::Channel::Eval, "").await?;
+        Ok::<_, super::StoreError>(done.len())
+    };
+    // Sent with the outcomes rather than after them: when every outcome was rejected the
+    // evaluator only runs an empty round.
+    let notify = async {
+        if completions.is_empty() {
+            return Ok(());
         }
+        super::instances::notify(&tx, super::Channel::Eval, "").await
+    };
+    let (marked, appended, alerted, completed, notified) =
+        tokio::join!(mark_running, append_logs, task_alerts, complete, notify);
+    report.started = marked?;
+    report.log_chunks = appended?;
+    report.rejected += logs.len() - report.log_chunks;
+    for written in alerted {
+        report.rejected += 1 - written? as usize;
     }
+    report.completed = completed?;
+    report.rejected += completions.len() - report.completed;
+    notified?;
+    crate::metrics::add(&crate::metrics::COMPLETIONS, report.completed as u64);
     tx.commit().await?;
     crate::metrics::add(&crate::metrics::REJECTED, report.rejected as u64);
     Ok(report)

@@ -32,7 +32,15 @@ pub enum Connection {
 /// it. Waits for a free one when the pool is full; a kill or timeout ends the wait.
 pub async fn connect(ctx: &RunContext, name: &str) -> Result<Connection, String> {
     let project = ctx.project();
-    let record = {
+    // Read with the claim (`queue/claim.sql`); looked up only for another name.
+    let claimed = ctx
+        .task
+        .datasource
+        .as_ref()
+        .filter(|_| ctx.task.payload.get("datasource").and_then(|d| d.as_str()) == Some(name));
+    let record = if let Some(record) = claimed {
+        record.clone()
+    } else {
         let client = ctx
             .resources
             .store

@@ -7,9 +7,10 @@
 //! datasource changed builds a new pool, and the old one closes as its connections come
 //! back. Connections unused for `IDLE` are closed, and a pool unused for as long goes.
 //!
-//! A Postgres connection is cleaned before it is handed out again (`CLOSE ALL; RESET ALL;
-//! UNLISTEN *; DISCARD TEMP; ...`: one round trip), so that what one attempt set on its
-//! session (`SET` without `LOCAL`, temporary tables, advisory locks) does not reach the next.
+//! A Postgres connection is cleaned by the attempt that takes it (`DISCARD ALL`, sent in
+//! the same round trip as its `BEGIN` and statement: `sql::SESSION_RESET`), so that what
+//! one attempt set on its session (`SET` without `LOCAL`, temporary tables, advisory locks)
+//! does not reach the next; the pool itself only checks that the connection is open.
 //! MySQL's pool resets its connections itself.
 
 use std::collections::HashMap;
@@ -168,7 +169,9 @@ fn build(
                 config,
                 tls.clone(),
                 deadpool_postgres::ManagerConfig {
-                    recycling_method: deadpool_postgres::RecyclingMethod::Clean,
+                    // The attempt cleans the session itself, pipelined with its first
+                    // statements (`sql::SESSION_RESET`): no round trip of its own here.
+                    recycling_method: deadpool_postgres::RecyclingMethod::Fast,
                 },
             );
             let pool = deadpool_postgres::Pool::builder(manager)

@@ -65,7 +65,16 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
                         .iter()
                         .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
                         .collect();
-                    let rows = client.query(&call, &refs).await.map_err(|e| pg_error(&e))?;
+                    // The pooled connection is cleaned in the same round trip as the
+                    // call's prepare (`sql::SESSION_RESET`).
+                    let (reset, rows) = tokio::join!(
+                        client.batch_execute(super::sql::SESSION_RESET),
+                        client.query(&call, &refs)
+                    );
+                    reset.map_err(|e| {
+                        format!("cleaning the pooled connection: {}", pg_error(&e))
+                    })?;
+                    let rows = rows.map_err(|e| pg_error(&e))?;
                     let mut values = Vec::new();
                     if let Some(row) = rows.first() {
                         for i in 0..row.len() {

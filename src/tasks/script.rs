@@ -541,6 +541,7 @@ mod tests {
             payload: serde_json::json!({}),
             next_seq: 0,
             order_key: (0, 0, 0, 0),
+            datasource: None,
         }
     }
 

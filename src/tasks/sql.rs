@@ -75,10 +75,10 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
         ctx.log(format!("[pgdag] bound values: {:?}\n", sql.bind));
     }
     let executed = match connection {
-        Connection::Postgres { mut client, tls } => {
+        Connection::Postgres { client, tls } => {
             let token = client.cancel_token();
             let done = tokio::select! {
-                r = postgres(&mut client, &sql, max_rows) => Some(r),
+                r = postgres(&client, &sql, max_rows) => Some(r),
                 _ = ctx.cancel.cancelled() => None,
             };
             match done {
@@ -184,69 +184,139 @@ pub fn out_params(sql: &SqlTask, table: &Table) -> Result<ParamMap, String> {
     Ok(out)
 }
 
+/// What a pooled Postgres connection is cleaned with before an attempt uses it, so that
+/// what one attempt set on its session (`SET` without `LOCAL`, temporary tables, advisory
+/// locks, prepared statements) does not reach the next. Sent in the same round trip as the
+/// attempt's first statements, not as a round trip of its own when the pool hands it out.
+pub const SESSION_RESET: &str = "DISCARD ALL";
+
+/// The statement between `BEGIN` (after the session reset) and `COMMIT`, pipelined: without
+/// `bind` values the whole attempt is one round trip (the statement is parsed, bound and
+/// run as the unnamed statement); with them, a second round trip carries the values once
+/// `prepare` has told their types. Every message is awaited whatever fails, so the
+/// connection goes back to the pool idle: a `COMMIT` after a failure rolls back.
 async fn postgres(
-    client: &mut tokio_postgres::Client,
+    client: &tokio_postgres::Client,
     sql: &SqlTask,
     max_rows: usize,
 ) -> Result<Executed, String> {
-    let tx = client.transaction().await.map_err(|e| pg_error(&e))?;
-    for (i, statement) in sql.pre.iter().enumerate() {
-        tx.batch_execute(statement)
-            .await
-            .map_err(|e| format!("pre statement {}: {}", i + 1, pg_error(&e)))?;
-    }
-    let statement = tx.prepare(&sql.sql).await.map_err(|e| pg_error(&e))?;
-    if statement.params().len() != sql.bind.len() {
-        return Err(format!(
-            "the SQL has {} placeholder(s) ($1, $2...) but bind gives {} value(s)",
-            statement.params().len(),
-            sql.bind.len()
-        ));
-    }
-    let params: Vec<TextParam> = sql.bind.iter().map(|v| TextParam(v)).collect();
-    let executed = match sql.kind {
-        SqlKind::Statement => Executed::Affected(
-            tx.execute_raw(&statement, params.iter())
-                .await
-                .map_err(|e| pg_error(&e))?,
-        ),
-        SqlKind::Query => {
-            let mut table = Table {
-                columns: statement
-                    .columns()
-                    .iter()
-                    .map(|c| c.name().to_string())
-                    .collect(),
-                ..Table::default()
-            };
-            let stream = tx
-                .query_raw(&statement, params.iter())
-                .await
-                .map_err(|e| pg_error(&e))?;
-            pin_mut!(stream);
-            while let Some(row) = stream.next().await {
-                let row = row.map_err(|e| pg_error(&e))?;
-                if table.rows.len() == max_rows {
-                    table.truncated = true;
-                    continue; // read to the end: the statement must complete
-                }
-                let mut cells = Vec::with_capacity(row.len());
-                for i in 0..row.len() {
-                    let AnyText(value) = row.try_get(i).map_err(|e| pg_error(&e))?;
-                    cells.push(value);
-                }
-                table.rows.push(cells);
+    let opening = async {
+        let reset = client.batch_execute(SESSION_RESET);
+        let begin = client.batch_execute("BEGIN");
+        let pre = futures_util::future::join_all(sql.pre.iter().map(|s| client.batch_execute(s)));
+        let (reset, begin, pre) = tokio::join!(reset, begin, pre);
+        reset.map_err(|e| format!("cleaning the pooled connection: {}", pg_error(&e)))?;
+        begin.map_err(|e| pg_error(&e))?;
+        for (i, r) in pre.into_iter().enumerate() {
+            r.map_err(|e| format!("pre statement {}: {}", i + 1, pg_error(&e)))?;
+        }
+        Ok::<_, String>(())
+    };
+    if sql.bind.is_empty() {
+        // Sent in this order on first poll; one round trip for all of it.
+        let body = run_statement(client, sql, None, max_rows);
+        let post = futures_util::future::join_all(sql.post.iter().map(|s| client.batch_execute(s)));
+        let commit = client.batch_execute("COMMIT");
+        let (opened, executed, post, commit) = tokio::join!(opening, body, post, commit);
+        opened?;
+        let mut executed = executed?;
+        for (i, r) in post.into_iter().enumerate() {
+            r.map_err(|e| format!("post statement {}: {}", i + 1, pg_error(&e)))?;
+        }
+        commit.map_err(|e| pg_error(&e))?;
+        if let Executed::Rows(table) = &mut executed
+            && table.columns.is_empty()
+        {
+            // No row came to name the columns: ask for them (empty results only).
+            if let Ok(statement) = client.prepare(&sql.sql).await {
+                table.columns = column_names(&statement);
             }
-            Executed::Rows(table)
+        }
+        return Ok(executed);
+    }
+    let prepare = client.prepare(&sql.sql);
+    let (opened, statement) = tokio::join!(opening, prepare);
+    let statement = match (opened, statement.map_err(|e| pg_error(&e))) {
+        (Ok(()), Ok(statement)) if statement.params().len() == sql.bind.len() => statement,
+        (opened, statement) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            opened?;
+            let statement = statement?;
+            return Err(format!(
+                "the SQL has {} placeholder(s) ($1, $2...) but bind gives {} value(s)",
+                statement.params().len(),
+                sql.bind.len()
+            ));
         }
     };
-    for (i, statement) in sql.post.iter().enumerate() {
-        tx.batch_execute(statement)
-            .await
-            .map_err(|e| format!("post statement {}: {}", i + 1, pg_error(&e)))?;
+    let body = run_statement(client, sql, Some(&statement), max_rows);
+    let post = futures_util::future::join_all(sql.post.iter().map(|s| client.batch_execute(s)));
+    let commit = client.batch_execute("COMMIT");
+    let (executed, post, commit) = tokio::join!(body, post, commit);
+    let executed = executed?;
+    for (i, r) in post.into_iter().enumerate() {
+        r.map_err(|e| format!("post statement {}: {}", i + 1, pg_error(&e)))?;
     }
-    tx.commit().await.map_err(|e| pg_error(&e))?;
+    commit.map_err(|e| pg_error(&e))?;
     Ok(executed)
+}
+
+fn column_names(statement: &tokio_postgres::Statement) -> Vec<String> {
+    statement
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect()
+}
+
+/// The task's statement: prepared (with `bind` values) or sent whole as the unnamed
+/// statement; its rows (up to `max_rows`) or the rows it affected.
+async fn run_statement(
+    client: &tokio_postgres::Client,
+    sql: &SqlTask,
+    statement: Option<&tokio_postgres::Statement>,
+    max_rows: usize,
+) -> Result<Executed, String> {
+    let stream = match statement {
+        Some(statement) => {
+            let params: Vec<TextParam> = sql.bind.iter().map(|v| TextParam(v)).collect();
+            client.query_raw(statement, params.iter()).await
+        }
+        None => {
+            client
+                .query_typed_raw(&sql.sql, std::iter::empty::<(&str, tokio_postgres::types::Type)>())
+                .await
+        }
+    }
+    .map_err(|e| pg_error(&e))?;
+    pin_mut!(stream);
+    let mut table = Table {
+        columns: statement.map(column_names).unwrap_or_default(),
+        ..Table::default()
+    };
+    while let Some(row) = stream.next().await {
+        let row = row.map_err(|e| pg_error(&e))?;
+        if table.columns.is_empty() {
+            table.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+        }
+        if sql.kind == SqlKind::Statement {
+            continue; // a statement's rows (`returning`) are read and dropped
+        }
+        if table.rows.len() == max_rows {
+            table.truncated = true;
+            continue; // read to the end: the statement must complete
+        }
+        let mut cells = Vec::with_capacity(row.len());
+        for i in 0..row.len() {
+            let AnyText(value) = row.try_get(i).map_err(|e| pg_error(&e))?;
+            cells.push(value);
+        }
+        table.rows.push(cells);
+    }
+    Ok(match sql.kind {
+        SqlKind::Statement => Executed::Affected(stream.rows_affected().unwrap_or(0)),
+        SqlKind::Query => Executed::Rows(table),
+    })
 }
 
 async fn mysql(
