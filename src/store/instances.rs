@@ -194,18 +194,10 @@ pub async fn claim_for_evaluation(
         return Ok(None);
     };
     let instance = instance_row(&row)?;
-    // Delete events before reading task states: an event committed after this statement
-    // survives and causes another evaluation, so no state change is ever missed.
-    let mut events = ConsumedEvents::default();
-    for row in client
-        .fetch(query!("instances/delete_events"), &[&instance.id, &now])
-        .await?
-    {
-        match row.get::<_, Option<i64>>(0) {
-            Some(id) => events.ended_tasks.push(id),
-            None => events.other = true,
-        }
-    }
+    let events = ConsumedEvents {
+        ended_tasks: row.get("ended_tasks"),
+        other: row.get("other_events"),
+    };
     Ok(Some((instance, events)))
 }
 
