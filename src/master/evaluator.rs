@@ -106,17 +106,21 @@ async fn nothing_to_do(
     {
         return Ok(false);
     }
+    if !events.all_succeeded {
+        return Ok(false);
+    }
     let compiled = cache
         .get(tx, instance.workflow_code, instance.workflow_version)
         .await?;
-    let check = instances::quick_check(tx, instance.id, &events.ended_tasks).await?;
-    let leaves_only = check.task_codes.iter().all(|code| {
+    // The ended tasks' codes and states came with the claim (`claim_eval.sql`): a task
+    // with successors (a chain's hop) is known to need an evaluation without a query.
+    let leaves_only = events.ended_codes.iter().all(|code| {
         compiled
             .index_by_code
             .get(code)
             .is_some_and(|&i| !compiled.has_successors[i])
     });
-    Ok(check.all_succeeded && check.unfinished && leaves_only)
+    Ok(leaves_only && instances::has_unfinished_tasks(tx, instance.id).await?)
 }
 
 /// Plan and apply one instance, locked by the caller's transaction.

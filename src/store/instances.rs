@@ -179,6 +179,10 @@ pub struct ConsumedEvents {
     pub ended_tasks: Vec<i64>,
     /// Some event was not about an ended attempt (creation, wake-up time, control).
     pub other: bool,
+    /// The task codes of `ended_tasks`.
+    pub ended_codes: Vec<i64>,
+    /// Every attempt of `ended_tasks` succeeded.
+    pub all_succeeded: bool,
 }
 
 /// Lock one instance that has due evaluation events (skipping ones other masters hold)
@@ -197,34 +201,18 @@ pub async fn claim_for_evaluation(
     let events = ConsumedEvents {
         ended_tasks: row.get("ended_tasks"),
         other: row.get("other_events"),
+        ended_codes: row.get("ended_codes"),
+        all_succeeded: row.get("ended_all_succeeded"),
     };
     Ok(Some((instance, events)))
 }
 
-/// See `quick_check.sql`.
-#[derive(Debug, Clone)]
-pub struct QuickCheck {
-    pub all_succeeded: bool,
-    pub task_codes: Vec<i64>,
-    pub unfinished: bool,
-}
-
-pub async fn quick_check(
-    client: &impl Conn,
-    instance_id: i64,
-    ended_tasks: &[i64],
-) -> Result<QuickCheck> {
+/// Whether the instance has a task that is not final (`quick_check.sql`).
+pub async fn has_unfinished_tasks(client: &impl Conn, instance_id: i64) -> Result<bool> {
     let row = client
-        .fetch_one(
-            query!("instances/quick_check"),
-            &[&instance_id, &ended_tasks],
-        )
+        .fetch_one(query!("instances/quick_check"), &[&instance_id])
         .await?;
-    Ok(QuickCheck {
-        all_succeeded: row.get(0),
-        task_codes: row.get(1),
-        unfinished: row.get(2),
-    })
+    Ok(row.get(0))
 }
 
 /// Lock a given instance (the master that just created it evaluates it at once); its

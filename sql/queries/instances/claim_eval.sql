@@ -18,7 +18,14 @@ with wi as (
     where e.workflow_instance_id = wi.id and e.due_at <= greatest($1::timestamptz, now())
     returning e.task_instance_id
 )
+-- With the ended attempts: their task codes and whether all succeeded, so that the
+-- evaluator can tell without another round trip that a completion changes nothing.
 select wi.*,
        array(select task_instance_id from consumed where task_instance_id is not null) as ended_tasks,
-       exists(select 1 from consumed where task_instance_id is null) as other_events
+       exists(select 1 from consumed where task_instance_id is null) as other_events,
+       array(select t.task_code from consumed c join pgdag.task_instance t on t.id = c.task_instance_id)
+           as ended_codes,
+       coalesce((select bool_and(t.state = 'succeeded')
+                 from consumed c join pgdag.task_instance t on t.id = c.task_instance_id), false)
+           as ended_all_succeeded
 from wi
