@@ -265,6 +265,9 @@ impl Fetcher {
     }
 }
 
+/// How often a fenced worker looks whether it may claim again.
+const FENCED_RECHECK: Duration = Duration::from_secs(1);
+
 /// Whether an attempt of this type takes an in-process slot.
 fn in_process(task: &queue::ClaimedTask) -> bool {
     task.task_type
@@ -275,6 +278,11 @@ fn in_process(task: &queue::ClaimedTask) -> bool {
 impl Round for Fetcher {
     async fn round(&mut self) -> Result<Next> {
         let healthy = self.membership.is_healthy();
+        if !healthy {
+            // Nothing signals the end of a fence: look again soon (no query is made while
+            // fenced), not at the fallback poll.
+            return Ok(Next::In(FENCED_RECHECK));
+        }
         let want = self.processes.want(self.config.processes(), healthy);
         let want_in_process = self.in_process.want(self.config.in_process(), healthy);
         if want == 0 && want_in_process == 0 {
