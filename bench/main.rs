@@ -410,8 +410,14 @@ async fn main() {
     if let Some((shallow, deep, _)) = backlog {
         json.as_object_mut().unwrap().extend([
             ("backlog".to_string(), serde_json::json!(args.backlog)),
-            ("claim_1k_per_s".to_string(), serde_json::json!(shallow.round())),
-            ("claim_deep_per_s".to_string(), serde_json::json!(deep.round())),
+            (
+                "claim_1k_per_s".to_string(),
+                serde_json::json!(shallow.round()),
+            ),
+            (
+                "claim_deep_per_s".to_string(),
+                serde_json::json!(deep.round()),
+            ),
         ]);
     }
     if let Some(f) = failover {

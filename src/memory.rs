@@ -84,7 +84,8 @@ pub fn release_startup_pages() -> usize {
         // SAFETY: the range is a whole private, read-only mapping of the executable file
         // with no page of its own (no relocation, no write): MADV_DONTNEED only unmaps
         // pages that the next access maps again, unchanged, from the file.
-        let result = unsafe { libc::madvise(m.start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+        let result =
+            unsafe { libc::madvise(m.start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
         if result == 0 {
             released += len;
         }

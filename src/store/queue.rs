@@ -60,14 +60,14 @@ pub async fn claim(
                 r.get("task_priority"),
                 r.get("id"),
             ),
-            datasource: r
-                .get::<_, Option<String>>("ds_type")
-                .map(|db_type| super::datasources::DatasourceRecord {
+            datasource: r.get::<_, Option<String>>("ds_type").map(|db_type| {
+                super::datasources::DatasourceRecord {
                     db_type,
                     url: r.get("ds_url"),
                     password_env: r.get("ds_password_env"),
                     password_secret: r.get("ds_password_secret"),
-                }),
+                }
+            }),
         })
         .collect();
     for r in &rows {

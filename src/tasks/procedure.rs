@@ -71,9 +71,8 @@ async fn run(ctx: &RunContext) -> Result<Outcome, String> {
                         client.batch_execute(super::sql::SESSION_RESET),
                         client.query(&call, &refs)
                     );
-                    reset.map_err(|e| {
-                        format!("cleaning the pooled connection: {}", pg_error(&e))
-                    })?;
+                    reset
+                        .map_err(|e| format!("cleaning the pooled connection: {}", pg_error(&e)))?;
                     let rows = rows.map_err(|e| pg_error(&e))?;
                     let mut values = Vec::new();
                     if let Some(row) = rows.first() {

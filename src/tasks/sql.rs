@@ -284,7 +284,10 @@ async fn run_statement(
         }
         None => {
             client
-                .query_typed_raw(&sql.sql, std::iter::empty::<(&str, tokio_postgres::types::Type)>())
+                .query_typed_raw(
+                    &sql.sql,
+                    std::iter::empty::<(&str, tokio_postgres::types::Type)>(),
+                )
                 .await
         }
     }
