@@ -143,9 +143,13 @@ async fn claim_rate(store: &Store, depth: usize, refill: usize) -> (f64, f64) {
     client
         .batch_execute(
             "delete from pgdag.task_queue where worker_group = 'backlog';
-             delete from pgdag.task_instance where worker_group = 'backlog';
-             vacuum analyze pgdag.task_queue;",
+             delete from pgdag.task_instance where worker_group = 'backlog';",
         )
+        .await
+        .unwrap();
+    // Not in the batch above: a multi-statement batch is one transaction, VACUUM refuses it.
+    client
+        .batch_execute("vacuum analyze pgdag.task_queue")
         .await
         .unwrap();
     (claimed as f64 / spent.as_secs_f64(), fill_secs)
