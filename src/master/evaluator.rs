@@ -83,16 +83,11 @@ async fn drain(
             let span = tracing::info_span!("evaluation", instance_id = instance.id);
             tracing::Instrument::instrument(evaluate(&tx, cache, &instance), span).await?;
         }
-        // Whether anything else is due, asked before the commit: when nothing is, the
-        // round ends here instead of with a transaction that finds nothing. (An event
-        // committed by another process after this look notifies `pgdag_eval`, which wakes
-        // the loop again.)
-        let next = instances::next_due_ms(&tx, clock.now()).await?;
+        // Committed at once: asking here whether more is due would hold back the commit,
+        // and with it the queued successors' `pgdag_task`, by a round trip; the next
+        // (possibly empty) round asks after it.
         tx.commit().await?;
         crate::metrics::EVALUATION_ROUND.since("", started);
-        if !next.is_some_and(|ms| ms <= 0.0) {
-            return Ok(next);
-        }
     }
     Ok(None)
 }
