@@ -241,6 +241,23 @@ pub fn plan(dag: &Dag, tasks: &[TaskView], instance: &InstanceView, now: DateTim
     }
 }
 
+/// Whether [`plan`] applies the failure strategy `end` now: the instance is `running` with
+/// `end` and some `failed` task has no failure handler. The master uses it to end the
+/// items of mapped tasks the same way.
+pub fn ends_after_failure(dag: &Dag, tasks: &[TaskView], instance: &InstanceView) -> bool {
+    if instance.state != WorkflowState::Running
+        || instance.failure_strategy != FailureStrategy::End
+        || tasks.len() != dag.tasks.len()
+    {
+        return false;
+    }
+    let graph = Graph::new(dag);
+    tasks
+        .iter()
+        .enumerate()
+        .any(|(i, t)| t.state == TaskState::Failed && !graph.handles_failure[i])
+}
+
 /// The DAG's adjacency, built once per call.
 struct Graph<'a> {
     /// The edges `pre -> i`, for each task `i`.

@@ -990,7 +990,12 @@ pub const COMMON_TASK_KEYS: &[&str] = &[
     "run",
     "on_worker_loss",
     "env",
+    "foreach",
+    "max_parallel",
 ];
+
+/// The most items `max_parallel` may allow at once (the default bound of a list).
+pub const MAX_PARALLEL_ITEMS: u32 = 10_000;
 
 /// Keys of each task type, besides [`COMMON_TASK_KEYS`].
 pub fn type_keys(ty: TaskType) -> &'static [&'static str] {
@@ -1140,6 +1145,32 @@ fn task(ctx: &mut Ctx, node: &Node) -> Draft {
         .take("env")
         .and_then(|n| env_map(ctx, n))
         .unwrap_or_default();
+    let foreach_pos = f.source.pos("foreach");
+    let foreach = f.take("foreach").and_then(|n| {
+        let expr = text(ctx, n, "foreach")?;
+        if expr.trim().is_empty() {
+            ctx.err(n.pos, "`foreach` must not be empty: write an expression that expands to a JSON list, e.g. \"${files}\"");
+            return None;
+        }
+        Some(expr)
+    });
+    let max_parallel = f.take("max_parallel").and_then(|n| {
+        let max = integer(ctx, n, "max_parallel", 1, MAX_PARALLEL_ITEMS.into())?;
+        if foreach.is_none() {
+            ctx.err(n.pos, "`max_parallel` needs `foreach` (it bounds the items of a mapped task running at once)");
+            return None;
+        }
+        u32::try_from(max).ok()
+    });
+    if foreach.is_some()
+        && let Some(ty) = ty
+        && ty.runs_on_master()
+    {
+        ctx.err(
+            foreach_pos,
+            format!("`foreach` is not allowed on a {ty} task: only tasks a worker runs can be mapped"),
+        );
+    }
     let kind = ty.and_then(|ty| task_kind(ctx, &mut f, ty, &mut draft.branches));
     match ty {
         Some(ty) => f.reject_rest(ctx, |key| format!("unknown key `{key}` for task type {ty}")),
@@ -1174,6 +1205,8 @@ fn task(ctx: &mut Ctx, node: &Node) -> Draft {
         run,
         on_worker_loss,
         env,
+        foreach,
+        max_parallel,
         line: if name_pos.line > 0 {
             name_pos.line
         } else {

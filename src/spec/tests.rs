@@ -1788,6 +1788,8 @@ fn rich_spec() -> WorkflowSpec {
         run: true,
         on_worker_loss: OnWorkerLoss::Retry,
         env: Default::default(),
+        foreach: None,
+        max_parallel: None,
         line: 0,
         source: SourceMap::default(),
     };
@@ -2529,6 +2531,8 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                                     OnWorkerLoss::Retry
                                 },
                                 env: Default::default(),
+                                foreach: None,
+                                max_parallel: None,
                                 line: 0,
                                 source: SourceMap::default(),
                             },
@@ -2931,5 +2935,60 @@ fn max_active_runs_sla_and_backoff_errors_name_the_line() {
         ),
         8,
         "shorter than `retry_interval`",
+    );
+}
+
+// ---- mapped tasks ----
+
+#[test]
+fn foreach_and_max_parallel_make_a_mapped_task() {
+    let w = workflow(&with_tasks(
+        "  - {name: a, type: shell, script: 'echo ${item}', foreach: '${files}', max_parallel: 3}\n  - {name: b, type: sql, datasource: d, sql: 'select 1', foreach: '[1, 2]'}\n",
+    ));
+    assert_eq!(w.tasks[0].foreach.as_deref(), Some("${files}"));
+    assert_eq!(w.tasks[0].max_parallel, Some(3));
+    assert_eq!(w.tasks[1].foreach.as_deref(), Some("[1, 2]"));
+    assert_eq!(w.tasks[1].max_parallel, None);
+    // Both keys round-trip through an export.
+    let again = workflow(&to_yaml(&w));
+    assert_eq!(again, w);
+}
+
+#[test]
+fn foreach_is_refused_where_a_worker_does_not_run_the_task() {
+    for ty in ["empty", "sub_process", "dependent", "conditions", "switch"] {
+        let errors = errors(&with_tasks(&format!(
+            "  - name: a\n    type: {ty}\n    foreach: '[1]'\n"
+        )));
+        assert!(
+            errors.iter().any(|e| e.line == 6
+                && e.message
+                    == format!("`foreach` is not allowed on a {ty} task: only tasks a worker runs can be mapped")),
+            "{ty}: {errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn max_parallel_needs_foreach_and_a_sane_value() {
+    assert_error(
+        &with_tasks("  - {name: a, type: shell, script: x, max_parallel: 2}\n"),
+        4,
+        "`max_parallel` needs `foreach`",
+    );
+    assert_error(
+        &with_tasks("  - {name: a, type: shell, script: x, foreach: '[1]', max_parallel: 0}\n"),
+        4,
+        "`max_parallel` must be between 1 and 10000, not 0",
+    );
+    assert_error(
+        &with_tasks("  - {name: a, type: shell, script: x, foreach: ' '}\n"),
+        4,
+        "`foreach` must not be empty",
+    );
+    assert_error(
+        &with_tasks("  - {name: a, type: shell, script: x, foreach: [1, 2]}\n"),
+        4,
+        "`foreach` must be",
     );
 }

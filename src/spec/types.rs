@@ -364,6 +364,13 @@ pub struct TaskSpec {
     /// Environment variables the task's process gets (see [`MAX_ENV_ENTRIES`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// `foreach:` a mapped task: an expression expanding to a JSON list; the master runs
+    /// one item of the task per element (worker-side types only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<String>,
+    /// `max_parallel:` the most items of a mapped task active at once (only with `foreach`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
     /// 1-based line of the task's `name` (0 when not parsed from text). Ignored by `==`.
     #[serde(skip)]
     pub line: usize,
@@ -407,6 +414,8 @@ impl PartialEq for TaskSpec {
             run,
             on_worker_loss,
             env,
+            foreach,
+            max_parallel,
             line: _,
             source: _,
         } = self;
@@ -425,6 +434,8 @@ impl PartialEq for TaskSpec {
             && *run == other.run
             && *on_worker_loss == other.on_worker_loss
             && *env == other.env
+            && *foreach == other.foreach
+            && *max_parallel == other.max_parallel
     }
 }
 impl Eq for TaskSpec {}

@@ -279,6 +279,10 @@ pub struct TaskRow {
     pub started_at: Option<DateTime<Utc>>,
     /// Held (`pgdag ctl hold`): not dispatched until released.
     pub held: bool,
+    /// An item of a mapped task: its index in the list.
+    pub map_index: Option<i32>,
+    /// A mapped task's parent row, expanded: how many items it has.
+    pub map_count: Option<i32>,
 }
 
 pub async fn load_tasks(client: &impl Conn, instance_id: i64) -> Result<Vec<TaskRow>> {
@@ -299,6 +303,8 @@ pub async fn load_tasks(client: &impl Conn, instance_id: i64) -> Result<Vec<Task
                 branch: r.get("branch"),
                 started_at: r.get("started_at"),
                 held: r.get("held"),
+                map_index: r.get("map_index"),
+                map_count: r.get("map_count"),
             })
         })
         .collect()
@@ -414,6 +420,14 @@ pub struct TaskDetail {
     /// Held (`pgdag ctl hold`): not dispatched until released. Only written when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// An item of a mapped task (`foreach:`): its index in the list (its name is
+    /// `task[index]`). Only written for items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_index: Option<i32>,
+    /// A mapped task's own row, once its list is expanded: how many items it has. Only
+    /// written for expanded mapped tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_count: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -484,6 +498,8 @@ pub async fn get_tasks(client: &impl Conn, id: i64) -> Result<Vec<TaskDetail>> {
             cpu_system_ms: r.get("cpu_system_ms"),
             max_rss_kib: r.get("max_rss_kib"),
             held: r.get("held"),
+            map_index: r.get("map_index"),
+            map_count: r.get("map_count"),
         })
         .collect())
 }

@@ -15,6 +15,7 @@ mod execution;
 mod fakes;
 mod harness;
 mod import;
+mod mapped;
 mod observability;
 mod openapi;
 mod project_values;

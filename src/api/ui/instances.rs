@@ -218,6 +218,7 @@ fn live(
             .count += 1;
     }
     let by_name: BTreeMap<&str, &TaskDetail> = tasks.iter().map(|t| (t.name.as_str(), t)).collect();
+    let items = item_counts(tasks);
     let nodes: Vec<svg::DagNode> = spec
         .tasks
         .iter()
@@ -225,7 +226,11 @@ fn live(
             let found = by_name.get(t.name.as_str());
             svg::DagNode {
                 name: t.name.clone(),
-                task_type: t.task_type().as_str().to_string(),
+                // A mapped task is one node: its items' counts stand for its type.
+                task_type: items
+                    .get(t.name.as_str())
+                    .map(ItemCounts::line)
+                    .unwrap_or_else(|| t.task_type().as_str().to_string()),
                 state: found.map(|d| d.state.clone()),
                 href: found.map(|d| format!("/task-instances/{}/log", d.id)),
                 title: found.map(|d| {
@@ -485,4 +490,43 @@ pub(super) async fn log(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError> {
         part: before.is_some(),
         finished: page.finished || before.is_some(),
     })
+}
+
+/// The items of one mapped task by state, for its DAG node.
+#[derive(Default)]
+struct ItemCounts {
+    succeeded: usize,
+    active: usize,
+    failed: usize,
+    total: usize,
+}
+
+impl ItemCounts {
+    /// `12 ✓ 3 ▶ 1 ✗ / 16`: succeeded (or forced), queued or running, failed, of all items.
+    fn line(&self) -> String {
+        format!(
+            "{} ✓ {} ▶ {} ✗ / {}",
+            self.succeeded, self.active, self.failed, self.total
+        )
+    }
+}
+
+/// The item counts of each mapped task with items, by the mapped task's name (an item
+/// is named `NAME[i]`).
+fn item_counts(tasks: &[TaskDetail]) -> BTreeMap<&str, ItemCounts> {
+    let mut counts: BTreeMap<&str, ItemCounts> = BTreeMap::new();
+    for t in tasks.iter().filter(|t| t.map_index.is_some()) {
+        let Some((parent, _)) = t.name.rsplit_once('[') else {
+            continue;
+        };
+        let c = counts.entry(parent).or_default();
+        c.total += 1;
+        match t.state.parse::<TaskState>() {
+            Ok(s) if s.is_success() => c.succeeded += 1,
+            Ok(s) if s.is_active() => c.active += 1,
+            Ok(TaskState::Failed) => c.failed += 1,
+            _ => {}
+        }
+    }
+    counts
 }

@@ -857,6 +857,8 @@ impl WorkflowCx<'_> {
                         run: true,
                         on_worker_loss: Default::default(),
                         env: Default::default(),
+                        foreach: None,
+                        max_parallel: None,
                         line: 0,
                         source: Default::default(),
                     });
@@ -895,6 +897,8 @@ impl WorkflowCx<'_> {
             run: task.run,
             on_worker_loss: Default::default(),
             env: Default::default(),
+            foreach: None,
+            max_parallel: None,
             line: 0,
             source: Default::default(),
         };

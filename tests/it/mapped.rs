@@ -1,0 +1,282 @@
+//! Mapped tasks (`foreach:`): one item per element of a list from an upstream `sql` task or
+//! a param, `max_parallel`, the outputs list downstream, an empty list, a too-long list, and
+//! retry / force-success of single items. Read through REST, the SQL view and the CLI.
+
+use std::time::{Duration, Instant};
+
+use pgdag::store::instances;
+
+use crate::harness::*;
+
+/// A datasource on the test's own database (the scheduler's, so it must be allowed).
+fn datasource(db: &TestDb) -> String {
+    format!(
+        "kind: datasource\nproject: m\nname: pg\ntype: postgres\nurl: {}\npassword: not-needed\nallow_scheduler_database: true\n---\n",
+        db.url
+    )
+}
+
+async fn detail(cluster: &TestCluster, id: i64) -> instances::InstanceDetail {
+    let client = cluster.store.client().await.unwrap();
+    instances::get(&client, id).await.unwrap().unwrap()
+}
+
+/// Poll the instance until `done` holds; panics with the last detail after 60 s.
+async fn wait_for(
+    cluster: &TestCluster,
+    id: i64,
+    what: &str,
+    done: impl Fn(&instances::InstanceDetail) -> bool,
+) -> instances::InstanceDetail {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = detail(cluster, id).await;
+        if done(&d) {
+            return d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "instance {id}: {what} did not happen: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn items(d: &instances::InstanceDetail, task: &str) -> Vec<instances::TaskDetail> {
+    let prefix = format!("{task}[");
+    let mut items: Vec<_> = d
+        .tasks
+        .iter()
+        .flatten()
+        .filter(|t| t.name.starts_with(&prefix))
+        .cloned()
+        .collect();
+    items.sort_by_key(|t| t.map_index);
+    items
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapped_task_runs_one_item_per_row_of_an_upstream_sql_task() {
+    let cluster = TestCluster::start().await;
+    let yaml = format!(
+        r#"{ds}project: m
+name: fan
+tasks:
+  - name: list
+    type: sql
+    datasource: pg
+    sql: "select * from (values ('a'), ('b'), ('c')) as v(col) order by col"
+    out_rows: rows
+  - name: each
+    type: shell
+    foreach: "${{rows}}"
+    max_parallel: 2
+    script: |
+      sleep 0.3
+      echo '${{setValue(got=${{item.col}}-${{item_index}})}}'
+    depends_on: [list]
+  - name: after
+    type: shell
+    script: echo 'got=${{got}} all=${{each.outputs}}'
+    depends_on: [each]
+"#,
+        ds = datasource(&cluster.db)
+    );
+    cluster.apply(&yaml).await;
+    let id = cluster.run("m/fan", serde_json::json!({})).await;
+    let done = cluster.wait_final(id).await;
+    assert_eq!(done.state, "succeeded", "{done:?}");
+
+    // REST: every item, with its index; the mapped task with its count and outputs.
+    let token = cluster.api_token("mapped").await;
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/instances/{id}", cluster.api()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tasks = body["tasks"].as_array().unwrap();
+    let named = |n: &str| tasks.iter().find(|t| t["name"] == n).unwrap().clone();
+    for i in 0..3 {
+        let item = named(&format!("each[{i}]"));
+        assert_eq!(item["map_index"], i, "{item}");
+        assert_eq!(item["state"], "succeeded", "{item}");
+    }
+    let parent = named("each");
+    assert_eq!(parent["state"], "succeeded");
+    assert_eq!(parent["map_count"], 3);
+    assert!(parent.get("map_index").is_none(), "{parent}");
+    assert_eq!(
+        parent["out_params"]["got"],
+        serde_json::json!(["a-0", "b-1", "c-2"])
+    );
+    let log = log_text(&cluster.store, task(&done, "after").id).await;
+    assert!(
+        log.contains(r#"got=["a-0","b-1","c-2"] all=[{"got":"a-0"},{"got":"b-1"},{"got":"c-2"}]"#),
+        "{log}"
+    );
+
+    // The SQL view shows the items with their index.
+    let client = cluster.store.client().await.unwrap();
+    let rows = client
+        .query(
+            "select name, state, map_index from pgdag.task_instance_v where workflow_instance_id = $1 and map_index is not null order by map_index",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let seen: Vec<(String, String, i32)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        seen,
+        (0..3)
+            .map(|i| (format!("each[{i}]"), "succeeded".to_string(), i))
+            .collect::<Vec<_>>()
+    );
+    // max_parallel: 2 — no moment had three items running.
+    let overlap: i64 = client
+        .query_one(
+            "select coalesce(max((select count(*) from pgdag.task_instance o
+                                  where o.workflow_instance_id = s.workflow_instance_id
+                                    and o.map_index is not null
+                                    and o.started_at <= s.started_at and o.ended_at > s.started_at)), 0)
+             from pgdag.task_instance s where s.workflow_instance_id = $1 and s.map_index is not null",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!((1..=2).contains(&overlap), "{overlap} items ran at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_list_skips_the_mapped_task_and_its_successors() {
+    let cluster = TestCluster::start().await;
+    let yaml = format!(
+        r#"{ds}project: m
+name: none
+tasks:
+  - name: list
+    type: sql
+    datasource: pg
+    sql: "select 1 as col where false"
+    out_rows: rows
+  - name: each
+    type: shell
+    foreach: "${{rows}}"
+    script: echo '${{item}}'
+    depends_on: [list]
+  - name: after
+    type: shell
+    script: echo after
+    depends_on: [each]
+"#,
+        ds = datasource(&cluster.db)
+    );
+    cluster.apply(&yaml).await;
+    let id = cluster.run("m/none", serde_json::json!({})).await;
+    let done = cluster.wait_final(id).await;
+    assert_eq!(done.state, "succeeded", "{done:?}");
+    assert_eq!(task(&done, "each").state, "skipped");
+    assert_eq!(task(&done, "after").state, "skipped");
+    assert!(items(&done, "each").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_longer_than_the_bound_fails_the_task_with_the_reason() {
+    let cluster = TestCluster::start_with(&pgdag::server::Role::ALL, |c| c.max_map_items = 2).await;
+    cluster
+        .apply("project: m\nname: long\nparams: { files: '[\"x\", \"y\", \"z\"]' }\ntasks:\n  - { name: each, type: shell, foreach: '${files}', script: 'echo ${item}' }\n  - { name: not_a_list, type: shell, foreach: '${system.workflow.instance.id}', script: 'true' }\n")
+        .await;
+    let id = cluster.run("m/long", serde_json::json!({})).await;
+    let done = cluster.wait_final(id).await;
+    assert_eq!(done.state, "failed");
+    let each = task(&done, "each");
+    assert_eq!(each.state, "failed");
+    assert_eq!(
+        each.error.as_deref(),
+        Some("task each: foreach list has 3 items, more than the bound 2 (PGDAG_MAX_MAP_ITEMS)")
+    );
+    assert!(items(&done, "each").is_empty());
+    let other = task(&done, "not_a_list");
+    assert_eq!(other.state, "failed");
+    let why = other.error.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("task not_a_list: `foreach` must expand to a JSON list, not a JSON number"),
+        "{why}"
+    );
+
+    // Within the bound, the same workflow runs its items.
+    let id = cluster
+        .run("m/long", serde_json::json!({"files": "[\"x\", \"y\"]"}))
+        .await;
+    let done = cluster.wait_final(id).await;
+    assert_eq!(task(&done, "each").state, "succeeded", "{done:?}");
+    assert_eq!(items(&done, "each").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_items_fail_the_task_and_are_retried_or_forced_one_by_one() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let fixed = dir.path().join("fixed");
+    cluster
+        .apply(&format!(
+            "project: m\nname: fix\ntasks:\n  - name: each\n    type: shell\n    foreach: '[0, 1, 2]'\n    script: |\n      test ${{item}} = 0 && exit 0\n      test ${{item}} = 1 && test -e {} && exit 0\n      exit 3\n  - {{ name: after, type: shell, script: 'echo after', depends_on: [each] }}\n",
+            fixed.display()
+        ))
+        .await;
+    let id = cluster.run("m/fix", serde_json::json!({})).await;
+    let failed = cluster.wait_final(id).await;
+    assert_eq!(failed.state, "failed");
+    let each = task(&failed, "each");
+    assert_eq!(each.state, "failed");
+    assert_eq!(
+        each.error.as_deref(),
+        Some("2 of 3 items failed: each[1], each[2]")
+    );
+    assert_eq!(task(&failed, "after").state, "skipped");
+    let list = items(&failed, "each");
+    let states: Vec<&str> = list.iter().map(|t| t.state.as_str()).collect();
+    assert_eq!(states, ["succeeded", "failed", "failed"]);
+
+    // REST retry of item 1 after the fix: it alone runs again; item 2 still fails the task.
+    std::fs::write(&fixed, "").unwrap();
+    let token = cluster.api_token("mapped").await;
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/v1/task-instances/{}/retry",
+            cluster.api(),
+            list[1].id
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let again = wait_for(&cluster, id, "item 1 retried", |d| {
+        d.state == "failed" && items(d, "each")[1].state == "succeeded"
+    })
+    .await;
+    assert_eq!(
+        task(&again, "each").error.as_deref(),
+        Some("1 of 3 items failed: each[2]")
+    );
+    assert_eq!(items(&again, "each")[0].attempt, 1, "item 0 kept its result");
+
+    // CLI force-success of item 2: the mapped task succeeds and the run goes on.
+    let out = pgdag(&cluster.db)
+        .args(["ctl", "force-success", &list[2].id.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let done = wait_for(&cluster, id, "forced to success", |d| d.state == "succeeded").await;
+    assert_eq!(task(&done, "each").state, "succeeded");
+    assert_eq!(task(&done, "after").state, "succeeded");
+    assert_eq!(items(&done, "each")[2].state, "forced_success");
+}
