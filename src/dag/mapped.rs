@@ -304,9 +304,9 @@ pub fn aggregate_outputs(task: &str, outs: &[Value]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use TaskState::*;
     use chrono::TimeZone;
     use serde_json::json;
-    use TaskState::*;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
@@ -335,7 +335,10 @@ mod tests {
     #[test]
     fn pending_items_start_up_to_max_parallel() {
         let plan = run(&[Pending, Pending, Pending, Pending], Some(2));
-        assert_eq!(plan.actions, vec![ItemAction::Queue(0), ItemAction::Queue(1)]);
+        assert_eq!(
+            plan.actions,
+            vec![ItemAction::Queue(0), ItemAction::Queue(1)]
+        );
         assert_eq!(plan.end, None);
     }
 
@@ -356,7 +359,10 @@ mod tests {
     #[test]
     fn retries_and_failovers_go_first() {
         let plan = run(&[Pending, Retrying, NeedFailover], Some(2));
-        assert_eq!(plan.actions, vec![ItemAction::Queue(1), ItemAction::Queue(2)]);
+        assert_eq!(
+            plan.actions,
+            vec![ItemAction::Queue(1), ItemAction::Queue(2)]
+        );
     }
 
     #[test]
@@ -436,7 +442,11 @@ mod tests {
         );
         assert_eq!(
             plan.actions,
-            vec![ItemAction::Kill(0), ItemAction::Skip(1), ItemAction::Skip(2)]
+            vec![
+                ItemAction::Kill(0),
+                ItemAction::Skip(1),
+                ItemAction::Skip(2)
+            ]
         );
         assert_eq!(plan.end, None);
         let plan = plan_items(&views(&[Pending, Failed]), None, ItemMode::Ending, now());
@@ -447,10 +457,16 @@ mod tests {
 
     #[test]
     fn the_list_must_be_a_json_list() {
-        assert_eq!(parse_list("t", "[1, \"a\"]").unwrap(), vec![json!(1), json!("a")]);
+        assert_eq!(
+            parse_list("t", "[1, \"a\"]").unwrap(),
+            vec![json!(1), json!("a")]
+        );
         assert_eq!(parse_list("t", "[]").unwrap(), Vec::<Value>::new());
         let e = parse_list("t", "{\"a\": 1}").unwrap_err();
-        assert!(e.contains("task t") && e.contains("not a JSON object"), "{e}");
+        assert!(
+            e.contains("task t") && e.contains("not a JSON object"),
+            "{e}"
+        );
         let e = parse_list("t", "a,b").unwrap_err();
         assert!(e.contains("is not JSON"), "{e}");
         let e = parse_list("t", "\"x\"").unwrap_err();
@@ -477,10 +493,16 @@ mod tests {
 
     #[test]
     fn outputs_are_lists_in_item_order() {
-        let v = aggregate_outputs("load", &[json!({"n": "1"}), json!({}), json!({"n": "3", "m": "x"})]);
+        let v = aggregate_outputs(
+            "load",
+            &[json!({"n": "1"}), json!({}), json!({"n": "3", "m": "x"})],
+        );
         assert_eq!(v["n"], json!(["1", null, "3"]));
         assert_eq!(v["m"], json!([null, null, "x"]));
-        assert_eq!(v["load.outputs"], json!([{"n": "1"}, {}, {"n": "3", "m": "x"}]));
+        assert_eq!(
+            v["load.outputs"],
+            json!([{"n": "1"}, {}, {"n": "3", "m": "x"}])
+        );
     }
 
     #[test]

@@ -10,4 +10,6 @@ pub mod mapped;
 pub mod plan;
 
 pub use graph::find_cycle;
-pub use plan::{Action, Branch, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView, ends_after_failure, plan};
+pub use plan::{
+    Action, Branch, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView, ends_after_failure, plan,
+};

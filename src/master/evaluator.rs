@@ -258,6 +258,8 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         views: &mut views,
         now,
     });
+    // Written now: a successor queued by this round's plan reads the outputs.
+    mapped::apply_ends(tx, &compiled, &task_rows, &items, &item_work.ends).await?;
     let mut plan = dag::plan(dag, &views, &instance_view, now);
 
     // Switch tasks are decided here (their expressions read parameters), then the plan is
@@ -499,7 +501,6 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
     if !state_ids.is_empty() {
         instances::set_states(tx, &state_ids, &states, &waits, &errors).await?;
     }
-    mapped::apply_ends(tx, &compiled, &task_rows, &items, &item_work.ends).await?;
     for i in mapped_starts {
         let params = resolve_params(&compiled, instance, &task_rows, &outs, i)
             .map(|p| (p, run_context(&compiled, instance, &task_rows, i)));

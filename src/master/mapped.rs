@@ -61,7 +61,9 @@ fn item_view(row: &TaskRow) -> TaskView {
 pub fn plan_all<'r>(round: MappedRound<'_, 'r>) -> ItemWork<'r> {
     let mut work = ItemWork::default();
     let mode = match round.instance.state {
-        WorkflowState::Running if dag::ends_after_failure(round.dag, round.views, round.instance) => {
+        WorkflowState::Running
+            if dag::ends_after_failure(round.dag, round.views, round.instance) =>
+        {
             ItemMode::Ending
         }
         WorkflowState::Running => ItemMode::Running,
@@ -183,7 +185,10 @@ pub async fn start(
             &[parent.id],
             &[TaskState::Skipped.as_str()],
             &[None],
-            &[Some(format!("task {}: the foreach list is empty", task.name))],
+            &[Some(format!(
+                "task {}: the foreach list is empty",
+                task.name
+            ))],
         )
         .await?;
         return Ok(Start::Skipped);

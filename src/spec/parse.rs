@@ -1168,7 +1168,9 @@ fn task(ctx: &mut Ctx, node: &Node) -> Draft {
     {
         ctx.err(
             foreach_pos,
-            format!("`foreach` is not allowed on a {ty} task: only tasks a worker runs can be mapped"),
+            format!(
+                "`foreach` is not allowed on a {ty} task: only tasks a worker runs can be mapped"
+            ),
         );
     }
     let kind = ty.and_then(|ty| task_kind(ctx, &mut f, ty, &mut draft.branches));

@@ -8,10 +8,11 @@ use pgdag::store::instances;
 
 use crate::harness::*;
 
-/// A datasource on the test's own database (the scheduler's, so it must be allowed).
+/// A datasource on the test's own database (the scheduler's, so it must be allowed),
+/// without a password (trust auth), so the in-process worker needs no secret key.
 fn datasource(db: &TestDb) -> String {
     format!(
-        "kind: datasource\nproject: m\nname: pg\ntype: postgres\nurl: {}\npassword: not-needed\nallow_scheduler_database: true\n---\n",
+        "kind: datasource\nproject: m\nname: pg\ntype: postgres\nurl: {}\nallow_scheduler_database: true\n---\n",
         db.url
     )
 }
@@ -267,7 +268,11 @@ async fn failed_items_fail_the_task_and_are_retried_or_forced_one_by_one() {
         task(&again, "each").error.as_deref(),
         Some("1 of 3 items failed: each[2]")
     );
-    assert_eq!(items(&again, "each")[0].attempt, 1, "item 0 kept its result");
+    assert_eq!(
+        items(&again, "each")[0].attempt,
+        1,
+        "item 0 kept its result"
+    );
 
     // CLI force-success of item 2: the mapped task succeeds and the run goes on.
     let out = pgdag(&cluster.db)
@@ -275,7 +280,10 @@ async fn failed_items_fail_the_task_and_are_retried_or_forced_one_by_one() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let done = wait_for(&cluster, id, "forced to success", |d| d.state == "succeeded").await;
+    let done = wait_for(&cluster, id, "forced to success", |d| {
+        d.state == "succeeded"
+    })
+    .await;
     assert_eq!(task(&done, "each").state, "succeeded");
     assert_eq!(task(&done, "after").state, "succeeded");
     assert_eq!(items(&done, "each")[2].state, "forced_success");
