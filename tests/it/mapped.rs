@@ -288,3 +288,54 @@ async fn failed_items_fail_the_task_and_are_retried_or_forced_one_by_one() {
     assert_eq!(task(&done, "after").state, "succeeded");
     assert_eq!(items(&done, "each")[2].state, "forced_success");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_kills_running_items_and_start_failed_runs_only_the_unfinished_ones() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let flag = dir.path().join("go");
+    cluster
+        .apply(&format!(
+            "project: m\nname: halt\ntasks:\n  - {{ name: each, type: shell, foreach: '[0, 1, 2, 3]', max_parallel: 2, script: 'test ${{item}} = 0 || test -e {} || sleep 60' }}\n  - {{ name: after, type: shell, script: 'echo after', depends_on: [each] }}\n",
+            flag.display()
+        ))
+        .await;
+    let id = cluster.run("m/halt", serde_json::json!({})).await;
+    // Item 0 ends at once; two others then run (max_parallel: 2), and item 3 waits.
+    let busy = wait_for(&cluster, id, "two items running", |d| {
+        items(d, "each")
+            .iter()
+            .filter(|t| t.state == "running")
+            .count()
+            == 2
+    })
+    .await;
+    let list = items(&busy, "each");
+    assert_eq!(list[0].state, "succeeded");
+    assert_eq!(list[3].state, "pending");
+    let out = pgdag(&cluster.db)
+        .args(["ctl", "stop", &id.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stopped = wait_for(&cluster, id, "stopped", |d| d.state == "stopped").await;
+    assert_eq!(task(&stopped, "each").state, "killed");
+    let states: Vec<String> = items(&stopped, "each")
+        .iter()
+        .map(|t| t.state.clone())
+        .collect();
+    assert_eq!(states, ["succeeded", "killed", "killed", "pending"]);
+
+    std::fs::write(&flag, "").unwrap();
+    let out = pgdag(&cluster.db)
+        .args(["ctl", "start-failed", &id.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let done = wait_for(&cluster, id, "succeeded", |d| d.state == "succeeded").await;
+    let list = items(&done, "each");
+    assert!(list.iter().all(|t| t.state == "succeeded"), "{list:?}");
+    assert_eq!(list[0].attempt, 1, "item 0 kept its result");
+    assert_eq!(list[1].attempt, 2);
+    assert_eq!(task(&done, "after").state, "succeeded");
+}
