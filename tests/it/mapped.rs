@@ -339,3 +339,33 @@ async fn stop_kills_running_items_and_start_failed_runs_only_the_unfinished_ones
     assert_eq!(list[1].attempt, 2);
     assert_eq!(task(&done, "after").state, "succeeded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_strategy_end_kills_running_items_and_skips_waiting_ones() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let flag = dir.path().join("fail-now");
+    cluster
+        .apply(&format!(
+            "project: m\nname: end\nfailure_strategy: end\ntasks:\n  - {{ name: boom, type: shell, script: 'while ! test -e {}; do sleep 0.05; done; exit 1' }}\n  - {{ name: each, type: shell, foreach: '[0, 1, 2]', max_parallel: 1, script: 'sleep 60' }}\n",
+            flag.display()
+        ))
+        .await;
+    let id = cluster.run("m/end", serde_json::json!({})).await;
+    wait_for(&cluster, id, "an item running", |d| {
+        items(d, "each")
+            .first()
+            .is_some_and(|t| t.state == "running")
+    })
+    .await;
+    std::fs::write(&flag, "").unwrap();
+    let done = cluster.wait_final(id).await;
+    assert_eq!(done.state, "failed");
+    assert_eq!(task(&done, "boom").state, "failed");
+    assert_eq!(task(&done, "each").state, "killed");
+    let states: Vec<String> = items(&done, "each")
+        .iter()
+        .map(|t| t.state.clone())
+        .collect();
+    assert_eq!(states, ["killed", "skipped", "skipped"]);
+}
