@@ -120,6 +120,22 @@ tasks:
         "{log}"
     );
 
+    // The instance page draws the mapped task as one node with its items' counts.
+    let page = reqwest::Client::new()
+        .get(format!("http://{}/instances/{id}", cluster.api()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("3 ✓ 0 ▶ 0 ✗ / 3"), "{page}");
+    assert!(
+        page.contains(r#"data-task="each[2]""#),
+        "the task table lists the items"
+    );
+
     // The SQL view shows the items with their index.
     let client = cluster.store.client().await.unwrap();
     let rows = client
@@ -368,4 +384,53 @@ async fn failure_strategy_end_kills_running_items_and_skips_waiting_ones() {
         .map(|t| t.state.clone())
         .collect();
     assert_eq!(states, ["killed", "skipped", "skipped"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_lets_running_items_finish_and_resume_starts_the_rest() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let flag = dir.path().join("go");
+    cluster
+        .apply(&format!(
+            "project: m\nname: rest\ntasks:\n  - {{ name: each, type: shell, foreach: '[0, 1, 2]', max_parallel: 1, script: 'while ! test -e {}; do sleep 0.05; done' }}\n",
+            flag.display()
+        ))
+        .await;
+    let id = cluster.run("m/rest", serde_json::json!({})).await;
+    wait_for(&cluster, id, "item 0 running", |d| {
+        items(d, "each")
+            .first()
+            .is_some_and(|t| t.state == "running")
+    })
+    .await;
+    let ctl = |verb: &str| {
+        let out = pgdag(&cluster.db)
+            .args(["ctl", verb, &id.to_string()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{verb}: {out:?}");
+    };
+    ctl("pause");
+    wait_for(&cluster, id, "pausing", |d| d.state == "pausing").await;
+    std::fs::write(&flag, "").unwrap();
+    let paused = wait_for(&cluster, id, "paused", |d| d.state == "paused").await;
+    assert_eq!(
+        task(&paused, "each").state,
+        "pending",
+        "suspended, still expanded"
+    );
+    let states: Vec<String> = items(&paused, "each")
+        .iter()
+        .map(|t| t.state.clone())
+        .collect();
+    assert_eq!(states, ["succeeded", "pending", "pending"]);
+    ctl("resume");
+    let done = wait_for(&cluster, id, "succeeded", |d| d.state == "succeeded").await;
+    assert_eq!(task(&done, "each").map_count, Some(3));
+    assert!(
+        items(&done, "each")
+            .iter()
+            .all(|t| t.state == "succeeded" && t.attempt == 1)
+    );
 }
