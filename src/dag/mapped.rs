@@ -239,6 +239,23 @@ fn json_type(value: &Value) -> &'static str {
     }
 }
 
+/// The params a `foreach` expression names (`${files}` → `files`): the list, which its
+/// items do not get as a param (each gets its element as `${item}`).
+pub fn list_params(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(start) = rest.find("${") {
+        rest = &rest[start + 2..];
+        let Some(end) = rest.find('}') else { break };
+        let name = rest[..end].trim();
+        if !name.is_empty() && !name.contains(['$', '{', '(']) {
+            names.push(name.to_string());
+        }
+        rest = &rest[end + 1..];
+    }
+    names
+}
+
 /// The error of a list longer than the bound.
 pub fn too_long_message(task: &str, len: usize, bound: usize) -> String {
     format!(
@@ -471,6 +488,14 @@ mod tests {
         assert!(e.contains("is not JSON"), "{e}");
         let e = parse_list("t", "\"x\"").unwrap_err();
         assert!(e.contains("JSON string"), "{e}");
+    }
+
+    #[test]
+    fn the_list_params_are_the_names_foreach_uses() {
+        assert_eq!(list_params("${files}"), vec!["files"]);
+        assert_eq!(list_params(" ${ a } and ${b}"), vec!["a", "b"]);
+        assert!(list_params("[1, 2]").is_empty());
+        assert!(list_params("${setValue(x=1)} ${unclosed").is_empty());
     }
 
     #[test]

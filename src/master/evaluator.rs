@@ -822,7 +822,18 @@ fn resolve_params_for(
         .map(|(k, v)| (format!("var.{k}"), v.clone()))
         .collect();
     global.extend(spec.params.iter().map(|(k, v)| (k.clone(), v.clone())));
-    params::resolve(&ctx, &global, &startup, &upstream, &task.params).map_err(|e| e.to_string())
+    let mut resolved = params::resolve(&ctx, &global, &startup, &upstream, &task.params)
+        .map_err(|e| e.to_string())?;
+    if !extra.is_empty()
+        && let Some(expr) = &task.foreach
+    {
+        // An item sees its element, not the whole list: 10,000 payloads must not each
+        // carry a 10,000-element param.
+        for name in dag::mapped::list_params(expr) {
+            resolved.remove(&name);
+        }
+    }
+    Ok(resolved)
 }
 
 fn run_context(
