@@ -190,7 +190,7 @@ pub(crate) fn name(ctx: &mut Ctx, node: &Node, what: &str) -> Option<String> {
 }
 
 /// `W` or `P/W`.
-fn workflow_ref(ctx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
+pub(super) fn workflow_ref(ctx: &mut Ctx, node: &Node, key: &str) -> Option<String> {
     let value = text(ctx, node, key)?;
     let (project, workflow) = split_workflow_ref(&value);
     let problem = project
@@ -284,7 +284,7 @@ fn duration(ctx: &mut Ctx, node: &Node, key: &str) -> Option<Duration> {
 }
 
 /// One of an enum's spellings.
-fn choice<T>(ctx: &mut Ctx, node: &Node, key: &str) -> Option<T>
+pub(super) fn choice<T>(ctx: &mut Ctx, node: &Node, key: &str) -> Option<T>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -299,7 +299,7 @@ where
     }
 }
 
-fn list<'a>(ctx: &mut Ctx, node: &'a Node, key: &str) -> Option<&'a [Node]> {
+pub(super) fn list<'a>(ctx: &mut Ctx, node: &'a Node, key: &str) -> Option<&'a [Node]> {
     match &node.value {
         Value::Seq(items) => Some(items),
         _ => {
@@ -654,6 +654,7 @@ const WORKFLOW_KEYS: &[&str] = &[
     "schedule",
     "tenant",
     "env",
+    "triggers",
     "tasks",
 ];
 
@@ -731,6 +732,10 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         .take("env")
         .and_then(|n| env_map(ctx, n))
         .unwrap_or_default();
+    let triggers = f
+        .take("triggers")
+        .and_then(|n| super::triggers::triggers(ctx, n, project.as_deref(), wf_name.as_deref()))
+        .unwrap_or_default();
     let tasks = match f.take("tasks") {
         None => {
             let pos = f.source.pos("tasks");
@@ -761,6 +766,7 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         schedule,
         tenant,
         env,
+        triggers,
         tasks: tasks?,
         source: f.source,
     })

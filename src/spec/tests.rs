@@ -2028,6 +2028,7 @@ fn rich_spec() -> WorkflowSpec {
         }),
         tenant: Some("analysts".into()),
         env: [("REGION".to_string(), "eu".to_string())].into(),
+        triggers: Vec::new(),
         tasks,
         source: SourceMap::default(),
     }
@@ -2611,6 +2612,7 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                 }),
                 tenant: None,
                 env: Default::default(),
+                triggers: Vec::new(),
                 source: SourceMap::default(),
             },
         )

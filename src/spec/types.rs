@@ -240,6 +240,9 @@ pub struct WorkflowSpec {
     /// wins over these).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// `triggers:`: runs of this workflow started by the end of other workflows' runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<super::triggers::TriggerSpec>,
     pub tasks: Vec<TaskSpec>,
     /// Positions of the top-level keys.
     #[serde(skip)]
