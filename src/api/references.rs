@@ -47,14 +47,12 @@ pub fn foreign_references(spec: &WorkflowSpec) -> Vec<Reference> {
     };
     for task in &spec.tasks {
         match &task.kind {
-            TaskKind::SubProcess(sub) => {
-                add(
-                    format!("task {}", task.name),
-                    &sub.workflow,
-                    Access::Write,
-                    "sub_process",
-                )
-            }
+            TaskKind::SubProcess(sub) => add(
+                format!("task {}", task.name),
+                &sub.workflow,
+                Access::Write,
+                "sub_process",
+            ),
             TaskKind::Dependent(dep) => {
                 for entry in &dep.items {
                     match entry {

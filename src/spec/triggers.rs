@@ -202,16 +202,36 @@ mod tests {
     #[test]
     fn bad_triggers_are_refused_at_their_line() {
         let cases = [
-            ("[{ after: w }]", "f.yaml:3:", "cannot be started by its own runs"),
-            ("[{ after: p/w }]", "f.yaml:3:", "cannot be started by its own runs"),
+            (
+                "[{ after: w }]",
+                "f.yaml:3:",
+                "cannot be started by its own runs",
+            ),
+            (
+                "[{ after: p/w }]",
+                "f.yaml:3:",
+                "cannot be started by its own runs",
+            ),
             (
                 "[{ after: a }, { after: p/a, state: failed }]",
                 "f.yaml:3:",
                 "is listed already in triggers[0]",
             ),
-            ("[{ after: a, state: paused }]", "f.yaml:3:", "invalid `state`"),
-            ("[{ after: a, when: x }]", "f.yaml:3:", "unknown key `when` in trigger"),
-            ("[{ state: failed }]", "f.yaml:3:", "missing required key `after`"),
+            (
+                "[{ after: a, state: paused }]",
+                "f.yaml:3:",
+                "invalid `state`",
+            ),
+            (
+                "[{ after: a, when: x }]",
+                "f.yaml:3:",
+                "unknown key `when` in trigger",
+            ),
+            (
+                "[{ state: failed }]",
+                "f.yaml:3:",
+                "missing required key `after`",
+            ),
             ("[{ after: 'a b' }]", "f.yaml:3:", "invalid `after`"),
             ("[{ after: 'x/y/z' }]", "f.yaml:3:", "invalid `after`"),
             ("{ after: a }", "f.yaml:3:", "`triggers` must be a list"),
@@ -220,7 +240,9 @@ mod tests {
         for (triggers, at, message) in cases {
             let errors = parse(triggers).expect_err(triggers);
             assert!(
-                errors.iter().any(|e| e.starts_with(at) && e.contains(message)),
+                errors
+                    .iter()
+                    .any(|e| e.starts_with(at) && e.contains(message)),
                 "{triggers}: {errors:?}"
             );
         }
@@ -239,7 +261,10 @@ mod tests {
         let w = parse("[{ after: load }, { after: q/x, state: stopped }]").unwrap();
         let yaml = crate::spec::export::to_yaml(&w);
         assert!(yaml.contains("triggers:"), "{yaml}");
-        assert!(!yaml.contains("succeeded"), "the default is left out: {yaml}");
+        assert!(
+            !yaml.contains("succeeded"),
+            "the default is left out: {yaml}"
+        );
         let again = match parse_documents("e.yaml", &yaml).unwrap().remove(0) {
             Document::Workflow(w) => w,
             _ => unreachable!(),

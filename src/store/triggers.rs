@@ -159,11 +159,13 @@ mod tests {
 
     #[test]
     fn a_cycle_through_the_start_is_found_with_its_path() {
-        let e = edges(&[("p/a", "p/b"), ("p/b", "q/c"), ("q/c", "p/a"), ("p/b", "p/d")]);
-        assert_eq!(
-            find_cycle(&e, "p/a").unwrap(),
-            ["p/a", "p/b", "q/c", "p/a"]
-        );
+        let e = edges(&[
+            ("p/a", "p/b"),
+            ("p/b", "q/c"),
+            ("q/c", "p/a"),
+            ("p/b", "p/d"),
+        ]);
+        assert_eq!(find_cycle(&e, "p/a").unwrap(), ["p/a", "p/b", "q/c", "p/a"]);
         assert_eq!(find_cycle(&e, "p/d"), None);
     }
 

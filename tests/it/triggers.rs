@@ -14,7 +14,7 @@ tasks:
   - name: count
     type: shell
     script: |
-      test "${n}" != fail
+      test "${n}" != fail || exit 1
       echo '${setValue(rows=${n})}'
 ---
 project: p
@@ -70,7 +70,12 @@ async fn instances_of(
     project: &str,
     workflow: &str,
     count: usize,
-) -> Vec<(i64, String, Option<chrono::DateTime<chrono::Utc>>, serde_json::Value)> {
+) -> Vec<(
+    i64,
+    String,
+    Option<chrono::DateTime<chrono::Utc>>,
+    serde_json::Value,
+)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let client = store.client().await.unwrap();
     loop {
@@ -160,7 +165,11 @@ async fn a_chained_workflow_starts_exactly_once_per_upstream_end_with_two_master
         seen_ups.push(up);
         assert_eq!(created_by, &format!("trigger:p/up#{up}"));
         let expected: chrono::DateTime<chrono::Utc> = times[i].parse().unwrap();
-        assert_eq!(*schedule_time, Some(expected), "the upstream's schedule time");
+        assert_eq!(
+            *schedule_time,
+            Some(expected),
+            "the upstream's schedule time"
+        );
         let detail = cluster.wait_final(*id).await;
         assert_eq!(detail.state, "succeeded", "{detail:?}");
         let log = log_text(store, task(&detail, "echo").id).await;
@@ -194,7 +203,7 @@ async fn triggers_into_unreadable_projects_and_cycles_are_refused_at_apply() {
     use pgdag::store::members::{self, Access};
     let cluster = TestCluster::start().await;
     cluster
-        .apply("project: secret\nname: load\ntasks: [{ name: a, type: empty }]\n")
+        .apply("project: secret\nname: load\ntasks: [{ name: a, type: empty }]\n---\nproject: mine\nname: first\ntasks: [{ name: a, type: empty }]\n")
         .await;
     let client = cluster.store.client().await.unwrap();
     pgdag::store::users::add(&client, "dev", None, false)

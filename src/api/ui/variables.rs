@@ -155,7 +155,9 @@ pub(super) async fn save(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiError
         }
     };
     let [variables] = &checked.variables[..] else {
-        return Err(ApiError::unprocessable("the form is not a variables document"));
+        return Err(ApiError::unprocessable(
+            "the form is not a variables document",
+        ));
     };
     audited::variables_set(&mut client, &ctx.who.actor(), project, &variables.values).await?;
     drop(client);
@@ -179,9 +181,7 @@ pub(super) async fn set_secret(ctx: &Ctx<'_>, project: &str) -> Result<Reply, Ap
             document[key] = v.into();
         }
     }
-    let refused = |why: String| async move {
-        show(ctx, project, None, Some(why), None).await
-    };
+    let refused = |why: String| async move { show(ctx, project, None, Some(why), None).await };
     let checked = match crate::apply::check_documents("form", &document.to_string()) {
         Ok(checked) => checked,
         Err(errors) => {
@@ -226,7 +226,14 @@ pub(super) async fn delete_secret(ctx: &Ctx<'_>, project: &str) -> Result<Reply,
     let deleted = audited::secret_delete(&mut client, &ctx.who.actor(), project, &name).await?;
     drop(client);
     if deleted {
-        show(ctx, project, Some(format!("Secret {name} deleted.")), None, None).await
+        show(
+            ctx,
+            project,
+            Some(format!("Secret {name} deleted.")),
+            None,
+            None,
+        )
+        .await
     } else {
         let why = format!("secret {project}/{name} does not exist");
         show(ctx, project, None, Some(why), None).await
