@@ -23,7 +23,6 @@ pub(crate) mod export;
 mod features;
 mod parse;
 mod tree;
-mod triggers;
 mod types;
 
 #[cfg(test)]
@@ -32,7 +31,6 @@ mod tests;
 pub use parse::{
     COMMON_TASK_KEYS, MAX_NAME_LEN, MAX_VALUE_BYTES, MAX_VARIABLES, name_problem, type_keys,
 };
-pub use triggers::{MAX_TRIGGERS, TriggerSpec, TriggerState, Upstream};
 pub use types::*;
 
 /// One problem in a spec file. `line`/`column` are 1-based; 0 when unknown.
