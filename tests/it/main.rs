@@ -21,6 +21,7 @@ mod project_values;
 mod queries;
 mod retention;
 mod tasks;
+mod triggers;
 mod ui;
 mod webdriver;
 mod workers;
