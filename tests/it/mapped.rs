@@ -318,12 +318,10 @@ async fn stop_kills_running_items_and_start_failed_runs_only_the_unfinished_ones
         .await;
     let id = cluster.run("m/halt", serde_json::json!({})).await;
     // Item 0 ends at once; two others then run (max_parallel: 2), and item 3 waits.
-    let busy = wait_for(&cluster, id, "two items running", |d| {
-        items(d, "each")
-            .iter()
-            .filter(|t| t.state == "running")
-            .count()
-            == 2
+    let busy = wait_for(&cluster, id, "item 0 done and two items running", |d| {
+        let list = items(d, "each");
+        list.first().is_some_and(|t| t.state == "succeeded")
+            && list.iter().filter(|t| t.state == "running").count() == 2
     })
     .await;
     let list = items(&busy, "each");
