@@ -96,7 +96,9 @@ async fn drain(
 /// succeeded, none of those tasks has a successor, and the instance still has unfinished
 /// tasks (so it cannot finish either). Such a completion can only ever lead to `Finish`,
 /// so `plan` would return nothing. This keeps a wide fan-out from re-reading every task
-/// state after each completed leaf.
+/// state after each completed leaf. An item of a mapped task counts as such a leaf while
+/// another item of its task is still active and none waits to be queued: its parent
+/// cannot end and no `max_parallel` slot is wanted.
 async fn nothing_to_do(
     tx: &impl Conn,
     cache: &Cache,
@@ -113,13 +115,26 @@ async fn nothing_to_do(
         .get(tx, instance.workflow_code, instance.workflow_version)
         .await?;
     let check = instances::quick_check(tx, instance.id, &events.ended_tasks).await?;
-    // An ended item of a mapped task may start the next item or end its parent.
-    let leaves_only = check.task_codes.iter().all(|code| {
-        compiled.index_by_code.get(code).is_some_and(|&i| {
-            !compiled.has_successors[i] && compiled.version.spec.tasks[i].foreach.is_none()
-        })
-    });
-    Ok(check.all_succeeded && check.unfinished && leaves_only)
+    if !check.all_succeeded || !check.unfinished {
+        return Ok(false);
+    }
+    let mut mapped_codes = Vec::new();
+    for code in &check.task_codes {
+        match compiled.index_by_code.get(code) {
+            Some(&i) if compiled.version.spec.tasks[i].foreach.is_some() => {
+                mapped_codes.push(*code)
+            }
+            Some(&i) if !compiled.has_successors[i] => {}
+            _ => return Ok(false),
+        }
+    }
+    if mapped_codes.is_empty() {
+        return Ok(true);
+    }
+    mapped_codes.sort_unstable();
+    mapped_codes.dedup();
+    let busy = crate::store::mapped::busy_codes(tx, instance.id, &mapped_codes).await?;
+    Ok(busy.len() == mapped_codes.len())
 }
 
 /// Plan and apply one instance, locked by the caller's transaction.

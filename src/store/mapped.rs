@@ -21,6 +21,14 @@ pub async fn expand(
     Ok(())
 }
 
+/// Of the mapped tasks `codes`, those with an item still active and none pending.
+pub async fn busy_codes(client: &impl Conn, instance: i64, codes: &[i64]) -> Result<Vec<i64>> {
+    let rows = client
+        .fetch(query!("mapped/busy_codes"), &[&instance, &codes])
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// The list elements of the given items, by task instance id.
 pub async fn values(
     client: &impl Conn,
