@@ -644,6 +644,30 @@ mod tests {
     // ---- retrying a task in place ----
 
     #[test]
+    fn ends_after_failure_only_for_an_unhandled_failure_under_end() {
+        let plain = shells(2, &[(0, 1, Success)]);
+        let handled = shells(2, &[(0, 1, Failure)]);
+        let states = views(&[Failed, Pending]);
+        assert!(ends_after_failure(&plain, &states, &running_end()));
+        assert!(!ends_after_failure(&handled, &states, &running_end()));
+        assert!(!ends_after_failure(&plain, &states, &running()));
+        assert!(!ends_after_failure(
+            &plain,
+            &states,
+            &instance(WorkflowState::Stopping, FailureStrategy::End)
+        ));
+        assert!(!ends_after_failure(
+            &plain,
+            &views(&[Succeeded, Pending]),
+            &running_end()
+        ));
+        assert!(
+            !ends_after_failure(&plain, &views(&[Failed]), &running_end()),
+            "misaligned"
+        );
+    }
+
+    #[test]
     fn downstream_is_the_roots_and_everything_reachable_from_them() {
         // t0 -> t1 -> t2, t0 -> t3, t4 alone
         let d = shells(5, &[(0, 1, Success), (1, 2, Failure), (0, 3, Always)]);
