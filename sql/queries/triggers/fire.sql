@@ -1,7 +1,7 @@
 -- Instance $1 of $2/$3 ended in state $4: a start command, acting as $5, for each workflow
 -- whose current definition has a trigger on that end and is online. The new run gets the
 -- ended instance's merged out params as `trigger.NAME` params (its succeeded tasks', in
--- task order), `trigger.instance_id`, `trigger.workflow` and `trigger.state`, and its
+-- task order; a mapped task's as the lists its own row holds), `trigger.instance_id`, `trigger.workflow` and `trigger.state`, and its
 -- schedule time. One row per matching workflow, online or not, with the instance id it
 -- got (null: offline, not started).
 with targets as (
@@ -16,6 +16,7 @@ with targets as (
         select e.key, e.value
         from pgdag.task_instance ti, jsonb_each(ti.out_params) e
         where ti.workflow_instance_id = $1 and ti.state in ('succeeded', 'forced_success')
+          and ti.map_index is null  -- a mapped task's own row holds its items' outputs as lists
         order by ti.id
     ) kv
 ), upstream as (
