@@ -8,5 +8,5 @@
 pub mod graph;
 pub mod plan;
 
-pub use graph::find_cycle;
+pub use graph::{find_cycle, layers};
 pub use plan::{Action, Branch, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView, plan};
