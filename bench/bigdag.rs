@@ -26,7 +26,9 @@ fn yaml(tasks: usize, changed: Option<usize>) -> String {
     let mut out = String::from("project: bigdag\nname: big\ntasks:\n");
     for i in 0..tasks {
         let script = if Some(i) == changed { "true " } else { "true" };
-        out.push_str(&format!("  - {{ name: t{i}, type: shell, script: '{script}'"));
+        out.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: '{script}'"
+        ));
         if i >= WIDTH {
             out.push_str(&format!(", depends_on: [t{}]", i - WIDTH));
         }
@@ -51,7 +53,10 @@ fn apply(exe: &Path, url: &str, file: &Path) -> (f64, String) {
         "pgdag apply failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (took, String::from_utf8_lossy(&out.stdout).trim().to_string())
+    (
+        took,
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
 }
 
 pub async fn run(admin_url: &str, exe: &Path, tasks: usize, max_tasks: usize) -> Report {
@@ -121,8 +126,8 @@ pub async fn run(admin_url: &str, exe: &Path, tasks: usize, max_tasks: usize) ->
 
     let id = crate::start(&store, "bigdag", "big").await;
     let detail = wait_final(&store, id).await;
-    let wall = (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64
-        / 1000.0;
+    let wall =
+        (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64 / 1000.0;
     let rss = crate::peak_rss_kb(pid) as f64 / 1024.0;
     eprintln!("  bigdag: instance {id} ran in {wall:.1} s, peak RSS {rss:.1} MiB");
     rows.push((

@@ -524,6 +524,7 @@ pub async fn task_page(
 #[derive(Debug, Clone)]
 pub struct TaskBrief {
     pub id: i64,
+    pub task_code: i64,
     pub name: String,
     pub state: String,
     pub started_at: Option<DateTime<Utc>>,
@@ -538,12 +539,20 @@ pub async fn task_briefs(client: &impl Conn, id: i64) -> Result<Vec<TaskBrief>> 
         .iter()
         .map(|r| TaskBrief {
             id: r.get(0),
-            name: r.get(1),
-            state: r.get(2),
-            started_at: r.get(3),
-            ended_at: r.get(4),
+            task_code: r.get(1),
+            name: r.get(2),
+            state: r.get(3),
+            started_at: r.get(4),
+            ended_at: r.get(5),
         })
         .collect())
+}
+
+/// The dependencies among the tasks of an instance's workflow version, as `(upstream,
+/// downstream)` task codes.
+pub async fn task_edges(client: &impl Conn, id: i64) -> Result<Vec<(i64, i64)>> {
+    let rows = client.fetch(query!("instances/task_edges"), &[&id]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// An instance with its tasks (the shape of `GET /api/v1/instances/{id}`), if it exists.

@@ -191,7 +191,11 @@ pub const OPERATIONS: &[Operation] = &[
         "A page of an instance's tasks, in id order",
         &[(200, "Tasks")],
     )
-    .with_query(&[("state", "string"), ("after", "integer"), ("limit", "integer")]),
+    .with_query(&[
+        ("state", "string"),
+        ("after", "integer"),
+        ("limit", "integer"),
+    ]),
     op(
         "post",
         "/instances/{id}/{action}",

@@ -216,7 +216,7 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
         None => instances::task_briefs(&client, id).await?,
     };
     let big = briefs.len() > OVERVIEW_TASKS;
-    let tasks = if big {
+    let (tasks, drawn) = if big {
         let filter = instances::TaskPageFilter {
             states: (!wanted.state.is_empty())
                 .then(|| vec![wanted.state.clone()])
@@ -226,25 +226,32 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
             // One more than the page tells whether another follows.
             limit: TASK_PAGE + 1,
         };
-        instances::task_page(&client, id, &filter).await?
-    } else if briefs.is_empty() {
-        Vec::new()
+        let tasks = instances::task_page(&client, id, &filter).await?;
+        // Laid out from the stored relations: parsing a 10,000-task spec costs more than
+        // the rest of the page.
+        let edges = instances::task_edges(&client, id).await?;
+        (tasks, Drawn::Overview(edges))
     } else {
-        instances::get_tasks(&client, id).await?
+        let tasks = if briefs.is_empty() {
+            Vec::new()
+        } else {
+            instances::get_tasks(&client, id).await?
+        };
+        let (spec, _) = definitions::get_spec(
+            &client,
+            &detail.project,
+            &detail.workflow,
+            Some(detail.version),
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "workflow {}/{} has no version {}",
+                detail.project, detail.workflow, detail.version
+            ))
+        })?;
+        (tasks, Drawn::Whole(Box::new(spec)))
     };
-    let (spec, _) = definitions::get_spec(
-        &client,
-        &detail.project,
-        &detail.workflow,
-        Some(detail.version),
-    )
-    .await?
-    .ok_or_else(|| {
-        ApiError::not_found(format!(
-            "workflow {}/{} has no version {}",
-            detail.project, detail.workflow, detail.version
-        ))
-    })?;
     // A control command not carried out yet will change the state: keep refreshing.
     let pending = matches!(
         commands::state_for_instance(&client, id).await?,
@@ -253,9 +260,10 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
     let shown = Shown {
         briefs: &briefs,
         tasks: &tasks,
-        big: big.then_some(&wanted),
+        drawn,
+        wanted: &wanted,
     };
-    let mut live = live(ctx, &detail, shown, &spec, can_write);
+    let mut live = live(ctx, &detail, shown, can_write);
     live.is_final &= !pending;
     if query.get("partial").map(String::as_str) == Some("live") {
         return render(&live);
@@ -278,21 +286,22 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
 }
 
 /// What the instance page shows of the tasks: all of them in brief, and in full either all
-/// of them or (`big`, with the filter asked for) one page plus one row.
+/// of them (drawn whole, from the spec) or one page plus one row of those `wanted` (drawn
+/// as an overview, from the relations between task codes).
 struct Shown<'a> {
     briefs: &'a [TaskBrief],
     tasks: &'a [TaskDetail],
-    big: Option<&'a TaskQuery>,
+    drawn: Drawn,
+    wanted: &'a TaskQuery,
+}
+
+enum Drawn {
+    Whole(Box<crate::spec::WorkflowSpec>),
+    Overview(Vec<(i64, i64)>),
 }
 
 /// The changing part of the instance page.
-fn live(
-    ctx: &Ctx<'_>,
-    detail: &InstanceDetail,
-    shown: Shown<'_>,
-    spec: &crate::spec::WorkflowSpec,
-    can_write: bool,
-) -> InstanceLive {
+fn live(ctx: &Ctx<'_>, detail: &InstanceDetail, shown: Shown<'_>, can_write: bool) -> InstanceLive {
     let now = Utc::now();
     let state: Option<WorkflowState> = detail.state.parse().ok();
     // Paused counts as final here too: nothing changes until someone resumes it.
@@ -319,16 +328,17 @@ fn live(
             .count += 1;
     }
     let mut tasks: &[TaskDetail] = shown.tasks;
-    let (dag_svg, gantt_svg, big) = match shown.big {
-        None => (
+    let wanted = shown.wanted;
+    let (dag_svg, gantt_svg, big) = match &shown.drawn {
+        Drawn::Whole(spec) => (
             small_dag(tasks, spec),
             gantt(tasks.iter().map(bar_of_detail).collect(), now),
             None,
         ),
-        Some(wanted) => {
+        Drawn::Overview(edges) => {
             let more = tasks.len() as i64 > TASK_PAGE;
             tasks = &tasks[..tasks.len().min(TASK_PAGE as usize)];
-            let (overview, layers) = overview(detail.id, briefs, spec, &rank);
+            let (overview, layers) = overview(detail.id, briefs, edges, &rank);
             let (bars, gantt_note) = if wanted.filtered() {
                 (
                     tasks.iter().map(bar_of_detail).collect(),
@@ -348,10 +358,9 @@ fn live(
                 .filter(|t| wanted.state.is_empty() || t.state == wanted.state)
                 .filter(|t| t.name.starts_with(&wanted.prefix))
                 .collect::<Vec<_>>();
-            let first_row = match (wanted.after, tasks.first()) {
-                (_, None) => 0,
-                (_, Some(t)) => matching.iter().take_while(|b| b.id < t.id).count() + 1,
-            };
+            let first_row = tasks.first().map_or(0, |t| {
+                matching.iter().take_while(|b| b.id < t.id).count() + 1
+            });
             let view = BigInstance {
                 layers,
                 gantt_note,
@@ -432,36 +441,30 @@ fn small_dag(tasks: &[TaskDetail], spec: &crate::spec::WorkflowSpec) -> String {
     svg::dag_svg(&nodes, &super::workflows::dag_edges(spec))
 }
 
-/// The overview of a big instance: its tasks by topological layer and state, each state
-/// linking to the table filtered by it; and the number of layers. A task instance whose name
-/// is not a task of the spec (an item `name[3]` of a mapped task) counts in its task's layer.
+/// The overview of a big instance: its tasks by topological layer (from `edges` between
+/// task codes) and state, each state linking to the table filtered by it; and the number of
+/// layers. Task instances sharing a code (the items of a mapped task) share its layer.
 fn overview(
     id: i64,
     briefs: &[TaskBrief],
-    spec: &crate::spec::WorkflowSpec,
+    edges: &[(i64, i64)],
     rank: &dyn Fn(&str) -> usize,
 ) -> (String, usize) {
-    let index: HashMap<&str, usize> = spec
-        .tasks
+    let mut index: HashMap<i64, usize> = HashMap::with_capacity(briefs.len());
+    for t in briefs {
+        let next = index.len();
+        index.entry(t.task_code).or_insert(next);
+    }
+    let edges: Vec<(usize, usize)> = edges
         .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.as_str(), i))
+        .filter_map(|(a, b)| Some((*index.get(a)?, *index.get(b)?)))
         .collect();
-    let edges: Vec<(usize, usize)> = super::workflows::dag_edges(spec)
-        .iter()
-        .map(|e| (e.from, e.to))
-        .collect();
-    let depth = crate::dag::layers(spec.tasks.len(), &edges);
+    let depth = crate::dag::layers(index.len(), &edges);
     let layers = depth.iter().max().map_or(0, |d| d + 1);
     // layer -> state rank -> (state, count)
-    let mut grid: Vec<BTreeMap<usize, (String, usize)>> = vec![BTreeMap::new(); layers.max(1)];
+    let mut grid: Vec<BTreeMap<usize, (String, usize)>> = vec![BTreeMap::new(); layers];
     for t in briefs {
-        let base = t.name.split_once('[').map_or(t.name.as_str(), |(b, _)| b);
-        let layer = index
-            .get(t.name.as_str())
-            .or_else(|| index.get(base))
-            .map_or(0, |&i| depth[i]);
-        grid[layer]
+        grid[depth[index[&t.task_code]]]
             .entry(rank(&t.state))
             .or_insert_with(|| (t.state.clone(), 0))
             .1 += 1;
@@ -545,7 +548,8 @@ fn task_line(t: &TaskDetail, state: Option<WorkflowState>, instance_busy: bool) 
             .unwrap_or_default(),
         error: t.error.clone().unwrap_or_default(),
         child_instance_id: t.child_instance_id,
-        can_force: !instance_busy && matches!(task_state, Some(TaskState::Failed | TaskState::Killed)),
+        can_force: !instance_busy
+            && matches!(task_state, Some(TaskState::Failed | TaskState::Killed)),
         can_retry: match (state, task_state) {
             (Some(instance), Some(task)) => {
                 crate::model::retry_task_refusal(instance, task).is_none()

@@ -150,7 +150,9 @@ mod tests {
         assert_eq!(all[0], "layers 1–100: 100 pending");
         assert_eq!(all[99], "layers 9901–10000: 100 pending");
         assert!(svg.len() < 40_000, "{} bytes", svg.len());
-        let svg = overview_svg(&[layer(&[("<x>", 1)])], |_| Some("javascript:alert(1)".into()));
+        let svg = overview_svg(&[layer(&[("<x>", 1)])], |_| {
+            Some("javascript:alert(1)".into())
+        });
         well_formed(&svg).unwrap();
         assert!(!svg.contains("javascript:") && svg.contains("&lt;x&gt;"));
         // Nothing at all still draws a valid picture.
