@@ -227,7 +227,8 @@ async fn apply_tasks<'a>(
         .map(|t| task_code(&spec.project, &spec.name, &t.name))
         .collect();
     // code -> (current version, its hash, highest version stored)
-    let current: HashMap<i64, (Option<i32>, Option<String>, Option<i32>)> = tx
+    type Current = (Option<i32>, Option<String>, Option<i32>);
+    let current: HashMap<i64, Current> = tx
         .fetch(query!("definitions/current_tasks"), &[&codes])
         .await?
         .iter()

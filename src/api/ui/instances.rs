@@ -170,12 +170,20 @@ impl TaskQuery {
         })
     }
 
+    fn state_list(&self) -> Vec<String> {
+        if self.state.is_empty() {
+            Vec::new()
+        } else {
+            vec![self.state.clone()]
+        }
+    }
+
     fn filtered(&self) -> bool {
         !self.state.is_empty() || !self.prefix.is_empty() || self.after.is_some()
     }
 
     /// `&state=…&prefix=…[&after=…]`, the parameters set.
-    fn query(&self, after: Option<i64>) -> String {
+    fn params(&self, after: Option<i64>) -> String {
         let mut out = String::new();
         for (k, v) in [("state", &self.state), ("prefix", &self.prefix)] {
             if !v.is_empty() {
@@ -189,7 +197,7 @@ impl TaskQuery {
     }
 
     fn href(&self, id: i64, after: Option<i64>) -> String {
-        let q = self.query(after);
+        let q = self.params(after);
         match q.strip_prefix('&') {
             Some(q) => format!("/instances/{id}?{q}#tasks"),
             None => format!("/instances/{id}#tasks"),
@@ -218,9 +226,7 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
     let big = briefs.len() > OVERVIEW_TASKS;
     let (tasks, drawn) = if big {
         let filter = instances::TaskPageFilter {
-            states: (!wanted.state.is_empty())
-                .then(|| vec![wanted.state.clone()])
-                .unwrap_or_default(),
+            states: wanted.state_list(),
             name_prefix: wanted.prefix.clone(),
             after: wanted.after,
             // One more than the page tells whether another follows.
@@ -373,7 +379,7 @@ fn live(ctx: &Ctx<'_>, detail: &InstanceDetail, shown: Shown<'_>, can_write: boo
                     .then(|| tasks.last().map(|t| wanted.href(detail.id, Some(t.id))))
                     .flatten(),
                 first: wanted.after.map(|_| wanted.href(detail.id, None)),
-                refresh_query: wanted.query(wanted.after),
+                refresh_query: wanted.params(wanted.after),
             };
             (overview, gantt(bars, now), Some(view))
         }
