@@ -286,3 +286,72 @@ async fn applying_a_big_workflow_again_versions_only_the_changed_task() {
     let t500 = v3.spec.tasks.iter().position(|t| t.name == "t500").unwrap();
     assert_eq!(v3.task_versions[t500], 3);
 }
+
+const COUNT_CHILD_VAR: &str = "PGDAG_TEST_APPLY_COUNT_CHILD";
+
+/// The statements an apply sends do not grow with the number of tasks. The statement counter
+/// is process-wide and this binary runs its tests in parallel: the applies are counted in a
+/// process of its own (this binary again, running only the test below).
+#[test]
+fn applying_sends_as_many_statements_for_1000_tasks_as_for_10() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "bigdag::counted_applies",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(COUNT_CHILD_VAR, "1")
+        .output()
+        .expect("run this test binary again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the counted applies ran: {stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "counted in a process of its own by applying_sends_as_many_statements_for_1000_tasks_as_for_10"]
+async fn counted_applies() {
+    use std::sync::atomic::Ordering;
+    if std::env::var_os(COUNT_CHILD_VAR).is_none() {
+        return; // run with --ignored among other tests: the count would not be ours alone
+    }
+    let db = TestDb::new().await;
+    let store = db.store();
+    let chain = |name: &str, tasks: usize, changed: bool| {
+        let mut out = format!("project: count\nname: {name}\ntasks:\n");
+        for i in 0..tasks {
+            let script = if changed && i == tasks / 2 {
+                "false"
+            } else {
+                "true"
+            };
+            out.push_str(&format!("  - {{ name: t{i}, type: shell, script: {script}"));
+            if i > 0 {
+                out.push_str(&format!(", depends_on: [t{}]", i - 1));
+            }
+            out.push_str(" }\n");
+        }
+        out
+    };
+    let mut counts = Vec::new();
+    for (name, tasks) in [("small", 10), ("big", 1000)] {
+        let mut sent = Vec::new();
+        for changed in [false, false, true] {
+            let before = pgdag::metrics::QUERIES.load(Ordering::SeqCst);
+            apply(&store, &chain(name, tasks, changed)).await;
+            sent.push(pgdag::metrics::QUERIES.load(Ordering::SeqCst) - before);
+        }
+        println!("{tasks} tasks: statements for created, unchanged, one task changed: {sent:?}");
+        counts.push(sent);
+    }
+    assert_eq!(counts[0], counts[1]);
+}
