@@ -479,6 +479,15 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
             crate::store::alerts::instance_end(tx, instance.id, group).await?;
         }
         master_tasks::child_finished(tx, instance, state).await?;
+        // Under this instance's lock: its end starts each triggered run exactly once.
+        crate::store::triggers::fire(
+            tx,
+            instance.id,
+            &compiled.version.project,
+            &compiled.version.spec.name,
+            state,
+        )
+        .await?;
         if let Some(backfill) = instance.backfill_id {
             if compiled.version.spec.max_active_runs.is_some() {
                 // Lock order: the definition, then the backfill (as hand_over_turn does).

@@ -195,6 +195,7 @@ async fn apply_workflow_as(
     .await?;
     let schedule = super::schedules::YamlSchedule::from_spec(spec).map_err(StoreError::Invalid)?;
     super::schedules::set_yaml(tx, project_id, code, schedule.as_ref()).await?;
+    super::triggers::set(tx, code, spec).await?;
     Ok(Applied {
         project: spec.project.clone(),
         workflow: spec.name.clone(),
@@ -958,6 +959,7 @@ pub async fn switch_version(
         .await?;
     let schedule = super::schedules::YamlSchedule::from_spec(&spec).map_err(StoreError::Invalid)?;
     super::schedules::set_yaml(tx, project_id, code, schedule.as_ref()).await?;
+    super::triggers::set(tx, code, &spec).await?;
     super::audit::record(
         tx,
         actor,

@@ -431,7 +431,8 @@ pub struct InstanceDetail {
     pub priority: String,
     pub parent_instance_id: Option<i64>,
     /// Who asked for it: a user (`alice`, `alice (token ci)`), `cli:<os user>`,
-    /// `sql:<role>`, `schedule`, or `pgdag` for a sub-workflow's child of an old parent.
+    /// `sql:<role>`, `schedule`, `hook:<id>`, `trigger:P/W#<instance>` (the end of that
+    /// instance started it), or `pgdag` for a sub-workflow's child of an old parent.
     pub created_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

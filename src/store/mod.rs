@@ -26,6 +26,7 @@ pub mod servers;
 pub mod sessions;
 pub mod task_groups;
 pub mod tenants;
+pub mod triggers;
 pub mod users;
 
 use std::str::FromStr;

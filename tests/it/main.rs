@@ -22,6 +22,7 @@ mod project_values;
 mod queries;
 mod retention;
 mod tasks;
+mod triggers;
 mod ui;
 mod webdriver;
 mod workers;

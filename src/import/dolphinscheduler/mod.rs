@@ -661,6 +661,7 @@ impl WorkflowCx<'_> {
             schedule,
             tenant: None,
             env: Default::default(),
+            triggers: Vec::new(),
             tasks,
             source: Default::default(),
         })
