@@ -9,7 +9,7 @@ pub mod graph;
 pub mod mapped;
 pub mod plan;
 
-pub use graph::find_cycle;
+pub use graph::{find_cycle, layers};
 pub use plan::{
     Action, Branch, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView, ends_after_failure, plan,
 };

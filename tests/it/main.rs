@@ -5,6 +5,7 @@ mod alerts;
 mod api;
 mod audit;
 mod backfill;
+mod bigdag;
 mod browser;
 mod cli;
 mod cli_ops;
