@@ -1,9 +1,6 @@
 //! Mapped tasks (`foreach:`): one item per element of a list from an upstream `sql` task or
 //! a param, `max_parallel`, the outputs list downstream, an empty list, a too-long list, and
 //! retry / force-success of single items. Read through REST, the SQL view and the CLI.
-
-use std::time::{Duration, Instant};
-
 use pgdag::store::instances;
 
 use crate::harness::*;
@@ -15,32 +12,6 @@ fn datasource(db: &TestDb) -> String {
         "kind: datasource\nproject: m\nname: pg\ntype: postgres\nurl: {}\nallow_scheduler_database: true\n---\n",
         db.url
     )
-}
-
-async fn detail(cluster: &TestCluster, id: i64) -> instances::InstanceDetail {
-    let client = cluster.store.client().await.unwrap();
-    instances::get(&client, id).await.unwrap().unwrap()
-}
-
-/// Poll the instance until `done` holds; panics with the last detail after 60 s.
-async fn wait_for(
-    cluster: &TestCluster,
-    id: i64,
-    what: &str,
-    done: impl Fn(&instances::InstanceDetail) -> bool,
-) -> instances::InstanceDetail {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let d = detail(cluster, id).await;
-        if done(&d) {
-            return d;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "instance {id}: {what} did not happen: {d:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn items(d: &instances::InstanceDetail, task: &str) -> Vec<instances::TaskDetail> {
@@ -276,10 +247,11 @@ async fn failed_items_fail_the_task_and_are_retried_or_forced_one_by_one() {
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let again = wait_for(&cluster, id, "item 1 retried", |d| {
-        d.state == "failed" && items(d, "each")[1].state == "succeeded"
-    })
-    .await;
+    let again = cluster
+        .wait_for(id, "item 1 retried", |d| {
+            d.state == "failed" && items(d, "each")[1].state == "succeeded"
+        })
+        .await;
     assert_eq!(
         task(&again, "each").error.as_deref(),
         Some("1 of 3 items failed: each[2]")
@@ -296,10 +268,9 @@ async fn failed_items_fail_the_task_and_are_retried_or_forced_one_by_one() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let done = wait_for(&cluster, id, "forced to success", |d| {
-        d.state == "succeeded"
-    })
-    .await;
+    let done = cluster
+        .wait_for(id, "forced to success", |d| d.state == "succeeded")
+        .await;
     assert_eq!(task(&done, "each").state, "succeeded");
     assert_eq!(task(&done, "after").state, "succeeded");
     assert_eq!(items(&done, "each")[2].state, "forced_success");
@@ -318,12 +289,13 @@ async fn stop_kills_running_items_and_start_failed_runs_only_the_unfinished_ones
         .await;
     let id = cluster.run("m/halt", serde_json::json!({})).await;
     // Item 0 ends at once; two others then run (max_parallel: 2), and item 3 waits.
-    let busy = wait_for(&cluster, id, "item 0 done and two items running", |d| {
-        let list = items(d, "each");
-        list.first().is_some_and(|t| t.state == "succeeded")
-            && list.iter().filter(|t| t.state == "running").count() == 2
-    })
-    .await;
+    let busy = cluster
+        .wait_for(id, "item 0 done and two items running", |d| {
+            let list = items(d, "each");
+            list.first().is_some_and(|t| t.state == "succeeded")
+                && list.iter().filter(|t| t.state == "running").count() == 2
+        })
+        .await;
     let list = items(&busy, "each");
     assert_eq!(list[0].state, "succeeded");
     assert_eq!(list[3].state, "pending");
@@ -332,7 +304,9 @@ async fn stop_kills_running_items_and_start_failed_runs_only_the_unfinished_ones
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let stopped = wait_for(&cluster, id, "stopped", |d| d.state == "stopped").await;
+    let stopped = cluster
+        .wait_for(id, "stopped", |d| d.state == "stopped")
+        .await;
     assert_eq!(task(&stopped, "each").state, "killed");
     let states: Vec<String> = items(&stopped, "each")
         .iter()
@@ -346,7 +320,9 @@ async fn stop_kills_running_items_and_start_failed_runs_only_the_unfinished_ones
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let done = wait_for(&cluster, id, "succeeded", |d| d.state == "succeeded").await;
+    let done = cluster
+        .wait_for(id, "succeeded", |d| d.state == "succeeded")
+        .await;
     let list = items(&done, "each");
     assert!(list.iter().all(|t| t.state == "succeeded"), "{list:?}");
     assert_eq!(list[0].attempt, 1, "item 0 kept its result");
@@ -366,12 +342,13 @@ async fn failure_strategy_end_kills_running_items_and_skips_waiting_ones() {
         ))
         .await;
     let id = cluster.run("m/end", serde_json::json!({})).await;
-    wait_for(&cluster, id, "an item running", |d| {
-        items(d, "each")
-            .first()
-            .is_some_and(|t| t.state == "running")
-    })
-    .await;
+    cluster
+        .wait_for(id, "an item running", |d| {
+            items(d, "each")
+                .first()
+                .is_some_and(|t| t.state == "running")
+        })
+        .await;
     std::fs::write(&flag, "").unwrap();
     let done = cluster.wait_final(id).await;
     assert_eq!(done.state, "failed");
@@ -396,12 +373,13 @@ async fn pause_lets_running_items_finish_and_resume_starts_the_rest() {
         ))
         .await;
     let id = cluster.run("m/rest", serde_json::json!({})).await;
-    wait_for(&cluster, id, "item 0 running", |d| {
-        items(d, "each")
-            .first()
-            .is_some_and(|t| t.state == "running")
-    })
-    .await;
+    cluster
+        .wait_for(id, "item 0 running", |d| {
+            items(d, "each")
+                .first()
+                .is_some_and(|t| t.state == "running")
+        })
+        .await;
     let ctl = |verb: &str| {
         let out = pgdag(&cluster.db)
             .args(["ctl", verb, &id.to_string()])
@@ -410,9 +388,13 @@ async fn pause_lets_running_items_finish_and_resume_starts_the_rest() {
         assert!(out.status.success(), "{verb}: {out:?}");
     };
     ctl("pause");
-    wait_for(&cluster, id, "pausing", |d| d.state == "pausing").await;
+    cluster
+        .wait_for(id, "pausing", |d| d.state == "pausing")
+        .await;
     std::fs::write(&flag, "").unwrap();
-    let paused = wait_for(&cluster, id, "paused", |d| d.state == "paused").await;
+    let paused = cluster
+        .wait_for(id, "paused", |d| d.state == "paused")
+        .await;
     assert_eq!(
         task(&paused, "each").state,
         "pending",
@@ -424,7 +406,9 @@ async fn pause_lets_running_items_finish_and_resume_starts_the_rest() {
         .collect();
     assert_eq!(states, ["succeeded", "pending", "pending"]);
     ctl("resume");
-    let done = wait_for(&cluster, id, "succeeded", |d| d.state == "succeeded").await;
+    let done = cluster
+        .wait_for(id, "succeeded", |d| d.state == "succeeded")
+        .await;
     assert_eq!(task(&done, "each").map_count, Some(3));
     assert!(
         items(&done, "each")
