@@ -1,6 +1,7 @@
 //! Mapped tasks (`foreach:`): one item per element of a list from an upstream `sql` task or
 //! a param, `max_parallel`, the outputs list downstream, an empty list, a too-long list, and
 //! retry / force-success of single items. Read through REST, the SQL view and the CLI.
+
 use pgdag::store::instances;
 
 use crate::harness::*;
