@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use pgdag::model::CommandType;
 use pgdag::store::{self, Store, commands, definitions, instances};
 
+mod bigdag;
 mod failover;
 mod pages;
 mod scheduling;
@@ -32,6 +33,9 @@ struct Args {
     backlog: usize,
     /// Idle measures over 20 s instead of 60 s; no failover, no cron measure.
     quick: bool,
+    /// `--only bigdag`: that measure alone. `--bigdag-tasks N`: its DAG's size (0: skip it).
+    only: Option<String>,
+    bigdag_tasks: usize,
 }
 
 fn args() -> Args {
@@ -51,6 +55,8 @@ fn args() -> Args {
         sql_tasks: 2000,
         backlog: 1_000_000,
         quick: false,
+        only: None,
+        bigdag_tasks: 10_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -81,6 +87,8 @@ fn args() -> Args {
             "--page-workflows" => args.page_workflows = number(),
             "--sql-tasks" => args.sql_tasks = number(),
             "--backlog" => args.backlog = number(),
+            "--bigdag-tasks" => args.bigdag_tasks = number(),
+            "--only" => args.only = Some(value.clone()),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -98,6 +106,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let args = args();
+    let exe = std::env::current_exe().unwrap().with_file_name("pgdag");
+    if let Some(only) = &args.only {
+        assert_eq!(only, "bigdag", "--only knows bigdag");
+        let report = bigdag::run(&args.admin_url, &exe, args.bigdag_tasks, args.max_tasks).await;
+        for (name, value) in &report.rows {
+            println!("{name:<62} {value}");
+        }
+        println!("{}", serde_json::Value::Object(report.json));
+        return;
+    }
     let db_name = format!("pgdag_bench_{}", std::process::id());
     let url = format!("{}/{db_name}", args.admin_url.rsplit_once('/').unwrap().0);
     store::ensure_database(&url)
@@ -111,7 +129,6 @@ async fn main() {
     let spawn_rate = spawn_rate(1_000, args.max_tasks).await;
 
     eprintln!("2/4 starting standalone");
-    let exe = std::env::current_exe().unwrap().with_file_name("pgdag");
     let mut child = Command::new(&exe)
         .arg("standalone")
         .env("PGDAG_DATABASE_URL", &url)
@@ -279,6 +296,12 @@ async fn main() {
         eprintln!("claims from a backlog of 1,000 and of {}", args.backlog);
         Some(throughput::backlog(&store, args.backlog).await)
     };
+    let bigdag = if args.bigdag_tasks > 0 {
+        eprintln!("big DAG: {} tasks", args.bigdag_tasks);
+        Some(bigdag::run(&args.admin_url, &exe, args.bigdag_tasks, args.max_tasks).await)
+    } else {
+        None
+    };
     store.pool.close();
     let (admin, connection) = tokio_postgres::connect(&args.admin_url, tokio_postgres::NoTls)
         .await
@@ -382,6 +405,9 @@ async fn main() {
     for (name, value) in failover.iter().flat_map(|f| &f.rows) {
         println!("{name:<62} {value}");
     }
+    for (name, value) in bigdag.iter().flat_map(|b| &b.rows) {
+        println!("{name:<62} {value}");
+    }
     let mut json = serde_json::json!({
             "raw_queue_tasks_per_s": raw_queue.round(),
             "spawn_per_s": spawn_rate.round(),
@@ -422,6 +448,9 @@ async fn main() {
     }
     if let Some(f) = failover {
         json.as_object_mut().unwrap().extend(f.json);
+    }
+    if let Some(b) = bigdag {
+        json.as_object_mut().unwrap().extend(b.json);
     }
     println!("{json}");
 }

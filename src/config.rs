@@ -99,10 +99,15 @@ pub struct Config {
     pub max_async_tasks: usize,
     /// Connections a worker keeps at most to one datasource (`PGDAG_DATASOURCE_POOL_SIZE`).
     pub datasource_pool_size: usize,
+    /// The longest list a mapped task (`foreach:`) may expand (`PGDAG_MAX_MAP_ITEMS`); a
+    /// longer one fails the task.
+    pub max_map_items: usize,
 }
 
 /// Default of `PGDAG_MAX_ASYNC_TASKS`.
 pub const DEFAULT_MAX_ASYNC_TASKS: usize = 256;
+/// Default of `PGDAG_MAX_MAP_ITEMS`.
+pub const DEFAULT_MAX_MAP_ITEMS: usize = 10_000;
 /// Default of `PGDAG_DATASOURCE_POOL_SIZE`.
 pub const DEFAULT_DATASOURCE_POOL_SIZE: usize = 10;
 
@@ -191,6 +196,7 @@ impl Config {
         let max_async_tasks = count_var("PGDAG_MAX_ASYNC_TASKS", DEFAULT_MAX_ASYNC_TASKS)?;
         let datasource_pool_size =
             count_var("PGDAG_DATASOURCE_POOL_SIZE", DEFAULT_DATASOURCE_POOL_SIZE)?;
+        let max_map_items = count_var("PGDAG_MAX_MAP_ITEMS", DEFAULT_MAX_MAP_ITEMS)?;
         let host = hostname::get()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "localhost".into());
@@ -239,6 +245,7 @@ impl Config {
             task_log_max,
             max_async_tasks,
             datasource_pool_size,
+            max_map_items,
             public_url,
             alert_max_attempts: match var("PGDAG_ALERT_MAX_ATTEMPTS") {
                 None => DEFAULT_ALERT_MAX_ATTEMPTS,

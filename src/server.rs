@@ -137,6 +137,7 @@ impl ServiceConfigs {
                 evaluator: EvaluatorConfig {
                     poll_interval,
                     clock: config.clock.clone(),
+                    max_map_items: config.max_map_items,
                 },
             },
             worker: crate::worker::WorkerConfig {

@@ -344,6 +344,29 @@ pub struct InstanceLive {
     pub can_write: bool,
     /// Seconds between refreshes: a big instance's fragment is big (about 1 KiB a task).
     pub refresh_secs: u32,
+    /// An instance of more than `OVERVIEW_TASKS` tasks: `dag_svg` is the overview by layer,
+    /// `gantt_svg` shows the slowest tasks (or the listed ones) and `tasks` is one page.
+    pub big: Option<BigInstance>,
+}
+
+/// How the instance page shows an instance too big to list whole.
+pub struct BigInstance {
+    /// Topological layers of its DAG.
+    pub layers: usize,
+    /// What the Gantt chart shows.
+    pub gantt_note: String,
+    /// The table's filter: a task state (empty: any) and a name prefix.
+    pub state: String,
+    pub prefix: String,
+    pub states: Vec<&'static str>,
+    /// Tasks matching the filter, and the number of the first one listed (from 1).
+    pub matching: usize,
+    pub first_row: usize,
+    /// Links to the next page and back to the first (when not on it).
+    pub next: Option<String>,
+    pub first: Option<String>,
+    /// The query the refresh carries, so it shows the same page (`&state=…&after=…`).
+    pub refresh_query: String,
 }
 
 #[derive(Template)]

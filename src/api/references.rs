@@ -1,10 +1,11 @@
 //! References from a workflow into other projects, held to the caller's membership.
 //!
 //! A `sub_process` task starts another workflow with this one's parameters and brings its
-//! out params back; a `dependent` task reads other workflows' instance states. Through REST
+//! out params back; a `dependent` task reads other workflows' instance states; a trigger
+//! (`triggers: [{after: P/W}]`) reads the out params of another workflow's runs. Through REST
 //! and the web admin, both stay inside what the person who applies the definition, or who
 //! starts a run of it, may touch: a `sub_process` target in another project needs `write`
-//! there, a `dependent` item in another project `read`. They are checked when a definition
+//! there, a `dependent` item or a trigger's `after` in another project `read`. They are checked when a definition
 //! is applied (or an old version switched back to) and again when a run is started, since
 //! memberships change.
 //!
@@ -18,25 +19,26 @@ use crate::spec::{DependentEntry, TaskKind, WorkflowSpec, split_workflow_ref};
 use crate::store::db::Conn;
 use crate::store::members::{self, Access};
 
-/// One reference from a task into another project.
+/// One reference from a task (or a trigger) into another project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
-    pub task: String,
+    /// Where it is written: `task NAME` or `triggers[i]`.
+    pub place: String,
     pub project: String,
     pub needed: Access,
-    /// `sub_process` or `dependent`.
+    /// `sub_process`, `dependent` or `trigger`.
     pub kind: &'static str,
 }
 
 /// The references of `spec` into projects other than its own.
 pub fn foreign_references(spec: &WorkflowSpec) -> Vec<Reference> {
     let mut out = Vec::new();
-    let mut add = |task: &str, target: &str, needed: Access, kind: &'static str| {
+    let mut add = |place: String, target: &str, needed: Access, kind: &'static str| {
         if let (Some(project), _) = split_workflow_ref(target)
             && project != spec.project
         {
             out.push(Reference {
-                task: task.to_string(),
+                place,
                 project: project.to_string(),
                 needed,
                 kind,
@@ -45,18 +47,29 @@ pub fn foreign_references(spec: &WorkflowSpec) -> Vec<Reference> {
     };
     for task in &spec.tasks {
         match &task.kind {
-            TaskKind::SubProcess(sub) => {
-                add(&task.name, &sub.workflow, Access::Write, "sub_process")
-            }
+            TaskKind::SubProcess(sub) => add(
+                format!("task {}", task.name),
+                &sub.workflow,
+                Access::Write,
+                "sub_process",
+            ),
             TaskKind::Dependent(dep) => {
                 for entry in &dep.items {
                     match entry {
-                        DependentEntry::Item(item) => {
-                            add(&task.name, &item.workflow, Access::Read, "dependent")
-                        }
+                        DependentEntry::Item(item) => add(
+                            format!("task {}", task.name),
+                            &item.workflow,
+                            Access::Read,
+                            "dependent",
+                        ),
                         DependentEntry::Group { items, .. } => {
                             for item in items {
-                                add(&task.name, &item.workflow, Access::Read, "dependent");
+                                add(
+                                    format!("task {}", task.name),
+                                    &item.workflow,
+                                    Access::Read,
+                                    "dependent",
+                                );
                             }
                         }
                     }
@@ -64,6 +77,14 @@ pub fn foreign_references(spec: &WorkflowSpec) -> Vec<Reference> {
             }
             _ => {}
         }
+    }
+    for (i, trigger) in spec.triggers.iter().enumerate() {
+        add(
+            format!("triggers[{i}]"),
+            &trigger.after,
+            Access::Read,
+            "trigger",
+        );
     }
     out
 }
@@ -85,8 +106,8 @@ pub async fn require(
                 continue;
             }
             return Err(forbidden(format!(
-                "task {} of {}/{}: its {} reference into project {} needs {} access there, which user {} does not have",
-                reference.task,
+                "{} of {}/{}: its {} reference into project {} needs {} access there, which user {} does not have",
+                reference.place,
                 spec.project,
                 spec.name,
                 reference.kind,
@@ -158,20 +179,21 @@ mod tests {
     fn only_references_into_other_projects_count() {
         let checked = crate::apply::check_documents(
             "w.yaml",
-            "project: a\nname: w\ntasks:\n  - { name: own, type: sub_process, workflow: child }\n  - { name: own2, type: sub_process, workflow: a/child }\n  - { name: pay, type: sub_process, workflow: b/payroll }\n  - name: wait\n    type: dependent\n    all:\n      - { workflow: c/load, window: today }\n      - any: [{ workflow: d/x, window: today }, { workflow: y, window: today }]\n",
+            "project: a\nname: w\ntriggers: [{ after: e/up }, { after: up2 }]\ntasks:\n  - { name: own, type: sub_process, workflow: child }\n  - { name: own2, type: sub_process, workflow: a/child }\n  - { name: pay, type: sub_process, workflow: b/payroll }\n  - name: wait\n    type: dependent\n    all:\n      - { workflow: c/load, window: today }\n      - any: [{ workflow: d/x, window: today }, { workflow: y, window: today }]\n",
         )
         .unwrap();
         let refs = foreign_references(&checked.workflows[0]);
         let seen: Vec<(&str, &str, Access)> = refs
             .iter()
-            .map(|r| (r.task.as_str(), r.project.as_str(), r.needed))
+            .map(|r| (r.place.as_str(), r.project.as_str(), r.needed))
             .collect();
         assert_eq!(
             seen,
             [
-                ("pay", "b", Access::Write),
-                ("wait", "c", Access::Read),
-                ("wait", "d", Access::Read)
+                ("task pay", "b", Access::Write),
+                ("task wait", "c", Access::Read),
+                ("task wait", "d", Access::Read),
+                ("triggers[0]", "e", Access::Read)
             ]
         );
     }

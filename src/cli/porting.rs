@@ -1,8 +1,9 @@
 //! Moving definitions between databases: `pgdag export` writes a project as the documents
 //! `apply` accepts, and `pgdag apply --dry-run` says what applying files would change.
 //!
-//! An export holds, in this order: the tenants, task groups and alert groups the workflows
-//! name, the project's datasources, its workflows and the schedules added to them through
+//! An export holds, in this order: the tenants (those the workflows name and the project's
+//! default), the task groups and alert groups the workflows name, the project's datasources
+//! (with `--workflow`, those the workflow uses), its workflows and the schedules added to them through
 //! the API (`kind: schedule`), each with its on/off state (a workflow's `release`, a
 //! schedule's `enabled` as switched by `pgdag schedule on|off`). Secrets are never written: a stored password, a webhook URL's path (where
 //! incoming-webhook services keep their token) and webhook header values are left out, and
@@ -17,7 +18,7 @@ use super::{CliError, CliResult, connect};
 use crate::config::Config;
 use crate::spec::{
     AlertChannel, AlertGroupSpec, DatasourceSpec, Document, ScheduleDocSpec, ScheduleSpec,
-    TaskGroupSpec, TenantSpec, WorkflowSpec,
+    TaskGroupSpec, TaskKind, TenantSpec, WorkflowSpec,
 };
 use crate::store::{alerts, datasources, definitions, schedules, task_groups, tenants};
 
@@ -227,8 +228,14 @@ pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
         specs.push(spec);
     }
     let mut docs: Vec<Exported> = Vec::new();
-    let tenant_names: BTreeSet<&str> = specs.iter().filter_map(|s| s.tenant.as_deref()).collect();
-    for name in tenant_names {
+    // The tenants the workflows name, and the project's default tenant (`default_for`),
+    // which the workflows that name none run as.
+    let mut tenant_names: BTreeSet<String> =
+        specs.iter().filter_map(|s| s.tenant.clone()).collect();
+    if let Some(t) = tenants::default_of(&client, project).await? {
+        tenant_names.insert(t.name);
+    }
+    for name in &tenant_names {
         if let Some(t) = tenants::get(&client, name).await? {
             docs.push(tenant_document(t));
         }
@@ -259,8 +266,20 @@ pub async fn export(project: &str, workflow: Option<&str>) -> CliResult {
             docs.push(alert_group_document(&record)?);
         }
     }
+    // A whole project takes all its datasources; one workflow only those it uses.
+    let used_datasources: BTreeSet<&str> = specs
+        .iter()
+        .flat_map(|s| s.tasks.iter())
+        .filter_map(|t| match &t.kind {
+            TaskKind::Sql(sql) => Some(sql.datasource.as_str()),
+            TaskKind::Procedure(p) => Some(p.datasource.as_str()),
+            _ => None,
+        })
+        .collect();
     for d in datasources::list(&client, project).await? {
-        docs.push(datasource_document(project, &d)?);
+        if workflow.is_none() || used_datasources.contains(d.name.as_str()) {
+            docs.push(datasource_document(project, &d)?);
+        }
     }
     for spec in specs {
         docs.push(Exported {

@@ -6,7 +6,10 @@
 //! How a DAG is drawn is `view::layout`'s business.
 
 pub mod graph;
+pub mod mapped;
 pub mod plan;
 
-pub use graph::find_cycle;
-pub use plan::{Action, Branch, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView, plan};
+pub use graph::{find_cycle, layers};
+pub use plan::{
+    Action, Branch, Dag, DagEdge, DagTask, InstanceView, Plan, TaskView, ends_after_failure, plan,
+};

@@ -241,6 +241,23 @@ pub fn plan(dag: &Dag, tasks: &[TaskView], instance: &InstanceView, now: DateTim
     }
 }
 
+/// Whether [`plan`] applies the failure strategy `end` now: the instance is `running` with
+/// `end` and some `failed` task has no failure handler. The master uses it to end the
+/// items of mapped tasks the same way.
+pub fn ends_after_failure(dag: &Dag, tasks: &[TaskView], instance: &InstanceView) -> bool {
+    if instance.state != WorkflowState::Running
+        || instance.failure_strategy != FailureStrategy::End
+        || tasks.len() != dag.tasks.len()
+    {
+        return false;
+    }
+    let graph = Graph::new(dag);
+    tasks
+        .iter()
+        .enumerate()
+        .any(|(i, t)| t.state == TaskState::Failed && !graph.handles_failure[i])
+}
+
 /// The DAG's adjacency, built once per call.
 struct Graph<'a> {
     /// The edges `pre -> i`, for each task `i`.
@@ -625,6 +642,30 @@ mod tests {
     }
 
     // ---- retrying a task in place ----
+
+    #[test]
+    fn ends_after_failure_only_for_an_unhandled_failure_under_end() {
+        let plain = shells(2, &[(0, 1, Success)]);
+        let handled = shells(2, &[(0, 1, Failure)]);
+        let states = views(&[Failed, Pending]);
+        assert!(ends_after_failure(&plain, &states, &running_end()));
+        assert!(!ends_after_failure(&handled, &states, &running_end()));
+        assert!(!ends_after_failure(&plain, &states, &running()));
+        assert!(!ends_after_failure(
+            &plain,
+            &states,
+            &instance(WorkflowState::Stopping, FailureStrategy::End)
+        ));
+        assert!(!ends_after_failure(
+            &plain,
+            &views(&[Succeeded, Pending]),
+            &running_end()
+        ));
+        assert!(
+            !ends_after_failure(&plain, &views(&[Failed]), &running_end()),
+            "misaligned"
+        );
+    }
 
     #[test]
     fn downstream_is_the_roots_and_everything_reachable_from_them() {

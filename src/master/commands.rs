@@ -234,6 +234,8 @@ async fn control(
                     T::Retrying,
                     T::NeedFailover,
                 ];
+                // Mapped tasks expand their lists again.
+                crate::store::mapped::forget_items(tx, id, None).await?;
                 instances::reset_tasks(tx, id, &all).await?;
                 instances::control_state(tx, id, W::Running, true).await?;
             }
@@ -265,6 +267,8 @@ async fn control(
                     "task instance {task} is not a failed or killed task of instance {id}"
                 )));
             }
+            // An item's ended mapped task is resumed (it ends again with this item counted).
+            crate::store::mapped::reopen_parent(tx, task).await?;
             // Its successors are decided again; the instance goes on.
             instances::reset_tasks(tx, id, &[T::Skipped]).await?;
             if state.is_final() {
@@ -335,12 +339,17 @@ async fn retry_task(
         ));
     };
     let downstream = compiled.dag.downstream(&[index]);
+    // An item of a mapped task is retried alone: the other items keep their results and
+    // its parent is resumed. Any other retry makes the mapped tasks it reaches expand
+    // their lists again (the list may come out different).
+    let item = row.map_index.is_some();
     let mut again = Vec::new();
+    let mut remap = Vec::new();
     for t in &tasks {
         let Some(&i) = compiled.index_by_code.get(&t.task_code) else {
             continue;
         };
-        if !downstream[i] {
+        if !downstream[i] || (item && t.task_code == row.task_code) {
             continue;
         }
         if !t.state.is_final() && t.state != T::Pending {
@@ -349,7 +358,20 @@ async fn retry_task(
                 compiled.dag.tasks[i].name, t.state
             ));
         }
+        if t.map_index.is_some() {
+            continue;
+        }
+        if t.map_count.is_some() {
+            remap.push(t.task_code);
+        }
         again.push(t.id);
+    }
+    if item {
+        again.push(task);
+        crate::store::mapped::reopen_parent(tx, task).await?;
+    }
+    if !remap.is_empty() {
+        crate::store::mapped::forget_items(tx, id, Some(&remap)).await?;
     }
     instances::retry_tasks(tx, id, &again).await?;
     if instance.state.is_final() {

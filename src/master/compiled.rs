@@ -199,12 +199,28 @@ fn ancestors(n: usize, edges: &[DagEdge]) -> Vec<Vec<usize>> {
 /// A workflow version: (code, version).
 type VersionKey = (i64, i32);
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Cache {
     inner: Arc<Mutex<HashMap<VersionKey, Arc<Compiled>>>>,
+    /// The longest list a mapped task may expand (`PGDAG_MAX_MAP_ITEMS`): a master-wide
+    /// setting every evaluation needs, carried with the one thing they all share.
+    pub max_map_items: usize,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache::new(crate::config::DEFAULT_MAX_MAP_ITEMS)
+    }
 }
 
 impl Cache {
+    pub fn new(max_map_items: usize) -> Cache {
+        Cache {
+            inner: Default::default(),
+            max_map_items,
+        }
+    }
+
     pub async fn get(&self, client: &impl Conn, code: i64, version: i32) -> Result<Arc<Compiled>> {
         if let Some(found) = self.inner.lock().expect("cache lock").get(&(code, version)) {
             return Ok(found.clone());

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::compiled::{Cache, Compiled};
+use super::mapped::{self, MappedRound};
 use super::master_tasks;
 use crate::dag::{self, Action, InstanceView, TaskView};
 use crate::model::{TaskState, TaskType, WorkflowState};
@@ -30,6 +31,8 @@ pub struct EvaluatorConfig {
     /// Fallback poll for a lost `pgdag_eval`.
     pub poll_interval: std::time::Duration,
     pub clock: crate::clock::Clock,
+    /// The longest list a mapped task may expand (`PGDAG_MAX_MAP_ITEMS`).
+    pub max_map_items: usize,
 }
 
 impl EvaluatorConfig {
@@ -96,7 +99,9 @@ async fn drain(
 /// succeeded, none of those tasks has a successor, and the instance still has unfinished
 /// tasks (so it cannot finish either). Such a completion can only ever lead to `Finish`,
 /// so `plan` would return nothing. This keeps a wide fan-out from re-reading every task
-/// state after each completed leaf.
+/// state after each completed leaf. An item of a mapped task counts as such a leaf while
+/// another item of its task is still active and none waits to be queued: its parent
+/// cannot end and no `max_parallel` slot is wanted.
 async fn nothing_to_do(
     tx: &impl Conn,
     cache: &Cache,
@@ -117,13 +122,26 @@ async fn nothing_to_do(
         .await?;
     // The ended tasks' codes and states came with the claim (`claim_eval.sql`): a task
     // with successors (a chain's hop) is known to need an evaluation without a query.
-    let leaves_only = events.ended_codes.iter().all(|code| {
-        compiled
-            .index_by_code
-            .get(code)
-            .is_some_and(|&i| !compiled.has_successors[i])
-    });
-    Ok(leaves_only && instances::has_unfinished_tasks(tx, instance.id).await?)
+    let mut mapped_codes = Vec::new();
+    for code in &events.ended_codes {
+        match compiled.index_by_code.get(code) {
+            Some(&i) if compiled.version.spec.tasks[i].foreach.is_some() => {
+                mapped_codes.push(*code)
+            }
+            Some(&i) if !compiled.has_successors[i] => {}
+            _ => return Ok(false),
+        }
+    }
+    if !instances::has_unfinished_tasks(tx, instance.id).await? {
+        return Ok(false);
+    }
+    if mapped_codes.is_empty() {
+        return Ok(true);
+    }
+    mapped_codes.sort_unstable();
+    mapped_codes.dedup();
+    let busy = crate::store::mapped::busy_codes(tx, instance.id, &mapped_codes).await?;
+    Ok(busy.len() == mapped_codes.len())
 }
 
 /// Plan and apply one instance, locked by the caller's transaction.
@@ -175,10 +193,13 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
     let rows = instances::load_tasks(tx, instance.id).await?;
     let now: DateTime<Utc> = instance.db_now;
 
-    // Index-align task rows with the DAG.
+    // Index-align task rows with the DAG. The items of a mapped task share its code; the
+    // DAG sees its parent row, the items are planned apart (`dag::mapped`).
     let mut by_index: Vec<Option<&TaskRow>> = vec![None; compiled.dag.tasks.len()];
+    let mut items: HashMap<usize, Vec<&TaskRow>> = HashMap::new();
     for row in &rows {
         match compiled.index_by_code.get(&row.task_code) {
+            Some(&i) if row.map_index.is_some() => items.entry(i).or_default().push(row),
             Some(&i) => by_index[i] = Some(row),
             None => {
                 return Err(StoreError::Invalid(format!(
@@ -247,6 +268,20 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         state: instance.state,
         failure_strategy: instance.failure_strategy,
     };
+    for list in items.values_mut() {
+        list.sort_by_key(|r| r.map_index);
+    }
+    let item_work = mapped::plan_all(MappedRound {
+        compiled: &compiled,
+        dag,
+        instance: &instance_view,
+        task_rows: &task_rows,
+        items: &items,
+        views: &mut views,
+        now,
+    });
+    // Written now: a successor queued by this round's plan reads the outputs.
+    mapped::apply_ends(tx, &compiled, &task_rows, &items, &item_work.ends).await?;
     let mut plan = dag::plan(dag, &views, &instance_view, now);
 
     // Switch tasks are decided here (their expressions read parameters), then the plan is
@@ -282,6 +317,7 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
     }
 
     // Out params flow from succeeded ancestors; load them only for the tasks started now.
+    // Items started now see what their mapped task would see.
     let starting: Vec<usize> = plan
         .actions
         .iter()
@@ -289,16 +325,26 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
             Action::Queue(i) | Action::StartOnMaster(i) => Some(*i),
             _ => None,
         })
+        .chain(item_work.queue.iter().map(|(i, _)| *i))
         .collect();
     let outs = ancestor_outs(tx, &compiled, &task_rows, &views, &starting).await?;
+    let item_ids: Vec<i64> = item_work.queue.iter().map(|(_, r)| r.id).collect();
+    let item_values = crate::store::mapped::values(tx, &item_ids).await?;
 
     // Lock the task groups this plan queues into, in name order (no deadlock between two
     // masters), and remember their (size, slots in use).
     let mut groups: std::collections::BTreeMap<String, Option<(i64, i64)>> = Default::default();
-    for action in &plan.actions {
-        if let Action::Queue(i) = *action
-            && let Some(group) = &compiled.version.spec.tasks[i].task_group
-        {
+    // A mapped task's parent takes no slot; its items do.
+    let queued_tasks = plan
+        .actions
+        .iter()
+        .filter_map(|a| match *a {
+            Action::Queue(i) if !mapped::is_mapped(&compiled, i) => Some(i),
+            _ => None,
+        })
+        .chain(item_work.queue.iter().map(|(i, _)| *i));
+    for i in queued_tasks {
+        if let Some(group) = &compiled.version.spec.tasks[i].task_group {
             groups.insert(group.clone(), None);
         }
     }
@@ -308,7 +354,11 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
     // The workflow's tenant, resolved (and its project checked again) when this round
     // queues anything: a tenant removed or narrowed since apply fails the tasks it would run.
     // A workflow that names none runs as its project's default tenant, if there is one.
-    let queues = plan.actions.iter().any(|a| matches!(a, Action::Queue(_)));
+    let queues = !item_work.queue.is_empty()
+        || plan
+            .actions
+            .iter()
+            .any(|a| matches!(*a, Action::Queue(i) if !mapped::is_mapped(&compiled, i)));
     let tenant = match &compiled.version.spec.tenant {
         None if queues => crate::store::tenants::default_of(tx, &compiled.version.project)
             .await?
@@ -336,9 +386,69 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
     let mut errors: Vec<Option<String>> = Vec::new();
     let mut kills = Vec::new();
     let mut finish = None;
-    let mut wake_at = None;
+    let mut wake_at = item_work.wake_at;
+    let mut mapped_starts = Vec::new();
+    // Items first: they were running before anything this plan starts.
+    for &(i, item) in &item_work.queue {
+        if !group_slot(&compiled, i, &groups, &mut admitted, &mut group_errors) {
+            state_ids.push(item.id);
+            match group_errors.remove(&i) {
+                Some(message) => {
+                    states.push(TaskState::Failed.as_str());
+                    waits.push(None);
+                    errors.push(Some(message));
+                    wake_at = Some(now);
+                }
+                None => {
+                    let until = now + chrono::Duration::seconds(1);
+                    states.push(TaskState::Waiting.as_str());
+                    waits.push(Some(until));
+                    errors.push(None);
+                    wake_at = Some(wake_at.map_or(until, |w: DateTime<Utc>| w.min(until)));
+                }
+            }
+            continue;
+        }
+        let value = item_values.get(&item.id).cloned().unwrap_or_default();
+        let extra = crate::dag::mapped::item_params(&value, item.map_index.unwrap_or(0) as usize);
+        match tenant.clone().transpose().and_then(|t| {
+            payload_for(
+                &compiled,
+                instance,
+                &task_rows,
+                &outs,
+                i,
+                (item.id, &extra),
+                t.as_ref(),
+            )
+        }) {
+            Ok(p) => {
+                queue_ids.push(item.id);
+                payloads.push(p);
+                retry_delays.push(retry_delay(&compiled, i, item.attempt));
+            }
+            Err(message) => {
+                state_ids.push(item.id);
+                states.push(TaskState::Failed.as_str());
+                waits.push(None);
+                errors.push(Some(message));
+                wake_at = Some(now);
+            }
+        }
+    }
+    for &id in &item_work.skip {
+        state_ids.push(id);
+        states.push(TaskState::Skipped.as_str());
+        waits.push(None);
+        errors.push(None);
+    }
+    kills.extend(item_work.kill.iter().copied());
     for action in &plan.actions {
         match *action {
+            // Expanded (or resumed) below; its items are queued from the next round.
+            Action::Queue(i) if mapped::is_mapped(&compiled, i) => mapped_starts.push(i),
+            // Its items are killed by the item plan (`dag::mapped`), the parent ends then.
+            Action::Kill(i) if mapped::is_mapped(&compiled, i) => {}
             Action::Queue(i)
                 if !group_slot(&compiled, i, &groups, &mut admitted, &mut group_errors) =>
             {
@@ -413,6 +523,20 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
     if !state_ids.is_empty() {
         instances::set_states(tx, &state_ids, &states, &waits, &errors).await?;
     }
+    for i in mapped_starts {
+        let params = resolve_params(&compiled, instance, &task_rows, &outs, i)
+            .map(|p| (p, run_context(&compiled, instance, &task_rows, i)));
+        let row = task_rows[i];
+        match mapped::start(tx, &compiled, row, i, params, cache.max_map_items).await? {
+            mapped::Start::Failed(why) => {
+                tracing::info!(instance_id = instance.id, task = %compiled.dag.tasks[i].name, %why, "mapped task fails before expanding");
+                fail_on_master(tx, row.id, &why).await?;
+            }
+            mapped::Start::Running | mapped::Start::Skipped => {}
+        }
+        // The items (or the skip's successors) are planned in the next round.
+        wake_at = Some(now);
+    }
     if !queue_ids.is_empty() {
         instances::queue_tasks(tx, &queue_ids, &payloads, instance.priority, &retry_delays).await?;
         instances::notify(tx, Channel::Task, "").await?;
@@ -423,6 +547,7 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         for action in &plan.actions {
             if let Action::Kill(i) = *action
                 && compiled.dag.tasks[i].task_type == TaskType::SubProcess
+                && !mapped::is_mapped(&compiled, i)
             {
                 stop_child(tx, task_rows[i].id).await?;
             }
@@ -486,6 +611,15 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
             crate::store::alerts::instance_end(tx, instance.id, group).await?;
         }
         master_tasks::child_finished(tx, instance, state).await?;
+        // Under this instance's lock: its end starts each triggered run exactly once.
+        crate::store::triggers::fire(
+            tx,
+            instance.id,
+            &compiled.version.project,
+            &compiled.version.spec.name,
+            state,
+        )
+        .await?;
         if let Some(backfill) = instance.backfill_id {
             if compiled.version.spec.max_active_runs.is_some() {
                 // Lock order: the definition, then the backfill (as hand_over_turn does).
@@ -686,9 +820,23 @@ fn resolve_params(
     outs: &HashMap<i64, serde_json::Value>,
     i: usize,
 ) -> Result<ParamMap, String> {
+    resolve_params_for(compiled, instance, rows, outs, i, (rows[i].id, &[]))
+}
+
+/// [`resolve_params`] for task instance `id` of task `i` (an item of a mapped task), with
+/// `extra` params (the item's) laid over the upstream out params.
+fn resolve_params_for(
+    compiled: &Compiled,
+    instance: &InstanceRow,
+    rows: &[&TaskRow],
+    outs: &HashMap<i64, serde_json::Value>,
+    i: usize,
+    (id, extra): (i64, &[(String, String)]),
+) -> Result<ParamMap, String> {
     let spec = &compiled.version.spec;
     let task = &spec.tasks[i];
-    let ctx = run_context(compiled, instance, rows, i);
+    let mut ctx = run_context(compiled, instance, rows, i);
+    ctx.task_instance_id = id;
     let startup = params::json_to_params(&instance.params);
     let mut upstream = ParamMap::new();
     for &a in &compiled.ancestors[i] {
@@ -696,6 +844,7 @@ fn resolve_params(
             upstream.extend(params::json_to_params(out));
         }
     }
+    upstream.extend(extra.iter().cloned());
     // The project's variables as `var.NAME`, under the workflow's own params (a workflow
     // param named `var.NAME` wins).
     let mut global: ParamMap = instance
@@ -704,7 +853,18 @@ fn resolve_params(
         .map(|(k, v)| (format!("var.{k}"), v.clone()))
         .collect();
     global.extend(spec.params.iter().map(|(k, v)| (k.clone(), v.clone())));
-    params::resolve(&ctx, &global, &startup, &upstream, &task.params).map_err(|e| e.to_string())
+    let mut resolved = params::resolve(&ctx, &global, &startup, &upstream, &task.params)
+        .map_err(|e| e.to_string())?;
+    if !extra.is_empty()
+        && let Some(expr) = &task.foreach
+    {
+        // An item sees its element, not the whole list: 10,000 payloads must not each
+        // carry a 10,000-element param.
+        for name in dag::mapped::list_params(expr) {
+            resolved.remove(&name);
+        }
+    }
+    Ok(resolved)
 }
 
 fn run_context(
@@ -737,8 +897,22 @@ fn payload(
     i: usize,
     tenant: Option<&crate::store::tenants::Tenant>,
 ) -> Result<serde_json::Value, String> {
-    let resolved = resolve_params(compiled, instance, rows, outs, i)?;
-    let ctx = run_context(compiled, instance, rows, i);
+    payload_for(compiled, instance, rows, outs, i, (rows[i].id, &[]), tenant)
+}
+
+/// [`payload`] for task instance `id` of task `i` (an item), with `extra` params.
+fn payload_for(
+    compiled: &Compiled,
+    instance: &InstanceRow,
+    rows: &[&TaskRow],
+    outs: &HashMap<i64, serde_json::Value>,
+    i: usize,
+    (id, extra): (i64, &[(String, String)]),
+    tenant: Option<&crate::store::tenants::Tenant>,
+) -> Result<serde_json::Value, String> {
+    let resolved = resolve_params_for(compiled, instance, rows, outs, i, (id, extra))?;
+    let mut ctx = run_context(compiled, instance, rows, i);
+    ctx.task_instance_id = id;
     // A fresh nonce per payload marks the `${secret.NAME}` the task itself writes.
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let mut value = crate::tasks::expand::expanded_task(

@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod compiled;
 pub mod evaluator;
+pub mod mapped;
 pub mod master_tasks;
 pub mod start;
 
@@ -34,7 +35,7 @@ pub fn start(
     rounds: &Rounds,
     cancel: CancellationToken,
 ) {
-    let cache = compiled::Cache::default();
+    let cache = compiled::Cache::new(config.evaluator.max_map_items);
     // A few consumers share the command queue (SKIP LOCKED), so a burst of starts — many
     // schedules firing at once — is taken in parallel batches. Only the first also polls
     // (for a lost notification): it wakes the others when it finds a full batch, so an

@@ -654,6 +654,7 @@ const WORKFLOW_KEYS: &[&str] = &[
     "schedule",
     "tenant",
     "env",
+    "triggers",
     "tasks",
 ];
 
@@ -731,6 +732,10 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         .take("env")
         .and_then(|n| env_map(ctx, n))
         .unwrap_or_default();
+    let triggers = f
+        .take("triggers")
+        .and_then(|n| triggers(ctx, n, project.as_deref(), wf_name.as_deref()))
+        .unwrap_or_default();
     let tasks = match f.take("tasks") {
         None => {
             let pos = f.source.pos("tasks");
@@ -761,9 +766,84 @@ fn workflow(ctx: &mut Ctx, mut f: Fields) -> Option<WorkflowSpec> {
         schedule,
         tenant,
         env,
+        triggers,
         tasks: tasks?,
         source: f.source,
     })
+}
+
+const TRIGGER_KEYS: &[&str] = &["after", "state"];
+
+/// `triggers:` of the workflow `project/name` (either `None` when it is itself invalid).
+fn triggers(
+    ctx: &mut Ctx,
+    node: &Node,
+    project: Option<&str>,
+    name: Option<&str>,
+) -> Option<Vec<TriggerSpec>> {
+    let items = list(ctx, node, "triggers")?;
+    let start = ctx.errors.len();
+    if items.len() > MAX_TRIGGERS {
+        ctx.err(
+            node.pos,
+            format!(
+                "`triggers` lists {} entries; at most {MAX_TRIGGERS}",
+                items.len()
+            ),
+        );
+        return None;
+    }
+    let mut out: Vec<TriggerSpec> = Vec::with_capacity(items.len());
+    let mut seen: Vec<(String, String, usize)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(mut f) = fields(ctx, item, "a trigger") else {
+            continue;
+        };
+        let after = f
+            .required(ctx, "after", "trigger")
+            .and_then(|n| workflow_ref(ctx, n, "after"));
+        let state = f
+            .take("state")
+            .and_then(|n| choice(ctx, n, "state"))
+            .unwrap_or_default();
+        f.reject_rest(ctx, |key| {
+            format!(
+                "unknown key `{key}` in trigger (expected one of: {})",
+                TRIGGER_KEYS.join(", ")
+            )
+        });
+        let Some(after) = after else { continue };
+        let pos = f.source.pos("after");
+        let (p, w) = split_workflow_ref(&after);
+        if let (Some(own), Some(name)) = (project, name) {
+            let upstream = (p.unwrap_or(own).to_string(), w.to_string());
+            if upstream.0 == own && upstream.1 == name {
+                ctx.err(
+                    pos,
+                    format!(
+                        "`triggers[{i}]`: a workflow cannot be started by its own runs (after: {after})"
+                    ),
+                );
+                continue;
+            }
+            if let Some((_, _, first)) = seen
+                .iter()
+                .find(|(sp, sw, _)| *sp == upstream.0 && *sw == upstream.1)
+            {
+                ctx.err(
+                    pos,
+                    format!(
+                        "`triggers[{i}]`: {}/{} is listed already in triggers[{first}]; list it once (state: any starts a run on every end)",
+                        upstream.0, upstream.1
+                    ),
+                );
+                continue;
+            }
+            seen.push((upstream.0, upstream.1, i));
+        }
+        out.push(TriggerSpec { after, state });
+    }
+    (ctx.errors.len() == start).then_some(out)
 }
 
 const SLA_KEYS: &[&str] = &["finish_within"];
@@ -990,7 +1070,12 @@ pub const COMMON_TASK_KEYS: &[&str] = &[
     "run",
     "on_worker_loss",
     "env",
+    "foreach",
+    "max_parallel",
 ];
+
+/// The most items `max_parallel` may allow at once (the default bound of a list).
+pub const MAX_PARALLEL_ITEMS: u32 = 10_000;
 
 /// Keys of each task type, besides [`COMMON_TASK_KEYS`].
 pub fn type_keys(ty: TaskType) -> &'static [&'static str] {
@@ -1140,6 +1225,34 @@ fn task(ctx: &mut Ctx, node: &Node) -> Draft {
         .take("env")
         .and_then(|n| env_map(ctx, n))
         .unwrap_or_default();
+    let foreach_pos = f.source.pos("foreach");
+    let foreach = f.take("foreach").and_then(|n| {
+        let expr = text(ctx, n, "foreach")?;
+        if expr.trim().is_empty() {
+            ctx.err(n.pos, "`foreach` must not be empty: write an expression that expands to a JSON list, e.g. \"${files}\"");
+            return None;
+        }
+        Some(expr)
+    });
+    let max_parallel = f.take("max_parallel").and_then(|n| {
+        let max = integer(ctx, n, "max_parallel", 1, MAX_PARALLEL_ITEMS.into())?;
+        if foreach.is_none() {
+            ctx.err(n.pos, "`max_parallel` needs `foreach` (it bounds the items of a mapped task running at once)");
+            return None;
+        }
+        u32::try_from(max).ok()
+    });
+    if foreach.is_some()
+        && let Some(ty) = ty
+        && ty.runs_on_master()
+    {
+        ctx.err(
+            foreach_pos,
+            format!(
+                "`foreach` is not allowed on a {ty} task: only tasks a worker runs can be mapped"
+            ),
+        );
+    }
     let kind = ty.and_then(|ty| task_kind(ctx, &mut f, ty, &mut draft.branches));
     match ty {
         Some(ty) => f.reject_rest(ctx, |key| format!("unknown key `{key}` for task type {ty}")),
@@ -1174,6 +1287,8 @@ fn task(ctx: &mut Ctx, node: &Node) -> Draft {
         run,
         on_worker_loss,
         env,
+        foreach,
+        max_parallel,
         line: if name_pos.line > 0 {
             name_pos.line
         } else {

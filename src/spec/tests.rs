@@ -481,7 +481,7 @@ fn errors_render_as_file_line_column_message() {
     let e = &errors("project: p\nname: w\ncolour: red\ntasks: [{name: a, type: empty}]\n")[0];
     assert_eq!(
         e.to_string(),
-        "t.yaml:3:1: unknown key `colour` in workflow (expected one of: kind, project, name, description, params, failure_strategy, priority, execution, worker_group, timeout, max_active_runs, sla, notify, retention, release, schedule, tenant, env, tasks)"
+        "t.yaml:3:1: unknown key `colour` in workflow (expected one of: kind, project, name, description, params, failure_strategy, priority, execution, worker_group, timeout, max_active_runs, sla, notify, retention, release, schedule, tenant, env, triggers, tasks)"
     );
 }
 
@@ -1788,6 +1788,8 @@ fn rich_spec() -> WorkflowSpec {
         run: true,
         on_worker_loss: OnWorkerLoss::Retry,
         env: Default::default(),
+        foreach: None,
+        max_parallel: None,
         line: 0,
         source: SourceMap::default(),
     };
@@ -2028,6 +2030,7 @@ fn rich_spec() -> WorkflowSpec {
         }),
         tenant: Some("analysts".into()),
         env: [("REGION".to_string(), "eu".to_string())].into(),
+        triggers: Vec::new(),
         tasks,
         source: SourceMap::default(),
     }
@@ -2529,6 +2532,8 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                                     OnWorkerLoss::Retry
                                 },
                                 env: Default::default(),
+                                foreach: None,
+                                max_parallel: None,
                                 line: 0,
                                 source: SourceMap::default(),
                             },
@@ -2611,6 +2616,7 @@ fn arb_spec() -> impl Strategy<Value = WorkflowSpec> {
                 }),
                 tenant: None,
                 env: Default::default(),
+                triggers: Vec::new(),
                 source: SourceMap::default(),
             },
         )
@@ -2932,4 +2938,175 @@ fn max_active_runs_sla_and_backoff_errors_name_the_line() {
         8,
         "shorter than `retry_interval`",
     );
+}
+
+// ---- mapped tasks ----
+
+#[test]
+fn foreach_and_max_parallel_make_a_mapped_task() {
+    let w = workflow(&with_tasks(
+        "  - {name: a, type: shell, script: 'echo ${item}', foreach: '${files}', max_parallel: 3}\n  - {name: b, type: sql, datasource: d, sql: 'select 1', foreach: '[1, 2]'}\n",
+    ));
+    assert_eq!(w.tasks[0].foreach.as_deref(), Some("${files}"));
+    assert_eq!(w.tasks[0].max_parallel, Some(3));
+    assert_eq!(w.tasks[1].foreach.as_deref(), Some("[1, 2]"));
+    assert_eq!(w.tasks[1].max_parallel, None);
+    // Both keys round-trip through an export.
+    let again = workflow(&to_yaml(&w));
+    assert_eq!(again, w);
+}
+
+#[test]
+fn foreach_is_refused_where_a_worker_does_not_run_the_task() {
+    for ty in ["empty", "sub_process", "dependent", "conditions", "switch"] {
+        let errors = errors(&with_tasks(&format!(
+            "  - name: a\n    type: {ty}\n    foreach: '[1]'\n"
+        )));
+        assert!(
+            errors.iter().any(|e| e.line == 6
+                && e.message
+                    == format!("`foreach` is not allowed on a {ty} task: only tasks a worker runs can be mapped")),
+            "{ty}: {errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn max_parallel_needs_foreach_and_a_sane_value() {
+    assert_error(
+        &with_tasks("  - {name: a, type: shell, script: x, max_parallel: 2}\n"),
+        4,
+        "`max_parallel` needs `foreach`",
+    );
+    assert_error(
+        &with_tasks("  - {name: a, type: shell, script: x, foreach: '[1]', max_parallel: 0}\n"),
+        4,
+        "`max_parallel` must be between 1 and 10000, not 0",
+    );
+    assert_error(
+        &with_tasks("  - {name: a, type: shell, script: x, foreach: ' '}\n"),
+        4,
+        "`foreach` must not be empty",
+    );
+    assert_error(
+        &with_tasks("  - {name: a, type: shell, script: x, foreach: [1, 2]}\n"),
+        4,
+        "`foreach` must be",
+    );
+}
+
+/// `triggers:` of a workflow.
+mod triggers {
+    use crate::spec::*;
+
+    fn parse(triggers: &str) -> Result<WorkflowSpec, Vec<String>> {
+        let text = format!(
+            "project: p\nname: w\ntriggers: {triggers}\ntasks:\n  - {{ name: a, type: shell, script: 'true' }}\n"
+        );
+        match parse_documents("f.yaml", &text) {
+            Ok(mut docs) => match docs.remove(0) {
+                Document::Workflow(w) => Ok(w),
+                other => panic!("not a workflow: {other:?}"),
+            },
+            Err(errors) => Err(errors.iter().map(|e| e.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn triggers_default_to_succeeded_and_read_w_as_this_project() {
+        let w = parse("[{ after: load }, { after: q/x, state: any }, { after: y, state: failed }]")
+            .unwrap();
+        assert_eq!(w.triggers[0].state, TriggerState::Succeeded);
+        let ups: Vec<(String, String, &str)> = w
+            .trigger_upstreams()
+            .into_iter()
+            .map(|u| (u.project, u.workflow, u.state.as_str()))
+            .collect();
+        let s = |p: &str, w: &str, st: &'static str| (p.to_string(), w.to_string(), st);
+        assert_eq!(
+            ups,
+            [
+                s("p", "load", "succeeded"),
+                s("q", "x", "succeeded"),
+                s("q", "x", "failed"),
+                s("q", "x", "stopped"),
+                s("p", "y", "failed"),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_triggers_are_refused_at_their_line() {
+        let cases = [
+            (
+                "[{ after: w }]",
+                "f.yaml:3:",
+                "cannot be started by its own runs",
+            ),
+            (
+                "[{ after: p/w }]",
+                "f.yaml:3:",
+                "cannot be started by its own runs",
+            ),
+            (
+                "[{ after: a }, { after: p/a, state: failed }]",
+                "f.yaml:3:",
+                "is listed already in triggers[0]",
+            ),
+            (
+                "[{ after: a, state: paused }]",
+                "f.yaml:3:",
+                "invalid `state`",
+            ),
+            (
+                "[{ after: a, when: x }]",
+                "f.yaml:3:",
+                "unknown key `when` in trigger",
+            ),
+            (
+                "[{ state: failed }]",
+                "f.yaml:3:",
+                "missing required key `after`",
+            ),
+            ("[{ after: 'a b' }]", "f.yaml:3:", "invalid `after`"),
+            ("[{ after: 'x/y/z' }]", "f.yaml:3:", "invalid `after`"),
+            ("{ after: a }", "f.yaml:3:", "`triggers` must be a list"),
+            ("[a]", "f.yaml:3:", "a trigger must be a mapping"),
+        ];
+        for (triggers, at, message) in cases {
+            let errors = parse(triggers).expect_err(triggers);
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.starts_with(at) && e.contains(message)),
+                "{triggers}: {errors:?}"
+            );
+        }
+        let many = format!(
+            "[{}]",
+            (0..=MAX_TRIGGERS)
+                .map(|i| format!("{{after: w{i}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        assert!(parse(&many).unwrap_err()[0].contains("at most 100"));
+    }
+
+    #[test]
+    fn triggers_round_trip_through_export_and_stay_out_when_empty() {
+        let w = parse("[{ after: load }, { after: q/x, state: stopped }]").unwrap();
+        let yaml = crate::spec::export::to_yaml(&w);
+        assert!(yaml.contains("triggers:"), "{yaml}");
+        assert!(
+            !yaml.contains("succeeded"),
+            "the default is left out: {yaml}"
+        );
+        let again = match parse_documents("e.yaml", &yaml).unwrap().remove(0) {
+            Document::Workflow(w) => w,
+            _ => unreachable!(),
+        };
+        assert_eq!(again.triggers, w.triggers);
+        let plain = parse("[]").unwrap();
+        assert!(!crate::spec::export::to_yaml(&plain).contains("triggers"));
+    }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::{
     Condition, Duration, ExecutionType, FailureStrategy, OnWorkerLoss, Priority, Release,
-    RetryBackoff, TaskType,
+    RetryBackoff, TaskType, WorkflowState,
 };
 
 /// Parameter name → value. YAML scalars (numbers, booleans) keep their source text.
@@ -240,6 +240,9 @@ pub struct WorkflowSpec {
     /// wins over these).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// `triggers:`: runs of this workflow started by the end of other workflows' runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<TriggerSpec>,
     pub tasks: Vec<TaskSpec>,
     /// Positions of the top-level keys.
     #[serde(skip)]
@@ -364,6 +367,13 @@ pub struct TaskSpec {
     /// Environment variables the task's process gets (see [`MAX_ENV_ENTRIES`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// `foreach:` a mapped task: an expression expanding to a JSON list; the master runs
+    /// one item of the task per element (worker-side types only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<String>,
+    /// `max_parallel:` the most items of a mapped task active at once (only with `foreach`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
     /// 1-based line of the task's `name` (0 when not parsed from text). Ignored by `==`.
     #[serde(skip)]
     pub line: usize,
@@ -407,6 +417,8 @@ impl PartialEq for TaskSpec {
             run,
             on_worker_loss,
             env,
+            foreach,
+            max_parallel,
             line: _,
             source: _,
         } = self;
@@ -425,6 +437,8 @@ impl PartialEq for TaskSpec {
             && *run == other.run
             && *on_worker_loss == other.on_worker_loss
             && *env == other.env
+            && *foreach == other.foreach
+            && *max_parallel == other.max_parallel
     }
 }
 impl Eq for TaskSpec {}
@@ -1128,5 +1142,81 @@ impl Document {
             Document::Variables(v) => &v.source,
             Document::Secret(s) => &s.source,
         }
+    }
+}
+
+// ---- triggers: runs started by the end of another workflow's runs ----
+//
+// `triggers: [{ after: W | P/W, state: succeeded }]`: each instance of the workflow named by
+// `after` that ends in `state` starts one instance of this workflow (the master does it in
+// the transaction that ends the other instance, `store::triggers`). The parser checks the
+// shape; cycles through other workflows are refused when the definition is stored.
+
+/// Most triggers one workflow may list.
+pub const MAX_TRIGGERS: usize = 100;
+
+spec_enum!(
+    /// The end of the other workflow's instance that starts a run: `any` is any of the
+    /// three final states (a pause is not an end).
+    TriggerState, "trigger state", default Succeeded, {
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Stopped => "stopped",
+    Any => "any",
+});
+
+impl TriggerState {
+    /// The instance states this trigger fires on.
+    pub fn states(self) -> &'static [WorkflowState] {
+        match self {
+            TriggerState::Succeeded => &[WorkflowState::Succeeded],
+            TriggerState::Failed => &[WorkflowState::Failed],
+            TriggerState::Stopped => &[WorkflowState::Stopped],
+            TriggerState::Any => &[
+                WorkflowState::Succeeded,
+                WorkflowState::Failed,
+                WorkflowState::Stopped,
+            ],
+        }
+    }
+}
+
+fn is_succeeded(state: &TriggerState) -> bool {
+    *state == TriggerState::Succeeded
+}
+
+/// One entry of `triggers:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerSpec {
+    /// The other workflow, `W` (this project) or `P/W`, as written.
+    pub after: String,
+    #[serde(default, skip_serializing_if = "is_succeeded")]
+    pub state: TriggerState,
+}
+
+/// One row of the reverse index: an end of `project/workflow` in `state` starts a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub project: String,
+    pub workflow: String,
+    pub state: WorkflowState,
+}
+
+impl WorkflowSpec {
+    /// The `(project, workflow, state)` ends that start a run of this workflow, `after: W`
+    /// read as this project's `W`, `state: any` as its three states.
+    pub fn trigger_upstreams(&self) -> Vec<Upstream> {
+        let mut out = Vec::new();
+        for trigger in &self.triggers {
+            let (project, workflow) = split_workflow_ref(&trigger.after);
+            for &state in trigger.state.states() {
+                out.push(Upstream {
+                    project: project.unwrap_or(&self.project).to_string(),
+                    workflow: workflow.to_string(),
+                    state,
+                });
+            }
+        }
+        out
     }
 }

@@ -361,3 +361,72 @@ pub enum ScheduleChange {
     Off,
     Delete,
 }
+
+/// A project's variables replaced (REST `PUT .../variables`, the Variables page), audited
+/// as the `kind: variables` document is: names only.
+pub async fn variables_set(
+    client: &mut Object,
+    actor: &str,
+    project: &str,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let tx = client.transaction().await?;
+    super::project_values::set_variables(&tx, project, values).await?;
+    record(
+        &tx,
+        actor,
+        "variables.apply",
+        Some(project),
+        None,
+        json!({ "names": values.keys().collect::<Vec<_>>() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A secret set or replaced (REST `PUT .../secrets/N`, the Variables page): true when it is
+/// new. Its value is never recorded.
+pub async fn secret_set(
+    client: &mut Object,
+    actor: &str,
+    secret: &super::project_values::NewSecret<'_>,
+) -> Result<bool> {
+    let tx = client.transaction().await?;
+    let created = super::project_values::upsert_secret(&tx, secret).await?;
+    record(
+        &tx,
+        actor,
+        "secret.apply",
+        Some(secret.project),
+        Some(secret.name),
+        json!({ "value_env": secret.value_env }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// A secret deleted (REST, the Variables page): false when it did not exist.
+pub async fn secret_delete(
+    client: &mut Object,
+    actor: &str,
+    project: &str,
+    name: &str,
+) -> Result<bool> {
+    let tx = client.transaction().await?;
+    let deleted = super::project_values::delete_secret(&tx, project, name).await?;
+    if deleted {
+        record(
+            &tx,
+            actor,
+            "secret.delete",
+            Some(project),
+            Some(name),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(deleted)
+}

@@ -120,38 +120,9 @@ async fn apply_workflow_as(
         None => (highest.unwrap_or(0) + 1, ApplyOutcome::Created),
     };
 
-    // Tasks: a new task version only where that task changed.
-    let mut versions: HashMap<&str, (i64, i32)> = HashMap::new();
-    for task in &spec.tasks {
-        let tcode = task_code(&spec.project, &spec.name, &task.name);
-        let task_json =
-            serde_json::to_value(task).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let task_hash = hash_json(&task_json);
-        let current = tx
-            .fetch_opt(query!("definitions/current_task"), &[&tcode])
-            .await?;
-        let (tversion, changed) = match current {
-            Some(row) if row.get::<_, String>(1) == task_hash => (row.get(0), false),
-            Some(row) => (row.get::<_, i32>(2) + 1, true),
-            None => (1, true),
-        };
-        if changed {
-            tx.exec(
-                query!("definitions/upsert_task"),
-                &[
-                    &tcode,
-                    &tversion,
-                    &project_id,
-                    &task.name,
-                    &task.task_type().as_str(),
-                    &task_json,
-                    &task_hash,
-                ],
-            )
-            .await?;
-        }
-        versions.insert(task.name.as_str(), (tcode, tversion));
-    }
+    // Tasks: a new task version only where that task changed. One statement reads every
+    // task's current version and one writes the changed ones, whatever the workflow's size.
+    let versions = apply_tasks(tx, project_id, spec, &spec_json).await?;
 
     tx.exec(
         query!("definitions/upsert_workflow"),
@@ -224,12 +195,83 @@ async fn apply_workflow_as(
     .await?;
     let schedule = super::schedules::YamlSchedule::from_spec(spec).map_err(StoreError::Invalid)?;
     super::schedules::set_yaml(tx, project_id, code, schedule.as_ref()).await?;
+    super::triggers::set(tx, code, spec).await?;
     Ok(Applied {
         project: spec.project.clone(),
         workflow: spec.name.clone(),
         version,
         outcome,
     })
+}
+
+/// Stores a new version of each task of `spec` that changed: the `(code, version)` each
+/// task's name now stands for. `spec_json` is `spec` as stored, whose `tasks` hold each task's
+/// JSON (so a task is serialized once).
+async fn apply_tasks<'a>(
+    tx: &impl Conn,
+    project_id: i64,
+    spec: &'a WorkflowSpec,
+    spec_json: &serde_json::Value,
+) -> Result<HashMap<&'a str, (i64, i32)>> {
+    let task_jsons: Vec<serde_json::Value> = match spec_json.get("tasks") {
+        Some(serde_json::Value::Array(tasks)) if tasks.len() == spec.tasks.len() => tasks.clone(),
+        _ => spec
+            .tasks
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?,
+    };
+    let codes: Vec<i64> = spec
+        .tasks
+        .iter()
+        .map(|t| task_code(&spec.project, &spec.name, &t.name))
+        .collect();
+    // code -> (current version, its hash, highest version stored)
+    type Current = (Option<i32>, Option<String>, Option<i32>);
+    let current: HashMap<i64, Current> = tx
+        .fetch(query!("definitions/current_tasks"), &[&codes])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+        .collect();
+    let mut versions: HashMap<&str, (i64, i32)> = HashMap::with_capacity(spec.tasks.len());
+    let (mut new_codes, mut new_versions, mut names, mut types, mut specs, mut hashes) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for ((task, tcode), task_json) in spec.tasks.iter().zip(&codes).zip(task_jsons) {
+        let task_hash = hash_json(&task_json);
+        let (tversion, changed) = match current.get(tcode) {
+            Some((Some(version), Some(hash), _)) if *hash == task_hash => (*version, false),
+            // Changed, or new here with versions left in the log: after the highest.
+            Some((_, _, highest)) => (highest.unwrap_or(0) + 1, true),
+            None => (1, true),
+        };
+        if changed {
+            new_codes.push(*tcode);
+            new_versions.push(tversion);
+            names.push(task.name.as_str());
+            types.push(task.task_type().as_str());
+            specs.push(task_json);
+            hashes.push(task_hash);
+        }
+        versions.insert(task.name.as_str(), (*tcode, tversion));
+    }
+    if !new_codes.is_empty() {
+        tx.exec(
+            query!("definitions/upsert_tasks"),
+            &[
+                &project_id,
+                &new_codes,
+                &new_versions,
+                &names,
+                &types,
+                &specs,
+                &hashes,
+            ],
+        )
+        .await?;
+    }
+    Ok(versions)
 }
 
 /// One stored version of a workflow, with the versions of its tasks (index-aligned with
@@ -917,6 +959,7 @@ pub async fn switch_version(
         .await?;
     let schedule = super::schedules::YamlSchedule::from_spec(&spec).map_err(StoreError::Invalid)?;
     super::schedules::set_yaml(tx, project_id, code, schedule.as_ref()).await?;
+    super::triggers::set(tx, code, &spec).await?;
     super::audit::record(
         tx,
         actor,

@@ -259,6 +259,10 @@ pub struct TaskRow {
     pub started_at: Option<DateTime<Utc>>,
     /// Held (`pgdag ctl hold`): not dispatched until released.
     pub held: bool,
+    /// An item of a mapped task: its index in the list.
+    pub map_index: Option<i32>,
+    /// A mapped task's parent row, expanded: how many items it has.
+    pub map_count: Option<i32>,
 }
 
 pub async fn load_tasks(client: &impl Conn, instance_id: i64) -> Result<Vec<TaskRow>> {
@@ -279,6 +283,8 @@ pub async fn load_tasks(client: &impl Conn, instance_id: i64) -> Result<Vec<Task
                 branch: r.get("branch"),
                 started_at: r.get("started_at"),
                 held: r.get("held"),
+                map_index: r.get("map_index"),
+                map_count: r.get("map_count"),
             })
         })
         .collect()
@@ -394,6 +400,14 @@ pub struct TaskDetail {
     /// Held (`pgdag ctl hold`): not dispatched until released. Only written when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// An item of a mapped task (`foreach:`): its index in the list (its name is
+    /// `task[index]`). Only written for items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_index: Option<i32>,
+    /// A mapped task's own row, once its list is expanded: how many items it has. Only
+    /// written for expanded mapped tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_count: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -411,7 +425,8 @@ pub struct InstanceDetail {
     pub priority: String,
     pub parent_instance_id: Option<i64>,
     /// Who asked for it: a user (`alice`, `alice (token ci)`), `cli:<os user>`,
-    /// `sql:<role>`, `schedule`, or `pgdag` for a sub-workflow's child of an old parent.
+    /// `sql:<role>`, `schedule`, `hook:<id>`, `trigger:P/W#<instance>` (the end of that
+    /// instance started it), or `pgdag` for a sub-workflow's child of an old parent.
     pub created_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -443,54 +458,128 @@ fn detail_row(r: &tokio_postgres::Row) -> InstanceDetail {
 
 pub async fn get_tasks(client: &impl Conn, id: i64) -> Result<Vec<TaskDetail>> {
     let rows = client.fetch(query!("instances/get_tasks"), &[&id]).await?;
+    Ok(rows.iter().map(task_detail).collect())
+}
+
+fn task_detail(r: &tokio_postgres::Row) -> TaskDetail {
+    TaskDetail {
+        id: r.get("id"),
+        name: r.get("name"),
+        task_type: r.get("task_type"),
+        state: r.get("state"),
+        attempt: r.get("attempt"),
+        host: r.get("host"),
+        started_at: r.get("started_at"),
+        ended_at: r.get("ended_at"),
+        exit_code: r.get("exit_code"),
+        out_params: r.get("out_params"),
+        error: r.get("error"),
+        result: r.get("result"),
+        branch: r.get("branch"),
+        child_instance_id: r.get("child_instance_id"),
+        cpu_user_ms: r.get("cpu_user_ms"),
+        cpu_system_ms: r.get("cpu_system_ms"),
+        max_rss_kib: r.get("max_rss_kib"),
+        held: r.get("held"),
+        map_index: r.get("map_index"),
+        map_count: r.get("map_count"),
+    }
+}
+
+/// Which tasks of an instance one page shows: those after a task id, in id order.
+#[derive(Debug, Clone, Default)]
+pub struct TaskPageFilter {
+    /// Any of these states (`TaskState::as_str`); empty: any state.
+    pub states: Vec<String>,
+    /// Names starting with this; empty: any name.
+    pub name_prefix: String,
+    /// Only ids above this (the last id of the previous page).
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+/// One page of an instance's tasks (keyset on the task instance id), every task instance
+/// row counted, whatever it stands for.
+pub async fn task_page(
+    client: &impl Conn,
+    id: i64,
+    filter: &TaskPageFilter,
+) -> Result<Vec<TaskDetail>> {
+    let states = (!filter.states.is_empty()).then_some(&filter.states);
+    let prefix = (!filter.name_prefix.is_empty()).then_some(filter.name_prefix.as_str());
+    let after = filter.after.unwrap_or(i64::MIN);
+    let rows = client
+        .fetch(
+            query!("instances/task_page"),
+            &[&id, &states, &prefix, &after, &filter.limit],
+        )
+        .await?;
+    Ok(rows.iter().map(task_detail).collect())
+}
+
+/// A task instance in brief, for counting and drawing an instance too big to list.
+#[derive(Debug, Clone)]
+pub struct TaskBrief {
+    pub id: i64,
+    pub task_code: i64,
+    pub name: String,
+    pub state: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+pub async fn task_briefs(client: &impl Conn, id: i64) -> Result<Vec<TaskBrief>> {
+    let rows = client
+        .fetch(query!("instances/task_briefs"), &[&id])
+        .await?;
     Ok(rows
         .iter()
-        .map(|r| TaskDetail {
-            id: r.get("id"),
-            name: r.get("name"),
-            task_type: r.get("task_type"),
-            state: r.get("state"),
-            attempt: r.get("attempt"),
-            host: r.get("host"),
-            started_at: r.get("started_at"),
-            ended_at: r.get("ended_at"),
-            exit_code: r.get("exit_code"),
-            out_params: r.get("out_params"),
-            error: r.get("error"),
-            result: r.get("result"),
-            branch: r.get("branch"),
-            child_instance_id: r.get("child_instance_id"),
-            cpu_user_ms: r.get("cpu_user_ms"),
-            cpu_system_ms: r.get("cpu_system_ms"),
-            max_rss_kib: r.get("max_rss_kib"),
-            held: r.get("held"),
+        .map(|r| TaskBrief {
+            id: r.get(0),
+            task_code: r.get(1),
+            name: r.get(2),
+            state: r.get(3),
+            started_at: r.get(4),
+            ended_at: r.get(5),
         })
         .collect())
+}
+
+/// The dependencies among the tasks of an instance's workflow version, as `(upstream,
+/// downstream)` task codes.
+pub async fn task_edges(client: &impl Conn, id: i64) -> Result<Vec<(i64, i64)>> {
+    let rows = client.fetch(query!("instances/task_edges"), &[&id]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// An instance with its tasks (the shape of `GET /api/v1/instances/{id}`), if it exists.
 /// A start command that no master has taken yet shows as its instance in state
 /// `submitted`, with no tasks, so a caller can poll an id as soon as it has one.
 pub async fn get(client: &impl Conn, id: i64) -> Result<Option<InstanceDetail>> {
+    let Some(mut detail) = get_head(client, id).await? else {
+        return Ok(None);
+    };
+    if detail.tasks.is_none() {
+        detail.tasks = Some(get_tasks(client, id).await?);
+    }
+    Ok(Some(detail))
+}
+
+/// [`get`] without reading the tasks: `tasks` is `None` for a created instance (read them
+/// with [`get_tasks`] or [`task_page`]) and `Some` empty list for one still submitted.
+pub async fn get_head(client: &impl Conn, id: i64) -> Result<Option<InstanceDetail>> {
     async fn get_row(client: &impl Conn, id: i64) -> Result<Option<tokio_postgres::Row>> {
         client.fetch_opt(query!("instances/get"), &[&id]).await
     }
     if let Some(row) = get_row(client, id).await? {
-        let mut detail = detail_row(&row);
-        detail.tasks = Some(get_tasks(client, id).await?);
-        return Ok(Some(detail));
+        return Ok(Some(detail_row(&row)));
     }
     let Some(row) = client
         .fetch_opt(query!("instances/get_submitted"), &[&id])
         .await?
     else {
         // The command may have been carried out between the two reads: look again.
-        let Some(row) = get_row(client, id).await? else {
-            return Ok(None);
-        };
-        let mut detail = detail_row(&row);
-        detail.tasks = Some(get_tasks(client, id).await?);
-        return Ok(Some(detail));
+        return Ok(get_row(client, id).await?.as_ref().map(detail_row));
     };
     Ok(Some(InstanceDetail {
         id: row.get("id"),

@@ -17,6 +17,7 @@ pub mod definitions;
 pub mod hooks;
 pub mod instances;
 pub mod logs;
+pub mod mapped;
 pub mod master_tasks;
 pub mod members;
 pub mod project_values;
@@ -26,6 +27,7 @@ pub mod servers;
 pub mod sessions;
 pub mod task_groups;
 pub mod tenants;
+pub mod triggers;
 pub mod users;
 
 use std::str::FromStr;

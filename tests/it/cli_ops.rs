@@ -312,11 +312,18 @@ async fn run_and_backfill_take_the_per_run_overrides_rest_takes() {
     );
 }
 
-/// Every document kind `apply` takes, secrets among them.
+/// Every document kind `apply` takes, secrets among them; the tenant `shop_default` is
+/// named by no workflow, only as the project's default, and is exported all the same.
 const PROJECT: &str = r#"kind: tenant
 name: etl
 os_user: etl_runner
 projects: [shop, other]
+---
+kind: tenant
+name: shop_default
+os_user: shop_runner
+projects: [shop]
+default_for: [shop]
 ---
 kind: task_group
 name: db_slots
@@ -437,6 +444,7 @@ async fn an_export_of_every_kind_applies_to_an_empty_database_and_exports_the_sa
         kinds,
         [
             "tenant",
+            "tenant",
             "task_group",
             "alert_group",
             "alert_group",
@@ -452,6 +460,24 @@ async fn an_export_of_every_kind_applies_to_an_empty_database_and_exports_the_sa
     assert!(
         !exported.contains("unused"),
         "only the task groups the workflows use: {exported}"
+    );
+    // One workflow takes only the datasources its tasks use.
+    let (code, daily, stderr) = cli(
+        &first,
+        &["export", "--project", "shop", "--workflow", "daily"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(daily.contains("name: warehouse"), "{daily}");
+    assert!(!daily.contains("name: ledger"), "{daily}");
+    let (code, weekly, stderr) = cli(
+        &first,
+        &["export", "--project", "shop", "--workflow", "weekly"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!weekly.contains("kind: datasource"), "{weekly}");
+    assert!(
+        weekly.contains("name: shop_default"),
+        "the project's default tenant goes with any of its workflows: {weekly}"
     );
     assert!(
         exported.contains("password_env: WAREHOUSE_PASSWORD"),
@@ -525,7 +551,7 @@ async fn an_export_of_every_kind_applies_to_an_empty_database_and_exports_the_sa
     apply.args(["apply", "--dry-run", "-f"]).arg(&copy);
     let (code, stdout, stderr) = output(apply);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.lines().count(), 10, "{stdout}");
+    assert_eq!(stdout.lines().count(), 11, "{stdout}");
     assert!(
         stdout.lines().all(|l| l.ends_with(": unchanged")),
         "{stdout}"

@@ -16,31 +16,6 @@ tasks:
   - { name: c, type: shell, script: "echo c", depends_on: [b] }
 "#;
 
-async fn state(cluster: &TestCluster, id: i64) -> instances::InstanceDetail {
-    let client = cluster.store.client().await.unwrap();
-    instances::get(&client, id).await.unwrap().unwrap()
-}
-
-async fn wait_for(
-    cluster: &TestCluster,
-    id: i64,
-    what: &str,
-    done: impl Fn(&instances::InstanceDetail) -> bool,
-) -> instances::InstanceDetail {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let detail = state(cluster, id).await;
-        if done(&detail) {
-            return detail;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "instance {id}: {what} did not happen: {detail:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn task_state<'a>(detail: &'a instances::InstanceDetail, name: &str) -> Option<&'a str> {
     detail
         .tasks
@@ -66,12 +41,15 @@ async fn pause_lets_the_running_task_finish_and_resume_goes_on() {
     let cluster = TestCluster::start().await;
     cluster.apply(SLOW_CHAIN).await;
     let id = cluster.run("c/slow", serde_json::json!({})).await;
-    wait_for(&cluster, id, "task a running", |d| {
-        task_state(d, "a") == Some("running")
-    })
-    .await;
+    cluster
+        .wait_for(id, "task a running", |d| {
+            task_state(d, "a") == Some("running")
+        })
+        .await;
     sql_command(&cluster, "pause", id).await;
-    let paused = wait_for(&cluster, id, "paused", |d| d.state == "paused").await;
+    let paused = cluster
+        .wait_for(id, "paused", |d| d.state == "paused")
+        .await;
     assert_eq!(
         task(&paused, "a").state,
         "succeeded",
@@ -80,12 +58,11 @@ async fn pause_lets_the_running_task_finish_and_resume_goes_on() {
     assert_eq!(task(&paused, "b").state, "pending", "nothing new starts");
     // A whole evaluator round after the pause has taken every event due, and b still waits.
     cluster.next_round(pgdag::service::rounds::EVALUATOR).await;
-    assert_eq!(task(&state(&cluster, id).await, "b").state, "pending");
+    assert_eq!(task(&cluster.detail(id).await, "b").state, "pending");
     sql_command(&cluster, "resume", id).await;
-    let done = wait_for(&cluster, id, "succeeded after resume", |d| {
-        d.state == "succeeded"
-    })
-    .await;
+    let done = cluster
+        .wait_for(id, "succeeded after resume", |d| d.state == "succeeded")
+        .await;
     assert!(
         done.tasks
             .iter()
@@ -101,10 +78,11 @@ async fn stop_kills_the_running_task_and_rerun_runs_everything_again() {
         .apply("project: c\nname: long\ntasks:\n  - { name: long, type: shell, script: 'sleep 30 & wait' }\n  - { name: after, type: shell, script: 'echo after', depends_on: [long] }\n")
         .await;
     let id = cluster.run("c/long", serde_json::json!({})).await;
-    wait_for(&cluster, id, "task running", |d| {
-        task_state(d, "long") == Some("running")
-    })
-    .await;
+    cluster
+        .wait_for(id, "task running", |d| {
+            task_state(d, "long") == Some("running")
+        })
+        .await;
     // Through the REST API.
     let token = cluster.api_token("ops").await;
     let http = reqwest::Client::new();
@@ -147,10 +125,11 @@ async fn stop_kills_the_running_task_and_rerun_runs_everything_again() {
         .await
         .unwrap();
     assert_eq!(rerun.status(), 202);
-    let again = wait_for(&cluster, quick, "second run", |d| {
-        d.state == "succeeded" && d.tasks.iter().flatten().all(|t| t.attempt == 2)
-    })
-    .await;
+    let again = cluster
+        .wait_for(quick, "second run", |d| {
+            d.state == "succeeded" && d.tasks.iter().flatten().all(|t| t.attempt == 2)
+        })
+        .await;
     assert_eq!(task(&again, "two").state, "succeeded");
     // History of the earlier attempt is kept in the log.
     let log = log_text(&cluster.store, task(&again, "one").id).await;
@@ -186,7 +165,9 @@ async fn start_failed_reruns_failed_tasks_and_keeps_succeeded_ones() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let done = wait_for(&cluster, id, "succeeded", |d| d.state == "succeeded").await;
+    let done = cluster
+        .wait_for(id, "succeeded", |d| d.state == "succeeded")
+        .await;
     assert_eq!(task(&done, "good").attempt, 1, "succeeded tasks are kept");
     assert_eq!(task(&done, "flaky").attempt, 2);
     assert_eq!(task(&done, "last").state, "succeeded");
@@ -278,10 +259,9 @@ async fn forcing_a_failed_task_to_success_lets_the_instance_go_on() {
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let done = wait_for(&cluster, id, "succeeded after force", |d| {
-        d.state == "succeeded"
-    })
-    .await;
+    let done = cluster
+        .wait_for(id, "succeeded after force", |d| d.state == "succeeded")
+        .await;
     assert_eq!(task(&done, "broken").state, "forced_success");
     assert_eq!(task(&done, "next").state, "succeeded");
 }
@@ -339,12 +319,13 @@ async fn each_control_command_works_the_same_from_cli_rest_and_sql() {
             }
             if action == "rerun" {
                 attempt += 1;
-                let again = wait_for(&cluster, id, "rerun", |d| {
-                    d.state == "succeeded"
-                        && task_state(d, "one") == Some("succeeded")
-                        && d.tasks.iter().flatten().all(|t| t.attempt == attempt)
-                })
-                .await;
+                let again = cluster
+                    .wait_for(id, "rerun", |d| {
+                        d.state == "succeeded"
+                            && task_state(d, "one") == Some("succeeded")
+                            && d.tasks.iter().flatten().all(|t| t.attempt == attempt)
+                    })
+                    .await;
                 assert_eq!(again.state, "succeeded", "{path} {action}");
             } else {
                 // Refused: the command is kept failed with the reason.
@@ -418,10 +399,9 @@ async fn retrying_a_task_reruns_it_and_its_downstream_through_cli_rest_and_sql()
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let done = wait_for(&cluster, id, "succeeded after retry", |d| {
-        d.state == "succeeded"
-    })
-    .await;
+    let done = cluster
+        .wait_for(id, "succeeded after retry", |d| d.state == "succeeded")
+        .await;
     let attempts = |d: &instances::InstanceDetail| {
         ["a", "b", "c", "d"].map(|n| (task(d, n).state.clone(), task(d, n).attempt))
     };
@@ -452,10 +432,11 @@ async fn retrying_a_task_reruns_it_and_its_downstream_through_cli_rest_and_sql()
     assert_eq!(response.status(), 202);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["instance_id"], id);
-    let again = wait_for(&cluster, id, "d ran again", |x| {
-        x.state == "succeeded" && task(x, "d").attempt == 2
-    })
-    .await;
+    let again = cluster
+        .wait_for(id, "d ran again", |x| {
+            x.state == "succeeded" && task(x, "d").attempt == 2
+        })
+        .await;
     assert_eq!(
         attempts(&again),
         [succeeded(1), succeeded(2), succeeded(1), succeeded(2)]
@@ -471,10 +452,11 @@ async fn retrying_a_task_reruns_it_and_its_downstream_through_cli_rest_and_sql()
         )
         .await
         .unwrap();
-    let all = wait_for(&cluster, id, "everything ran again", |x| {
-        x.state == "succeeded" && task(x, "d").attempt == 3
-    })
-    .await;
+    let all = cluster
+        .wait_for(id, "everything ran again", |x| {
+            x.state == "succeeded" && task(x, "d").attempt == 3
+        })
+        .await;
     assert_eq!(
         attempts(&all),
         [succeeded(2), succeeded(3), succeeded(2), succeeded(3)]
@@ -495,10 +477,11 @@ async fn retrying_a_running_task_is_refused_with_the_reason() {
         ))
         .await;
     let id = cluster.run("c/busy", serde_json::json!({})).await;
-    let running = wait_for(&cluster, id, "the task runs", |d| {
-        task_state(d, "wait") == Some("running")
-    })
-    .await;
+    let running = cluster
+        .wait_for(id, "the task runs", |d| {
+            task_state(d, "wait") == Some("running")
+        })
+        .await;
     let t = task(&running, "wait").id;
 
     let token = cluster.api_token("busy").await;

@@ -10,31 +10,6 @@ use pgdag::store::{commands, instances};
 
 use crate::harness::*;
 
-async fn detail(cluster: &TestCluster, id: i64) -> instances::InstanceDetail {
-    let client = cluster.store.client().await.unwrap();
-    instances::get(&client, id).await.unwrap().unwrap()
-}
-
-async fn wait_for(
-    cluster: &TestCluster,
-    id: i64,
-    what: &str,
-    done: impl Fn(&instances::InstanceDetail) -> bool,
-) -> instances::InstanceDetail {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let d = detail(cluster, id).await;
-        if done(&d) {
-            return d;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "instance {id}: {what} did not happen: {d:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn state_of<'a>(d: &'a instances::InstanceDetail, name: &str) -> Option<&'a str> {
     d.tasks
         .iter()
@@ -127,7 +102,7 @@ async fn max_active_runs_keeps_at_most_n_running_and_admits_in_submission_order(
     // Admitted in submission order: start times follow the ids.
     let mut started = Vec::new();
     for &id in &ids {
-        started.push(detail(&cluster, id).await.started_at.unwrap());
+        started.push(cluster.detail(id).await.started_at.unwrap());
     }
     let mut sorted = started.clone();
     sorted.sort();
@@ -150,10 +125,9 @@ async fn a_held_task_waits_for_its_release_and_the_rest_goes_on() {
         .apply(&HOLD_FLOW.replace("GO", &go.display().to_string()))
         .await;
     let id = cluster.run("h/w", serde_json::json!({})).await;
-    let running = wait_for(&cluster, id, "a runs", |d| {
-        state_of(d, "a") == Some("running")
-    })
-    .await;
+    let running = cluster
+        .wait_for(id, "a runs", |d| state_of(d, "a") == Some("running"))
+        .await;
     let b = task(&running, "b").id;
 
     // CLI: hold b while it is pending.
@@ -166,15 +140,16 @@ async fn a_held_task_waits_for_its_release_and_the_rest_goes_on() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_for(&cluster, id, "b is held", |d| task(d, "b").held).await;
+    cluster
+        .wait_for(id, "b is held", |d| task(d, "b").held)
+        .await;
     std::fs::write(&go, "").unwrap();
-    wait_for(&cluster, id, "c ran", |d| {
-        state_of(d, "c") == Some("succeeded")
-    })
-    .await;
+    cluster
+        .wait_for(id, "c ran", |d| state_of(d, "c") == Some("succeeded"))
+        .await;
     // A whole evaluator round after c's end: b is still not dispatched, the instance runs.
     cluster.next_round(pgdag::service::rounds::EVALUATOR).await;
-    let held = detail(&cluster, id).await;
+    let held = cluster.detail(id).await;
     assert_eq!(held.state, "running", "{held:?}");
     assert_eq!(task(&held, "b").state, "pending");
     assert_eq!(task(&held, "b").attempt, 0);
@@ -223,22 +198,22 @@ async fn a_held_task_waits_for_its_release_and_the_rest_goes_on() {
     // SQL command rows: `hold` and `release` with options.task_instance_id.
     std::fs::remove_file(&go).unwrap();
     let id = cluster.run("h/w", serde_json::json!({})).await;
-    let running = wait_for(&cluster, id, "a runs", |d| {
-        state_of(d, "a") == Some("running")
-    })
-    .await;
+    let running = cluster
+        .wait_for(id, "a runs", |d| state_of(d, "a") == Some("running"))
+        .await;
     let b = task(&running, "b").id;
     let client = cluster.store.client().await.unwrap();
     let sql = "insert into pgdag.command (command_type, workflow_instance_id, options) values ($1, $2, jsonb_build_object('task_instance_id', $3::bigint))";
     client.execute(sql, &[&"hold", &id, &b]).await.unwrap();
-    wait_for(&cluster, id, "b is held", |d| task(d, "b").held).await;
+    cluster
+        .wait_for(id, "b is held", |d| task(d, "b").held)
+        .await;
     std::fs::write(&go, "").unwrap();
-    wait_for(&cluster, id, "c ran", |d| {
-        state_of(d, "c") == Some("succeeded")
-    })
-    .await;
+    cluster
+        .wait_for(id, "c ran", |d| state_of(d, "c") == Some("succeeded"))
+        .await;
     cluster.next_round(pgdag::service::rounds::EVALUATOR).await;
-    assert_eq!(detail(&cluster, id).await.state, "running");
+    assert_eq!(cluster.detail(id).await.state, "running");
     client.execute(sql, &[&"release", &id, &b]).await.unwrap();
     assert_eq!(cluster.wait_final(id).await.state, "succeeded");
 }
@@ -327,10 +302,11 @@ async fn a_run_not_finished_within_its_sla_writes_one_sla_miss_alert() {
     let slow = cluster.run("s/slow", serde_json::json!({})).await;
     let quick = cluster.run("s/quick", serde_json::json!({})).await;
     assert_eq!(cluster.wait_final(quick).await.state, "succeeded");
-    wait_for(&cluster, slow, "the task runs", |d| {
-        state_of(d, "wait") == Some("running")
-    })
-    .await;
+    cluster
+        .wait_for(slow, "the task runs", |d| {
+            state_of(d, "wait") == Some("running")
+        })
+        .await;
     cluster.next_round(pgdag::service::rounds::EVALUATOR).await;
     assert!(sla_alerts(&cluster, slow).await.is_empty(), "not due yet");
 

@@ -204,6 +204,34 @@ impl TestCluster {
         wait_final(&self.store, id, Duration::from_secs(60)).await
     }
 
+    /// The instance with its tasks, as `GET /api/v1/instances/{id}` shows it.
+    pub async fn detail(&self, id: i64) -> instances::InstanceDetail {
+        let client = self.store.client().await.unwrap();
+        instances::get(&client, id).await.unwrap().unwrap()
+    }
+
+    /// Poll the instance every 50 ms until `done` holds; panics naming `what`, with the
+    /// last detail, after 60 s.
+    pub async fn wait_for(
+        &self,
+        id: i64,
+        what: &str,
+        done: impl Fn(&instances::InstanceDetail) -> bool,
+    ) -> instances::InstanceDetail {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let d = self.detail(id).await;
+            if done(&d) {
+                return d;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "instance {id}: {what} did not happen: {d:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Roles whose clock stands still at `at` (a whole day ahead of the database's is a
     /// good start: the database's own clock never catches up within a test), with the
     /// clock to move.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::harness::*;
 
 /// The real binary with the api, master and worker roles and a secret key; its base URL.
-fn start_server(db: &TestDb, env: &[(&str, &str)]) -> (ChildGuard, String) {
+pub(crate) fn start_server(db: &TestDb, env: &[(&str, &str)]) -> (ChildGuard, String) {
     let mut command = pgdag(db);
     command
         .args(["server", "--roles", "api,master,worker"])

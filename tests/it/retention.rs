@@ -74,6 +74,18 @@ async fn a_process_attempt_reports_its_cpu_time_and_peak_rss() {
         "{table}"
     );
     assert!(table.contains(" MiB"), "{table}");
+
+    // SQL clients read the same figures from the view.
+    let client = cluster.store.client().await.unwrap();
+    let row = client
+        .query_one(
+            "select cpu_user_ms, max_rss_kib from pgdag.task_instance_v where workflow_instance_id = $1 and name = 'burn'",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Option<i64>>(0), burn["cpu_user_ms"].as_i64());
+    assert_eq!(row.get::<_, Option<i64>>(1), burn["max_rss_kib"].as_i64());
 }
 
 async fn count(client: &tokio_postgres::Client, sql: &str, id: i64) -> i64 {

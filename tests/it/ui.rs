@@ -8,6 +8,7 @@ mod audit;
 mod bounds;
 mod logs;
 mod manage;
+mod variables;
 
 /// A browser-like client for one base URL: its cookies and the page's CSRF token.
 struct Browser {
@@ -26,8 +27,13 @@ struct Page {
 
 impl Browser {
     fn new(cluster: &TestCluster) -> Browser {
+        Browser::at(format!("http://{}", cluster.api()))
+    }
+
+    /// A browser for a server at `base` (`http://host:port`).
+    fn at(base: String) -> Browser {
         Browser {
-            base: format!("http://{}", cluster.api()),
+            base,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

@@ -41,11 +41,44 @@ pub(super) async fn get(ctx: Ctx<'_>, id: &str) -> Answer {
     }
 }
 
+/// Tasks in a page when the caller does not say: an instance may have 10,000.
+const TASK_PAGE: i64 = 100;
+
+/// `GET /instances/{id}/tasks?state=&after=&limit=`: a page of the instance's tasks in id
+/// order, with `next`, the `after` of the following page (null on the last one).
 pub(super) async fn tasks(ctx: Ctx<'_>, id: &str) -> Answer {
     let id = parse_id(id)?;
+    let q = Query::of(ctx.request);
+    let limit = q.limit("limit", TASK_PAGE)?;
+    let filter = instances::TaskPageFilter {
+        states: task_states(q.get("state"))?,
+        name_prefix: String::new(),
+        after: q.id("after")?,
+        // One more than the page tells whether another follows.
+        limit: limit + 1,
+    };
     require_instance(&ctx.who, &ctx.client, id, Access::Read).await?;
-    let tasks = instances::get_tasks(&ctx.client, id).await?;
-    ok(serde_json::json!({"tasks": tasks}))
+    let mut tasks = instances::task_page(&ctx.client, id, &filter).await?;
+    let next = (tasks.len() as i64 > limit).then(|| {
+        tasks.truncate(limit as usize);
+        tasks.last().map(|t| t.id)
+    });
+    ok(serde_json::json!({"tasks": tasks, "next": next.flatten()}))
+}
+
+/// `state=` as a list of task states (one, or several separated by commas); empty: any.
+pub(crate) fn task_states(text: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<crate::model::TaskState>()
+                .map(|state| state.as_str().to_string())
+                .map_err(|e| ApiError::bad_request(format!("state: {e}")))
+        })
+        .collect()
 }
 
 /// `POST /instances/{id}/{pause|resume|stop|rerun|start-failed}`: queues the command.

@@ -188,9 +188,14 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/instances/{id}/tasks",
-        "An instance's tasks",
+        "A page of an instance's tasks, in id order",
         &[(200, "Tasks")],
-    ),
+    )
+    .with_query(&[
+        ("state", "string"),
+        ("after", "integer"),
+        ("limit", "integer"),
+    ]),
     op(
         "post",
         "/instances/{id}/{action}",
@@ -677,7 +682,13 @@ fn schemas() -> Value {
                 &["id", "state"],
             ),
         ),
-        ("Tasks", list_of("tasks", task)),
+        (
+            "Tasks",
+            object(
+                json!({"tasks": {"type": "array", "items": task}, "next": nint}),
+                &["tasks", "next"],
+            ),
+        ),
         (
             "Control",
             object(

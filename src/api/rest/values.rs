@@ -10,7 +10,7 @@ use warp::http::StatusCode;
 use super::{Answer, Ctx, ok, parse_id, spec_errors};
 use crate::api::error::ApiError;
 use crate::store::members::Access;
-use crate::store::{audit, definitions, hooks, project_values};
+use crate::store::{audit, audited, definitions, hooks, project_values};
 
 /// Checks a JSON body written as the fields of a `kind` document of `project` (what the
 /// YAML document would say, without `kind` and `project`) the way `pgdag apply` does.
@@ -60,18 +60,7 @@ pub(super) async fn put_variables(ctx: Ctx<'_>, project: &str) -> Answer {
         return Err(ApiError::unprocessable("the body must hold `values`"));
     };
     let mut client = ctx.client;
-    let tx = client.transaction().await?;
-    project_values::set_variables(&tx, project, &variables.values).await?;
-    audit::record(
-        &tx,
-        &ctx.who.actor(),
-        "variables.apply",
-        Some(project),
-        None,
-        serde_json::json!({ "names": variables.values.keys().collect::<Vec<_>>() }),
-    )
-    .await?;
-    tx.commit().await?;
+    audited::variables_set(&mut client, &ctx.who.actor(), project, &variables.values).await?;
     ok(serde_json::json!({ "project": project, "values": variables.values }))
 }
 
@@ -101,18 +90,7 @@ pub(super) async fn put_secret(ctx: Ctx<'_>, project: &str, name: &str) -> Answe
         ));
     };
     let mut client = ctx.client;
-    let tx = client.transaction().await?;
-    let created = project_values::upsert_secret(&tx, secret).await?;
-    audit::record(
-        &tx,
-        &ctx.who.actor(),
-        "secret.apply",
-        Some(project),
-        Some(name),
-        serde_json::json!({ "value_env": secret.value_env }),
-    )
-    .await?;
-    tx.commit().await?;
+    let created = audited::secret_set(&mut client, &ctx.who.actor(), secret).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -129,22 +107,11 @@ pub(super) async fn delete_secret(ctx: Ctx<'_>, project: &str, name: &str) -> An
         .require_project(&ctx.client, project, Access::Write)
         .await?;
     let mut client = ctx.client;
-    let tx = client.transaction().await?;
-    if !project_values::delete_secret(&tx, project, name).await? {
+    if !audited::secret_delete(&mut client, &ctx.who.actor(), project, name).await? {
         return Err(ApiError::not_found(format!(
             "secret {project}/{name} does not exist"
         )));
     }
-    audit::record(
-        &tx,
-        &ctx.who.actor(),
-        "secret.delete",
-        Some(project),
-        Some(name),
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await?;
     ok(serde_json::json!({ "deleted": name }))
 }
 

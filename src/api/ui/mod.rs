@@ -15,6 +15,7 @@ mod instances;
 mod manage;
 mod schedules;
 mod tenants;
+mod variables;
 mod workflows;
 
 use askama::Template;
@@ -89,6 +90,14 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
             manage::delete_workflow(&ctx, project, workflow).await
         }
         (&Method::POST, ["projects", project, "import"]) => import::submit(&ctx, project).await,
+        (&Method::GET, ["projects", project, "variables"]) => variables::page(&ctx, project).await,
+        (&Method::POST, ["projects", project, "variables"]) => variables::save(&ctx, project).await,
+        (&Method::POST, ["projects", project, "secrets"]) => {
+            variables::set_secret(&ctx, project).await
+        }
+        (&Method::POST, ["projects", project, "secrets", "delete"]) => {
+            variables::delete_secret(&ctx, project).await
+        }
         (&Method::GET, ["projects", project, "workflows", workflow]) => {
             workflows::workflow(&ctx, project, workflow).await
         }

@@ -661,6 +661,7 @@ impl WorkflowCx<'_> {
             schedule,
             tenant: None,
             env: Default::default(),
+            triggers: Vec::new(),
             tasks,
             source: Default::default(),
         })
@@ -857,6 +858,8 @@ impl WorkflowCx<'_> {
                         run: true,
                         on_worker_loss: Default::default(),
                         env: Default::default(),
+                        foreach: None,
+                        max_parallel: None,
                         line: 0,
                         source: Default::default(),
                     });
@@ -895,6 +898,8 @@ impl WorkflowCx<'_> {
             run: task.run,
             on_worker_loss: Default::default(),
             env: Default::default(),
+            foreach: None,
+            max_parallel: None,
             line: 0,
             source: Default::default(),
         };

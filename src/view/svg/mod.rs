@@ -1,6 +1,7 @@
 //! SVG drawings for the web UI, rendered on the server as text: the DAG of a workflow or an
 //! instance ([`dag_svg`], in `dag.rs`), the Gantt chart of an instance ([`gantt_svg`], in
-//! `gantt.rs`), and the home page's runs-per-day chart ([`runs_chart`], in `runs.rs`); this
+//! `gantt.rs`), the overview of an instance too big for that ([`overview_svg`], in
+//! `overview.rs`), and the home page's runs-per-day chart ([`runs_chart`], in `runs.rs`); this
 //! file holds what they share: the escaper, number and class formatting, text fitting. Pure functions over plain data, no I/O.
 //!
 //! Why server-side SVG: the page needs no client-side layout library, htmx can swap a
@@ -33,6 +34,8 @@
 //!   background), `tick`, `tick-label`, `row` (each row's `<g>` or `<a>`), `row-label`,
 //!   `bar state-<state>` (plus `bar-running` for a bar still open), `now` (the line at
 //!   `now`, drawn when a bar is still open).
+//! - [`overview_svg`]: root `pgdag-overview`; `layer` (each row's `<g>`), `layer-label`,
+//!   `layer-count`, `segment state-<state>` (one rect per state of the row).
 //! - [`runs_chart`]: root `pgdag-runs`; `day` (each day's `<g>`), `hit` (its transparent
 //!   full-height rect, so empty days have a tooltip too), `state-succeeded`,
 //!   `state-failed`, `state-other` (stacked in that order from the bottom), `day-label`,
@@ -53,10 +56,12 @@ const FONT: &str = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 
 mod dag;
 mod gantt;
+mod overview;
 mod runs;
 
 pub use dag::{DagEdge, DagNode, NODE_H, NODE_W, dag_svg};
 pub use gantt::{GanttBar, gantt_svg};
+pub use overview::{LayerCounts, OVERVIEW_ROWS, overview_svg};
 pub use runs::{DayCount, RUNS_DAYS, runs_chart};
 
 fn open_svg(out: &mut String, class: &str, width: f64, height: f64, label: &str) {
