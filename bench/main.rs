@@ -237,7 +237,7 @@ async fn main() {
     let fan_wall =
         (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64 / 1000.0;
     let fan_rate = args.tasks as f64 / fan_wall;
-    let peak_rss_mb = rss_kb(pid, "VmHWM:") as f64 / 1024.0;
+    let peak_rss_mb = peak_rss_kb(pid) as f64 / 1024.0;
 
     eprintln!("{} sql tasks `select 1`", args.sql_tasks);
     let (sql_wall, sql_rate) = throughput::sql_tasks(&store, &url, args.sql_tasks).await;
@@ -573,6 +573,11 @@ async fn spawn_rate(n: usize, concurrency: usize) -> f64 {
         assert!(h.await.unwrap(), "bash -c true failed");
     }
     n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Peak resident set size (VmHWM) of a process, in KiB.
+fn peak_rss_kb(pid: u32) -> u64 {
+    rss_kb(pid, "VmHWM:")
 }
 
 /// A memory figure of a process from /proc (`VmHWM:` peak, `VmRSS:` now), in KiB.
