@@ -165,6 +165,10 @@ async fn main() {
     )
     .await;
     let idle_rss_mb = rss_kb(pid, "VmRSS:") as f64 / 1024.0;
+    // Of which the process's own memory (heap, stacks) and pages of files it maps (the
+    // executable's code, shared with the page cache and with other pgdag processes).
+    let idle_anon_mb = rss_kb(pid, "RssAnon:") as f64 / 1024.0;
+    let idle_file_mb = rss_kb(pid, "RssFile:") as f64 / 1024.0;
 
     let mut chain_yaml = String::from("project: bench\nname: chain\ntasks:\n");
     for i in 0..args.chain {
@@ -358,7 +362,9 @@ async fn main() {
         ),
         (
             "idle standalone RSS after settling (target <= 20 MiB)",
-            format!("{idle_rss_mb:.1} MiB"),
+            format!(
+                "{idle_rss_mb:.1} MiB ({idle_anon_mb:.1} anonymous, {idle_file_mb:.1} file-backed code)"
+            ),
         ),
         (
             "standalone peak RSS during fan-out",
@@ -421,6 +427,8 @@ async fn main() {
             "fanout_vs_spawn": fan_rate / spawn_rate,
             "peak_rss_mib": peak_rss_mb,
             "idle_rss_mib": idle_rss_mb,
+            "idle_rss_anon_mib": idle_anon_mb,
+            "idle_rss_file_mib": idle_file_mb,
             "sql_tasks": args.sql_tasks,
             "sql_tasks_per_s": sql_rate.round(),
             "sql_vs_raw_queue": sql_rate / raw_queue,
@@ -580,7 +588,8 @@ fn peak_rss_kb(pid: u32) -> u64 {
     rss_kb(pid, "VmHWM:")
 }
 
-/// A memory figure of a process from /proc (`VmHWM:` peak, `VmRSS:` now), in KiB.
+/// A memory figure of a process from /proc (`VmHWM:` peak, `VmRSS:` now, `RssAnon:`,
+/// `RssFile:`), in KiB.
 fn rss_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()

@@ -13,7 +13,6 @@ pub mod dag;
 pub mod import;
 pub mod logging;
 pub mod master;
-pub mod memory;
 pub mod metrics;
 pub mod model;
 #[cfg(test)]

@@ -300,17 +300,6 @@ pub async fn start(config: Config, roles: &[Role]) -> Result<Running, StoreError
             cancel.clone(),
         );
     }
-    // Start-up code is not run again: its pages leave the idle process's RSS.
-    let settle_cancel = cancel.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = tokio::time::sleep(crate::memory::STARTUP_SETTLE) => {
-                let released = crate::memory::release_startup_pages();
-                tracing::debug!(released, "start-up pages of the executable released");
-            }
-            _ = settle_cancel.cancelled() => {}
-        }
-    });
     let probe = crate::observe::Probe::new(store.clone(), Some(membership.clone()));
     let mut api_addr = None;
     let mut metrics_addr = None;
