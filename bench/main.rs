@@ -69,6 +69,7 @@ fn args() -> Args {
             args.skip_failover = true;
             args.cron_seconds = 0;
             args.backlog = 0;
+            args.bigdag_tasks = 0;
             continue;
         }
         let value = it.next().unwrap_or_default();

@@ -98,6 +98,12 @@ pub async fn handle(store: &Store, settings: &Settings, request: Request) -> Rep
         (&Method::POST, ["projects", project, "secrets", "delete"]) => {
             variables::delete_secret(&ctx, project).await
         }
+        (&Method::POST, ["projects", project, "hooks"]) => {
+            variables::create_hook(&ctx, project).await
+        }
+        (&Method::POST, ["projects", project, "hooks", id, "revoke"]) => {
+            variables::revoke_hook(&ctx, project, id).await
+        }
         (&Method::GET, ["projects", project, "workflows", workflow]) => {
             workflows::workflow(&ctx, project, workflow).await
         }

@@ -3,7 +3,9 @@
 //! writers set, replace and delete. Every form is checked as the `kind: variables` and
 //! `kind: secret` documents are (the form becomes the document), stored and audited as REST
 //! does (`store::audited`); a secret's value is encrypted with this server's
-//! `PGDAG_SECRET_KEY` and never shown back, not even in a refused form.
+//! `PGDAG_SECRET_KEY` and never shown back, not even in a refused form. Writers also see
+//! the project's webhooks there, create one for a workflow (its token is shown once, in the
+//! answer to the form) and revoke them, as `pgdag hook` and REST do.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +16,9 @@ use super::{Ctx, render};
 use crate::api::Reply;
 use crate::api::error::ApiError;
 use crate::api::pages::{self, Nav};
+use crate::api::rest::values as rest_values;
 use crate::store::members::Access;
-use crate::store::{audited, project_values};
+use crate::store::{audited, definitions, hooks, project_values};
 
 /// One variable row of the form.
 pub struct VariableRow {
@@ -31,6 +34,15 @@ pub struct SecretRow {
     pub updated_at: String,
 }
 
+/// One webhook of the project (writers only): never its token.
+pub struct HookRow {
+    pub id: i64,
+    pub workflow: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub revoked_at: String,
+}
+
 #[derive(Template)]
 #[template(path = "pages/variables.html")]
 pub struct VariablesPage {
@@ -42,6 +54,11 @@ pub struct VariablesPage {
     pub new_index: usize,
     pub updated_at: String,
     pub secrets: Vec<SecretRow>,
+    /// Writers only: the project's webhooks, newest first, and its workflows to make one for.
+    pub hooks: Vec<HookRow>,
+    pub workflows: Vec<String>,
+    /// The path of a webhook just created, with its token: shown in this answer only.
+    pub new_hook: Option<String>,
     pub message: Option<String>,
     pub error: Option<String>,
 }
@@ -49,6 +66,16 @@ pub struct VariablesPage {
 /// `GET /projects/{p}/variables`.
 pub(super) async fn page(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiError> {
     show(ctx, project, None, None, None).await
+}
+
+/// What a form's answer adds to the page.
+#[derive(Default)]
+struct Outcome {
+    message: Option<String>,
+    error: Option<String>,
+    /// The variables as they were sent (a refused variables form).
+    sent: Option<Vec<(String, String)>>,
+    new_hook: Option<String>,
 }
 
 /// The page, with a message or an error (then 422, with the variables as they were sent
@@ -60,6 +87,22 @@ async fn show(
     error: Option<String>,
     sent: Option<Vec<(String, String)>>,
 ) -> Result<Reply, ApiError> {
+    let outcome = Outcome {
+        message,
+        error,
+        sent,
+        new_hook: None,
+    };
+    show_outcome(ctx, project, outcome).await
+}
+
+async fn show_outcome(ctx: &Ctx<'_>, project: &str, outcome: Outcome) -> Result<Reply, ApiError> {
+    let Outcome {
+        message,
+        error,
+        sent,
+        new_hook,
+    } = outcome;
     let client = ctx.client().await?;
     ctx.who
         .require_project(&client, project, Access::Read)
@@ -82,6 +125,27 @@ async fn show(
             updated_at: pages::time(Some(s.updated_at)),
         })
         .collect();
+    let (hooks, workflows) = if can_write {
+        let hooks = hooks::list(&client, project, None)
+            .await?
+            .into_iter()
+            .map(|h| HookRow {
+                id: h.id,
+                workflow: h.workflow,
+                created_by: h.created_by,
+                created_at: pages::time(Some(h.created_at)),
+                revoked_at: pages::time(h.revoked_at),
+            })
+            .collect();
+        let workflows = definitions::list_workflows(&client, project)
+            .await?
+            .into_iter()
+            .map(|w| w.name)
+            .collect();
+        (hooks, workflows)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let failed = error.is_some();
     let mut reply = render(&VariablesPage {
         nav: ctx.nav("projects"),
@@ -95,6 +159,9 @@ async fn show(
             .collect(),
         updated_at,
         secrets,
+        hooks,
+        workflows,
+        new_hook,
         message,
         error,
     })?;
@@ -237,6 +304,75 @@ pub(super) async fn delete_secret(ctx: &Ctx<'_>, project: &str) -> Result<Reply,
     } else {
         let why = format!("secret {project}/{name} does not exist");
         show(ctx, project, None, Some(why), None).await
+    }
+}
+
+/// `POST /projects/{p}/hooks` (writers): a new webhook for the form's `workflow`; the
+/// answer shows its path with the token, once.
+pub(super) async fn create_hook(ctx: &Ctx<'_>, project: &str) -> Result<Reply, ApiError> {
+    let mut client = ctx.client().await?;
+    ctx.who
+        .require_project(&client, project, Access::Write)
+        .await?;
+    let workflow = ctx
+        .request
+        .form()
+        .get("workflow")
+        .cloned()
+        .unwrap_or_default();
+    let tx = client.transaction().await?;
+    let created = rest_values::create(&tx, &ctx.who.actor(), project, &workflow, ctx.now).await;
+    let outcome = match created {
+        Ok((id, token)) => {
+            tx.commit().await?;
+            Outcome {
+                message: Some(format!(
+                    "Webhook {id} of {project}/{workflow} created. Its token is shown this once: POST to this server at the path below."
+                )),
+                new_hook: Some(format!("/hooks/{token}")),
+                ..Outcome::default()
+            }
+        }
+        Err(crate::store::StoreError::NotFound(why)) => {
+            drop(tx);
+            Outcome {
+                error: Some(why),
+                ..Outcome::default()
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    drop(client);
+    show_outcome(ctx, project, outcome).await
+}
+
+/// `POST /projects/{p}/hooks/{id}/revoke` (writers).
+pub(super) async fn revoke_hook(ctx: &Ctx<'_>, project: &str, id: &str) -> Result<Reply, ApiError> {
+    let mut client = ctx.client().await?;
+    ctx.who
+        .require_project(&client, project, Access::Write)
+        .await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{id:?} is not an id")))?;
+    let tx = client.transaction().await?;
+    // A hook of another project is as invisible as one that does not exist.
+    let revoked = match hooks::get(&tx, id).await? {
+        Some(h) if h.project == project => {
+            rest_values::revoke(&tx, &ctx.who.actor(), id, ctx.now).await?
+        }
+        _ => None,
+    };
+    tx.commit().await?;
+    drop(client);
+    match revoked {
+        Some(h) => {
+            let done = format!("Webhook {id} of {project}/{} revoked.", h.workflow);
+            show(ctx, project, Some(done), None, None).await
+        }
+        None => Err(ApiError::not_found(format!(
+            "hook {id} of project {project} does not exist"
+        ))),
     }
 }
 

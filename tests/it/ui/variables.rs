@@ -134,3 +134,98 @@ async fn writers_edit_variables_and_secrets_readers_only_read_and_values_never_s
     );
     assert!(!gone.body.contains("<code>api_key</code>"));
 }
+
+/// Webhooks on the same page: a writer makes one for a workflow and sees its token once, a
+/// call to it starts a run, a revoked one is refused; a reader sees no webhook and may
+/// make none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_create_and_revoke_webhooks_on_the_variables_page() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    apply(
+        &store,
+        "project: p\nname: w\ntasks:\n  - { name: t, type: shell, script: 'echo ${size}' }\n",
+    )
+    .await;
+    {
+        let client = store.client().await.unwrap();
+        for (name, access) in [("bob", Access::Write), ("carol", Access::Read)] {
+            let password = format!("{name}-password");
+            pgdag::store::users::add(&client, name, Some(&password), false)
+                .await
+                .unwrap();
+            members::set(&client, "p", name, access).await.unwrap();
+        }
+    }
+    let (_server, base) = crate::project_values::start_server(&db, &[]);
+
+    let mut bob = Browser::at(base.clone());
+    assert_eq!(bob.login("bob", "bob-password").await.status, 303);
+    let created = bob.submit("/projects/p/hooks", &[("workflow", "w")]).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let start = created
+        .body
+        .find("<code>/hooks/")
+        .unwrap_or_else(|| panic!("no hook path shown: {}", created.body));
+    let path: String = created.body[start + "<code>".len()..]
+        .chars()
+        .take_while(|&c| c != '<')
+        .collect();
+    let token = path.trim_start_matches("/hooks/").to_string();
+    assert!(token.len() >= 32, "{path}");
+    // Shown once: the page as loaded again lists the hook, not its token.
+    let again = bob.get("/projects/p/variables").await;
+    assert!(again.body.contains("/projects/p/hooks/"), "{}", again.body);
+    assert!(!again.body.contains(&token));
+
+    let http = reqwest::Client::new();
+    let call = http
+        .post(format!("{base}{path}"))
+        .json(&serde_json::json!({ "size": "42" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 202);
+    let body: serde_json::Value = call.json().await.unwrap();
+    let id = body["instance_id"].as_i64().unwrap();
+    let detail = wait_final(&store, id, std::time::Duration::from_secs(60)).await;
+    assert_eq!(detail.state, "succeeded", "{detail:?}");
+    assert!(log_text(&store, task(&detail, "t").id).await.contains("42"));
+
+    // A reader sees no webhook and may neither make nor revoke one.
+    let hook_id = body["hook_id"].as_i64().unwrap();
+    let mut carol = Browser::at(base.clone());
+    assert_eq!(carol.login("carol", "carol-password").await.status, 303);
+    let page = carol.get("/projects/p/variables").await;
+    assert!(!page.body.contains("Webhooks"), "{}", page.body);
+    let revoke = format!("/projects/p/hooks/{hook_id}/revoke");
+    assert_eq!(
+        carol
+            .submit("/projects/p/hooks", &[("workflow", "w")])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(carol.submit(&revoke, &[]).await.status, 403);
+
+    let revoked = bob.submit(&revoke, &[]).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert!(
+        revoked
+            .body
+            .contains(&format!("Webhook {hook_id} of p/w revoked."))
+    );
+    let refused = http
+        .post(format!("{base}{path}"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+    // An unknown workflow is refused on the page, naming it.
+    let unknown = bob
+        .submit("/projects/p/hooks", &[("workflow", "nope")])
+        .await;
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+    assert!(unknown.body.contains("workflow p/nope does not exist"));
+}
