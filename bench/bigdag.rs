@@ -19,8 +19,6 @@ pub struct Report {
 
 /// Tasks in one layer of the generated DAG.
 const WIDTH: usize = 100;
-/// Requests per page measure; the first (warm-up) is left out.
-const REQUESTS: usize = 21;
 
 fn yaml(tasks: usize, changed: Option<usize>) -> String {
     let mut out = String::from("project: bigdag\nname: big\ntasks:\n");
@@ -173,27 +171,7 @@ pub async fn run(admin_url: &str, exe: &Path, tasks: usize, max_tasks: usize) ->
         ),
     ];
     for (label, key, path, target) in pages {
-        let mut times = Vec::new();
-        let mut bytes = 0;
-        for i in 0..REQUESTS {
-            let started = Instant::now();
-            let response = http
-                .get(format!("{base}{path}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200, "{path}");
-            bytes = response.bytes().await.unwrap().len();
-            if i > 0 {
-                times.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        times.sort_by(f64::total_cmp);
-        let (p50, p95) = (
-            crate::percentile(&times, 50.0),
-            crate::percentile(&times, 95.0),
-        );
+        let (p50, p95, bytes) = crate::pages::time_page(&http, &base, &token, &path).await;
         let target = if target.is_nan() {
             String::new()
         } else {

@@ -18,12 +18,36 @@ pub struct Report {
 /// Requests per page; the first (warm-up) is left out.
 const REQUESTS: usize = 21;
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
+/// One page timed: `REQUESTS` GETs of `base` + `path` with the token, the first left out;
+/// p50 and p95 of the time until the whole body arrived (ms), and the body's size (bytes).
+pub async fn time_page(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+) -> (f64, f64, usize) {
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for i in 0..REQUESTS {
+        let started = Instant::now();
+        let response = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        bytes = response.bytes().await.unwrap().len();
+        if i > 0 {
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
     }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
+    times.sort_by(f64::total_cmp);
+    (
+        crate::percentile(&times, 50.0),
+        crate::percentile(&times, 95.0),
+        bytes,
+    )
 }
 
 pub async fn run(store: &Store, base: &str, workflows: usize, fan_instance: i64) -> Report {
@@ -86,24 +110,7 @@ pub async fn run(store: &Store, base: &str, workflows: usize, fan_instance: i64)
     let mut rows = Vec::new();
     let mut json = serde_json::Map::new();
     for (label, key, path) in pages {
-        let mut times = Vec::new();
-        let mut bytes = 0;
-        for i in 0..REQUESTS {
-            let started = Instant::now();
-            let response = http
-                .get(format!("{base}{path}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200, "{path}");
-            bytes = response.bytes().await.unwrap().len();
-            if i > 0 {
-                times.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        times.sort_by(f64::total_cmp);
-        let (p50, p95) = (percentile(&times, 50.0), percentile(&times, 95.0));
+        let (p50, p95, bytes) = time_page(&http, base, &token, &path).await;
         rows.push((
             label,
             format!(

@@ -14,14 +14,6 @@ pub struct Report {
     pub json: serde_json::Map<String, serde_json::Value>,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
 pub async fn run(store: &Store, schedules_n: usize, seconds: u64) -> Report {
     let mut yaml = String::new();
     for i in 0..schedules_n {
@@ -111,8 +103,8 @@ pub async fn run(store: &Store, schedules_n: usize, seconds: u64) -> Report {
     assert_eq!(ids.len(), 365);
     tx.rollback().await.unwrap();
 
-    let p50 = percentile(&lateness, 50.0);
-    let p99 = percentile(&lateness, 99.0);
+    let p50 = crate::percentile(&lateness, 50.0);
+    let p99 = crate::percentile(&lateness, 99.0);
     let mut json = serde_json::Map::new();
     json.insert("cron_schedules".into(), schedules_n.into());
     json.insert("cron_seconds".into(), seconds.into());

@@ -377,70 +377,65 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
     };
     let mut admitted: HashMap<String, i64> = HashMap::new();
     let mut group_errors: HashMap<usize, String> = HashMap::new();
-    let mut queue_ids = Vec::new();
-    let mut payloads = Vec::new();
-    let mut retry_delays = Vec::new();
-    let mut state_ids = Vec::new();
-    let mut states: Vec<&str> = Vec::new();
-    let mut waits = Vec::new();
-    let mut errors: Vec<Option<String>> = Vec::new();
+    let mut batch = Batch {
+        wake_at: item_work.wake_at,
+        ..Batch::default()
+    };
     let mut kills = Vec::new();
     let mut finish = None;
-    let mut wake_at = item_work.wake_at;
     let mut mapped_starts = Vec::new();
-    // Items first: they were running before anything this plan starts.
-    for &(i, item) in &item_work.queue {
+    // Queue attempt `id` of task `i` (the task's own row, or an item with its `extra`
+    // params): into its task group if it names one with a free slot, with its payload.
+    let mut queue_attempt = |batch: &mut Batch,
+                             id: i64,
+                             attempt: i32,
+                             i: usize,
+                             extra: &[(String, String)]| {
         if !group_slot(&compiled, i, &groups, &mut admitted, &mut group_errors) {
-            state_ids.push(item.id);
             match group_errors.remove(&i) {
-                Some(message) => {
-                    states.push(TaskState::Failed.as_str());
-                    waits.push(None);
-                    errors.push(Some(message));
-                    wake_at = Some(now);
-                }
+                // The group does not exist: the task fails with the reason.
+                Some(message) => batch.set(id, TaskState::Failed, None, Some(message), now),
+                // The group is full: wait, and look again when a slot frees (a
+                // completion wakes this instance) or after a second at the latest.
                 None => {
                     let until = now + chrono::Duration::seconds(1);
-                    states.push(TaskState::Waiting.as_str());
-                    waits.push(Some(until));
-                    errors.push(None);
-                    wake_at = Some(wake_at.map_or(until, |w: DateTime<Utc>| w.min(until)));
+                    batch.set(id, TaskState::Waiting, Some(until), None, until);
                 }
             }
-            continue;
+            return;
         }
-        let value = item_values.get(&item.id).cloned().unwrap_or_default();
-        let extra = crate::dag::mapped::item_params(&value, item.map_index.unwrap_or(0) as usize);
         match tenant.clone().transpose().and_then(|t| {
-            payload_for(
+            payload(
                 &compiled,
                 instance,
                 &task_rows,
                 &outs,
                 i,
-                (item.id, &extra),
+                (id, extra),
                 t.as_ref(),
             )
         }) {
             Ok(p) => {
-                queue_ids.push(item.id);
-                payloads.push(p);
-                retry_delays.push(retry_delay(&compiled, i, item.attempt));
+                batch.queue_ids.push(id);
+                batch.payloads.push(p);
+                batch.retry_delays.push(retry_delay(&compiled, i, attempt));
             }
             Err(message) => {
-                state_ids.push(item.id);
-                states.push(TaskState::Failed.as_str());
-                waits.push(None);
-                errors.push(Some(message));
-                wake_at = Some(now);
+                // A parameter error fails the task without running it; the next round
+                // sees the failure and applies the failure strategy.
+                tracing::info!(instance_id = instance.id, task = %compiled.dag.tasks[i].name, %message, "task fails before dispatch");
+                batch.set(id, TaskState::Failed, None, Some(message), now);
             }
         }
+    };
+    // Items first: they were running before anything this plan starts.
+    for &(i, item) in &item_work.queue {
+        let value = item_values.get(&item.id).cloned().unwrap_or_default();
+        let extra = crate::dag::mapped::item_params(&value, item.map_index.unwrap_or(0) as usize);
+        queue_attempt(&mut batch, item.id, item.attempt, i, &extra);
     }
     for &id in &item_work.skip {
-        state_ids.push(id);
-        states.push(TaskState::Skipped.as_str());
-        waits.push(None);
-        errors.push(None);
+        batch.set(id, TaskState::Skipped, None, None, None);
     }
     kills.extend(item_work.kill.iter().copied());
     for action in &plan.actions {
@@ -449,77 +444,38 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
             Action::Queue(i) if mapped::is_mapped(&compiled, i) => mapped_starts.push(i),
             // Its items are killed by the item plan (`dag::mapped`), the parent ends then.
             Action::Kill(i) if mapped::is_mapped(&compiled, i) => {}
-            Action::Queue(i)
-                if !group_slot(&compiled, i, &groups, &mut admitted, &mut group_errors) =>
-            {
-                match group_errors.remove(&i) {
-                    // The group does not exist: the task fails with the reason.
-                    Some(message) => {
-                        state_ids.push(task_rows[i].id);
-                        states.push(TaskState::Failed.as_str());
-                        waits.push(None);
-                        errors.push(Some(message));
-                        wake_at = Some(now);
-                    }
-                    // The group is full: wait, and look again when a slot frees (a
-                    // completion wakes this instance) or after a second at the latest.
-                    None => {
-                        let until = now + chrono::Duration::seconds(1);
-                        state_ids.push(task_rows[i].id);
-                        states.push(TaskState::Waiting.as_str());
-                        waits.push(Some(until));
-                        errors.push(None);
-                        wake_at = Some(wake_at.map_or(until, |w: DateTime<Utc>| w.min(until)));
-                    }
-                }
+            Action::Queue(i) => {
+                queue_attempt(&mut batch, task_rows[i].id, task_rows[i].attempt, i, &[])
             }
-            Action::Queue(i) => match tenant
-                .clone()
-                .transpose()
-                .and_then(|t| payload(&compiled, instance, &task_rows, &outs, i, t.as_ref()))
-            {
-                Ok(p) => {
-                    queue_ids.push(task_rows[i].id);
-                    payloads.push(p);
-                    retry_delays.push(retry_delay(&compiled, i, task_rows[i].attempt));
-                }
-                Err(message) => {
-                    // A parameter error fails the task without running it; the next round
-                    // sees the failure and applies the failure strategy.
-                    tracing::info!(instance_id = instance.id, task = %compiled.dag.tasks[i].name, %message, "task fails before dispatch");
-                    state_ids.push(task_rows[i].id);
-                    states.push(TaskState::Failed.as_str());
-                    waits.push(None);
-                    errors.push(Some(message));
-                    wake_at = Some(now);
-                }
-            },
             Action::CompleteOnMaster(i) => {
-                state_ids.push(task_rows[i].id);
-                states.push(TaskState::Succeeded.as_str());
-                waits.push(None);
-                errors.push(None);
+                batch.set(task_rows[i].id, TaskState::Succeeded, None, None, None)
             }
-            Action::Skip(i) => {
-                state_ids.push(task_rows[i].id);
-                states.push(TaskState::Skipped.as_str());
-                waits.push(None);
-                errors.push(None);
-            }
-            Action::Wait { task, until } => {
-                state_ids.push(task_rows[task].id);
-                states.push(TaskState::Waiting.as_str());
-                waits.push(Some(until));
-                errors.push(None);
-            }
+            Action::Skip(i) => batch.set(task_rows[i].id, TaskState::Skipped, None, None, None),
+            Action::Wait { task, until } => batch.set(
+                task_rows[task].id,
+                TaskState::Waiting,
+                Some(until),
+                None,
+                None,
+            ),
             Action::Kill(i) => kills.push(task_rows[i].id),
             // Carried out below, after the batched state changes.
             Action::Branch { .. } | Action::StartOnMaster(_) => {}
             Action::Decide(_) => unreachable!("decisions are made before the plan is applied"),
             Action::Finish(state) => finish = Some(state),
-            Action::WakeAt(at) => wake_at = Some(wake_at.map_or(at, |w: DateTime<Utc>| w.min(at))),
+            Action::WakeAt(at) => batch.wake(at),
         }
     }
+    let Batch {
+        queue_ids,
+        payloads,
+        retry_delays,
+        state_ids,
+        states,
+        waits,
+        errors,
+        mut wake_at,
+    } = batch;
     if !state_ids.is_empty() {
         instances::set_states(tx, &state_ids, &states, &waits, &errors).await?;
     }
@@ -635,6 +591,44 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         instances::insert_event(tx, instance.id, Some(at)).await?;
     }
     Ok(())
+}
+
+/// What one evaluation writes, gathered so that each kind is one statement: attempts to
+/// queue with their payloads, state changes, and the earliest time to evaluate again.
+#[derive(Default)]
+struct Batch {
+    queue_ids: Vec<i64>,
+    payloads: Vec<serde_json::Value>,
+    retry_delays: Vec<Option<i64>>,
+    state_ids: Vec<i64>,
+    states: Vec<&'static str>,
+    waits: Vec<Option<DateTime<Utc>>>,
+    errors: Vec<Option<String>>,
+    wake_at: Option<DateTime<Utc>>,
+}
+
+impl Batch {
+    /// Task instance `id` goes to `state`; evaluate again by `wake` at the latest.
+    fn set(
+        &mut self,
+        id: i64,
+        state: TaskState,
+        wait: Option<DateTime<Utc>>,
+        error: Option<String>,
+        wake: impl Into<Option<DateTime<Utc>>>,
+    ) {
+        self.state_ids.push(id);
+        self.states.push(state.as_str());
+        self.waits.push(wait);
+        self.errors.push(error);
+        if let Some(at) = wake.into() {
+            self.wake(at);
+        }
+    }
+
+    fn wake(&mut self, at: DateTime<Utc>) {
+        self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
+    }
 }
 
 /// The wait before the next attempt should the attempt queued now (after `attempt` earlier
@@ -886,22 +880,10 @@ fn run_context(
     }
 }
 
-/// What the worker runs for task `i`: the task's spec with its parameters resolved and the
-/// strings of its type's expanded keys expanded. An `Err` is a parameter error, reported on
-/// the task.
+/// What the worker runs as task instance `id` of task `i` (its own row, or an item with
+/// its `extra` params): the task's spec with its parameters resolved and the strings of
+/// its type's expanded keys expanded. An `Err` is a parameter error, reported on the task.
 fn payload(
-    compiled: &Compiled,
-    instance: &InstanceRow,
-    rows: &[&TaskRow],
-    outs: &HashMap<i64, serde_json::Value>,
-    i: usize,
-    tenant: Option<&crate::store::tenants::Tenant>,
-) -> Result<serde_json::Value, String> {
-    payload_for(compiled, instance, rows, outs, i, (rows[i].id, &[]), tenant)
-}
-
-/// [`payload`] for task instance `id` of task `i` (an item), with `extra` params.
-fn payload_for(
     compiled: &Compiled,
     instance: &InstanceRow,
     rows: &[&TaskRow],

@@ -204,6 +204,19 @@ impl TestCluster {
         wait_final(&self.store, id, Duration::from_secs(60)).await
     }
 
+    /// `GET http://<api>/api/v1<path>` with a bearer token: the JSON body.
+    pub async fn get_api(&self, token: &str, path: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("http://{}/api/v1{path}", self.api()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// The instance with its tasks, as `GET /api/v1/instances/{id}` shows it.
     pub async fn detail(&self, id: i64) -> instances::InstanceDetail {
         let client = self.store.client().await.unwrap();

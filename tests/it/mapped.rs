@@ -62,15 +62,7 @@ tasks:
 
     // REST: every item, with its index; the mapped task with its count and outputs.
     let token = cluster.api_token("mapped").await;
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/instances/{id}", cluster.api()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = cluster.get_api(&token, &format!("/instances/{id}")).await;
     let tasks = body["tasks"].as_array().unwrap();
     let named = |n: &str| tasks.iter().find(|t| t["name"] == n).unwrap().clone();
     for i in 0..3 {

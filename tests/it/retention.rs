@@ -29,15 +29,7 @@ async fn a_process_attempt_reports_its_cpu_time_and_peak_rss() {
     assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
 
     let token = cluster.api_token("ops").await;
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/instances/{id}", cluster.api()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = cluster.get_api(&token, &format!("/instances/{id}")).await;
     let tasks = body["tasks"].as_array().unwrap();
     let burn = tasks.iter().find(|t| t["name"] == "burn").unwrap();
     assert!(burn["cpu_user_ms"].as_i64().unwrap() > 0, "{burn}");
