@@ -1249,7 +1249,7 @@ fn task(ctx: &mut Ctx, node: &Node) -> Draft {
         ctx.err(
             foreach_pos,
             format!(
-                "`foreach` is not allowed on a {ty} task: only tasks a worker runs can be mapped"
+                "`foreach` is not allowed on `type: {ty}`: only tasks a worker runs can be mapped"
             ),
         );
     }

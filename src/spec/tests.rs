@@ -2965,7 +2965,7 @@ fn foreach_is_refused_where_a_worker_does_not_run_the_task() {
         assert!(
             errors.iter().any(|e| e.line == 6
                 && e.message
-                    == format!("`foreach` is not allowed on a {ty} task: only tasks a worker runs can be mapped")),
+                    == format!("`foreach` is not allowed on `type: {ty}`: only tasks a worker runs can be mapped")),
             "{ty}: {errors:#?}"
         );
     }
