@@ -73,8 +73,14 @@ async fn drain(
     while !cancel.is_cancelled() {
         let started = std::time::Instant::now();
         let tx = client.transaction().await?;
-        let Some((instance, events)) = instances::claim_for_evaluation(&tx, clock.now()).await?
-        else {
+        // Sent together: the setting does not wait for a round trip of its own.
+        let (lazily, claimed) = futures_util::future::join(
+            instances::commit_lazily(&tx),
+            instances::claim_for_evaluation(&tx, clock.now()),
+        )
+        .await;
+        lazily?;
+        let Some((instance, events)) = claimed? else {
             // Nothing to claim: ask for the next due time in the same transaction, so an
             // idle round is one transaction.
             let next = instances::next_due_ms(&tx, clock.now()).await?;
@@ -175,6 +181,7 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
             ),
         };
         tracing::warn!(instance_id = instance.id, "{message}");
+        instances::commit_durably(tx).await?;
         instances::sla_alert(tx, instance.id, &message).await?;
     }
     // A serial workflow's waiting instance is evaluated when its turn may have come.
@@ -252,6 +259,7 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
             instance.id
         );
         tracing::warn!(instance_id = instance.id, "{message}");
+        instances::commit_durably(tx).await?;
         instances::timeout_alert(tx, instance.id, &message).await?;
     }
 
@@ -327,9 +335,42 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         })
         .chain(item_work.queue.iter().map(|(i, _)| *i))
         .collect();
-    let outs = ancestor_outs(tx, &compiled, &task_rows, &views, &starting).await?;
     let item_ids: Vec<i64> = item_work.queue.iter().map(|(_, r)| r.id).collect();
-    let item_values = crate::store::mapped::values(tx, &item_ids).await?;
+
+    // The workflow's tenant, resolved (and its project checked again) when this round
+    // queues anything: a tenant removed or narrowed since apply fails the tasks it would run.
+    // A workflow that names none runs as its project's default tenant, if there is one.
+    let queues = !item_work.queue.is_empty()
+        || plan
+            .actions
+            .iter()
+            .any(|a| matches!(*a, Action::Queue(i) if !mapped::is_mapped(&compiled, i)));
+    let tenant = async {
+        Ok::<_, StoreError>(match &compiled.version.spec.tenant {
+            None if queues => crate::store::tenants::default_of(tx, &compiled.version.project)
+                .await?
+                .map(Ok),
+            Some(name) if queues => {
+                let found = crate::store::tenants::get(tx, name).await?;
+                let project = &compiled.version.project;
+                Some(
+                    match crate::store::tenants::refusal(found.as_ref(), name, project) {
+                        Some(why) => Err(why),
+                        None => Ok(found.expect("a tenant without refusal exists")),
+                    },
+                )
+            }
+            _ => None,
+        })
+    };
+    // Independent reads, sent together.
+    let (outs, item_values, tenant) = futures_util::future::join3(
+        ancestor_outs(tx, &compiled, &task_rows, &views, &starting),
+        crate::store::mapped::values(tx, &item_ids),
+        tenant,
+    )
+    .await;
+    let (outs, item_values, tenant) = (outs?, item_values?, tenant?);
 
     // Lock the task groups this plan queues into, in name order (no deadlock between two
     // masters), and remember their (size, slots in use).
@@ -351,30 +392,6 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
     for (group, slot) in groups.iter_mut() {
         *slot = crate::store::task_groups::lock(tx, group).await?;
     }
-    // The workflow's tenant, resolved (and its project checked again) when this round
-    // queues anything: a tenant removed or narrowed since apply fails the tasks it would run.
-    // A workflow that names none runs as its project's default tenant, if there is one.
-    let queues = !item_work.queue.is_empty()
-        || plan
-            .actions
-            .iter()
-            .any(|a| matches!(*a, Action::Queue(i) if !mapped::is_mapped(&compiled, i)));
-    let tenant = match &compiled.version.spec.tenant {
-        None if queues => crate::store::tenants::default_of(tx, &compiled.version.project)
-            .await?
-            .map(Ok),
-        Some(name) if queues => {
-            let found = crate::store::tenants::get(tx, name).await?;
-            let project = &compiled.version.project;
-            Some(
-                match crate::store::tenants::refusal(found.as_ref(), name, project) {
-                    Some(why) => Err(why),
-                    None => Ok(found.expect("a tenant without refusal exists")),
-                },
-            )
-        }
-        _ => None,
-    };
     let mut admitted: HashMap<String, i64> = HashMap::new();
     let mut group_errors: HashMap<usize, String> = HashMap::new();
     let mut batch = Batch {
@@ -494,8 +511,14 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         wake_at = Some(now);
     }
     if !queue_ids.is_empty() {
-        instances::queue_tasks(tx, &queue_ids, &payloads, instance.priority, &retry_delays).await?;
-        instances::notify(tx, Channel::Task, "").await?;
+        // Sent together (the notification is delivered at the commit either way).
+        let (queued, notified) = futures_util::future::join(
+            instances::queue_tasks(tx, &queue_ids, &payloads, instance.priority, &retry_delays),
+            instances::notify(tx, Channel::Task, ""),
+        )
+        .await;
+        queued?;
+        notified?;
     }
     if !kills.is_empty() {
         instances::request_kill(tx, &kills).await?;
@@ -562,6 +585,8 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         }
     }
     if let Some(state) = finish {
+        // Seen outside at once: `run --wait`, alerts, triggered runs.
+        instances::commit_durably(tx).await?;
         instances::finish(tx, instance.id, state).await?;
         if let Some(group) = notify_group(compiled.version.spec.notify.as_ref(), state) {
             crate::store::alerts::instance_end(tx, instance.id, group).await?;
@@ -1087,6 +1112,7 @@ async fn start_on_master(
                     let found = master_tasks_store::explanation(tx, task_id)
                         .await?
                         .unwrap_or_default();
+                    instances::commit_durably(tx).await?;
                     crate::store::alerts::master_task_alert(
                         tx,
                         task_id,

@@ -185,6 +185,25 @@ pub struct ConsumedEvents {
     pub all_succeeded: bool,
 }
 
+/// Let the evaluation in `tx` commit without waiting for its WAL to reach the disk.
+/// Safe because of what an evaluation that leaves its instance running writes: rows that
+/// nothing outside the database has acted on yet. Whatever acts on them commits durably
+/// after it — the claim of an attempt it queued, above all — and a commit's flush carries
+/// all the WAL before it, so that one is durable with it. A crash of Postgres before then
+/// undoes the evaluation as a whole, and its events (consumed in it) bring it back. An
+/// evaluation that writes what others act on at once (an instance's end, its triggers, an
+/// alert) calls [`commit_durably`] first.
+pub async fn commit_lazily(tx: &impl Conn) -> Result<()> {
+    tx.exec_simple("set local synchronous_commit = off").await
+}
+
+/// Undo [`commit_lazily`]: this transaction commits at the durability configured for the
+/// session (the server's `synchronous_commit`).
+pub async fn commit_durably(tx: &impl Conn) -> Result<()> {
+    tx.exec_simple("set local synchronous_commit to default")
+        .await
+}
+
 /// Lock one instance that has due evaluation events (skipping ones other masters hold)
 /// and consume its due events. Must run inside a transaction.
 pub async fn claim_for_evaluation(

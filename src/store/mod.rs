@@ -176,6 +176,13 @@ impl Store {
             },
         );
         let pool = Pool::builder(manager)
+            .post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+                Box::pin(async move {
+                    db::plan_once(client)
+                        .await
+                        .map_err(deadpool_postgres::HookError::Backend)
+                })
+            }))
             .max_size(size)
             .wait_timeout(Some(std::time::Duration::from_secs(30)))
             .runtime(deadpool_postgres::Runtime::Tokio1)

@@ -45,6 +45,10 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
             task.attempt, task.name, resources.config.server_name
         ),
     );
+    // Let the shipper send the mark before the spawn below blocks this thread: woken from
+    // here it waits in this worker's next-task slot, which no other worker may take, so the
+    // mark would otherwise leave only once the process has been created.
+    tokio::task::yield_now().await;
     // Secrets the task names are opened here, and masked in all it ships from now on.
     let mut task = task;
     let values = match super::secrets::open(resources, &mut task).await {

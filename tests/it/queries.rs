@@ -255,9 +255,19 @@ async fn counted_run() {
         t.executes + simple.len() as u64,
         "pgdag_queries_total counts what was sent, no more, no less"
     );
+    // LISTEN, and the settings of a session or transaction: how plans are kept
+    // (store::db), how an evaluation commits (store::instances::commit_lazily).
     assert!(
-        simple.iter().all(|q| q.starts_with("LISTEN ")),
-        "only LISTEN goes as a simple statement: {simple:?}"
+        simple.iter().all(|q| q.starts_with("LISTEN ")
+            || q.starts_with("set plan_cache_mode = ")
+            || q.starts_with("set local synchronous_commit ")),
+        "only LISTEN and settings go as simple statements: {simple:?}"
+    );
+    assert!(
+        simple
+            .iter()
+            .any(|q| q.as_str() == "set plan_cache_mode = force_generic_plan"),
+        "pooled connections keep their plans: {simple:?}"
     );
     let repeated: Vec<_> = t.parses.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
@@ -290,4 +300,56 @@ fn collect_sql(dir: &Path, texts: &mut HashSet<String>) {
             texts.insert(std::fs::read_to_string(&path).unwrap());
         }
     }
+}
+
+/// A pooled connection keeps one plan per statement (the claim's, an evaluation's: no
+/// planning at each bind), while a list with optional filters is planned for each call's
+/// values, and the connection keeps its mode after it.
+#[tokio::test]
+async fn pooled_statements_keep_one_plan_and_filtered_lists_are_planned_per_call() {
+    let db = TestDb::new().await;
+    let store = Store::connect(&db.url, "pgdag:test", 1).unwrap();
+    let client = store.client().await.unwrap();
+    for _ in 0..7 {
+        pgdag::store::instances::next_due_ms(&client, None)
+            .await
+            .unwrap();
+        pgdag::store::members::list(&client, None).await.unwrap();
+    }
+    let mode: String = client
+        .query_one("show plan_cache_mode", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(mode, "force_generic_plan");
+    let plans = |rows: Vec<tokio_postgres::Row>, needle: &str| -> (i64, i64) {
+        let row = rows
+            .iter()
+            .find(|r| r.get::<_, String>(0).contains(needle))
+            .unwrap_or_else(|| panic!("{needle} is prepared on the connection"));
+        (row.get(1), row.get(2))
+    };
+    let rows = client
+        .query(
+            "select statement, generic_plans, custom_plans from pg_prepared_statements",
+            &[],
+        )
+        .await
+        .unwrap();
+    // Its parameter (the clock) would otherwise get it planned for each call's value.
+    let next_due = include_str!("../../sql/queries/instances/next_due.sql");
+    let (generic, custom) = plans(rows.clone(), next_due.trim());
+    assert_eq!(
+        (generic, custom),
+        (7, 0),
+        "instances/next_due: one generic plan, never planned again"
+    );
+    // `auto` plans the first five calls for their values.
+    let (_, custom) = plans(rows, pgdag::store::db::PLAN_PER_CALL);
+    assert!(
+        custom >= 5,
+        "members/list is planned per call: {custom} custom plans"
+    );
+    drop(client);
+    store.pool.close();
 }

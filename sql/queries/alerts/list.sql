@@ -1,3 +1,4 @@
+-- plan: per call (optional filters: the plan fits the values at hand)
 -- Alerts, newest first, each with its deliveries. $6: the viewer's user id (null: an
 -- admin, who sees every alert).
 select a.id, a.kind, a.state, a.alert_group, a.workflow_instance_id, a.task_instance_id,

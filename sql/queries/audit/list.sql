@@ -1,3 +1,4 @@
+-- plan: per call (optional filters: the plan fits the values at hand)
 -- The audit trail, newest first. $1 actor (substring), $2 project, $3 action (prefix:
 -- `command` matches `command.start`), $4 from, $5 to, $6 before (an id), $7 limit.
 select id, at, actor, action, project, target, detail

@@ -1,3 +1,4 @@
+-- plan: per call (optional filters: the plan fits the values at hand)
 -- $1: the viewer's user id, or null for an admin (who sees every project).
 select p.name, p.description, p.created_at,
        (select count(*) from pgdag.workflow_definition wd where wd.project_id = p.id) as workflows

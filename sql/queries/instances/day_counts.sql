@@ -1,3 +1,4 @@
+-- plan: per call (optional filters: the plan fits the values at hand)
 -- Instances created per UTC day over the last $1 days (today included), by state group.
 -- $2: the viewer's user id, or null for an admin.
 select d.day::date as day,

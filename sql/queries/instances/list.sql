@@ -1,3 +1,4 @@
+-- plan: per call (optional filters: the plan fits the values at hand)
 -- Newest first, keyset-paginated by id. $6: the viewer's user id (null: an admin, who sees
 -- every project); $7/$8: created on or after / before these times.
 select wi.id, p.name as project, wd.name as workflow, wi.workflow_version, wi.state,

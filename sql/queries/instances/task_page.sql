@@ -1,3 +1,4 @@
+-- plan: per call (optional filters: the plan fits the values at hand)
 -- One page of an instance's tasks, in the shape of get_tasks.sql: ids after $4, in id order,
 -- at most $5, in one of the states $2 (null: any) and named with the prefix $3 (null: any).
 select t.id, t.name, t.task_type, t.state, t.attempt, t.host, t.started_at, t.ended_at, t.exit_code,

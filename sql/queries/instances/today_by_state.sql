@@ -1,3 +1,4 @@
+-- plan: per call (optional filters: the plan fits the values at hand)
 -- Instances created today (UTC) by state. $1: the viewer's user id, or null for an admin.
 select wi.state, count(*) as n
 from pgdag.workflow_instance wi

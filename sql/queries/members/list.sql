@@ -1,3 +1,4 @@
+-- plan: per call (optional filters: the plan fits the values at hand)
 select p.name as project, u.name as user_name, m.access
 from pgdag.project_member m
 join pgdag.project p on p.id = m.project_id

@@ -1,3 +1,4 @@
+-- plan: per call (optional filters: the plan fits the values at hand)
 -- $2: the viewer's user id, or null for an admin (who sees every project).
 select s.id, p.name as project, wd.name as workflow, s.source, s.cron, s.timezone, s.start_at,
        s.end_at, s.misfire, s.enabled, s.last_fire_at, s.next_fire_at, wd.release

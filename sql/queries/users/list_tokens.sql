@@ -1,3 +1,4 @@
+-- plan: per call (optional filters: the plan fits the values at hand)
 -- Every token, or one user's ($1), newest first.
 select t.id, t.name, u.name as user_name, t.created_at, t.last_used_at, t.expires_at,
        coalesce(t.expires_at <= now(), false) as expired
