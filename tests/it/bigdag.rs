@@ -326,6 +326,8 @@ async fn counted_applies() {
     }
     let db = TestDb::new().await;
     let store = db.store();
+    // The pool's connection is opened (and set up, one statement) before counting.
+    drop(store.client().await.unwrap());
     let chain = |name: &str, tasks: usize, changed: bool| {
         let mut out = format!("project: count\nname: {name}\ntasks:\n");
         for i in 0..tasks {
