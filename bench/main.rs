@@ -64,6 +64,10 @@ fn args() -> Args {
             args.skip_failover = true;
             continue;
         }
+        if flag == "--help" || flag == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
         if flag == "--quick" {
             args.quick = true;
             args.skip_failover = true;
@@ -74,9 +78,10 @@ fn args() -> Args {
         }
         let value = it.next().unwrap_or_default();
         let number = || {
-            value
-                .parse::<usize>()
-                .unwrap_or_else(|_| panic!("{flag} needs a number"))
+            value.parse::<usize>().unwrap_or_else(|_| {
+                eprintln!("{flag} needs a number, not {value:?}\n\n{USAGE}");
+                std::process::exit(2)
+            })
         };
         match flag.as_str() {
             "--tasks" => args.tasks = number(),
@@ -90,11 +95,19 @@ fn args() -> Args {
             "--backlog" => args.backlog = number(),
             "--bigdag-tasks" => args.bigdag_tasks = number(),
             "--only" => args.only = Some(value.clone()),
-            other => panic!("unknown flag {other}"),
+            other => {
+                eprintln!("unknown flag {other}\n\n{USAGE}");
+                std::process::exit(2);
+            }
         }
     }
     args
 }
+
+const USAGE: &str = "usage: pgdag-bench [--quick] [--skip-failover] [--only NAME] [--tasks N] \
+[--chain N] [--chains N] [--max-tasks N] [--sql-tasks N] [--page-workflows N] \
+[--cron-schedules N] [--cron-seconds N] [--backlog N] [--bigdag-tasks N]
+(bench/README.md says what each measure is)";
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

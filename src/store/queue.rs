@@ -101,6 +101,9 @@ pub struct Completion {
     /// What the attempt's process cost (`tasks::usage`): CPU user and system time in
     /// milliseconds and peak RSS in KiB; `None` for attempts that ran no process.
     pub usage: Option<[i64; 3]>,
+    /// How long the attempt ran, by the worker's clock: its `started_at` when it was never
+    /// marked `running` is its end minus this.
+    pub ran_us: Option<i64>,
 }
 
 /// An alert about an attempt, raised by its worker (written only while its claim holds).
@@ -193,6 +196,7 @@ pub async fn flush(
         completions.iter().map(|c| c.usage.map(|u| u[i])).collect()
     };
     let (cpu_user, cpu_system, max_rss) = (usage(0), usage(1), usage(2));
+    let ran_us: Vec<Option<i64>> = completions.iter().map(|c| c.ran_us).collect();
     let complete = async {
         if completions.is_empty() {
             return Ok(0);
@@ -212,6 +216,7 @@ pub async fn flush(
                     &cpu_user,
                     &cpu_system,
                     &max_rss,
+                    &ran_us,
                 ],
             )
             .await?;

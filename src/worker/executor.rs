@@ -34,10 +34,24 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
             error: Some("killed before it started".into()),
             result: None,
             usage: None,
+            ran_us: None,
         });
         return;
     }
-    shipper.started(&task);
+    // An in-process attempt (a statement, a request) mostly ends within a flush or two:
+    // its `running` mark waits RUNNING_MARK_AFTER, and one that ends sooner writes none
+    // (its outcome sets `started_at` from how long it ran), one row update fewer.
+    let in_process = task
+        .task_type
+        .parse::<TaskType>()
+        .is_ok_and(|t| t.runs_in_process());
+    let mut mark_at = None;
+    if in_process {
+        shipper.started_unmarked(&task);
+        mark_at = Some(tokio::time::Instant::now() + RUNNING_MARK_AFTER);
+    } else {
+        shipper.started(&task);
+    }
     shipper.log(
         &task,
         format!(
@@ -64,6 +78,7 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
                 error: Some(message),
                 result: None,
                 usage: None,
+                ran_us: None,
             });
             return;
         }
@@ -99,6 +114,10 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
             loop {
                 tokio::select! {
                     result = &mut running => break result,
+                    _ = sleep_until_some(mark_at), if mark_at.is_some() => {
+                        shipper.running(&task);
+                        mark_at = None;
+                    }
                     _ = kill.cancelled(), if !killed => {
                         killed = true;
                         ctx.log("[pgdag] kill requested\n");
@@ -192,8 +211,12 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
         usage: outcome
             .usage
             .map(|u| [u.cpu_user_ms, u.cpu_system_ms, u.max_rss_kib]),
+        ran_us: Some(started.elapsed().as_micros().min(i64::MAX as u128) as i64),
     });
 }
+
+/// How long an in-process attempt runs before it is marked `running`.
+const RUNNING_MARK_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// `value` with every string masked (out params, a sql task's rows).
 fn mask_json(masker: &Masker, mut value: serde_json::Value) -> serde_json::Value {

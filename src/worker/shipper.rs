@@ -24,10 +24,17 @@ const MAX_BATCH: usize = 5_000;
 pub const MAX_QUEUED_BYTES: usize = 16 * 1024 * 1024;
 
 enum Message {
+    /// An attempt begins: its log numbering, and (`running`) its mark.
     Started {
         id: i64,
         token: Uuid,
         next_seq: i32,
+        running: bool,
+    },
+    /// The mark of an attempt that began without it.
+    Running {
+        id: i64,
+        token: Uuid,
     },
     Log {
         id: i64,
@@ -70,11 +77,28 @@ impl Shipper {
         let lp = Loop::new(crate::service::rounds::SHIPPER, CancellationToken::new());
         (Shipper { tx, queued }, service::run(service, lp))
     }
+    /// The attempt begins and is marked `running`.
     pub fn started(&self, task: &ClaimedTask) {
+        self.begins(task, true);
+    }
+    /// The attempt begins; its `running` mark waits for [`Shipper::running`] (or is never
+    /// written: its outcome sets `started_at` from how long it ran).
+    pub fn started_unmarked(&self, task: &ClaimedTask) {
+        self.begins(task, false);
+    }
+    fn begins(&self, task: &ClaimedTask, running: bool) {
         let _ = self.tx.send(Message::Started {
             id: task.id,
             token: task.claim_token,
             next_seq: task.next_seq,
+            running,
+        });
+    }
+    /// Mark an attempt begun with [`Shipper::started_unmarked`] as `running`.
+    pub fn running(&self, task: &ClaimedTask) {
+        let _ = self.tx.send(Message::Running {
+            id: task.id,
+            token: task.claim_token,
         });
     }
     pub fn log(&self, task: &ClaimedTask, text: String) {
@@ -220,10 +244,14 @@ fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled 
                 id,
                 token,
                 next_seq: seq,
+                running,
             } => {
                 next_seq.insert(id, seq);
-                started.push((id, token));
+                if running {
+                    started.push((id, token));
+                }
             }
+            Message::Running { id, token } => started.push((id, token)),
             Message::Log {
                 id, token, text, ..
             } => {
@@ -286,6 +314,13 @@ mod tests {
                 id: 1,
                 token,
                 next_seq: 5,
+                running: true,
+            },
+            Message::Started {
+                id: 3,
+                token,
+                next_seq: 2,
+                running: false,
             },
             Message::Log {
                 id: 1,
@@ -311,15 +346,28 @@ mod tests {
         assert_eq!(logs.len(), 2);
         assert_eq!((logs[0].seq, logs[0].text.as_str()), (5, "a\nb\n"));
         assert_eq!((logs[1].task_instance_id, logs[1].seq), (2, 0));
-        let (_, logs, _, _) = assemble(
-            vec![Message::Log {
-                id: 1,
-                token,
-                text: "c\n".into(),
-                permit: None,
-            }],
+        // An attempt begun unmarked numbers its lines from its claim, and its late mark
+        // is written then.
+        let (started, logs, _, _) = assemble(
+            vec![
+                Message::Log {
+                    id: 1,
+                    token,
+                    text: "c\n".into(),
+                    permit: None,
+                },
+                Message::Log {
+                    id: 3,
+                    token,
+                    text: "z\n".into(),
+                    permit: None,
+                },
+                Message::Running { id: 3, token },
+            ],
             &mut seqs,
         );
         assert_eq!(logs[0].seq, 6);
+        assert_eq!((logs[1].task_instance_id, logs[1].seq), (3, 2));
+        assert_eq!(started, vec![(3, token)]);
     }
 }

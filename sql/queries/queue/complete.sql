@@ -1,8 +1,9 @@
 with done as (
     select *
     from unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::jsonb[], $6::text[], $7::jsonb[],
-                $9::bigint[], $10::bigint[], $11::bigint[])
-        as d(id, token, outcome, exit_code, out_params, error, result, cpu_user_ms, cpu_system_ms, max_rss_kib)
+                $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+        as d(id, token, outcome, exit_code, out_params, error, result, cpu_user_ms, cpu_system_ms, max_rss_kib,
+             ran_us)
 ), upd as (
     update pgdag.task_instance t
     set state = case
@@ -26,7 +27,10 @@ with done as (
         cpu_user_ms = d.cpu_user_ms,
         cpu_system_ms = d.cpu_system_ms,
         max_rss_kib = d.max_rss_kib,
-        started_at = coalesce(t.started_at, greatest($8::timestamptz, now())),
+        -- An attempt never marked running (an in-process one that ended at once): its
+        -- end minus how long it ran, by the worker's clock.
+        started_at = coalesce(t.started_at,
+                              greatest($8::timestamptz, now()) - coalesce(d.ran_us, 0) * interval '1 microsecond'),
         -- The clock's: a relation delay runs from here.
         ended_at = greatest($8::timestamptz, now())
     from done d
