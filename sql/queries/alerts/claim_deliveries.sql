@@ -1,3 +1,4 @@
+-- plan: per call (limit $n: a plan made without its value may read a whole table)
 -- Claim due deliveries: a fresh claim token, one more attempt, and a lease that ends at
 -- `next_attempt_at` (a claim whose process dies is claimed again after it).
 with picked as materialized (

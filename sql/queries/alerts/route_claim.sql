@@ -1,3 +1,4 @@
+-- plan: per call (limit $n: a plan made without its value may read a whole table)
 -- Alerts not routed yet, locked; with the notify groups of the workflows they are about
 -- (the alert's instance, and for a failover the instances of the attempts it moved).
 with picked as materialized (

@@ -1,3 +1,4 @@
+-- plan: per call (limit $n: a plan made without its value may read a whole table)
 select id, command_type, project, workflow, params, workflow_instance_id, options,
     extract(epoch from clock_timestamp() - created_at)::float8 as waited_s
 from pgdag.command

@@ -1,3 +1,4 @@
+-- plan: per call (limit $n: a plan made without its value may read a whole table)
 -- The workflows of a project with their schedule and their last $2 runs (newest first).
 select wd.name, wd.version, wd.description, wd.release, wd.updated_at,
        s.cron, s.timezone, s.enabled, s.next_fire_at,

@@ -1,3 +1,4 @@
+-- plan: per call (limit $n: a plan made without its value may read a whole table)
 -- The last $3 chunks before seq $2, cut from the front to about $4 bytes (the last chunk
 -- is always kept): a page of a huge log stays small however long its lines.
 select seq, text from (

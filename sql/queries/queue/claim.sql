@@ -36,16 +36,17 @@ with processes as materialized (
     union all
     select task_instance_id from in_process
 ), taken as (
+    -- `any(array(...))` rather than a join: the plan is made once (store::db), not knowing
+    -- how many rows `limit $2` gives, and with a join it read the whole queue to hash it.
     delete from pgdag.task_queue q
-    using picked
-    where q.task_instance_id = picked.task_instance_id
+    where q.task_instance_id = any(array(select task_instance_id from picked))
     returning q.task_instance_id, q.workflow_priority, q.workflow_instance_id, q.task_priority, q.queued_at
 ), claimed as (
     update pgdag.task_instance t
     set state = 'dispatched', host = $3, server_id = $4, claim_token = gen_random_uuid(),
         dispatched_at = clock_timestamp()
     from taken
-    where t.id = taken.task_instance_id
+    where t.id = taken.task_instance_id and t.id = any(array(select task_instance_id from picked))
     returning t.id, t.workflow_instance_id, t.name, t.task_type, t.attempt, t.claim_token, t.payload,
         (select coalesce(max(l.seq) + 1, 0) from pgdag.task_log l where l.task_instance_id = t.id) as next_seq,
         taken.workflow_priority, taken.task_priority,

@@ -1,3 +1,4 @@
+-- plan: per call (limit $n: a plan made without its value may read a whole table)
 -- Schedules due now whose workflow is online, locked so that a fire is decided once.
 select s.id, s.cron, s.timezone, s.start_at, s.end_at, s.misfire, s.last_fire_at, s.updated_at,
        s.next_fire_at, p.name as project, wd.name as workflow, wd.release, greatest($2::timestamptz, now()) as db_now
