@@ -9,13 +9,14 @@
 //! otherwise idle or a whole batch fits, both kinds in one statement (`SKIP LOCKED`, the
 //! queue's priority order within each kind). Claimed attempts wait in their kind's
 //! [`LocalQueue`]; one dispatcher per attempt takes the best waiting one when it gets a
-//! slot. Woken by `pgdag_task`, by a freed slot and by the fallback poll.
+//! slot. Woken by `pgdag_task`, by a freed slot (unless its kind's last claim found the
+//! queue empty: only `pgdag_task` can bring more then) and by the fallback poll.
 //!
 //! How it fails: a failed claim is retried after the runner's backoff; running attempts go
 //! on. While the process is fenced it claims nothing.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -118,6 +119,10 @@ pub(super) struct Lane {
     /// Attempts of this kind claimed and not finished.
     pub held: Arc<Semaphore>,
     pub local: LocalQueue<Pending>,
+    /// This kind's last claim found fewer attempts than it asked for: the queue holds none
+    /// for this worker until `pgdag_task` says otherwise, and a freed slot need not wake
+    /// the fetcher (in a chain, that claim came back empty at every hop).
+    pub drained: Arc<AtomicBool>,
 }
 
 impl Lane {
@@ -126,6 +131,7 @@ impl Lane {
             slots: Arc::new(Semaphore::new(capacity.slots)),
             held: Arc::new(Semaphore::new(capacity.held())),
             local: LocalQueue::default(),
+            drained: Arc::default(),
         }
     }
 
@@ -221,10 +227,11 @@ impl Fetcher {
         );
         // One dispatcher per claimed attempt keeps the code simple: each takes the best
         // attempt waiting when it gets a slot, so the order is the queue's.
-        let (local, exec, slot_freed) = (
+        let (local, exec, slot_freed, drained) = (
             lane.local.clone(),
             lane.slots.clone(),
             self.slot_freed.clone(),
+            lane.drained.clone(),
         );
         let (shipper, running, resources, idle, count) = (
             self.shipper.clone(),
@@ -259,7 +266,9 @@ impl Fetcher {
             count.fetch_sub(1, Ordering::Relaxed);
             drop(exec_permit);
             drop(held_permit);
-            slot_freed.notify_one();
+            if !drained.load(Ordering::SeqCst) {
+                slot_freed.notify_one();
+            }
             idle.notify_one();
         });
     }
@@ -305,6 +314,14 @@ impl Round for Fetcher {
                 .try_acquire_owned()
                 .expect("room was counted before claiming");
             self.spawn(task, &lane, held_permit);
+        }
+        for (lane, asked, got) in [
+            (&self.processes, want, got),
+            (&self.in_process, want_in_process, got_in_process),
+        ] {
+            if asked > 0 {
+                lane.drained.store(got < asked, Ordering::SeqCst);
+            }
         }
         // A full claim of either kind: there may be more.
         let full =
