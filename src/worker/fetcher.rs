@@ -294,6 +294,13 @@ impl Round for Fetcher {
         }
         let want = self.processes.want(self.config.processes(), healthy);
         let want_in_process = self.in_process.want(self.config.in_process(), healthy);
+        // A kind that does not claim now may leave attempts in the queue (its slots are
+        // busy, or a batch does not fit yet): a freed slot must wake the fetcher for it.
+        for (lane, asked) in [(&self.processes, want), (&self.in_process, want_in_process)] {
+            if asked == 0 {
+                lane.drained.store(false, Ordering::SeqCst);
+            }
+        }
         if want == 0 && want_in_process == 0 {
             return Ok(Next::Idle);
         }
