@@ -9,14 +9,13 @@
 //! otherwise idle or a whole batch fits, both kinds in one statement (`SKIP LOCKED`, the
 //! queue's priority order within each kind). Claimed attempts wait in their kind's
 //! [`LocalQueue`]; one dispatcher per attempt takes the best waiting one when it gets a
-//! slot. Woken by `pgdag_task`, by a freed slot (unless its kind's last claim found the
-//! queue empty: only `pgdag_task` can bring more then) and by the fallback poll.
+//! slot. Woken by `pgdag_task`, by a freed slot and by the fallback poll.
 //!
 //! How it fails: a failed claim is retried after the runner's backoff; running attempts go
 //! on. While the process is fenced it claims nothing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -119,10 +118,6 @@ pub(super) struct Lane {
     /// Attempts of this kind claimed and not finished.
     pub held: Arc<Semaphore>,
     pub local: LocalQueue<Pending>,
-    /// This kind's last claim found fewer attempts than it asked for: the queue holds none
-    /// for this worker until `pgdag_task` says otherwise, and a freed slot need not wake
-    /// the fetcher (in a chain, that claim came back empty at every hop).
-    pub drained: Arc<AtomicBool>,
 }
 
 impl Lane {
@@ -131,7 +126,6 @@ impl Lane {
             slots: Arc::new(Semaphore::new(capacity.slots)),
             held: Arc::new(Semaphore::new(capacity.held())),
             local: LocalQueue::default(),
-            drained: Arc::default(),
         }
     }
 
@@ -227,11 +221,10 @@ impl Fetcher {
         );
         // One dispatcher per claimed attempt keeps the code simple: each takes the best
         // attempt waiting when it gets a slot, so the order is the queue's.
-        let (local, exec, slot_freed, drained) = (
+        let (local, exec, slot_freed) = (
             lane.local.clone(),
             lane.slots.clone(),
             self.slot_freed.clone(),
-            lane.drained.clone(),
         );
         let (shipper, running, resources, idle, count) = (
             self.shipper.clone(),
@@ -266,9 +259,7 @@ impl Fetcher {
             count.fetch_sub(1, Ordering::Relaxed);
             drop(exec_permit);
             drop(held_permit);
-            if !drained.load(Ordering::SeqCst) {
-                slot_freed.notify_one();
-            }
+            slot_freed.notify_one();
             idle.notify_one();
         });
     }
@@ -294,13 +285,6 @@ impl Round for Fetcher {
         }
         let want = self.processes.want(self.config.processes(), healthy);
         let want_in_process = self.in_process.want(self.config.in_process(), healthy);
-        // A kind that does not claim now may leave attempts in the queue (its slots are
-        // busy, or a batch does not fit yet): a freed slot must wake the fetcher for it.
-        for (lane, asked) in [(&self.processes, want), (&self.in_process, want_in_process)] {
-            if asked == 0 {
-                lane.drained.store(false, Ordering::SeqCst);
-            }
-        }
         if want == 0 && want_in_process == 0 {
             return Ok(Next::Idle);
         }
@@ -321,14 +305,6 @@ impl Round for Fetcher {
                 .try_acquire_owned()
                 .expect("room was counted before claiming");
             self.spawn(task, &lane, held_permit);
-        }
-        for (lane, asked, got) in [
-            (&self.processes, want, got),
-            (&self.in_process, want_in_process, got_in_process),
-        ] {
-            if asked > 0 {
-                lane.drained.store(got < asked, Ordering::SeqCst);
-            }
         }
         // A full claim of either kind: there may be more.
         let full =
