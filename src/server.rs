@@ -148,6 +148,7 @@ impl ServiceConfigs {
                     worker_groups: config.worker_groups.clone(),
                     server_name: config.server_name.clone(),
                     poll_interval,
+                    listening: !config.poll_only,
                 },
                 kill_poll: DEFAULT_KILL_POLL,
                 state_dir: config.state_dir.clone(),

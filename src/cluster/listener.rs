@@ -5,6 +5,7 @@
 //! correctness. On connection loss it reconnects with backoff, forever, until cancelled.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::StreamExt;
 use tokio::sync::Notify;
@@ -25,12 +26,16 @@ pub struct Wakeups {
     pub control: Arc<Notify>,
     pub alert: Arc<Notify>,
     pub schedule: Arc<Notify>,
+    /// How many `pgdag_task` wake-ups came (a reconnect counts as one): the fetcher tells
+    /// by it whether work may have been queued since a claim that found none.
+    pub task_notices: Arc<AtomicU64>,
     pub rounds: super::Rounds,
 }
 
 impl Wakeups {
     pub fn all(&self) {
         self.command.notify_one();
+        self.task_notices.fetch_add(1, Ordering::SeqCst);
         self.task.notify_one();
         self.eval.notify_one();
         self.control.notify_one();
@@ -100,6 +105,10 @@ async fn listen_once(
                 Some(channel) => {
                     crate::metrics::add(&crate::metrics::NOTIFICATIONS, 1);
                     if let Some(channel) = Channel::from_name(&channel) {
+                        if channel == Channel::Task {
+                            // Counted before the wake-up: the woken round must see it.
+                            wakeups.task_notices.fetch_add(1, Ordering::SeqCst);
+                        }
                         wakeups.channel(channel).notify_one();
                     }
                 }

@@ -9,14 +9,17 @@
 //! otherwise idle or a whole batch fits, both kinds in one statement (`SKIP LOCKED`, the
 //! queue's priority order within each kind). Claimed attempts wait in their kind's
 //! [`LocalQueue`]; one dispatcher per attempt takes the best waiting one when it gets a
-//! slot. Woken by `pgdag_task`, by a freed slot and by the fallback poll.
+//! slot. Woken by `pgdag_task`, by a freed slot and by the fallback poll. A kind whose
+//! last claim came back short is not claimed again until a `pgdag_task` has come since
+//! that claim began, or a poll interval has passed ([`Drained`]): in a fan-out of shell
+//! tasks every freed slot used to send a claim for `sql` attempts that were never queued.
 //!
 //! How it fails: a failed claim is retried after the runner's backoff; running attempts go
 //! on. While the process is fenced it claims nothing.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
@@ -40,6 +43,9 @@ pub struct FetcherConfig {
     pub server_name: String,
     /// Fallback poll for a lost `pgdag_task`.
     pub poll_interval: Duration,
+    /// `pgdag_task` is listened for (not `PGDAG_POLL_ONLY`): only then can a kind whose
+    /// claim came back short wait for a notice ([`Drained`]).
+    pub listening: bool,
 }
 
 impl FetcherConfig {
@@ -110,6 +116,32 @@ pub fn claim_size(capacity: Capacity, free: usize, held_free: usize, healthy: bo
     }
 }
 
+/// Whether the queue may hold attempts of one kind for this worker. A claim that comes
+/// back short saw every attempt of its kind that was committed and not being claimed by
+/// another worker; more can only come from a commit that sends `pgdag_task` (every
+/// statement that queues does), so the kind is not claimed again until a notice has come
+/// since that claim began. The poll, there for lost notices, lifts it too.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drained(Option<(u64, Instant)>);
+
+impl Drained {
+    /// Whether to claim this kind, with `notices` counted so far.
+    pub fn may_claim(&self, notices: u64, now: Instant, poll: Duration) -> bool {
+        match self.0 {
+            None => true,
+            // Three quarters: the poll is jittered down to 80 % of its interval.
+            Some((seen, at)) => seen != notices || now.duration_since(at) >= poll * 3 / 4,
+        }
+    }
+
+    /// After a claim that began with `notices` counted at `began`.
+    pub fn claimed(&mut self, notices: u64, began: Instant, asked: usize, got: usize) {
+        if asked > 0 {
+            self.0 = (got < asked).then_some((notices, began));
+        }
+    }
+}
+
 /// The slots, held room and waiting attempts of one kind.
 #[derive(Clone)]
 pub(super) struct Lane {
@@ -161,6 +193,10 @@ pub(super) struct Fetcher {
     pub in_process: Lane,
     /// Notified when a slot frees: the fetcher's second wake-up.
     pub slot_freed: Arc<Notify>,
+    /// `pgdag_task` notices so far (`Wakeups::task_notices`).
+    pub task_notices: Arc<AtomicU64>,
+    pub processes_drained: Drained,
+    pub in_process_drained: Drained,
 }
 
 impl Fetcher {
@@ -172,8 +208,12 @@ impl Fetcher {
         running: Running,
         resources: Arc<crate::tasks::Resources>,
         idle: Arc<Notify>,
+        task_notices: Arc<AtomicU64>,
     ) -> Fetcher {
         Fetcher {
+            task_notices,
+            processes_drained: Drained::default(),
+            in_process_drained: Drained::default(),
             processes: Lane::new(config.processes()),
             in_process: Lane::new(config.in_process()),
             slot_freed: Arc::new(Notify::new()),
@@ -281,10 +321,24 @@ impl Round for Fetcher {
         if !healthy {
             // Nothing signals the end of a fence: look again soon (no query is made while
             // fenced), not at the fallback poll.
+            self.processes_drained = Drained::default();
+            self.in_process_drained = Drained::default();
             return Ok(Next::In(FENCED_RECHECK));
         }
-        let want = self.processes.want(self.config.processes(), healthy);
-        let want_in_process = self.in_process.want(self.config.in_process(), healthy);
+        // Read before the claim's snapshot is taken: a notice counted after this read
+        // lifts what this claim finds.
+        let notices = self.task_notices.load(Ordering::SeqCst);
+        let began = Instant::now();
+        let poll = self.config.poll_interval;
+        let listening = self.config.listening;
+        let mut want = self.processes.want(self.config.processes(), healthy);
+        if listening && !self.processes_drained.may_claim(notices, began, poll) {
+            want = 0;
+        }
+        let mut want_in_process = self.in_process.want(self.config.in_process(), healthy);
+        if listening && !self.in_process_drained.may_claim(notices, began, poll) {
+            want_in_process = 0;
+        }
         if want == 0 && want_in_process == 0 {
             return Ok(Next::Idle);
         }
@@ -306,6 +360,9 @@ impl Round for Fetcher {
                 .expect("room was counted before claiming");
             self.spawn(task, &lane, held_permit);
         }
+        self.processes_drained.claimed(notices, began, want, got);
+        self.in_process_drained
+            .claimed(notices, began, want_in_process, got_in_process);
         // A full claim of either kind: there may be more.
         let full =
             (want > 0 && got == want) || (want_in_process > 0 && got_in_process == want_in_process);
@@ -325,6 +382,7 @@ mod tests {
             worker_groups: vec!["default".into()],
             server_name: "test".into(),
             poll_interval: Duration::from_secs(1),
+            listening: true,
         }
     }
 
@@ -371,6 +429,36 @@ mod tests {
         assert_eq!(claim_size(in_process, 0, 12, true), 0);
         // 256 finished: a batch fits again.
         assert_eq!(claim_size(in_process, 0, 256, true), 256);
+    }
+
+    #[test]
+    fn a_short_claim_waits_for_a_notice_or_the_poll() {
+        let poll = Duration::from_secs(30);
+        let t0 = Instant::now();
+        let mut d = Drained::default();
+        assert!(d.may_claim(5, t0, poll), "nothing claimed yet");
+        d.claimed(5, t0, 12, 12);
+        assert!(d.may_claim(5, t0, poll), "a full claim: there may be more");
+        d.claimed(5, t0, 12, 3);
+        assert!(!d.may_claim(5, t0 + Duration::from_millis(1), poll));
+        assert!(
+            d.may_claim(6, t0 + Duration::from_millis(1), poll),
+            "a notice came since the claim began"
+        );
+        assert!(
+            d.may_claim(5, t0 + poll * 4 / 5, poll),
+            "the earliest jittered poll lifts it"
+        );
+        d.claimed(6, t0, 0, 0);
+        assert!(
+            !d.may_claim(5, t0, poll),
+            "a round that did not claim this kind leaves it as it was"
+        );
+        d.claimed(6, t0, 4, 0);
+        assert!(!d.may_claim(6, t0, poll));
+        assert!(d.may_claim(7, t0, poll));
+        d.claimed(7, t0, 4, 4);
+        assert!(d.may_claim(7, t0, poll));
     }
 
     #[test]

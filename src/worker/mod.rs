@@ -119,6 +119,7 @@ pub fn start(
         running.clone(),
         resources,
         idle.clone(),
+        wakeups.task_notices.clone(),
     );
     let lp = Loop::new(crate::service::rounds::FETCHER, stop_claiming.clone())
         .poll(config.fetcher.poll_interval)

@@ -59,7 +59,35 @@ struct Traffic {
     simple: Vec<String>,
     /// (connection, statement text) -> how many times it was prepared there.
     parses: HashMap<(u64, String), u32>,
+    /// (connection, statement name) -> its text.
+    names: HashMap<(u64, String), String>,
+    /// The parameters of every run of a prepared statement, by its text: the raw bytes of
+    /// each (`None` for null).
+    binds: HashMap<String, Vec<Vec<Option<Vec<u8>>>>>,
     open_connections: u64,
+}
+
+/// The parameter values of a `Bind` message body, and the statement it names.
+fn bind_values(body: &[u8]) -> (String, Vec<Option<Vec<u8>>>) {
+    let (_portal, rest) = cstr(body);
+    let (statement, rest) = cstr(rest);
+    let int16 = |b: &[u8]| i16::from_be_bytes([b[0], b[1]]) as usize;
+    let formats = int16(rest);
+    let rest = &rest[2 + 2 * formats..];
+    let count = int16(rest);
+    let mut rest = &rest[2..];
+    let mut values = Vec::with_capacity(count);
+    for _ in 0..count {
+        let len = i32::from_be_bytes(rest[..4].try_into().unwrap());
+        rest = &rest[4..];
+        if len < 0 {
+            values.push(None);
+        } else {
+            values.push(Some(rest[..len as usize].to_vec()));
+            rest = &rest[len as usize..];
+        }
+    }
+    (statement, values)
 }
 
 /// A TCP proxy to `upstream` (host:port) that records the frontend messages.
@@ -131,9 +159,15 @@ async fn relay(
                 b'E' => t.executes += 1,
                 b'Q' => t.simple.push(cstr(&body).0),
                 b'P' => {
-                    let (_name, rest) = cstr(&body);
+                    let (name, rest) = cstr(&body);
                     let text = cstr(rest).0;
-                    *t.parses.entry((id, text)).or_default() += 1;
+                    *t.parses.entry((id, text.clone())).or_default() += 1;
+                    t.names.insert((id, name), text);
+                }
+                b'B' => {
+                    let (statement, values) = bind_values(&body);
+                    let text = t.names.get(&(id, statement)).cloned().unwrap_or_default();
+                    t.binds.entry(text).or_default().push(values);
                 }
                 _ => {}
             }
@@ -416,5 +450,67 @@ async fn the_claim_plan_made_once_reads_the_queue_by_its_indexes() {
     assert!(
         !plan.contains("Seq Scan on task_queue") && !plan.contains("Seq Scan on task_instance"),
         "the claim's generic plan reads a whole table:\n{plan}"
+    );
+}
+
+/// A fan-out of shell tasks on a worker that listens: every freed slot used to send a claim
+/// for `sql`-like attempts too (one statement claims both kinds), though none was ever
+/// queued. Such a claim now goes only when a `pgdag_task` came since the last one that
+/// found none: at the start, after the listener connects, after the fan-out is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_out_of_shell_tasks_claims_in_process_work_only_when_told_of_it() {
+    const TASKS: usize = 24;
+    let db = TestDb::new().await;
+    let (port, traffic) = proxy(through_proxy(&db.url, 0).1).await;
+    let (url, _) = through_proxy(&db.url, port);
+    let mut config = db.config();
+    config.database_url = url.clone();
+    config.session_database_url = None;
+    // No poll within the run: what claims is a notice or a freed slot.
+    config.poll_interval = pgdag::model::Duration::from_secs(600);
+    config.max_tasks = 2;
+    let running = server::start(config, &Role::ALL)
+        .await
+        .expect("roles start");
+    let store = Store::connect(&url, "pgdag:test", 2).unwrap();
+    let mut yaml = String::from("project: t\nname: fan\ntasks:\n");
+    for i in 0..TASKS {
+        yaml.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: 'true' }}\n"
+        ));
+    }
+    harness::apply(&store, &yaml).await;
+    let id = harness::run(&store, "t/fan", serde_json::json!({})).await;
+    let detail = harness::wait_final(&store, id, Duration::from_secs(60)).await;
+    assert_eq!(detail.state, "succeeded");
+    running.stop().await;
+
+    // Copied out: an assertion failing under the lock would poison it for the proxy.
+    let claims = {
+        let t = traffic.lock().unwrap();
+        t.binds
+            .iter()
+            .find(|(text, _)| text.contains("that run in process, each kind"))
+            .map(|(_, runs)| runs.clone())
+            .expect("the claim ran")
+    };
+    // $2: process attempts wanted; $5: in-process attempts wanted (int8, binary).
+    let wanted = |values: &Vec<Option<Vec<u8>>>, i: usize| {
+        i64::from_be_bytes(values[i].as_ref().unwrap()[..8].try_into().unwrap())
+    };
+    let process_claims = claims.iter().filter(|v| wanted(v, 1) > 0).count();
+    let in_process_claims = claims.iter().filter(|v| wanted(v, 4) > 0).count();
+    println!(
+        "{} claims: {process_claims} for processes, {in_process_claims} in process",
+        claims.len()
+    );
+    assert!(
+        process_claims >= TASKS / 12,
+        "the shell tasks were claimed by this statement"
+    );
+    assert!(
+        in_process_claims <= 4,
+        "in-process claims only after a notice: {in_process_claims} of {} claims",
+        claims.len()
     );
 }
