@@ -207,10 +207,10 @@ impl Fetcher {
         shipper: shipper::Shipper,
         running: Running,
         resources: Arc<crate::tasks::Resources>,
-        idle: Arc<Notify>,
         task_notices: Arc<AtomicU64>,
     ) -> Fetcher {
         Fetcher {
+            idle: Arc::new(Notify::new()),
             task_notices,
             processes_drained: Drained::default(),
             in_process_drained: Drained::default(),
@@ -223,7 +223,6 @@ impl Fetcher {
             shipper,
             running,
             resources,
-            idle,
         }
     }
 

@@ -94,7 +94,6 @@ pub fn start(
     });
     let running: Running = Arc::default();
     let stop_claiming = cancel.child_token();
-    let idle = Arc::new(tokio::sync::Notify::new());
     set.spawn(service::run(
         kill_watch::KillWatch {
             store: store.clone(),
@@ -118,9 +117,9 @@ pub fn start(
         shipper,
         running.clone(),
         resources,
-        idle.clone(),
         wakeups.task_notices.clone(),
     );
+    let idle = fetcher.idle.clone();
     let lp = Loop::new(crate::service::rounds::FETCHER, stop_claiming.clone())
         .poll(config.fetcher.poll_interval)
         .woken_by(&wakeups.task)
