@@ -514,3 +514,71 @@ async fn a_fan_out_of_shell_tasks_claims_in_process_work_only_when_told_of_it() 
         claims.len()
     );
 }
+
+/// The check made after a leaf of a fan-out ends ("does the instance have an open task?")
+/// finds the answer in the newest rows, not after every finished one.
+#[tokio::test]
+async fn the_open_task_check_reads_the_newest_tasks_first() {
+    let cluster = harness::TestCluster::start().await;
+    cluster
+        .apply("project: t\nname: one\ntasks:\n  - { name: a, type: shell, script: 'true' }\n")
+        .await;
+    let id = cluster.run("t/one", serde_json::json!({})).await;
+    assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+    let client = cluster.store.client().await.unwrap();
+    // 2,000 finished copies of the task, then one still queued: a fan-out near its end.
+    client
+        .batch_execute(
+            "insert into pgdag.task_instance
+                 (workflow_instance_id, task_code, task_version, name, task_type, state, attempt)
+             select t.workflow_instance_id, t.task_code, t.task_version, 'b' || g, 'shell',
+                    case when g = 2001 then 'queued' else 'succeeded' end, 1
+             from (select * from pgdag.task_instance order by id limit 1) t,
+                  generate_series(1, 2001) g
+             order by g;
+             analyze pgdag.task_instance;",
+        )
+        .await
+        .unwrap();
+    let check = include_str!("../../sql/queries/instances/quick_check.sql");
+    client
+        .batch_execute(&format!(
+            "set plan_cache_mode = force_generic_plan; prepare open_check (bigint) as {check}"
+        ))
+        .await
+        .unwrap();
+    let plan: String = client
+        .query_one(
+            &format!("explain (analyze, costs off, format json) execute open_check({id})"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, serde_json::Value>(0)
+        .to_string();
+    let open: bool = client
+        .query_one(&format!("execute open_check({id})"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .batch_execute("deallocate open_check; reset plan_cache_mode")
+        .await
+        .unwrap();
+    assert!(open, "the queued task is open");
+    let removed: i64 = plan
+        .split("\"Rows Removed by Filter\":")
+        .skip(1)
+        .map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        })
+        .sum();
+    assert!(
+        removed < 10,
+        "{removed} finished tasks read before the open one: {plan}"
+    );
+}
