@@ -207,6 +207,39 @@ pub struct Plan {
     pub actions: Vec<Action>,
 }
 
+impl Plan {
+    /// Keep at most `limit` of the `Queue` actions that `rank` counts (`None`: not counted,
+    /// e.g. a mapped task's parent), the first in the queue's order (rank, then task
+    /// order); the others are dropped, their tasks stay pending, and the plan asks to be
+    /// evaluated again `now`. The next plan queues them, as nothing else changed for them.
+    /// True when some were left for then.
+    pub fn queue_at_most(
+        &mut self,
+        limit: usize,
+        rank: impl Fn(usize) -> Option<i16>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let mut queued: Vec<(i16, usize)> = self
+            .actions
+            .iter()
+            .filter_map(|a| match *a {
+                Action::Queue(i) => rank(i).map(|r| (r, i)),
+                _ => None,
+            })
+            .collect();
+        if queued.len() <= limit {
+            return false;
+        }
+        queued.sort_unstable();
+        let later: std::collections::HashSet<usize> =
+            queued[limit..].iter().map(|&(_, i)| i).collect();
+        self.actions
+            .retain(|a| !matches!(*a, Action::Queue(i) if later.contains(&i)));
+        self.actions.push(Action::WakeAt(now));
+        true
+    }
+}
+
 /// Decide what to do now. The rules are in this module's documentation.
 pub fn plan(dag: &Dag, tasks: &[TaskView], instance: &InstanceView, now: DateTime<Utc>) -> Plan {
     debug_assert_eq!(
@@ -2047,5 +2080,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_wide_plan_queues_the_first_in_queue_order_and_asks_for_another_round() {
+        let mut plan = Plan {
+            actions: vec![Queue(0), Skip(1), Queue(2), Queue(3), Queue(4), Queue(5)],
+        };
+        // Task 4 ranks first; 5 is not counted (a mapped task's parent).
+        let rank = |i: usize| match i {
+            4 => Some(0),
+            5 => None,
+            _ => Some(2),
+        };
+        assert!(plan.queue_at_most(2, rank, now()));
+        assert_eq!(
+            plan.actions,
+            vec![Queue(0), Skip(1), Queue(4), Queue(5), WakeAt(now())]
+        );
+        let mut small = Plan {
+            actions: vec![Queue(0), Queue(1)],
+        };
+        assert!(!small.queue_at_most(2, |_| Some(2), now()));
+        assert_eq!(small.actions, vec![Queue(0), Queue(1)]);
+    }
+
+    #[test]
+    fn a_fan_out_is_queued_over_rounds_until_every_task_is() {
+        let dag = shells(5, &[]);
+        let mut views = views(&[Pending; 5]);
+        let instance = running();
+        let mut rounds = 0;
+        loop {
+            let mut p = plan(&dag, &views, &instance, now());
+            let more = p.queue_at_most(2, |_| Some(2), now());
+            for a in &p.actions {
+                if let Queue(i) = *a {
+                    views[i] = view(Queued);
+                }
+            }
+            rounds += 1;
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(rounds, 3);
+        assert!(views.iter().all(|v| v.state == Queued));
     }
 }

@@ -530,3 +530,45 @@ tasks:
         .collect();
     assert_eq!(kinds, ["task_timeout", "workflow_timeout"]);
 }
+
+/// A fan-out wider than one evaluation round queues (256) is queued over several rounds,
+/// highest priority first, and every task runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_out_wider_than_a_round_is_queued_over_rounds_by_priority() {
+    let cluster = TestCluster::start().await;
+    let mut yaml = String::from("project: t\nname: wide\ntasks:\n");
+    for i in 0..299 {
+        yaml.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: 'true' }}\n"
+        ));
+    }
+    yaml.push_str("  - { name: urgent, type: shell, script: 'true', priority: highest }\n");
+    cluster.apply(&yaml).await;
+    let id = cluster.run("t/wide", serde_json::json!({})).await;
+    let detail = cluster.wait_final(id).await;
+    assert_eq!(detail.state, "succeeded");
+    let client = cluster.store.client().await.unwrap();
+    let ran: i64 = client
+        .query_one(
+            "select count(*) from pgdag.task_instance
+             where workflow_instance_id = $1 and state = 'succeeded' and attempt = 1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ran, 300, "every task ran once");
+    // Declared last, ranked first: queued with the first round's 256, not after them.
+    let place: i64 = client
+        .query_one(
+            "select count(*) from pgdag.task_instance
+             where workflow_instance_id = $1
+               and queued_at <= (select queued_at from pgdag.task_instance
+                                 where workflow_instance_id = $1 and name = 'urgent')",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(place <= 256, "the urgent task was queued {place}th");
+}
