@@ -194,15 +194,25 @@ pub const SESSION_RESET: &str = "DISCARD ALL";
 /// `bind` values the whole attempt is one round trip (the statement is parsed, bound and
 /// run as the unnamed statement); with them, a second round trip carries the values once
 /// `prepare` has told their types. Every message is awaited whatever fails, so the
-/// connection goes back to the pool idle: a `COMMIT` after a failure rolls back.
+/// connection goes back to the pool idle: a `COMMIT` after a failure rolls back. A
+/// statement without `pre` or `post` is a transaction of its own (autocommit): it is sent
+/// without `BEGIN` and `COMMIT`, two statements fewer per attempt, and statements that
+/// refuse a transaction block (`VACUUM`, `CREATE INDEX CONCURRENTLY`) can run.
 async fn postgres(
     client: &tokio_postgres::Client,
     sql: &SqlTask,
     max_rows: usize,
 ) -> Result<Executed, String> {
+    let block = !(sql.pre.is_empty() && sql.post.is_empty());
     let opening = async {
         let reset = client.batch_execute(SESSION_RESET);
-        let begin = client.batch_execute("BEGIN");
+        let begin = async {
+            if block {
+                client.batch_execute("BEGIN").await
+            } else {
+                Ok(())
+            }
+        };
         let pre = futures_util::future::join_all(sql.pre.iter().map(|s| client.batch_execute(s)));
         let (reset, begin, pre) = tokio::join!(reset, begin, pre);
         reset.map_err(|e| format!("cleaning the pooled connection: {}", pg_error(&e)))?;
@@ -216,7 +226,7 @@ async fn postgres(
         // Sent in this order on first poll; one round trip for all of it.
         let body = run_statement(client, sql, None, max_rows);
         let post = futures_util::future::join_all(sql.post.iter().map(|s| client.batch_execute(s)));
-        let commit = client.batch_execute("COMMIT");
+        let commit = commit(client, block);
         let (opened, executed, post, commit) = tokio::join!(opening, body, post, commit);
         opened?;
         let mut executed = executed?;
@@ -239,7 +249,9 @@ async fn postgres(
     let statement = match (opened, statement.map_err(|e| pg_error(&e))) {
         (Ok(()), Ok(statement)) if statement.params().len() == sql.bind.len() => statement,
         (opened, statement) => {
-            let _ = client.batch_execute("ROLLBACK").await;
+            if block {
+                let _ = client.batch_execute("ROLLBACK").await;
+            }
             opened?;
             let statement = statement?;
             return Err(format!(
@@ -251,7 +263,7 @@ async fn postgres(
     };
     let body = run_statement(client, sql, Some(&statement), max_rows);
     let post = futures_util::future::join_all(sql.post.iter().map(|s| client.batch_execute(s)));
-    let commit = client.batch_execute("COMMIT");
+    let commit = commit(client, block);
     let (executed, post, commit) = tokio::join!(body, post, commit);
     let executed = executed?;
     for (i, r) in post.into_iter().enumerate() {
@@ -259,6 +271,15 @@ async fn postgres(
     }
     commit.map_err(|e| pg_error(&e))?;
     Ok(executed)
+}
+
+/// `COMMIT` of the block, if there is one.
+async fn commit(client: &tokio_postgres::Client, block: bool) -> Result<(), tokio_postgres::Error> {
+    if block {
+        client.batch_execute("COMMIT").await
+    } else {
+        Ok(())
+    }
 }
 
 fn column_names(statement: &tokio_postgres::Statement) -> Vec<String> {

@@ -81,6 +81,43 @@ fn postgres_datasource(db: &TestDb) -> String {
     )
 }
 
+/// A statement without `pre` or `post` is its own transaction (autocommit, no `BEGIN`
+/// around it), so one that refuses a transaction block runs; with `pre`, the block stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_sql_statement_runs_outside_a_transaction_block() {
+    let server = Server::start(&[]).await;
+    let yaml = format!(
+        r#"{ds}---
+project: s
+name: upkeep
+tasks:
+  - name: alone
+    type: sql
+    datasource: pg
+    kind: statement
+    sql: "vacuum pgdag.command"
+  - name: with_pre
+    type: sql
+    datasource: pg
+    kind: statement
+    pre: ["select 1"]
+    sql: "vacuum pgdag.command"
+"#,
+        ds = postgres_datasource(&server.db)
+    );
+    server.apply(&yaml);
+    let id = server.run("s/upkeep", serde_json::json!({})).await;
+    let detail = server.finished(id).await;
+    assert_eq!(task(&detail, "alone").state, "succeeded");
+    let with_pre = task(&detail, "with_pre");
+    assert_eq!(with_pre.state, "failed");
+    let log = log_text(&server.store, with_pre.id).await;
+    assert!(
+        log.contains("cannot run inside a transaction block"),
+        "{log}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_on_postgres_queries_binds_sets_out_params_and_fails_with_the_server_message() {
     let server = Server::start(&[]).await;
