@@ -393,17 +393,23 @@ async fn pooled_statements_keep_one_plan_and_filtered_lists_are_planned_per_call
     store.pool.close();
 }
 
-/// The claim's one plan (made without knowing how many rows `limit $2` gives, so taken
-/// for a tenth of the queue) keeps to the indexes: with a join it hashed the whole queue
-/// and every task instance at each claim (20 claims/s at 1,000,000 queued).
-#[tokio::test]
-async fn the_claim_plan_made_once_reads_the_queue_by_its_indexes() {
+/// A cluster whose one instance ran one shell task; and the instance's id.
+async fn one_finished_task() -> (harness::TestCluster, i64) {
     let cluster = harness::TestCluster::start().await;
     cluster
         .apply("project: t\nname: one\ntasks:\n  - { name: a, type: shell, script: 'true' }\n")
         .await;
     let id = cluster.run("t/one", serde_json::json!({})).await;
     assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+    (cluster, id)
+}
+
+/// The claim's one plan (made without knowing how many rows `limit $2` gives, so taken
+/// for a tenth of the queue) keeps to the indexes: with a join it hashed the whole queue
+/// and every task instance at each claim (20 claims/s at 1,000,000 queued).
+#[tokio::test]
+async fn the_claim_plan_made_once_reads_the_queue_by_its_indexes() {
+    let (cluster, _) = one_finished_task().await;
     let client = cluster.store.client().await.unwrap();
     // 20,000 queued attempts in a group no worker serves, copies of the finished one.
     client
@@ -519,12 +525,7 @@ async fn a_fan_out_of_shell_tasks_claims_in_process_work_only_when_told_of_it() 
 /// finds the answer in the newest rows, not after every finished one.
 #[tokio::test]
 async fn the_open_task_check_reads_the_newest_tasks_first() {
-    let cluster = harness::TestCluster::start().await;
-    cluster
-        .apply("project: t\nname: one\ntasks:\n  - { name: a, type: shell, script: 'true' }\n")
-        .await;
-    let id = cluster.run("t/one", serde_json::json!({})).await;
-    assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+    let (cluster, id) = one_finished_task().await;
     let client = cluster.store.client().await.unwrap();
     // 2,000 finished copies of the task, then one still queued: a fan-out near its end.
     client
