@@ -43,8 +43,7 @@ impl Registry {
                 "killed process groups left by a previous worker"
             );
         }
-        let me = std::process::id() as i32;
-        let file = dir.join(format!("worker-{me}-{}.pgids", start_time(me).unwrap_or(0)));
+        let file = record_of(dir, std::process::id() as i32);
         let registry = Registry {
             shared: Arc::new((
                 Mutex::new(State {
@@ -134,6 +133,15 @@ fn writer(shared: Arc<(Mutex<State>, Condvar)>, file: PathBuf) {
     }
 }
 
+/// The file in `dir` where worker process `pid` records its groups (named with its start
+/// time, so that a reused pid is not taken for it).
+fn record_of(dir: &Path, pid: i32) -> PathBuf {
+    dir.join(format!(
+        "worker-{pid}-{}.pgids",
+        start_time(pid).unwrap_or(0)
+    ))
+}
+
 /// Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat).
 fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -208,24 +216,27 @@ mod tests {
         assert_eq!(start_time(i32::MAX), None);
     }
 
-    /// The recorder writes a running group with its leader's start time (read off the
-    /// task path), and drops it once removed.
-    #[test]
-    fn a_running_group_is_recorded_with_its_start_time_until_removed() {
+    /// A `sleep 30` leading a process group of its own, and the group's id.
+    fn sleeping_group() -> (std::process::Child, i32) {
         use std::os::unix::process::CommandExt;
-        let dir = tempfile::tempdir().unwrap();
-        let registry = Registry::start(dir.path());
-        let mut child = std::process::Command::new("sleep")
+        let child = std::process::Command::new("sleep")
             .arg("30")
             .process_group(0)
             .spawn()
             .unwrap();
         let pgid = child.id() as i32;
+        (child, pgid)
+    }
+
+    /// The recorder writes a running group with its leader's start time (read off the
+    /// task path), and drops it once removed.
+    #[test]
+    fn a_running_group_is_recorded_with_its_start_time_until_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::start(dir.path());
+        let (mut child, pgid) = sleeping_group();
         let line = format!("{pgid} {}\n", start_time(pgid).unwrap());
-        let me = std::process::id() as i32;
-        let file = dir
-            .path()
-            .join(format!("worker-{me}-{}.pgids", start_time(me).unwrap()));
+        let file = record_of(dir.path(), std::process::id() as i32);
         let recorded = |want: bool| {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             loop {
@@ -250,20 +261,11 @@ mod tests {
 
     #[test]
     fn reaping_kills_groups_of_a_dead_worker_and_spares_live_ones() {
-        use std::os::unix::process::CommandExt;
         let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let pgid = child.id() as i32;
+        let (mut child, pgid) = sleeping_group();
         let started = start_time(pgid).unwrap();
         // A live worker (this process): its file must be left alone.
-        let me = std::process::id() as i32;
-        let live = dir
-            .path()
-            .join(format!("worker-{me}-{}.pgids", start_time(me).unwrap()));
+        let live = record_of(dir.path(), std::process::id() as i32);
         std::fs::write(&live, format!("{pgid} {started}\n")).unwrap();
         assert_eq!(reap(dir.path()), 0);
         assert!(live.exists());

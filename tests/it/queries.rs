@@ -393,6 +393,33 @@ async fn pooled_statements_keep_one_plan_and_filtered_lists_are_planned_per_call
     store.pool.close();
 }
 
+/// The plan of statement `sql` (parameter types `types`) for `args`, explained with
+/// `options`, as text: the generic one, which a pooled connection keeps (store::db).
+async fn generic_plan(
+    client: &deadpool_postgres::Object,
+    sql: &str,
+    types: &str,
+    options: &str,
+    args: &str,
+) -> String {
+    client
+        .batch_execute(&format!("prepare explained ({types}) as {sql}"))
+        .await
+        .unwrap();
+    let plan: Vec<String> = client
+        .simple_query(&format!("explain {options} execute explained({args})"))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    client.batch_execute("deallocate explained").await.unwrap();
+    plan.join("\n")
+}
+
 /// A cluster whose one instance ran one shell task; and the instance's id.
 async fn one_finished_task() -> (harness::TestCluster, i64) {
     let cluster = harness::TestCluster::start().await;
@@ -433,25 +460,14 @@ async fn the_claim_plan_made_once_reads_the_queue_by_its_indexes() {
         )
         .await
         .unwrap();
-    let claim = include_str!("../../sql/queries/queue/claim.sql");
-    client
-        .batch_execute(&format!(
-            "prepare one_plan (text[], bigint, text, bigint, bigint) as {claim}"
-        ))
-        .await
-        .unwrap();
-    let plan: Vec<String> = client
-        .query(
-            "explain execute one_plan('{nobody}', 12, 'test', 0, 0)",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    client.batch_execute("deallocate one_plan").await.unwrap();
-    let plan = plan.join("\n");
+    let plan = generic_plan(
+        &client,
+        include_str!("../../sql/queries/queue/claim.sql"),
+        "text[], bigint, text, bigint, bigint",
+        "",
+        "'{nobody}', 12, 'test', 0, 0",
+    )
+    .await;
     assert!(plan.contains("Index Scan using task_queue_pkey"), "{plan}");
     assert!(
         !plan.contains("Seq Scan on task_queue") && !plan.contains("Seq Scan on task_instance"),
@@ -541,29 +557,15 @@ async fn the_open_task_check_reads_the_newest_tasks_first() {
         )
         .await
         .unwrap();
-    let check = include_str!("../../sql/queries/instances/quick_check.sql");
-    client
-        .batch_execute(&format!(
-            "set plan_cache_mode = force_generic_plan; prepare open_check (bigint) as {check}"
-        ))
-        .await
-        .unwrap();
-    let plan: String = client
-        .query_one(
-            &format!("explain (analyze, costs off, format json) execute open_check({id})"),
-            &[],
-        )
-        .await
-        .unwrap()
-        .get::<_, serde_json::Value>(0)
-        .to_string();
-    let open: bool = client
-        .query_one(&format!("execute open_check({id})"), &[])
-        .await
-        .unwrap()
-        .get(0);
-    client
-        .batch_execute("deallocate open_check; reset plan_cache_mode")
+    let plan = generic_plan(
+        &client,
+        include_str!("../../sql/queries/instances/quick_check.sql"),
+        "bigint",
+        "(analyze, costs off, format json)",
+        &id.to_string(),
+    )
+    .await;
+    let open = pgdag::store::instances::has_unfinished_tasks(&client, id)
         .await
         .unwrap();
     assert!(open, "the queued task is open");
@@ -571,7 +573,8 @@ async fn the_open_task_check_reads_the_newest_tasks_first() {
         .split("\"Rows Removed by Filter\":")
         .skip(1)
         .map(|rest| {
-            rest.split(|c: char| !c.is_ascii_digit())
+            rest.trim_start()
+                .split(|c: char| !c.is_ascii_digit())
                 .next()
                 .unwrap()
                 .parse::<i64>()
