@@ -49,6 +49,8 @@ pub struct Evaluator {
     pub store: Store,
     pub cache: Cache,
     pub clock: crate::clock::Clock,
+    /// Told how many attempts ended (the table keeper's trigger).
+    pub keeper: super::keeper::Trigger,
     pub cancel: CancellationToken,
 }
 
@@ -56,7 +58,14 @@ impl Round for Evaluator {
     async fn round(&mut self) -> Result<Next> {
         // An event still due after the round belongs to an instance another master holds.
         Ok(Next::due_in_ms(
-            drain(&self.store, &self.cache, &self.clock, &self.cancel).await?,
+            drain(
+                &self.store,
+                &self.cache,
+                &self.clock,
+                &self.keeper,
+                &self.cancel,
+            )
+            .await?,
         ))
     }
 }
@@ -72,6 +81,7 @@ async fn drain(
     store: &Store,
     cache: &Cache,
     clock: &crate::clock::Clock,
+    keeper: &super::keeper::Trigger,
     cancel: &CancellationToken,
 ) -> Result<Option<f64>> {
     let mut client = store.client().await?;
@@ -101,6 +111,7 @@ async fn drain(
         // and with it the queued successors' `pgdag_task`, by a round trip; the next
         // (possibly empty) round asks after it.
         tx.commit().await?;
+        keeper.ended(events.ended_tasks.len() as u64);
         crate::metrics::EVALUATION_ROUND.since("", started);
     }
     Ok(None)

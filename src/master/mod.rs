@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod compiled;
 pub mod evaluator;
+pub mod keeper;
 pub mod mapped;
 pub mod master_tasks;
 pub mod start;
@@ -56,6 +57,16 @@ pub fn start(
         };
         set.spawn(service::run(consumer, lp));
     }
+    // Woken by the evaluator only: no poll, no round while nothing ends.
+    let keeper = keeper::Trigger::default();
+    set.spawn(service::run(
+        keeper::Keeper {
+            store: store.clone(),
+        },
+        Loop::new(crate::service::rounds::KEEPER, cancel.clone())
+            .woken_by(&keeper.wake)
+            .counted(rounds),
+    ));
     let lp = Loop::new(crate::service::rounds::EVALUATOR, cancel.clone())
         .poll(config.evaluator.poll_interval)
         .woken_by(&wakeups.eval)
@@ -65,6 +76,7 @@ pub fn start(
             store,
             cache,
             clock: config.evaluator.clock.clone(),
+            keeper,
             cancel,
         },
         lp,

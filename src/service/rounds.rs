@@ -25,6 +25,7 @@ pub const KILL_WATCH: &str = "kill watch";
 pub const LISTENER: &str = "listener";
 pub const HEARTBEAT: &str = "heartbeat";
 pub const SHIPPER: &str = "shipper";
+pub const KEEPER: &str = "table keeper";
 
 /// `(started, last completed)`: round numbers, from 1.
 type Counts = (u64, u64);

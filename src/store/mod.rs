@@ -17,6 +17,7 @@ pub mod definitions;
 pub mod hooks;
 pub mod instances;
 pub mod logs;
+pub mod maintenance;
 pub mod mapped;
 pub mod master_tasks;
 pub mod members;

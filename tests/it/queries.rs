@@ -586,3 +586,71 @@ async fn the_open_task_check_reads_the_newest_tasks_first() {
         "{removed} finished tasks read before the open one: {plan}"
     );
 }
+
+/// Where the server runs without autovacuum (as this project's test Postgres does), the
+/// master vacuums and analyzes its hot tables once a thousand attempts have ended: their
+/// dead rows go, and the plans each connection made once are made again for the tables as
+/// they are. With autovacuum on, it leaves them to autovacuum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_autovacuum_the_master_keeps_its_hot_tables_after_a_thousand_attempts() {
+    let tasks = pgdag::master::keeper::CHECK_EVERY as usize;
+    let db = TestDb::new().await;
+    let mut config = db.config();
+    config.max_tasks = 8;
+    let running = server::start(config, &Role::ALL)
+        .await
+        .expect("roles start");
+    let rounds = running.wakeups.rounds.clone();
+    let mark = rounds.mark(pgdag::service::rounds::KEEPER);
+    let mut yaml = String::from("project: t\nname: fan\ntasks:\n");
+    for i in 0..tasks {
+        yaml.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: 'true' }}\n"
+        ));
+    }
+    harness::apply(&running.store, &yaml).await;
+    let id = harness::run(&running.store, "t/fan", serde_json::json!({})).await;
+    let detail = harness::wait_final(&running.store, id, Duration::from_secs(300)).await;
+    assert_eq!(detail.state, "succeeded");
+    assert!(
+        rounds
+            .wait_past(
+                pgdag::service::rounds::KEEPER,
+                mark,
+                Duration::from_secs(60)
+            )
+            .await,
+        "the table keeper ran a round after the {tasks}th attempt ended"
+    );
+    let client = running.store.client().await.unwrap();
+    let autovacuum: String = client
+        .query_one("show autovacuum", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let kept: Vec<(String, bool, bool)> = client
+        .query(
+            "select relname::text, last_vacuum is not null, last_analyze is not null
+             from pg_stat_user_tables
+             where schemaname = 'pgdag' and relname in ('task_queue', 'instance_event', 'task_instance')
+             order by relname",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    running.stop().await;
+    for (table, vacuumed, analyzed) in &kept {
+        if autovacuum == "off" {
+            // Each had a thousand rows deleted or updated: past autovacuum's own rule.
+            assert!(
+                *vacuumed && *analyzed,
+                "{table} vacuumed and analyzed: {kept:?}"
+            );
+        } else {
+            assert!(!*vacuumed, "{table} left to autovacuum: {kept:?}");
+        }
+    }
+}
