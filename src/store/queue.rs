@@ -115,6 +115,14 @@ pub struct TaskAlert {
     pub message: String,
 }
 
+/// An attempt's `running` mark: it began `ran_us` before the flush that writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunningMark {
+    pub task_instance_id: i64,
+    pub claim_token: Uuid,
+    pub ran_us: i64,
+}
+
 /// What one flush wrote; writes from a fenced-out (zombie) claim are counted as rejected.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FlushReport {
@@ -130,7 +138,7 @@ pub struct FlushReport {
 /// `BEGIN`, one round trip and `COMMIT`, whatever it holds.
 pub async fn flush(
     client: &mut deadpool_postgres::Object,
-    started: &[(i64, Uuid)],
+    started: &[RunningMark],
     logs: &[LogChunk],
     alerts: &[TaskAlert],
     completions: &[Completion],
@@ -138,8 +146,9 @@ pub async fn flush(
 ) -> Result<FlushReport> {
     let tx = client.transaction().await?;
     let mut report = FlushReport::default();
-    let started_ids: Vec<i64> = started.iter().map(|s| s.0).collect();
-    let started_tokens: Vec<Uuid> = started.iter().map(|s| s.1).collect();
+    let started_ids: Vec<i64> = started.iter().map(|s| s.task_instance_id).collect();
+    let started_tokens: Vec<Uuid> = started.iter().map(|s| s.claim_token).collect();
+    let started_ran: Vec<i64> = started.iter().map(|s| s.ran_us).collect();
     let mark_running = async {
         if started.is_empty() {
             return Ok(0);
@@ -147,7 +156,7 @@ pub async fn flush(
         Ok::<_, super::StoreError>(
             tx.fetch(
                 query!("queue/mark_running"),
-                &[&started_ids, &started_tokens],
+                &[&started_ids, &started_tokens, &started_ran],
             )
             .await?
             .len(),

@@ -38,20 +38,12 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
         });
         return;
     }
-    // An in-process attempt (a statement, a request) mostly ends within a flush or two:
-    // its `running` mark waits RUNNING_MARK_AFTER, and one that ends sooner writes none
-    // (its outcome sets `started_at` from how long it ran), one row update fewer.
-    let in_process = task
-        .task_type
-        .parse::<TaskType>()
-        .is_ok_and(|t| t.runs_in_process());
-    let mut mark_at = None;
-    if in_process {
-        shipper.started_unmarked(&task);
-        mark_at = Some(tokio::time::Instant::now() + RUNNING_MARK_AFTER);
-    } else {
-        shipper.started(&task);
-    }
+    // Most attempts (a statement, a request, a short script) end within a flush or two:
+    // the `running` mark waits RUNNING_MARK_AFTER, and an attempt that ends sooner writes
+    // none (its outcome sets `started_at` from how long it ran), one row update fewer.
+    let began = tokio::time::Instant::now();
+    shipper.started(&task);
+    let mut mark_at = Some(began + RUNNING_MARK_AFTER);
     shipper.log(
         &task,
         format!(
@@ -59,10 +51,6 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
             task.attempt, task.name, resources.config.server_name
         ),
     );
-    // Let the shipper send the mark before the spawn below blocks this thread: woken from
-    // here it waits in this worker's next-task slot, which no other worker may take, so the
-    // mark would otherwise leave only once the process has been created.
-    tokio::task::yield_now().await;
     // Secrets the task names are opened here, and masked in all it ships from now on.
     let mut task = task;
     let values = match super::secrets::open(resources, &mut task).await {
@@ -115,7 +103,7 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
                 tokio::select! {
                     result = &mut running => break result,
                     _ = sleep_until_some(mark_at), if mark_at.is_some() => {
-                        shipper.running(&task);
+                        shipper.running(&task, began);
                         mark_at = None;
                     }
                     _ = kill.cancelled(), if !killed => {
@@ -215,7 +203,7 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
     });
 }
 
-/// How long an in-process attempt runs before it is marked `running`.
+/// How long an attempt runs before it is marked `running`.
 const RUNNING_MARK_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// `value` with every string masked (out params, a sql task's rows).

@@ -24,17 +24,16 @@ const MAX_BATCH: usize = 5_000;
 pub const MAX_QUEUED_BYTES: usize = 16 * 1024 * 1024;
 
 enum Message {
-    /// An attempt begins: its log numbering, and (`running`) its mark.
+    /// An attempt begins: its log numbering.
     Started {
         id: i64,
-        token: Uuid,
         next_seq: i32,
-        running: bool,
     },
-    /// The mark of an attempt that began without it.
+    /// Its `running` mark; it began at `began`.
     Running {
         id: i64,
         token: Uuid,
+        began: tokio::time::Instant,
     },
     Log {
         id: i64,
@@ -77,28 +76,21 @@ impl Shipper {
         let lp = Loop::new(crate::service::rounds::SHIPPER, CancellationToken::new());
         (Shipper { tx, queued }, service::run(service, lp))
     }
-    /// The attempt begins and is marked `running`.
-    pub fn started(&self, task: &ClaimedTask) {
-        self.begins(task, true);
-    }
     /// The attempt begins; its `running` mark waits for [`Shipper::running`] (or is never
     /// written: its outcome sets `started_at` from how long it ran).
-    pub fn started_unmarked(&self, task: &ClaimedTask) {
-        self.begins(task, false);
-    }
-    fn begins(&self, task: &ClaimedTask, running: bool) {
+    pub fn started(&self, task: &ClaimedTask) {
         let _ = self.tx.send(Message::Started {
             id: task.id,
-            token: task.claim_token,
             next_seq: task.next_seq,
-            running,
         });
     }
-    /// Mark an attempt begun with [`Shipper::started_unmarked`] as `running`.
-    pub fn running(&self, task: &ClaimedTask) {
+    /// Mark the attempt `running`; it began at `began` (its `started_at`, reckoned when
+    /// the mark is written, so that a flush that waited does not move it).
+    pub fn running(&self, task: &ClaimedTask, began: tokio::time::Instant) {
         let _ = self.tx.send(Message::Running {
             id: task.id,
             token: task.claim_token,
+            began,
         });
     }
     pub fn log(&self, task: &ClaimedTask, text: String) {
@@ -185,9 +177,17 @@ impl Round for ShipperService {
         let (started, logs, alerts, completions) = self.pending.as_ref().expect("a batch");
         let result = async {
             let mut client = self.store.client().await?;
+            let marks: Vec<queue::RunningMark> = started
+                .iter()
+                .map(|m| queue::RunningMark {
+                    task_instance_id: m.id,
+                    claim_token: m.token,
+                    ran_us: m.began.elapsed().as_micros().min(i64::MAX as u128) as i64,
+                })
+                .collect();
             queue::flush(
                 &mut client,
-                started,
+                &marks,
                 logs,
                 alerts,
                 completions,
@@ -224,12 +224,15 @@ impl Round for ShipperService {
     }
 }
 
-type Assembled = (
-    Vec<(i64, Uuid)>,
-    Vec<LogChunk>,
-    Vec<TaskAlert>,
-    Vec<Completion>,
-);
+/// A `running` mark waiting for its flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    id: i64,
+    token: Uuid,
+    began: tokio::time::Instant,
+}
+
+type Assembled = (Vec<Mark>, Vec<LogChunk>, Vec<TaskAlert>, Vec<Completion>);
 
 /// Turn messages into rows: consecutive lines of one task become one chunk.
 fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled {
@@ -240,18 +243,10 @@ fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled 
     let mut open: HashMap<i64, usize> = HashMap::new(); // task -> index of its open chunk
     for message in batch {
         match message {
-            Message::Started {
-                id,
-                token,
-                next_seq: seq,
-                running,
-            } => {
+            Message::Started { id, next_seq: seq } => {
                 next_seq.insert(id, seq);
-                if running {
-                    started.push((id, token));
-                }
             }
-            Message::Running { id, token } => started.push((id, token)),
+            Message::Running { id, token, began } => started.push(Mark { id, token, began }),
             Message::Log {
                 id, token, text, ..
             } => {
@@ -284,7 +279,7 @@ fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled 
         .iter()
         .map(|c: &Completion| c.task_instance_id)
         .collect();
-    started.retain(|(id, _)| !ending.contains(id));
+    started.retain(|m| !ending.contains(&m.id));
     (started, logs, alerts, completions)
 }
 
@@ -310,18 +305,8 @@ mod tests {
         let token = Uuid::new_v4();
         let mut seqs = HashMap::new();
         let batch = vec![
-            Message::Started {
-                id: 1,
-                token,
-                next_seq: 5,
-                running: true,
-            },
-            Message::Started {
-                id: 3,
-                token,
-                next_seq: 2,
-                running: false,
-            },
+            Message::Started { id: 1, next_seq: 5 },
+            Message::Started { id: 3, next_seq: 2 },
             Message::Log {
                 id: 1,
                 token,
@@ -342,12 +327,13 @@ mod tests {
             },
         ];
         let (started, logs, _, _) = assemble(batch, &mut seqs);
-        assert_eq!(started, vec![(1, token)]);
+        assert!(started.is_empty(), "no mark before it is asked for");
         assert_eq!(logs.len(), 2);
         assert_eq!((logs[0].seq, logs[0].text.as_str()), (5, "a\nb\n"));
         assert_eq!((logs[1].task_instance_id, logs[1].seq), (2, 0));
-        // An attempt begun unmarked numbers its lines from its claim, and its late mark
-        // is written then.
+        // An attempt numbers its lines from its claim, and its mark, once asked for, is
+        // written with the time it began.
+        let began = tokio::time::Instant::now();
         let (started, logs, _, _) = assemble(
             vec![
                 Message::Log {
@@ -362,12 +348,23 @@ mod tests {
                     text: "z\n".into(),
                     permit: None,
                 },
-                Message::Running { id: 3, token },
+                Message::Running {
+                    id: 3,
+                    token,
+                    began,
+                },
             ],
             &mut seqs,
         );
         assert_eq!(logs[0].seq, 6);
         assert_eq!((logs[1].task_instance_id, logs[1].seq), (3, 2));
-        assert_eq!(started, vec![(3, token)]);
+        assert_eq!(
+            started,
+            vec![Mark {
+                id: 3,
+                token,
+                began
+            }]
+        );
     }
 }

@@ -654,3 +654,52 @@ async fn without_autovacuum_the_master_keeps_its_hot_tables_after_a_thousand_att
         }
     }
 }
+
+/// An attempt that ends within RUNNING_MARK_AFTER (100 ms) writes no `running` mark (its
+/// outcome sets `started_at`); one that runs longer is marked, with `started_at` at its
+/// start, not at the mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_attempt_is_marked_running_from_its_start() {
+    let cluster = harness::TestCluster::start().await;
+    harness::apply(
+        &cluster.store,
+        "project: t\nname: marks\ntasks:\n  - { name: long, type: shell, script: 'sleep 0.6' }\n  - { name: quick, type: shell, script: 'true', depends_on: [long] }\n",
+    )
+    .await;
+    let id = harness::run(&cluster.store, "t/marks", serde_json::json!({})).await;
+    let detail = harness::wait_final(&cluster.store, id, Duration::from_secs(60)).await;
+    assert_eq!(detail.state, "succeeded");
+    let client = cluster.store.client().await.unwrap();
+    let timing = |name: &'static str| {
+        let client = &client;
+        async move {
+            let row = client
+                .query_one(
+                    "select (extract(epoch from ended_at - started_at) * 1000)::float8,
+                            (extract(epoch from started_at - dispatched_at) * 1000)::float8
+                     from pgdag.task_instance where workflow_instance_id = $1 and name = $2",
+                    &[&id, &name],
+                )
+                .await
+                .unwrap();
+            (row.get::<_, f64>(0), row.get::<_, f64>(1))
+        }
+    };
+    let (ran_ms, late_ms) = timing("long").await;
+    assert!(
+        ran_ms >= 600.0,
+        "the long attempt ran {ran_ms} ms by its row (started {late_ms} ms after its claim)"
+    );
+    assert!(
+        late_ms < RUNNING_MARK_AFTER_MS,
+        "started_at is {late_ms} ms after the claim: the mark's time, not the start's"
+    );
+    let (ran_ms, late_ms) = timing("quick").await;
+    assert!(
+        ran_ms >= 0.0 && late_ms >= 0.0,
+        "the quick attempt's started_at lies between its claim and its end ({late_ms}, {ran_ms} ms)"
+    );
+}
+
+/// `worker::executor`'s RUNNING_MARK_AFTER, in milliseconds.
+const RUNNING_MARK_AFTER_MS: f64 = 100.0;
