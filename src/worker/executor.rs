@@ -51,6 +51,11 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
             task.attempt, task.name, resources.config.server_name
         ),
     );
+    // Let the shipper send that line before a spawn below blocks this thread: woken from
+    // here it waits in this worker's next-task slot, which no other worker may take, and
+    // a flush that only starts once the process runs is still writing when a short
+    // attempt ends, and holds back its outcome (and the next hop) by a round trip.
+    tokio::task::yield_now().await;
     // Secrets the task names are opened here, and masked in all it ships from now on.
     let mut task = task;
     let values = match super::secrets::open(resources, &mut task).await {
