@@ -9,9 +9,10 @@
 //! evaluator counts the attempts it sees end ([`Trigger::ended`]); every
 //! [`CHECK_EVERY`] of them the keeper reads the tables' statistics and runs
 //! `VACUUM (ANALYZE)` (or `ANALYZE` alone) where autovacuum's own rule would have.
-//! With autovacuum on, the check returns no table and nothing else happens. No poll: an
-//! idle master never runs a round. A failed round is logged and retried with the
-//! runner's backoff.
+//! With autovacuum on, the check returns no table and nothing else happens. It also runs
+//! once when the master starts (the runner's first round: a restart after much work finds
+//! the tables as they are); after that no poll, so an idle master runs no round. A failed
+//! round is logged and retried with the runner's backoff.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

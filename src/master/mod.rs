@@ -57,7 +57,8 @@ pub fn start(
         };
         set.spawn(service::run(consumer, lp));
     }
-    // Woken by the evaluator only: no poll, no round while nothing ends.
+    // One round at start, then woken by the evaluator only: no poll, no round while
+    // nothing ends.
     let keeper = keeper::Trigger::default();
     set.spawn(service::run(
         keeper::Keeper {
