@@ -8,9 +8,9 @@
 //! path; that thread also reads each new group's start time (a read of /proc per spawn on
 //! the task path was 8 % of a worker's CPU in a fan-out of shell tasks). A group that ends
 //! before it is read is never written; one whose leader is gone by then is written with
-//! start time 0, which `reap` never mistakes for a live process of ours. At start, files of worker processes that are no longer alive are read, their
-//! process groups killed, and the files deleted. Failures to write are logged and never
-//! stop a task.
+//! start time 0, which `reap` never mistakes for a live process of ours. At start, files
+//! of worker processes that are no longer alive are read, their process groups killed,
+//! and the files deleted. Failures to write are logged and never stop a task.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

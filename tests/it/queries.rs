@@ -203,6 +203,17 @@ fn through_proxy(url: &str, port: u16) -> (String, String) {
     (proxied, hostport)
 }
 
+/// `db`'s config with every connection through a new proxy: the config, the proxied URL
+/// and what the proxy sees.
+async fn proxied(db: &TestDb) -> (pgdag::config::Config, String, Arc<Mutex<Traffic>>) {
+    let (port, traffic) = proxy(through_proxy(&db.url, 0).1).await;
+    let (url, _) = through_proxy(&db.url, port);
+    let mut config = db.config();
+    config.database_url = url.clone();
+    config.session_database_url = None;
+    (config, url, traffic)
+}
+
 /// What the driver sends by itself for `transaction()`, `commit()` and savepoints: not
 /// statements of pgdag's, and not counted.
 fn transaction_control(text: &str) -> bool {
@@ -241,11 +252,7 @@ async fn counted_run() {
         return; // run with --ignored among other tests: the count would not be ours alone
     }
     let db = TestDb::new().await;
-    let (port, traffic) = proxy(through_proxy(&db.url, 0).1).await;
-    let (url, _) = through_proxy(&db.url, port);
-    let mut config = db.config();
-    config.database_url = url.clone();
-    config.session_database_url = None;
+    let (config, url, traffic) = proxied(&db).await;
 
     let before = pgdag::metrics::QUERIES.load(Ordering::SeqCst);
     let running = server::start(config, &Role::ALL)
@@ -483,11 +490,7 @@ async fn the_claim_plan_made_once_reads_the_queue_by_its_indexes() {
 async fn a_fan_out_of_shell_tasks_claims_in_process_work_only_when_told_of_it() {
     const TASKS: usize = 24;
     let db = TestDb::new().await;
-    let (port, traffic) = proxy(through_proxy(&db.url, 0).1).await;
-    let (url, _) = through_proxy(&db.url, port);
-    let mut config = db.config();
-    config.database_url = url.clone();
-    config.session_database_url = None;
+    let (mut config, url, traffic) = proxied(&db).await;
     // No poll within the run: what claims is a notice or a freed slot.
     config.poll_interval = pgdag::model::Duration::from_secs(600);
     config.max_tasks = 2;
