@@ -215,6 +215,15 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
         .require_owner(&client, Owned::Instance(id), Access::Read)
         .await?;
     let can_write = ctx.who.can_write(&client, &project).await?;
+    // A control command not carried out yet will change the state: keep refreshing. Read
+    // before the state: the master ends a command in the transaction that changes the
+    // state, so once it is seen gone the state read next is the new one. Read after, a
+    // command carried out between the two reads left a page showing the old final state
+    // that never refreshed ("Rerun from failed" seemed to do nothing).
+    let pending = matches!(
+        commands::state_for_instance(&client, id).await?,
+        Some((state, _, _)) if state == "pending"
+    );
     let detail = instances::get_head(&client, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("instance {id} does not exist")))?;
@@ -258,11 +267,6 @@ pub(super) async fn instance(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError>
         })?;
         (tasks, Drawn::Whole(Box::new(spec)))
     };
-    // A control command not carried out yet will change the state: keep refreshing.
-    let pending = matches!(
-        commands::state_for_instance(&client, id).await?,
-        Some((state, _, _)) if state == "pending"
-    );
     let shown = Shown {
         briefs: &briefs,
         tasks: &tasks,
