@@ -658,6 +658,61 @@ async fn without_autovacuum_the_master_keeps_its_hot_tables_after_a_thousand_att
     }
 }
 
+/// `ANALYZE` (autovacuum's or the table keeper's) leaves out the wide columns no statement
+/// filters on — payloads, outputs, results, errors — and keeps the ones plans read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyze_skips_the_payload_and_result_columns_no_plan_reads() {
+    let cluster = harness::TestCluster::start().await;
+    harness::apply(
+        &cluster.store,
+        "project: t\nname: wide\ntasks:\n  - { name: a, type: shell, script: 'echo a' }\n  - { name: b, type: shell, script: 'exit 3', depends_on: [a] }\n",
+    )
+    .await;
+    let id = harness::run(&cluster.store, "t/wide", serde_json::json!({"p": "v"})).await;
+    let detail = harness::wait_final(&cluster.store, id, Duration::from_secs(60)).await;
+    assert_eq!(detail.state, "failed");
+    let client = cluster.store.client().await.unwrap();
+    client
+        .batch_execute("analyze pgdag.task_instance; analyze pgdag.workflow_instance")
+        .await
+        .unwrap();
+    let with_statistics: HashSet<String> = client
+        .query(
+            "select tablename || '.' || attname from pg_stats where schemaname = 'pgdag'
+             and tablename in ('task_instance', 'workflow_instance')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for column in [
+        "task_instance.payload",
+        "task_instance.out_params",
+        "task_instance.result",
+        "task_instance.error",
+        "task_instance.branch",
+        "workflow_instance.params",
+        "workflow_instance.error",
+    ] {
+        assert!(
+            !with_statistics.contains(column),
+            "{column} has statistics: {with_statistics:?}"
+        );
+    }
+    for column in [
+        "task_instance.state",
+        "task_instance.workflow_instance_id",
+        "workflow_instance.state",
+    ] {
+        assert!(
+            with_statistics.contains(column),
+            "{column} has statistics: {with_statistics:?}"
+        );
+    }
+}
+
 /// An attempt that ends within RUNNING_MARK_AFTER (100 ms) writes no `running` mark (its
 /// outcome sets `started_at`); one that runs longer is marked, with `started_at` at its
 /// start, not at the mark.
