@@ -87,12 +87,19 @@ pub async fn run(
     if !wait {
         return Ok(0);
     }
-    // Progress on stderr: one line per task state change, then the final state.
+    // Progress on stderr: one line per task state change, then the final state. Each poll
+    // reads the instance's head, then its tasks in brief (id, name, state): the full rows
+    // carry outputs and results, about 2 MiB for a 10,000-task instance. Read after the
+    // head, the tasks are at least as new as the state it gave.
     let mut seen: HashMap<i64, String> = HashMap::new();
     loop {
-        match instances::get(&client, id).await? {
+        match instances::get_head(&client, id).await? {
             Some(detail) => {
-                for task in detail.tasks.iter().flatten() {
+                let tasks = match detail.tasks {
+                    Some(_) => Vec::new(),
+                    None => instances::task_briefs(&client, id).await?,
+                };
+                for task in &tasks {
                     if seen.get(&task.id) != Some(&task.state) {
                         eprintln!("  {:<24} {}", task.name, task.state);
                         seen.insert(task.id, task.state.clone());

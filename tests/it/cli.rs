@@ -103,6 +103,15 @@ async fn run_wait_status_logs_and_export_round_trip_on_the_real_binary() {
         .parse()
         .expect("first stdout line is the instance id");
     assert!(stderr.contains("succeeded"), "{stderr}");
+    // One progress line per task state change: each task's last is its end.
+    let tasks_done = stderr
+        .lines()
+        .filter(|l| l.starts_with("  ") && l.trim_end().ends_with(" succeeded"))
+        .count();
+    assert_eq!(
+        tasks_done, 4,
+        "a line for each of the 4 tasks' end: {stderr}"
+    );
 
     let mut status = pgdag(&db);
     status.args(["status", &id.to_string(), "--json"]);

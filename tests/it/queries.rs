@@ -658,6 +658,46 @@ async fn without_autovacuum_the_master_keeps_its_hot_tables_after_a_thousand_att
     }
 }
 
+/// `pgdag run --wait` follows its instance by the instance's head and its tasks in brief
+/// (id, name, state), never their full rows (outputs, results: about 2 MiB a read for a
+/// 10,000-task instance, five reads a second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_wait_follows_the_tasks_in_brief_not_their_full_rows() {
+    let db = TestDb::new().await;
+    let running = server::start(db.config(), &Role::ALL)
+        .await
+        .expect("roles start");
+    harness::apply(
+        &running.store,
+        "project: t\nname: followed\ntasks:\n  - { name: a, type: shell, script: 'echo a' }\n  - { name: b, type: shell, script: 'echo b', depends_on: [a] }\n",
+    )
+    .await;
+    let (port, traffic) = proxy(through_proxy(&db.url, 0).1).await;
+    let (url, _) = through_proxy(&db.url, port);
+    let mut run = harness::pgdag(&db);
+    run.env("PGDAG_DATABASE_URL", &url)
+        .args(["run", "t/followed", "--wait"]);
+    let out = tokio::task::spawn_blocking(move || run.output().expect("run pgdag"))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("succeeded"), "{stderr}");
+    running.stop().await;
+    let t = traffic.lock().unwrap();
+    let ran: Vec<&String> = t.binds.keys().collect();
+    assert!(
+        ran.iter()
+            .any(|q| q.contains("select t.id, t.task_code, t.name, t.state")),
+        "the tasks read in brief: {ran:?}"
+    );
+    assert!(
+        !ran.iter()
+            .any(|q| q.contains("t.out_params, t.error, t.result")),
+        "the full task rows never read: {ran:?}"
+    );
+}
+
 /// `ANALYZE` (autovacuum's or the table keeper's) leaves out the wide columns no statement
 /// filters on — payloads, outputs, results, errors — and keeps the ones plans read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
