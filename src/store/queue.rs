@@ -231,6 +231,18 @@ pub async fn flush(
             .await?;
         Ok::<_, super::StoreError>(done.len())
     };
+    // A flush of output alone commits lazily (no wait for the WAL flush): nothing acts on
+    // log lines, and the next durable commit of any connection (the attempt's outcome, at
+    // the latest) flushes the WAL past them. Only a crash of Postgres in between can lose
+    // them — lines, never state. A short attempt's outcome no longer waits behind its
+    // first line's WAL flush.
+    let lazily = async {
+        if started.is_empty() && alerts.is_empty() && completions.is_empty() {
+            super::instances::commit_lazily(&tx).await
+        } else {
+            Ok(())
+        }
+    };
     // Sent with the outcomes rather than after them: when every outcome was rejected the
     // evaluator only runs an empty round.
     let notify = async {
@@ -239,8 +251,15 @@ pub async fn flush(
         }
         super::instances::notify(&tx, super::Channel::Eval, "").await
     };
-    let (marked, appended, alerted, completed, notified) =
-        tokio::join!(mark_running, append_logs, task_alerts, complete, notify);
+    let (lazy, marked, appended, alerted, completed, notified) = tokio::join!(
+        lazily,
+        mark_running,
+        append_logs,
+        task_alerts,
+        complete,
+        notify
+    );
+    lazy?;
     report.started = marked?;
     report.log_chunks = appended?;
     report.rejected += logs.len() - report.log_chunks;

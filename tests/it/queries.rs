@@ -658,6 +658,65 @@ async fn without_autovacuum_the_master_keeps_its_hot_tables_after_a_thousand_att
     }
 }
 
+/// The shipper's flush of output alone commits without waiting for the WAL flush (`set
+/// local synchronous_commit = off` in its transaction): nothing acts on log lines, and the
+/// outcome's durable commit makes them durable. A flush with an outcome waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_of_output_alone_commits_lazily_and_one_with_an_outcome_durably() {
+    use pgdag::store::queue::{self, Completion, LogChunk};
+    let db = TestDb::new().await;
+    let (_, url, traffic) = proxied(&db).await;
+    let store = Store::connect(&url, "pgdag:test", 1).unwrap();
+    let lazy_commits = |traffic: &Mutex<Traffic>| {
+        traffic
+            .lock()
+            .unwrap()
+            .simple
+            .iter()
+            .filter(|q| q.contains("synchronous_commit = off"))
+            .count()
+    };
+    let chunk = LogChunk {
+        task_instance_id: 1,
+        claim_token: uuid::Uuid::nil(),
+        seq: 0,
+        text: "a line\n".into(),
+    };
+    let mut client = store.client().await.unwrap();
+    queue::flush(
+        &mut client,
+        &[],
+        std::slice::from_ref(&chunk),
+        &[],
+        &[],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(lazy_commits(&traffic), 1, "output alone commits lazily");
+    let outcome = Completion {
+        task_instance_id: 1,
+        claim_token: uuid::Uuid::nil(),
+        outcome: "succeeded",
+        exit_code: Some(0),
+        out_params: serde_json::json!({}),
+        error: None,
+        result: None,
+        usage: None,
+        ran_us: Some(1_000),
+    };
+    queue::flush(&mut client, &[], &[chunk], &[], &[outcome], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        lazy_commits(&traffic),
+        1,
+        "a flush with an outcome commits durably"
+    );
+    drop(client);
+    store.pool.close();
+}
+
 /// `pgdag run --wait` follows its instance by the instance's head and its tasks in brief
 /// (id, name, state), never their full rows (outputs, results: about 2 MiB a read for a
 /// 10,000-task instance, five reads a second).
