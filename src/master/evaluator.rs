@@ -644,7 +644,21 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
             hand_over_turn(tx, &compiled).await?;
         }
     } else if let Some(at) = wake_at {
-        instances::insert_event(tx, instance.id, Some(at)).await?;
+        if at <= now {
+            // Due now (the rest of a wide fan-out, a mapped task's items): announced, for
+            // this may be a command consumer's transaction, which no evaluator waits on; a
+            // start of 2,000 `sql` tasks waited for its first attempts to end (30–80 ms)
+            // before its next 256 were queued. Sent together, delivered at the commit.
+            let (inserted, notified) = futures_util::future::join(
+                instances::insert_event(tx, instance.id, Some(at)),
+                instances::notify(tx, Channel::Eval, ""),
+            )
+            .await;
+            inserted?;
+            notified?;
+        } else {
+            instances::insert_event(tx, instance.id, Some(at)).await?;
+        }
     }
     Ok(())
 }

@@ -572,3 +572,44 @@ async fn a_fan_out_wider_than_a_round_is_queued_over_rounds_by_priority() {
         .get(0);
     assert!(place <= 256, "the urgent task was queued {place}th");
 }
+
+/// The start command's consumer queues a wide fan-out's first 256 in the transaction that
+/// creates the run; the rest are queued by the evaluator at once, not when a first attempt
+/// ends or the fallback poll comes. Here no worker runs and the poll is ten minutes away:
+/// only the announcement of the due evaluation can queue them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_started_fan_out_wider_than_a_round_is_queued_whole_before_any_attempt_ends() {
+    let cluster = TestCluster::start_with(&[pgdag::server::Role::Master], |c| {
+        c.poll_interval = pgdag::model::Duration::from_secs(600);
+    })
+    .await;
+    let mut yaml = String::from("project: t\nname: wide\ntasks:\n");
+    for i in 0..300 {
+        yaml.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: 'true' }}\n"
+        ));
+    }
+    cluster.apply(&yaml).await;
+    let id = cluster.run("t/wide", serde_json::json!({})).await;
+    let client = cluster.store.client().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let queued: i64 = client
+            .query_one(
+                "select count(*) from pgdag.task_instance
+                 where workflow_instance_id = $1 and state = 'queued'",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if queued == 300 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{queued} of 300 tasks queued; the rest waited for the poll"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
