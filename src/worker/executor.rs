@@ -9,12 +9,12 @@ use std::sync::atomic::Ordering;
 use tokio_util::sync::CancellationToken;
 
 use super::Stop;
-use super::shipper::Shipper;
+use super::shipper::{HeldLog, Shipper};
 use crate::model::TaskType;
 use crate::spec::{TaskTimeout, TimeoutStrategy};
 use crate::store::queue::{ClaimedTask, Completion};
 use crate::tasks::mask::{Masker, MaskingSink};
-use crate::tasks::{self, Outcome, Resources, RunContext};
+use crate::tasks::{self, LogSink, Outcome, Resources, RunContext};
 
 pub use crate::tasks::script::KILL_GRACE;
 
@@ -41,27 +41,25 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
     // Most attempts (a statement, a request, a short script) end within a flush or two:
     // the `running` mark waits RUNNING_MARK_AFTER, and an attempt that ends sooner writes
     // none (its outcome sets `started_at` from how long it ran), one row update fewer.
+    // Its log lines are held back as well, until the mark or the end: see `HeldLog`.
     let began = tokio::time::Instant::now();
     shipper.started(&task);
     let mut mark_at = Some(began + RUNNING_MARK_AFTER);
-    shipper.log(
+    let held = Arc::new(HeldLog::new(shipper.clone()));
+    held.log(
         &task,
         format!(
             "[pgdag] attempt {} of task {} on {}\n",
             task.attempt, task.name, resources.config.server_name
         ),
     );
-    // Let the shipper send that line before a spawn below blocks this thread: woken from
-    // here it waits in this worker's next-task slot, which no other worker may take, and
-    // a flush that only starts once the process runs is still writing when a short
-    // attempt ends, and holds back its outcome (and the next hop) by a round trip.
-    tokio::task::yield_now().await;
     // Secrets the task names are opened here, and masked in all it ships from now on.
     let mut task = task;
     let values = match super::secrets::open(resources, &mut task).await {
         Ok(values) => values,
         Err(message) => {
-            shipper.log(&task, format!("[pgdag] failed: {message}\n"));
+            held.log(&task, format!("[pgdag] failed: {message}\n"));
+            held.release(&task);
             shipper.complete(Completion {
                 task_instance_id: task.id,
                 claim_token: task.claim_token,
@@ -79,13 +77,13 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
     let masker = Masker::new(values.iter().cloned());
     let masking = (!masker.is_empty()).then(|| {
         Arc::new(MaskingSink::new(
-            Arc::new(shipper.clone()),
+            held.clone() as Arc<dyn tasks::LogSink>,
             Masker::new(values),
         ))
     });
     let sink: Arc<dyn tasks::LogSink> = match &masking {
         Some(m) => m.clone() as Arc<dyn tasks::LogSink>,
-        None => Arc::new(shipper.clone()),
+        None => held.clone(),
     };
     let timeout: Option<TaskTimeout> = task
         .payload
@@ -109,6 +107,7 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
                     result = &mut running => break result,
                     _ = sleep_until_some(mark_at), if mark_at.is_some() => {
                         shipper.running(&task, began);
+                        held.release(&task);
                         mark_at = None;
                     }
                     _ = kill.cancelled(), if !killed => {
@@ -172,8 +171,10 @@ pub async fn run(resources: &Arc<Resources>, task: ClaimedTask, shipper: &Shippe
         if let Some(m) = &masking {
             m.flush(&task);
         }
+        held.release(&task);
         return;
     }
+    held.release(&task);
     let error = if timeout_failed {
         timed_out
     } else if killed {

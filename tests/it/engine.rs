@@ -613,3 +613,86 @@ async fn a_started_fan_out_wider_than_a_round_is_queued_whole_before_any_attempt
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A short attempt's log is held back and written with its outcome: one row per attempt,
+/// the pgdag lines and the program's output in order, not a first line in a flush of its
+/// own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_attempts_whole_log_is_one_row_written_with_its_outcome() {
+    let cluster = TestCluster::start().await;
+    let mut yaml = String::from("project: t\nname: short\ntasks:\n");
+    for i in 0..6 {
+        yaml.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: 'echo one; echo two' }}\n"
+        ));
+    }
+    cluster.apply(&yaml).await;
+    let id = cluster.run("t/short", serde_json::json!({})).await;
+    assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+    let client = cluster.store.client().await.unwrap();
+    let rows = client
+        .query(
+            "select t.name, count(l.*), string_agg(l.text, '' order by l.seq)
+             from pgdag.task_instance t left join pgdag.task_log l on l.task_instance_id = t.id
+             where t.workflow_instance_id = $1 group by t.name order by t.name",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 6);
+    for row in rows {
+        let (name, chunks, text): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
+        assert_eq!(chunks, 1, "{name}'s log in one row: {text:?}");
+        let at = |what: &str| {
+            text.find(what)
+                .unwrap_or_else(|| panic!("{name}'s log has {what:?}: {text:?}"))
+        };
+        assert!(at("[pgdag] attempt 1 of task") < at("one\n"));
+        assert!(at("one\n") < at("two\n") && at("two\n") < at("[pgdag] succeeded"));
+    }
+}
+
+/// Held-back lines are released once the attempt has run a moment: a running task's log
+/// shows its first lines while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_attempts_first_lines_are_seen_while_it_runs() {
+    let cluster = TestCluster::start().await;
+    let dir = temp_dir();
+    let go = dir.path().join("go");
+    cluster
+        .apply(&format!(
+            "project: t\nname: long\ntasks:\n  - name: wait\n    type: shell\n    script: |\n      echo started\n      while [ ! -e {} ]; do sleep 0.05; done\n      echo done\n",
+            go.display()
+        ))
+        .await;
+    let id = cluster.run("t/long", serde_json::json!({})).await;
+    let detail = cluster
+        .wait_for(id, "the task runs", |d| {
+            d.tasks
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|t| t.state == "running")
+        })
+        .await;
+    let task_id = task(&detail, "wait").id;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !log_text(&cluster.store, task_id)
+        .await
+        .contains("started\n")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first line was not seen while the task ran"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cluster.detail(id).await.tasks.unwrap()[0].state, "running");
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+    assert!(
+        log_text(&cluster.store, task_id)
+            .await
+            .contains("started\ndone\n")
+    );
+}
