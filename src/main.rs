@@ -15,6 +15,16 @@ fn main() {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
     let cli = pgdag::cli::Cli::parse();
+    if !cli.command.runs_a_server() {
+        // A command's output piped into `head` or `less` that is closed early: end quietly,
+        // as `ls | head` does, instead of panicking at the next print ("failed printing to
+        // stdout: Broken pipe"). Rust ignores SIGPIPE; its default ends the process. The
+        // servers keep ignoring it: a task's or a client's closed pipe must not end them.
+        // SAFETY: signal() with SIG_DFL installs no handler of ours.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     pgdag::logging::init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -404,6 +404,13 @@ pub enum TokenCommand {
     Revoke { id: i64 },
 }
 
+impl Command {
+    /// `standalone` and `server`: long-running processes, not commands whose output is read.
+    pub fn runs_a_server(&self) -> bool {
+        matches!(self, Command::Standalone | Command::Server { .. })
+    }
+}
+
 /// A failure with its exit code: 2 for usage and validation errors, 1 for the rest.
 #[derive(Debug)]
 pub struct CliError {

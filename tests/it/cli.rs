@@ -502,3 +502,32 @@ async fn tokens_are_named_listed_and_revoked_and_passwd_ends_them() {
     assert_eq!(code, 0);
     assert!(stdout.contains("\"bob\""), "{stdout}");
 }
+
+/// `pgdag export ... | head -1`: once the reader is gone, the command ends as `ls | head`
+/// does (SIGPIPE), without a panic and its backtrace on the terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_whose_output_pipe_is_closed_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let db = TestDb::new().await;
+    apply(
+        &db.store(),
+        "project: t\nname: w\ntasks:\n  - { name: a, type: shell, script: 'true' }\n",
+    )
+    .await;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = pgdag(&db);
+    command
+        .args(["export", "--project", "t"])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped());
+    let out = command.output().expect("run pgdag");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        out.status
+    );
+}
