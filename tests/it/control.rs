@@ -687,6 +687,17 @@ async fn deleting_a_workflow_and_a_project_leaves_nothing_dangling() {
     // Applied again: numbered after the versions it kept.
     let applied = cluster.apply(&target).await;
     assert_eq!(applied[0].version, 2);
+    let task_ids: Vec<i64> = client
+        .query(
+            "select id from pgdag.task_instance where workflow_instance_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(!task_ids.is_empty());
     let out = pgdag(&cluster.db)
         .args(["workflow", "delete", "c/gone", "--with-history"])
         .output()
@@ -702,6 +713,17 @@ async fn deleting_a_workflow_and_a_project_leaves_nothing_dangling() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(instances::get(&client, id).await.unwrap().is_none());
+    // Its task rows and their logs went with it.
+    let left: i64 = client
+        .query_one(
+            "select (select count(*) from pgdag.task_instance where id = any($1))
+                  + (select count(*) from pgdag.task_log where task_instance_id = any($1))",
+            &[&task_ids],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "task or log rows of the deleted instance left");
 
     // The project, through REST: admins only; it leaves the listing; the dependent's
     // finished instance stays readable.

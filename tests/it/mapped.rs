@@ -409,3 +409,42 @@ async fn pause_lets_running_items_finish_and_resume_starts_the_rest() {
             .all(|t| t.state == "succeeded" && t.attempt == 1)
     );
 }
+
+/// A rerun expands a mapped task's list again: the old items' task rows go, and their log
+/// rows with them (V24: no foreign key cascades there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_drops_the_old_items_with_their_logs() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: m\nname: again\ntasks:\n  - { name: each, type: shell, foreach: '[0, 1]', script: 'echo item' }\n")
+        .await;
+    let id = cluster.run("m/again", serde_json::json!({})).await;
+    let first = cluster.wait_final(id).await;
+    assert_eq!(first.state, "succeeded");
+    let old: Vec<i64> = items(&first, "each").iter().map(|t| t.id).collect();
+    assert_eq!(old.len(), 2);
+    let client = cluster.store.client().await.unwrap();
+    client
+        .execute(
+            "insert into pgdag.command (command_type, workflow_instance_id) values ('rerun', $1)",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let second = cluster
+        .wait_for(id, "the rerun ends", |d| {
+            d.state == "succeeded" && items(d, "each").iter().all(|t| !old.contains(&t.id))
+        })
+        .await;
+    assert_eq!(items(&second, "each").len(), 2);
+    let left: i64 = client
+        .query_one(
+            "select (select count(*) from pgdag.task_instance where id = any($1))
+                  + (select count(*) from pgdag.task_log where task_instance_id = any($1))",
+            &[&old],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "rows of the old items left");
+}

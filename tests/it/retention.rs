@@ -178,10 +178,35 @@ async fn retention_prunes_every_kind_of_old_row_and_a_workflow_may_keep_longer()
     assert!(count(&client, &all("audit"), 0).await > 0);
 
     // Forty days on: everything past 30 days is gone but what `long` keeps for 400.
+    let mut pruned_tasks: Vec<i64> = Vec::new();
+    for id in [short, failing, paused] {
+        let rows = client
+            .query(
+                "select id from pgdag.task_instance where workflow_instance_id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        pruned_tasks.extend(rows.iter().map(|r| r.get::<_, i64>(0)));
+    }
+    assert!(!pruned_tasks.is_empty());
     prune_all(&client, 30, now + chrono::Duration::days(40)).await;
     for id in [short, failing, paused] {
         assert_eq!(count(&client, instances, id).await, 0, "instance {id}");
         assert_eq!(count(&client, logs, id).await, 0, "logs of {id}");
+    }
+    // Their task rows and the log rows in the week `long` keeps went with them, none left
+    // behind without its task (V24: no cascade does it).
+    for table in ["task_instance where id", "task_log where task_instance_id"] {
+        let left: i64 = client
+            .query_one(
+                &format!("select count(*) from pgdag.{table} = any($1)"),
+                &[&pruned_tasks],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(left, 0, "{table}: rows of pruned instances left");
     }
     assert_eq!(count(&client, instances, long).await, 1);
     assert!(count(&client, logs, long).await > 0);
