@@ -714,15 +714,7 @@ async fn deleting_a_workflow_and_a_project_leaves_nothing_dangling() {
     );
     assert!(instances::get(&client, id).await.unwrap().is_none());
     // Its task rows and their logs went with it.
-    let left: i64 = client
-        .query_one(
-            "select (select count(*) from pgdag.task_instance where id = any($1))
-                  + (select count(*) from pgdag.task_log where task_instance_id = any($1))",
-            &[&task_ids],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let left = task_and_log_rows(&client, &task_ids).await;
     assert_eq!(left, 0, "task or log rows of the deleted instance left");
 
     // The project, through REST: admins only; it leaves the listing; the dependent's

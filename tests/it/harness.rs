@@ -364,6 +364,20 @@ pub fn task<'a>(detail: &'a instances::InstanceDetail, name: &str) -> &'a instan
         .unwrap_or_else(|| panic!("no task {name} in instance {}", detail.id))
 }
 
+/// Task rows and log rows of the task instances `ids` still in the database: what a
+/// deletion must leave none of (no foreign key cascades to them: V24).
+pub async fn task_and_log_rows(client: &tokio_postgres::Client, ids: &[i64]) -> i64 {
+    client
+        .query_one(
+            "select (select count(*) from pgdag.task_instance where id = any($1))
+                  + (select count(*) from pgdag.task_log where task_instance_id = any($1))",
+            &[&ids],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 pub async fn log_text(store: &Store, task_instance_id: i64) -> String {
     let client = store.client().await.unwrap();
     store::logs::read(&client, task_instance_id, 0, 100_000)

@@ -437,14 +437,6 @@ async fn a_rerun_drops_the_old_items_with_their_logs() {
         })
         .await;
     assert_eq!(items(&second, "each").len(), 2);
-    let left: i64 = client
-        .query_one(
-            "select (select count(*) from pgdag.task_instance where id = any($1))
-                  + (select count(*) from pgdag.task_log where task_instance_id = any($1))",
-            &[&old],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let left = task_and_log_rows(&client, &old).await;
     assert_eq!(left, 0, "rows of the old items left");
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use pgdag::store::cluster;
 
-use crate::harness::{TestCluster, pgdag, task};
+use crate::harness::{TestCluster, pgdag, task, task_and_log_rows};
 
 /// A shell task that touches 64 MiB and spins: its CPU time and peak RSS show over REST
 /// and in `pgdag status` (table and JSON).
@@ -197,17 +197,11 @@ async fn retention_prunes_every_kind_of_old_row_and_a_workflow_may_keep_longer()
     }
     // Their task rows and the log rows in the week `long` keeps went with them, none left
     // behind without its task (V24: no cascade does it).
-    for table in ["task_instance where id", "task_log where task_instance_id"] {
-        let left: i64 = client
-            .query_one(
-                &format!("select count(*) from pgdag.{table} = any($1)"),
-                &[&pruned_tasks],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(left, 0, "{table}: rows of pruned instances left");
-    }
+    assert_eq!(
+        task_and_log_rows(&client, &pruned_tasks).await,
+        0,
+        "task or log rows of pruned instances left"
+    );
     assert_eq!(count(&client, instances, long).await, 1);
     assert!(count(&client, logs, long).await > 0);
     assert_eq!(
