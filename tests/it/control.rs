@@ -754,3 +754,35 @@ async fn deleting_a_workflow_and_a_project_leaves_nothing_dangling() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "already deleted");
 }
+
+/// `project delete --with-history` takes what is left of the project's history: the
+/// instances of a workflow deleted earlier without history, with their task and log rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_deleted_with_history_takes_the_instances_of_workflows_deleted_before() {
+    let cluster = TestCluster::start().await;
+    cluster
+        .apply("project: h\nname: w\ntasks:\n  - { name: t, type: shell, script: 'echo kept' }\n")
+        .await;
+    let id = cluster.run("h/w", serde_json::json!({})).await;
+    let done = cluster.wait_final(id).await;
+    let task_ids = vec![task(&done, "t").id];
+    let client = cluster.store.client().await.unwrap();
+    assert!(task_and_log_rows(&client, &task_ids).await >= 2);
+    for args in [
+        &["workflow", "delete", "h/w"][..],
+        &["project", "delete", "h", "--with-history"][..],
+    ] {
+        let out = pgdag(&cluster.db).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(instances::get(&client, id).await.unwrap().is_none());
+    assert_eq!(
+        task_and_log_rows(&client, &task_ids).await,
+        0,
+        "task or log rows of the project's instance left"
+    );
+}
