@@ -63,6 +63,8 @@ pub fn start(
     set.spawn(service::run(
         keeper::Keeper {
             store: store.clone(),
+            trigger: keeper.clone(),
+            seen: 0,
         },
         Loop::new(crate::service::rounds::KEEPER, cancel.clone())
             .woken_by(&keeper.wake)
