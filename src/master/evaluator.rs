@@ -644,21 +644,24 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
             hand_over_turn(tx, &compiled).await?;
         }
     } else if let Some(at) = wake_at {
-        if at <= now {
-            // Due now (the rest of a wide fan-out, a mapped task's items): announced, for
-            // this may be a command consumer's transaction, which no evaluator waits on; a
-            // start of 2,000 `sql` tasks waited for its first attempts to end (30–80 ms)
-            // before its next 256 were queued. Sent together, delivered at the commit.
-            let (inserted, notified) = futures_util::future::join(
-                instances::insert_event(tx, instance.id, Some(at)),
-                instances::notify(tx, Channel::Eval, ""),
-            )
-            .await;
-            inserted?;
-            notified?;
-        } else {
-            instances::insert_event(tx, instance.id, Some(at)).await?;
-        }
+        // Due now (the rest of a wide fan-out, a mapped task's items): announced, for this
+        // may be a command consumer's transaction, which no evaluator waits on; a start of
+        // 2,000 `sql` tasks waited for its first attempts to end (30–80 ms) before its next
+        // 256 were queued. Sent together, delivered at the commit.
+        let announce = async {
+            if at <= now {
+                instances::notify(tx, Channel::Eval, "").await
+            } else {
+                Ok(())
+            }
+        };
+        let (inserted, notified) = futures_util::future::join(
+            instances::insert_event(tx, instance.id, Some(at)),
+            announce,
+        )
+        .await;
+        inserted?;
+        notified?;
     }
     Ok(())
 }
