@@ -736,6 +736,89 @@ async fn a_flush_of_output_alone_commits_lazily_and_one_with_an_outcome_durably(
     store.pool.close();
 }
 
+/// A flush of several outcomes of one instance writes one evaluation event for them, with
+/// the ended attempts' ids (V25), not one event row per attempt: the rows were inserted into
+/// three indexes only for the evaluation to delete them at once. Seen by a statement trigger
+/// on the event table; the attempts are claimed and completed through the worker's own
+/// statements, with a master queueing them and consuming the event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_of_outcomes_writes_one_event_per_instance() {
+    use pgdag::store::queue::{self, Completion};
+    let cluster = harness::TestCluster::start_with(&[Role::Master], |_| {}).await;
+    cluster
+        .apply(
+            "project: t\nname: three\ntasks:\n  - { name: a, type: shell, script: 'true' }\n  - { name: b, type: shell, script: 'true' }\n  - { name: c, type: shell, script: 'true' }\n",
+        )
+        .await;
+    let client = cluster.store.client().await.unwrap();
+    client
+        .batch_execute(
+            "create table public.event_inserts (event_rows bigint, ended bigint);
+             create function public.count_event_inserts() returns trigger language plpgsql as $$
+             begin
+                 insert into public.event_inserts
+                 select count(*), coalesce(sum(cardinality(ended_tasks)), 0) from inserted;
+                 return null;
+             end $$;
+             create trigger count_event_inserts after insert on pgdag.instance_event
+                 referencing new table as inserted for each statement
+                 execute function public.count_event_inserts();",
+        )
+        .await
+        .unwrap();
+    let id = cluster.run("t/three", serde_json::json!({})).await;
+    let groups = vec!["default".to_string()];
+    let mut claimed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while claimed.len() < 3 {
+        assert!(Instant::now() < deadline, "3 attempts queued: {claimed:?}");
+        claimed.extend(
+            queue::claim(&client, &groups, 3, 3, "test-host", 1)
+                .await
+                .unwrap(),
+        );
+        if claimed.len() < 3 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    client
+        .execute("truncate public.event_inserts", &[])
+        .await
+        .unwrap();
+    let outcomes: Vec<Completion> = claimed
+        .iter()
+        .map(|t| Completion {
+            task_instance_id: t.id,
+            claim_token: t.claim_token,
+            outcome: "succeeded",
+            exit_code: Some(0),
+            out_params: serde_json::json!({}),
+            error: None,
+            result: None,
+            usage: None,
+            ran_us: Some(1_000),
+        })
+        .collect();
+    let mut flusher = cluster.store.client().await.unwrap();
+    let report = queue::flush(&mut flusher, &[], &[], &[], &outcomes, None)
+        .await
+        .unwrap();
+    assert_eq!(report.completed, 3);
+    let inserts: Vec<(i64, i64)> = client
+        .query("select event_rows, ended from public.event_inserts", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        inserts,
+        vec![(1, 3)],
+        "one event row with the three ended attempts"
+    );
+    assert_eq!(cluster.wait_final(id).await.state, "succeeded");
+}
+
 /// `pgdag run --wait` follows its instance by the instance's head and its tasks in brief
 /// (id, name, state), never their full rows (outputs, results: about 2 MiB a read for a
 /// 10,000-task instance, five reads a second).

@@ -16,16 +16,17 @@ with wi as (
     delete from pgdag.instance_event e
     using wi
     where e.workflow_instance_id = wi.id and e.due_at <= greatest($1::timestamptz, now())
-    returning e.task_instance_id
+    returning e.ended_tasks
+), ended as (
+    select unnest(ended_tasks) as id from consumed
 )
 -- With the ended attempts: their task codes and whether all succeeded, so that the
 -- evaluator can tell without another round trip that a completion changes nothing.
 select wi.*,
-       array(select task_instance_id from consumed where task_instance_id is not null) as ended_tasks,
-       exists(select 1 from consumed where task_instance_id is null) as other_events,
-       array(select t.task_code from consumed c join pgdag.task_instance t on t.id = c.task_instance_id)
-           as ended_codes,
+       array(select id from ended) as ended_tasks,
+       exists(select 1 from consumed where ended_tasks is null) as other_events,
+       array(select t.task_code from ended c join pgdag.task_instance t on t.id = c.id) as ended_codes,
        coalesce((select bool_and(t.state = 'succeeded')
-                 from consumed c join pgdag.task_instance t on t.id = c.task_instance_id), false)
+                 from ended c join pgdag.task_instance t on t.id = c.id), false)
            as ended_all_succeeded
 from wi

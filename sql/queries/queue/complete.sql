@@ -38,8 +38,9 @@ with done as (
     returning t.id, t.workflow_instance_id, t.task_group, t.state, t.name, t.attempt, t.host,
               t.payload ->> 'send_result_to' as send_result_to
 ), events as (
-    insert into pgdag.instance_event (workflow_instance_id, task_instance_id)
-    select workflow_instance_id, id from upd
+    -- One event per instance with the attempts that ended in it (V25).
+    insert into pgdag.instance_event (workflow_instance_id, ended_tasks)
+    select workflow_instance_id, array_agg(id) from upd group by workflow_instance_id
 ), freed as (
     -- A slot of a task group freed: wake the instances whose tasks wait for one.
     insert into pgdag.instance_event (workflow_instance_id)
