@@ -70,10 +70,24 @@ impl Round for Evaluator {
     }
 }
 
-/// Most attempts one evaluation queues. Writing them is most of a wide round (2,000 `sql`
-/// tasks spent a third of their instance's time before the first could be claimed, all
-/// queued in one transaction); the rest are queued by the next round, at once.
+/// Most attempts one evaluation queues while its instance has none in flight. Writing them
+/// is most of a wide round (2,000 `sql` tasks spent a third of their instance's time before
+/// the first could be claimed, all queued in one transaction); the rest are queued by the
+/// next round, at once.
 const QUEUE_PER_ROUND: usize = 256;
+/// Most attempts one evaluation queues at all.
+const QUEUE_MOST_PER_ROUND: usize = 4_096;
+
+/// How many attempts this round may queue, with `in_flight` of its instance's attempts
+/// queued, dispatched or running. The first round is kept short so that workers start at
+/// once; once they have attempts in hand, a round may queue four times as many as are in
+/// flight: each round reads every task row of its instance, and a 2,000-wide fan-out queued
+/// 256 at a time read its 2,000 rows eight times.
+fn round_limit(in_flight: usize) -> usize {
+    in_flight
+        .saturating_mul(4)
+        .clamp(QUEUE_PER_ROUND, QUEUE_MOST_PER_ROUND)
+}
 
 /// Evaluate instances until none is due; returns the milliseconds until the next event is
 /// due (`None`: no event waits).
@@ -342,8 +356,9 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
 
     // A wide plan is queued over several rounds, each committed on its own: workers start
     // on the first attempts while this master writes the next ones.
+    let in_flight = views.iter().filter(|v| v.state.is_active()).count();
     plan.queue_at_most(
-        QUEUE_PER_ROUND,
+        round_limit(in_flight),
         |i| {
             (!mapped::is_mapped(&compiled, i)).then(|| {
                 compiled.version.spec.tasks[i]
@@ -1223,5 +1238,14 @@ mod tests {
             );
         }
         assert_eq!(notify_group(None, WorkflowState::Failed), None);
+    }
+
+    #[test]
+    fn a_round_queues_few_until_attempts_are_in_flight_then_four_times_as_many() {
+        assert_eq!(round_limit(0), QUEUE_PER_ROUND);
+        assert_eq!(round_limit(10), QUEUE_PER_ROUND);
+        assert_eq!(round_limit(256), 1_024);
+        assert_eq!(round_limit(1_280), QUEUE_MOST_PER_ROUND);
+        assert_eq!(round_limit(usize::MAX), QUEUE_MOST_PER_ROUND);
     }
 }

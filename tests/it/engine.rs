@@ -614,6 +614,46 @@ async fn a_started_fan_out_wider_than_a_round_is_queued_whole_before_any_attempt
     }
 }
 
+/// Once attempts of an instance are in flight, a round may queue four times as many: a
+/// 1,500-wide fan-out is queued by three rounds (256, 1,024, the rest), not six rounds of 256
+/// that each read the instance's 1,500 task rows. The rounds are told apart by the
+/// transaction that last wrote each task row (`xmin`); no worker runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wide_fan_out_is_queued_in_rounds_that_grow_with_the_attempts_in_flight() {
+    let cluster = TestCluster::start_with(&[pgdag::server::Role::Master], |_| {}).await;
+    let mut yaml = String::from("project: t\nname: wider\ntasks:\n");
+    for i in 0..1_500 {
+        yaml.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: 'true' }}\n"
+        ));
+    }
+    cluster.apply(&yaml).await;
+    let id = cluster.run("t/wider", serde_json::json!({})).await;
+    let client = cluster.store.client().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let rounds: Vec<i64> = loop {
+        let rows = client
+            .query(
+                "select count(*) from pgdag.task_instance
+                 where workflow_instance_id = $1 and state = 'queued'
+                 group by xmin::text order by 1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        let rounds: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        if rounds.iter().sum::<i64>() == 1_500 {
+            break rounds;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "1,500 tasks queued: {rounds:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(rounds, vec![220, 256, 1_024], "attempts queued per round");
+}
+
 /// A short attempt's log is held back and written with its outcome: one row per attempt,
 /// the pgdag lines and the program's output in order, not a first line in a flush of its
 /// own.
