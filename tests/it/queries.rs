@@ -914,6 +914,32 @@ async fn analyze_skips_the_payload_and_result_columns_no_plan_reads() {
     }
 }
 
+/// Every column of `task_instance` has a statistics target of at most 10 (V26), so that
+/// `ANALYZE` samples 3,000 rows, not 30,000: the sample is 300 rows per unit of the
+/// largest target, and one column left at the default brings the whole cost back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_rows_are_analyzed_from_a_small_sample() {
+    let db = TestDb::new().await;
+    let store = db.store();
+    store.migrate().await.unwrap();
+    let client = store.client().await.unwrap();
+    let large: Vec<(String, i32)> = client
+        .query(
+            "select attname::text, coalesce(nullif(attstattarget, -1),
+                    current_setting('default_statistics_target')::int)
+             from pg_attribute
+             where attrelid = 'pgdag.task_instance'::regclass and attnum > 0 and not attisdropped",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .filter(|(_, target): &(String, i32)| *target > 10)
+        .collect();
+    assert_eq!(large, vec![], "columns sampled at a larger target");
+}
+
 /// An attempt that ends within RUNNING_MARK_AFTER (100 ms) writes no `running` mark (its
 /// outcome sets `started_at`); one that runs longer is marked, with `started_at` at its
 /// start, not at the mark.
