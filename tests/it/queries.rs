@@ -677,12 +677,27 @@ async fn without_autovacuum_the_master_keeps_its_hot_tables_after_a_thousand_att
     running.stop().await;
 }
 
+/// A worker's outcome "succeeded, exit code 0" for attempt `task_instance_id`.
+fn succeeded(task_instance_id: i64, claim_token: uuid::Uuid) -> pgdag::store::queue::Completion {
+    pgdag::store::queue::Completion {
+        task_instance_id,
+        claim_token,
+        outcome: "succeeded",
+        exit_code: Some(0),
+        out_params: serde_json::json!({}),
+        error: None,
+        result: None,
+        usage: None,
+        ran_us: Some(1_000),
+    }
+}
+
 /// The shipper's flush of output alone commits without waiting for the WAL flush (`set
 /// local synchronous_commit = off` in its transaction): nothing acts on log lines, and the
 /// outcome's durable commit makes them durable. A flush with an outcome waits for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flush_of_output_alone_commits_lazily_and_one_with_an_outcome_durably() {
-    use pgdag::store::queue::{self, Completion, LogChunk};
+    use pgdag::store::queue::{self, LogChunk};
     let db = TestDb::new().await;
     let (_, url, traffic) = proxied(&db).await;
     let store = Store::connect(&url, "pgdag:test", 1).unwrap();
@@ -713,17 +728,7 @@ async fn a_flush_of_output_alone_commits_lazily_and_one_with_an_outcome_durably(
     .await
     .unwrap();
     assert_eq!(lazy_commits(&traffic), 1, "output alone commits lazily");
-    let outcome = Completion {
-        task_instance_id: 1,
-        claim_token: uuid::Uuid::nil(),
-        outcome: "succeeded",
-        exit_code: Some(0),
-        out_params: serde_json::json!({}),
-        error: None,
-        result: None,
-        usage: None,
-        ran_us: Some(1_000),
-    };
+    let outcome = succeeded(1, uuid::Uuid::nil());
     queue::flush(&mut client, &[], &[chunk], &[], &[outcome], None)
         .await
         .unwrap();
@@ -787,17 +792,7 @@ async fn a_flush_of_outcomes_writes_one_event_per_instance() {
         .unwrap();
     let outcomes: Vec<Completion> = claimed
         .iter()
-        .map(|t| Completion {
-            task_instance_id: t.id,
-            claim_token: t.claim_token,
-            outcome: "succeeded",
-            exit_code: Some(0),
-            out_params: serde_json::json!({}),
-            error: None,
-            result: None,
-            usage: None,
-            ran_us: Some(1_000),
-        })
+        .map(|t| succeeded(t.id, t.claim_token))
         .collect();
     let mut flusher = cluster.store.client().await.unwrap();
     let report = queue::flush(&mut flusher, &[], &[], &[], &outcomes, None)
