@@ -4,7 +4,7 @@
 use super::Result;
 use super::db::{Conn, query};
 
-/// The tables whose rows every attempt changes: dead rows pile up in them, and their
+/// The tables whose rows pgdag changes all the time: dead rows pile up in them, and their
 /// statistics go stale as they grow.
 pub const HOT_TABLES: [&str; 5] = [
     "task_instance",
@@ -13,6 +13,11 @@ pub const HOT_TABLES: [&str; 5] = [
     "workflow_instance",
     "command",
 ];
+
+/// The hot tables in which every ended attempt left at least one dead row: its task row
+/// updated, its queue row taken, and (one per outcome flush, so at most one per attempt) an
+/// evaluation event consumed. `workflow_instance` and `command` change once per run.
+pub const PER_ATTEMPT_TABLES: [&str; 3] = ["task_instance", "task_queue", "instance_event"];
 
 /// What `pg_stat_user_tables` says of one table.
 #[derive(Debug, Clone, PartialEq, Eq)]
