@@ -86,8 +86,8 @@ impl Round for Keeper {
 /// when it goes idle, at most once a second), and the keeper looks once, right after a
 /// burst: it may see a few of the dead rows it was woken for, and then nothing wakes it
 /// again before the next thousand attempts. Every attempt that ended since the last round
-/// left at least one dead row in each of [`maintenance::PER_ATTEMPT_TABLES`], so that many
-/// are counted there at least. `workflow_instance` and `command` keep their own counts:
+/// changed each of [`maintenance::PER_ATTEMPT_TABLES`], so that many dead rows are counted
+/// there at least. `workflow_instance` and `command` keep their own counts:
 /// counted as if each attempt had changed them, a table of a few rows was vacuumed and
 /// analyzed every thousand attempts (5–19 ms each, in a `sql` instance and a fan-out).
 pub fn with_attempts(mut table: TableHealth, attempts: u64) -> TableHealth {

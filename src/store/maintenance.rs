@@ -14,9 +14,11 @@ pub const HOT_TABLES: [&str; 5] = [
     "command",
 ];
 
-/// The hot tables in which every ended attempt left at least one dead row: its task row
-/// updated, its queue row taken, and (one per outcome flush, so at most one per attempt) an
-/// evaluation event consumed. `workflow_instance` and `command` change once per run.
+/// The hot tables that every ended attempt changed: its task row updated (three times),
+/// its queue row taken, its outcome's evaluation event consumed — one event per flush of
+/// outcomes since V25, so fewer than the attempts there; counting them as many costs a
+/// vacuum of a table of a few rows, and keeps it from waiting a thousand attempts more
+/// behind lagging statistics. `workflow_instance` and `command` change once per run.
 pub const PER_ATTEMPT_TABLES: [&str; 3] = ["task_instance", "task_queue", "instance_event"];
 
 /// What `pg_stat_user_tables` says of one table.
