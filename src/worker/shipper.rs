@@ -172,7 +172,13 @@ impl Round for ShipperService {
                     self.held.push(p);
                 }
             }
-            self.pending = Some(assemble(batch, &mut self.next_seq));
+            let assembled = assemble(batch, &mut self.next_seq);
+            if is_empty(&assembled) {
+                // Only log numbering (an attempt began and has written nothing yet): no
+                // transaction. Every attempt's start used to cost an empty one.
+                return Ok(Next::Again);
+            }
+            self.pending = Some(assembled);
         }
         let (started, logs, alerts, completions) = self.pending.as_ref().expect("a batch");
         let result = async {
@@ -233,6 +239,11 @@ struct Mark {
 }
 
 type Assembled = (Vec<Mark>, Vec<LogChunk>, Vec<TaskAlert>, Vec<Completion>);
+
+/// Nothing to write: no mark, line, alert or outcome.
+fn is_empty((marks, logs, alerts, completions): &Assembled) -> bool {
+    marks.is_empty() && logs.is_empty() && alerts.is_empty() && completions.is_empty()
+}
 
 /// Turn messages into rows: consecutive lines of one task become one chunk.
 fn assemble(batch: Vec<Message>, next_seq: &mut HashMap<i64, i32>) -> Assembled {

@@ -65,6 +65,8 @@ struct Traffic {
     /// each (`None` for null).
     binds: HashMap<String, Vec<Vec<Option<Vec<u8>>>>>,
     open_connections: u64,
+    /// Transactions committed with no statement run in them (settings aside).
+    empty_transactions: u64,
 }
 
 /// The parameter values of a `Bind` message body, and the statement it names.
@@ -144,6 +146,8 @@ async fn relay(
     server_write.write_all(&startup).await?;
     let down =
         tokio::spawn(async move { tokio::io::copy(&mut server_read, &mut client_write).await });
+    // Statements run since this connection's `BEGIN`, while a transaction is open.
+    let mut in_transaction: Option<u32> = None;
     loop {
         let mut kind = [0u8; 1];
         if client_read.read_exact(&mut kind).await.is_err() {
@@ -156,8 +160,27 @@ async fn relay(
         {
             let mut t = traffic.lock().unwrap();
             match kind[0] {
-                b'E' => t.executes += 1,
-                b'Q' => t.simple.push(cstr(&body).0),
+                b'E' => {
+                    t.executes += 1;
+                    in_transaction = in_transaction.map(|n| n + 1);
+                }
+                b'Q' => {
+                    let text = cstr(&body).0;
+                    let first = text.split_whitespace().next().unwrap_or("").to_uppercase();
+                    match first.as_str() {
+                        "BEGIN" | "START" => in_transaction = Some(0),
+                        "COMMIT" => {
+                            if in_transaction == Some(0) {
+                                t.empty_transactions += 1;
+                            }
+                            in_transaction = None;
+                        }
+                        "ROLLBACK" => in_transaction = None,
+                        "SET" | "SAVEPOINT" | "RELEASE" => {}
+                        _ => in_transaction = in_transaction.map(|n| n + 1),
+                    }
+                    t.simple.push(text);
+                }
                 b'P' => {
                     let (name, rest) = cstr(&body);
                     let text = cstr(rest).0;
@@ -309,6 +332,12 @@ async fn counted_run() {
             .iter()
             .any(|q| q.starts_with("set plan_cache_mode = force_generic_plan; set jit = off")),
         "pooled connections keep their plans: {simple:?}"
+    );
+    // A transaction costs its round trips and a commit even when it does nothing: the
+    // shipper sent one per attempt that began (its log numbering alone).
+    assert_eq!(
+        t.empty_transactions, 0,
+        "transactions that ran no statement"
     );
     let repeated: Vec<_> = t.parses.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
