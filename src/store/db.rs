@@ -25,7 +25,13 @@
 //! the generic plan look dearer than a custom one: half a millisecond and more per bind,
 //! most of a chain's hop. They also run without JIT (see [`SESSION_SETTINGS`]). Statements whose best plan does depend on the values — the lists
 //! with optional filters (`$1 is null or ...`), whose first line is [`PLAN_PER_CALL`] — are
-//! run with the default mode set around them in the same round trip. Transaction-mode
+//! run with the default mode set around them in the same round trip. A plan made once
+//! can also be made at a bad moment: the queue's claim, planned while `task_queue` was
+//! nearly empty (as the table keeper's `VACUUM` leaves it, cut to no pages), scanned the
+//! whole queue at every later claim, comparing each row with each picked attempt (10 ms of
+//! a 35 ms claim of 459). Statements whose first line is [`PLAN_BY_INDEX`] run with
+//! `enable_seqscan = off` around them, the same way, so that whenever their plan is made it
+//! reads by index or TID. Transaction-mode
 //! PgBouncer (unnamed statements) is left alone: a session setting would outlive our turn
 //! on its server, and unnamed statements are planned per call anyway.
 //!
@@ -56,11 +62,26 @@ pub struct Query {
 /// The first line of a statement whose plan is made for each call's values (see the
 /// module's comment).
 pub const PLAN_PER_CALL: &str = "-- plan: per call";
+/// The first line of a statement whose one plan must read its tables by index (or TID),
+/// whatever their size when it is made (see the module's comment).
+pub const PLAN_BY_INDEX: &str = "-- plan: by index";
 
 impl Query {
     /// True when this statement's plan is made for each call's values.
     pub fn plans_per_call(&self) -> bool {
         self.text.starts_with(PLAN_PER_CALL)
+    }
+
+    /// The settings sent before and after each run of this statement on a connection that
+    /// plans once, in the same round trip; `None` for most statements.
+    fn plan_settings(&self) -> Option<(&'static str, &'static str)> {
+        if self.plans_per_call() {
+            Some((PLANS_PER_CALL, GENERIC_PLANS))
+        } else if self.text.starts_with(PLAN_BY_INDEX) {
+            Some((NO_SEQUENTIAL_SCANS, SEQUENTIAL_SCANS))
+        } else {
+            None
+        }
     }
 }
 
@@ -80,6 +101,8 @@ pub async fn plan_once(client: &tokio_postgres::Client) -> Result<(), tokio_post
 const SESSION_SETTINGS: &str = "set plan_cache_mode = force_generic_plan; set jit = off";
 const GENERIC_PLANS: &str = "set plan_cache_mode = force_generic_plan";
 const PLANS_PER_CALL: &str = "set plan_cache_mode = auto";
+const NO_SEQUENTIAL_SCANS: &str = "set enable_seqscan = off";
+const SEQUENTIAL_SCANS: &str = "reset enable_seqscan";
 
 /// `query!("area/name")`: the `&'static Query` of `sql/queries/area/name.sql`. A missing file
 /// is a compile error.
@@ -255,23 +278,21 @@ pub trait Conn: Sync {
     }
 
     /// `run`, one execution of `query`; on a connection that plans once, a statement
-    /// planned per call gets the default mode around it, sent with it (one round trip).
+    /// planned per call gets the default mode around it, and one planned by index runs
+    /// without sequential scans, the settings sent with it (one round trip).
     fn planned<'a, T: Send + 'a>(
         &'a self,
         query: &'static Query,
         run: impl Future<Output = Result<T, tokio_postgres::Error>> + Send + 'a,
     ) -> impl Future<Output = Result<T>> + Send + 'a {
         async move {
-            if !query.plans_per_call() || !self.plans_once() {
+            let Some((set, reset)) = query.plan_settings().filter(|_| self.plans_once()) else {
                 return Ok(run.await?);
-            }
+            };
             // Polled in order, so sent in order: each sends its messages at its first poll.
-            let (before, result, after) = futures_util::future::join3(
-                self.exec_simple(PLANS_PER_CALL),
-                run,
-                self.exec_simple(GENERIC_PLANS),
-            )
-            .await;
+            let (before, result, after) =
+                futures_util::future::join3(self.exec_simple(set), run, self.exec_simple(reset))
+                    .await;
             before?;
             let value = result?;
             after?;

@@ -176,7 +176,7 @@ async fn relay(
                             in_transaction = None;
                         }
                         "ROLLBACK" => in_transaction = None,
-                        "SET" | "SAVEPOINT" | "RELEASE" => {}
+                        "SET" | "RESET" | "SAVEPOINT" | "RELEASE" => {}
                         _ => in_transaction = in_transaction.map(|n| n + 1),
                     }
                     t.simple.push(text);
@@ -324,7 +324,9 @@ async fn counted_run() {
     assert!(
         simple.iter().all(|q| q.starts_with("LISTEN ")
             || q.starts_with("set plan_cache_mode = ")
-            || q.starts_with("set local synchronous_commit ")),
+            || q.starts_with("set local synchronous_commit ")
+            || q.starts_with("set enable_seqscan = off")
+            || q.starts_with("reset enable_seqscan")),
         "only LISTEN and settings go as simple statements: {simple:?}"
     );
     assert!(
@@ -504,10 +506,60 @@ async fn the_claim_plan_made_once_reads_the_queue_by_its_indexes() {
         "'{nobody}', 12, 'test', 0, 0",
     )
     .await;
-    assert!(plan.contains("Index Scan using task_queue_pkey"), "{plan}");
+    assert!(plan.contains("Tid Scan on task_queue"), "{plan}");
     assert!(
         !plan.contains("Seq Scan on task_queue") && !plan.contains("Seq Scan on task_instance"),
         "the claim's generic plan reads a whole table:\n{plan}"
+    );
+}
+
+/// The claim's plan is made once per connection, whenever it first runs after the tables'
+/// statistics changed: often right after the table keeper vacuumed an empty queue (cut to
+/// no pages). Made then, it scanned the whole queue at every later claim, comparing each
+/// row with each attempt picked. The store runs it without sequential scans, so the plan
+/// it keeps reads the queue by its index and TIDs whenever it was made.
+#[tokio::test]
+async fn the_claim_plan_made_on_an_empty_queue_still_reads_it_by_index() {
+    let (cluster, _) = one_finished_task().await;
+    let client = cluster.store.client().await.unwrap();
+    client
+        .batch_execute("vacuum pgdag.task_queue")
+        .await
+        .unwrap();
+    let claimed = pgdag::store::queue::claim(&client, &["nobody".into()], 12, 12, "test", 0)
+        .await
+        .unwrap();
+    assert!(claimed.is_empty());
+    // The plan this connection made for the claim just now, without new statistics since.
+    let name: String = client
+        .query_one(
+            "select name from pg_prepared_statements where statement = $1",
+            &[&include_str!("../../sql/queries/queue/claim.sql")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let plan: Vec<String> = client
+        .simple_query(&format!(
+            "explain (costs off) execute {name}('{{nobody}}', 12, 'test', 0, 12)"
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("Tid Scan on task_queue")
+            && plan.contains("Index Scan using task_queue_claim_kind"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("Seq Scan"),
+        "the claim's plan made on an empty queue scans a whole table:\n{plan}"
     );
 }
 
