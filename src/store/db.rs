@@ -290,13 +290,20 @@ pub trait Conn: Sync {
                 return Ok(run.await?);
             };
             // Polled in order, so sent in order: each sends its messages at its first poll.
-            let (before, result, after) =
-                futures_util::future::join3(self.exec_simple(set), run, self.exec_simple(reset))
-                    .await;
+            // The setting after is sent behind the statement and not waited for: the
+            // statement's rows are all its caller needs, and whoever uses the connection
+            // next is answered after it (its answer, dropped, is skipped).
+            let mut after = std::pin::pin!(self.exec_simple(reset));
+            let ((before, result), ()) = futures_util::future::join(
+                futures_util::future::join(self.exec_simple(set), run),
+                futures_util::future::poll_fn(|cx| {
+                    let _ = after.as_mut().poll(cx);
+                    std::task::Poll::Ready(())
+                }),
+            )
+            .await;
             before?;
-            let value = result?;
-            after?;
-            Ok(value)
+            Ok(result?)
         }
     }
 

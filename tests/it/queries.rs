@@ -444,8 +444,19 @@ async fn generic_plan(
         .batch_execute(&format!("prepare explained ({types}) as {sql}"))
         .await
         .unwrap();
-    let plan: Vec<String> = client
-        .simple_query(&format!("explain {options} execute explained({args})"))
+    let plan = explain(
+        client,
+        &format!("explain {options} execute explained({args})"),
+    )
+    .await;
+    client.batch_execute("deallocate explained").await.unwrap();
+    plan
+}
+
+/// The lines of what `explain` (a whole `explain ...` statement) prints, as one text.
+async fn explain(client: &deadpool_postgres::Object, explain: &str) -> String {
+    let lines: Vec<String> = client
+        .simple_query(explain)
         .await
         .unwrap()
         .into_iter()
@@ -454,8 +465,7 @@ async fn generic_plan(
             _ => None,
         })
         .collect();
-    client.batch_execute("deallocate explained").await.unwrap();
-    plan.join("\n")
+    lines.join("\n")
 }
 
 /// A cluster whose one instance ran one shell task; and the instance's id.
@@ -539,19 +549,11 @@ async fn the_claim_plan_made_on_an_empty_queue_still_reads_it_by_index() {
         .await
         .unwrap()
         .get(0);
-    let plan: Vec<String> = client
-        .simple_query(&format!(
-            "explain (costs off) execute {name}('{{nobody}}', 12, 'test', 0, 12)"
-        ))
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-            _ => None,
-        })
-        .collect();
-    let plan = plan.join("\n");
+    let plan = explain(
+        &client,
+        &format!("explain (costs off) execute {name}('{{nobody}}', 12, 'test', 0, 12)"),
+    )
+    .await;
     assert!(
         plan.contains("Tid Scan on task_queue")
             && plan.contains("Index Scan using task_queue_claim_kind"),
