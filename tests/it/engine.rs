@@ -592,26 +592,7 @@ async fn a_started_fan_out_wider_than_a_round_is_queued_whole_before_any_attempt
     cluster.apply(&yaml).await;
     let id = cluster.run("t/wide", serde_json::json!({})).await;
     let client = cluster.store.client().await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let queued: i64 = client
-            .query_one(
-                "select count(*) from pgdag.task_instance
-                 where workflow_instance_id = $1 and state = 'queued'",
-                &[&id],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if queued == 300 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{queued} of 300 tasks queued; the rest waited for the poll"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    queued_by_round(&client, id, 300, "the rest waited for the poll").await;
 }
 
 /// Once attempts of an instance are in flight, a round may queue four times as many: a
@@ -630,8 +611,21 @@ async fn a_wide_fan_out_is_queued_in_rounds_that_grow_with_the_attempts_in_fligh
     cluster.apply(&yaml).await;
     let id = cluster.run("t/wider", serde_json::json!({})).await;
     let client = cluster.store.client().await.unwrap();
+    let rounds = queued_by_round(&client, id, 1_500, "").await;
+    assert_eq!(rounds, vec![220, 256, 1_024], "attempts queued per round");
+}
+
+/// Once `n` attempts of instance `id` are queued (polled, failing after 60 s with `why`):
+/// how many each round queued, told apart by the transaction that last wrote each task row
+/// (`xmin`), smallest first.
+async fn queued_by_round(
+    client: &deadpool_postgres::Object,
+    id: i64,
+    n: i64,
+    why: &str,
+) -> Vec<i64> {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let rounds: Vec<i64> = loop {
+    loop {
         let rows = client
             .query(
                 "select count(*) from pgdag.task_instance
@@ -642,16 +636,15 @@ async fn a_wide_fan_out_is_queued_in_rounds_that_grow_with_the_attempts_in_fligh
             .await
             .unwrap();
         let rounds: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-        if rounds.iter().sum::<i64>() == 1_500 {
-            break rounds;
+        if rounds.iter().sum::<i64>() == n {
+            return rounds;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "1,500 tasks queued: {rounds:?}"
+            "{n} tasks queued: {rounds:?}; {why}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(rounds, vec![220, 256, 1_024], "attempts queued per round");
+    }
 }
 
 /// A short attempt's log is held back and written with its outcome: one row per attempt,
