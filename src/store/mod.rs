@@ -185,6 +185,12 @@ impl Store {
                 })
             }))
             .max_size(size)
+            // The connection returned last is handed out first: the few a process keeps
+            // busy hold its prepared statements and their plans, made again after every
+            // VACUUM or ANALYZE of their tables. Handed out in turn, each of the pool's
+            // connections prepared and planned every hot statement again (0.5–2.5 ms a
+            // bind of the claim or an outcome after each table keeper's round).
+            .queue_mode(deadpool_postgres::QueueMode::Lifo)
             .wait_timeout(Some(std::time::Duration::from_secs(30)))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()

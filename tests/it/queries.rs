@@ -431,6 +431,39 @@ async fn pooled_statements_keep_one_plan_and_filtered_lists_are_planned_per_call
     store.pool.close();
 }
 
+/// Each connection keeps its own prepared statements and plans (made again after every
+/// `VACUUM` or `ANALYZE` of their tables): the pool hands out the one returned last, so that
+/// a process busy on few connections keeps using the same ones.
+#[tokio::test]
+async fn the_pool_hands_out_the_connection_returned_last() {
+    let db = TestDb::new().await;
+    let store = Store::connect(&db.url, "pgdag:test", 3).unwrap();
+    let first = store.client().await.unwrap();
+    let second = store.client().await.unwrap();
+    let first_pid = backend_pid(&first).await;
+    let second_pid = backend_pid(&second).await;
+    assert_ne!(first_pid, second_pid);
+    drop(first);
+    drop(second);
+    for _ in 0..3 {
+        let again = store.client().await.unwrap();
+        assert_eq!(
+            backend_pid(&again).await,
+            second_pid,
+            "the connection returned last is handed out again"
+        );
+    }
+    store.pool.close();
+}
+
+async fn backend_pid(client: &deadpool_postgres::Object) -> i32 {
+    client
+        .query_one("select pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// The plan of statement `sql` (parameter types `types`) for `args`, explained with
 /// `options`, as text: the generic one, which a pooled connection keeps (store::db).
 async fn generic_plan(
