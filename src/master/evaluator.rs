@@ -992,7 +992,16 @@ fn payload(
         &ctx,
         Some(&nonce),
     )?;
-    value["params"] = serde_json::to_value(&resolved).map_err(|e| e.to_string())?;
+    // The worker reads the params only to export them as `PGDAG_PARAM_<NAME>`, which only
+    // names of letters, digits and `_` can be: every `${...}` in the task's keys is
+    // expanded above. The rest (the built-in `system.*`, `var.*`) were 250 of a `sql`
+    // task's 350 payload bytes, parsed at each queueing, copied into each of an attempt's
+    // three task row versions and sent back with its claim.
+    let exported: ParamMap = resolved
+        .into_iter()
+        .filter(|(name, _)| crate::tasks::env::is_env_name(name))
+        .collect();
+    value["params"] = serde_json::to_value(&exported).map_err(|e| e.to_string())?;
     value["project"] = serde_json::Value::String(compiled.version.project.clone());
     if let Some(t) = tenant {
         value["tenant"] = serde_json::json!({ "name": t.name, "os_user": t.os_user });

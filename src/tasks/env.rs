@@ -37,6 +37,12 @@ pub const RESERVED_PREFIX: &str = "PGDAG_";
 /// The setting that lists what else the operator lets through.
 pub const PASSTHROUGH_VAR: &str = "PGDAG_TASK_ENV_PASSTHROUGH";
 
+/// Whether `name` can be an environment variable's name: letters, digits and `_` (a param
+/// `trigger.rows` or `system.biz.date` is not exported as `PGDAG_PARAM_*`).
+pub fn is_env_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// One entry of `PGDAG_TASK_ENV_PASSTHROUGH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pattern {

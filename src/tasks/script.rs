@@ -254,14 +254,14 @@ async fn run_program(
         }
     }
     for (name, value) in &ctx.params {
-        if is_env_name(name) {
+        if super::env::is_env_name(name) {
             command.env(format!("PGDAG_PARAM_{}", name.to_uppercase()), value);
         }
     }
     // The task's own declared `env:` entries, when its payload carries them.
     if let Some(serde_json::Value::Object(declared)) = task.payload.get("env") {
         for (name, value) in declared {
-            if is_env_name(name) && !name.starts_with(super::env::RESERVED_PREFIX) {
+            if super::env::is_env_name(name) && !name.starts_with(super::env::RESERVED_PREFIX) {
                 let value = match value {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
@@ -495,10 +495,6 @@ fn is_executable(path: &std::path::Path) -> bool {
 /// scratch files (`mktemp` for private ones).
 fn work_dir() -> PathBuf {
     std::env::temp_dir()
-}
-
-fn is_env_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

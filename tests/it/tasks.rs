@@ -655,9 +655,23 @@ tasks:
   - { name: q, type: sql, datasource: exfil, sql: "select 1" }
 "#,
     );
-    let id = server.run("e/env", serde_json::json!({})).await;
+    let id = server
+        .run("e/env", serde_json::json!({"run.note": "dotted"}))
+        .await;
     let detail = server.finished(id).await;
     assert_eq!(detail.state, "succeeded", "{:?}", detail.tasks);
+    // What the worker gets to export is all the payload carries of the params: not the
+    // built-ins (`system.*`) nor names with a dot, which no variable can be named after.
+    let client = server.store.client().await.unwrap();
+    let params: serde_json::Value = client
+        .query_one(
+            "select payload -> 'params' from pgdag.task_instance where id = $1",
+            &[&task(&detail, "shell").id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(params, serde_json::json!({"who": "world"}));
     for name in ["shell", "python", "spawned"] {
         let log = server.log(&detail, name).await;
         for secret in [
