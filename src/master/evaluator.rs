@@ -102,31 +102,40 @@ async fn drain(
     while !cancel.is_cancelled() {
         let started = std::time::Instant::now();
         let tx = client.transaction().await?;
-        // Sent together: the setting does not wait for a round trip of its own.
-        let (lazily, claimed) = futures_util::future::join(
+        // Sent together, one round trip: the setting, the claim, and the next due time
+        // among the events the claim left (read after it, in its transaction).
+        let now = clock.now();
+        let (lazily, claimed, next) = futures_util::future::join3(
             instances::commit_lazily(&tx),
-            instances::claim_for_evaluation(&tx, clock.now()),
+            instances::claim_for_evaluation(&tx, now),
+            instances::next_due_ms(&tx, now),
         )
         .await;
         lazily?;
+        let next = next?;
         let Some((instance, events)) = claimed? else {
-            // Nothing to claim: ask for the next due time in the same transaction, so an
-            // idle round is one transaction.
-            let next = instances::next_due_ms(&tx, clock.now()).await?;
+            // Nothing to claim: an idle round is one transaction.
             tx.commit().await?;
             return Ok(next);
         };
         crate::metrics::add(&crate::metrics::EVALUATIONS, 1);
+        let mut left = None;
         if !nothing_to_do(&tx, cache, &instance, &events).await? {
             let span = tracing::info_span!("evaluation", instance_id = instance.id);
-            tracing::Instrument::instrument(evaluate(&tx, cache, &instance), span).await?;
+            left = tracing::Instrument::instrument(evaluate(&tx, cache, &instance), span).await?;
         }
-        // Committed at once: asking here whether more is due would hold back the commit,
-        // and with it the queued successors' `pgdag_task`, by a round trip; the next
-        // (possibly empty) round asks after it.
+        // Committed at once, so that the queued successors' `pgdag_task` goes out now.
         tx.commit().await?;
         keeper.ended(events.ended_tasks.len() as u64);
         crate::metrics::EVALUATION_ROUND.since("", started);
+        // Another round only when something may be due now: an event this evaluation left
+        // for its instance, or one the claim left (another instance's). A round that asked
+        // again after each evaluation found nothing most of the time — four round trips
+        // per outcome flush of a fan-out. Events committed since the claim announced
+        // themselves (`pgdag_eval`), which wakes this service again.
+        if left.is_none() && next.is_none_or(|ms| ms > 0.0) {
+            return Ok(next);
+        }
     }
     Ok(None)
 }
@@ -180,10 +189,15 @@ async fn nothing_to_do(
     Ok(busy.len() == mapped_codes.len())
 }
 
-/// Plan and apply one instance, locked by the caller's transaction.
-pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> Result<()> {
+/// Plan and apply one instance, locked by the caller's transaction. Returns when the
+/// evaluation event it left for the instance is due, if it left one.
+pub async fn evaluate(
+    tx: &impl Conn,
+    cache: &Cache,
+    instance: &InstanceRow,
+) -> Result<Option<DateTime<Utc>>> {
     if instance.state.is_final() {
-        return Ok(());
+        return Ok(None);
     }
     let compiled = cache
         .get(tx, instance.workflow_code, instance.workflow_version)
@@ -220,7 +234,7 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         if compiled.version.spec.active_limit().is_none()
             || !admit(tx, &compiled, instance.id).await?
         {
-            return Ok(());
+            return Ok(None);
         }
         admitted = instances::lock(tx, instance.id, Some(instance.db_now)).await?;
         &admitted
@@ -677,8 +691,9 @@ pub async fn evaluate(tx: &impl Conn, cache: &Cache, instance: &InstanceRow) -> 
         .await;
         inserted?;
         notified?;
+        return Ok(Some(at));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// What one evaluation writes, gathered so that each kind is one statement: attempts to

@@ -363,6 +363,93 @@ async fn counted_run() {
     );
 }
 
+/// After an evaluation that leaves nothing due, the evaluator's round ends: it used to
+/// claim once more and find nothing, a transaction of four round trips after each
+/// evaluation (each outcome flush of a fan-out). Counted are the claims for evaluation
+/// that reach Postgres, master only: the instance's one task stays queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluation_that_leaves_nothing_due_ends_the_evaluators_round() {
+    use pgdag::service::rounds::EVALUATOR;
+    let db = TestDb::new().await;
+    let (config, _url, traffic) = proxied(&db).await;
+    let running = server::start(config, &[Role::Master])
+        .await
+        .expect("master starts");
+    let store = db.store();
+    harness::apply(
+        &store,
+        "project: t\nname: one\ntasks:\n  - { name: a, type: shell, script: \"true\" }\n",
+    )
+    .await;
+    let id = harness::run(&store, "t/one", serde_json::json!({})).await;
+    let client = store.client().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client
+        .query_opt(
+            "select 1 from pgdag.task_instance where workflow_instance_id = $1 and state = 'queued'",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the task was not queued");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rounds = &running.wakeups.rounds;
+    // A round after everything the start announced.
+    let settled = async |rounds: &pgdag::cluster::Rounds| {
+        let mark = rounds.mark(EVALUATOR);
+        running.wakeups.eval.notify_one();
+        assert!(
+            rounds
+                .wait_past(EVALUATOR, mark, Duration::from_secs(30))
+                .await
+        );
+    };
+    settled(rounds).await;
+    let claim_eval = include_str!("../../sql/queries/instances/claim_eval.sql");
+    let claims = || {
+        traffic
+            .lock()
+            .unwrap()
+            .binds
+            .get(claim_eval)
+            .map_or(0, Vec::len)
+    };
+    let before = claims();
+    // An event for the instance: its evaluation changes nothing (the task is still queued)
+    // and leaves nothing due.
+    client
+        .execute(
+            "insert into pgdag.instance_event (workflow_instance_id) values ($1)",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    running.wakeups.eval.notify_one();
+    while client
+        .query_opt(
+            "select 1 from pgdag.instance_event where workflow_instance_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(Instant::now() < deadline, "the event was not consumed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Rounds run one after another: once a later one has run, the evaluation's is over.
+    settled(rounds).await;
+    assert_eq!(
+        claims() - before,
+        2,
+        "the evaluation's claim and the later round's, nothing in between"
+    );
+    running.stop().await;
+}
+
 fn collect_sql(dir: &Path, texts: &mut HashSet<String>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
