@@ -101,9 +101,9 @@ async fn drain(
     let mut client = store.client().await?;
     while !cancel.is_cancelled() {
         let started = std::time::Instant::now();
-        let tx = crate::store::db::Pipelined::begin(&mut client);
-        // Sent together, one round trip: `BEGIN`, the setting, the claim, and the next due
-        // time among the events the claim left (read after it, in its transaction).
+        let tx = client.transaction().await?;
+        // Sent together, one round trip: the setting, the claim, and the next due time
+        // among the events the claim left (read after it, in its transaction).
         let now = clock.now();
         let (lazily, claimed, next) = futures_util::future::join3(
             instances::commit_lazily(&tx),

@@ -38,8 +38,7 @@
 //! Statements that cannot be prepared — transaction control, `LISTEN`, `CREATE DATABASE`
 //! with a quoted identifier — go through [`Conn::exec_simple`], counted the same way; their
 //! text lives in `store` too. `BEGIN`/`COMMIT`/savepoints issued by the driver's
-//! `transaction()` or by [`Pipelined`] (the hot paths' transactions, whose `BEGIN` is not
-//! waited for) are not statements of ours and are not counted.
+//! `transaction()` are not statements of ours and are not counted.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -417,61 +416,6 @@ macro_rules! pooled_conn {
 
 pooled_conn!(deadpool_postgres::Object, false);
 pooled_conn!(deadpool_postgres::Transaction<'_>, true);
-pooled_conn!(Pipelined<'_>, true);
-
-/// A pooled connection's transaction whose `BEGIN` goes out with its first statements:
-/// the driver's `transaction()` waits a round trip for it, 0.1–0.15 ms of every
-/// evaluation and outcome flush on a chain's hop. `BEGIN` on an idle pooled connection
-/// can only fail with the connection itself, and then so does every statement after it;
-/// its answer is skipped. Dropped while open (an error, a cancelled round), it sends
-/// `ROLLBACK` before the connection can go back to the pool, as the driver's does.
-pub struct Pipelined<'a> {
-    client: &'a deadpool_postgres::Object,
-    open: bool,
-}
-
-impl<'a> Pipelined<'a> {
-    pub fn begin(client: &'a mut deadpool_postgres::Object) -> Pipelined<'a> {
-        send_only(client.batch_execute("BEGIN"));
-        Pipelined { client, open: true }
-    }
-
-    pub async fn commit(mut self) -> Result<()> {
-        let mut commit = std::pin::pin!(self.client.batch_execute("COMMIT"));
-        // Sent at the first poll: from then on no `ROLLBACK` is due.
-        let committed = futures_util::future::poll_fn(|cx| {
-            let polled = commit.as_mut().poll(cx);
-            self.open = false;
-            polled
-        })
-        .await;
-        Ok(committed?)
-    }
-}
-
-impl Drop for Pipelined<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            send_only(self.client.batch_execute("ROLLBACK"));
-        }
-    }
-}
-
-impl std::ops::Deref for Pipelined<'_> {
-    type Target = deadpool_postgres::ClientWrapper;
-    fn deref(&self) -> &Self::Target {
-        self.client
-    }
-}
-
-/// Sends what `request` sends at its first poll (the driver queues its messages then) and
-/// drops it: its answer is skipped when it comes.
-fn send_only(request: impl Future) {
-    let mut request = std::pin::pin!(request);
-    let _ = request
-        .as_mut()
-        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
-}
 
 /// A connection this process owns outside the pool (advisory locks, heartbeat, LISTEN,
 /// migrations), with its own statement cache: pooled connections have deadpool's. Always

@@ -144,7 +144,7 @@ pub async fn flush(
     completions: &[Completion],
     now: Now,
 ) -> Result<FlushReport> {
-    let tx = super::db::Pipelined::begin(client);
+    let tx = client.transaction().await?;
     let mut report = FlushReport::default();
     let started_ids: Vec<i64> = started.iter().map(|s| s.task_instance_id).collect();
     let started_tokens: Vec<Uuid> = started.iter().map(|s| s.claim_token).collect();

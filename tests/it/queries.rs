@@ -450,57 +450,6 @@ async fn an_evaluation_that_leaves_nothing_due_ends_the_evaluators_round() {
     running.stop().await;
 }
 
-/// A pipelined transaction's `BEGIN` is not waited for, but it is a transaction all the
-/// same: committed, its writes are there; dropped while open (after an error, or a round
-/// cancelled midway), none is, and its connection goes back to the pool outside any
-/// transaction.
-#[tokio::test]
-async fn a_pipelined_transaction_commits_whole_or_not_at_all() {
-    use pgdag::store::db::Pipelined;
-    let db = TestDb::new().await;
-    let store = Store::connect(&db.url, "pgdag:test", 1).unwrap();
-    let mut client = store.client().await.unwrap();
-    client
-        .batch_execute("create table t (v int)")
-        .await
-        .unwrap();
-    let tx = Pipelined::begin(&mut client);
-    tx.execute("insert into t values (1)", &[]).await.unwrap();
-    tx.commit().await.unwrap();
-    let tx = Pipelined::begin(&mut client);
-    tx.execute("insert into t values (2)", &[]).await.unwrap();
-    drop(tx);
-    let tx = Pipelined::begin(&mut client);
-    tx.execute("insert into t values (3)", &[]).await.unwrap();
-    assert!(
-        tx.execute("insert into t values (1 / 0)", &[])
-            .await
-            .is_err()
-    );
-    drop(tx);
-    let tx = Pipelined::begin(&mut client);
-    let never_polled = tx.execute("insert into t values (4)", &[]);
-    drop(never_polled);
-    drop(tx);
-    drop(client);
-    // The pool's one connection again.
-    let client = store.client().await.unwrap();
-    let outside = client.batch_execute("savepoint s").await.unwrap_err();
-    assert!(
-        outside.to_string().contains("transaction block")
-            || format!("{outside:?}").contains("transaction block"),
-        "the connection came back outside a transaction: {outside:?}"
-    );
-    let values: Vec<i32> = client
-        .query_one("select array_agg(v order by v) from t", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(values, vec![1]);
-    drop(client);
-    store.pool.close();
-}
-
 fn collect_sql(dir: &Path, texts: &mut HashSet<String>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
