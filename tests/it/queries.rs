@@ -383,19 +383,9 @@ async fn an_evaluation_that_leaves_nothing_due_ends_the_evaluators_round() {
     .await;
     let id = harness::run(&store, "t/one", serde_json::json!({})).await;
     let client = store.client().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client
-        .query_opt(
-            "select 1 from pgdag.task_instance where workflow_instance_id = $1 and state = 'queued'",
-            &[&id],
-        )
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "the task was not queued");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let queued =
+        "select 1 from pgdag.task_instance where workflow_instance_id = $1 and state = 'queued'";
+    wait_for_rows(&client, queued, id, true).await;
     let rounds = &running.wakeups.rounds;
     // A round after everything the start announced.
     let settled = async |rounds: &pgdag::cluster::Rounds| {
@@ -428,18 +418,8 @@ async fn an_evaluation_that_leaves_nothing_due_ends_the_evaluators_round() {
         .await
         .unwrap();
     running.wakeups.eval.notify_one();
-    while client
-        .query_opt(
-            "select 1 from pgdag.instance_event where workflow_instance_id = $1",
-            &[&id],
-        )
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(Instant::now() < deadline, "the event was not consumed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let events = "select 1 from pgdag.instance_event where workflow_instance_id = $1";
+    wait_for_rows(&client, events, id, false).await;
     // Rounds run one after another: once a later one has run, the evaluation's is over.
     settled(rounds).await;
     assert_eq!(
@@ -448,6 +428,20 @@ async fn an_evaluation_that_leaves_nothing_due_ends_the_evaluators_round() {
         "the evaluation's claim and the later round's, nothing in between"
     );
     running.stop().await;
+}
+
+/// Poll `sql` (one parameter, `id`) every 20 ms until it returns a row (`present`) or none;
+/// panics after 60 s.
+async fn wait_for_rows(client: &deadpool_postgres::Object, sql: &str, id: i64, present: bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.query_opt(sql, &[&id]).await.unwrap().is_some() != present {
+        assert!(
+            Instant::now() < deadline,
+            "{sql} for {id}: still {}",
+            if present { "no row" } else { "a row" }
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn collect_sql(dir: &Path, texts: &mut HashSet<String>) {
