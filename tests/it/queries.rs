@@ -386,9 +386,9 @@ async fn an_evaluation_that_leaves_nothing_due_ends_the_evaluators_round() {
     let queued =
         "select 1 from pgdag.task_instance where workflow_instance_id = $1 and state = 'queued'";
     wait_for_rows(&client, queued, id, true).await;
-    let rounds = &running.wakeups.rounds;
-    // A round after everything the start announced.
-    let settled = async |rounds: &pgdag::cluster::Rounds| {
+    // A whole evaluator round begun after this point, woken here.
+    let settled = async || {
+        let rounds = &running.wakeups.rounds;
         let mark = rounds.mark(EVALUATOR);
         running.wakeups.eval.notify_one();
         assert!(
@@ -397,7 +397,8 @@ async fn an_evaluation_that_leaves_nothing_due_ends_the_evaluators_round() {
                 .await
         );
     };
-    settled(rounds).await;
+    // After everything the start announced.
+    settled().await;
     let claim_eval = include_str!("../../sql/queries/instances/claim_eval.sql");
     let claims = || {
         traffic
@@ -421,7 +422,7 @@ async fn an_evaluation_that_leaves_nothing_due_ends_the_evaluators_round() {
     let events = "select 1 from pgdag.instance_event where workflow_instance_id = $1";
     wait_for_rows(&client, events, id, false).await;
     // Rounds run one after another: once a later one has run, the evaluation's is over.
-    settled(rounds).await;
+    settled().await;
     assert_eq!(
         claims() - before,
         2,
