@@ -49,7 +49,7 @@ pub struct FetcherConfig {
 }
 
 impl FetcherConfig {
-    pub const DEFAULT_PREFETCH: usize = 2;
+    pub const DEFAULT_PREFETCH: usize = 3;
 
     /// The process slots and what is held for them.
     pub fn processes(&self) -> Capacity {
@@ -95,11 +95,20 @@ impl Capacity {
     pub fn held(&self) -> usize {
         self.slots * (1 + self.prefetch)
     }
+
+    /// The least a claim takes when no slot would idle: the room left while every slot
+    /// runs and as many attempts again wait for one, and at least `slots`. With the
+    /// default prefetch a claim of process attempts takes twice the slots, a slot's worth
+    /// still waiting: a fan-out of 1,000 shell tasks on four slots sent 125 claims instead
+    /// of 250.
+    pub fn batch(&self) -> usize {
+        self.slots * self.prefetch.saturating_sub(1).max(1)
+    }
 }
 
 /// How many attempts of one kind to claim now: all the room there is when a slot would
 /// otherwise idle (more free slots than attempts waiting for one) or when a whole batch
-/// (`slots`) fits; nothing otherwise, so that claims go in batches.
+/// ([`Capacity::batch`]) fits; nothing otherwise, so that claims go in batches.
 pub fn claim_size(capacity: Capacity, free: usize, held_free: usize, healthy: bool) -> usize {
     if !healthy {
         return 0;
@@ -109,7 +118,7 @@ pub fn claim_size(capacity: Capacity, free: usize, held_free: usize, healthy: bo
         .held()
         .saturating_sub(held_free)
         .saturating_sub(running);
-    if free > waiting || held_free >= capacity.slots {
+    if free > waiting || held_free >= capacity.batch() {
         held_free
     } else {
         0
@@ -388,31 +397,41 @@ mod tests {
     #[test]
     fn an_idle_worker_claims_all_its_room() {
         let c = config(4).processes();
-        assert_eq!(c.held(), 12);
-        assert_eq!(claim_size(c, 4, 12, true), 12);
+        assert_eq!(c.held(), 16);
+        assert_eq!(claim_size(c, 4, 16, true), 16);
     }
 
     #[test]
     fn a_fenced_worker_claims_nothing() {
-        assert_eq!(claim_size(config(4).processes(), 4, 12, false), 0);
+        assert_eq!(claim_size(config(4).processes(), 4, 16, false), 0);
     }
 
     #[test]
     fn a_free_slot_with_nothing_waiting_for_it_claims_at_once() {
         let c = config(4).processes();
-        // 3 running, none waiting locally, 1 slot free: claim the 9 free places.
-        assert_eq!(claim_size(c, 1, 9, true), 9);
+        // 3 running, none waiting locally, 1 slot free: claim the 13 free places.
+        assert_eq!(claim_size(c, 1, 13, true), 13);
     }
 
     #[test]
     fn attempts_waiting_for_slots_defer_small_claims() {
         let c = config(4).processes();
-        // 4 running and 5 waiting locally: 3 places free, less than a batch of 4.
-        assert_eq!(claim_size(c, 0, 3, true), 0);
-        // A whole batch fits again: claim.
-        assert_eq!(claim_size(c, 0, 4, true), 4);
+        assert_eq!(c.batch(), 8, "twice the slots");
+        // 4 running and 5 waiting locally: 7 places free, less than a batch of 8.
+        assert_eq!(claim_size(c, 0, 7, true), 0);
+        // A whole batch fits again, 4 still waiting: claim.
+        assert_eq!(claim_size(c, 0, 8, true), 8);
         // A slot frees but more than one attempt waits for it: no claim yet.
-        assert_eq!(claim_size(c, 1, 2, true), 0);
+        assert_eq!(claim_size(c, 1, 6, true), 0);
+    }
+
+    #[test]
+    fn a_batch_is_at_least_the_slots() {
+        let with = |prefetch| Capacity { slots: 4, prefetch };
+        assert_eq!(with(1).batch(), 4);
+        assert_eq!(with(2).batch(), 4);
+        assert_eq!(with(3).batch(), 8);
+        assert_eq!(with(0).batch(), 4);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Owns the processes it started (each in its own process group) and nothing in the
 //! database but the attempts it holds a claim token for. Claims in batches sized to its
-//! free slots (`max_tasks`, plus as many again prefetched), in the queue's priority order,
+//! free slots (`max_tasks`, plus three times as many prefetched), in the queue's priority order,
 //! woken by `pgdag_task` and a jittered poll. Output and outcomes go through the shipper,
 //! which batches them into few transactions.
 //!
@@ -80,8 +80,12 @@ pub fn start(
     rounds: &Rounds,
     cancel: CancellationToken,
 ) -> Worker {
-    let (shipper, shipper_task) =
-        shipper::Shipper::start(store.clone(), config.clock.clone(), cancel.clone());
+    let (shipper, shipper_task) = shipper::Shipper::start(
+        store.clone(),
+        config.clock.clone(),
+        membership.running_tasks(),
+        cancel.clone(),
+    );
     set.spawn(shipper_task);
     let registry = orphans::Registry::start(&config.state_dir);
     let resources = Arc::new(crate::tasks::Resources {
