@@ -67,11 +67,12 @@ pub struct Shipper {
 }
 
 impl Shipper {
-    /// The shipper of a worker that holds `held` attempts (claimed and not finished).
+    /// The shipper of a worker that holds `attempts_held` attempts (claimed and not
+    /// finished).
     pub fn start(
         store: Store,
         clock: crate::clock::Clock,
-        held: Arc<AtomicUsize>,
+        attempts_held: Arc<AtomicUsize>,
         cancel: CancellationToken,
     ) -> (Shipper, impl std::future::Future<Output = ()>) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -85,7 +86,7 @@ impl Shipper {
             pending: None,
             held: Vec::new(),
             failures: 0,
-            attempts_held: held,
+            attempts_held,
             last_write: None,
             busy: false,
         };
