@@ -170,10 +170,11 @@ struct ShipperService {
 }
 
 /// When a write may begin, given whether the last one carried more than one outcome
-/// (`busy`), how many attempts the worker holds (the one whose message starts this batch
-/// among them) and when the last write began: at once, unless the worker is busy and
-/// holds others, whose outcomes are then waited for until `BUSY_WRITE_INTERVAL` after the
-/// last write began.
+/// (`busy`), how many attempts the worker holds and when the last write began: at once,
+/// unless the worker is busy and holds at least two, whose outcomes are then waited for
+/// until `BUSY_WRITE_INTERVAL` after the last write began. The attempt whose outcome starts
+/// this batch may or may not still be counted (its dispatcher lets go of it after sending
+/// the outcome): either way a chain, which holds one attempt at most, never waits.
 fn write_at(
     busy: bool,
     attempts_held: usize,
