@@ -65,6 +65,7 @@ pub fn start(
             store: store.clone(),
             trigger: keeper.clone(),
             seen: 0,
+            last_round: None,
         },
         Loop::new(crate::service::rounds::KEEPER, cancel.clone())
             .woken_by(&keeper.wake)

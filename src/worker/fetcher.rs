@@ -304,7 +304,8 @@ impl Fetcher {
             tracing::Instrument::instrument(executor::run(&resources, task, &shipper, &stop), span)
                 .await;
             running.lock().expect("running lock").remove(&id);
-            count.fetch_sub(1, Ordering::Relaxed);
+            count.fetch_sub(1, Ordering::SeqCst);
+            shipper.released();
             drop(exec_permit);
             drop(held_permit);
             slot_freed.notify_one();

@@ -5,7 +5,8 @@
 //! other attempts — a write waits until [`BUSY_WRITE_INTERVAL`] after the one before
 //! began, so that outcomes ending close together share a transaction (and the master one
 //! evaluation): the way Postgres's `commit_delay` waits when other transactions are active.
-//! A chain's hop is never delayed: only one attempt is held then. Log sequence numbers are
+//! The wait ends early once the worker holds no attempt (every outcome that could join the
+//! batch is in it). A chain's hop is never delayed: only one attempt is held then. Log sequence numbers are
 //! assigned here, per task instance. A failed flush is
 //! retried with backoff, keeping the batch, so nothing is lost while the database is away;
 //! writes rejected by fencing (a newer claim exists) are counted and logged, not retried.
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -28,8 +29,9 @@ const MAX_CHUNK_BYTES: usize = 64 * 1024;
 /// While busy, the least time from the start of one write to the start of the next (see
 /// the module's comment). A fan-out of 1,000 shell tasks on four slots wrote 269 flushes
 /// of 3 to 4 outcomes and the master evaluated 254 times; with 10 ms, about 70 of each.
-/// Waiting 6 ms took a quarter to a third off Postgres's CPU for it, 10 ms more again.
-pub const BUSY_WRITE_INTERVAL: Duration = Duration::from_millis(10);
+/// Waiting 6 ms took a quarter to a third off Postgres's CPU for it, 10 ms more again, and
+/// 20 ms a tenth to a quarter more again (30 ms no more than 20).
+pub const BUSY_WRITE_INTERVAL: Duration = Duration::from_millis(20);
 /// Most messages taken into one flush.
 const MAX_BATCH: usize = 5_000;
 /// Most bytes of program output queued and not yet written; a task's output pump waits
@@ -64,20 +66,27 @@ pub struct Shipper {
     tx: mpsc::UnboundedSender<Message>,
     /// One permit per queued byte of program output.
     queued: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Notified when the worker lets go of an attempt.
+    released: Arc<Notify>,
 }
 
 impl Shipper {
     /// The shipper of a worker that holds `attempts_held` attempts (claimed and not
-    /// finished).
+    /// finished; [`Shipper::released`] is called after each decrement), waiting
+    /// `busy_interval` between writes while busy ([`BUSY_WRITE_INTERVAL`]).
     pub fn start(
         store: Store,
         clock: crate::clock::Clock,
         attempts_held: Arc<AtomicUsize>,
+        busy_interval: Duration,
         cancel: CancellationToken,
     ) -> (Shipper, impl std::future::Future<Output = ()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED_BYTES));
+        let released = Arc::new(Notify::new());
         let service = ShipperService {
+            released: released.clone(),
+            busy_interval,
             store,
             clock,
             rx,
@@ -93,7 +102,19 @@ impl Shipper {
         // The loop itself is never cancelled: after the process's cancellation the round
         // still writes what is queued, and ends the service once nothing is left.
         let lp = Loop::new(crate::service::rounds::SHIPPER, CancellationToken::new());
-        (Shipper { tx, queued }, service::run(service, lp))
+        (
+            Shipper {
+                tx,
+                queued,
+                released,
+            },
+            service::run(service, lp),
+        )
+    }
+    /// The worker let go of an attempt (its count of attempts held went down): a write
+    /// waiting for outcomes goes at once when none is held any more.
+    pub fn released(&self) {
+        self.released.notify_one();
     }
     /// The attempt begins; its `running` mark waits for [`Shipper::running`] (or is never
     /// written: its outcome sets `started_at` from how long it ran).
@@ -163,6 +184,10 @@ struct ShipperService {
     failures: u32,
     /// Attempts the worker holds (claimed and not finished).
     attempts_held: Arc<AtomicUsize>,
+    /// Notified after `attempts_held` went down.
+    released: Arc<Notify>,
+    /// While busy, the least time from one write's start to the next one's.
+    busy_interval: Duration,
     /// When the last write began.
     last_write: Option<tokio::time::Instant>,
     /// The last write carried more than one outcome.
@@ -172,18 +197,43 @@ struct ShipperService {
 /// When a write may begin, given whether the last one carried more than one outcome
 /// (`busy`), how many attempts the worker holds and when the last write began: at once,
 /// unless the worker is busy and holds at least two, whose outcomes are then waited for
-/// until `BUSY_WRITE_INTERVAL` after the last write began. The attempt whose outcome starts
+/// until `interval` after the last write began. The attempt whose outcome starts
 /// this batch may or may not still be counted (its dispatcher lets go of it after sending
 /// the outcome): either way a chain, which holds one attempt at most, never waits.
 fn write_at(
     busy: bool,
     attempts_held: usize,
     last_write: Option<tokio::time::Instant>,
+    interval: Duration,
 ) -> Option<tokio::time::Instant> {
     if !busy || attempts_held < 2 {
         return None;
     }
-    last_write.map(|at| at + BUSY_WRITE_INTERVAL)
+    last_write.map(|at| at + interval)
+}
+
+/// Wait until `deadline` for the outcomes of the attempts still held, or until none is
+/// held (looked at whenever the worker lets go of one): then every outcome that could join
+/// the write has been sent — a dispatcher sends its outcome before it lets go of its
+/// attempt — and the write goes at once. The last outcomes of a fan-out, or of a layer of
+/// a DAG, do not wait for the interval.
+async fn wait_for_outcomes(
+    deadline: tokio::time::Instant,
+    released: &Notify,
+    attempts_held: &AtomicUsize,
+) {
+    let interval_over = tokio::time::sleep_until(deadline);
+    tokio::pin!(interval_over);
+    loop {
+        tokio::select! {
+            _ = &mut interval_over => return,
+            _ = released.notified() => {
+                if attempts_held.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 impl Round for ShipperService {
@@ -203,8 +253,9 @@ impl Round for ShipperService {
                 self.busy,
                 self.attempts_held.load(Ordering::Relaxed),
                 self.last_write,
+                self.busy_interval,
             ) {
-                tokio::time::sleep_until(at).await;
+                wait_for_outcomes(at, &self.released, &self.attempts_held).await;
             }
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -438,20 +489,47 @@ mod tests {
         let last = tokio::time::Instant::now();
         // Busy, and other attempts held: the next write begins an interval after the last.
         assert_eq!(
-            write_at(true, 4, Some(last)),
+            write_at(true, 4, Some(last), BUSY_WRITE_INTERVAL),
             Some(last + BUSY_WRITE_INTERVAL)
         );
         assert_eq!(
-            write_at(true, 2, Some(last)),
+            write_at(true, 2, Some(last), BUSY_WRITE_INTERVAL),
             Some(last + BUSY_WRITE_INTERVAL)
         );
         // A chain: the attempt that ends is the only one held.
-        assert_eq!(write_at(true, 1, Some(last)), None);
-        assert_eq!(write_at(true, 0, Some(last)), None);
+        assert_eq!(write_at(true, 1, Some(last), BUSY_WRITE_INTERVAL), None);
+        assert_eq!(write_at(true, 0, Some(last), BUSY_WRITE_INTERVAL), None);
         // The last write carried one outcome: attempts end apart, waiting gains nothing.
-        assert_eq!(write_at(false, 4, Some(last)), None);
+        assert_eq!(write_at(false, 4, Some(last), BUSY_WRITE_INTERVAL), None);
         // The first write.
-        assert_eq!(write_at(true, 4, None), None);
+        assert_eq!(write_at(true, 4, None, BUSY_WRITE_INTERVAL), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_for_outcomes_ends_when_no_attempt_is_held_or_at_the_interval() {
+        let (released, held) = (Notify::new(), AtomicUsize::new(3));
+        let start = tokio::time::Instant::now();
+        let deadline = start + BUSY_WRITE_INTERVAL;
+        let wait = wait_for_outcomes(deadline, &released, &held);
+        tokio::pin!(wait);
+        assert!(futures_util::poll!(&mut wait).is_pending());
+        // One attempt let go, two still held: their outcomes are worth waiting for.
+        held.store(2, Ordering::SeqCst);
+        released.notify_one();
+        assert!(futures_util::poll!(&mut wait).is_pending());
+        // The last ones let go: nothing more can come, the write goes now.
+        held.store(0, Ordering::SeqCst);
+        released.notify_one();
+        assert!(futures_util::poll!(&mut wait).is_ready());
+        assert_eq!(tokio::time::Instant::now(), start, "no time passed");
+
+        // Attempts still held: the wait ends at the interval.
+        held.store(2, Ordering::SeqCst);
+        let wait = wait_for_outcomes(deadline, &released, &held);
+        tokio::pin!(wait);
+        assert!(futures_util::poll!(&mut wait).is_pending());
+        tokio::time::advance(BUSY_WRITE_INTERVAL).await;
+        assert!(futures_util::poll!(&mut wait).is_ready());
     }
 
     #[test]
