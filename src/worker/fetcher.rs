@@ -49,7 +49,7 @@ pub struct FetcherConfig {
 }
 
 impl FetcherConfig {
-    pub const DEFAULT_PREFETCH: usize = 3;
+    pub const DEFAULT_PREFETCH: usize = 4;
 
     /// The process slots and what is held for them.
     pub fn processes(&self) -> Capacity {
@@ -98,9 +98,9 @@ impl Capacity {
 
     /// The least a claim takes when no slot would idle: the room left while every slot
     /// runs and as many attempts again wait for one, and at least `slots`. With the
-    /// default prefetch a claim of process attempts takes twice the slots, a slot's worth
-    /// still waiting: a fan-out of 1,000 shell tasks on four slots sent 125 claims instead
-    /// of 250.
+    /// default prefetch a claim of process attempts takes three times the slots, a slot's
+    /// worth still waiting: a fan-out of 1,000 shell tasks on four slots sent 84 claims,
+    /// against 125 with twice the slots and 250 with the slots.
     pub fn batch(&self) -> usize {
         self.slots * self.prefetch.saturating_sub(1).max(1)
     }
@@ -398,32 +398,32 @@ mod tests {
     #[test]
     fn an_idle_worker_claims_all_its_room() {
         let c = config(4).processes();
-        assert_eq!(c.held(), 16);
-        assert_eq!(claim_size(c, 4, 16, true), 16);
+        assert_eq!(c.held(), 20);
+        assert_eq!(claim_size(c, 4, 20, true), 20);
     }
 
     #[test]
     fn a_fenced_worker_claims_nothing() {
-        assert_eq!(claim_size(config(4).processes(), 4, 16, false), 0);
+        assert_eq!(claim_size(config(4).processes(), 4, 20, false), 0);
     }
 
     #[test]
     fn a_free_slot_with_nothing_waiting_for_it_claims_at_once() {
         let c = config(4).processes();
-        // 3 running, none waiting locally, 1 slot free: claim the 13 free places.
-        assert_eq!(claim_size(c, 1, 13, true), 13);
+        // 3 running, none waiting locally, 1 slot free: claim the 17 free places.
+        assert_eq!(claim_size(c, 1, 17, true), 17);
     }
 
     #[test]
     fn attempts_waiting_for_slots_defer_small_claims() {
         let c = config(4).processes();
-        assert_eq!(c.batch(), 8, "twice the slots");
-        // 4 running and 5 waiting locally: 7 places free, less than a batch of 8.
-        assert_eq!(claim_size(c, 0, 7, true), 0);
+        assert_eq!(c.batch(), 12, "three times the slots");
+        // 4 running and 5 waiting locally: 11 places free, less than a batch of 12.
+        assert_eq!(claim_size(c, 0, 11, true), 0);
         // A whole batch fits again, 4 still waiting: claim.
-        assert_eq!(claim_size(c, 0, 8, true), 8);
+        assert_eq!(claim_size(c, 0, 12, true), 12);
         // A slot frees but more than one attempt waits for it: no claim yet.
-        assert_eq!(claim_size(c, 1, 6, true), 0);
+        assert_eq!(claim_size(c, 1, 10, true), 0);
     }
 
     #[test]
@@ -432,6 +432,7 @@ mod tests {
         assert_eq!(with(1).batch(), 4);
         assert_eq!(with(2).batch(), 4);
         assert_eq!(with(3).batch(), 8);
+        assert_eq!(with(4).batch(), 12);
         assert_eq!(with(0).batch(), 4);
     }
 

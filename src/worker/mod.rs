@@ -2,7 +2,7 @@
 //!
 //! Owns the processes it started (each in its own process group) and nothing in the
 //! database but the attempts it holds a claim token for. Claims in batches sized to its
-//! free slots (`max_tasks`, plus three times as many prefetched), in the queue's priority order,
+//! free slots (`max_tasks`, plus four times as many prefetched), in the queue's priority order,
 //! woken by `pgdag_task` and a jittered poll. Output and outcomes go through the shipper,
 //! which batches them into few transactions.
 //!
