@@ -64,9 +64,10 @@ pub struct Keeper {
 
 /// Least time from the start of one round to the start of the next. Woken every
 /// [`CHECK_EVERY`] attempts, the keeper vacuumed `task_instance` (all its indexes, whatever
-/// the dead rows) and analyzed it about twice in each instance of 2,000 `sql` tasks (a third
-/// of a second): about a tenth of Postgres's CPU for them. Autovacuum itself looks at a database once a
-/// minute (`autovacuum_naptime`): the keeper stays thirty times as eager.
+/// the dead rows) and analyzed it about twice in each instance of 2,000 `sql` tasks (a
+/// third of a second): about a tenth of Postgres's CPU for them. Autovacuum itself looks
+/// at a database once a minute (`autovacuum_naptime`): the keeper stays thirty times as
+/// eager.
 pub const LEAST_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How long a round woken at `now` waits before it looks at the tables: until

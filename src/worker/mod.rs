@@ -84,7 +84,6 @@ pub fn start(
         store.clone(),
         config.clock.clone(),
         membership.running_tasks(),
-        shipper::BUSY_WRITE_INTERVAL,
         cancel.clone(),
     );
     set.spawn(shipper_task);

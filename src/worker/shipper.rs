@@ -6,10 +6,10 @@
 //! began, so that outcomes ending close together share a transaction (and the master one
 //! evaluation): the way Postgres's `commit_delay` waits when other transactions are active.
 //! The wait ends early once the worker holds no attempt (every outcome that could join the
-//! batch is in it). A chain's hop is never delayed: only one attempt is held then. Log sequence numbers are
-//! assigned here, per task instance. A failed flush is
-//! retried with backoff, keeping the batch, so nothing is lost while the database is away;
-//! writes rejected by fencing (a newer claim exists) are counted and logged, not retried.
+//! batch is in it). A chain's hop is never delayed: only one attempt is held then. Log
+//! sequence numbers are assigned here, per task instance. A failed flush is retried with
+//! backoff, keeping the batch, so nothing is lost while the database is away; writes
+//! rejected by fencing (a newer claim exists) are counted and logged, not retried.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,13 +72,11 @@ pub struct Shipper {
 
 impl Shipper {
     /// The shipper of a worker that holds `attempts_held` attempts (claimed and not
-    /// finished; [`Shipper::released`] is called after each decrement), waiting
-    /// `busy_interval` between writes while busy ([`BUSY_WRITE_INTERVAL`]).
+    /// finished; [`Shipper::released`] is called after each decrement).
     pub fn start(
         store: Store,
         clock: crate::clock::Clock,
         attempts_held: Arc<AtomicUsize>,
-        busy_interval: Duration,
         cancel: CancellationToken,
     ) -> (Shipper, impl std::future::Future<Output = ()>) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -86,7 +84,6 @@ impl Shipper {
         let released = Arc::new(Notify::new());
         let service = ShipperService {
             released: released.clone(),
-            busy_interval,
             store,
             clock,
             rx,
@@ -186,8 +183,6 @@ struct ShipperService {
     attempts_held: Arc<AtomicUsize>,
     /// Notified after `attempts_held` went down.
     released: Arc<Notify>,
-    /// While busy, the least time from one write's start to the next one's.
-    busy_interval: Duration,
     /// When the last write began.
     last_write: Option<tokio::time::Instant>,
     /// The last write carried more than one outcome.
@@ -197,19 +192,18 @@ struct ShipperService {
 /// When a write may begin, given whether the last one carried more than one outcome
 /// (`busy`), how many attempts the worker holds and when the last write began: at once,
 /// unless the worker is busy and holds at least two, whose outcomes are then waited for
-/// until `interval` after the last write began. The attempt whose outcome starts
+/// until `BUSY_WRITE_INTERVAL` after the last write began. The attempt whose outcome starts
 /// this batch may or may not still be counted (its dispatcher lets go of it after sending
 /// the outcome): either way a chain, which holds one attempt at most, never waits.
 fn write_at(
     busy: bool,
     attempts_held: usize,
     last_write: Option<tokio::time::Instant>,
-    interval: Duration,
 ) -> Option<tokio::time::Instant> {
     if !busy || attempts_held < 2 {
         return None;
     }
-    last_write.map(|at| at + interval)
+    last_write.map(|at| at + BUSY_WRITE_INTERVAL)
 }
 
 /// Wait until `deadline` for the outcomes of the attempts still held, or until none is
@@ -253,7 +247,6 @@ impl Round for ShipperService {
                 self.busy,
                 self.attempts_held.load(Ordering::Relaxed),
                 self.last_write,
-                self.busy_interval,
             ) {
                 wait_for_outcomes(at, &self.released, &self.attempts_held).await;
             }
@@ -489,20 +482,20 @@ mod tests {
         let last = tokio::time::Instant::now();
         // Busy, and other attempts held: the next write begins an interval after the last.
         assert_eq!(
-            write_at(true, 4, Some(last), BUSY_WRITE_INTERVAL),
+            write_at(true, 4, Some(last)),
             Some(last + BUSY_WRITE_INTERVAL)
         );
         assert_eq!(
-            write_at(true, 2, Some(last), BUSY_WRITE_INTERVAL),
+            write_at(true, 2, Some(last)),
             Some(last + BUSY_WRITE_INTERVAL)
         );
         // A chain: the attempt that ends is the only one held.
-        assert_eq!(write_at(true, 1, Some(last), BUSY_WRITE_INTERVAL), None);
-        assert_eq!(write_at(true, 0, Some(last), BUSY_WRITE_INTERVAL), None);
+        assert_eq!(write_at(true, 1, Some(last)), None);
+        assert_eq!(write_at(true, 0, Some(last)), None);
         // The last write carried one outcome: attempts end apart, waiting gains nothing.
-        assert_eq!(write_at(false, 4, Some(last), BUSY_WRITE_INTERVAL), None);
+        assert_eq!(write_at(false, 4, Some(last)), None);
         // The first write.
-        assert_eq!(write_at(true, 4, None, BUSY_WRITE_INTERVAL), None);
+        assert_eq!(write_at(true, 4, None), None);
     }
 
     #[tokio::test(start_paused = true)]
