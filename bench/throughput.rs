@@ -16,11 +16,11 @@ use pgdag::store::{Store, definitions};
 /// measure of a running worker.
 pub const SQL_WARM_RUNS: usize = 3;
 
-/// Walls of instances of `n` `sql` tasks `select 1`: the first, which opens the worker's
-/// pool to the datasource (TLS handshakes) and prepares and plans at first use, reported
-/// on its own line as the first chain is; then the median of [`SQL_WARM_RUNS`] more.
-/// Each with its tasks/s: ((first wall, first rate), (median wall, median rate)).
-pub async fn sql_tasks(store: &Store, url: &str, n: usize) -> ((f64, f64), (f64, f64)) {
+/// Applies the workflow of `n` `sql` tasks `select 1` (datasource `self`, this database)
+/// and runs its first instance, which opens the worker's pool to the datasource (TLS
+/// handshakes) and prepares and plans at first use: reported on its own line, as the
+/// first chain is. Its (wall, tasks/s); [`sql_wall`] runs the warm ones.
+pub async fn sql_setup(store: &Store, url: &str, n: usize) -> (f64, f64) {
     let mut yaml = format!(
         "kind: datasource\nproject: bench\nname: self\ntype: postgres\nurl: {url}\nallow_scheduler_database: true\n---\nproject: bench\nname: sqlfan\ntasks:\n"
     );
@@ -45,18 +45,14 @@ pub async fn sql_tasks(store: &Store, url: &str, n: usize) -> ((f64, f64), (f64,
     .await
     .unwrap();
     drop(client);
-    let mut walls = Vec::new();
-    for _ in 0..=SQL_WARM_RUNS {
-        let detail = super::run_and_wait(store, "sqlfan").await;
-        walls.push(
-            (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64
-                / 1000.0,
-        );
-    }
-    let first = walls.remove(0);
-    walls.sort_by(f64::total_cmp);
-    let median = walls[walls.len() / 2];
-    ((first, n as f64 / first), (median, n as f64 / median))
+    let first = sql_wall(store).await;
+    (first, n as f64 / first)
+}
+
+/// The wall of one instance of the `sql` workflow of [`sql_setup`], in seconds.
+pub async fn sql_wall(store: &Store) -> f64 {
+    let detail = super::run_and_wait(store, "sqlfan").await;
+    (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64 / 1000.0
 }
 
 /// Transactions of database `db` so far, as the statistics have them.
