@@ -578,7 +578,7 @@ impl Pair {
             runs: pairs.iter().map(|p| p.ratio).collect(),
         }
     }
-    /// Every run's ratio, e.g. "runs 71, 78, 80 %".
+    /// Every run's ratio in percent, e.g. "runs 71.2, 78.0, 80.4 %".
     fn ratios(&self) -> String {
         let runs: Vec<String> = self
             .runs
