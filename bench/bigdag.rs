@@ -124,8 +124,7 @@ pub async fn run(admin_url: &str, exe: &Path, tasks: usize, max_tasks: usize) ->
 
     let id = crate::start(&store, "bigdag", "big").await;
     let detail = wait_final(&store, id).await;
-    let wall =
-        (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64 / 1000.0;
+    let wall = crate::wall_seconds(&detail);
     let rss = crate::peak_rss_kb(pid) as f64 / 1024.0;
     eprintln!("  bigdag: instance {id} ran in {wall:.1} s, peak RSS {rss:.1} MiB");
     rows.push((

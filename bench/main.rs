@@ -268,7 +268,7 @@ async fn main() {
     for _ in 0..FANOUT_RUNS {
         let spawn = spawn_rate(1_000, args.max_tasks).await;
         let d = run_and_wait(&store, "fanout").await;
-        let wall = (d.ended_at.unwrap() - d.started_at.unwrap()).num_milliseconds() as f64 / 1000.0;
+        let wall = wall_seconds(&d);
         fan_pairs.push(Pair::new(args.tasks as f64 / wall, wall, spawn));
         detail = Some(d);
     }
@@ -591,6 +591,11 @@ impl Pair {
 
 /// Levels of the nested sub-process benchmark (and switches in the switch chain).
 const NEST_LEVELS: usize = 20;
+
+/// An ended instance's wall time (start to end, database clock), in seconds.
+fn wall_seconds(detail: &instances::InstanceDetail) -> f64 {
+    (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64 / 1000.0
+}
 
 async fn run_and_wait(store: &Store, workflow: &str) -> instances::InstanceDetail {
     let id = start(store, "bench", workflow).await;

@@ -51,8 +51,7 @@ pub async fn sql_setup(store: &Store, url: &str, n: usize) -> (f64, f64) {
 
 /// The wall of one instance of the `sql` workflow of [`sql_setup`], in seconds.
 pub async fn sql_wall(store: &Store) -> f64 {
-    let detail = super::run_and_wait(store, "sqlfan").await;
-    (detail.ended_at.unwrap() - detail.started_at.unwrap()).num_milliseconds() as f64 / 1000.0
+    super::wall_seconds(&super::run_and_wait(store, "sqlfan").await)
 }
 
 /// Transactions of database `db` so far, as the statistics have them.
