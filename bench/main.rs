@@ -283,13 +283,17 @@ async fn main() {
     );
     let (sql_first_wall, sql_first_rate) =
         throughput::sql_setup(&store, &url, args.sql_tasks).await;
-    let mut sql_pairs = Vec::new();
+    let (mut sql_pairs, mut tls_pairs) = (Vec::new(), Vec::new());
     for _ in 0..throughput::SQL_WARM_RUNS {
         let raw = raw_queue_rate(&store, 20_000).await;
-        let wall = throughput::sql_wall(&store).await;
+        let [plain, tls] = throughput::SQL_WORKFLOWS;
+        let wall = throughput::sql_wall(&store, plain).await;
         sql_pairs.push(Pair::new(args.sql_tasks as f64 / wall, wall, raw));
+        let wall = throughput::sql_wall(&store, tls).await;
+        tls_pairs.push(Pair::new(args.sql_tasks as f64 / wall, wall, raw));
     }
     let sql = Pair::median(sql_pairs);
+    let sql_tls = Pair::median(tls_pairs);
 
     eprintln!("master-side types: {NEST_LEVELS} nested sub-processes, {NEST_LEVELS} switches");
     let mut nest_walls = Vec::new();
@@ -406,7 +410,7 @@ async fn main() {
         ),
         (
             &*format!(
-                "{} sql tasks `select 1`, one instance (median of {})",
+                "{} sql tasks `select 1`, plain link, one instance (median of {})",
                 args.sql_tasks,
                 throughput::SQL_WARM_RUNS
             ),
@@ -415,6 +419,15 @@ async fn main() {
         (
             "sql tasks / raw queue cycle (target >= 20 %, median of pairs)",
             format!("{:.1} % ({})", 100.0 * sql.ratio, sql.ratios()),
+        ),
+        (
+            "the same over TLS (sslmode=require) / raw queue cycle",
+            format!(
+                "{:.0} tasks/s, {:.1} % ({})",
+                sql_tls.rate,
+                100.0 * sql_tls.ratio,
+                sql_tls.ratios()
+            ),
         ),
         (
             "first sql instance after the start (pool opened in it)",
@@ -508,6 +521,9 @@ async fn main() {
             "sql_first_instance_tasks_per_s": sql_first_rate.round(),
             "sql_vs_raw_queue": sql.ratio,
             "sql_vs_raw_queue_runs": sql.runs,
+            "sql_tls_tasks_per_s": sql_tls.rate.round(),
+            "sql_tls_vs_raw_queue": sql_tls.ratio,
+            "sql_tls_vs_raw_queue_runs": sql_tls.runs,
             "idle_standalone_xact_per_min": idle_standalone.round(),
             "idle_worker_xact_per_min": idle_worker.round(),
             "nested_sub_process_wall_ms_median": percentile(&nest_walls, 50.0),

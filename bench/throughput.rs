@@ -2,7 +2,9 @@
 //!
 //! - `sql` tasks `select 1` on a Postgres datasource (the bench database itself), `n` in
 //!   one instance, against the standalone started by main: tasks/s over the instance's
-//!   wall time, printed beside the raw queue cycle of the same run.
+//!   wall time, printed beside the raw queue cycle of the same run. The datasource link is
+//!   plain (`sslmode=disable`), as the raw cycle's and the store's own are; the same
+//!   workflow over TLS (`sslmode=require`) is measured beside it.
 //! - Idle transactions per minute of a process, counted by `pg_stat_database`
 //!   (`xact_commit + xact_rollback` of the bench database, read from the admin database so
 //!   that the reading itself is not counted) over a window, after the process settled.
@@ -16,18 +18,31 @@ use pgdag::store::{Store, definitions};
 /// measure of a running worker.
 pub const SQL_WARM_RUNS: usize = 3;
 
-/// Applies the workflow of `n` `sql` tasks `select 1` (datasource `self`, this database)
-/// and runs its first instance, which opens the worker's pool to the datasource (TLS
-/// handshakes) and prepares and plans at first use: reported on its own line, as the
-/// first chain is. Its (wall, tasks/s); [`sql_wall`] runs the warm ones.
+/// The `sql` measure's workflows: `sqlfan` on a plain link, `sqlfan_tls` over TLS.
+pub const SQL_WORKFLOWS: [&str; 2] = ["sqlfan", "sqlfan_tls"];
+
+/// Applies the workflows of `n` `sql` tasks `select 1` on this database, one on a plain
+/// link (datasource `self`, `sslmode=disable`: the link the raw queue cycle and the store
+/// use, so that the ratio compares the scheduler's work with the queue's, not TLS with
+/// plain text) and one over TLS (datasource `tls`, `sslmode=require`), and runs the first
+/// instance of each, which opens the worker's pool to the datasource and prepares and
+/// plans at first use: reported on its own line, as the first chain is. The first plain
+/// instance's (wall, tasks/s); [`sql_wall`] runs the warm ones.
 pub async fn sql_setup(store: &Store, url: &str, n: usize) -> (f64, f64) {
-    let mut yaml = format!(
-        "kind: datasource\nproject: bench\nname: self\ntype: postgres\nurl: {url}\nallow_scheduler_database: true\n---\nproject: bench\nname: sqlfan\ntasks:\n"
-    );
-    for i in 0..n {
+    let mut yaml = String::new();
+    for ((datasource, mode), workflow) in [("self", "disable"), ("tls", "require")]
+        .into_iter()
+        .zip(SQL_WORKFLOWS)
+    {
+        let separator = if url.contains('?') { '&' } else { '?' };
         yaml.push_str(&format!(
-            "  - {{ name: q{i}, type: sql, datasource: self, sql: select 1 }}\n"
+            "---\nkind: datasource\nproject: bench\nname: {datasource}\ntype: postgres\nurl: {url}{separator}sslmode={mode}\nallow_scheduler_database: true\n---\nproject: bench\nname: {workflow}\ntasks:\n"
         ));
+        for i in 0..n {
+            yaml.push_str(&format!(
+                "  - {{ name: q{i}, type: sql, datasource: {datasource}, sql: select 1 }}\n"
+            ));
+        }
     }
     let checked = pgdag::apply::check_documents("bench.yaml", &yaml).expect("bench YAML is valid");
     let mut client = store.client().await.unwrap();
@@ -45,13 +60,14 @@ pub async fn sql_setup(store: &Store, url: &str, n: usize) -> (f64, f64) {
     .await
     .unwrap();
     drop(client);
-    let first = sql_wall(store).await;
+    let first = sql_wall(store, SQL_WORKFLOWS[0]).await;
+    sql_wall(store, SQL_WORKFLOWS[1]).await;
     (first, n as f64 / first)
 }
 
-/// The wall of one instance of the `sql` workflow of [`sql_setup`], in seconds.
-pub async fn sql_wall(store: &Store) -> f64 {
-    super::wall_seconds(&super::run_and_wait(store, "sqlfan").await)
+/// The wall of one instance of `workflow`, one of [`SQL_WORKFLOWS`], in seconds.
+pub async fn sql_wall(store: &Store, workflow: &str) -> f64 {
+    super::wall_seconds(&super::run_and_wait(store, workflow).await)
 }
 
 /// Transactions of database `db` so far, as the statistics have them.
