@@ -1,6 +1,8 @@
 //! The worker side of the task queue: claim attempts, report progress, logs and outcomes.
 //! Every write about an attempt is fenced by `(task_instance_id, claim_token)`.
 
+use std::collections::HashSet;
+
 use super::Now;
 use uuid::Uuid;
 
@@ -133,7 +135,9 @@ pub struct FlushReport {
 }
 
 /// Write a batch of progress in one transaction: attempts started, log chunks, outcomes.
-/// Logs go before outcomes so that a finished task's log is complete when it is seen. The
+/// Logs are written in the same transaction as outcomes so that a finished task's log is
+/// complete when it is seen; the chunks of an attempt whose outcome is in the batch go in
+/// the outcome's own statement. The
 /// statements are pipelined (sent together, in this order, then awaited): a flush costs
 /// `BEGIN`, one round trip and `COMMIT`, whatever it holds.
 pub async fn flush(
@@ -162,10 +166,22 @@ pub async fn flush(
             .len(),
         )
     };
+    // The chunks of attempts whose outcome is in this flush go with the outcome
+    // (queue/complete.sql); the others (attempts still running) on their own.
+    let ending: HashSet<(i64, Uuid)> = completions
+        .iter()
+        .map(|c| (c.task_instance_id, c.claim_token))
+        .collect();
+    let (with_outcome, logs): (Vec<&LogChunk>, Vec<&LogChunk>) = logs
+        .iter()
+        .partition(|c| ending.contains(&(c.task_instance_id, c.claim_token)));
     let log_ids: Vec<i64> = logs.iter().map(|c| c.task_instance_id).collect();
     let log_tokens: Vec<Uuid> = logs.iter().map(|c| c.claim_token).collect();
     let seqs: Vec<i32> = logs.iter().map(|c| c.seq).collect();
     let texts: Vec<&str> = logs.iter().map(|c| c.text.as_str()).collect();
+    let ending_log_ids: Vec<i64> = with_outcome.iter().map(|c| c.task_instance_id).collect();
+    let ending_seqs: Vec<i32> = with_outcome.iter().map(|c| c.seq).collect();
+    let ending_texts: Vec<&str> = with_outcome.iter().map(|c| c.text.as_str()).collect();
     let append_logs = async {
         if logs.is_empty() {
             return Ok(0);
@@ -208,7 +224,7 @@ pub async fn flush(
     let ran_us: Vec<Option<i64>> = completions.iter().map(|c| c.ran_us).collect();
     let complete = async {
         if completions.is_empty() {
-            return Ok(0);
+            return Ok(HashSet::new());
         }
         let done = tx
             .fetch(
@@ -226,10 +242,17 @@ pub async fn flush(
                     &cpu_system,
                     &max_rss,
                     &ran_us,
+                    &ending_log_ids,
+                    &ending_seqs,
+                    &ending_texts,
                 ],
             )
             .await?;
-        Ok::<_, super::StoreError>(done.len())
+        Ok::<_, super::StoreError>(
+            done.iter()
+                .map(|r| r.get::<_, i64>(0))
+                .collect::<HashSet<i64>>(),
+        )
     };
     // A flush of output alone commits lazily (no wait for the WAL flush): nothing acts on
     // log lines, and the next durable commit of any connection (the attempt's outcome, at
@@ -261,12 +284,19 @@ pub async fn flush(
     );
     lazy?;
     report.started = marked?;
-    report.log_chunks = appended?;
-    report.rejected += logs.len() - report.log_chunks;
+    let completed = completed?;
+    // A chunk that came with an outcome was written with it when the outcome held.
+    let written_with_outcome = with_outcome
+        .iter()
+        .filter(|c| completed.contains(&c.task_instance_id))
+        .count();
+    let appended = appended?;
+    report.log_chunks = appended + written_with_outcome;
+    report.rejected += logs.len() + with_outcome.len() - report.log_chunks;
     for written in alerted {
         report.rejected += 1 - written? as usize;
     }
-    report.completed = completed?;
+    report.completed = completed.len();
     report.rejected += completions.len() - report.completed;
     notified?;
     crate::metrics::add(&crate::metrics::COMPLETIONS, report.completed as u64);

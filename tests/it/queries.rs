@@ -1012,6 +1012,97 @@ async fn a_flush_of_outcomes_writes_one_event_per_instance() {
     assert_eq!(cluster.wait_final(id).await.state, "succeeded");
 }
 
+/// The log chunks of an attempt whose outcome is in the same flush are written by the
+/// outcome's own statement, and only when the outcome holds: the same flush sent again (its
+/// commit not seen) writes no chunk twice, and the chunks of a stale claim are not written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcomes_log_chunks_are_written_once_and_only_with_a_claim_that_holds() {
+    use pgdag::store::queue::{self, LogChunk};
+    let cluster = harness::TestCluster::start_with(&[Role::Master], |_| {}).await;
+    cluster
+        .apply(
+            "project: t\nname: two\ntasks:\n  - { name: a, type: shell, script: 'true' }\n  - { name: b, type: shell, script: 'true' }\n",
+        )
+        .await;
+    let client = cluster.store.client().await.unwrap();
+    cluster.run("t/two", serde_json::json!({})).await;
+    let groups = vec!["default".to_string()];
+    let mut claimed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while claimed.len() < 2 {
+        assert!(Instant::now() < deadline, "2 attempts queued: {claimed:?}");
+        claimed.extend(
+            queue::claim(&client, &groups, 2, 2, "test-host", 1)
+                .await
+                .unwrap(),
+        );
+        if claimed.len() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let (held, stale) = (&claimed[0], &claimed[1]);
+    let stale_token = uuid::Uuid::new_v4();
+    let chunk = |id: i64, claim_token, seq: i32| LogChunk {
+        task_instance_id: id,
+        claim_token,
+        seq,
+        text: format!("chunk {seq} of {id}\n"),
+    };
+    let logs = vec![
+        chunk(held.id, held.claim_token, held.next_seq),
+        chunk(held.id, held.claim_token, held.next_seq + 1),
+        chunk(stale.id, stale_token, stale.next_seq),
+    ];
+    let outcomes = vec![
+        succeeded(held.id, held.claim_token),
+        succeeded(stale.id, stale_token),
+    ];
+    let mut flusher = cluster.store.client().await.unwrap();
+    let first = queue::flush(&mut flusher, &[], &logs, &[], &outcomes, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.completed, first.log_chunks, first.rejected),
+        (1, 2, 2),
+        "the held claim's outcome and two chunks; the stale claim's outcome and chunk rejected"
+    );
+    let again = queue::flush(&mut flusher, &[], &logs, &[], &outcomes, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.completed, again.log_chunks, again.rejected),
+        (0, 0, 5),
+        "the same flush again writes nothing"
+    );
+    let written: Vec<(i64, i32, String)> = client
+        .query(
+            "select task_instance_id, seq, text from pgdag.task_log \
+             where task_instance_id = any($1) and text like 'chunk %' order by task_instance_id, seq",
+            &[&vec![held.id, stale.id]],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        written,
+        vec![
+            (
+                held.id,
+                held.next_seq,
+                format!("chunk {} of {}\n", held.next_seq, held.id)
+            ),
+            (
+                held.id,
+                held.next_seq + 1,
+                format!("chunk {} of {}\n", held.next_seq + 1, held.id)
+            ),
+        ],
+        "each chunk of the held claim once, none of the stale one"
+    );
+}
+
 /// `pgdag run --wait` follows its instance by the instance's head and its tasks in brief
 /// (id, name, state), never their full rows (outputs, results: about 2 MiB a read for a
 /// 10,000-task instance, five reads a second).

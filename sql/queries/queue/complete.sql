@@ -37,6 +37,16 @@ with done as (
     where t.id = d.id and t.claim_token = d.token and t.state in ('dispatched', 'running')
     returning t.id, t.workflow_instance_id, t.task_group, t.state, t.name, t.attempt, t.host,
               t.payload ->> 'send_result_to' as send_result_to
+), logged as (
+    -- The log chunks that came with these outcomes ($13..$15), written with the outcome
+    -- only when it holds (its claim and state matched): a flush sent again after its
+    -- commit was not seen matches no row, so no chunk is written twice, and no lookup of
+    -- the log or of the claim is needed per chunk (queue/append_logs.sql does both, a
+    -- tenth of a `sql` attempt's CPU with them).
+    insert into pgdag.task_log (task_instance_id, seq, attempt, text)
+    select l.id, l.seq, u.attempt, l.text
+    from unnest($13::bigint[], $14::int[], $15::text[]) as l(id, seq, text)
+    join upd u on u.id = l.id
 ), events as (
     -- One event per instance with the attempts that ended in it (V25).
     insert into pgdag.instance_event (workflow_instance_id, ended_tasks)
