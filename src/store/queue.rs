@@ -137,9 +137,9 @@ pub struct FlushReport {
 /// Write a batch of progress in one transaction: attempts started, log chunks, outcomes.
 /// Logs are written in the same transaction as outcomes so that a finished task's log is
 /// complete when it is seen; the chunks of an attempt whose outcome is in the batch go in
-/// the outcome's own statement. The
-/// statements are pipelined (sent together, in this order, then awaited): a flush costs
-/// `BEGIN`, one round trip and `COMMIT`, whatever it holds.
+/// the outcome's own statement. The statements are pipelined (sent together, in this
+/// order, then awaited): a flush costs `BEGIN`, one round trip and `COMMIT`, whatever it
+/// holds.
 pub async fn flush(
     client: &mut deadpool_postgres::Object,
     started: &[RunningMark],
