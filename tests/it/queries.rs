@@ -939,6 +939,32 @@ async fn a_flush_of_output_alone_commits_lazily_and_one_with_an_outcome_durably(
     store.pool.close();
 }
 
+/// `n` attempts of the default worker group, claimed through the worker's own claim as the
+/// master queues them (a bounded poll: 60 s at most).
+async fn claim_queued(
+    client: &impl pgdag::store::db::Conn,
+    n: usize,
+) -> Vec<pgdag::store::queue::ClaimedTask> {
+    let groups = vec!["default".to_string()];
+    let mut claimed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while claimed.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{n} attempts queued: {claimed:?}"
+        );
+        claimed.extend(
+            pgdag::store::queue::claim(client, &groups, n as i64, n as i64, "test-host", 1)
+                .await
+                .unwrap(),
+        );
+        if claimed.len() < n {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    claimed
+}
+
 /// A flush of several outcomes of one instance writes one evaluation event for them, with
 /// the ended attempts' ids (V25), not one event row per attempt: the rows were inserted into
 /// three indexes only for the evaluation to delete them at once. Seen by a statement trigger
@@ -970,20 +996,7 @@ async fn a_flush_of_outcomes_writes_one_event_per_instance() {
         .await
         .unwrap();
     let id = cluster.run("t/three", serde_json::json!({})).await;
-    let groups = vec!["default".to_string()];
-    let mut claimed = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while claimed.len() < 3 {
-        assert!(Instant::now() < deadline, "3 attempts queued: {claimed:?}");
-        claimed.extend(
-            queue::claim(&client, &groups, 3, 3, "test-host", 1)
-                .await
-                .unwrap(),
-        );
-        if claimed.len() < 3 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+    let claimed = claim_queued(&client, 3).await;
     client
         .execute("truncate public.event_inserts", &[])
         .await
@@ -1026,20 +1039,7 @@ async fn an_outcomes_log_chunks_are_written_once_and_only_with_a_claim_that_hold
         .await;
     let client = cluster.store.client().await.unwrap();
     cluster.run("t/two", serde_json::json!({})).await;
-    let groups = vec!["default".to_string()];
-    let mut claimed = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while claimed.len() < 2 {
-        assert!(Instant::now() < deadline, "2 attempts queued: {claimed:?}");
-        claimed.extend(
-            queue::claim(&client, &groups, 2, 2, "test-host", 1)
-                .await
-                .unwrap(),
-        );
-        if claimed.len() < 2 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+    let claimed = claim_queued(&client, 2).await;
     let (held, stale) = (&claimed[0], &claimed[1]);
     let stale_token = uuid::Uuid::new_v4();
     let chunk = |id: i64, claim_token, seq: i32| LogChunk {
