@@ -3,6 +3,14 @@
 //! process. A notification is only a hint: each loop also polls, and after every
 //! (re)connect every loop is woken once, so a lost notification costs latency, never
 //! correctness. On connection loss it reconnects with backoff, forever, until cancelled.
+//!
+//! A process whose worker writes outcomes, or whose master queues attempts, wakes its own
+//! evaluator or fetcher itself once the transaction has committed ([`Wakeups::outcomes_written`],
+//! [`Wakeups::attempts_queued`]), and marks the notification it sent for the other
+//! processes with its own payload ([`Wakeups::own`]); this listener drops that one, so a
+//! loop is not woken twice for one commit (a second claim or evaluation that finds
+//! nothing). The notification's trip through the server and the listener's connection
+//! is no longer on a chain's hop.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +26,7 @@ use crate::store::{Channel, Store, StoreError, listen};
 
 /// One wake-up per channel. `Notify` keeps a permit, so a wake-up between two waits is
 /// not lost. `rounds` goes the other way: what the woken loops have done.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct Wakeups {
     pub command: Arc<Notify>,
     pub task: Arc<Notify>,
@@ -30,9 +38,41 @@ pub struct Wakeups {
     /// by it whether work may have been queued since a claim that found none.
     pub task_notices: Arc<AtomicU64>,
     pub rounds: super::Rounds,
+    /// The payload of the `pgdag_eval` and `pgdag_task` notifications this process sends
+    /// after waking its own loops: random, one per started server (a test runs several in
+    /// one OS process).
+    pub own: Arc<str>,
+}
+
+impl Default for Wakeups {
+    fn default() -> Wakeups {
+        Wakeups {
+            command: Arc::default(),
+            task: Arc::default(),
+            eval: Arc::default(),
+            control: Arc::default(),
+            alert: Arc::default(),
+            schedule: Arc::default(),
+            task_notices: Arc::default(),
+            rounds: super::Rounds::default(),
+            own: format!("pgdag:{:016x}", fastrand::u64(..)).into(),
+        }
+    }
 }
 
 impl Wakeups {
+    /// Outcomes committed by this process: its evaluator (if it has one) looks now.
+    pub fn outcomes_written(&self) {
+        self.eval.notify_one();
+    }
+
+    /// Attempts queued and committed by this process: its fetcher (if it has one) claims
+    /// now, as if a `pgdag_task` had come.
+    pub fn attempts_queued(&self) {
+        self.task_notices.fetch_add(1, Ordering::SeqCst);
+        self.task.notify_one();
+    }
+
     pub fn all(&self) {
         self.command.notify_one();
         self.task_notices.fetch_add(1, Ordering::SeqCst);
@@ -82,7 +122,10 @@ async fn listen_once(
         while let Some(message) = messages.next().await {
             match message {
                 Ok(AsyncMessage::Notification(n)) => {
-                    if tx.send(n.channel().to_string()).is_err() {
+                    if tx
+                        .send((n.channel().to_string(), n.payload().to_string()))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -102,9 +145,15 @@ async fn listen_once(
         tokio::select! {
             _ = cancel.cancelled() => break,
             message = rx.recv() => match message {
-                Some(channel) => {
+                Some((channel, payload)) => {
                     crate::metrics::add(&crate::metrics::NOTIFICATIONS, 1);
                     if let Some(channel) = Channel::from_name(&channel) {
+                        if payload == *wakeups.own
+                            && matches!(channel, Channel::Eval | Channel::Task)
+                        {
+                            // Sent by this process, which woke the loop itself.
+                            continue;
+                        }
                         if channel == Channel::Task {
                             // Counted before the wake-up: the woken round must see it.
                             wakeups.task_notices.fetch_add(1, Ordering::SeqCst);

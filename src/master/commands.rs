@@ -184,7 +184,7 @@ async fn start(
     }
     // Evaluate at once: the entry tasks are queued in the transaction that creates the run.
     let row = instances::lock(tx, command.workflow_instance_id, config.clock.now()).await?;
-    evaluator::evaluate(tx, cache, &row).await.map(|_| ())
+    evaluator::evaluate(tx, cache, &row, "").await.map(|_| ())
 }
 
 /// Pause, resume, stop, rerun, start_failed: change the instance (and, for restarts, its
@@ -287,7 +287,7 @@ async fn control(
     }
     propagate_to_children(tx, id, kind).await?;
     let row = instances::lock(tx, id, now).await?;
-    evaluator::evaluate(tx, cache, &row).await.map(|_| ())
+    evaluator::evaluate(tx, cache, &row, "").await.map(|_| ())
 }
 
 /// The task a `force_success` or `retry_task` command names (`options.task_instance_id`).

@@ -51,6 +51,8 @@ pub struct Evaluator {
     pub clock: crate::clock::Clock,
     /// Told how many attempts ended (the table keeper's trigger).
     pub keeper: super::keeper::Trigger,
+    /// This process's fetcher claims at once after an evaluation queued attempts.
+    pub wakeups: crate::cluster::Wakeups,
     pub cancel: CancellationToken,
 }
 
@@ -63,6 +65,7 @@ impl Round for Evaluator {
                 &self.cache,
                 &self.clock,
                 &self.keeper,
+                &self.wakeups,
                 &self.cancel,
             )
             .await?,
@@ -96,6 +99,7 @@ async fn drain(
     cache: &Cache,
     clock: &crate::clock::Clock,
     keeper: &super::keeper::Trigger,
+    wakeups: &crate::cluster::Wakeups,
     cancel: &CancellationToken,
 ) -> Result<Option<f64>> {
     let mut client = store.client().await?;
@@ -119,13 +123,18 @@ async fn drain(
             return Ok(next);
         };
         crate::metrics::add(&crate::metrics::EVALUATIONS, 1);
-        let mut left = None;
+        let mut done = Evaluated::default();
         if !nothing_to_do(&tx, cache, &instance, &events).await? {
             let span = tracing::info_span!("evaluation", instance_id = instance.id);
-            left = tracing::Instrument::instrument(evaluate(&tx, cache, &instance), span).await?;
+            let evaluation = evaluate(&tx, cache, &instance, &wakeups.own);
+            done = tracing::Instrument::instrument(evaluation, span).await?;
         }
         // Committed at once, so that the queued successors' `pgdag_task` goes out now.
         tx.commit().await?;
+        if done.queued {
+            // This process's `pgdag_task` comes back to it only to be dropped.
+            wakeups.attempts_queued();
+        }
         keeper.ended(events.ended_tasks.len() as u64);
         crate::metrics::EVALUATION_ROUND.since("", started);
         // Another round only when something may be due now: an event this evaluation left
@@ -133,7 +142,7 @@ async fn drain(
         // again after each evaluation found nothing most of the time — four round trips
         // per outcome flush of a fan-out. Events committed since the claim announced
         // themselves (`pgdag_eval`), which wakes this service again.
-        if left.is_none() && next.is_none_or(|ms| ms > 0.0) {
+        if done.left.is_none() && next.is_none_or(|ms| ms > 0.0) {
             return Ok(next);
         }
     }
@@ -189,15 +198,26 @@ async fn nothing_to_do(
     Ok(busy.len() == mapped_codes.len())
 }
 
-/// Plan and apply one instance, locked by the caller's transaction. Returns when the
-/// evaluation event it left for the instance is due, if it left one.
+/// What one evaluation did that its caller acts on after the commit.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Evaluated {
+    /// When the evaluation event it left for the instance is due, if it left one.
+    pub left: Option<DateTime<Utc>>,
+    /// It queued attempts (and sent `pgdag_task` with the caller's `notice` as payload).
+    pub queued: bool,
+}
+
+/// Plan and apply one instance, locked by the caller's transaction. The `pgdag_task` it
+/// sends when it queues attempts carries `notice`: a caller that wakes its own process's
+/// fetcher after the commit passes `Wakeups::own` (see `cluster::listener`), others "".
 pub async fn evaluate(
     tx: &impl Conn,
     cache: &Cache,
     instance: &InstanceRow,
-) -> Result<Option<DateTime<Utc>>> {
+    notice: &str,
+) -> Result<Evaluated> {
     if instance.state.is_final() {
-        return Ok(None);
+        return Ok(Evaluated::default());
     }
     let compiled = cache
         .get(tx, instance.workflow_code, instance.workflow_version)
@@ -234,7 +254,7 @@ pub async fn evaluate(
         if compiled.version.spec.active_limit().is_none()
             || !admit(tx, &compiled, instance.id).await?
         {
-            return Ok(None);
+            return Ok(Evaluated::default());
         }
         admitted = instances::lock(tx, instance.id, Some(instance.db_now)).await?;
         &admitted
@@ -570,14 +590,15 @@ pub async fn evaluate(
         // The items (or the skip's successors) are planned in the next round.
         wake_at = Some(now);
     }
-    if !queue_ids.is_empty() {
+    let queued = !queue_ids.is_empty();
+    if queued {
         // Sent together (the notification is delivered at the commit either way).
-        let (queued, notified) = futures_util::future::join(
+        let (written, notified) = futures_util::future::join(
             instances::queue_tasks(tx, &queue_ids, &payloads, instance.priority, &retry_delays),
-            instances::notify(tx, Channel::Task, ""),
+            instances::notify(tx, Channel::Task, notice),
         )
         .await;
-        queued?;
+        written?;
         notified?;
     }
     if !kills.is_empty() {
@@ -691,9 +712,12 @@ pub async fn evaluate(
         .await;
         inserted?;
         notified?;
-        return Ok(Some(at));
+        return Ok(Evaluated {
+            left: Some(at),
+            queued,
+        });
     }
-    Ok(None)
+    Ok(Evaluated { left: None, queued })
 }
 
 /// What one evaluation writes, gathered so that each kind is one statement: attempts to

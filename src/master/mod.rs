@@ -81,6 +81,7 @@ pub fn start(
             cache,
             clock: config.evaluator.clock.clone(),
             keeper,
+            wakeups,
             cancel,
         },
         lp,

@@ -139,7 +139,8 @@ pub struct FlushReport {
 /// complete when it is seen; the chunks of an attempt whose outcome is in the batch go in
 /// the outcome's own statement. The statements are pipelined (sent together, in this
 /// order, then awaited): a flush costs `BEGIN`, one round trip and `COMMIT`, whatever it
-/// holds.
+/// holds. A flush with outcomes sends `pgdag_eval` with `notice` as its payload (see
+/// `cluster::listener`).
 pub async fn flush(
     client: &mut deadpool_postgres::Object,
     started: &[RunningMark],
@@ -147,6 +148,7 @@ pub async fn flush(
     alerts: &[TaskAlert],
     completions: &[Completion],
     now: Now,
+    notice: &str,
 ) -> Result<FlushReport> {
     let tx = client.transaction().await?;
     let mut report = FlushReport::default();
@@ -272,7 +274,7 @@ pub async fn flush(
         if completions.is_empty() {
             return Ok(());
         }
-        super::instances::notify(&tx, super::Channel::Eval, "").await
+        super::instances::notify(&tx, super::Channel::Eval, notice).await
     };
     let (lazy, marked, appended, alerted, completed, notified) = tokio::join!(
         lazily,

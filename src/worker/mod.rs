@@ -84,6 +84,7 @@ pub fn start(
         store.clone(),
         config.clock.clone(),
         membership.running_tasks(),
+        wakeups.clone(),
         cancel.clone(),
     );
     set.spawn(shipper_task);

@@ -20,6 +20,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::cluster::Wakeups;
 use crate::service::{self, Loop, Next, Round};
 use crate::store::queue::{self, ClaimedTask, Completion, LogChunk, TaskAlert};
 use crate::store::{Store, StoreError};
@@ -78,6 +79,7 @@ impl Shipper {
         store: Store,
         clock: crate::clock::Clock,
         attempts_held: Arc<AtomicUsize>,
+        wakeups: Wakeups,
         cancel: CancellationToken,
     ) -> (Shipper, impl std::future::Future<Output = ()>) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -94,6 +96,7 @@ impl Shipper {
             held: Vec::new(),
             failures: 0,
             attempts_held,
+            wakeups,
             last_write: None,
             busy: false,
         };
@@ -184,6 +187,8 @@ struct ShipperService {
     attempts_held: Arc<AtomicUsize>,
     /// Notified after `attempts_held` went down.
     released: Arc<Notify>,
+    /// This process's own wake-ups: its evaluator looks at once after outcomes commit.
+    wakeups: Wakeups,
     /// When the last write began.
     last_write: Option<tokio::time::Instant>,
     /// The last write carried more than one outcome.
@@ -293,6 +298,7 @@ impl Round for ShipperService {
                 alerts,
                 completions,
                 self.clock.now(),
+                &self.wakeups.own,
             )
             .await
         }
@@ -304,6 +310,10 @@ impl Round for ShipperService {
                         rejected = report.rejected,
                         "writes of a fenced-out claim were rejected"
                     );
+                }
+                if !completions.is_empty() {
+                    // The notification this flush sent is left to the other processes.
+                    self.wakeups.outcomes_written();
                 }
                 for c in completions {
                     self.next_seq.remove(&c.task_instance_id);

@@ -738,6 +738,64 @@ async fn a_fan_out_of_shell_tasks_claims_in_process_work_only_when_told_of_it() 
     );
 }
 
+/// A process that runs both a master and a worker wakes its own evaluator after writing an
+/// outcome, and its own fetcher after queueing the next attempt, without waiting for its
+/// notifications to come back from the server; those, marked as its own, are left to the
+/// other processes and dropped by its listener, so no loop runs twice for one commit.
+/// With no poll within the run, a chain that ends shows the wake-ups in process; one claim
+/// of each kind per hop shows that the returning notifications woke nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_in_one_process_wakes_its_own_loops_once_per_hop() {
+    const TASKS: usize = 8;
+    let db = TestDb::new().await;
+    let (mut config, url, traffic) = proxied(&db).await;
+    config.poll_interval = pgdag::model::Duration::from_secs(600);
+    let running = server::start(config, &Role::ALL)
+        .await
+        .expect("roles start");
+    let store = Store::connect(&url, "pgdag:test", 2).unwrap();
+    let mut yaml = String::from("project: t\nname: chain\ntasks:\n");
+    for i in 0..TASKS {
+        let after = if i == 0 {
+            String::new()
+        } else {
+            format!(", depends_on: [t{}]", i - 1)
+        };
+        yaml.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: 'true'{after} }}\n"
+        ));
+    }
+    harness::apply(&store, &yaml).await;
+    let id = harness::run(&store, "t/chain", serde_json::json!({})).await;
+    let detail = harness::wait_final(&store, id, Duration::from_secs(60)).await;
+    assert_eq!(detail.state, "succeeded");
+    running.stop().await;
+
+    let claim_eval = include_str!("../../sql/queries/instances/claim_eval.sql");
+    let (evaluations, claims) = {
+        let t = traffic.lock().unwrap();
+        let runs = |text: &str| t.binds.get(text).map_or(0, Vec::len);
+        let claim = t
+            .binds
+            .keys()
+            .find(|text| text.contains("that run in process, each kind"))
+            .expect("the claim ran")
+            .clone();
+        (runs(claim_eval), runs(&claim))
+    };
+    println!("{evaluations} claims for evaluation, {claims} claims of attempts");
+    // One a hop, and the rounds each loop runs at its start and when the listener
+    // connects (ten each here); nearly twice as many if the notifications woke them too.
+    assert!(
+        evaluations <= TASKS + 3,
+        "{evaluations} evaluator claims for a chain of {TASKS}"
+    );
+    assert!(
+        claims <= TASKS + 3,
+        "{claims} claims of attempts for a chain of {TASKS}"
+    );
+}
+
 /// The check made after a leaf of a fan-out ends ("does the instance have an open task?")
 /// finds the answer in the newest rows, not after every finished one.
 #[tokio::test]
@@ -922,12 +980,13 @@ async fn a_flush_of_output_alone_commits_lazily_and_one_with_an_outcome_durably(
         &[],
         &[],
         None,
+        "",
     )
     .await
     .unwrap();
     assert_eq!(lazy_commits(&traffic), 1, "output alone commits lazily");
     let outcome = succeeded(1, uuid::Uuid::nil());
-    queue::flush(&mut client, &[], &[chunk], &[], &[outcome], None)
+    queue::flush(&mut client, &[], &[chunk], &[], &[outcome], None, "")
         .await
         .unwrap();
     assert_eq!(
@@ -1006,7 +1065,7 @@ async fn a_flush_of_outcomes_writes_one_event_per_instance() {
         .map(|t| succeeded(t.id, t.claim_token))
         .collect();
     let mut flusher = cluster.store.client().await.unwrap();
-    let report = queue::flush(&mut flusher, &[], &[], &[], &outcomes, None)
+    let report = queue::flush(&mut flusher, &[], &[], &[], &outcomes, None, "")
         .await
         .unwrap();
     assert_eq!(report.completed, 3);
@@ -1058,7 +1117,7 @@ async fn an_outcomes_log_chunks_are_written_once_and_only_with_a_claim_that_hold
         succeeded(stale.id, stale_token),
     ];
     let mut flusher = cluster.store.client().await.unwrap();
-    let first = queue::flush(&mut flusher, &[], &logs, &[], &outcomes, None)
+    let first = queue::flush(&mut flusher, &[], &logs, &[], &outcomes, None, "")
         .await
         .unwrap();
     assert_eq!(
@@ -1066,7 +1125,7 @@ async fn an_outcomes_log_chunks_are_written_once_and_only_with_a_claim_that_hold
         (1, 2, 2),
         "the held claim's outcome and two chunks; the stale claim's outcome and chunk rejected"
     );
-    let again = queue::flush(&mut flusher, &[], &logs, &[], &outcomes, None)
+    let again = queue::flush(&mut flusher, &[], &logs, &[], &outcomes, None, "")
         .await
         .unwrap();
     assert_eq!(
