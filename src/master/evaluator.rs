@@ -130,11 +130,14 @@ async fn drain(
             done = tracing::Instrument::instrument(evaluation, span).await?;
         }
         // Committed at once, so that the queued successors' `pgdag_task` goes out now.
-        tx.commit().await?;
+        let committed = tx.commit().await;
         if done.queued {
-            // This process's `pgdag_task` comes back to it only to be dropped.
+            // This process's `pgdag_task` comes back to it only to be dropped. Woken also
+            // when the commit's outcome is unknown (the connection lost in it): a claim
+            // that finds nothing costs less than waiting for the poll.
             wakeups.attempts_queued();
         }
+        committed?;
         keeper.ended(events.ended_tasks.len() as u64);
         crate::metrics::EVALUATION_ROUND.since("", started);
         // Another round only when something may be due now: an event this evaluation left
