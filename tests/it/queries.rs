@@ -680,6 +680,42 @@ async fn the_claim_plan_made_on_an_empty_queue_still_reads_it_by_index() {
     );
 }
 
+/// Workflow `t/w`: `n` shell tasks `true`, each after the one before when `chained`.
+fn shell_tasks(n: usize, chained: bool) -> String {
+    let mut yaml = String::from("project: t\nname: w\ntasks:\n");
+    for i in 0..n {
+        let after = if chained && i > 0 {
+            format!(", depends_on: [t{}]", i - 1)
+        } else {
+            String::new()
+        };
+        yaml.push_str(&format!(
+            "  - {{ name: t{i}, type: shell, script: 'true'{after} }}\n"
+        ));
+    }
+    yaml
+}
+
+/// All roles behind the counting proxy, `max_tasks` process slots and no poll within the
+/// run (what claims or evaluates is a notification, a freed slot or a wake-up in process):
+/// one run of `yaml`'s workflow `t/w` to its success, then the roles stop.
+async fn run_without_polls(yaml: String, max_tasks: usize) -> Arc<Mutex<Traffic>> {
+    let db = TestDb::new().await;
+    let (mut config, url, traffic) = proxied(&db).await;
+    config.poll_interval = pgdag::model::Duration::from_secs(600);
+    config.max_tasks = max_tasks;
+    let running = server::start(config, &Role::ALL)
+        .await
+        .expect("roles start");
+    let store = Store::connect(&url, "pgdag:test", 2).unwrap();
+    harness::apply(&store, &yaml).await;
+    let id = harness::run(&store, "t/w", serde_json::json!({})).await;
+    let detail = harness::wait_final(&store, id, Duration::from_secs(60)).await;
+    assert_eq!(detail.state, "succeeded");
+    running.stop().await;
+    traffic
+}
+
 /// A fan-out of shell tasks on a worker that listens: every freed slot used to send a claim
 /// for `sql`-like attempts too (one statement claims both kinds), though none was ever
 /// queued. Such a claim now goes only when a `pgdag_task` came since the last one that
@@ -687,26 +723,7 @@ async fn the_claim_plan_made_on_an_empty_queue_still_reads_it_by_index() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_out_of_shell_tasks_claims_in_process_work_only_when_told_of_it() {
     const TASKS: usize = 24;
-    let db = TestDb::new().await;
-    let (mut config, url, traffic) = proxied(&db).await;
-    // No poll within the run: what claims is a notice or a freed slot.
-    config.poll_interval = pgdag::model::Duration::from_secs(600);
-    config.max_tasks = 2;
-    let running = server::start(config, &Role::ALL)
-        .await
-        .expect("roles start");
-    let store = Store::connect(&url, "pgdag:test", 2).unwrap();
-    let mut yaml = String::from("project: t\nname: fan\ntasks:\n");
-    for i in 0..TASKS {
-        yaml.push_str(&format!(
-            "  - {{ name: t{i}, type: shell, script: 'true' }}\n"
-        ));
-    }
-    harness::apply(&store, &yaml).await;
-    let id = harness::run(&store, "t/fan", serde_json::json!({})).await;
-    let detail = harness::wait_final(&store, id, Duration::from_secs(60)).await;
-    assert_eq!(detail.state, "succeeded");
-    running.stop().await;
+    let traffic = run_without_polls(shell_tasks(TASKS, false), 2).await;
 
     // Copied out: an assertion failing under the lock would poison it for the proxy.
     let claims = {
@@ -747,29 +764,7 @@ async fn a_fan_out_of_shell_tasks_claims_in_process_work_only_when_told_of_it() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_in_one_process_wakes_its_own_loops_once_per_hop() {
     const TASKS: usize = 8;
-    let db = TestDb::new().await;
-    let (mut config, url, traffic) = proxied(&db).await;
-    config.poll_interval = pgdag::model::Duration::from_secs(600);
-    let running = server::start(config, &Role::ALL)
-        .await
-        .expect("roles start");
-    let store = Store::connect(&url, "pgdag:test", 2).unwrap();
-    let mut yaml = String::from("project: t\nname: chain\ntasks:\n");
-    for i in 0..TASKS {
-        let after = if i == 0 {
-            String::new()
-        } else {
-            format!(", depends_on: [t{}]", i - 1)
-        };
-        yaml.push_str(&format!(
-            "  - {{ name: t{i}, type: shell, script: 'true'{after} }}\n"
-        ));
-    }
-    harness::apply(&store, &yaml).await;
-    let id = harness::run(&store, "t/chain", serde_json::json!({})).await;
-    let detail = harness::wait_final(&store, id, Duration::from_secs(60)).await;
-    assert_eq!(detail.state, "succeeded");
-    running.stop().await;
+    let traffic = run_without_polls(shell_tasks(TASKS, true), 4).await;
 
     let claim_eval = include_str!("../../sql/queries/instances/claim_eval.sql");
     let (evaluations, claims) = {
